@@ -1,0 +1,85 @@
+# hsmcache: top-level build. `make` builds everything into build/;
+# every artifact runs from there (RPATH $ORIGIN). See README.md.
+
+CC       ?= cc
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+LIBDIR   ?= $(PREFIX)/lib/$(shell $(CC) -print-multiarch 2>/dev/null)
+PKGS     := p11-kit-1 libcrypto inih lmdb
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ishared/include -Ishared/src $(PKG_CFLAGS) $(SANITIZE)
+LDFLAGS  += $(SANITIZE)
+RPATH    := -Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags
+
+CORE_SRC := $(wildcard shared/src/*.c)
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+FRONT_SRC := $(wildcard shared/front/*.c)
+FRONT_OBJ := $(FRONT_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC  := $(wildcard shared/cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_SRC  := $(wildcard tests/sim/*.c)
+
+LIB      := $(BUILD)/libhsmcache.so
+FRONT    := $(BUILD)/hsmcache-pkcs11.so
+CLI      := $(BUILD)/hsmcache
+SIM      := $(BUILD)/tests/hsmsim.so
+SIMCTL   := $(BUILD)/tests/hsmsim-ctl
+
+.PHONY: all deps test test-asan test-tsan fuzz demo install clean bench
+all: $(LIB) $(FRONT) $(CLI) $(SIM) $(SIMCTL) tests-build
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	$(CC) -shared -Wl,-soname,libhsmcache.so $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+# The PKCS#11 front exports only C_GetFunctionList (and the 3.0 interface
+# calls); everything else stays inside.
+$(FRONT): $(FRONT_OBJ) $(LIB)
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=shared/front/exports.map $(RPATH) \
+	    -o $@ $(FRONT_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+
+$(SIM): tests/sim/hsmsim.c tests/sim/simstate.c tests/sim/simstate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=shared/front/exports.map -o $@ \
+	    tests/sim/hsmsim.c tests/sim/simstate.c -ldl -lpthread
+
+$(SIMCTL): tests/sim/hsmsim-ctl.c tests/sim/simstate.c tests/sim/simstate.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ tests/sim/hsmsim-ctl.c tests/sim/simstate.c
+
+include tests/tests.mk
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/hsmcache $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/p11-kit/modules $(DESTDIR)/etc/hsmcache
+	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/hsmcache/libhsmcache.so
+	install -m 0644 $(FRONT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pkcs11.so
+	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
+	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache
+	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pkcs11.so \
+	    > $(DESTDIR)$(PREFIX)/share/p11-kit/modules/hsmcache.module
+	[ -e $(DESTDIR)/etc/hsmcache/hsmcache.conf ] || \
+	    install -m 0644 shared/hsmcache.conf.example $(DESTDIR)/etc/hsmcache/hsmcache.conf
+
+demo: deps all
+	@sh scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD) run
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,35 @@
+/* cli.h: the `hsmcache` command-line tool's commands. Each returns the
+ * process exit status: 0 ok, 1 a check failed, 2 usage or config error. */
+#ifndef HC_CLI_H
+#define HC_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hsmcache.h"
+
+typedef struct hc_cli {
+    const char *conf;      /* -c PATH, or NULL for the default */
+    int argc;
+    char **argv;           /* the command's own arguments */
+} hc_cli_t;
+
+int hc_cmd_tokens(hc_cli_t *cli);
+int hc_cmd_keys(hc_cli_t *cli);
+int hc_cmd_keygen(hc_cli_t *cli);
+int hc_cmd_pin(hc_cli_t *cli);
+int hc_cmd_stats(hc_cli_t *cli);
+int hc_cmd_doctor(hc_cli_t *cli);
+
+/* Opens the CLI's context or prints why not (returns NULL). */
+hc_ctx_t *hc_cli_open(const hc_cli_t *cli);
+/* Token index by name, or prints the error and returns -1. */
+long hc_cli_token(hc_ctx_t *ctx, const char *name);
+void hc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Fixed PKCS#11 text field without its padding. */
+void hc_cli_field(char *out, size_t size, const unsigned char *field, size_t n);
+/* pkcs11: URI of an object (token by hsmcache name); malloc'ed. */
+char *hc_cli_uri(const char *token, const char *label, const unsigned char *id,
+                 size_t idlen, CK_OBJECT_CLASS cls);
+
+#endif

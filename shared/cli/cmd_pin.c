@@ -1,0 +1,152 @@
+/*
+ * cmd_pin.c: `hsmcache pin set TOKEN` and `hsmcache pin check TOKEN`.
+ * The PIN is read from the terminal with echo off (asked twice), or from
+ * stdin when it is not a terminal; never from argv or the environment.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+#include "pinmark.h"
+#include "pinstore.h"
+
+/* Reads one line (without its newline) from fd; -1 on error/too long. */
+static int read_line_fd(int fd, unsigned char *buf, size_t size)
+{
+    size_t n = 0;
+    for (;;) {
+        unsigned char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        if (n + 1 >= size)
+            return -1;
+        buf[n++] = c;
+    }
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    return (int)n;
+}
+
+static int prompt(int tty, const char *text, unsigned char *buf, size_t size)
+{
+    struct termios old, quiet;
+    if (write(tty, text, strlen(text)) < 0 || tcgetattr(tty, &old) != 0)
+        return -1;
+    quiet = old;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+    tcsetattr(tty, TCSAFLUSH, &quiet);
+    int n = read_line_fd(tty, buf, size);
+    tcsetattr(tty, TCSAFLUSH, &old);
+    if (write(tty, "\n", 1) < 0)
+        n = -1;
+    return n;
+}
+
+/* Reads the new PIN; returns its length or -1 (message printed). */
+static int read_new_pin(const char *token, unsigned char *pin, size_t size)
+{
+    if (!isatty(STDIN_FILENO))
+        return read_line_fd(STDIN_FILENO, pin, size);
+    int tty = open("/dev/tty", O_RDWR | O_CLOEXEC);
+    if (tty < 0)
+        tty = STDIN_FILENO;
+    char text[128];
+    unsigned char again[HC_PIN_MAX + 2];
+    snprintf(text, sizeof text, "PIN for token %s: ", token);
+    int n = prompt(tty, text, pin, size);
+    int m = n > 0 ? prompt(tty, "Again: ", again, sizeof again) : -1;
+    if (n > 0 && (m != n || memcmp(pin, again, (size_t)n) != 0)) {
+        hc_cli_error("the two PINs differ; nothing stored");
+        n = -1;
+    }
+    OPENSSL_cleanse(again, sizeof again);
+    if (tty != STDIN_FILENO)
+        close(tty);
+    return n;
+}
+
+static int pin_set(const hc_cli_t *cli, const char *token)
+{
+    hc_config_t *cfg;
+    hc_err_t err = { 0 };
+    if (hc_config_load(hc_config_resolve(cli->conf), &cfg, &err) != CKR_OK) {
+        hc_cli_error("%s", err.msg);
+        return 2;
+    }
+    if (!hc_config_token(cfg, token)) {
+        hc_cli_error("%s: no [token %s] in the config", cfg->path, token);
+        hc_config_free(cfg);
+        return 2;
+    }
+    unsigned char pin[HC_PIN_MAX + 2];
+    int n = read_new_pin(token, pin, sizeof pin);
+    int status = 1;
+    if (n <= 0)
+        hc_cli_error("no PIN read (1 to %d bytes on one line); nothing stored", HC_PIN_MAX);
+    else if (hc_pin_write(cfg->pin_store, token, pin, (size_t)n, &err) != CKR_OK)
+        hc_cli_error("%s", err.msg);
+    else {
+        printf("PIN for token %s stored in %s/%s\n", token, cfg->pin_store, token);
+        status = 0;
+    }
+    OPENSSL_cleanse(pin, sizeof pin);
+    hc_config_free(cfg);
+    return status;
+}
+
+static int pin_check(const hc_cli_t *cli, const char *token)
+{
+    hc_ctx_t *ctx = hc_cli_open(cli);
+    if (!ctx)
+        return 2;
+    long tok = hc_cli_token(ctx, token);
+    if (tok < 0) {
+        hc_close(ctx);
+        return 2;
+    }
+    hc_err_t err = { 0 };
+    CK_RV rv = hc_login_check(ctx, (size_t)tok, &err);
+    hc_token_status_t st;
+    hc_token_status(ctx, (size_t)tok, &st, NULL);
+    int status = 1;
+    if (rv == CKR_OK) {
+        printf("token %s: PIN ok\n", token);
+        if (st.info.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY))
+            printf("token %s: warning: the token reports earlier wrong PIN tries%s\n",
+                   token, (st.info.flags & CKF_USER_PIN_FINAL_TRY) ? " (final try left)" : "");
+        status = 0;
+    } else if (rv == CKR_PIN_LOCKED || (st.info.flags & CKF_USER_PIN_LOCKED)) {
+        printf("token %s: PIN locked: %s\n", token, err.msg);
+    } else if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
+               rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_EXPIRED) {
+        printf("token %s: PIN wrong: %s\n", token, err.msg);
+    } else {
+        printf("token %s: cannot check: %s\n", token, err.msg);
+    }
+    hc_close(ctx);
+    return status;
+}
+
+int hc_cmd_pin(hc_cli_t *cli)
+{
+    if (cli->argc != 2 || (strcmp(cli->argv[0], "set") && strcmp(cli->argv[0], "check"))) {
+        hc_cli_error("usage: hsmcache pin set|check TOKEN");
+        return 2;
+    }
+    if (!hc_valid_token_name(cli->argv[1])) {
+        hc_cli_error("'%s' is not a valid token name", cli->argv[1]);
+        return 2;
+    }
+    return !strcmp(cli->argv[0], "set") ? pin_set(cli, cli->argv[1])
+                                        : pin_check(cli, cli->argv[1]);
+}

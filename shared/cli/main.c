@@ -1,0 +1,122 @@
+/* main.c: `hsmcache` argument parsing and dispatch, and shared helpers. */
+#include <p11-kit/uri.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: hsmcache [-c CONFIG] COMMAND [ARGS]\n"
+          "  tokens                     configured tokens: module, real token, present, PIN\n"
+          "  keys TOKEN                 keys on a token: label, id, type, size, fingerprint\n"
+          "  keygen TOKEN LABEL ALGO    new key pair on the token (rsa2048, rsa3072,\n"
+          "                             rsa4096, ecdsa-p256, ecdsa-p384, ed25519)\n"
+          "  pin set TOKEN              store the token's PIN (from the tty, or stdin)\n"
+          "  pin check TOKEN            one login: ok, wrong or locked\n"
+          "  stats [--prometheus]       counters of every process using hsmcache\n"
+          "  doctor [--user USER]       check config, PIN files, modules, tokens\n"
+          "CONFIG defaults to $HSMCACHE_CONF, then /etc/hsmcache/hsmcache.conf.\n",
+          out);
+}
+
+void hc_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("hsmcache: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+hc_ctx_t *hc_cli_open(const hc_cli_t *cli)
+{
+    hc_ctx_t *ctx = NULL;
+    hc_err_t err = { 0 };
+    if (hc_open(HC_PROFILE_CLI, cli->conf, &ctx, &err) != CKR_OK) {
+        hc_cli_error("%s", err.msg);
+        return NULL;
+    }
+    return ctx;
+}
+
+long hc_cli_token(hc_ctx_t *ctx, const char *name)
+{
+    long i = hc_token_index(ctx, name);
+    if (i < 0)
+        hc_cli_error("%s: no [token %s] in the config", hc_config_path(ctx), name);
+    return i;
+}
+
+void hc_cli_field(char *out, size_t size, const unsigned char *field, size_t n)
+{
+    while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
+        n--;
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, field, n);
+    out[n] = '\0';
+}
+
+char *hc_cli_uri(const char *token, const char *label, const unsigned char *id,
+                 size_t idlen, CK_OBJECT_CLASS cls)
+{
+    P11KitUri *u = p11_kit_uri_new();
+    char *out = NULL;
+    if (!u)
+        return NULL;
+    CK_TOKEN_INFO *ti = p11_kit_uri_get_token_info(u);
+    memset(ti->label, ' ', sizeof ti->label);
+    memcpy(ti->label, token, strlen(token) < sizeof ti->label ? strlen(token) : sizeof ti->label);
+    CK_ATTRIBUTE a[] = {
+        { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_ID, (void *)id, idlen },
+        { CKA_CLASS, &cls, sizeof cls },
+    };
+    for (size_t i = 0; i < 3; i++)
+        if (a[i].ulValueLen)
+            p11_kit_uri_set_attribute(u, &a[i]);
+    p11_kit_uri_format(u, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, &out);
+    p11_kit_uri_free(u);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    hc_cli_t cli = { 0 };
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
+            cli.conf = argv[i + 1];
+            i += 2;
+        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else {
+            hc_cli_error("unknown option '%s'", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    static const struct { const char *name; int (*fn)(hc_cli_t *); } cmds[] = {
+        { "tokens", hc_cmd_tokens }, { "keys", hc_cmd_keys },
+        { "keygen", hc_cmd_keygen }, { "pin", hc_cmd_pin },
+        { "stats", hc_cmd_stats }, { "doctor", hc_cmd_doctor },
+    };
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
+        if (!strcmp(argv[i], cmds[k].name)) {
+            cli.argc = argc - i - 1;
+            cli.argv = argv + i + 1;
+            return cmds[k].fn(&cli);
+        }
+    hc_cli_error("unknown command '%s'", argv[i]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,80 @@
+/*
+ * front.h: the PKCS#11 front's state. The front forwards: every call
+ * becomes a core call on the one context opened at C_Initialize. It owns
+ * only what PKCS#11 makes per-caller: virtual sessions and their pending
+ * operations. Virtual slot N is the profile's token N.
+ *
+ * Locking: `front.lock` guards initialization and the session table;
+ * each session's `lock` guards its operation state. Core calls are made
+ * without the front lock held, so sessions work in parallel.
+ */
+#ifndef HC_FRONT_H
+#define HC_FRONT_H
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "hsmcache.h"
+#include "log.h"
+
+#ifndef HC_FRONT_PROFILE
+#define HC_FRONT_PROFILE HC_PROFILE_PKCS11
+#endif
+
+#define HC_FRONT_MAX_BUFFER (64u << 20) /* multi-part data we keep */
+
+/* One multi-part or size-queried operation in progress. */
+typedef struct hc_op {
+    bool active;
+    CK_MECHANISM mech;         /* pParameter points into param[] */
+    unsigned char param[256];
+    hc_obj_t key;
+    unsigned char *buf;        /* data collected by *Update */
+    size_t len, cap;
+    unsigned char *result;     /* computed for a size query, kept */
+    size_t result_len;
+} hc_op_t;
+
+typedef struct hc_vsession {
+    pthread_mutex_t lock;
+    CK_SLOT_ID slot;
+    CK_FLAGS flags;
+    hc_obj_t *found;           /* C_FindObjects state */
+    size_t nfound, pos;
+    bool finding;
+    hc_op_t sign, verify, encrypt, decrypt;
+    EVP_MD_CTX *digest;        /* NULL when no digest is active */
+} hc_vsession_t;
+
+typedef struct hc_front {
+    pthread_mutex_t lock;
+    bool initialized;
+    hc_ctx_t *ctx;
+    hc_logger_t log;
+    hc_vsession_t **sessions;  /* handle = index + 1 */
+    size_t nsessions;
+    bool warned_caller_pin;
+} hc_front_t;
+
+extern hc_front_t hc_front;
+
+/* Returns the context, or NULL when not initialized (or after fork). */
+hc_ctx_t *hc_front_ctx(void);
+/* Finds and locks a session; CKR_OK or the error to return. */
+CK_RV hc_front_session(CK_SESSION_HANDLE h, hc_vsession_t **out);
+void hc_front_unlock(hc_vsession_t *s);
+void hc_op_reset(hc_op_t *op);
+CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key);
+CK_RV hc_op_append(hc_op_t *op, const unsigned char *data, size_t len);
+/* Copies a finished result to the caller with PKCS#11 size semantics;
+ * ends the op unless the caller only asked for the size. */
+CK_RV hc_op_deliver(hc_op_t *op, unsigned char *out, CK_ULONG *out_len);
+
+#define FRONT_CTX_OR_FAIL(ctx)                                                \
+    hc_ctx_t *ctx = hc_front_ctx();                                           \
+    if (!ctx)                                                                 \
+        return CKR_CRYPTOKI_NOT_INITIALIZED
+
+#endif

@@ -1,0 +1,148 @@
+/* objects.c (front): finding objects, attributes, key generation,
+ * destruction and random numbers, forwarded to the core. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "front_calls.h"
+
+CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    if (n && !tmpl)
+        return CKR_ARGUMENTS_BAD;
+    hc_vsession_t *s;
+    CK_RV rv = hc_front_session(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (s->finding) {
+        hc_front_unlock(s);
+        return CKR_OPERATION_ACTIVE;
+    }
+    hc_obj_t *found = NULL;
+    size_t count = 0;
+    hc_ctx_t *ctx = hc_front_ctx();
+    rv = ctx ? hc_find(ctx, s->slot, tmpl, n, &found, &count, NULL)
+             : CKR_CRYPTOKI_NOT_INITIALIZED;
+    if (rv == CKR_OK) {
+        free(s->found);
+        s->found = found;
+        s->nfound = count;
+        s->pos = 0;
+        s->finding = true;
+    }
+    hc_front_unlock(s);
+    return rv;
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+                    CK_ULONG_PTR count)
+{
+    if (!out || !count)
+        return CKR_ARGUMENTS_BAD;
+    hc_vsession_t *s;
+    CK_RV rv = hc_front_session(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->finding) {
+        hc_front_unlock(s);
+        return CKR_OPERATION_NOT_INITIALIZED;
+    }
+    CK_ULONG n = 0;
+    while (n < max && s->pos < s->nfound)
+        out[n++] = (CK_OBJECT_HANDLE)s->found[s->pos++];
+    *count = n;
+    hc_front_unlock(s);
+    return CKR_OK;
+}
+
+CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
+{
+    hc_vsession_t *s;
+    CK_RV rv = hc_front_session(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    if (!s->finding)
+        rv = CKR_OPERATION_NOT_INITIALIZED;
+    free(s->found);
+    s->found = NULL;
+    s->nfound = s->pos = 0;
+    s->finding = false;
+    hc_front_unlock(s);
+    return rv;
+}
+
+/* Slot of a session, without holding its lock during the core call. */
+static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
+{
+    hc_vsession_t *s;
+    CK_RV rv = hc_front_session(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    *slot = s->slot;
+    hc_front_unlock(s);
+    return CKR_OK;
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
+                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    CK_SLOT_ID slot;
+    CK_RV rv = session_slot(h, &slot);
+    if (rv != CKR_OK)
+        return rv;
+    if (!tmpl && n)
+        return CKR_ARGUMENTS_BAD;
+    FRONT_CTX_OR_FAIL(ctx);
+    if (hc_obj_token(obj) != slot)
+        return CKR_OBJECT_HANDLE_INVALID;
+    return hc_get_attrs(ctx, obj, tmpl, n, NULL);
+}
+
+CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
+{
+    CK_SLOT_ID slot;
+    CK_RV rv = session_slot(h, &slot);
+    if (rv != CKR_OK)
+        return rv;
+    FRONT_CTX_OR_FAIL(ctx);
+    if (hc_obj_token(obj) != slot)
+        return CKR_OBJECT_HANDLE_INVALID;
+    return hc_destroy(ctx, obj, NULL);
+}
+
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
+                        CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG npub,
+                        CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG npriv,
+                        CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
+{
+    if (!mech || !pub || !priv || (npub && !pub_tmpl) || (npriv && !priv_tmpl))
+        return CKR_ARGUMENTS_BAD;
+    CK_SLOT_ID slot;
+    CK_RV rv = session_slot(h, &slot);
+    if (rv != CKR_OK)
+        return rv;
+    FRONT_CTX_OR_FAIL(ctx);
+    hc_obj_t p, q;
+    hc_err_t err = { 0 };
+    rv = hc_generate_key_pair(ctx, slot, mech, pub_tmpl, npub, priv_tmpl, npriv,
+                              &p, &q, &err);
+    if (rv != CKR_OK) {
+        hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
+        return rv;
+    }
+    *pub = (CK_OBJECT_HANDLE)p;
+    *priv = (CK_OBJECT_HANDLE)q;
+    return CKR_OK;
+}
+
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
+{
+    if (!buf && len)
+        return CKR_ARGUMENTS_BAD;
+    CK_SLOT_ID slot;
+    CK_RV rv = session_slot(h, &slot);
+    if (rv != CKR_OK)
+        return rv;
+    FRONT_CTX_OR_FAIL(ctx);
+    return hc_random(ctx, slot, buf, len, NULL);
+}

@@ -1,0 +1,198 @@
+/*
+ * api.c: the public calls of hsmcache.h, forwarded to the context's
+ * transport. The only logic here is choosing the transport at open and
+ * the URI lookup, which is built from other public calls so that it works
+ * the same over any transport.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "transport.h"
+
+struct hc_ctx {
+    const hc_ops_t *ops;
+    void *impl;
+};
+
+CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out,
+              hc_err_t *err)
+{
+    *out = NULL;
+    hc_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    CK_RV rv = hc_embedded_open(profile, conf_path, &ctx->impl, &ctx->ops, err);
+    if (rv != CKR_OK) {
+        free(ctx);
+        return rv;
+    }
+    *out = ctx;
+    return CKR_OK;
+}
+
+void hc_close(hc_ctx_t *ctx)
+{
+    if (!ctx)
+        return;
+    ctx->ops->close(ctx->impl);
+    free(ctx);
+}
+
+const char *hc_config_path(const hc_ctx_t *ctx)
+{
+    return ctx->ops->config_path(ctx->impl);
+}
+
+size_t hc_token_count(const hc_ctx_t *ctx)
+{
+    return ctx->ops->token_count(ctx->impl);
+}
+
+const char *hc_token_name(const hc_ctx_t *ctx, size_t tok)
+{
+    return ctx->ops->token_name(ctx->impl, tok);
+}
+
+long hc_token_index(const hc_ctx_t *ctx, const char *name)
+{
+    size_t n = hc_token_count(ctx);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(hc_token_name(ctx, i), name) == 0)
+            return (long)i;
+    return -1;
+}
+
+bool hc_signature_cache_enabled(const hc_ctx_t *ctx)
+{
+    return ctx->ops->signature_cache_enabled(ctx->impl);
+}
+
+#define TOKEN_CHECK(ctx, tok, err)                                            \
+    do {                                                                      \
+        if ((tok) >= hc_token_count(ctx))                                     \
+            return hc_err(err, CKR_SLOT_ID_INVALID, "no token #%zu", (tok));  \
+    } while (0)
+
+CK_RV hc_token_status(hc_ctx_t *ctx, size_t tok, hc_token_status_t *st,
+                      hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->token_status(ctx->impl, tok, st, err);
+}
+
+CK_RV hc_mechanisms(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE *list,
+                    CK_ULONG *count, hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->mechanisms(ctx->impl, tok, list, count, err);
+}
+
+CK_RV hc_mechanism_info(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE type,
+                        CK_MECHANISM_INFO *info, hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->mechanism_info(ctx->impl, tok, type, info, err);
+}
+
+CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
+                    size_t pin_len, hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->login_with(ctx->impl, tok, pin, pin_len, err);
+}
+
+CK_RV hc_login_check(hc_ctx_t *ctx, size_t tok, hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->login_check(ctx->impl, tok, err);
+}
+
+CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+              hc_obj_t **objs, size_t *count, hc_err_t *err)
+{
+    *objs = NULL;
+    *count = 0;
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->find(ctx->impl, tok, tmpl, n, objs, count, err);
+}
+
+CK_RV hc_get_attrs(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                   hc_err_t *err)
+{
+    return ctx->ops->get_attrs(ctx->impl, obj, tmpl, n, err);
+}
+
+CK_RV hc_public_key(hc_ctx_t *ctx, hc_obj_t obj, unsigned char **spki,
+                    size_t *len, hc_err_t *err)
+{
+    return ctx->ops->public_key(ctx->impl, obj, spki, len, err);
+}
+
+CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len,
+                          hc_err_t *err)
+{
+    return ctx->ops->signature_length(ctx->impl, obj, len, err);
+}
+
+CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+              const unsigned char *data, size_t len, unsigned char *sig,
+              size_t *sig_len, hc_err_t *err)
+{
+    return ctx->ops->sign(ctx->impl, true, key, mech, data, len, sig, sig_len, err);
+}
+
+CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                         const unsigned char *data, size_t len,
+                         unsigned char *sig, size_t *sig_len, hc_err_t *err)
+{
+    return ctx->ops->sign(ctx->impl, false, key, mech, data, len, sig, sig_len, err);
+}
+
+CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                const unsigned char *data, size_t len,
+                const unsigned char *sig, size_t sig_len, hc_err_t *err)
+{
+    return ctx->ops->verify(ctx->impl, key, mech, data, len, sig, sig_len, err);
+}
+
+CK_RV hc_encrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                 const unsigned char *in, size_t in_len, unsigned char *out,
+                 size_t *out_len, hc_err_t *err)
+{
+    return ctx->ops->crypt(ctx->impl, true, key, mech, in, in_len, out, out_len, err);
+}
+
+CK_RV hc_decrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                 const unsigned char *in, size_t in_len, unsigned char *out,
+                 size_t *out_len, hc_err_t *err)
+{
+    return ctx->ops->crypt(ctx->impl, false, key, mech, in, in_len, out, out_len, err);
+}
+
+CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok, const CK_MECHANISM *mech,
+                           const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
+                           const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
+                           hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->generate_key_pair(ctx->impl, tok, mech, pub_tmpl, npub,
+                                       priv_tmpl, npriv, pub, priv, err);
+}
+
+CK_RV hc_destroy(hc_ctx_t *ctx, hc_obj_t obj, hc_err_t *err)
+{
+    return ctx->ops->destroy(ctx->impl, obj, err);
+}
+
+CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
+                hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    return ctx->ops->random(ctx->impl, tok, buf, len, err);
+}
+
+CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out, hc_err_t *err)
+{
+    return ctx->ops->stats_text(ctx->impl, prometheus, out, err);
+}

@@ -1,0 +1,468 @@
+/*
+ * config.c: parses the INI config with libinih and checks every value.
+ * inih does not report line numbers to the handler in Debian's build, so
+ * the line reader below counts lines itself.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+static const char *const profile_names[HC_P_COUNT] = {
+    "pkcs11", "pdns", "bind", "sshca", "cli"
+};
+
+int hc_profile_id(const char *name)
+{
+    for (int i = 0; i < HC_P_COUNT; i++)
+        if (strcmp(name, profile_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *hc_profile_name(int id)
+{
+    return id >= 0 && id < HC_P_COUNT ? profile_names[id] : "?";
+}
+
+bool hc_valid_token_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > HC_NAME_MAX || name[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+/* Reader state: inih pulls lines through read_line(). */
+struct reader {
+    const char *text, *end;
+    int line;
+    bool too_long;
+    int too_long_line;
+};
+
+/* Parser state handed to the handler. */
+struct parse {
+    const char *name;
+    struct reader rd;
+    hc_config_t *cfg;
+    hc_err_t *err;
+    bool failed;
+    char section[128];
+    hc_token_cfg_t *cur_token;
+    hc_profile_cfg_t *cur_profile;
+    bool in_core;
+};
+
+static bool enter_section(struct parse *p, const char *section);
+
+/* Feeds inih one line at a time, counting lines for error messages. A
+ * section header is handled here, not in the handler, because inih calls
+ * the handler only for keys: an empty or unknown section would go unseen. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse *p = (struct parse *)((char *)stream - offsetof(struct parse, rd));
+    struct reader *rd = stream;
+    if (rd->text >= rd->end)
+        return NULL;
+    const char *nl = memchr(rd->text, '\n', (size_t)(rd->end - rd->text));
+    const char *line_end = nl ? nl + 1 : rd->end;
+    size_t len = (size_t)(line_end - rd->text);
+    rd->line++;
+    if (len > (size_t)num - 1) {
+        if (!rd->too_long) {
+            rd->too_long = true;
+            rd->too_long_line = rd->line;
+        }
+        len = (size_t)num - 1;
+    }
+    memcpy(str, rd->text, len);
+    str[len] = '\0';
+    rd->text = line_end;
+
+    const char *s = str;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    const char *close = *s == '[' ? strchr(s, ']') : NULL;
+    if (close && !p->failed) {
+        char section[128];
+        size_t n = (size_t)(close - s - 1);
+        if (n >= sizeof section)
+            n = sizeof section - 1;
+        memcpy(section, s + 1, n);
+        section[n] = '\0';
+        enter_section(p, section);
+    }
+    return str;
+}
+
+static bool fail(struct parse *p, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool fail(struct parse *p, const char *key, const char *fmt, ...)
+{
+    if (!p->failed) {
+        char what[256];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof what, fmt, ap);
+        va_end(ap);
+        if (key)
+            hc_err(p->err, CKR_GENERAL_ERROR, "%s:%d: [%s] %s: %s", p->name,
+                   p->rd.line, p->section, key, what);
+        else
+            hc_err(p->err, CKR_GENERAL_ERROR, "%s:%d: [%s]: %s", p->name,
+                   p->rd.line, p->section, what);
+        p->failed = true;
+    }
+    return false;
+}
+
+static bool parse_bool(struct parse *p, const char *key, const char *v, bool *out)
+{
+    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
+        *out = true;
+    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
+        *out = false;
+    else
+        return fail(p, key, "'%s' is not yes or no", v);
+    return true;
+}
+
+static bool parse_size(struct parse *p, const char *key, const char *v,
+                       size_t min, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+        return fail(p, key, "'%s' is not a whole number from %zu to %zu", v,
+                    min, max);
+    *out = (size_t)n;
+    return true;
+}
+
+static bool copy_value(struct parse *p, const char *key, const char *v,
+                       char *dst, size_t size)
+{
+    if (strlen(v) >= size)
+        return fail(p, key, "value longer than %zu characters", size - 1);
+    strcpy(dst, v);
+    return true;
+}
+
+static bool parse_path(struct parse *p, const char *key, const char *v,
+                       char *dst, size_t size)
+{
+    if (v[0] != '/')
+        return fail(p, key, "'%s' is not an absolute path", v);
+    return copy_value(p, key, v, dst, size);
+}
+
+static bool parse_token_list(struct parse *p, const char *key, const char *v,
+                             hc_profile_cfg_t *prof)
+{
+    char *copy = strdup(v);
+    if (!copy)
+        return fail(p, key, "out of memory");
+    for (char *save = NULL, *t = strtok_r(copy, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save)) {
+        if (!hc_valid_token_name(t)) {
+            fail(p, key, "'%s' is not a valid token name", t);
+            free(copy);
+            return false;
+        }
+        char **grown = realloc(prof->tokens, (prof->ntokens + 1) * sizeof *grown);
+        if (!grown || !(grown[prof->ntokens] = strdup(t))) {
+            prof->tokens = grown ? grown : prof->tokens;
+            free(copy);
+            return fail(p, key, "out of memory");
+        }
+        prof->tokens = grown;
+        prof->ntokens++;
+    }
+    free(copy);
+    return true;
+}
+
+static bool core_key(struct parse *p, const char *k, const char *v)
+{
+    hc_config_t *c = p->cfg;
+    if (!strcmp(k, "pin-store"))
+        return parse_path(p, k, v, c->pin_store, sizeof c->pin_store);
+    if (!strcmp(k, "cache-dir"))
+        return parse_path(p, k, v, c->cache_dir, sizeof c->cache_dir);
+    if (!strcmp(k, "memory-cache-entries"))
+        return parse_size(p, k, v, 0, 100000000, &c->memory_cache_entries);
+    if (!strcmp(k, "persistent-cache"))
+        return parse_bool(p, k, v, &c->persistent_cache);
+    if (!strcmp(k, "persistent-cache-mb"))
+        return parse_size(p, k, v, 1, 1024 * 1024, &c->persistent_cache_mb);
+    if (!strcmp(k, "log-level")) {
+        static const char *levels[] = { "error", "warning", "info", "debug" };
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(v, levels[i])) {
+                c->log_level = i;
+                return true;
+            }
+        return fail(p, k, "'%s' is not error, warning, info or debug", v);
+    }
+    return fail(p, k, "unknown key (known: pin-store, cache-dir, "
+                "memory-cache-entries, persistent-cache, persistent-cache-mb, "
+                "log-level)");
+}
+
+static bool token_key(struct parse *p, const char *k, const char *v)
+{
+    hc_token_cfg_t *t = p->cur_token;
+    if (!strcmp(k, "module")) {
+        if (!v[0])
+            return fail(p, k, "empty module");
+        return copy_value(p, k, v, t->module, sizeof t->module);
+    }
+    if (!strcmp(k, "label"))
+        return copy_value(p, k, v, t->label, sizeof t->label);
+    if (!strcmp(k, "serial"))
+        return copy_value(p, k, v, t->serial, sizeof t->serial);
+    if (!strcmp(k, "max-sessions")) {
+        size_t n;
+        if (!parse_size(p, k, v, 1, 1024, &n))
+            return false;
+        t->max_sessions = (unsigned)n;
+        return true;
+    }
+    return fail(p, k, "unknown key (known: module, label, serial, max-sessions)");
+}
+
+static bool profile_key(struct parse *p, const char *k, const char *v)
+{
+    if (!strcmp(k, "signature-cache"))
+        return parse_bool(p, k, v, &p->cur_profile->signature_cache);
+    if (!strcmp(k, "tokens"))
+        return parse_token_list(p, k, v, p->cur_profile);
+    return fail(p, k, "unknown key (known: signature-cache, tokens)");
+}
+
+static bool enter_section(struct parse *p, const char *section)
+{
+    snprintf(p->section, sizeof p->section, "%s", section);
+    p->cur_token = NULL;
+    p->cur_profile = NULL;
+    p->in_core = false;
+    if (!strcmp(section, "core")) {
+        p->in_core = true;
+        return true;
+    }
+    if (!strncmp(section, "token ", 6)) {
+        const char *name = section + 6;
+        while (*name == ' ')
+            name++;
+        if (!hc_valid_token_name(name))
+            return fail(p, NULL, "'%s' is not a valid token name (letters, "
+                        "digits, '.', '_', '-'; it names a PIN file)", name);
+        if (hc_config_token(p->cfg, name))
+            return fail(p, NULL, "token '%s' is defined twice", name);
+        hc_token_cfg_t *grown = realloc(p->cfg->tokens,
+                                        (p->cfg->ntokens + 1) * sizeof *grown);
+        if (!grown)
+            return fail(p, NULL, "out of memory");
+        p->cfg->tokens = grown;
+        hc_token_cfg_t *t = &grown[p->cfg->ntokens++];
+        memset(t, 0, sizeof *t);
+        snprintf(t->name, sizeof t->name, "%s", name);
+        t->max_sessions = 4;
+        t->line = p->rd.line;
+        p->cur_token = t;
+        return true;
+    }
+    int id = hc_profile_id(section);
+    if (id >= 0) {
+        p->cur_profile = &p->cfg->profiles[id];
+        return true;
+    }
+    return fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
+                "pdns, bind, sshca, cli)");
+}
+
+static int handler(void *user, const char *section, const char *key,
+                   const char *value)
+{
+    struct parse *p = user;
+    (void)section; /* tracked by read_line, which also sees empty sections */
+    if (p->failed)
+        return 1;
+    if (p->cur_token)
+        token_key(p, key, value);
+    else if (p->cur_profile)
+        profile_key(p, key, value);
+    else if (p->in_core)
+        core_key(p, key, value);
+    else
+        fail(p, key, "key outside any section");
+    return 1;
+}
+
+static void set_defaults(hc_config_t *c)
+{
+    snprintf(c->pin_store, sizeof c->pin_store, "%s", HC_DEFAULT_PIN_STORE);
+    snprintf(c->cache_dir, sizeof c->cache_dir, "%s", HC_DEFAULT_CACHE_DIR);
+    c->memory_cache_entries = 100000;
+    c->persistent_cache = true;
+    c->persistent_cache_mb = 1024;
+    c->log_level = HC_LOG_WARN;
+    c->profiles[HC_P_PDNS].signature_cache = true;
+}
+
+/* Checks that need the whole file: each token is complete, each profile's
+ * token list names defined tokens. */
+static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
+{
+    for (size_t i = 0; i < c->ntokens; i++) {
+        hc_token_cfg_t *t = &c->tokens[i];
+        if (!t->module[0])
+            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s]: missing "
+                          "key 'module' (a p11-kit module name or an absolute "
+                          "path)", name, t->line, t->name);
+        if (!t->label[0] && !t->serial[0])
+            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s]: missing "
+                          "key 'label' or 'serial' (the real token is found by "
+                          "them, never by slot number)", name, t->line, t->name);
+        if (strcmp(t->module, "hsmcache") == 0)
+            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s] module: "
+                          "'hsmcache' is this module itself; name the real "
+                          "module (e.g. softhsm2)", name, t->line, t->name);
+    }
+    for (int id = 0; id < HC_P_COUNT; id++) {
+        hc_profile_cfg_t *pr = &c->profiles[id];
+        for (size_t i = 0; i < pr->ntokens; i++)
+            if (!hc_config_token(c, pr->tokens[i]))
+                return hc_err(err, CKR_GENERAL_ERROR, "%s: [%s] tokens: no "
+                              "[token %s] section is defined", name,
+                              profile_names[id], pr->tokens[i]);
+    }
+    return CKR_OK;
+}
+
+CK_RV hc_config_parse(const char *name, const char *text, size_t len,
+                      hc_config_t **out, hc_err_t *err)
+{
+    *out = NULL;
+    hc_config_t *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return hc_err(err, CKR_HOST_MEMORY, "%s: out of memory", name);
+    snprintf(cfg->path, sizeof cfg->path, "%s", name);
+    set_defaults(cfg);
+    if (memchr(text, '\0', len)) {
+        hc_config_free(cfg);
+        return hc_err(err, CKR_GENERAL_ERROR, "%s: contains a NUL byte", name);
+    }
+    struct parse p = { .name = name, .cfg = cfg, .err = err };
+    p.rd.text = text;
+    p.rd.end = text + len;
+    int rc = ini_parse_stream(read_line, &p.rd, handler, &p);
+    CK_RV rv = CKR_OK;
+    if (p.failed) {
+        rv = CKR_GENERAL_ERROR;
+    } else if (p.rd.too_long) {
+        rv = hc_err(err, CKR_GENERAL_ERROR, "%s:%d: line longer than %d "
+                    "characters", name, p.rd.too_long_line, INI_MAX_LINE - 2);
+    } else if (rc > 0) {
+        rv = hc_err(err, CKR_GENERAL_ERROR, "%s:%d: syntax error (expected "
+                    "'[section]', 'key = value' or a comment)", name, rc);
+    } else if (rc < 0) {
+        rv = hc_err(err, CKR_HOST_MEMORY, "%s: parser out of memory", name);
+    } else {
+        rv = check_whole(name, cfg, err);
+    }
+    if (rv != CKR_OK) {
+        hc_config_free(cfg);
+        return rv;
+    }
+    *out = cfg;
+    return CKR_OK;
+}
+
+const char *hc_config_resolve(const char *given)
+{
+    if (given && given[0])
+        return given;
+    const char *env = getenv("HSMCACHE_CONF");
+    return env && env[0] ? env : HC_DEFAULT_CONF;
+}
+
+CK_RV hc_config_load(const char *path, hc_config_t **out, hc_err_t *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return hc_err(err, CKR_GENERAL_ERROR, "%s: cannot open config: %s "
+                      "(set HSMCACHE_CONF or create it)", path, strerror(errno));
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap > (16u << 20)) {
+                free(text);
+                fclose(f);
+                return hc_err(err, CKR_GENERAL_ERROR, "%s: larger than 16 MiB",
+                              path);
+            }
+            char *grown = realloc(text, cap + 65536);
+            if (!grown) {
+                free(text);
+                fclose(f);
+                return hc_err(err, CKR_HOST_MEMORY, "%s: out of memory", path);
+            }
+            text = grown;
+            cap += 65536;
+        }
+        size_t n = fread(text + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    bool read_error = ferror(f);
+    fclose(f);
+    if (read_error) {
+        free(text);
+        return hc_err(err, CKR_GENERAL_ERROR, "%s: read error", path);
+    }
+    CK_RV rv = hc_config_parse(path, text, len, out, err);
+    free(text);
+    return rv;
+}
+
+void hc_config_free(hc_config_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (int id = 0; id < HC_P_COUNT; id++) {
+        for (size_t i = 0; i < cfg->profiles[id].ntokens; i++)
+            free(cfg->profiles[id].tokens[i]);
+        free(cfg->profiles[id].tokens);
+    }
+    free(cfg->tokens);
+    free(cfg);
+}
+
+const hc_token_cfg_t *hc_config_token(const hc_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ntokens; i++)
+        if (strcmp(cfg->tokens[i].name, name) == 0)
+            return &cfg->tokens[i];
+    return NULL;
+}

@@ -1,0 +1,77 @@
+/*
+ * config.h: the hsmcache INI file (libinih).
+ *
+ *   [core]            pin-store, cache-dir, memory-cache-entries,
+ *                     persistent-cache, persistent-cache-mb, log-level
+ *   [token NAME]      module, label | serial, max-sessions
+ *   [pkcs11] [pdns] [bind] [sshca] [cli]
+ *                     signature-cache = yes|no, tokens = a, b
+ *
+ * Every error names the file, line, section and key. Unknown sections and
+ * keys are errors: a typo must not silently fall back to a default.
+ * A loaded config is immutable and may be read from any thread.
+ */
+#ifndef HC_CONFIG_H
+#define HC_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hsmcache.h"
+
+#define HC_DEFAULT_CONF "/etc/hsmcache/hsmcache.conf"
+#define HC_DEFAULT_PIN_STORE "/etc/hsmcache/pins"
+#define HC_DEFAULT_CACHE_DIR "/var/lib/hsmcache"
+#define HC_NAME_MAX 63
+
+typedef struct hc_token_cfg {
+    char name[HC_NAME_MAX + 1];
+    char module[PATH_MAX];   /* p11-kit module name or absolute path */
+    char label[33];          /* real token label, or "" */
+    char serial[17];         /* real token serial, or "" */
+    unsigned max_sessions;
+    int line;                /* line of the [token] header */
+} hc_token_cfg_t;
+
+typedef struct hc_profile_cfg {
+    bool signature_cache;
+    char **tokens;           /* tokens the profile may use; NULL = all */
+    size_t ntokens;
+} hc_profile_cfg_t;
+
+enum hc_profile_id { HC_P_PKCS11, HC_P_PDNS, HC_P_BIND, HC_P_SSHCA, HC_P_CLI,
+                     HC_P_COUNT };
+
+typedef struct hc_config {
+    char path[PATH_MAX];
+    char pin_store[PATH_MAX];
+    char cache_dir[PATH_MAX];
+    size_t memory_cache_entries;
+    bool persistent_cache;
+    size_t persistent_cache_mb;
+    int log_level;
+    hc_token_cfg_t *tokens;
+    size_t ntokens;
+    hc_profile_cfg_t profiles[HC_P_COUNT];
+} hc_config_t;
+
+/* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */
+const char *hc_config_resolve(const char *given);
+/* Loads `path`; on failure *out is NULL and err names file:line. */
+CK_RV hc_config_load(const char *path, hc_config_t **out, hc_err_t *err);
+/* Same, from a memory buffer (fuzzing and tests); `name` is used in errors. */
+CK_RV hc_config_parse(const char *name, const char *text, size_t len,
+                      hc_config_t **out, hc_err_t *err);
+void hc_config_free(hc_config_t *cfg);
+
+/* Profile id for a name ("pdns"), or -1. */
+int hc_profile_id(const char *name);
+const char *hc_profile_name(int id);
+const hc_token_cfg_t *hc_config_token(const hc_config_t *cfg,
+                                      const char *name);
+/* true when `name` is a usable token name: [A-Za-z0-9._-], 1-63 chars,
+ * not starting with '.' (it names a file in the PIN store). */
+bool hc_valid_token_name(const char *name);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * core.c: the embedded core's context: config, tokens, caches, stats, and
+ * the token-level operations. Objects are in objects.c, signing in sign.c.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "err.h"
+#include "transport.h"
+
+static bool profile_uses(const hc_profile_cfg_t *p, const char *token)
+{
+    if (!p->tokens)
+        return true;
+    for (size_t i = 0; i < p->ntokens; i++)
+        if (strcmp(p->tokens[i], token) == 0)
+            return true;
+    return false;
+}
+
+static void core_close(void *impl)
+{
+    hc_core_t *c = impl;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ntokens; i++)
+        hc_token_destroy(&c->tokens[i]);
+    free(c->tokens);
+    hc_modules_free(c->modules);
+    hc_sigcache_free(c->cache);
+    hc_stats_close(&c->stats);
+    hc_config_free(c->cfg);
+    free(c);
+}
+
+static const char *core_config_path(const void *impl)
+{
+    return ((const hc_core_t *)impl)->cfg->path;
+}
+
+static size_t core_token_count(const void *impl)
+{
+    return ((const hc_core_t *)impl)->ntokens;
+}
+
+static const char *core_token_name(const void *impl, size_t tok)
+{
+    const hc_core_t *c = impl;
+    return tok < c->ntokens ? c->tokens[tok].cfg->name : NULL;
+}
+
+static bool core_cache_enabled(const void *impl)
+{
+    return ((const hc_core_t *)impl)->cache != NULL;
+}
+
+static CK_RV core_token_status(void *impl, size_t tok, hc_token_status_t *st,
+                               hc_err_t *err)
+{
+    return hc_pool_status(&((hc_core_t *)impl)->tokens[tok], st, err);
+}
+
+static CK_RV core_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
+                             CK_ULONG *count, hc_err_t *err)
+{
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    CK_RV rv = hc_pool_connect(t, err);
+    if (rv != CKR_OK)
+        return rv;
+    pthread_mutex_lock(&t->lock);
+    CK_ULONG have = t->nmechs;
+    if (list && *count < have)
+        rv = CKR_BUFFER_TOO_SMALL;
+    else if (list)
+        memcpy(list, t->mechs, have * sizeof *list);
+    *count = have;
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+static CK_RV core_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type,
+                                 CK_MECHANISM_INFO *info, hc_err_t *err)
+{
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    CK_RV rv = hc_pool_connect(t, err);
+    return rv == CKR_OK ? hc_token_mech_info(t, type, info) : rv;
+}
+
+static CK_RV nop_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                    hc_err_t *err)
+{
+    (void)t, (void)s, (void)arg, (void)err;
+    return CKR_OK;
+}
+
+static CK_RV core_login_with(void *impl, size_t tok, const unsigned char *pin,
+                             size_t len, hc_err_t *err)
+{
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    CK_RV rv = hc_pool_set_caller_pin(t, pin, len, err);
+    /* Log in now, so a wrong PIN is reported to the caller's C_Login. */
+    return rv == CKR_OK ? hc_pool_run(t, true, true, nop_op, NULL, err) : rv;
+}
+
+static CK_RV core_login_check(void *impl, size_t tok, hc_err_t *err)
+{
+    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, true, nop_op,
+                       NULL, err);
+}
+
+struct random_arg {
+    unsigned char *buf;
+    size_t len;
+};
+
+static CK_RV random_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                       hc_err_t *err)
+{
+    struct random_arg *a = arg;
+    CK_RV rv = t->fl->C_GenerateRandom(s->h, a->buf, a->len);
+    char b[32];
+    if (rv != CKR_OK)
+        hc_err(err, rv, "token %s: C_GenerateRandom: %s", t->cfg->name,
+               hc_rv_name(rv, b));
+    return rv;
+}
+
+static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len,
+                         hc_err_t *err)
+{
+    struct random_arg a = { buf, len };
+    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, false,
+                       random_op, &a, err);
+}
+
+static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
+                             hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    if (!c->stats.f)
+        return hc_err(err, CKR_HOST_MEMORY, "no stats");
+    *out = hc_stats_render(c->stats.f, prometheus, 1, 1);
+    return *out ? CKR_OK : hc_err(err, CKR_HOST_MEMORY, "out of memory");
+}
+
+static const hc_ops_t embedded_ops = {
+    .close = core_close,
+    .config_path = core_config_path,
+    .token_count = core_token_count,
+    .token_name = core_token_name,
+    .signature_cache_enabled = core_cache_enabled,
+    .token_status = core_token_status,
+    .mechanisms = core_mechanisms,
+    .mechanism_info = core_mechanism_info,
+    .login_with = core_login_with,
+    .login_check = core_login_check,
+    .find = hc_core_find,
+    .get_attrs = hc_core_get_attrs,
+    .public_key = hc_core_public_key,
+    .signature_length = hc_core_signature_length,
+    .sign = hc_core_sign,
+    .verify = hc_core_verify,
+    .crypt = hc_core_crypt,
+    .generate_key_pair = hc_core_generate_key_pair,
+    .destroy = hc_core_destroy,
+    .random = core_random,
+    .stats_text = core_stats_text,
+};
+
+CK_RV hc_embedded_open(const char *profile, const char *conf_path,
+                       void **impl, const hc_ops_t **ops, hc_err_t *err)
+{
+    int pid = hc_profile_id(profile);
+    if (pid < 0)
+        return hc_err(err, CKR_ARGUMENTS_BAD, "unknown profile '%s'", profile);
+    conf_path = hc_config_resolve(conf_path);
+    hc_core_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    CK_RV rv = hc_config_load(conf_path, &c->cfg, err);
+    if (rv != CKR_OK) {
+        free(c);
+        return rv;
+    }
+    c->profile = pid;
+    snprintf(c->log.prefix, sizeof c->log.prefix, "hsmcache[%s]", profile);
+    c->log.level = c->cfg->log_level;
+    const hc_profile_cfg_t *pc = &c->cfg->profiles[pid];
+    c->modules = hc_modules_new();
+    c->tokens = calloc(c->cfg->ntokens ? c->cfg->ntokens : 1, sizeof *c->tokens);
+    if (!c->modules || !c->tokens) {
+        core_close(c);
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    }
+    hc_stats_open(&c->stats, c->cfg->cache_dir, profile);
+    for (size_t i = 0; i < c->cfg->ntokens; i++) {
+        if (!profile_uses(pc, c->cfg->tokens[i].name))
+            continue;
+        if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i],
+                          c->ntokens) != CKR_OK) {
+            core_close(c);
+            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        }
+        c->ntokens++;
+    }
+    if (pc->signature_cache) {
+        c->cache = hc_sigcache_new(c->cfg->memory_cache_entries,
+                                   c->cfg->persistent_cache ? c->cfg->cache_dir : NULL,
+                                   c->cfg->persistent_cache_mb, &c->log);
+        if (!c->cache) {
+            core_close(c);
+            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        }
+    }
+    *impl = c;
+    *ops = &embedded_ops;
+    return CKR_OK;
+}

@@ -1,0 +1,172 @@
+/*
+ * core.h: the embedded core's internal state, shared by its parts
+ * (pool.c, keyindex.c, sign.c, core.c). Not a public header.
+ *
+ * Locking: each token has `lock` guarding its connection, pool and PIN
+ * state, and `idx_lock` guarding its key index; neither is held while a
+ * slow HSM operation (sign, decrypt) runs. Connect and login do run under
+ * `lock`: they must be serialized per token anyway.
+ */
+#ifndef HC_CORE_H
+#define HC_CORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "hsmcache.h"
+#include "log.h"
+#include "module.h"
+#include "pinstore.h"
+#include "sigcache.h"
+#include "stats.h"
+
+typedef struct hc_core hc_core_t;
+
+/* One key-index entry: an object known by identity, re-resolved to a real
+ * handle after every reconnect (generation change). */
+typedef struct hc_keyent {
+    hc_obj_t id;
+    CK_OBJECT_HANDLE handle;
+    uint64_t gen;              /* token generation `handle` belongs to */
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE ktype;         /* (CK_KEY_TYPE)-1 when not a key */
+    CK_BBOOL on_token;
+    unsigned char ckaid[128];
+    size_t idlen;
+    char label[256];
+    size_t labellen;
+    /* Filled lazily by hc_keyindex_public(). */
+    bool pub_tried;
+    unsigned char *spki;
+    size_t spki_len;
+    unsigned char spki_hash[32];
+    size_t sig_len;
+    hc_key_stats_t *stats;
+} hc_keyent_t;
+
+typedef struct hc_session {
+    CK_SESSION_HANDLE h;
+    uint64_t gen;
+} hc_session_t;
+
+typedef struct hc_token {
+    const hc_token_cfg_t *cfg;
+    size_t index;               /* in the profile-visible list */
+    hc_core_t *core;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    CK_FUNCTION_LIST *fl;       /* NULL until the module is loaded */
+    bool connected;             /* slot found, pool usable */
+    CK_SLOT_ID slot;
+    CK_TOKEN_INFO info;
+    bool info_valid;
+    uint64_t generation;        /* bumps on every (re)connect */
+    CK_SESSION_HANDLE *idle;
+    size_t nidle, nopen;
+    size_t live_waiting;
+    bool logged_in;
+    uint64_t next_probe_ms;     /* absent token: no probe before this */
+    unsigned backoff_ms;
+    /* A PIN the token rejected: never retried until the file changes. */
+    bool rejected;
+    hc_pin_version_t rejected_ver;
+    CK_RV rejected_rv;
+    bool warned_store;          /* logged a store problem once */
+    unsigned char *caller_pin;  /* from C_Login when the store has none */
+    size_t caller_pin_len;
+    CK_MECHANISM_TYPE *mechs;   /* read once per connect */
+    CK_MECHANISM_INFO *mech_info;
+    CK_ULONG nmechs;
+
+    pthread_mutex_t idx_lock;
+    hc_keyent_t **ents;
+    size_t nents;
+
+    hc_token_stats_t *stats;
+} hc_token_t;
+
+struct hc_core {
+    hc_config_t *cfg;
+    int profile;
+    bool cache_signatures;
+    hc_logger_t log;
+    hc_modules_t *modules;
+    hc_token_t *tokens;         /* profile-visible tokens */
+    size_t ntokens;
+    hc_sigcache_t *cache;       /* NULL when the profile does not cache */
+    hc_stats_t stats;
+};
+
+uint64_t hc_now_ms(void);
+uint64_t hc_now_us(void);
+
+/* pool.c */
+CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
+                    size_t index);
+void hc_token_destroy(hc_token_t *t);
+/* true for return values that mean the session or token was lost. */
+bool hc_rv_lost(CK_RV rv);
+/* An operation run on a pooled session; it resolves handles itself. */
+typedef CK_RV (*hc_op_fn)(hc_token_t *t, const hc_session_t *s, void *arg,
+                          hc_err_t *err);
+/* Runs `fn` on a pooled session, connecting and logging in as needed; on a
+ * lost session it resets the pool and runs `fn` once more. `need_login`:
+ * fail (with the PIN store's reason) rather than run without login. */
+CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
+                  void *arg, hc_err_t *err);
+/* Connects if needed and returns current status fields. */
+CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err);
+CK_RV hc_pool_set_caller_pin(hc_token_t *t, const unsigned char *pin,
+                             size_t len, hc_err_t *err);
+bool hc_token_has_mech(hc_token_t *t, CK_MECHANISM_TYPE m);
+/* Connects if needed (no live re-check; cheap when connected). */
+CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err);
+/* Cached C_GetMechanismInfo; CKR_MECHANISM_INVALID if the token lacks it. */
+CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
+                         CK_MECHANISM_INFO *info);
+
+/* keyindex.c */
+/* Maps real handles found in session `s` to stable ids. */
+CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
+                      const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
+                      hc_err_t *err);
+hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok);
+/* The real handle of `e` valid in session `s` (re-found after reconnect). */
+CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
+                          hc_keyent_t *e, CK_OBJECT_HANDLE *out, hc_err_t *err);
+/* Fills e->spki/sig_len (once); CKR_KEY_HANDLE_INVALID-ish when unknown. */
+CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err);
+void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e);
+void hc_keyindex_free(hc_token_t *t);
+/* "token/label" for messages. */
+const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size);
+
+/* The embedded transport's members (transport.h), in objects.c and sign.c. */
+CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                   hc_obj_t **objs, size_t *count, hc_err_t *err);
+CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                        hc_err_t *err);
+CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
+                         size_t *len, hc_err_t *err);
+CK_RV hc_core_signature_length(void *impl, hc_obj_t obj, size_t *len,
+                               hc_err_t *err);
+CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech,
+                                const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
+                                const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
+                                hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
+CK_RV hc_core_destroy(void *impl, hc_obj_t obj, hc_err_t *err);
+CK_RV hc_core_sign(void *impl, bool live, hc_obj_t key, const CK_MECHANISM *mech,
+                   const unsigned char *data, size_t len, unsigned char *sig,
+                   size_t *sig_len, hc_err_t *err);
+CK_RV hc_core_verify(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
+                     const unsigned char *data, size_t len,
+                     const unsigned char *sig, size_t sig_len, hc_err_t *err);
+CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t key,
+                    const CK_MECHANISM *mech, const unsigned char *in,
+                    size_t in_len, unsigned char *out, size_t *out_len,
+                    hc_err_t *err);
+
+#endif

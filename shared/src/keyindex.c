@@ -1,0 +1,297 @@
+/*
+ * keyindex.c: stable object references and cached key facts.
+ *
+ * Every object the core hands out is an entry known by its identity
+ * (class, CKA_ID, CKA_LABEL, CKA_TOKEN). Its real handle is valid for one
+ * token generation; after a reconnect the handle is found again by that
+ * identity, so callers' references survive lost sessions and reinserted
+ * tokens. The public key (SPKI) of a key is read once and kept.
+ *
+ * Ids: (token index + 1) << 40 | (entry index + 1). Entries are never
+ * freed before the context, so a reference is never reused for another
+ * object.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "err.h"
+#include "swcrypto.h"
+
+#define ID_SHIFT 40
+
+size_t hc_obj_token(hc_obj_t obj)
+{
+    return (size_t)(obj >> ID_SHIFT) - 1;
+}
+
+const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size)
+{
+    if (e->labellen)
+        snprintf(buf, size, "'%.*s'", (int)e->labellen, e->label);
+    else {
+        int n = snprintf(buf, size, "id ");
+        for (size_t i = 0; i < e->idlen && (size_t)n + 3 < size; i++)
+            n += snprintf(buf + n, size - (size_t)n, "%02x", e->ckaid[i]);
+    }
+    return buf;
+}
+
+/* Reads the identity attributes of `h` into `e`. */
+static CK_RV read_identity(hc_token_t *t, CK_SESSION_HANDLE s,
+                           CK_OBJECT_HANDLE h, hc_keyent_t *e)
+{
+    CK_ATTRIBUTE a[] = {
+        { CKA_CLASS, &e->cls, sizeof e->cls },
+        { CKA_ID, e->ckaid, sizeof e->ckaid },
+        { CKA_LABEL, e->label, sizeof e->label - 1 },
+        { CKA_TOKEN, &e->on_token, sizeof e->on_token },
+        { CKA_KEY_TYPE, &e->ktype, sizeof e->ktype },
+    };
+    CK_RV rv = t->fl->C_GetAttributeValue(s, h, a, 5);
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
+        rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL)
+        return rv;
+    if (a[0].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        e->cls = (CK_OBJECT_CLASS)-1;
+    e->idlen = a[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[1].ulValueLen;
+    e->labellen = a[2].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[2].ulValueLen;
+    e->label[e->labellen] = '\0';
+    if (a[3].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        e->on_token = CK_TRUE;
+    if (a[4].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+        e->ktype = (CK_KEY_TYPE)-1;
+    return CKR_OK;
+}
+
+static bool same_identity(const hc_keyent_t *a, const hc_keyent_t *b)
+{
+    return a->cls == b->cls && a->on_token == b->on_token && a->idlen == b->idlen &&
+           a->labellen == b->labellen && memcmp(a->ckaid, b->ckaid, a->idlen) == 0 &&
+           memcmp(a->label, b->label, a->labellen) == 0;
+}
+
+CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
+                      const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
+                      hc_err_t *err)
+{
+    CK_RV rv = CKR_OK;
+    pthread_mutex_lock(&t->idx_lock);
+    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
+        hc_keyent_t *found = NULL;
+        for (size_t k = 0; k < t->nents && !found; k++)
+            if (t->ents[k]->gen == s->gen && t->ents[k]->handle == h[i])
+                found = t->ents[k];
+        if (!found) {
+            hc_keyent_t probe = { 0 };
+            if ((rv = read_identity(t, s->h, h[i], &probe)) != CKR_OK) {
+                char b[32];
+                hc_err(err, rv, "token %s: C_GetAttributeValue: %s",
+                       t->cfg->name, hc_rv_name(rv, b));
+                break;
+            }
+            /* A stale entry with the same identity is the same object seen
+             * before a reconnect: rebind it so references stay valid. */
+            for (size_t k = 0; k < t->nents && !found; k++)
+                if (t->ents[k]->gen != s->gen && same_identity(t->ents[k], &probe))
+                    found = t->ents[k];
+            if (!found) {
+                hc_keyent_t **grown = realloc(t->ents, (t->nents + 1) * sizeof *grown);
+                hc_keyent_t *e = malloc(sizeof *e);
+                if (!grown || !e) {
+                    free(e);
+                    if (grown)
+                        t->ents = grown;
+                    rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+                    break;
+                }
+                *e = probe;
+                t->ents = grown;
+                e->id = ((hc_obj_t)(t->index + 1) << ID_SHIFT) | (t->nents + 1);
+                t->ents[t->nents++] = e;
+                found = e;
+            }
+            found->handle = h[i];
+            found->gen = s->gen;
+        }
+        out[i] = found->id;
+    }
+    pthread_mutex_unlock(&t->idx_lock);
+    return rv;
+}
+
+hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok)
+{
+    size_t ti = hc_obj_token(id);
+    size_t ei = (size_t)(id & ((1ull << ID_SHIFT) - 1));
+    if (ti >= core->ntokens || ei == 0)
+        return NULL;
+    hc_token_t *t = &core->tokens[ti];
+    hc_keyent_t *e = NULL;
+    pthread_mutex_lock(&t->idx_lock);
+    if (ei <= t->nents)
+        e = t->ents[ei - 1];
+    pthread_mutex_unlock(&t->idx_lock);
+    if (tok)
+        *tok = t;
+    return e;
+}
+
+CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
+                          hc_keyent_t *e, CK_OBJECT_HANDLE *out, hc_err_t *err)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    if (e->gen == s->gen) {
+        *out = e->handle;
+        pthread_mutex_unlock(&t->idx_lock);
+        return CKR_OK;
+    }
+    CK_ATTRIBUTE tmpl[4] = {
+        { CKA_CLASS, &e->cls, sizeof e->cls },
+        { CKA_TOKEN, &e->on_token, sizeof e->on_token },
+        { CKA_ID, e->ckaid, e->idlen },
+        { CKA_LABEL, e->label, e->labellen },
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_ULONG n = 0;
+    CK_RV rv = t->fl->C_FindObjectsInit(s->h, tmpl, 4);
+    if (rv == CKR_OK) {
+        rv = t->fl->C_FindObjects(s->h, &h, 1, &n);
+        t->fl->C_FindObjectsFinal(s->h);
+    }
+    if (rv == CKR_OK && n == 1) {
+        e->handle = h;
+        e->gen = s->gen;
+        *out = h;
+    }
+    pthread_mutex_unlock(&t->idx_lock);
+    char b[32], name[300];
+    if (rv != CKR_OK)
+        return hc_err(err, rv, "token %s: finding key %s again: %s", t->cfg->name,
+                      hc_keyent_name(e, name, sizeof name), hc_rv_name(rv, b));
+    if (n != 1)
+        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: key %s is no "
+                      "longer on the token", t->cfg->name,
+                      hc_keyent_name(e, name, sizeof name));
+    return CKR_OK;
+}
+
+struct pub_arg {
+    hc_keyent_t *e;
+    unsigned char *spki;
+    size_t spki_len;
+};
+
+/* Reads public attributes from `h` and builds the SPKI. */
+static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                     CK_KEY_TYPE type, struct pub_arg *a)
+{
+    unsigned char mod[1100], exp[16], params[64], point[200];
+    CK_ATTRIBUTE at[] = {
+        { CKA_MODULUS, mod, sizeof mod },
+        { CKA_PUBLIC_EXPONENT, exp, sizeof exp },
+        { CKA_EC_PARAMS, params, sizeof params },
+        { CKA_EC_POINT, point, sizeof point },
+    };
+    bool rsa = type == CKK_RSA;
+    CK_RV rv = t->fl->C_GetAttributeValue(s, h, rsa ? at : at + 2, 2);
+    if (rv != CKR_OK)
+        return rv;
+    return hc_spki_build(type, mod, at[0].ulValueLen, exp, at[1].ulValueLen,
+                         params, at[2].ulValueLen, point, at[3].ulValueLen,
+                         &a->spki, &a->spki_len);
+}
+
+static CK_RV public_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                       hc_err_t *err)
+{
+    struct pub_arg *a = arg;
+    hc_keyent_t *e = a->e;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, e, &h, err);
+    if (rv != CKR_OK)
+        return rv;
+    if (e->cls == CKO_PUBLIC_KEY)
+        return spki_of(t, s->h, h, e->ktype, a);
+    /* A private key: its public half by CKA_ID (or label if it has no id). */
+    CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
+    CK_ATTRIBUTE tmpl[2] = {
+        { CKA_CLASS, &pub, sizeof pub },
+        e->idlen ? (CK_ATTRIBUTE){ CKA_ID, e->ckaid, e->idlen }
+                 : (CK_ATTRIBUTE){ CKA_LABEL, e->label, e->labellen },
+    };
+    CK_OBJECT_HANDLE ph;
+    CK_ULONG n = 0;
+    rv = t->fl->C_FindObjectsInit(s->h, tmpl, 2);
+    if (rv == CKR_OK) {
+        rv = t->fl->C_FindObjects(s->h, &ph, 1, &n);
+        t->fl->C_FindObjectsFinal(s->h);
+    }
+    if (rv != CKR_OK)
+        return rv;
+    if (n == 1 && spki_of(t, s->h, ph, e->ktype, a) == CKR_OK)
+        return CKR_OK;
+    /* No public object: an RSA private key carries its public parts. */
+    if (e->ktype == CKK_RSA)
+        return spki_of(t, s->h, h, e->ktype, a);
+    return CKR_KEY_TYPE_INCONSISTENT;
+}
+
+CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    bool done = e->pub_tried;
+    bool have = e->spki != NULL;
+    pthread_mutex_unlock(&t->idx_lock);
+    char name[300];
+    if (done)
+        return have ? CKR_OK : hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s:"
+                                      " no public key found for key %s",
+                                      t->cfg->name, hc_keyent_name(e, name, sizeof name));
+    if (e->cls != CKO_PUBLIC_KEY && e->cls != CKO_PRIVATE_KEY)
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s: object %s is "
+                      "not a key", t->cfg->name, hc_keyent_name(e, name, sizeof name));
+    struct pub_arg a = { .e = e };
+    CK_RV rv = hc_pool_run(t, true, false, public_op, &a, err);
+    if (rv != CKR_OK && hc_rv_lost(rv))
+        return rv; /* not a property of the key: try again next time */
+    pthread_mutex_lock(&t->idx_lock);
+    if (!e->pub_tried) {
+        e->pub_tried = true;
+        if (rv == CKR_OK) {
+            e->spki = a.spki;
+            e->spki_len = a.spki_len;
+            e->sig_len = hc_spki_sig_len(a.spki, a.spki_len);
+            hc_sha256(a.spki, a.spki_len, e->spki_hash);
+            a.spki = NULL;
+        }
+    }
+    have = e->spki != NULL;
+    pthread_mutex_unlock(&t->idx_lock);
+    free(a.spki);
+    if (!have)
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s: no public key "
+                      "found for key %s", t->cfg->name,
+                      hc_keyent_name(e, name, sizeof name));
+    return CKR_OK;
+}
+
+void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    e->gen = 0; /* generation 0 never matches: unresolvable until re-found */
+    e->cls = (CK_OBJECT_CLASS)-2;
+    pthread_mutex_unlock(&t->idx_lock);
+}
+
+void hc_keyindex_free(hc_token_t *t)
+{
+    for (size_t i = 0; i < t->nents; i++) {
+        free(t->ents[i]->spki);
+        free(t->ents[i]);
+    }
+    free(t->ents);
+    t->ents = NULL;
+    t->nents = 0;
+}

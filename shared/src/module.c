@@ -1,0 +1,107 @@
+/* module.c: p11-kit module loading, by name or path, once per context. */
+#include "module.h"
+
+#include <p11-kit/p11-kit.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+struct loaded {
+    char *key;               /* name or path as configured */
+    CK_FUNCTION_LIST *fl;
+    bool from_registry;      /* part of `registry`, released with it */
+};
+
+struct hc_modules {
+    pthread_mutex_t lock;
+    CK_FUNCTION_LIST **registry; /* p11-kit's registered modules, loaded */
+    struct loaded *mods;
+    size_t n;
+};
+
+hc_modules_t *hc_modules_new(void)
+{
+    hc_modules_t *m = calloc(1, sizeof *m);
+    if (m)
+        pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+void hc_modules_free(hc_modules_t *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        p11_kit_module_finalize(m->mods[i].fl);
+        if (!m->mods[i].from_registry)
+            p11_kit_module_release(m->mods[i].fl);
+        free(m->mods[i].key);
+    }
+    if (m->registry)
+        p11_kit_modules_release(m->registry);
+    free(m->mods);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static CK_RV load_locked(hc_modules_t *m, const char *key,
+                         CK_FUNCTION_LIST **out, hc_err_t *err)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->mods[i].key, key) == 0) {
+            *out = m->mods[i].fl;
+            return CKR_OK;
+        }
+    CK_FUNCTION_LIST *fl = NULL;
+    bool from_registry = false;
+    if (key[0] == '/') {
+        fl = p11_kit_module_load(key, 0);
+        if (!fl)
+            return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s",
+                          key, p11_kit_message() ? p11_kit_message() : "?");
+    } else {
+        if (!m->registry)
+            m->registry = p11_kit_modules_load(NULL, 0);
+        if (m->registry)
+            fl = p11_kit_module_for_name(m->registry, key);
+        if (!fl)
+            return hc_err(err, CKR_GENERAL_ERROR, "module '%s' is not registered"
+                          " with p11-kit (see 'p11-kit list-modules'; give an "
+                          "absolute path or add a .module file)", key);
+        from_registry = true;
+    }
+    CK_RV rv = p11_kit_module_initialize(fl);
+    if (rv != CKR_OK) {
+        char b[32];
+        if (!from_registry)
+            p11_kit_module_release(fl);
+        return hc_err(err, rv, "module %s: C_Initialize failed: %s", key,
+                      hc_rv_name(rv, b));
+    }
+    struct loaded *grown = realloc(m->mods, (m->n + 1) * sizeof *grown);
+    char *k = strdup(key);
+    if (!grown || !k) {
+        free(k);
+        if (grown)
+            m->mods = grown;
+        p11_kit_module_finalize(fl);
+        if (!from_registry)
+            p11_kit_module_release(fl);
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    }
+    m->mods = grown;
+    m->mods[m->n++] = (struct loaded){ k, fl, from_registry };
+    *out = fl;
+    return CKR_OK;
+}
+
+CK_RV hc_modules_get(hc_modules_t *m, const char *key, CK_FUNCTION_LIST **out,
+                     hc_err_t *err)
+{
+    pthread_mutex_lock(&m->lock);
+    CK_RV rv = load_locked(m, key, out, err);
+    pthread_mutex_unlock(&m->lock);
+    return rv;
+}

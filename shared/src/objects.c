@@ -1,0 +1,248 @@
+/*
+ * objects.c: finding objects, reading their attributes, generating and
+ * destroying keys, all through pooled sessions and stable references.
+ */
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "err.h"
+
+#define FIND_BATCH 64
+
+struct find_arg {
+    const CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+    hc_obj_t *objs;
+    size_t count;
+};
+
+static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                     hc_err_t *err)
+{
+    struct find_arg *a = arg;
+    char b[32];
+    a->count = 0;
+    CK_RV rv = t->fl->C_FindObjectsInit(s->h, (CK_ATTRIBUTE *)a->tmpl, a->n);
+    if (rv != CKR_OK)
+        return hc_err(err, rv, "token %s: C_FindObjectsInit: %s", t->cfg->name,
+                      hc_rv_name(rv, b));
+    for (;;) {
+        CK_OBJECT_HANDLE h[FIND_BATCH];
+        CK_ULONG got = 0;
+        if ((rv = t->fl->C_FindObjects(s->h, h, FIND_BATCH, &got)) != CKR_OK) {
+            hc_err(err, rv, "token %s: C_FindObjects: %s", t->cfg->name,
+                   hc_rv_name(rv, b));
+            break;
+        }
+        if (got == 0)
+            break;
+        hc_obj_t *grown = realloc(a->objs, (a->count + got) * sizeof *grown);
+        if (!grown) {
+            rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+            break;
+        }
+        a->objs = grown;
+        if ((rv = hc_keyindex_map(t, s, h, got, a->objs + a->count, err)) != CKR_OK)
+            break;
+        a->count += got;
+    }
+    t->fl->C_FindObjectsFinal(s->h);
+    return rv;
+}
+
+CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                   hc_obj_t **objs, size_t *count, hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    struct find_arg a = { tmpl, n, NULL, 0 };
+    CK_RV rv = hc_pool_run(&c->tokens[tok], true, false, find_op, &a, err);
+    if (rv != CKR_OK) {
+        free(a.objs);
+        return rv;
+    }
+    *objs = a.objs;
+    *count = a.count;
+    return CKR_OK;
+}
+
+/* Looks up a reference; fills err naming it when unknown. */
+static hc_keyent_t *entry(hc_core_t *c, hc_obj_t obj, hc_token_t **t, CK_RV *rv,
+                          hc_err_t *err)
+{
+    hc_keyent_t *e = hc_keyindex_get(c, obj, t);
+    *rv = e ? CKR_OK : hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                              "no object with reference 0x%llx",
+                              (unsigned long long)obj);
+    return e;
+}
+
+struct attrs_arg {
+    hc_keyent_t *e;
+    CK_ATTRIBUTE *tmpl;
+    CK_ULONG n;
+};
+
+static CK_RV attrs_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                      hc_err_t *err)
+{
+    struct attrs_arg *a = arg;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
+    if (rv != CKR_OK)
+        return rv;
+    return t->fl->C_GetAttributeValue(s->h, h, a->tmpl, a->n);
+}
+
+CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                        hc_err_t *err)
+{
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    if (!e)
+        return rv;
+    struct attrs_arg a = { e, tmpl, n };
+    return hc_pool_run(t, true, false, attrs_op, &a, err);
+}
+
+CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
+                         size_t *len, hc_err_t *err)
+{
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    if (!e || (rv = hc_keyindex_public(t, e, err)) != CKR_OK)
+        return rv;
+    if (!(*spki = malloc(e->spki_len)))
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    memcpy(*spki, e->spki, e->spki_len);
+    *len = e->spki_len;
+    return CKR_OK;
+}
+
+CK_RV hc_core_signature_length(void *impl, hc_obj_t obj, size_t *len,
+                               hc_err_t *err)
+{
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    if (!e || (rv = hc_keyindex_public(t, e, err)) != CKR_OK)
+        return rv;
+    *len = e->sig_len;
+    return CKR_OK;
+}
+
+/* PowerDNS gives every key it creates this CKA_ID. */
+static const unsigned char pdns_constant_id[] = { 0x01, 0x02, 0x03, 0x04 };
+
+/* Copies `in` into `out` (room for n + 1) with CKA_ID set to `id`. */
+static CK_ULONG with_id(const CK_ATTRIBUTE *in, CK_ULONG n, CK_ATTRIBUTE *out,
+                        unsigned char *id, size_t idlen)
+{
+    CK_ULONG k = 0;
+    for (CK_ULONG i = 0; i < n; i++)
+        if (in[i].type != CKA_ID)
+            out[k++] = in[i];
+    out[k++] = (CK_ATTRIBUTE){ CKA_ID, id, idlen };
+    return k;
+}
+
+/* The caller's CKA_ID if usable for both halves, else NULL. */
+static const CK_ATTRIBUTE *usable_id(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (t[i].type == CKA_ID) {
+            if (t[i].ulValueLen == 0 || !t[i].pValue ||
+                (t[i].ulValueLen == sizeof pdns_constant_id &&
+                 memcmp(t[i].pValue, pdns_constant_id, sizeof pdns_constant_id) == 0))
+                return NULL;
+            return &t[i];
+        }
+    return NULL;
+}
+
+struct keygen_arg {
+    const CK_MECHANISM *mech;
+    CK_ATTRIBUTE *pub, *priv;
+    CK_ULONG npub, npriv;
+    hc_obj_t ids[2];
+};
+
+static CK_RV keygen_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                       hc_err_t *err)
+{
+    struct keygen_arg *a = arg;
+    CK_OBJECT_HANDLE h[2];
+    CK_RV rv = t->fl->C_GenerateKeyPair(s->h, (CK_MECHANISM *)a->mech, a->pub,
+                                        a->npub, a->priv, a->npriv, &h[0], &h[1]);
+    char b[32];
+    if (rv != CKR_OK)
+        return hc_err(err, rv, "token %s: C_GenerateKeyPair: %s", t->cfg->name,
+                      hc_rv_name(rv, b));
+    return hc_keyindex_map(t, s, h, 2, a->ids, err);
+}
+
+CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech,
+                                const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
+                                const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
+                                hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    const CK_ATTRIBUTE *given = usable_id(pub_tmpl, npub);
+    if (!given)
+        given = usable_id(priv_tmpl, npriv);
+    unsigned char fresh[16];
+    unsigned char *id = fresh;
+    size_t idlen = sizeof fresh;
+    if (given) {
+        id = given->pValue;
+        idlen = given->ulValueLen;
+    } else if (RAND_bytes(fresh, sizeof fresh) != 1) {
+        return hc_err(err, CKR_FUNCTION_FAILED, "no randomness for a key id");
+    }
+    CK_ATTRIBUTE *p = calloc(npub + 1, sizeof *p), *q = calloc(npriv + 1, sizeof *q);
+    if (!p || !q) {
+        free(p);
+        free(q);
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    }
+    struct keygen_arg a = { mech, p, q, 0, 0, { 0, 0 } };
+    a.npub = with_id(pub_tmpl, npub, p, id, idlen);
+    a.npriv = with_id(priv_tmpl, npriv, q, id, idlen);
+    CK_RV rv = hc_pool_run(&c->tokens[tok], true, true, keygen_op, &a, err);
+    free(p);
+    free(q);
+    if (rv == CKR_OK) {
+        *pub = a.ids[0];
+        *priv = a.ids[1];
+    }
+    return rv;
+}
+
+struct destroy_arg {
+    hc_keyent_t *e;
+};
+
+static CK_RV destroy_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                        hc_err_t *err)
+{
+    struct destroy_arg *a = arg;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
+    if (rv == CKR_OK && (rv = t->fl->C_DestroyObject(s->h, h)) == CKR_OK)
+        hc_keyindex_forget(t, a->e);
+    return rv;
+}
+
+CK_RV hc_core_destroy(void *impl, hc_obj_t obj, hc_err_t *err)
+{
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    if (!e)
+        return rv;
+    struct destroy_arg a = { e };
+    return hc_pool_run(t, true, true, destroy_op, &a, err);
+}

@@ -1,0 +1,297 @@
+/* pinstore.c: reading, checking and atomically writing PIN files. */
+#include "pinstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "err.h"
+
+void hc_pin_path(const char *store, const char *token, char *out, size_t size)
+{
+    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    if (creds && creds[0]) {
+        snprintf(out, size, "%s/hsmcache-pin-%s", creds, token);
+        struct stat st;
+        if (lstat(out, &st) == 0)
+            return;
+    }
+    snprintf(out, size, "%s/%s", store, token);
+}
+
+static bool in_my_groups(gid_t gid)
+{
+    if (gid == getegid())
+        return true;
+    gid_t groups[256];
+    int n = getgroups(256, groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return true;
+    return false;
+}
+
+/* The ownership and mode rules; returns CKR_OK or a refusal naming the
+ * path and the command that fixes it. */
+static CK_RV check_stat(const char *path, const struct stat *st, hc_err_t *err)
+{
+    if (S_ISLNK(st->st_mode))
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is a symlink; "
+                      "refused (replace it with a regular file: hsmcache pin "
+                      "set)", path);
+    if (!S_ISREG(st->st_mode))
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is not a regular "
+                      "file; refused", path);
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is owned by uid %u,"
+                      " neither root nor this process's user (uid %u); refused "
+                      "(fix: chown %u %s)", path, (unsigned)st->st_uid,
+                      (unsigned)geteuid(), (unsigned)geteuid(), path);
+    if (st->st_mode & (S_IWGRP | S_IWOTH))
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is writable by "
+                      "group or others; refused (fix: chmod 600 %s)", path, path);
+    if (st->st_mode & S_IROTH)
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is readable by "
+                      "others; refused (fix: chmod 600 %s)", path, path);
+    if ((st->st_mode & S_IRGRP) && !(st->st_uid == 0 && in_my_groups(st->st_gid)))
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is readable by "
+                      "group %u; refused (fix: chmod 600 %s, or chown "
+                      "root:<service group> and chmod 640 for a group of "
+                      "services)", path, (unsigned)st->st_gid, path);
+    return CKR_OK;
+}
+
+static void version_of(const struct stat *st, hc_pin_version_t *v)
+{
+    memset(v, 0, sizeof *v);
+    v->dev = st->st_dev;
+    v->ino = st->st_ino;
+    v->size = (uint64_t)st->st_size;
+    v->mtime_s = st->st_mtim.tv_sec;
+    v->mtime_ns = st->st_mtim.tv_nsec;
+    v->ctime_s = st->st_ctim.tv_sec;
+    v->ctime_ns = st->st_ctim.tv_nsec;
+}
+
+bool hc_pin_version_equal(const hc_pin_version_t *a, const hc_pin_version_t *b)
+{
+    return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+           a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
+}
+
+/* Opens the PIN file after the checks; returns an fd or -1 with rv set. */
+static int open_checked(const char *store, const char *token, char *path,
+                        size_t path_size, hc_pin_version_t *ver, CK_RV *rv,
+                        hc_err_t *err)
+{
+    if (!hc_valid_token_name(token)) {
+        *rv = hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid token name",
+                     token);
+        return -1;
+    }
+    hc_pin_path(store, token, path, path_size);
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        *rv = hc_err(err, errno == ENOENT ? CKR_USER_PIN_NOT_INITIALIZED
+                                         : CKR_GENERAL_ERROR,
+                     "no PIN for token %s: %s: %s (fix: hsmcache pin set %s)",
+                     token, path, strerror(errno), token);
+        return -1;
+    }
+    if ((*rv = check_stat(path, &st, err)) != CKR_OK)
+        return -1;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        *rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: %s", path,
+                     strerror(errno));
+        return -1;
+    }
+    /* Check again on the open file: the path may have been swapped. */
+    if (fstat(fd, &st) != 0 || (*rv = check_stat(path, &st, err)) != CKR_OK) {
+        if (*rv == CKR_OK)
+            *rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: %s", path,
+                         strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (st.st_size == 0 || st.st_size > HC_PIN_MAX + 2) {
+        *rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s holds %lld bytes; a "
+                     "PIN is 1 to %d bytes (fix: hsmcache pin set %s)", path,
+                     (long long)st.st_size, HC_PIN_MAX, token);
+        close(fd);
+        return -1;
+    }
+    if (ver)
+        version_of(&st, ver);
+    return fd;
+}
+
+CK_RV hc_pin_check(const char *store, const char *token,
+                   hc_pin_version_t *ver, hc_err_t *err)
+{
+    char path[PATH_MAX];
+    CK_RV rv = CKR_OK;
+    int fd = open_checked(store, token, path, sizeof path, ver, &rv, err);
+    if (fd >= 0)
+        close(fd);
+    return rv;
+}
+
+CK_RV hc_pin_read(const char *store, const char *token, hc_pin_t *pin,
+                  hc_pin_version_t *ver, hc_err_t *err)
+{
+    pin->bytes = NULL;
+    pin->len = 0;
+    char path[PATH_MAX];
+    CK_RV rv = CKR_OK;
+    int fd = open_checked(store, token, path, sizeof path, ver, &rv, err);
+    if (fd < 0)
+        return rv;
+    unsigned char buf[HC_PIN_MAX + 3];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, sizeof buf - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: %s", path,
+                        strerror(errno));
+            break;
+        }
+        if (n == 0 || (len += (size_t)n) == sizeof buf)
+            break;
+    }
+    close(fd);
+    /* One trailing newline (an editor's or echo's) is not part of the PIN. */
+    if (rv == CKR_OK && len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (rv == CKR_OK && len > 0 && buf[len - 1] == '\r')
+        len--;
+    if (rv == CKR_OK && (len == 0 || len > HC_PIN_MAX))
+        rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: a PIN is 1 to %d "
+                    "bytes (fix: hsmcache pin set %s)", path, HC_PIN_MAX, token);
+    if (rv == CKR_OK && !(pin->bytes = malloc(len)))
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    if (rv == CKR_OK) {
+        memcpy(pin->bytes, buf, len);
+        pin->len = len;
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    return rv;
+}
+
+void hc_pin_wipe(hc_pin_t *pin)
+{
+    if (pin->bytes) {
+        OPENSSL_cleanse(pin->bytes, pin->len);
+        free(pin->bytes);
+    }
+    pin->bytes = NULL;
+    pin->len = 0;
+}
+
+static CK_RV ensure_store_dir(const char *store, hc_err_t *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", store);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return hc_err(err, CKR_GENERAL_ERROR, "cannot create %s: %s", tmp,
+                          strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(store, 0700) != 0 && errno != EEXIST)
+        return hc_err(err, CKR_GENERAL_ERROR, "cannot create PIN store %s: %s",
+                      store, strerror(errno));
+    struct stat st;
+    if (lstat(store, &st) != 0 || !S_ISDIR(st.st_mode))
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN store %s is not a directory",
+                      store);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN store %s is writable by "
+                      "group or others; refused (fix: chmod 700 %s)", store, store);
+    return CKR_OK;
+}
+
+static CK_RV write_all(int fd, const unsigned char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return CKR_GENERAL_ERROR;
+        p += n;
+        len -= (size_t)n;
+    }
+    return CKR_OK;
+}
+
+CK_RV hc_pin_write(const char *store, const char *token,
+                   const unsigned char *pin, size_t len, hc_err_t *err)
+{
+    if (!hc_valid_token_name(token))
+        return hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid token name",
+                      token);
+    if (len == 0 || len > HC_PIN_MAX)
+        return hc_err(err, CKR_PIN_LEN_RANGE, "a PIN is 1 to %d bytes, not %zu",
+                      HC_PIN_MAX, len);
+    if (memchr(pin, '\n', len) || memchr(pin, '\0', len))
+        return hc_err(err, CKR_PIN_INVALID, "a PIN may not contain a newline "
+                      "or NUL byte");
+    CK_RV rv = ensure_store_dir(store, err);
+    if (rv != CKR_OK)
+        return rv;
+    char tmp[PATH_MAX], path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", store, token);
+    snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", store, token);
+    mode_t old = umask(077);
+    int fd = mkstemp(tmp);
+    umask(old);
+    if (fd < 0)
+        return hc_err(err, CKR_GENERAL_ERROR, "cannot create a file in %s: %s",
+                      store, strerror(errno));
+    const char *step = NULL;
+    if (fchmod(fd, 0600) != 0)
+        step = "chmod";
+    else if (write_all(fd, pin, len) != CKR_OK)
+        step = "write";
+    else if (fsync(fd) != 0)
+        step = "fsync";
+    int saved = errno;
+    if (close(fd) != 0 && !step) {
+        step = "close";
+        saved = errno;
+    }
+    if (!step && rename(tmp, path) != 0) {
+        step = "rename";
+        saved = errno;
+    }
+    if (step) {
+        unlink(tmp);
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s not written (%s: "
+                      "%s); the previous file is unchanged", path, step,
+                      strerror(saved));
+    }
+    int dfd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        saved = errno;
+        if (dfd >= 0)
+            close(dfd);
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s written, but "
+                      "syncing %s failed: %s", path, store, strerror(saved));
+    }
+    close(dfd);
+    return CKR_OK;
+}

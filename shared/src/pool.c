@@ -1,0 +1,485 @@
+/*
+ * pool.c: per-token connection and session pool.
+ *
+ * A token is found by label/serial (never slot number: slots reorder),
+ * opened with up to max-sessions real sessions and logged in once with the
+ * PIN store's PIN. A lost session or token resets the whole pool (PKCS#11
+ * login state is per application and token, so partial repair buys
+ * nothing); the operation is then retried once. While a token is absent,
+ * probes back off from 100 ms to 2 s and calls in between fail at once.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core.h"
+#include "err.h"
+#include "pinmark.h"
+
+#define BACKOFF_FIRST_MS 100u
+#define BACKOFF_MAX_MS 2000u
+
+uint64_t hc_now_ms(void)
+{
+    return hc_now_us() / 1000;
+}
+
+uint64_t hc_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+bool hc_rv_lost(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+           rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+           rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+static bool pin_rejection(CK_RV rv)
+{
+    return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+           rv == CKR_PIN_EXPIRED || rv == CKR_PIN_INVALID ||
+           rv == CKR_PIN_LEN_RANGE;
+}
+
+CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
+                    size_t index)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->core = core;
+    t->index = index;
+    t->idle = calloc(cfg->max_sessions, sizeof *t->idle);
+    if (!t->idle)
+        return CKR_HOST_MEMORY;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    pthread_mutex_init(&t->idx_lock, NULL);
+    t->stats = hc_stats_token(&core->stats, cfg->name);
+    return CKR_OK;
+}
+
+void hc_token_destroy(hc_token_t *t)
+{
+    if (t->fl && t->connected)
+        t->fl->C_CloseAllSessions(t->slot);
+    hc_keyindex_free(t);
+    if (t->caller_pin) {
+        OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
+        free(t->caller_pin);
+    }
+    free(t->mechs);
+    free(t->mech_info);
+    free(t->idle);
+    pthread_mutex_destroy(&t->idx_lock);
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->lock);
+}
+
+static size_t padded_len(const unsigned char *s, size_t n)
+{
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\0'))
+        n--;
+    return n;
+}
+
+static bool padded_eq(const unsigned char *field, size_t size, const char *want)
+{
+    size_t n = padded_len(field, size);
+    return n == strlen(want) && memcmp(field, want, n) == 0;
+}
+
+static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
+{
+    if (cfg->label[0] && !padded_eq(ti->label, sizeof ti->label, cfg->label))
+        return false;
+    if (cfg->serial[0] &&
+        !padded_eq(ti->serialNumber, sizeof ti->serialNumber, cfg->serial))
+        return false;
+    return true;
+}
+
+static void reset_locked(hc_token_t *t)
+{
+    if (t->connected)
+        t->fl->C_CloseAllSessions(t->slot);
+    t->connected = false;
+    t->nidle = t->nopen = 0;
+    t->logged_in = false;
+    pthread_cond_broadcast(&t->cond);
+}
+
+static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
+{
+    uint64_t now = hc_now_ms();
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_FIRST_MS;
+    if (t->backoff_ms > BACKOFF_MAX_MS)
+        t->backoff_ms = BACKOFF_MAX_MS;
+    t->next_probe_ms = now + t->backoff_ms;
+    return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: %s", t->cfg->name, why);
+}
+
+static CK_RV read_mechanisms(hc_token_t *t)
+{
+    CK_ULONG n = 0;
+    CK_RV rv = t->fl->C_GetMechanismList(t->slot, NULL, &n);
+    if (rv != CKR_OK)
+        return rv;
+    CK_MECHANISM_TYPE *list = calloc(n ? n : 1, sizeof *list);
+    if (!list)
+        return CKR_HOST_MEMORY;
+    if ((rv = t->fl->C_GetMechanismList(t->slot, list, &n)) != CKR_OK) {
+        free(list);
+        return rv;
+    }
+    CK_MECHANISM_INFO *info = calloc(n ? n : 1, sizeof *info);
+    if (!info) {
+        free(list);
+        return CKR_HOST_MEMORY;
+    }
+    for (CK_ULONG i = 0; i < n; i++)
+        if (t->fl->C_GetMechanismInfo(t->slot, list[i], &info[i]) != CKR_OK)
+            memset(&info[i], 0, sizeof info[i]);
+    free(t->mechs);
+    free(t->mech_info);
+    t->mechs = list;
+    t->mech_info = info;
+    t->nmechs = n;
+    return CKR_OK;
+}
+
+static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
+{
+    if (t->connected)
+        return CKR_OK;
+    const hc_token_cfg_t *c = t->cfg;
+    if (t->next_probe_ms && hc_now_ms() < t->next_probe_ms)
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s is absent (module "
+                      "%s, label '%s'); next check in %llu ms", c->name,
+                      c->module, c->label[0] ? c->label : c->serial,
+                      (unsigned long long)(t->next_probe_ms - hc_now_ms()));
+    CK_RV rv;
+    if (!t->fl && (rv = hc_modules_get(t->core->modules, c->module, &t->fl, err)) != CKR_OK)
+        return rv;
+    CK_ULONG n = 0;
+    CK_SLOT_ID slots[256];
+    char b[32], why[256];
+    rv = t->fl->C_GetSlotList(CK_TRUE, NULL, &n);
+    if (rv == CKR_OK) {
+        n = n > 256 ? 256 : n;
+        rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
+    }
+    if (rv != CKR_OK) {
+        snprintf(why, sizeof why, "module %s: C_GetSlotList: %s", c->module,
+                 hc_rv_name(rv, b));
+        return absent(t, err, why);
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (t->fl->C_GetTokenInfo(slots[i], &ti) != CKR_OK || !token_matches(c, &ti))
+            continue;
+        t->slot = slots[i];
+        t->info = ti;
+        t->info_valid = true;
+        if ((rv = read_mechanisms(t)) != CKR_OK) {
+            snprintf(why, sizeof why, "C_GetMechanismList: %s", hc_rv_name(rv, b));
+            return absent(t, err, why);
+        }
+        t->connected = true;
+        t->generation++;
+        t->backoff_ms = 0;
+        t->next_probe_ms = 0;
+        t->nidle = t->nopen = 0;
+        t->logged_in = false;
+        return CKR_OK;
+    }
+    snprintf(why, sizeof why, "no token with %s '%s' in module %s (is it "
+             "present? see 'hsmcache tokens')", c->label[0] ? "label" : "serial",
+             c->label[0] ? c->label : c->serial, c->module);
+    return absent(t, err, why);
+}
+
+static CK_RV rejected_error(hc_token_t *t, const char *path, CK_RV rv,
+                            hc_err_t *err)
+{
+    char b[32];
+    return hc_err(err, rv, "token %s rejected the PIN in %s (%s); it is not "
+                  "tried again until that file changes, so the token cannot "
+                  "lock (fix: hsmcache pin set %s)", t->cfg->name, path,
+                  hc_rv_name(rv, b), t->cfg->name);
+}
+
+/* Logs in with the caller's PIN (store had none); never stored on disk. */
+static CK_RV login_caller_pin(hc_token_t *t, CK_SESSION_HANDLE s, hc_err_t *err)
+{
+    CK_RV rv = t->fl->C_Login(s, CKU_USER, t->caller_pin, t->caller_pin_len);
+    HC_INC(t->stats->logins);
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        t->logged_in = true;
+        return CKR_OK;
+    }
+    HC_INC(t->stats->login_failures);
+    OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
+    free(t->caller_pin);
+    t->caller_pin = NULL; /* a wrong caller PIN is not retried either */
+    char b[32];
+    return hc_err(err, rv, "token %s: C_Login with the caller's PIN: %s",
+                  t->cfg->name, hc_rv_name(rv, b));
+}
+
+static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
+                          hc_err_t *err)
+{
+    if (t->logged_in)
+        return CKR_OK;
+    if (!(t->info.flags & CKF_LOGIN_REQUIRED)) {
+        t->logged_in = true;
+        return CKR_OK;
+    }
+    const hc_config_t *cfg = t->core->cfg;
+    const char *name = t->cfg->name;
+    char path[PATH_MAX];
+    hc_pin_path(cfg->pin_store, name, path, sizeof path);
+    hc_pin_t pin;
+    hc_pin_version_t ver;
+    hc_err_t perr = { 0 };
+    CK_RV rv = hc_pin_read(cfg->pin_store, name, &pin, &ver, &perr);
+    if (rv == CKR_USER_PIN_NOT_INITIALIZED && t->caller_pin)
+        return login_caller_pin(t, s, err);
+    if (rv != CKR_OK) {
+        if (!t->warned_store) {
+            hc_log(&t->core->log, HC_LOG_ERROR, "%s", perr.msg);
+            t->warned_store = true;
+        }
+        return need ? hc_err(err, CKR_USER_NOT_LOGGED_IN, "%s", perr.msg) : CKR_OK;
+    }
+    if (t->rejected && hc_pin_version_equal(&t->rejected_ver, &ver)) {
+        hc_pin_wipe(&pin);
+        return need ? rejected_error(t, path, t->rejected_rv, err) : CKR_OK;
+    }
+    int lock = hc_pinmark_lock(cfg->cache_dir, name);
+    if (lock < 0 && !t->warned_store) {
+        hc_log(&t->core->log, HC_LOG_WARN, "token %s: cannot keep the PIN "
+               "rejection mark under %s; a wrong PIN is remembered only in "
+               "this process", name, cfg->cache_dir);
+        t->warned_store = true;
+    }
+    CK_RV mark_rv;
+    if (hc_pinmark_matches(cfg->cache_dir, name, &ver, &mark_rv, NULL)) {
+        hc_pinmark_unlock(lock);
+        hc_pin_wipe(&pin);
+        t->rejected = true;
+        t->rejected_ver = ver;
+        t->rejected_rv = mark_rv ? mark_rv : CKR_PIN_INCORRECT;
+        return need ? rejected_error(t, path, t->rejected_rv, err) : CKR_OK;
+    }
+    rv = t->fl->C_Login(s, CKU_USER, pin.bytes, pin.len);
+    hc_pin_wipe(&pin);
+    HC_INC(t->stats->logins);
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        if (t->rejected)
+            hc_pinmark_clear(cfg->cache_dir, name);
+        hc_pinmark_unlock(lock);
+        t->rejected = false;
+        t->logged_in = true;
+        t->warned_store = false;
+        return CKR_OK;
+    }
+    HC_INC(t->stats->login_failures);
+    if (pin_rejection(rv)) {
+        hc_pinmark_set(cfg->cache_dir, name, &ver, rv);
+        hc_pinmark_unlock(lock);
+        t->rejected = true;
+        t->rejected_ver = ver;
+        t->rejected_rv = rv;
+        rejected_error(t, path, rv, err);
+        hc_log(&t->core->log, HC_LOG_ERROR, "%s", err ? err->msg : path);
+        return need ? rv : CKR_OK;
+    }
+    hc_pinmark_unlock(lock);
+    char b[32];
+    return hc_err(err, rv, "token %s: C_Login: %s", name, hc_rv_name(rv, b));
+}
+
+static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
+                     hc_session_t *out, hc_err_t *err)
+{
+    CK_RV rv;
+    char b[32];
+    pthread_mutex_lock(&t->lock);
+    if (live)
+        t->live_waiting++;
+    for (;;) {
+        if ((rv = connect_locked(t, err)) != CKR_OK)
+            break;
+        if (!live && t->live_waiting > 0) {
+            pthread_cond_wait(&t->cond, &t->lock);
+            continue;
+        }
+        CK_SESSION_HANDLE s;
+        if (t->nidle > 0) {
+            s = t->idle[--t->nidle];
+        } else if (t->nopen < t->cfg->max_sessions) {
+            rv = t->fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
+                                      NULL, NULL, &s);
+            if (rv != CKR_OK) {
+                if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
+                    reset_locked(t);
+                    HC_INC(t->stats->recoveries);
+                    absent(t, NULL, "");
+                    t->next_probe_ms = 0; /* first reprobe right away */
+                }
+                hc_err(err, rv, "token %s: C_OpenSession: %s", t->cfg->name,
+                       hc_rv_name(rv, b));
+                break;
+            }
+            t->nopen++;
+        } else {
+            pthread_cond_wait(&t->cond, &t->lock);
+            continue;
+        }
+        rv = login_locked(t, s, need_login, err);
+        if (rv != CKR_OK) {
+            if (hc_rv_lost(rv) && rv != CKR_USER_NOT_LOGGED_IN) {
+                reset_locked(t);
+                HC_INC(t->stats->recoveries);
+            } else {
+                t->idle[t->nidle++] = s;
+            }
+            break;
+        }
+        out->h = s;
+        out->gen = t->generation;
+        break;
+    }
+    if (live) {
+        t->live_waiting--;
+        if (t->live_waiting == 0)
+            pthread_cond_broadcast(&t->cond);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
+{
+    pthread_mutex_lock(&t->lock);
+    if (s->gen == t->generation && t->connected) {
+        if (hc_rv_lost(rv)) {
+            reset_locked(t);
+            HC_INC(t->stats->recoveries);
+        } else {
+            t->idle[t->nidle++] = s->h;
+        }
+    }
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
+                  void *arg, hc_err_t *err)
+{
+    CK_RV rv;
+    for (int attempt = 0;; attempt++) {
+        hc_session_t s;
+        if ((rv = acquire(t, live, need_login, &s, err)) != CKR_OK)
+            return rv;
+        rv = fn(t, &s, arg, err);
+        release(t, &s, rv);
+        if (!hc_rv_lost(rv) || attempt == 1)
+            break;
+        char b[32];
+        hc_log(&t->core->log, HC_LOG_INFO, "token %s: session lost (%s); "
+               "reconnecting and retrying once", t->cfg->name, hc_rv_name(rv, b));
+    }
+    if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_SIGNATURE_INVALID)
+        HC_INC(t->stats->hsm_errors);
+    return rv;
+}
+
+CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->name, sizeof st->name, "%s", t->cfg->name);
+    snprintf(st->module, sizeof st->module, "%s", t->cfg->module);
+    const hc_config_t *cfg = t->core->cfg;
+    hc_pin_version_t ver;
+    st->pin_stored = hc_pin_check(cfg->pin_store, t->cfg->name, &ver, NULL) == CKR_OK;
+    pthread_mutex_lock(&t->lock);
+    /* A live check: a token pulled since the last call shows as absent. */
+    if (t->connected) {
+        CK_TOKEN_INFO ti;
+        CK_RV r = t->fl->C_GetTokenInfo(t->slot, &ti);
+        if (r == CKR_OK && token_matches(t->cfg, &ti)) {
+            t->info = ti;
+        } else {
+            reset_locked(t);
+            HC_INC(t->stats->recoveries);
+        }
+    }
+    CK_RV rv = connect_locked(t, err);
+    st->present = rv == CKR_OK;
+    st->info = t->info;
+    st->info_valid = t->info_valid;
+    st->logged_in = t->logged_in && (t->info.flags & CKF_LOGIN_REQUIRED);
+    st->pin_rejected = st->pin_stored &&
+        ((t->rejected && hc_pin_version_equal(&t->rejected_ver, &ver)) ||
+         hc_pinmark_matches(cfg->cache_dir, t->cfg->name, &ver, NULL, NULL));
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+CK_RV hc_pool_set_caller_pin(hc_token_t *t, const unsigned char *pin,
+                             size_t len, hc_err_t *err)
+{
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    memcpy(copy, pin, len);
+    pthread_mutex_lock(&t->lock);
+    if (t->caller_pin) {
+        OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
+        free(t->caller_pin);
+    }
+    t->caller_pin = copy;
+    t->caller_pin_len = len;
+    pthread_mutex_unlock(&t->lock);
+    return CKR_OK;
+}
+
+CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err)
+{
+    pthread_mutex_lock(&t->lock);
+    CK_RV rv = connect_locked(t, err);
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
+                         CK_MECHANISM_INFO *info)
+{
+    CK_RV rv = CKR_MECHANISM_INVALID;
+    pthread_mutex_lock(&t->lock);
+    for (CK_ULONG i = 0; i < t->nmechs; i++)
+        if (t->mechs[i] == m) {
+            *info = t->mech_info[i];
+            rv = CKR_OK;
+            break;
+        }
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+bool hc_token_has_mech(hc_token_t *t, CK_MECHANISM_TYPE m)
+{
+    bool found = false;
+    pthread_mutex_lock(&t->lock);
+    for (CK_ULONG i = 0; i < t->nmechs && !found; i++)
+        found = t->mechs[i] == m;
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}

@@ -1,0 +1,308 @@
+/* sigcache.c: in-memory LRU and the LMDB persistent tier. */
+#include "sigcache.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "swcrypto.h"
+
+#define DISK_VERSION 1u
+
+struct lru_ent {
+    unsigned char key[HC_CACHE_KEY_LEN];
+    struct lru_ent *prev, *next;   /* recency list, most recent first */
+    struct lru_ent *chain;         /* hash bucket */
+    size_t len;
+    unsigned char sig[];
+};
+
+struct hc_sigcache {
+    const hc_logger_t *log;
+    pthread_mutex_t lock;
+    size_t cap, count, nbuckets;
+    struct lru_ent **buckets;
+    struct lru_ent *head, *tail;
+    MDB_env *env;
+    MDB_dbi dbi;
+    bool disk_full_warned;
+};
+
+void hc_sigcache_key(const unsigned char spki_hash[32],
+                     const CK_MECHANISM *mech, const unsigned char *data,
+                     size_t len, unsigned char key[HC_CACHE_KEY_LEN])
+{
+    memcpy(key, spki_hash, 32);
+    uint64_t m = mech->mechanism;
+    for (int i = 0; i < 8; i++)
+        key[32 + i] = (unsigned char)(m >> (56 - 8 * i));
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 32;
+    uint64_t plen = mech->pParameter ? mech->ulParameterLen : 0;
+    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+        !EVP_DigestUpdate(ctx, &plen, sizeof plen) ||
+        (plen && !EVP_DigestUpdate(ctx, mech->pParameter, plen)) ||
+        !EVP_DigestUpdate(ctx, data, len) || !EVP_DigestFinal_ex(ctx, key + 40, &n))
+        memset(key + 40, 0xff, 32); /* unreachable in practice; never a hit */
+    EVP_MD_CTX_free(ctx);
+}
+
+static size_t bucket_of(const hc_sigcache_t *c, const unsigned char *key)
+{
+    uint64_t h;
+    memcpy(&h, key + 40, sizeof h); /* uniformly distributed digest bytes */
+    return (size_t)(h % c->nbuckets);
+}
+
+static bool open_disk(hc_sigcache_t *c, const char *dir, size_t mb)
+{
+    char path[PATH_MAX];
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        hc_log(c->log, HC_LOG_WARN, "signature cache: cannot create %s: %s; "
+               "running memory-only", dir, strerror(errno));
+        return false;
+    }
+    snprintf(path, sizeof path, "%s/signatures.mdb", dir);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        MDB_txn *txn = NULL;
+        int rc = mdb_env_create(&c->env);
+        if (rc == 0)
+            rc = mdb_env_set_mapsize(c->env, mb << 20);
+        if (rc == 0)
+            rc = mdb_env_set_maxreaders(c->env, 1024);
+        if (rc == 0)
+            rc = mdb_env_open(c->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOSYNC, 0600);
+        if (rc == 0)
+            rc = mdb_txn_begin(c->env, NULL, 0, &txn);
+        if (rc == 0)
+            rc = mdb_dbi_open(txn, NULL, 0, &c->dbi);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else if (txn)
+            mdb_txn_abort(txn);
+        if (rc == 0)
+            return true;
+        mdb_env_close(c->env);
+        c->env = NULL;
+        if (rc != MDB_INVALID && rc != MDB_CORRUPTED && rc != MDB_VERSION_MISMATCH) {
+            hc_log(c->log, HC_LOG_WARN, "signature cache %s: %s; running "
+                   "memory-only", path, mdb_strerror(rc));
+            return false;
+        }
+        char aside[PATH_MAX + 32];
+        snprintf(aside, sizeof aside, "%s.bad-%lld", path, (long long)time(NULL));
+        hc_log(c->log, HC_LOG_WARN, "signature cache %s: %s; moved aside to "
+               "%s, starting a new one", path, mdb_strerror(rc), aside);
+        rename(path, aside);
+        snprintf(aside, sizeof aside, "%s-lock", path);
+        unlink(aside);
+    }
+    return false;
+}
+
+hc_sigcache_t *hc_sigcache_new(size_t mem_entries, const char *dir,
+                               size_t disk_mb, const hc_logger_t *log)
+{
+    hc_sigcache_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->log = log;
+    c->cap = mem_entries;
+    c->nbuckets = mem_entries > 16 ? mem_entries : 16;
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    if (!c->buckets) {
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->lock, NULL);
+    if (dir)
+        open_disk(c, dir, disk_mb);
+    return c;
+}
+
+void hc_sigcache_free(hc_sigcache_t *c)
+{
+    if (!c)
+        return;
+    for (struct lru_ent *e = c->head, *n; e; e = n) {
+        n = e->next;
+        free(e);
+    }
+    if (c->env) {
+        mdb_env_sync(c->env, 1);
+        mdb_env_close(c->env);
+    }
+    free(c->buckets);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+bool hc_sigcache_has_disk(const hc_sigcache_t *c)
+{
+    return c && c->env;
+}
+
+static struct lru_ent **find_slot(hc_sigcache_t *c, const unsigned char *key)
+{
+    struct lru_ent **p = &c->buckets[bucket_of(c, key)];
+    while (*p && memcmp((*p)->key, key, HC_CACHE_KEY_LEN) != 0)
+        p = &(*p)->chain;
+    return p;
+}
+
+static void unlink_list(hc_sigcache_t *c, struct lru_ent *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+}
+
+static void push_front(hc_sigcache_t *c, struct lru_ent *e)
+{
+    e->prev = NULL;
+    e->next = c->head;
+    if (c->head)
+        c->head->prev = e;
+    c->head = e;
+    if (!c->tail)
+        c->tail = e;
+}
+
+bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key,
+                         unsigned char *sig, size_t *len)
+{
+    if (!c->cap)
+        return false;
+    bool hit = false;
+    pthread_mutex_lock(&c->lock);
+    struct lru_ent *e = *find_slot(c, key);
+    if (e && e->len <= *len) {
+        memcpy(sig, e->sig, e->len);
+        *len = e->len;
+        unlink_list(c, e);
+        push_front(c, e);
+        hit = true;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
+                         const unsigned char *sig, size_t len)
+{
+    if (!c->cap)
+        return;
+    struct lru_ent *n = malloc(sizeof *n + len);
+    if (!n)
+        return;
+    memcpy(n->key, key, HC_CACHE_KEY_LEN);
+    memcpy(n->sig, sig, len);
+    n->len = len;
+    pthread_mutex_lock(&c->lock);
+    struct lru_ent **slot = find_slot(c, key);
+    if (*slot) { /* already there: keep the existing one */
+        pthread_mutex_unlock(&c->lock);
+        free(n);
+        return;
+    }
+    n->chain = NULL;
+    *slot = n;
+    push_front(c, n);
+    if (++c->count > c->cap) {
+        struct lru_ent *old = c->tail;
+        unlink_list(c, old);
+        struct lru_ent **p = find_slot(c, old->key);
+        *p = old->chain;
+        c->count--;
+        free(old);
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
+                          unsigned char *sig, size_t *len)
+{
+    if (!c->env)
+        return false;
+    MDB_txn *txn;
+    if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn) != 0)
+        return false;
+    MDB_val k = { HC_CACHE_KEY_LEN, (void *)key }, v;
+    bool hit = false;
+    if (mdb_get(txn, c->dbi, &k, &v) == 0 && v.mv_size > 16) {
+        uint32_t version;
+        memcpy(&version, v.mv_data, sizeof version);
+        size_t n = v.mv_size - 16;
+        if (version == DISK_VERSION && n <= *len) {
+            memcpy(sig, (unsigned char *)v.mv_data + 16, n);
+            *len = n;
+            hit = true;
+        }
+    }
+    mdb_txn_abort(txn);
+    return hit;
+}
+
+static void disk_write(hc_sigcache_t *c, const unsigned char *key,
+                       const unsigned char *sig, size_t len, bool del)
+{
+    if (!c->env)
+        return;
+    MDB_txn *txn;
+    if (mdb_txn_begin(c->env, NULL, 0, &txn) != 0)
+        return;
+    MDB_val k = { HC_CACHE_KEY_LEN, (void *)key };
+    int rc;
+    if (del) {
+        rc = mdb_del(txn, c->dbi, &k, NULL);
+    } else {
+        unsigned char buf[16 + HC_MAX_SIG];
+        uint32_t version = DISK_VERSION;
+        int64_t expires = 0; /* reserved: RRSIG expiration */
+        if (len > HC_MAX_SIG) {
+            mdb_txn_abort(txn);
+            return;
+        }
+        memset(buf, 0, 16);
+        memcpy(buf, &version, sizeof version);
+        memcpy(buf + 8, &expires, sizeof expires);
+        memcpy(buf + 16, sig, len);
+        MDB_val v = { 16 + len, buf };
+        rc = mdb_put(txn, c->dbi, &k, &v, 0);
+    }
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+    } else {
+        mdb_txn_abort(txn);
+    }
+    if (rc == MDB_MAP_FULL &&
+        !__atomic_exchange_n(&c->disk_full_warned, true, __ATOMIC_RELAXED)) {
+        hc_log(c->log, HC_LOG_WARN, "signature cache is full "
+               "(persistent-cache-mb); new signatures are kept in memory only");
+    }
+}
+
+void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key,
+                          const unsigned char *sig, size_t len)
+{
+    disk_write(c, key, sig, len, false);
+}
+
+void hc_sigcache_del_disk(hc_sigcache_t *c, const unsigned char *key)
+{
+    disk_write(c, key, NULL, 0, true);
+}

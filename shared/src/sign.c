@@ -1,0 +1,258 @@
+/*
+ * sign.c: the private-key path. A signature request is answered, in
+ * order, by the in-memory cache, the persistent cache (verified with the
+ * public key before it is served), or the HSM through a pooled session,
+ * sending a locally computed hash instead of the data when the token has
+ * the raw mechanism. Verification runs in libcrypto; encrypt and decrypt
+ * go to the token.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core.h"
+#include "err.h"
+#include "swcrypto.h"
+
+struct sign_arg {
+    hc_keyent_t *e;
+    const CK_MECHANISM *mech;
+    const unsigned char *data;
+    size_t len;
+    unsigned char sig[HC_MAX_SIG];
+    size_t sig_len;
+};
+
+static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                     hc_err_t *err)
+{
+    struct sign_arg *a = arg;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
+    if (rv != CKR_OK)
+        return rv;
+    char b[32], name[300];
+    uint64_t start = hc_now_us();
+    rv = t->fl->C_SignInit(s->h, (CK_MECHANISM *)a->mech, h);
+    if (rv == CKR_OK) {
+        CK_ULONG n = sizeof a->sig;
+        rv = t->fl->C_Sign(s->h, (CK_BYTE *)a->data, a->len, a->sig, &n);
+        a->sig_len = n;
+        HC_INC(t->stats->hsm_signs);
+        if (a->e->stats)
+            HC_INC(a->e->stats->hsm_signs);
+        hc_stats_latency(t->stats, hc_now_us() - start);
+    }
+    if (rv != CKR_OK)
+        hc_err(err, rv, "token %s: signing with key %s: %s", t->cfg->name,
+               hc_keyent_name(a->e, name, sizeof name), hc_rv_name(rv, b));
+    return rv;
+}
+
+static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
+                     size_t *out_len, hc_err_t *err)
+{
+    if (out && *out_len < len) {
+        *out_len = len;
+        return hc_err(err, CKR_BUFFER_TOO_SMALL, "signature needs %zu bytes", len);
+    }
+    if (out)
+        memcpy(out, sig, len);
+    *out_len = len;
+    return CKR_OK;
+}
+
+/* A verified cache answer, or false. */
+static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
+                       const unsigned char *key, const CK_MECHANISM *mech,
+                       const unsigned char *data, size_t len,
+                       unsigned char *sig, size_t *sig_len)
+{
+    if (hc_sigcache_get_mem(c->cache, key, sig, sig_len)) {
+        HC_INC(t->stats->cache_hits_mem);
+        return true;
+    }
+    if (!hc_sigcache_get_disk(c->cache, key, sig, sig_len))
+        return false;
+    if (hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, *sig_len) != CKR_OK) {
+        char name[300];
+        hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key %s "
+               "does not verify; dropped it and signing anew", t->cfg->name,
+               hc_keyent_name(e, name, sizeof name));
+        hc_sigcache_del_disk(c->cache, key);
+        return false;
+    }
+    hc_sigcache_put_mem(c->cache, key, sig, *sig_len);
+    HC_INC(t->stats->cache_hits_disk);
+    return true;
+}
+
+CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech,
+                   const unsigned char *data, size_t len, unsigned char *sig,
+                   size_t *sig_len, hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    hc_token_t *t;
+    hc_keyent_t *e = hc_keyindex_get(c, obj, &t);
+    if (!e)
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "no key with reference 0x%llx",
+                      (unsigned long long)obj);
+    HC_INC(t->stats->sign_requests);
+    if (!e->stats) {
+        char name[300];
+        hc_key_stats_t *ks = hc_stats_key(&c->stats, t->cfg->name,
+                                          e->labellen ? e->label
+                                          : hc_keyent_name(e, name, sizeof name));
+        __atomic_store_n(&e->stats, ks, __ATOMIC_RELAXED);
+    }
+    hc_key_stats_t *ks = __atomic_load_n(&e->stats, __ATOMIC_RELAXED);
+    if (ks)
+        HC_INC(ks->sign_requests);
+
+    /* The cache is used only for mechanisms we can verify in software, so
+     * that a disk entry can always be checked before it is served. */
+    unsigned char key[HC_CACHE_KEY_LEN];
+    bool cacheable = c->cache && hc_keyindex_public(t, e, NULL) == CKR_OK;
+    struct sign_arg *a = NULL;
+    CK_RV rv;
+    if (cacheable) {
+        unsigned char probe[HC_MAX_SIG];
+        size_t n = sizeof probe;
+        hc_sigcache_key(e->spki_hash, mech, data, len, key);
+        if (from_cache(c, t, e, key, mech, data, len, probe, &n)) {
+            if (ks)
+                HC_INC(ks->cache_hits);
+            return deliver(probe, n, sig, sig_len, err);
+        }
+        HC_INC(t->stats->cache_misses);
+    } else {
+        HC_INC(t->stats->cache_misses);
+    }
+    if (!(a = calloc(1, sizeof *a)))
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    a->e = e;
+    /* Hash here and send only the hash or DigestInfo when the token can. */
+    unsigned char prepared[128];
+    size_t prepared_len;
+    CK_MECHANISM raw;
+    if (hc_offload(mech, hc_token_has_mech(t, CKM_RSA_PKCS),
+                   hc_token_has_mech(t, CKM_RSA_PKCS_PSS),
+                   hc_token_has_mech(t, CKM_ECDSA), data, len, &raw, prepared,
+                   &prepared_len)) {
+        a->mech = &raw;
+        a->data = prepared;
+        a->len = prepared_len;
+    } else {
+        a->mech = mech;
+        a->data = data;
+        a->len = len;
+    }
+    rv = hc_pool_run(t, live, true, sign_op, a, err);
+    if (rv == CKR_OK && cacheable &&
+        hc_sw_verify(e->spki, e->spki_len, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
+        hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);
+        hc_sigcache_put_disk(c->cache, key, a->sig, a->sig_len);
+    }
+    if (rv == CKR_OK)
+        rv = deliver(a->sig, a->sig_len, sig, sig_len, err);
+    free(a);
+    return rv;
+}
+
+struct token_verify_arg {
+    hc_keyent_t *e;
+    const CK_MECHANISM *mech;
+    const unsigned char *data, *sig;
+    size_t len, sig_len;
+};
+
+static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                             hc_err_t *err)
+{
+    struct token_verify_arg *a = arg;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
+    if (rv != CKR_OK)
+        return rv;
+    if ((rv = t->fl->C_VerifyInit(s->h, (CK_MECHANISM *)a->mech, h)) != CKR_OK)
+        return rv;
+    return t->fl->C_Verify(s->h, (CK_BYTE *)a->data, a->len, (CK_BYTE *)a->sig,
+                           a->sig_len);
+}
+
+CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
+                     const unsigned char *data, size_t len,
+                     const unsigned char *sig, size_t sig_len, hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    hc_token_t *t;
+    hc_keyent_t *e = hc_keyindex_get(c, obj, &t);
+    if (!e)
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "no key with reference 0x%llx",
+                      (unsigned long long)obj);
+    if (hc_keyindex_public(t, e, NULL) == CKR_OK) {
+        CK_RV rv = hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
+        if (rv != CKR_MECHANISM_INVALID)
+            return rv;
+    }
+    /* A mechanism libcrypto does not do here: ask the token. */
+    struct token_verify_arg a = { e, mech, data, sig, len, sig_len };
+    return hc_pool_run(t, true, false, token_verify_op, &a, err);
+}
+
+struct crypt_arg {
+    hc_keyent_t *e;
+    bool encrypt;
+    const CK_MECHANISM *mech;
+    const unsigned char *in;
+    size_t in_len;
+    unsigned char *out;
+    CK_ULONG out_len;
+};
+
+static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                      hc_err_t *err)
+{
+    struct crypt_arg *a = arg;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
+    if (rv != CKR_OK)
+        return rv;
+    CK_MECHANISM *m = (CK_MECHANISM *)a->mech;
+    rv = a->encrypt ? t->fl->C_EncryptInit(s->h, m, h) : t->fl->C_DecryptInit(s->h, m, h);
+    if (rv != CKR_OK)
+        return rv;
+    CK_BYTE *in = (CK_BYTE *)a->in;
+    rv = a->encrypt ? t->fl->C_Encrypt(s->h, in, a->in_len, a->out, &a->out_len)
+                    : t->fl->C_Decrypt(s->h, in, a->in_len, a->out, &a->out_len);
+    return rv;
+}
+
+CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t obj,
+                    const CK_MECHANISM *mech, const unsigned char *in,
+                    size_t in_len, unsigned char *out, size_t *out_len,
+                    hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    hc_token_t *t;
+    hc_keyent_t *e = hc_keyindex_get(c, obj, &t);
+    if (!e)
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "no key with reference 0x%llx",
+                      (unsigned long long)obj);
+    /* Always into our own buffer: a token's size query and the real call
+     * would otherwise need one session across two pool runs. */
+    unsigned char buf[HC_MAX_SIG + 64];
+    struct crypt_arg a = { e, encrypt, mech, in, in_len, buf, sizeof buf };
+    CK_RV rv = hc_pool_run(t, true, !encrypt, crypt_op, &a, err);
+    if (rv != CKR_OK)
+        return rv;
+    if (out && *out_len < a.out_len) {
+        *out_len = a.out_len;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (out)
+        memcpy(out, buf, a.out_len);
+    *out_len = a.out_len;
+    OPENSSL_cleanse(buf, sizeof buf);
+    return CKR_OK;
+}

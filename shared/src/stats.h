@@ -1,0 +1,83 @@
+/*
+ * stats.h: counters per token and key, kept in a small file per process
+ * (CACHE_DIR/stats/PROFILE-PID.stats, mmap'ed, mode 0600) so that
+ * `hsmcache stats` can read them while the host runs and after it exits.
+ * Counters are updated with relaxed atomic adds: lock-free, thread-safe.
+ * With no usable cache dir the counters live in anonymous memory.
+ */
+#ifndef HC_STATS_H
+#define HC_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HC_STATS_MAGIC 0x48435354u /* "HCST" */
+#define HC_STATS_VERSION 1u
+#define HC_STATS_TOKENS 32
+#define HC_STATS_KEYS 128
+#define HC_STATS_BUCKETS 12
+
+/* Upper bounds (ms) of the HSM latency buckets; the last is +Inf. */
+extern const unsigned hc_stats_bucket_ms[HC_STATS_BUCKETS - 1];
+
+typedef struct hc_token_stats {
+    char name[64];
+    uint64_t sign_requests;   /* hc_sign calls */
+    uint64_t cache_hits_mem;  /* answered by the in-memory LRU */
+    uint64_t cache_hits_disk; /* answered by the persistent store */
+    uint64_t cache_misses;    /* went to the HSM */
+    uint64_t hsm_signs;       /* C_Sign calls made */
+    uint64_t hsm_errors;      /* HSM operations that failed */
+    uint64_t recoveries;      /* pool resets after a lost session/token */
+    uint64_t logins;          /* C_Login calls made */
+    uint64_t login_failures;
+    uint64_t hsm_latency_us;  /* sum over hsm_signs */
+    uint64_t latency[HC_STATS_BUCKETS];
+} hc_token_stats_t;
+
+typedef struct hc_key_stats {
+    char token[64];
+    char label[64];
+    uint64_t sign_requests, cache_hits, hsm_signs;
+} hc_key_stats_t;
+
+typedef struct hc_stats_file {
+    uint32_t magic, version;
+    int32_t pid;
+    char profile[16];
+    int64_t started;
+    uint32_t ntokens, nkeys;  /* slots claimed */
+    hc_token_stats_t tokens[HC_STATS_TOKENS];
+    hc_key_stats_t keys[HC_STATS_KEYS];
+} hc_stats_file_t;
+
+typedef struct hc_stats {
+    hc_stats_file_t *f;
+    bool mapped;
+    char path[4096];
+    void *key_lock; /* pthread_mutex_t*, guards claiming key slots */
+} hc_stats_t;
+
+/* Opens this process's stats file under cache_dir (or anonymous memory). */
+void hc_stats_open(hc_stats_t *s, const char *cache_dir, const char *profile);
+void hc_stats_close(hc_stats_t *s);
+hc_token_stats_t *hc_stats_token(hc_stats_t *s, const char *name);
+/* The slot for (token, label); NULL when the table is full. */
+hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token,
+                             const char *label);
+void hc_stats_latency(hc_token_stats_t *t, uint64_t us);
+
+#define HC_INC(field) __atomic_fetch_add(&(field), 1, __ATOMIC_RELAXED)
+#define HC_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+#define HC_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* Sums every stats file in cache_dir/stats (live and exited processes)
+ * into `sum`; returns the number of files read, *live = those whose
+ * process still runs. */
+int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live);
+/* Renders `f` as text or Prometheus exposition into a malloc'ed string. */
+char *hc_stats_render(const hc_stats_file_t *f, bool prometheus,
+                      int files, int live);
+
+#endif

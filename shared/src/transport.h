@@ -1,0 +1,40 @@
+/*
+ * transport.h: the seam between the public calls (api.c) and whatever
+ * serves them. The embedded core (core.c) is one implementation; the agent
+ * client is the other. Each member has the public function's contract,
+ * with the transport's own state as first argument.
+ */
+#ifndef HC_TRANSPORT_H
+#define HC_TRANSPORT_H
+
+#include "hsmcache.h"
+
+typedef struct hc_ops {
+    void (*close)(void *impl);
+    const char *(*config_path)(const void *impl);
+    size_t (*token_count)(const void *impl);
+    const char *(*token_name)(const void *impl, size_t tok);
+    bool (*signature_cache_enabled)(const void *impl);
+    CK_RV (*token_status)(void *impl, size_t tok, hc_token_status_t *st, hc_err_t *err);
+    CK_RV (*mechanisms)(void *impl, size_t tok, CK_MECHANISM_TYPE *list, CK_ULONG *count, hc_err_t *err);
+    CK_RV (*mechanism_info)(void *impl, size_t tok, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info, hc_err_t *err);
+    CK_RV (*login_with)(void *impl, size_t tok, const unsigned char *pin, size_t len, hc_err_t *err);
+    CK_RV (*login_check)(void *impl, size_t tok, hc_err_t *err);
+    CK_RV (*find)(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs, size_t *count, hc_err_t *err);
+    CK_RV (*get_attrs)(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
+    CK_RV (*public_key)(void *impl, hc_obj_t obj, unsigned char **spki, size_t *len, hc_err_t *err);
+    CK_RV (*signature_length)(void *impl, hc_obj_t obj, size_t *len, hc_err_t *err);
+    CK_RV (*sign)(void *impl, bool live, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, unsigned char *sig, size_t *sig_len, hc_err_t *err);
+    CK_RV (*verify)(void *impl, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, const unsigned char *sig, size_t sig_len, hc_err_t *err);
+    CK_RV (*crypt)(void *impl, bool encrypt, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err);
+    CK_RV (*generate_key_pair)(void *impl, size_t tok, const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub, const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
+    CK_RV (*destroy)(void *impl, hc_obj_t obj, hc_err_t *err);
+    CK_RV (*random)(void *impl, size_t tok, unsigned char *buf, size_t len, hc_err_t *err);
+    CK_RV (*stats_text)(void *impl, bool prometheus, char **out, hc_err_t *err);
+} hc_ops_t;
+
+/* The embedded core: opens `impl` for `profile` from the config file. */
+CK_RV hc_embedded_open(const char *profile, const char *conf_path,
+                       void **impl, const hc_ops_t **ops, hc_err_t *err);
+
+#endif

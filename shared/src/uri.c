@@ -1,0 +1,94 @@
+/*
+ * uri.c: RFC 7512 pkcs11: URIs, parsed with p11-kit's URI API.
+ *
+ * token= matches the hsmcache token name first (what plugins and configs
+ * use), else the real token label; serial=, model=, manufacturer= match the
+ * real token. object=, id= and type= become the find template. A URI that
+ * carries pin-value or pin-source is refused: PINs come from the store.
+ */
+#include <p11-kit/uri.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "hsmcache.h"
+
+static size_t field_len(const unsigned char *f, size_t n)
+{
+    while (n > 0 && (f[n - 1] == ' ' || f[n - 1] == '\0'))
+        n--;
+    return n;
+}
+
+static bool token_selected(P11KitUri *u, const char *name,
+                           const hc_token_status_t *st)
+{
+    CK_TOKEN_INFO *want = p11_kit_uri_get_token_info(u);
+    CK_TOKEN_INFO real = st->info;
+    size_t wl = field_len(want->label, sizeof want->label);
+    if (wl == strlen(name) && memcmp(want->label, name, wl) == 0) {
+        /* Named by hsmcache name: match the rest against the real token. */
+        memset(real.label, ' ', sizeof real.label);
+        memcpy(real.label, name, strlen(name));
+    }
+    return st->info_valid && p11_kit_uri_match_token_info(u, &real);
+}
+
+CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
+                  size_t *count, hc_err_t *err)
+{
+    *objs = NULL;
+    *count = 0;
+    P11KitUri *u = p11_kit_uri_new();
+    if (!u)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    CK_RV rv = CKR_OK;
+    int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+    if (rc != P11_KIT_URI_OK) {
+        rv = hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid pkcs11: URI: %s",
+                    uri, p11_kit_uri_message(rc));
+        goto out;
+    }
+    if (p11_kit_uri_get_pin_value(u) || p11_kit_uri_get_pin_source(u)) {
+        rv = hc_err(err, CKR_ARGUMENTS_BAD, "pkcs11: URI carries a PIN "
+                    "(pin-value/pin-source); remove it: hsmcache reads PINs "
+                    "from its PIN store only");
+        goto out;
+    }
+    CK_ULONG nattrs = 0;
+    CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(u, &nattrs);
+    bool any_token = false;
+    for (size_t tok = 0; tok < hc_token_count(ctx) && rv == CKR_OK; tok++) {
+        hc_token_status_t st;
+        if (hc_token_status(ctx, tok, &st, NULL) != CKR_OK && !st.info_valid)
+            continue;
+        if (!token_selected(u, hc_token_name(ctx, tok), &st))
+            continue;
+        any_token = true;
+        hc_obj_t *found;
+        size_t n;
+        if ((rv = hc_find(ctx, tok, attrs, nattrs, &found, &n, err)) != CKR_OK)
+            break;
+        hc_obj_t *grown = realloc(*objs, (*count + n + 1) * sizeof *grown);
+        if (!grown) {
+            free(found);
+            rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+            break;
+        }
+        *objs = grown;
+        memcpy(*objs + *count, found, n * sizeof *found);
+        *count += n;
+        free(found);
+    }
+    if (rv == CKR_OK && !any_token)
+        rv = hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s: no configured, present "
+                    "token matches (see 'hsmcache tokens')", uri);
+    if (rv != CKR_OK) {
+        free(*objs);
+        *objs = NULL;
+        *count = 0;
+    }
+out:
+    p11_kit_uri_free(u);
+    return rv;
+}
