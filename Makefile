@@ -53,14 +53,20 @@ $(FRONT): $(FRONT_OBJ) $(LIB)
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
 
-$(SIM): tests/sim/hsmsim.c tests/sim/simstate.c tests/sim/simstate.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -shared -Wl,--version-script=shared/front/exports.map -o $@ \
-	    tests/sim/hsmsim.c tests/sim/simstate.c -ldl -lpthread
+# The simulator's pass-through wrappers are generated from p11-kit's header.
+SIM_GEN  := $(BUILD)/tests/gen
+P11_H    := $(shell pkg-config --variable=includedir p11-kit-1 2>/dev/null)/p11-kit-1/p11-kit/pkcs11.h
+$(SIM_GEN)/wrappers.c $(SIM_GEN)/names.c: tests/sim/gen-wrappers.py
+	@mkdir -p $(SIM_GEN)
+	python3 tests/sim/gen-wrappers.py $(P11_H) $(SIM_GEN)/wrappers.c $(SIM_GEN)/names.c
 
-$(SIMCTL): tests/sim/hsmsim-ctl.c tests/sim/simstate.c tests/sim/simstate.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ tests/sim/hsmsim-ctl.c tests/sim/simstate.c
+SIM_CFLAGS := $(CFLAGS) -Itests/sim -Wno-missing-prototypes
+$(SIM): tests/sim/hsmsim.c tests/sim/simstate.c tests/sim/hsmsim.h tests/sim/simstate.h $(SIM_GEN)/wrappers.c $(SIM_GEN)/names.c
+	$(CC) $(SIM_CFLAGS) -shared -Wl,--version-script=shared/front/exports.map -o $@ \
+	    tests/sim/hsmsim.c tests/sim/simstate.c $(SIM_GEN)/wrappers.c $(SIM_GEN)/names.c -ldl -lpthread
+
+$(SIMCTL): tests/sim/hsmsim-ctl.c tests/sim/simstate.c tests/sim/simstate.h $(SIM_GEN)/names.c
+	$(CC) $(SIM_CFLAGS) -o $@ tests/sim/hsmsim-ctl.c tests/sim/simstate.c $(SIM_GEN)/names.c
 
 include tests/tests.mk
 

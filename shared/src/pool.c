@@ -136,14 +136,12 @@ static CK_RV read_mechanisms(hc_token_t *t)
         free(list);
         return rv;
     }
+    /* Infos are read on first use: a slow card pays per call. */
     CK_MECHANISM_INFO *info = calloc(n ? n : 1, sizeof *info);
     if (!info) {
         free(list);
         return CKR_HOST_MEMORY;
     }
-    for (CK_ULONG i = 0; i < n; i++)
-        if (t->fl->C_GetMechanismInfo(t->slot, list[i], &info[i]) != CKR_OK)
-            memset(&info[i], 0, sizeof info[i]);
     free(t->mechs);
     free(t->mech_info);
     t->mechs = list;
@@ -296,9 +294,10 @@ static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
         t->rejected = true;
         t->rejected_ver = ver;
         t->rejected_rv = rv;
-        rejected_error(t, path, rv, err);
-        hc_log(&t->core->log, HC_LOG_ERROR, "%s", err ? err->msg : path);
-        return need ? rv : CKR_OK;
+        hc_err_t why;
+        rejected_error(t, path, rv, &why);
+        hc_log(&t->core->log, HC_LOG_ERROR, "%s", why.msg);
+        return need ? hc_err(err, rv, "%s", why.msg) : CKR_OK;
     }
     hc_pinmark_unlock(lock);
     char b[32];
@@ -464,12 +463,18 @@ CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
 {
     CK_RV rv = CKR_MECHANISM_INVALID;
     pthread_mutex_lock(&t->lock);
-    for (CK_ULONG i = 0; i < t->nmechs; i++)
-        if (t->mechs[i] == m) {
-            *info = t->mech_info[i];
-            rv = CKR_OK;
-            break;
-        }
+    for (CK_ULONG i = 0; i < t->nmechs; i++) {
+        if (t->mechs[i] != m)
+            continue;
+        /* ulMaxKeySize 0 and no flags: not read yet (no real mechanism
+         * has no flags at all). */
+        if (t->mech_info[i].flags == 0 &&
+            t->fl->C_GetMechanismInfo(t->slot, m, &t->mech_info[i]) != CKR_OK)
+            memset(&t->mech_info[i], 0, sizeof t->mech_info[i]);
+        *info = t->mech_info[i];
+        rv = CKR_OK;
+        break;
+    }
     pthread_mutex_unlock(&t->lock);
     return rv;
 }

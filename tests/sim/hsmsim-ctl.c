@@ -1,0 +1,66 @@
+/*
+ * hsmsim-ctl.c: reads and steers a running simulator through its state
+ * file.
+ *   hsmsim-ctl STATE counts          nonzero call counts, "C_Sign 12"
+ *   hsmsim-ctl STATE get C_Login     one count
+ *   hsmsim-ctl STATE reset           zero the counters
+ *   hsmsim-ctl STATE remove MS       token absent for MS milliseconds
+ *   hsmsim-ctl STATE insert          token back now
+ *   hsmsim-ctl STATE invalidate      every process's sessions closed
+ *   hsmsim-ctl STATE pin-status      "wrong N locked 0|1"
+ *   hsmsim-ctl STATE unlock          clear the PIN lock
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simstate.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: hsmsim-ctl STATE counts|get FN|reset|remove MS|"
+                "insert|invalidate|pin-status|unlock\n");
+        return 2;
+    }
+    sim_shared_t *s = sim_map(argv[1]);
+    if (!s) {
+        fprintf(stderr, "hsmsim-ctl: cannot map %s\n", argv[1]);
+        return 1;
+    }
+    const char *cmd = argv[2];
+    if (!strcmp(cmd, "counts")) {
+        for (int i = 0; i < SIM_NFUNCS; i++) {
+            uint64_t n = __atomic_load_n(&s->calls[i], __ATOMIC_RELAXED);
+            if (n)
+                printf("%s %llu\n", sim_function_names[i], (unsigned long long)n);
+        }
+    } else if (!strcmp(cmd, "get") && argc == 4) {
+        int i = sim_index(argv[3]);
+        if (i < 0) {
+            fprintf(stderr, "hsmsim-ctl: unknown function %s\n", argv[3]);
+            return 2;
+        }
+        printf("%llu\n", (unsigned long long)__atomic_load_n(&s->calls[i], __ATOMIC_RELAXED));
+    } else if (!strcmp(cmd, "reset")) {
+        for (int i = 0; i < SIM_NFUNCS; i++)
+            __atomic_store_n(&s->calls[i], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->sign_ops, 0, __ATOMIC_RELAXED);
+    } else if (!strcmp(cmd, "remove") && argc == 4) {
+        __atomic_store_n(&s->absent_until_ms, sim_now_ms() + atoll(argv[3]), __ATOMIC_RELAXED);
+        __atomic_fetch_add(&s->removal_epoch, 1, __ATOMIC_RELEASE);
+    } else if (!strcmp(cmd, "insert")) {
+        __atomic_store_n(&s->absent_until_ms, 0, __ATOMIC_RELAXED);
+    } else if (!strcmp(cmd, "invalidate")) {
+        __atomic_fetch_add(&s->invalidate_epoch, 1, __ATOMIC_RELEASE);
+    } else if (!strcmp(cmd, "pin-status")) {
+        printf("wrong %u locked %u\n", s->wrong_pins, s->locked);
+    } else if (!strcmp(cmd, "unlock")) {
+        __atomic_store_n(&s->wrong_pins, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->locked, 0, __ATOMIC_RELAXED);
+    } else {
+        fprintf(stderr, "hsmsim-ctl: unknown command %s\n", cmd);
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,366 @@
+/*
+ * hsmsim.c: a PKCS#11 module that wraps the real SoftHSM and behaves like
+ * a slow, fragile device: latency per call (a default, overridable per
+ * function), a limit on calls in flight across all processes (1 = one
+ * card reader, N = a network HSM), call counters in a shared file, and
+ * faults: token removed (for a time, or after N signatures), all sessions
+ * invalidated, user PIN locking after N wrong tries.
+ *
+ * Config: the file named by $HSMSIM_CONF, lines `key = value`:
+ *   module = /usr/lib/softhsm/libsofthsm2.so   the real module
+ *   state = PATH             shared counters/faults (default CONF.state)
+ *   latency-ms = 1           every call
+ *   latency.C_Sign = 50      one function (ms, may be fractional)
+ *   concurrency = 1          calls in flight at once; 0 = unlimited
+ *   pin-tries = 3            wrong user PINs before the PIN locks; 0 = never
+ *   absent-after-ops = N     remove the token after the Nth C_Sign ...
+ *   absent-for-ms = T        ... for T ms
+ * $HSMSIM_SET="key=value;key=value" overrides the file (for one run).
+ * Faults are switched at run time with hsmsim-ctl.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hsmsim.h"
+
+CK_FUNCTION_LIST *sim_real;
+
+static struct {
+    char module[PATH_MAX];
+    char state[PATH_MAX];
+    double latency_default;
+    double latency[SIM_NFUNCS];   /* < 0: use the default */
+    unsigned concurrency;
+    unsigned pin_tries;
+    uint64_t absent_after_ops;
+    int64_t absent_for_ms;
+} cfg;
+
+static sim_shared_t *sh;
+static void *real_handle;
+static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t seen_removal, seen_invalidate;
+static __thread int slot_fd = -1;
+static int idx_sign = -1;
+
+static void sim_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "hsmsim: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+}
+
+static int set_option(const char *key, const char *val)
+{
+    if (!strcmp(key, "module"))
+        snprintf(cfg.module, sizeof cfg.module, "%s", val);
+    else if (!strcmp(key, "state"))
+        snprintf(cfg.state, sizeof cfg.state, "%s", val);
+    else if (!strcmp(key, "latency-ms"))
+        cfg.latency_default = atof(val);
+    else if (!strncmp(key, "latency.", 8)) {
+        int i = sim_index(key + 8);
+        if (i < 0) {
+            sim_error("unknown function in '%s'", key);
+            return -1;
+        }
+        cfg.latency[i] = atof(val);
+    } else if (!strcmp(key, "concurrency"))
+        cfg.concurrency = (unsigned)atoi(val);
+    else if (!strcmp(key, "pin-tries"))
+        cfg.pin_tries = (unsigned)atoi(val);
+    else if (!strcmp(key, "absent-after-ops"))
+        cfg.absent_after_ops = strtoull(val, NULL, 10);
+    else if (!strcmp(key, "absent-for-ms"))
+        cfg.absent_for_ms = strtoll(val, NULL, 10);
+    else {
+        sim_error("unknown key '%s'", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses "key = value" from one line (or one ';' item); ignores comments. */
+static int parse_item(char *item)
+{
+    char *hash = strchr(item, '#');
+    if (hash)
+        *hash = '\0';
+    char *eq = strchr(item, '=');
+    if (!eq)
+        return 0;
+    *eq = '\0';
+    char *key = item, *val = eq + 1;
+    while (*key == ' ' || *key == '\t')
+        key++;
+    while (*val == ' ' || *val == '\t')
+        val++;
+    for (char *e = key + strlen(key); e > key && (e[-1] == ' ' || e[-1] == '\t'); )
+        *--e = '\0';
+    for (char *e = val + strlen(val); e > val && strchr(" \t\r\n", e[-1]); )
+        *--e = '\0';
+    return key[0] ? set_option(key, val) : 0;
+}
+
+static int load_config(void)
+{
+    memset(&cfg, 0, sizeof cfg);
+    for (int i = 0; i < SIM_NFUNCS; i++)
+        cfg.latency[i] = -1;
+    cfg.concurrency = 1;
+    cfg.pin_tries = 3;
+    snprintf(cfg.module, sizeof cfg.module, "/usr/lib/softhsm/libsofthsm2.so");
+    const char *path = getenv("HSMSIM_CONF");
+    if (!path || !path[0]) {
+        sim_error("%s", "HSMSIM_CONF is not set");
+        return -1;
+    }
+    snprintf(cfg.state, sizeof cfg.state, "%s.state", path);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        sim_error("cannot open %s", path);
+        return -1;
+    }
+    char line[PATH_MAX + 64];
+    int rc = 0;
+    while (rc == 0 && fgets(line, sizeof line, f))
+        rc = parse_item(line);
+    fclose(f);
+    const char *set = getenv("HSMSIM_SET");
+    if (rc == 0 && set && set[0]) {
+        char *copy = strdup(set), *save = NULL;
+        for (char *it = strtok_r(copy, ";", &save); it && rc == 0; it = strtok_r(NULL, ";", &save))
+            rc = parse_item(it);
+        free(copy);
+    }
+    return rc;
+}
+
+static void sleep_ms(double ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = { (time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6) };
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static bool absent(void)
+{
+    return __atomic_load_n(&sh->absent_until_ms, __ATOMIC_RELAXED) > sim_now_ms();
+}
+
+/* A removal or invalidation announced by another process (or hsmsim-ctl)
+ * closes this process's real sessions once, as a real device would. */
+static void apply_epochs(void)
+{
+    uint64_t r = __atomic_load_n(&sh->removal_epoch, __ATOMIC_ACQUIRE);
+    uint64_t v = __atomic_load_n(&sh->invalidate_epoch, __ATOMIC_ACQUIRE);
+    if (r == __atomic_load_n(&seen_removal, __ATOMIC_RELAXED) &&
+        v == __atomic_load_n(&seen_invalidate, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&epoch_lock);
+    if (r != seen_removal || v != seen_invalidate) {
+        CK_SLOT_ID slots[64];
+        CK_ULONG n = 64;
+        if (sim_real->C_GetSlotList(CK_FALSE, slots, &n) == CKR_OK)
+            for (CK_ULONG i = 0; i < n; i++)
+                sim_real->C_CloseAllSessions(slots[i]);
+        __atomic_store_n(&seen_removal, r, __ATOMIC_RELAXED);
+        __atomic_store_n(&seen_invalidate, v, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&epoch_lock);
+}
+
+static void remove_token(int64_t for_ms)
+{
+    __atomic_store_n(&sh->absent_until_ms, sim_now_ms() + for_ms, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->removal_epoch, 1, __ATOMIC_RELEASE);
+}
+
+static int open_slot(unsigned i)
+{
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s.slot%u", cfg.state, i);
+    return open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+}
+
+/* Takes one of `concurrency` lock files shared by all processes: a free
+ * one if any, else waits on one (picked per thread, so waiters spread). */
+static void take_slot(void)
+{
+    if (cfg.concurrency == 0)
+        return;
+    for (unsigned i = 0; i < cfg.concurrency; i++) {
+        int fd = open_slot(i);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            slot_fd = fd;
+            return;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    int fd = open_slot((unsigned)((uintptr_t)&slot_fd >> 6) % cfg.concurrency);
+    if (fd >= 0 && flock(fd, LOCK_EX) == 0)
+        slot_fd = fd;
+    else if (fd >= 0)
+        close(fd);
+}
+
+static void give_slot(void)
+{
+    if (slot_fd >= 0) {
+        close(slot_fd); /* releases the flock */
+        slot_fd = -1;
+    }
+}
+
+CK_RV sim_enter(int idx, enum sim_kind kind)
+{
+    if (!sim_real)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    __atomic_fetch_add(&sh->calls[idx], 1, __ATOMIC_RELAXED);
+    if (idx == idx_sign && cfg.absent_after_ops &&
+        __atomic_add_fetch(&sh->sign_ops, 1, __ATOMIC_RELAXED) == cfg.absent_after_ops)
+        remove_token(cfg.absent_for_ms);
+    apply_epochs();
+    if (absent()) {
+        if (kind == SIM_SESSION)
+            return CKR_DEVICE_REMOVED;
+        if (kind == SIM_SLOT)
+            return CKR_TOKEN_NOT_PRESENT;
+    }
+    take_slot();
+    sleep_ms(cfg.latency[idx] >= 0 ? cfg.latency[idx] : cfg.latency_default);
+    return CKR_OK;
+}
+
+void sim_leave(int idx, CK_RV rv)
+{
+    (void)idx;
+    (void)rv;
+    give_slot();
+}
+
+CK_RV C_Initialize(CK_VOID_PTR args)
+{
+    if (sim_real)
+        return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+    if (load_config() != 0)
+        return CKR_GENERAL_ERROR;
+    if (!(sh = sim_map(cfg.state))) {
+        sim_error("cannot map state file %s", cfg.state);
+        return CKR_GENERAL_ERROR;
+    }
+    idx_sign = sim_index("C_Sign");
+    if (!real_handle && !(real_handle = dlopen(cfg.module, RTLD_NOW | RTLD_LOCAL))) {
+        sim_error("cannot load %s", cfg.module);
+        return CKR_GENERAL_ERROR;
+    }
+    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(real_handle, "C_GetFunctionList");
+    CK_FUNCTION_LIST *real = NULL;
+    if (!get || get(&real) != CKR_OK)
+        return CKR_GENERAL_ERROR;
+    __atomic_fetch_add(&sh->calls[sim_index("C_Initialize")], 1, __ATOMIC_RELAXED);
+    CK_RV rv = real->C_Initialize(args);
+    if (rv == CKR_OK) {
+        seen_removal = sh->removal_epoch;
+        seen_invalidate = sh->invalidate_epoch;
+        sim_real = real;
+    }
+    return rv;
+}
+
+CK_RV C_Finalize(CK_VOID_PTR reserved)
+{
+    if (!sim_real)
+        return CKR_CRYPTOKI_NOT_INITIALIZED;
+    __atomic_fetch_add(&sh->calls[sim_index("C_Finalize")], 1, __ATOMIC_RELAXED);
+    CK_RV rv = sim_real->C_Finalize(reserved);
+    sim_real = NULL;
+    return rv;
+}
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+    if (!list)
+        return CKR_ARGUMENTS_BAD;
+    *list = &sim_function_list;
+    return CKR_OK;
+}
+
+CK_RV C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+    CK_RV rv = sim_enter(sim_index("C_GetSlotList"), SIM_OTHER);
+    if (rv != CKR_OK)
+        return rv;
+    if (present && absent())
+        *count = 0;
+    else
+        rv = sim_real->C_GetSlotList(present, list, count);
+    give_slot();
+    return rv;
+}
+
+CK_RV C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+    CK_RV rv = sim_enter(sim_index("C_GetSlotInfo"), SIM_OTHER);
+    if (rv != CKR_OK)
+        return rv;
+    rv = sim_real->C_GetSlotInfo(slot, info);
+    if (rv == CKR_OK && absent())
+        info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+    give_slot();
+    return rv;
+}
+
+CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+    CK_RV rv = sim_enter(sim_index("C_GetTokenInfo"), SIM_SLOT);
+    if (rv != CKR_OK)
+        return rv;
+    rv = sim_real->C_GetTokenInfo(slot, info);
+    if (rv == CKR_OK) {
+        uint32_t wrong = __atomic_load_n(&sh->wrong_pins, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&sh->locked, __ATOMIC_RELAXED))
+            info->flags |= CKF_USER_PIN_LOCKED;
+        else if (wrong > 0)
+            info->flags |= CKF_USER_PIN_COUNT_LOW |
+                           (cfg.pin_tries && wrong + 1 == cfg.pin_tries ? CKF_USER_PIN_FINAL_TRY : 0);
+    }
+    give_slot();
+    return rv;
+}
+
+CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
+              CK_ULONG len)
+{
+    CK_RV rv = sim_enter(sim_index("C_Login"), SIM_SESSION);
+    if (rv != CKR_OK)
+        return rv;
+    if (user == CKU_USER && __atomic_load_n(&sh->locked, __ATOMIC_RELAXED)) {
+        give_slot();
+        return CKR_PIN_LOCKED;
+    }
+    rv = sim_real->C_Login(session, user, pin, len);
+    if (user == CKU_USER) {
+        if (rv == CKR_PIN_INCORRECT) {
+            uint32_t n = __atomic_add_fetch(&sh->wrong_pins, 1, __ATOMIC_RELAXED);
+            if (cfg.pin_tries && n >= cfg.pin_tries)
+                __atomic_store_n(&sh->locked, 1, __ATOMIC_RELAXED);
+        } else if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+            __atomic_store_n(&sh->wrong_pins, 0, __ATOMIC_RELAXED);
+        }
+    }
+    give_slot();
+    return rv;
+}

@@ -1,0 +1,42 @@
+/* simstate.c: mapping the simulator's shared state file. */
+#include "simstate.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+sim_shared_t *sim_map(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return NULL;
+    void *p = MAP_FAILED;
+    if (ftruncate(fd, sizeof(sim_shared_t)) == 0)
+        p = mmap(NULL, sizeof(sim_shared_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return NULL;
+    sim_shared_t *s = p;
+    uint32_t expected = 0;
+    /* First user initializes; a zero-filled new file has magic 0. */
+    __atomic_compare_exchange_n(&s->magic, &expected, SIM_MAGIC, false,
+                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    return s;
+}
+
+int sim_index(const char *name)
+{
+    for (int i = 0; i < SIM_NFUNCS; i++)
+        if (strcmp(sim_function_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int64_t sim_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
