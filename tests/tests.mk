@@ -1,1 +1,55 @@
-tests-build:
+# tests/tests.mk: building the tests (included by the top Makefile).
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_SRC  := $(wildcard tests/integration/*.c)
+INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+MKTOKEN    := $(BUILD)/tests/mktoken
+TEST_LIBS  := -L$(BUILD) -lhsmcache $(PKG_LIBS) -lcmocka -lpthread -ldl
+
+tests-build: $(UNIT_BIN) $(INTEG_BIN) $(MKTOKEN)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/../..' -o $@ $< $(TEST_LIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/..' -o $@ $< $(TEST_LIBS)
+
+$(MKTOKEN): tests/tools/mktoken.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(PKG_LIBS) -ldl
+
+test: deps all
+	@bash tests/run.sh
+
+# The whole suite with AddressSanitizer and UBSan, in its own build dir.
+# Host programs (pkcs11-tool, p11-kit) are not instrumented, so libasan is
+# preloaded into them; leak checking stays on for our own test programs.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test-asan: deps
+	$(MAKE) BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" CFLAGS="-O1 -g" all
+	@HC_SANITIZER=asan BUILD=$(CURDIR)/build-asan bash tests/run.sh
+
+# The concurrency test under ThreadSanitizer.
+test-tsan: deps
+	$(MAKE) BUILD=build-tsan SANITIZE="-fsanitize=thread" CFLAGS="-O1 -g" all
+	@HC_SANITIZER=tsan BUILD=$(CURDIR)/build-tsan bash tests/run.sh concurrency
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 20
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
+	@mkdir -p build-fuzz
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -Ishared/include -Ishared/src $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS) -lpthread
+
+fuzz: deps $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	    mkdir -p build-fuzz/corpus-$$(basename $$f); \
+	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build-fuzz/corpus-$$(basename $$f) tests/fuzz/seeds/$$(basename $$f) 2>&1 | tail -4 || exit 1; \
+	done

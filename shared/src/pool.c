@@ -466,13 +466,20 @@ CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
     for (CK_ULONG i = 0; i < t->nmechs; i++) {
         if (t->mechs[i] != m)
             continue;
-        /* ulMaxKeySize 0 and no flags: not read yet (no real mechanism
-         * has no flags at all). */
-        if (t->mech_info[i].flags == 0 &&
-            t->fl->C_GetMechanismInfo(t->slot, m, &t->mech_info[i]) != CKR_OK)
-            memset(&t->mech_info[i], 0, sizeof t->mech_info[i]);
-        *info = t->mech_info[i];
+        /* No flags: not read yet (no real mechanism has no flags). A
+         * failed read is returned, not cached: the token may be gone. */
         rv = CKR_OK;
+        if (t->mech_info[i].flags == 0) {
+            rv = t->fl->C_GetMechanismInfo(t->slot, m, &t->mech_info[i]);
+            if (rv != CKR_OK)
+                memset(&t->mech_info[i], 0, sizeof t->mech_info[i]);
+            if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
+                reset_locked(t);
+                HC_INC(t->stats->recoveries);
+                rv = CKR_TOKEN_NOT_PRESENT;
+            }
+        }
+        *info = t->mech_info[i];
         break;
     }
     pthread_mutex_unlock(&t->lock);

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Registered with p11-kit, the front shows in `p11-kit list-modules` with
+# its virtual token; `make install` lays out a module file naming it
+# "hsmcache". p11-kit reads system module files only (tests run as root),
+# so the test registers a uniquely named file and removes it on exit.
+. "$(dirname "$0")/../lib/env.sh"
+hc_setup
+make_token reg
+write_config dns softhsm2 reg
+store_pin dns
+name=hsmcache-test-$$
+mkdir -p /etc/pkcs11/modules
+printf 'module: %s\n' "$FRONT" > "/etc/pkcs11/modules/$name.module"
+trap 'rm -f /etc/pkcs11/modules/'"$name"'.module; hc_cleanup' EXIT
+out=$(p11-kit list-modules 2>&1)
+contains "p11-kit list-modules shows the front" "$out" "$name: $FRONT"
+contains "its library description" "$out" "hsmcache pkcs11 front"
+contains "its token under the hsmcache name" "$out" "token: dns"
+rm -f "/etc/pkcs11/modules/$name.module"
+
+make -s -C "$TOP" install DESTDIR="$T/root" PREFIX=/usr BUILD="$BUILD" >/dev/null 2>&1
+mod=$(cat "$T/root/usr/share/p11-kit/modules/hsmcache.module" 2>/dev/null)
+contains "make install writes share/p11-kit/modules/hsmcache.module" "$mod" "hsmcache-pkcs11.so"
+lib=${mod#module: }
+check "the installed module file points at the installed front" test -f "$T/root$lib"
+check "the installed CLI runs" "$T/root/usr/bin/hsmcache" --help

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# tests/run.sh: runs the unit tests (cmocka, TAP output) and the
+# integration tests (shell, TAP output), counts every `ok`/`not ok` line,
+# and ends with one line "N passed, N failed". Exits non-zero on any
+# failure, on a test program that dies, or when nothing ran.
+#   tests/run.sh [PATTERN]    only tests whose file name contains PATTERN
+set -u
+shopt -s nullglob
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+export TOP BUILD=${BUILD:-$TOP/build}
+pattern=${1:-}
+passed=0 failed=0
+log=$(mktemp)
+
+count() { # NAME STATUS < output
+    local name=$1 status=$2 p f
+    tee "$log"
+    p=$(grep -c '^ok ' "$log")
+    f=$(grep -c '^not ok ' "$log")
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name exited with status $status"
+        f=1
+    fi
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+        echo "not ok - $name ran no test"
+        f=1
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+export CMOCKA_MESSAGE_OUTPUT=TAP
+for t in "$BUILD"/tests/unit/test_*; do
+    [ -x "$t" ] || continue
+    case $(basename "$t") in *"$pattern"*) ;; *) continue ;; esac
+    echo "# unit: $(basename "$t")"
+    out=$("$TOP/tests/unit/with-token.sh" "$t" 2>&1); st=$?
+    count "$(basename "$t")" "$st" <<< "$out"
+done
+for t in "$TOP"/tests/integration/*.sh; do
+    case $(basename "$t") in *"$pattern"*) ;; *) continue ;; esac
+    echo "# integration: $(basename "$t")"
+    start=$(date +%s)
+    out=$(bash "$t" 2>&1); st=$?
+    count "$(basename "$t")" "$st" <<< "$out"
+    echo "# $(basename "$t"): $(( $(date +%s) - start ))s"
+done
+rm -f "$log"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
