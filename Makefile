@@ -11,8 +11,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ishared/include -Ishared/src $(PKG_CFLAGS) $(SANITIZE)
+OPT      ?= -O2 -g
+CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ishared/include -Ishared/src $(PKG_CFLAGS) $(SANITIZE)
 LDFLAGS  += $(SANITIZE)
 RPATH    := -Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags
 

@@ -30,12 +30,12 @@ test: deps all
 # preloaded into them; leak checking stays on for our own test programs.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan: deps
-	$(MAKE) BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" CFLAGS="-O1 -g" all
+	$(MAKE) BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" OPT="-O1 -g" all
 	@HC_SANITIZER=asan BUILD=$(CURDIR)/build-asan bash tests/run.sh
 
 # The concurrency test under ThreadSanitizer.
 test-tsan: deps
-	$(MAKE) BUILD=build-tsan SANITIZE="-fsanitize=thread" CFLAGS="-O1 -g" all
+	$(MAKE) BUILD=build-tsan SANITIZE="-fsanitize=thread" OPT="-O1 -g" all
 	@HC_SANITIZER=tsan BUILD=$(CURDIR)/build-tsan bash tests/run.sh concurrency
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

@@ -5,7 +5,9 @@
  * operations. Virtual slot N is the profile's token N.
  *
  * Locking: `front.lock` guards initialization and the session table;
- * each session's `lock` guards its operation state. Core calls are made
+ * each session's `lock` guards its operation state. Order: front.lock,
+ * then a session lock, never the reverse: code holding a session lock
+ * uses the session's own ctx, not hc_front_ctx(). Core calls are made
  * without the front lock held, so sessions work in parallel.
  */
 #ifndef HC_FRONT_H
@@ -39,6 +41,8 @@ typedef struct hc_op {
 
 typedef struct hc_vsession {
     pthread_mutex_t lock;
+    hc_ctx_t *ctx;             /* the context it was opened in: valid until
+                                  C_Finalize, which closes sessions first */
     CK_SLOT_ID slot;
     CK_FLAGS flags;
     hc_obj_t *found;           /* C_FindObjects state */

@@ -20,9 +20,7 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
     }
     hc_obj_t *found = NULL;
     size_t count = 0;
-    hc_ctx_t *ctx = hc_front_ctx();
-    rv = ctx ? hc_find(ctx, s->slot, tmpl, n, &found, &count, NULL)
-             : CKR_CRYPTOKI_NOT_INITIALIZED;
+    rv = hc_find(s->ctx, s->slot, tmpl, n, &found, &count, NULL);
     if (rv == CKR_OK) {
         free(s->found);
         s->found = found;
@@ -71,14 +69,16 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
     return rv;
 }
 
-/* Slot of a session, without holding its lock during the core call. */
-static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
+/* Slot and context of a session, without holding its lock during the
+ * core call. */
+static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx)
 {
     hc_vsession_t *s;
     CK_RV rv = hc_front_session(h, &s);
     if (rv != CKR_OK)
         return rv;
     *slot = s->slot;
+    *ctx = s->ctx;
     hc_front_unlock(s);
     return CKR_OK;
 }
@@ -87,12 +87,12 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
                           CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
     CK_SLOT_ID slot;
-    CK_RV rv = session_slot(h, &slot);
+    hc_ctx_t *ctx;
+    CK_RV rv = session_slot(h, &slot, &ctx);
     if (rv != CKR_OK)
         return rv;
     if (!tmpl && n)
         return CKR_ARGUMENTS_BAD;
-    FRONT_CTX_OR_FAIL(ctx);
     if (hc_obj_token(obj) != slot)
         return CKR_OBJECT_HANDLE_INVALID;
     return hc_get_attrs(ctx, obj, tmpl, n, NULL);
@@ -101,10 +101,10 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
     CK_SLOT_ID slot;
-    CK_RV rv = session_slot(h, &slot);
+    hc_ctx_t *ctx;
+    CK_RV rv = session_slot(h, &slot, &ctx);
     if (rv != CKR_OK)
         return rv;
-    FRONT_CTX_OR_FAIL(ctx);
     if (hc_obj_token(obj) != slot)
         return CKR_OBJECT_HANDLE_INVALID;
     return hc_destroy(ctx, obj, NULL);
@@ -118,10 +118,10 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     if (!mech || !pub || !priv || (npub && !pub_tmpl) || (npriv && !priv_tmpl))
         return CKR_ARGUMENTS_BAD;
     CK_SLOT_ID slot;
-    CK_RV rv = session_slot(h, &slot);
+    hc_ctx_t *ctx;
+    CK_RV rv = session_slot(h, &slot, &ctx);
     if (rv != CKR_OK)
         return rv;
-    FRONT_CTX_OR_FAIL(ctx);
     hc_obj_t p, q;
     hc_err_t err = { 0 };
     rv = hc_generate_key_pair(ctx, slot, mech, pub_tmpl, npub, priv_tmpl, npriv,
@@ -140,9 +140,9 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
     if (!buf && len)
         return CKR_ARGUMENTS_BAD;
     CK_SLOT_ID slot;
-    CK_RV rv = session_slot(h, &slot);
+    hc_ctx_t *ctx;
+    CK_RV rv = session_slot(h, &slot, &ctx);
     if (rv != CKR_OK)
         return rv;
-    FRONT_CTX_OR_FAIL(ctx);
     return hc_random(ctx, slot, buf, len, NULL);
 }

@@ -139,15 +139,10 @@ static CK_RV finish(hc_vsession_t *s, hc_op_t *op, compute_fn fn,
             *out_len = size_hint;
             return CKR_OK;
         }
-        hc_ctx_t *ctx = hc_front_ctx();
-        if (!ctx) {
-            hc_op_reset(op);
-            return CKR_CRYPTOKI_NOT_INITIALIZED;
-        }
         unsigned char buf[HC_MAX_SIG + 64];
         size_t n = sizeof buf;
         hc_err_t err = { 0 };
-        CK_RV rv = fn(ctx, op, in, in_len, buf, &n, &err);
+        CK_RV rv = fn(s->ctx, op, in, in_len, buf, &n, &err);
         if (rv != CKR_OK) {
             if (err.msg[0])
                 hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
@@ -162,15 +157,13 @@ static CK_RV finish(hc_vsession_t *s, hc_op_t *op, compute_fn fn,
         op->result_len = n;
         OPENSSL_cleanse(buf, n);
     }
-    (void)s;
     return hc_op_deliver(op, out, out_len);
 }
 
-static size_t signature_size(hc_obj_t key)
+static size_t signature_size(hc_vsession_t *s, hc_obj_t key)
 {
-    hc_ctx_t *ctx = hc_front_ctx();
     size_t n = 0;
-    if (!ctx || hc_signature_length(ctx, key, &n, NULL) != CKR_OK)
+    if (hc_signature_length(s->ctx, key, &n, NULL) != CKR_OK)
         return 0;
     return n;
 }
@@ -186,16 +179,13 @@ static size_t signature_size(hc_obj_t key)
 
 /* The token must offer `mech` for this use (`flag`: CKF_SIGN, ...), as it
  * would answer at C_SignInit if called directly. */
-static CK_RV mechanism_allowed(CK_SLOT_ID slot, const CK_MECHANISM *mech,
+static CK_RV mechanism_allowed(hc_vsession_t *s, const CK_MECHANISM *mech,
                                CK_FLAGS flag)
 {
-    hc_ctx_t *ctx = hc_front_ctx();
     CK_MECHANISM_INFO info;
-    if (!ctx)
-        return CKR_CRYPTOKI_NOT_INITIALIZED;
     if (!mech)
         return CKR_ARGUMENTS_BAD;
-    CK_RV rv = hc_mechanism_info(ctx, slot, mech->mechanism, &info, NULL);
+    CK_RV rv = hc_mechanism_info(s->ctx, s->slot, mech->mechanism, &info, NULL);
     if (rv == CKR_MECHANISM_INVALID || (rv == CKR_OK && !(info.flags & flag)))
         return CKR_MECHANISM_INVALID;
     return rv;
@@ -208,7 +198,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, size_t field, CK_MECHANISM_PTR mech,
     hc_op_t *op = (hc_op_t *)((char *)s + field);
     CK_RV rv = own_key(s, key);
     if (rv == CKR_OK)
-        rv = mechanism_allowed(s->slot, mech, flag);
+        rv = mechanism_allowed(s, mech, flag);
     if (rv == CKR_OK)
         rv = hc_op_start(op, mech, key);
     hc_front_unlock(s);
@@ -238,7 +228,7 @@ static CK_RV op_finish(CK_SESSION_HANDLE h, size_t field, compute_fn fn,
         return CKR_ARGUMENTS_BAD;
     SESSION_OR_RETURN(h, s);
     hc_op_t *op = (hc_op_t *)((char *)s + field);
-    size_t hint = sized && op->active ? signature_size(op->key) : 0;
+    size_t hint = sized && op->active ? signature_size(s, op->key) : 0;
     CK_RV rv = one_shot ? finish(s, op, fn, data, len, out, out_len, hint)
                         : finish(s, op, fn, op->buf, op->len, out, out_len, hint);
     hc_front_unlock(s);
@@ -320,9 +310,7 @@ static CK_RV verify_with(hc_vsession_t *s, const unsigned char *data, size_t len
     hc_op_t *op = &s->verify;
     if (!op->active)
         return CKR_OPERATION_NOT_INITIALIZED;
-    hc_ctx_t *ctx = hc_front_ctx();
-    CK_RV rv = ctx ? hc_verify(ctx, op->key, &op->mech, data, len, sig, sig_len, NULL)
-                   : CKR_CRYPTOKI_NOT_INITIALIZED;
+    CK_RV rv = hc_verify(s->ctx, op->key, &op->mech, data, len, sig, sig_len, NULL);
     hc_op_reset(op);
     return rv;
 }

@@ -123,6 +123,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
     if (!s)
         return CKR_HOST_MEMORY;
     pthread_mutex_init(&s->lock, NULL);
+    s->ctx = ctx;
     s->slot = slot;
     s->flags = flags;
     pthread_mutex_lock(&hc_front.lock);
@@ -248,11 +249,11 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     if (rv != CKR_OK)
         return rv;
     CK_SLOT_ID slot = s->slot;
+    hc_ctx_t *ctx = s->ctx;
     hc_front_unlock(s);
     if (user != CKU_USER)
         return CKR_USER_TYPE_INVALID; /* token administration: use the
                                          real module's tools */
-    FRONT_CTX_OR_FAIL(ctx);
     hc_token_status_t st;
     hc_token_status(ctx, slot, &st, NULL);
     if (st.pin_stored) {

@@ -12,4 +12,9 @@ store_pin dns
 "$HC" keygen dns ec-key ecdsa-p256 >/dev/null
 export HC_TEST_DIR=$T
 set +e
-"$1"
+# Under ASan, leaks are checked for the test program itself.
+if [ -n "${HC_UNIT_ASAN_OPTIONS:-}" ]; then
+    ASAN_OPTIONS=$HC_UNIT_ASAN_OPTIONS "$1"
+else
+    "$1"
+fi
