@@ -83,7 +83,7 @@ install: all
 	    install -m 0644 shared/hsmcache.conf.example $(DESTDIR)/etc/hsmcache/hsmcache.conf
 
 demo: deps all
-	@sh scripts/demo.sh
+	@bash scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD) run

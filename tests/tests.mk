@@ -48,8 +48,11 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 
 fuzz: deps $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
-	    mkdir -p build-fuzz/corpus-$$(basename $$f); \
-	    echo "== $$f ($(FUZZ_SECONDS)s)"; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        build-fuzz/corpus-$$(basename $$f) tests/fuzz/seeds/$$(basename $$f) 2>&1 | tail -4 || exit 1; \
+	    name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
+	    echo "== $$name ($(FUZZ_SECONDS)s)"; \
+	    if ! $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        build-fuzz/corpus-$$name tests/fuzz/seeds/$$name > build-fuzz/$$name.log 2>&1; then \
+	        tail -40 build-fuzz/$$name.log; echo "fuzz: $$name FAILED"; exit 1; \
+	    fi; \
+	    grep -E 'Done [0-9]+ runs|exec_per_sec' build-fuzz/$$name.log; \
 	done

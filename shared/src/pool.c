@@ -123,24 +123,62 @@ static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
     return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: %s", t->cfg->name, why);
 }
 
+/* Hash-then-sign mechanisms the core serves on any token that has the
+ * raw one (it hashes locally and sends CKM_ECDSA / CKM_RSA_PKCS /
+ * CKM_RSA_PKCS_PSS): offered even when the token lacks them, as SoftHSM
+ * 2.6 lacks CKM_ECDSA_SHA256. Signing and verifying only. */
+static const struct { CK_MECHANISM_TYPE hashed, raw; } emulated[] = {
+    { CKM_ECDSA_SHA1, CKM_ECDSA }, { CKM_ECDSA_SHA224, CKM_ECDSA },
+    { CKM_ECDSA_SHA256, CKM_ECDSA }, { CKM_ECDSA_SHA384, CKM_ECDSA },
+    { CKM_ECDSA_SHA512, CKM_ECDSA },
+    { CKM_SHA1_RSA_PKCS, CKM_RSA_PKCS }, { CKM_SHA224_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS }, { CKM_SHA384_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA1_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS }, { CKM_SHA224_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS }, { CKM_SHA384_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA512_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+};
+#define NEMULATED (sizeof emulated / sizeof emulated[0])
+
+static bool in_list(const CK_MECHANISM_TYPE *list, CK_ULONG n, CK_MECHANISM_TYPE m)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (list[i] == m)
+            return true;
+    return false;
+}
+
 static CK_RV read_mechanisms(hc_token_t *t)
 {
     CK_ULONG n = 0;
     CK_RV rv = t->fl->C_GetMechanismList(t->slot, NULL, &n);
     if (rv != CKR_OK)
         return rv;
-    CK_MECHANISM_TYPE *list = calloc(n ? n : 1, sizeof *list);
-    if (!list)
+    CK_MECHANISM_TYPE *list = calloc(n + NEMULATED + 1, sizeof *list);
+    /* Infos are read on first use (a slow card pays per call), except
+     * for emulated mechanisms, derived here from their raw mechanism. */
+    CK_MECHANISM_INFO *info = calloc(n + NEMULATED + 1, sizeof *info);
+    if (!list || !info) {
+        free(list);
+        free(info);
         return CKR_HOST_MEMORY;
+    }
     if ((rv = t->fl->C_GetMechanismList(t->slot, list, &n)) != CKR_OK) {
         free(list);
+        free(info);
         return rv;
     }
-    /* Infos are read on first use: a slow card pays per call. */
-    CK_MECHANISM_INFO *info = calloc(n ? n : 1, sizeof *info);
-    if (!info) {
-        free(list);
-        return CKR_HOST_MEMORY;
+    CK_ULONG real = n;
+    for (size_t i = 0; i < NEMULATED; i++) {
+        CK_MECHANISM_INFO raw;
+        if (in_list(list, n, emulated[i].hashed) || !in_list(list, real, emulated[i].raw) ||
+            t->fl->C_GetMechanismInfo(t->slot, emulated[i].raw, &raw) != CKR_OK ||
+            !(raw.flags & CKF_SIGN))
+            continue;
+        info[n] = raw;
+        info[n].flags = raw.flags & (CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_EC_F_P |
+                                     CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS);
+        list[n++] = emulated[i].hashed;
     }
     free(t->mechs);
     free(t->mech_info);
