@@ -30,7 +30,7 @@ CLI      := $(BUILD)/hsmcache
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
-.PHONY: all deps test test-asan test-tsan fuzz demo install clean bench
+.PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench bench-front tests-build
 all: $(LIB) $(FRONT) $(CLI) $(SIM) $(SIMCTL) tests-build
 
 deps:
@@ -82,10 +82,12 @@ install: all
 	[ -e $(DESTDIR)/etc/hsmcache/hsmcache.conf ] || \
 	    install -m 0644 shared/hsmcache.conf.example $(DESTDIR)/etc/hsmcache/hsmcache.conf
 
-demo: deps all
+demo:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@bash scripts/demo.sh
 
 clean:
-	rm -rf $(BUILD) run
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz run
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

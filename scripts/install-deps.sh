@@ -12,7 +12,7 @@ BASE="build-essential pkg-config clang libclang-rt-14-dev
  libcmocka-dev softhsm2 opensc
  libmariadb-dev libldns-dev ldnsutils
  pdns-server pdns-backend-mysql pdns-tools mariadb-server mariadb-client
- openssh-client openssh-server dnsperf faketime valgrind"
+ openssh-client openssh-server dnsperf faketime valgrind bc python3"
 # From bookworm-backports.
 BACKPORTS="bind9 bind9-utils bind9-dnsutils pkcs11-provider"
 
@@ -35,20 +35,23 @@ fi
 
 add_backports() {
     grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
-    src=/etc/apt/sources.list.d/debian.sources
-    if [ -f "$src" ]; then
-        # deb822: take the first stanza whose Suites has plain "bookworm".
+    out=/etc/apt/sources.list.d/hsmcache-backports
+    # deb822 files: the first stanza whose Suites has plain "bookworm".
+    for src in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$src" ] || continue
         awk 'BEGIN{RS="";ORS="\n\n"} /Suites:[^\n]*bookworm( |$|\n)/ && !done {
                  gsub(/Suites:[^\n]*/, "Suites: bookworm-backports"); print; done=1 }' \
-            "$src" > /etc/apt/sources.list.d/hsmcache-backports.sources
-        [ -s /etc/apt/sources.list.d/hsmcache-backports.sources ] && return 0
-    fi
+            "$src" > "$out.sources"
+        [ -s "$out.sources" ] && return 0
+        rm -f "$out.sources"
+    done
+    # One-line format.
     line=$(grep -hE '^deb [^#]* bookworm ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -1)
     if [ -z "$line" ]; then
         echo "install-deps: found no Debian bookworm apt source to copy for bookworm-backports" >&2
         exit 1
     fi
-    echo "$line" | sed 's/ bookworm / bookworm-backports /' > /etc/apt/sources.list.d/hsmcache-backports.list
+    echo "$line" | sed 's/ bookworm / bookworm-backports /' > "$out.list"
 }
 
 add_backports

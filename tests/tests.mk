@@ -22,21 +22,35 @@ $(MKTOKEN): tests/tools/mktoken.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(PKG_LIBS) -ldl
 
-test: deps all
+# Targets that start with `make deps` run the build in a sub-make: this
+# Makefile's pkg-config flags are read when it is parsed, which on a fresh
+# machine is before deps has installed anything.
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@bash tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan, in its own build dir.
 # Host programs (pkcs11-tool, p11-kit) are not instrumented, so libasan is
 # preloaded into them; leak checking stays on for our own test programs.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-test-asan: deps
+test-asan:
+	@$(MAKE) --no-print-directory deps
 	$(MAKE) BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" OPT="-O1 -g" all
 	@HC_SANITIZER=asan BUILD=$(CURDIR)/build-asan bash tests/run.sh
 
 # The concurrency test under ThreadSanitizer.
-test-tsan: deps
+test-tsan:
+	@$(MAKE) --no-print-directory deps
 	$(MAKE) BUILD=build-tsan SANITIZE="-fsanitize=thread" OPT="-O1 -g" all
 	@HC_SANITIZER=tsan BUILD=$(CURDIR)/build-tsan bash tests/run.sh concurrency
+
+bench-front:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/front.sh
+
+bench: bench-front
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
@@ -46,7 +60,11 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -Ishared/include -Ishared/src $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS) -lpthread
 
-fuzz: deps $(FUZZ_BIN)
+fuzz:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory fuzz-run
+
+fuzz-run: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do \
 	    name=$$(basename $$f); mkdir -p build-fuzz/corpus-$$name; \
 	    echo "== $$name ($(FUZZ_SECONDS)s)"; \
