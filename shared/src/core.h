@@ -140,6 +140,16 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
 /* Fills e->spki/sig_len (once); CKR_KEY_HANDLE_INVALID-ish when unknown. */
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err);
 void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e);
+/* hc_keyindex_get, with an error naming the reference when unknown. */
+hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
+                           CK_RV *rv, hc_err_t *err);
+/* An operation on one object: `h` is its real handle in session `s`. */
+typedef CK_RV (*hc_key_op_fn)(hc_token_t *t, const hc_session_t *s,
+                              CK_OBJECT_HANDLE h, void *arg, hc_err_t *err);
+/* hc_pool_run for an operation on `e`: resolves its handle (again after a
+ * reconnect) before calling `fn`. */
+CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
+                 hc_key_op_fn fn, void *arg, hc_err_t *err);
 void hc_keyindex_free(hc_token_t *t);
 /* "token/label" for messages. */
 const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size);

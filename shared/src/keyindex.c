@@ -177,6 +177,38 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
     return CKR_OK;
 }
 
+hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
+                           CK_RV *rv, hc_err_t *err)
+{
+    hc_keyent_t *e = hc_keyindex_get(core, id, tok);
+    *rv = e ? CKR_OK : hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                              "no object with reference 0x%llx",
+                              (unsigned long long)id);
+    return e;
+}
+
+struct key_run {
+    hc_keyent_t *e;
+    hc_key_op_fn fn;
+    void *arg;
+};
+
+static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                        hc_err_t *err)
+{
+    struct key_run *k = arg;
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = hc_keyindex_resolve(t, s, k->e, &h, err);
+    return rv == CKR_OK ? k->fn(t, s, h, k->arg, err) : rv;
+}
+
+CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
+                 hc_key_op_fn fn, void *arg, hc_err_t *err)
+{
+    struct key_run k = { e, fn, arg };
+    return hc_pool_run(t, live, need_login, key_run_op, &k, err);
+}
+
 struct pub_arg {
     hc_keyent_t *e;
     unsigned char *spki;
@@ -203,15 +235,13 @@ static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
                          &a->spki, &a->spki_len);
 }
 
-static CK_RV public_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                       hc_err_t *err)
+static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                       void *arg, hc_err_t *err)
 {
+    (void)err;
     struct pub_arg *a = arg;
     hc_keyent_t *e = a->e;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, e, &h, err);
-    if (rv != CKR_OK)
-        return rv;
+    CK_RV rv;
     if (e->cls == CKO_PUBLIC_KEY)
         return spki_of(t, s->h, h, e->ktype, a);
     /* A private key: its public half by CKA_ID (or label if it has no id). */
@@ -253,7 +283,7 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
         return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s: object %s is "
                       "not a key", t->cfg->name, hc_keyent_name(e, name, sizeof name));
     struct pub_arg a = { .e = e };
-    CK_RV rv = hc_pool_run(t, true, false, public_op, &a, err);
+    CK_RV rv = hc_key_run(t, e, true, false, public_op, &a, err);
     if (rv != CKR_OK && hc_rv_lost(rv))
         return rv; /* not a property of the key: try again next time */
     pthread_mutex_lock(&t->idx_lock);

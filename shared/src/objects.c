@@ -67,31 +67,16 @@ CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
     return CKR_OK;
 }
 
-/* Looks up a reference; fills err naming it when unknown. */
-static hc_keyent_t *entry(hc_core_t *c, hc_obj_t obj, hc_token_t **t, CK_RV *rv,
-                          hc_err_t *err)
-{
-    hc_keyent_t *e = hc_keyindex_get(c, obj, t);
-    *rv = e ? CKR_OK : hc_err(err, CKR_OBJECT_HANDLE_INVALID,
-                              "no object with reference 0x%llx",
-                              (unsigned long long)obj);
-    return e;
-}
-
 struct attrs_arg {
-    hc_keyent_t *e;
     CK_ATTRIBUTE *tmpl;
     CK_ULONG n;
 };
 
-static CK_RV attrs_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                      hc_err_t *err)
+static CK_RV attrs_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                      void *arg, hc_err_t *err)
 {
+    (void)err;
     struct attrs_arg *a = arg;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
-    if (rv != CKR_OK)
-        return rv;
     return t->fl->C_GetAttributeValue(s->h, h, a->tmpl, a->n);
 }
 
@@ -100,11 +85,11 @@ CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n
 {
     hc_token_t *t;
     CK_RV rv;
-    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e)
         return rv;
-    struct attrs_arg a = { e, tmpl, n };
-    return hc_pool_run(t, true, false, attrs_op, &a, err);
+    struct attrs_arg a = { tmpl, n };
+    return hc_key_run(t, e, true, false, attrs_op, &a, err);
 }
 
 CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
@@ -112,7 +97,7 @@ CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
 {
     hc_token_t *t;
     CK_RV rv;
-    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e || (rv = hc_keyindex_public(t, e, err)) != CKR_OK)
         return rv;
     if (!(*spki = malloc(e->spki_len)))
@@ -127,7 +112,7 @@ CK_RV hc_core_signature_length(void *impl, hc_obj_t obj, size_t *len,
 {
     hc_token_t *t;
     CK_RV rv;
-    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e || (rv = hc_keyindex_public(t, e, err)) != CKR_OK)
         return rv;
     *len = e->sig_len;
@@ -221,18 +206,13 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
     return rv;
 }
 
-struct destroy_arg {
-    hc_keyent_t *e;
-};
-
-static CK_RV destroy_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                        hc_err_t *err)
+static CK_RV destroy_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                        void *arg, hc_err_t *err)
 {
-    struct destroy_arg *a = arg;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
-    if (rv == CKR_OK && (rv = t->fl->C_DestroyObject(s->h, h)) == CKR_OK)
-        hc_keyindex_forget(t, a->e);
+    (void)err;
+    CK_RV rv = t->fl->C_DestroyObject(s->h, h);
+    if (rv == CKR_OK)
+        hc_keyindex_forget(t, arg);
     return rv;
 }
 
@@ -240,9 +220,8 @@ CK_RV hc_core_destroy(void *impl, hc_obj_t obj, hc_err_t *err)
 {
     hc_token_t *t;
     CK_RV rv;
-    hc_keyent_t *e = entry(impl, obj, &t, &rv, err);
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e)
         return rv;
-    struct destroy_arg a = { e };
-    return hc_pool_run(t, true, true, destroy_op, &a, err);
+    return hc_key_run(t, e, true, true, destroy_op, e, err);
 }

@@ -15,7 +15,7 @@
 #include "swcrypto.h"
 
 struct sign_arg {
-    hc_keyent_t *e;
+    hc_keyent_t *e;             /* for messages and per-key stats */
     const CK_MECHANISM *mech;
     const unsigned char *data;
     size_t len;
@@ -23,17 +23,13 @@ struct sign_arg {
     size_t sig_len;
 };
 
-static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                     hc_err_t *err)
+static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                     void *arg, hc_err_t *err)
 {
     struct sign_arg *a = arg;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
-    if (rv != CKR_OK)
-        return rv;
     char b[32], name[300];
     uint64_t start = hc_now_us();
-    rv = t->fl->C_SignInit(s->h, (CK_MECHANISM *)a->mech, h);
+    CK_RV rv = t->fl->C_SignInit(s->h, (CK_MECHANISM *)a->mech, h);
     if (rv == CKR_OK) {
         CK_ULONG n = sizeof a->sig;
         rv = t->fl->C_Sign(s->h, (CK_BYTE *)a->data, a->len, a->sig, &n);
@@ -93,10 +89,10 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
 {
     hc_core_t *c = impl;
     hc_token_t *t;
-    hc_keyent_t *e = hc_keyindex_get(c, obj, &t);
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(c, obj, &t, &rv, err);
     if (!e)
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "no key with reference 0x%llx",
-                      (unsigned long long)obj);
+        return rv;
     HC_INC(t->stats->sign_requests);
     if (!e->stats) {
         char name[300];
@@ -113,8 +109,6 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
      * that a disk entry can always be checked before it is served. */
     unsigned char key[HC_CACHE_KEY_LEN];
     bool cacheable = c->cache && hc_keyindex_public(t, e, NULL) == CKR_OK;
-    struct sign_arg *a = NULL;
-    CK_RV rv;
     if (cacheable) {
         unsigned char probe[HC_MAX_SIG];
         size_t n = sizeof probe;
@@ -124,11 +118,10 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
                 HC_INC(ks->cache_hits);
             return deliver(probe, n, sig, sig_len, err);
         }
-        HC_INC(t->stats->cache_misses);
-    } else {
-        HC_INC(t->stats->cache_misses);
     }
-    if (!(a = calloc(1, sizeof *a)))
+    HC_INC(t->stats->cache_misses); /* counts every request the HSM serves */
+    struct sign_arg *a = calloc(1, sizeof *a);
+    if (!a)
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
     a->e = e;
     /* Hash here and send only the hash or DigestInfo when the token can. */
@@ -147,7 +140,7 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
         a->data = data;
         a->len = len;
     }
-    rv = hc_pool_run(t, live, true, sign_op, a, err);
+    rv = hc_key_run(t, e, live, true, sign_op, a, err);
     if (rv == CKR_OK && cacheable &&
         hc_sw_verify(e->spki, e->spki_len, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
         hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);
@@ -160,20 +153,17 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
 }
 
 struct token_verify_arg {
-    hc_keyent_t *e;
     const CK_MECHANISM *mech;
     const unsigned char *data, *sig;
     size_t len, sig_len;
 };
 
-static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                             hc_err_t *err)
+static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s,
+                             CK_OBJECT_HANDLE h, void *arg, hc_err_t *err)
 {
+    (void)err;
     struct token_verify_arg *a = arg;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
-    if (rv != CKR_OK)
-        return rv;
+    CK_RV rv;
     if ((rv = t->fl->C_VerifyInit(s->h, (CK_MECHANISM *)a->mech, h)) != CKR_OK)
         return rv;
     return t->fl->C_Verify(s->h, (CK_BYTE *)a->data, a->len, (CK_BYTE *)a->sig,
@@ -184,24 +174,22 @@ CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
                      const unsigned char *data, size_t len,
                      const unsigned char *sig, size_t sig_len, hc_err_t *err)
 {
-    hc_core_t *c = impl;
     hc_token_t *t;
-    hc_keyent_t *e = hc_keyindex_get(c, obj, &t);
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e)
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "no key with reference 0x%llx",
-                      (unsigned long long)obj);
+        return rv;
     if (hc_keyindex_public(t, e, NULL) == CKR_OK) {
-        CK_RV rv = hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
+        rv = hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
         if (rv != CKR_MECHANISM_INVALID)
             return rv;
     }
     /* A mechanism libcrypto does not do here: ask the token. */
-    struct token_verify_arg a = { e, mech, data, sig, len, sig_len };
-    return hc_pool_run(t, true, false, token_verify_op, &a, err);
+    struct token_verify_arg a = { mech, data, sig, len, sig_len };
+    return hc_key_run(t, e, true, false, token_verify_op, &a, err);
 }
 
 struct crypt_arg {
-    hc_keyent_t *e;
     bool encrypt;
     const CK_MECHANISM *mech;
     const unsigned char *in;
@@ -210,16 +198,13 @@ struct crypt_arg {
     CK_ULONG out_len;
 };
 
-static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                      hc_err_t *err)
+static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                      void *arg, hc_err_t *err)
 {
+    (void)err;
     struct crypt_arg *a = arg;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, a->e, &h, err);
-    if (rv != CKR_OK)
-        return rv;
     CK_MECHANISM *m = (CK_MECHANISM *)a->mech;
-    rv = a->encrypt ? t->fl->C_EncryptInit(s->h, m, h) : t->fl->C_DecryptInit(s->h, m, h);
+    CK_RV rv = a->encrypt ? t->fl->C_EncryptInit(s->h, m, h) : t->fl->C_DecryptInit(s->h, m, h);
     if (rv != CKR_OK)
         return rv;
     CK_BYTE *in = (CK_BYTE *)a->in;
@@ -233,17 +218,16 @@ CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t obj,
                     size_t in_len, unsigned char *out, size_t *out_len,
                     hc_err_t *err)
 {
-    hc_core_t *c = impl;
     hc_token_t *t;
-    hc_keyent_t *e = hc_keyindex_get(c, obj, &t);
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e)
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "no key with reference 0x%llx",
-                      (unsigned long long)obj);
+        return rv;
     /* Always into our own buffer: a token's size query and the real call
      * would otherwise need one session across two pool runs. */
     unsigned char buf[HC_MAX_SIG + 64];
-    struct crypt_arg a = { e, encrypt, mech, in, in_len, buf, sizeof buf };
-    CK_RV rv = hc_pool_run(t, true, !encrypt, crypt_op, &a, err);
+    struct crypt_arg a = { encrypt, mech, in, in_len, buf, sizeof buf };
+    rv = hc_key_run(t, e, true, !encrypt, crypt_op, &a, err);
     if (rv != CKR_OK)
         return rv;
     if (out && *out_len < a.out_len) {

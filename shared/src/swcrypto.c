@@ -194,18 +194,6 @@ static const EVP_MD *hashed_md(CK_MECHANISM_TYPE m, enum family *f)
     }
 }
 
-static const EVP_MD *md_of_ckm(CK_MECHANISM_TYPE h)
-{
-    switch (h) {
-    case CKM_SHA_1: return EVP_sha1();
-    case CKM_SHA224: return EVP_sha224();
-    case CKM_SHA256: return EVP_sha256();
-    case CKM_SHA384: return EVP_sha384();
-    case CKM_SHA512: return EVP_sha512();
-    default: return NULL;
-    }
-}
-
 static const EVP_MD *md_of_mgf(CK_RSA_PKCS_MGF_TYPE g)
 {
     switch (g) {
@@ -299,7 +287,7 @@ static bool set_pss(EVP_PKEY_CTX *pctx, const CK_MECHANISM *mech, const EVP_MD *
     if (!mech->pParameter || mech->ulParameterLen != sizeof(CK_RSA_PKCS_PSS_PARAMS))
         return false;
     const CK_RSA_PKCS_PSS_PARAMS *pp = mech->pParameter;
-    const EVP_MD *h = md_of_ckm(pp->hashAlg), *mgf = md_of_mgf(pp->mgf);
+    const EVP_MD *h = hc_sw_digest_md(pp->hashAlg), *mgf = md_of_mgf(pp->mgf);
     if (!h || !mgf || (*md && EVP_MD_get_type(*md) != EVP_MD_get_type(h)))
         return false;
     *md = h;
