@@ -365,10 +365,8 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
                                       NULL, NULL, &s);
             if (rv != CKR_OK) {
                 if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
-                    reset_locked(t);
+                    reset_locked(t); /* the next call probes the token */
                     HC_INC(t->stats->recoveries);
-                    absent(t, NULL, "");
-                    t->next_probe_ms = 0; /* first reprobe right away */
                 }
                 hc_err(err, rv, "token %s: C_OpenSession: %s", t->cfg->name,
                        hc_rv_name(rv, b));

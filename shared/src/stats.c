@@ -153,11 +153,10 @@ void hc_stats_close(hc_stats_t *s)
 
 hc_token_stats_t *hc_stats_token(hc_stats_t *s, const char *name)
 {
-    static hc_token_stats_t overflow; /* write-only sink when full */
     if (!s->f)
-        return &overflow;
+        return &s->sink;
     pthread_mutex_lock(s->key_lock);
-    hc_token_stats_t *t = &overflow;
+    hc_token_stats_t *t = &s->sink;
     for (uint32_t i = 0; i < HC_STATS_TOKENS; i++) {
         if (i == s->f->ntokens) {
             snprintf(s->f->tokens[i].name, sizeof s->f->tokens[i].name, "%s", name);

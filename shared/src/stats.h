@@ -54,6 +54,7 @@ typedef struct hc_stats_file {
 
 typedef struct hc_stats {
     hc_stats_file_t *f;
+    hc_token_stats_t sink;  /* counts nobody reads, when the table is full */
     bool mapped;
     char path[4096];
     void *key_lock; /* pthread_mutex_t*, guards claiming key slots */
