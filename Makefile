@@ -18,20 +18,24 @@ RPATH    := -Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags
 
 CORE_SRC := $(wildcard shared/src/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
-FRONT_SRC := $(wildcard shared/front/*.c)
+# The front's common part; each front module adds one profile file.
+FRONT_SRC := $(filter-out shared/front/profile_%.c,$(wildcard shared/front/*.c))
 FRONT_OBJ := $(FRONT_SRC:%.c=$(BUILD)/obj/%.o)
+SSHCA_SRC := $(wildcard sshca-plugin/*.c)
+SSHCA_OBJ := $(SSHCA_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(wildcard shared/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_SRC  := $(wildcard tests/sim/*.c)
 
 LIB      := $(BUILD)/libhsmcache.so
 FRONT    := $(BUILD)/hsmcache-pkcs11.so
+SSHCA    := $(BUILD)/hsmcache-sshca.so
 CLI      := $(BUILD)/hsmcache
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
 .PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench bench-front tests-build
-all: $(LIB) $(FRONT) $(CLI) $(SIM) $(SIMCTL) tests-build
+all: $(LIB) $(FRONT) $(SSHCA) $(CLI) $(SIM) $(SIMCTL) tests-build
 
 deps:
 	@sh scripts/install-deps.sh
@@ -46,9 +50,13 @@ $(LIB): $(CORE_OBJ)
 
 # The PKCS#11 front exports only C_GetFunctionList (and the 3.0 interface
 # calls); everything else stays inside.
-$(FRONT): $(FRONT_OBJ) $(LIB)
-	$(CC) -shared $(LDFLAGS) -Wl,--version-script=shared/front/exports.map $(RPATH) \
-	    -o $@ $(FRONT_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+FRONT_LINK = $(CC) -shared $(LDFLAGS) -Wl,--version-script=shared/front/exports.map $(RPATH) \
+	    -o $@ $^ -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+$(FRONT): $(FRONT_OBJ) $(BUILD)/obj/shared/front/profile_pkcs11.o | $(LIB)
+	$(FRONT_LINK)
+
+$(SSHCA): $(FRONT_OBJ) $(SSHCA_OBJ) | $(LIB)
+	$(FRONT_LINK)
 
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
@@ -75,6 +83,7 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/p11-kit/modules $(DESTDIR)/etc/hsmcache
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/hsmcache/libhsmcache.so
 	install -m 0644 $(FRONT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pkcs11.so
+	install -m 0644 $(SSHCA) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-sshca.so
 	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache
 	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pkcs11.so \

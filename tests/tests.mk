@@ -50,7 +50,7 @@ bench-front:
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/front.sh
 
-bench: bench-front
+bench: bench-front bench-ssh
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)

@@ -20,6 +20,7 @@ int hc_cmd_keygen(hc_cli_t *cli);
 int hc_cmd_pin(hc_cli_t *cli);
 int hc_cmd_stats(hc_cli_t *cli);
 int hc_cmd_doctor(hc_cli_t *cli);
+int hc_cmd_sshca(hc_cli_t *cli);
 
 /* Opens the CLI's context or prints why not (returns NULL). */
 hc_ctx_t *hc_cli_open(const hc_cli_t *cli);

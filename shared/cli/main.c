@@ -18,6 +18,7 @@ static void usage(FILE *out)
           "  pin check TOKEN            one login: ok, wrong or locked\n"
           "  stats [--prometheus]       counters of every process using hsmcache\n"
           "  doctor [--user USER]       check config, PIN files, modules, tokens\n"
+          "  sshca pubkey               the [sshca] CA keys in OpenSSH format\n"
           "CONFIG defaults to $HSMCACHE_CONF, then /etc/hsmcache/hsmcache.conf.\n",
           out);
 }
@@ -109,6 +110,7 @@ int main(int argc, char **argv)
         { "tokens", hc_cmd_tokens }, { "keys", hc_cmd_keys },
         { "keygen", hc_cmd_keygen }, { "pin", hc_cmd_pin },
         { "stats", hc_cmd_stats }, { "doctor", hc_cmd_doctor },
+        { "sshca", hc_cmd_sshca },
     };
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
         if (!strcmp(argv[i], cmds[k].name)) {

@@ -33,6 +33,7 @@ static void after_fork_child(void)
 {
     hc_front.initialized = false;
     hc_front.ctx = NULL;          /* the parent's; left alone */
+    hc_front.pstate = NULL;
     hc_front.sessions = NULL;     /* likewise: a bounded, one-time leak */
     hc_front.nsessions = 0;
     pthread_mutex_init(&hc_front.lock, NULL);
@@ -72,16 +73,21 @@ CK_RV C_Initialize(CK_VOID_PTR init_args)
         pthread_mutex_unlock(&hc_front.lock);
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
     }
-    snprintf(hc_front.log.prefix, sizeof hc_front.log.prefix,
-             "hsmcache[%s]", HC_FRONT_PROFILE);
+    const hc_front_profile_t *p = &hc_front_profile;
+    snprintf(hc_front.log.prefix, sizeof hc_front.log.prefix, "hsmcache[%s]", p->name);
     hc_front.log.level = HC_LOG_WARN;
     hc_err_t err = { 0 };
-    CK_RV rv = hc_open(HC_FRONT_PROFILE, NULL, &hc_front.ctx, &err);
+    hc_front.pstate = NULL;
+    CK_RV rv = hc_open(p->name, NULL, &hc_front.ctx, &err);
+    if (rv == CKR_OK && p->init && (rv = p->init(hc_front.ctx, &hc_front.pstate)) != CKR_OK)
+        hc_close(hc_front.ctx); /* the profile logged why */
     if (rv == CKR_OK) {
         hc_front.initialized = true;
         hc_front.warned_caller_pin = false;
     } else {
-        hc_log(&hc_front.log, HC_LOG_ERROR, "%s", err.msg);
+        if (err.msg[0])
+            hc_log(&hc_front.log, HC_LOG_ERROR, "%s", err.msg);
+        hc_front.ctx = NULL;
         rv = CKR_GENERAL_ERROR;
     }
     pthread_mutex_unlock(&hc_front.lock);
@@ -102,9 +108,13 @@ CK_RV C_Finalize(CK_VOID_PTR reserved)
     hc_front.sessions = NULL;
     hc_front.nsessions = 0;
     hc_ctx_t *ctx = hc_front.ctx;
+    void *pstate = hc_front.pstate;
     hc_front.ctx = NULL;
+    hc_front.pstate = NULL;
     hc_front.initialized = false;
     pthread_mutex_unlock(&hc_front.lock);
+    if (hc_front_profile.fini)
+        hc_front_profile.fini(pstate);
     hc_close(ctx);
     return CKR_OK;
 }
@@ -126,8 +136,9 @@ CK_RV C_GetInfo(CK_INFO_PTR info)
     info->cryptokiVersion.major = 2;
     info->cryptokiVersion.minor = 40;
     pad(info->manufacturerID, sizeof info->manufacturerID, "hsmcache");
-    pad(info->libraryDescription, sizeof info->libraryDescription,
-        "hsmcache " HC_FRONT_PROFILE " front");
+    char desc[64];
+    snprintf(desc, sizeof desc, "hsmcache %s front", hc_front_profile.name);
+    pad(info->libraryDescription, sizeof info->libraryDescription, desc);
     info->libraryVersion.major = 0;
     info->libraryVersion.minor = 1;
     return CKR_OK;

@@ -21,9 +21,27 @@
 #include "hsmcache.h"
 #include "log.h"
 
-#ifndef HC_FRONT_PROFILE
-#define HC_FRONT_PROFILE HC_PROFILE_PKCS11
-#endif
+/*
+ * A profile is what makes one front module differ from another (the
+ * generic pkcs11 one, the SSH CA one): a name (the config section and
+ * core profile) and optional hooks. Each module links exactly one
+ * profile file defining `hc_front_profile`.
+ */
+typedef struct hc_front_profile {
+    const char *name;
+    /* After the context is open: builds the profile's state. */
+    CK_RV (*init)(hc_ctx_t *ctx, void **state);
+    void (*fini)(void *state);
+    /* Hides objects: false = the host never sees `obj`. */
+    bool (*visible)(void *state, hc_obj_t obj);
+    /* Replaces hc_sign for C_Sign/C_SignFinal (policy, audit). */
+    CK_RV (*sign)(void *state, hc_ctx_t *ctx, hc_obj_t key,
+                  const CK_MECHANISM *mech, const unsigned char *data,
+                  size_t len, unsigned char *sig, size_t *sig_len,
+                  hc_err_t *err);
+} hc_front_profile_t;
+
+extern const hc_front_profile_t hc_front_profile;
 
 #define HC_FRONT_MAX_BUFFER (64u << 20) /* multi-part data we keep */
 
@@ -43,6 +61,7 @@ typedef struct hc_vsession {
     pthread_mutex_t lock;
     hc_ctx_t *ctx;             /* the context it was opened in: valid until
                                   C_Finalize, which closes sessions first */
+    void *pstate;              /* the profile's state, likewise */
     CK_SLOT_ID slot;
     CK_FLAGS flags;
     hc_obj_t *found;           /* C_FindObjects state */
@@ -56,6 +75,7 @@ typedef struct hc_front {
     pthread_mutex_t lock;
     bool initialized;
     hc_ctx_t *ctx;
+    void *pstate;              /* hc_front_profile's state */
     hc_logger_t log;
     hc_vsession_t **sessions;  /* handle = index + 1 */
     size_t nsessions;
@@ -63,6 +83,9 @@ typedef struct hc_front {
 } hc_front_t;
 
 extern hc_front_t hc_front;
+
+/* true unless the profile hides `obj`. */
+bool hc_front_visible(const hc_vsession_t *s, hc_obj_t obj);
 
 /* Returns the context, or NULL when not initialized (or after fork). */
 hc_ctx_t *hc_front_ctx(void);

@@ -22,6 +22,11 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
     size_t count = 0;
     rv = hc_find(s->ctx, s->slot, tmpl, n, &found, &count, NULL);
     if (rv == CKR_OK) {
+        size_t kept = 0; /* drop what the profile hides */
+        for (size_t i = 0; i < count; i++)
+            if (hc_front_visible(s, found[i]))
+                found[kept++] = found[i];
+        count = kept;
         free(s->found);
         s->found = found;
         s->nfound = count;
@@ -83,31 +88,36 @@ static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx)
     return CKR_OK;
 }
 
+/* Like session_slot, for a call on `obj`: it must be on the session's
+ * token and visible to the profile. */
+static CK_RV session_obj(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, hc_ctx_t **ctx)
+{
+    hc_vsession_t *s;
+    CK_RV rv = hc_front_session(h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    *ctx = s->ctx;
+    if (hc_obj_token(obj) != s->slot || !hc_front_visible(s, obj))
+        rv = CKR_OBJECT_HANDLE_INVALID;
+    hc_front_unlock(s);
+    return rv;
+}
+
 CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
                           CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
-    CK_SLOT_ID slot;
-    hc_ctx_t *ctx;
-    CK_RV rv = session_slot(h, &slot, &ctx);
-    if (rv != CKR_OK)
-        return rv;
     if (!tmpl && n)
         return CKR_ARGUMENTS_BAD;
-    if (hc_obj_token(obj) != slot)
-        return CKR_OBJECT_HANDLE_INVALID;
-    return hc_get_attrs(ctx, obj, tmpl, n, NULL);
+    hc_ctx_t *ctx;
+    CK_RV rv = session_obj(h, obj, &ctx);
+    return rv == CKR_OK ? hc_get_attrs(ctx, obj, tmpl, n, NULL) : rv;
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
-    CK_SLOT_ID slot;
     hc_ctx_t *ctx;
-    CK_RV rv = session_slot(h, &slot, &ctx);
-    if (rv != CKR_OK)
-        return rv;
-    if (hc_obj_token(obj) != slot)
-        return CKR_OBJECT_HANDLE_INVALID;
-    return hc_destroy(ctx, obj, NULL);
+    CK_RV rv = session_obj(h, obj, &ctx);
+    return rv == CKR_OK ? hc_destroy(ctx, obj, NULL) : rv;
 }
 
 CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,

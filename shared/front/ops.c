@@ -90,35 +90,40 @@ CK_RV hc_op_deliver(hc_op_t *op, unsigned char *out, CK_ULONG *out_len)
     return CKR_OK;
 }
 
-/* Checks that `key` is a key of the session's token. */
+/* Checks that `key` is a key of the session's token that the profile
+ * lets the host see. */
 static CK_RV own_key(const hc_vsession_t *s, CK_OBJECT_HANDLE key)
 {
-    return hc_obj_token(key) == s->slot ? CKR_OK : CKR_KEY_HANDLE_INVALID;
+    return hc_obj_token(key) == s->slot && hc_front_visible(s, key)
+               ? CKR_OK : CKR_KEY_HANDLE_INVALID;
 }
 
-typedef CK_RV (*compute_fn)(hc_ctx_t *ctx, hc_op_t *op,
+typedef CK_RV (*compute_fn)(hc_vsession_t *s, hc_op_t *op,
                             const unsigned char *in, size_t in_len,
                             unsigned char *out, size_t *out_len, hc_err_t *err);
 
-static CK_RV compute_sign(hc_ctx_t *ctx, hc_op_t *op, const unsigned char *in,
+static CK_RV compute_sign(hc_vsession_t *s, hc_op_t *op, const unsigned char *in,
                           size_t in_len, unsigned char *out, size_t *out_len,
                           hc_err_t *err)
 {
-    return hc_sign(ctx, op->key, &op->mech, in, in_len, out, out_len, err);
+    if (hc_front_profile.sign)
+        return hc_front_profile.sign(s->pstate, s->ctx, op->key, &op->mech, in,
+                                     in_len, out, out_len, err);
+    return hc_sign(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
-static CK_RV compute_encrypt(hc_ctx_t *ctx, hc_op_t *op, const unsigned char *in,
+static CK_RV compute_encrypt(hc_vsession_t *s, hc_op_t *op, const unsigned char *in,
                              size_t in_len, unsigned char *out, size_t *out_len,
                              hc_err_t *err)
 {
-    return hc_encrypt(ctx, op->key, &op->mech, in, in_len, out, out_len, err);
+    return hc_encrypt(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
-static CK_RV compute_decrypt(hc_ctx_t *ctx, hc_op_t *op, const unsigned char *in,
+static CK_RV compute_decrypt(hc_vsession_t *s, hc_op_t *op, const unsigned char *in,
                              size_t in_len, unsigned char *out, size_t *out_len,
                              hc_err_t *err)
 {
-    return hc_decrypt(ctx, op->key, &op->mech, in, in_len, out, out_len, err);
+    return hc_decrypt(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
 /* The one-shot call behind C_Sign/C_SignFinal and friends: computes once
@@ -142,9 +147,10 @@ static CK_RV finish(hc_vsession_t *s, hc_op_t *op, compute_fn fn,
         unsigned char buf[HC_MAX_SIG + 64];
         size_t n = sizeof buf;
         hc_err_t err = { 0 };
-        CK_RV rv = fn(s->ctx, op, in, in_len, buf, &n, &err);
+        CK_RV rv = fn(s, op, in, in_len, buf, &n, &err);
         if (rv != CKR_OK) {
-            if (err.msg[0])
+            /* A profile's refusal was already explained by the profile. */
+            if (err.msg[0] && rv != CKR_FUNCTION_REJECTED)
                 hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
             hc_op_reset(op);
             return rv;

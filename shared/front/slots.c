@@ -124,6 +124,7 @@ CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
         return CKR_HOST_MEMORY;
     pthread_mutex_init(&s->lock, NULL);
     s->ctx = ctx;
+    s->pstate = hc_front.pstate; /* set with ctx at C_Initialize */
     s->slot = slot;
     s->flags = flags;
     pthread_mutex_lock(&hc_front.lock);
@@ -216,6 +217,11 @@ CK_RV hc_front_session(CK_SESSION_HANDLE h, hc_vsession_t **out)
     pthread_mutex_unlock(&hc_front.lock);
     *out = s;
     return s ? CKR_OK : CKR_SESSION_HANDLE_INVALID;
+}
+
+bool hc_front_visible(const hc_vsession_t *s, hc_obj_t obj)
+{
+    return !hc_front_profile.visible || hc_front_profile.visible(s->pstate, obj);
 }
 
 void hc_front_unlock(hc_vsession_t *s)

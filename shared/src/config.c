@@ -173,30 +173,88 @@ static bool parse_path(struct parse *p, const char *key, const char *v,
     return copy_value(p, key, v, dst, size);
 }
 
-static bool parse_token_list(struct parse *p, const char *key, const char *v,
-                             hc_profile_cfg_t *prof)
+/* Appends the comma/space separated items of `v` to `list`; each must
+ * pass `valid` (if given). */
+static bool parse_list(struct parse *p, const char *key, const char *v,
+                       hc_strlist_t *list, bool (*valid)(const char *),
+                       const char *what)
 {
     char *copy = strdup(v);
     if (!copy)
         return fail(p, key, "out of memory");
     for (char *save = NULL, *t = strtok_r(copy, ", \t", &save); t;
          t = strtok_r(NULL, ", \t", &save)) {
-        if (!hc_valid_token_name(t)) {
-            fail(p, key, "'%s' is not a valid token name", t);
+        if (valid && !valid(t)) {
+            fail(p, key, "'%s' is not a valid %s", t, what);
             free(copy);
             return false;
         }
-        char **grown = realloc(prof->tokens, (prof->ntokens + 1) * sizeof *grown);
-        if (!grown || !(grown[prof->ntokens] = strdup(t))) {
-            prof->tokens = grown ? grown : prof->tokens;
+        char **grown = realloc(list->items, (list->n + 1) * sizeof *grown);
+        if (!grown || !(grown[list->n] = strdup(t))) {
+            list->items = grown ? grown : list->items;
             free(copy);
             return fail(p, key, "out of memory");
         }
-        prof->tokens = grown;
-        prof->ntokens++;
+        list->items = grown;
+        list->n++;
     }
     free(copy);
     return true;
+}
+
+long long hc_parse_duration(const char *text)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (errno || end == text || n < 0)
+        return -1;
+    static const struct { char unit; long long s; } units[] = {
+        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 },
+    };
+    if (*end == '\0')
+        return n;
+    for (size_t i = 0; i < 5; i++)
+        if (end[0] == units[i].unit && end[1] == '\0')
+            return n > LLONG_MAX / units[i].s ? -1 : n * units[i].s;
+    return -1;
+}
+
+static bool uri_like(const char *v)
+{
+    return strncmp(v, "pkcs11:", 7) == 0;
+}
+
+/* [sshca] settings beyond the common profile keys. */
+static bool sshca_key(struct parse *p, const char *k, const char *v)
+{
+    hc_sshca_cfg_t *c = &p->cfg->sshca;
+    if (!strcmp(k, "keys"))
+        return parse_list(p, k, v, &c->keys, uri_like, "pkcs11: URI");
+    if (!strcmp(k, "audit-log"))
+        return parse_path(p, k, v, c->audit_log, sizeof c->audit_log);
+    if (!strcmp(k, "require-validity"))
+        return parse_bool(p, k, v, &c->require_validity);
+    if (!strcmp(k, "require-principals"))
+        return parse_bool(p, k, v, &c->require_principals);
+    if (!strcmp(k, "host-certs"))
+        return parse_bool(p, k, v, &c->host_certs);
+    if (!strcmp(k, "allow-agent"))
+        return parse_bool(p, k, v, &c->allow_agent);
+    if (!strcmp(k, "allowed-users"))
+        return parse_list(p, k, v, &c->allowed_users, NULL, NULL);
+    if (!strcmp(k, "allowed-groups"))
+        return parse_list(p, k, v, &c->allowed_groups, NULL, NULL);
+    if (!strcmp(k, "max-validity")) {
+        long long s = hc_parse_duration(v);
+        if (s <= 0)
+            return fail(p, k, "'%s' is not a duration (e.g. 8h, 30d, 2w)", v);
+        c->max_validity_s = s;
+        return true;
+    }
+    return fail(p, k, "unknown key (known: signature-cache, tokens, keys, "
+                "audit-log, require-validity, max-validity, require-principals, "
+                "allowed-users, allowed-groups, host-certs, allow-agent)");
 }
 
 static bool core_key(struct parse *p, const char *k, const char *v)
@@ -252,8 +310,15 @@ static bool profile_key(struct parse *p, const char *k, const char *v)
 {
     if (!strcmp(k, "signature-cache"))
         return parse_bool(p, k, v, &p->cur_profile->signature_cache);
-    if (!strcmp(k, "tokens"))
-        return parse_token_list(p, k, v, p->cur_profile);
+    if (!strcmp(k, "tokens")) {
+        hc_strlist_t list = { p->cur_profile->tokens, p->cur_profile->ntokens };
+        bool ok = parse_list(p, k, v, &list, hc_valid_token_name, "token name");
+        p->cur_profile->tokens = list.items;
+        p->cur_profile->ntokens = list.n;
+        return ok;
+    }
+    if (p->cur_profile == &p->cfg->profiles[HC_P_SSHCA])
+        return sshca_key(p, k, v);
     return fail(p, k, "unknown key (known: signature-cache, tokens)");
 }
 
@@ -325,6 +390,11 @@ static void set_defaults(hc_config_t *c)
     c->persistent_cache_mb = 1024;
     c->log_level = HC_LOG_WARN;
     c->profiles[HC_P_PDNS].signature_cache = true;
+    snprintf(c->sshca.audit_log, sizeof c->sshca.audit_log,
+             "/var/log/hsmcache/sshca.log");
+    c->sshca.require_validity = true;
+    c->sshca.require_principals = true;
+    c->sshca.host_certs = true;
 }
 
 /* Checks that need the whole file: each token is complete, each profile's
@@ -446,10 +516,20 @@ CK_RV hc_config_load(const char *path, hc_config_t **out, hc_err_t *err)
     return rv;
 }
 
+static void free_list(hc_strlist_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+}
+
 void hc_config_free(hc_config_t *cfg)
 {
     if (!cfg)
         return;
+    free_list(&cfg->sshca.keys);
+    free_list(&cfg->sshca.allowed_users);
+    free_list(&cfg->sshca.allowed_groups);
     for (int id = 0; id < HC_P_COUNT; id++) {
         for (size_t i = 0; i < cfg->profiles[id].ntokens; i++)
             free(cfg->profiles[id].tokens[i]);

@@ -6,6 +6,9 @@
  *   [token NAME]      module, label | serial, max-sessions
  *   [pkcs11] [pdns] [bind] [sshca] [cli]
  *                     signature-cache = yes|no, tokens = a, b
+ *   [sshca] also      keys, audit-log, require-validity, max-validity,
+ *                     require-principals, allowed-users, allowed-groups,
+ *                     host-certs, allow-agent
  *
  * Every error names the file, line, section and key. Unknown sections and
  * keys are errors: a typo must not silently fall back to a default.
@@ -34,6 +37,25 @@ typedef struct hc_token_cfg {
     int line;                /* line of the [token] header */
 } hc_token_cfg_t;
 
+/* A comma or space separated list of strings. */
+typedef struct hc_strlist {
+    char **items;
+    size_t n;
+} hc_strlist_t;
+
+/* [sshca]: which CA keys the SSH CA module shows, and its policy. */
+typedef struct hc_sshca_cfg {
+    hc_strlist_t keys;          /* pkcs11: URIs of the CA keys */
+    char audit_log[PATH_MAX];
+    bool require_validity;      /* -V must be given */
+    long long max_validity_s;   /* 0: no limit */
+    bool require_principals;    /* -n must be given */
+    hc_strlist_t allowed_users; /* calling user names; empty: anyone */
+    hc_strlist_t allowed_groups;
+    bool host_certs;            /* -h allowed */
+    bool allow_agent;           /* signing from ssh-agent's helper */
+} hc_sshca_cfg_t;
+
 typedef struct hc_profile_cfg {
     bool signature_cache;
     char **tokens;           /* tokens the profile may use; NULL = all */
@@ -54,6 +76,7 @@ typedef struct hc_config {
     hc_token_cfg_t *tokens;
     size_t ntokens;
     hc_profile_cfg_t profiles[HC_P_COUNT];
+    hc_sshca_cfg_t sshca;
 } hc_config_t;
 
 /* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */
@@ -73,5 +96,7 @@ const hc_token_cfg_t *hc_config_token(const hc_config_t *cfg,
 /* true when `name` is a usable token name: [A-Za-z0-9._-], 1-63 chars,
  * not starting with '.' (it names a file in the PIN store). */
 bool hc_valid_token_name(const char *name);
+/* "30d", "8h", "90m", "3600s", "2w", "3600": seconds, or -1. */
+long long hc_parse_duration(const char *text);
 
 #endif

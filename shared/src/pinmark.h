@@ -18,7 +18,7 @@
 
 #include "pinstore.h"
 
-/* Takes the per-token login lock; returns an fd to pass to
+/* Takes the per-token cross-process lock; returns an fd to pass to
  * hc_pinmark_unlock, or -1 if DIR is unusable (then marks are in memory
  * only, and the caller logs that). */
 int hc_pinmark_lock(const char *dir, const char *token);

@@ -188,6 +188,39 @@ static CK_RV read_mechanisms(hc_token_t *t)
     return CKR_OK;
 }
 
+/* Finds the configured token among the module's slots and connects the
+ * pool to it: CKR_OK, CKR_TOKEN_NOT_PRESENT, or the module's error. */
+static CK_RV scan_slots(hc_token_t *t)
+{
+    CK_ULONG n = 0;
+    CK_SLOT_ID slots[256];
+    CK_RV rv = t->fl->C_GetSlotList(CK_TRUE, NULL, &n);
+    if (rv == CKR_OK) {
+        n = n > 256 ? 256 : n;
+        rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
+    }
+    if (rv != CKR_OK)
+        return rv;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (t->fl->C_GetTokenInfo(slots[i], &ti) != CKR_OK || !token_matches(t->cfg, &ti))
+            continue;
+        t->slot = slots[i];
+        t->info = ti;
+        t->info_valid = true;
+        if ((rv = read_mechanisms(t)) != CKR_OK)
+            return rv;
+        t->connected = true;
+        t->generation++;
+        t->backoff_ms = 0;
+        t->next_probe_ms = 0;
+        t->nidle = t->nopen = 0;
+        t->logged_in = false;
+        return CKR_OK;
+    }
+    return CKR_TOKEN_NOT_PRESENT;
+}
+
 static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
 {
     if (t->connected)
@@ -198,40 +231,22 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
                       "%s, label '%s'); next check in %llu ms", c->name,
                       c->module, c->label[0] ? c->label : c->serial,
                       (unsigned long long)(t->next_probe_ms - hc_now_ms()));
-    CK_RV rv;
-    if (!t->fl && (rv = hc_modules_get(t->core->modules, c->module, &t->fl, err)) != CKR_OK)
-        return rv;
-    CK_ULONG n = 0;
-    CK_SLOT_ID slots[256];
+    /* Under the token's cross-process lock, which logins also take: a
+     * SoftHSM file store is unreadable while another process's login
+     * rewrites it, and a token that only blinked would look removed. */
+    int lock = hc_pinmark_lock(t->core->cfg->cache_dir, c->name);
+    CK_RV rv = CKR_OK;
+    if (!t->fl)
+        rv = hc_modules_get(t->core->modules, c->module, &t->fl, err);
+    if (rv == CKR_OK)
+        rv = scan_slots(t);
+    hc_pinmark_unlock(lock);
     char b[32], why[256];
-    rv = t->fl->C_GetSlotList(CK_TRUE, NULL, &n);
-    if (rv == CKR_OK) {
-        n = n > 256 ? 256 : n;
-        rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
-    }
-    if (rv != CKR_OK) {
-        snprintf(why, sizeof why, "module %s: C_GetSlotList: %s", c->module,
-                 hc_rv_name(rv, b));
+    if (rv == CKR_OK || !t->fl)
+        return rv;
+    if (rv != CKR_TOKEN_NOT_PRESENT) {
+        snprintf(why, sizeof why, "module %s: %s", c->module, hc_rv_name(rv, b));
         return absent(t, err, why);
-    }
-    for (CK_ULONG i = 0; i < n; i++) {
-        CK_TOKEN_INFO ti;
-        if (t->fl->C_GetTokenInfo(slots[i], &ti) != CKR_OK || !token_matches(c, &ti))
-            continue;
-        t->slot = slots[i];
-        t->info = ti;
-        t->info_valid = true;
-        if ((rv = read_mechanisms(t)) != CKR_OK) {
-            snprintf(why, sizeof why, "C_GetMechanismList: %s", hc_rv_name(rv, b));
-            return absent(t, err, why);
-        }
-        t->connected = true;
-        t->generation++;
-        t->backoff_ms = 0;
-        t->next_probe_ms = 0;
-        t->nidle = t->nopen = 0;
-        t->logged_in = false;
-        return CKR_OK;
     }
     snprintf(why, sizeof why, "no token with %s '%s' in module %s (is it "
              "present? see 'hsmcache tokens')", c->label[0] ? "label" : "serial",

@@ -1,0 +1,99 @@
+/* cmd_sshca.c: `hsmcache sshca pubkey`: the CA keys named in [sshca] keys,
+ * as OpenSSH public key lines (for -s ca.pub, TrustedUserCAKeys and
+ * @cert-authority). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "sshkey.h"
+
+/* Prints the public key line of every key `uri` names; returns how many. */
+static int print_keys(hc_ctx_t *ctx, const char *uri, char ***seen, size_t *nseen)
+{
+    hc_obj_t *objs;
+    size_t n;
+    hc_err_t err = { 0 };
+    if (hc_find_uri(ctx, uri, &objs, &n, &err) != CKR_OK) {
+        hc_cli_error("[sshca] keys: %s", err.msg);
+        return -1;
+    }
+    int printed = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *spki;
+        size_t len;
+        char label[256] = "";
+        CK_ATTRIBUTE a = { CKA_LABEL, label, sizeof label - 1 };
+        if (hc_public_key(ctx, objs[i], &spki, &len, NULL) != CKR_OK)
+            continue;
+        if (hc_get_attrs(ctx, objs[i], &a, 1, NULL) == CKR_OK &&
+            a.ulValueLen != CK_UNAVAILABLE_INFORMATION)
+            label[a.ulValueLen] = '\0';
+        char *line = hc_ssh_pubkey_line(spki, len, label[0] ? label : NULL);
+        free(spki);
+        if (!line) {
+            hc_cli_error("%s: a key OpenSSH cannot use", uri);
+            continue;
+        }
+        /* A URI without type= finds both halves: print each key once. */
+        bool dup = false;
+        size_t klen = strcspn(line, " ") + 1;
+        klen += strcspn(line + klen, " ");
+        for (size_t k = 0; k < *nseen && !dup; k++)
+            dup = strncmp((*seen)[k], line, klen) == 0;
+        if (dup) {
+            free(line);
+            continue;
+        }
+        char **grown = realloc(*seen, (*nseen + 1) * sizeof *grown);
+        if (!grown) {
+            free(line);
+            break;
+        }
+        *seen = grown;
+        (*seen)[(*nseen)++] = line;
+        puts(line);
+        printed++;
+    }
+    free(objs);
+    return printed;
+}
+
+int hc_cmd_sshca(hc_cli_t *cli)
+{
+    if (cli->argc != 1 || strcmp(cli->argv[0], "pubkey") != 0) {
+        hc_cli_error("usage: hsmcache sshca pubkey");
+        return 2;
+    }
+    hc_config_t *cfg;
+    hc_err_t err = { 0 };
+    if (hc_config_load(hc_config_resolve(cli->conf), &cfg, &err) != CKR_OK) {
+        hc_cli_error("%s", err.msg);
+        return 2;
+    }
+    if (cfg->sshca.keys.n == 0) {
+        hc_cli_error("%s: [sshca] keys is empty; name the CA keys by pkcs11: URI",
+                     cfg->path);
+        hc_config_free(cfg);
+        return 2;
+    }
+    hc_ctx_t *ctx = hc_cli_open(cli);
+    int status = ctx ? 0 : 2;
+    char **seen = NULL;
+    size_t nseen = 0;
+    for (size_t i = 0; ctx && i < cfg->sshca.keys.n; i++) {
+        int n = print_keys(ctx, cfg->sshca.keys.items[i], &seen, &nseen);
+        if (n <= 0) {
+            if (n == 0)
+                hc_cli_error("[sshca] keys: %s matches no key", cfg->sshca.keys.items[i]);
+            status = 1;
+        }
+    }
+    for (size_t i = 0; i < nseen; i++)
+        free(seen[i]);
+    free(seen);
+    hc_close(ctx);
+    hc_config_free(cfg);
+    return status;
+}

@@ -1,0 +1,185 @@
+/* profile_sshca.c: the SSH CA front (build/hsmcache-sshca.so): visible
+ * keys, policy and audit around every signature. See sshca.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../shared/front/front.h"
+#include "err.h"
+#include "sshca.h"
+#include "sshkey.h"
+
+static void add_visible(sshca_state_t *st, hc_obj_t obj)
+{
+    for (size_t i = 0; i < st->nvisible; i++)
+        if (st->visible[i] == obj)
+            return;
+    hc_obj_t *g = realloc(st->visible, (st->nvisible + 1) * sizeof *g);
+    if (g) {
+        st->visible = g;
+        st->visible[st->nvisible++] = obj;
+    }
+}
+
+static char *ca_fingerprint(hc_ctx_t *ctx, hc_obj_t obj)
+{
+    unsigned char *spki, *blob;
+    size_t len, blen;
+    if (hc_public_key(ctx, obj, &spki, &len, NULL) != CKR_OK)
+        return NULL;
+    blob = hc_ssh_blob(spki, len, &blen);
+    free(spki);
+    char *fp = blob ? hc_ssh_fingerprint(blob, blen) : NULL;
+    free(blob);
+    return fp;
+}
+
+/* The objects `uri` names, and every object sharing their CKA_ID (the
+ * other half of each pair), become visible; private keys become CA keys. */
+static void admit(sshca_state_t *st, hc_ctx_t *ctx, const char *uri)
+{
+    hc_obj_t *objs;
+    size_t n;
+    hc_err_t err = { 0 };
+    if (hc_find_uri(ctx, uri, &objs, &n, &err) != CKR_OK || n == 0) {
+        hc_log(&st->log, HC_LOG_ERROR, "[sshca] keys: %s: %s", uri,
+               n == 0 && !err.msg[0] ? "matches no key" : err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char id[128];
+        CK_OBJECT_CLASS cls = 0;
+        CK_ATTRIBUTE a[] = { { CKA_ID, id, sizeof id }, { CKA_CLASS, &cls, sizeof cls } };
+        if (hc_get_attrs(ctx, objs[i], a, 2, NULL) != CKR_OK)
+            continue;
+        add_visible(st, objs[i]);
+        if (cls == CKO_PRIVATE_KEY) {
+            sshca_key_t *g = realloc(st->keys, (st->nkeys + 1) * sizeof *g);
+            if (g) {
+                st->keys = g;
+                st->keys[st->nkeys++] = (sshca_key_t){ objs[i], uri, ca_fingerprint(ctx, objs[i]) };
+            }
+        }
+        hc_obj_t *pair;
+        size_t np;
+        if (a[0].ulValueLen && a[0].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+            hc_find(ctx, hc_obj_token(objs[i]), a, 1, &pair, &np, NULL) == CKR_OK) {
+            for (size_t k = 0; k < np; k++)
+                add_visible(st, pair[k]);
+            free(pair);
+        }
+    }
+    free(objs);
+}
+
+static void sshca_fini(void *state)
+{
+    sshca_state_t *st = state;
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nkeys; i++)
+        free(st->keys[i].fingerprint);
+    free(st->keys);
+    free(st->visible);
+    sshca_args_free(&st->args);
+    hc_config_free(st->cfg);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
+}
+
+static CK_RV sshca_init(hc_ctx_t *ctx, void **state)
+{
+    sshca_state_t *st = calloc(1, sizeof *st);
+    if (!st)
+        return CKR_HOST_MEMORY;
+    pthread_mutex_init(&st->lock, NULL);
+    snprintf(st->log.prefix, sizeof st->log.prefix, "hsmcache[sshca]");
+    st->log.level = HC_LOG_WARN;
+    hc_err_t err = { 0 };
+    if (hc_config_load(hc_config_path(ctx), &st->cfg, &err) != CKR_OK) {
+        hc_log(&st->log, HC_LOG_ERROR, "%s", err.msg);
+        sshca_fini(st);
+        return CKR_GENERAL_ERROR;
+    }
+    if (st->cfg->sshca.keys.n == 0) {
+        hc_log(&st->log, HC_LOG_ERROR, "%s: [sshca] keys is empty: name the CA "
+               "keys by pkcs11: URI", st->cfg->path);
+        sshca_fini(st);
+        return CKR_GENERAL_ERROR;
+    }
+    if (sshca_args_read_self(&st->args) != 0) {
+        hc_log(&st->log, HC_LOG_ERROR, "cannot read this process's command line");
+        sshca_fini(st);
+        return CKR_GENERAL_ERROR;
+    }
+    for (size_t i = 0; i < st->cfg->sshca.keys.n; i++)
+        admit(st, ctx, st->cfg->sshca.keys.items[i]);
+    *state = st;
+    return CKR_OK;
+}
+
+static bool sshca_visible(void *state, hc_obj_t obj)
+{
+    const sshca_state_t *st = state;
+    for (size_t i = 0; i < st->nvisible; i++)
+        if (st->visible[i] == obj)
+            return true;
+    return false;
+}
+
+static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
+                        const CK_MECHANISM *mech, const unsigned char *data,
+                        size_t len, unsigned char *sig, size_t *sig_len,
+                        hc_err_t *err)
+{
+    sshca_state_t *st = state;
+    const hc_sshca_cfg_t *cfg = &st->cfg->sshca;
+    pthread_mutex_lock(&st->lock);
+    size_t attempt = st->attempts++;
+    pthread_mutex_unlock(&st->lock);
+    const char *file = attempt < st->args.nfiles ? st->args.files[attempt] : NULL;
+    const sshca_key_t *ca = NULL;
+    for (size_t i = 0; i < st->nkeys; i++)
+        if (st->keys[i].obj == key)
+            ca = &st->keys[i];
+    if (!ca)
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "not one of the [sshca] keys");
+
+    char why[512], result[600];
+    const char *rule = sshca_policy_check(cfg, &st->args, time(NULL), why, sizeof why);
+    if (rule) {
+        hc_log(&st->log, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
+        snprintf(result, sizeof result, "refused: %s", rule);
+        if (sshca_audit(cfg->audit_log, &st->args, ca, file, result) != 0)
+            hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s", cfg->audit_log,
+                   strerror(errno));
+        return hc_err(err, CKR_FUNCTION_REJECTED, "refused by rule %s", rule);
+    }
+    /* No signature without an audit record: check before signing, and
+     * withhold the signature if the record cannot be written after. */
+    if (sshca_audit_writable(cfg->audit_log) != 0) {
+        hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s; not signing without "
+               "an audit record", cfg->audit_log, strerror(errno));
+        return hc_err(err, CKR_FUNCTION_FAILED, "audit log unavailable");
+    }
+    CK_RV rv = hc_sign(ctx, key, mech, data, len, sig, sig_len, err);
+    char b[32];
+    snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s",
+             hc_rv_name(rv, b));
+    if (sshca_audit(cfg->audit_log, &st->args, ca, file, result) != 0 && rv == CKR_OK) {
+        hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
+               cfg->audit_log, strerror(errno));
+        return hc_err(err, CKR_FUNCTION_FAILED, "audit record not written");
+    }
+    return rv;
+}
+
+const hc_front_profile_t hc_front_profile = {
+    .name = HC_PROFILE_SSHCA,
+    .init = sshca_init,
+    .fini = sshca_fini,
+    .visible = sshca_visible,
+    .sign = sshca_sign,
+};
