@@ -50,6 +50,11 @@ bench-front:
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/front.sh
 
+bench-ssh:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/ssh.sh
+
 bench: bench-front bench-ssh
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

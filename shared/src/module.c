@@ -1,10 +1,13 @@
 /* module.c: p11-kit module loading, by name or path, once per context. */
 #include "module.h"
 
+#include <limits.h>
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -46,6 +49,55 @@ void hc_modules_free(hc_modules_t *m)
     free(m);
 }
 
+#ifndef HC_P11_MODULE_PATH
+#define HC_P11_MODULE_PATH "/usr/lib/x86_64-linux-gnu/pkcs11"
+#endif
+#ifndef HC_P11_PACKAGE_MODULES
+#define HC_P11_PACKAGE_MODULES "/usr/share/p11-kit/modules"
+#endif
+
+/* The library a registered module name stands for, from the module's
+ * p11-kit file: the same directories p11-kit reads (the user's only when
+ * not root), a relative path taken against p11-kit's module directory.
+ * Why not p11_kit_modules_load(): it dlopens every registered module
+ * (the trust store, OpenSC, ...), about 4 ms in each short-lived host such
+ * as ssh-keygen. When no file is found, the full registry is used. */
+static bool registered_path(const char *name, char *out, size_t size)
+{
+    char dirs[3][PATH_MAX];
+    int ndirs = 0;
+    const char *home = getenv("HOME");
+    if (geteuid() != 0 && home && home[0])
+        snprintf(dirs[ndirs++], PATH_MAX, "%s/.config/pkcs11/modules", home);
+    snprintf(dirs[ndirs++], PATH_MAX, "/etc/pkcs11/modules");
+    snprintf(dirs[ndirs++], PATH_MAX, "%s", HC_P11_PACKAGE_MODULES);
+    for (int i = 0; i < ndirs; i++) {
+        char file[PATH_MAX + 80], line[PATH_MAX + 16];
+        snprintf(file, sizeof file, "%s/%s.module", dirs[i], name);
+        FILE *f = fopen(file, "re");
+        if (!f)
+            continue;
+        bool found = false;
+        while (!found && fgets(line, sizeof line, f)) {
+            char *v = line + strspn(line, " \t");
+            if (strncmp(v, "module:", 7) != 0)
+                continue;
+            v += 7 + strspn(v + 7, " \t");
+            v[strcspn(v, "\r\n")] = '\0';
+            if (!v[0])
+                continue;
+            if (v[0] == '/')
+                snprintf(out, size, "%s", v);
+            else
+                snprintf(out, size, "%s/%s", HC_P11_MODULE_PATH, v);
+            found = true;
+        }
+        fclose(f);
+        return found; /* the first file for a name decides, as in p11-kit */
+    }
+    return false;
+}
+
 static CK_RV load_locked(hc_modules_t *m, const char *key,
                          CK_FUNCTION_LIST **out, hc_err_t *err)
 {
@@ -56,11 +108,17 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
         }
     CK_FUNCTION_LIST *fl = NULL;
     bool from_registry = false;
+    char path[PATH_MAX];
     if (key[0] == '/') {
         fl = p11_kit_module_load(key, 0);
         if (!fl)
             return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s",
                           key, p11_kit_message() ? p11_kit_message() : "?");
+    } else if (registered_path(key, path, sizeof path)) {
+        fl = p11_kit_module_load(path, 0);
+        if (!fl)
+            return hc_err(err, CKR_GENERAL_ERROR, "module '%s' (%s): cannot load: "
+                          "%s", key, path, p11_kit_message() ? p11_kit_message() : "?");
     } else {
         if (!m->registry)
             m->registry = p11_kit_modules_load(NULL, 0);
