@@ -33,6 +33,11 @@ label = demo-token
 
 [pkcs11]
 signature-cache = yes
+
+[sshca]
+keys = pkcs11:token=demo;object=user-ca
+audit-log = $RUN/sshca-audit.log
+max-validity = 30d
 EOC
 export SOFTHSM2_CONF=$RUN/softhsm2.conf HSMCACHE_CONF=$RUN/hsmcache.conf
 
@@ -67,6 +72,48 @@ pkcs11-tool --module "$FRONT" --verify --mechanism ECDSA-SHA256 --id "$id" \
 pkcs11-tool --module "$FRONT" --read-object --type pubkey --id "$id" -o "$RUN/pub.der" 2>/dev/null
 openssl pkey -pubin -inform DER -in "$RUN/pub.der" -out "$RUN/pub.pem"
 openssl dgst -sha256 -verify "$RUN/pub.pem" -signature "$RUN/sig1.der" "$RUN/data.txt"
+
+step "An SSH CA whose key stays in the token"
+"$HC" keygen demo user-ca ecdsa-p256 > /dev/null
+"$HC" sshca pubkey > "$RUN/ca.pub"
+cat "$RUN/ca.pub"
+echo "-- ssh-keygen -D sees only the CA key (demo-key stays hidden):"
+ssh-keygen -D "$BUILD/hsmcache-sshca.so" < /dev/null
+ssh-keygen -q -t ed25519 -N '' -C demo-user -f "$RUN/id_demo"
+echo "-- a user certificate, stdin closed, no PIN:"
+ssh-keygen -s "$RUN/ca.pub" -D "$BUILD/hsmcache-sshca.so" -I demo-cert -n root -V +1h \
+    "$RUN/id_demo.pub" < /dev/null
+ssh-keygen -L -f "$RUN/id_demo-cert.pub" | sed -n '2,9p'
+echo "-- the policy refuses a 60-day certificate (max-validity = 30d):"
+ssh-keygen -s "$RUN/ca.pub" -D "$BUILD/hsmcache-sshca.so" -I too-long -n root -V +60d \
+    "$RUN/id_demo.pub" < /dev/null 2>&1 | grep refused || true
+echo "-- the audit log:"
+cat "$RUN/sshca-audit.log"
+
+step "Logging in to sshd (127.0.0.1) with that certificate"
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$RUN/host_key"
+port=$((30000 + RANDOM % 10000))
+cat > "$RUN/sshd_config" <<EOC
+Port $port
+ListenAddress 127.0.0.1
+HostKey $RUN/host_key
+PidFile $RUN/sshd.pid
+TrustedUserCAKeys $RUN/ca.pub
+AuthorizedKeysFile none
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+EOC
+/usr/sbin/sshd -D -e -f "$RUN/sshd_config" 2> "$RUN/sshd.log" &
+sshd_pid=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+ssh -F /dev/null -p "$port" -i "$RUN/id_demo" -o CertificateFile="$RUN/id_demo-cert.pub" \
+    -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 \
+    'echo "logged in as $(id -un) with an hsmcache-signed certificate"'
+kill "$sshd_pid"
+grep -o 'Accepted publickey .* CA ECDSA [^ ]*' "$RUN/sshd.log" || true
 
 step "hsmcache stats"
 "$HC" stats
