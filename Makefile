@@ -23,6 +23,8 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 # The front's common part; each front module adds one profile file.
 FRONT_SRC := $(filter-out shared/front/profile_%.c,$(wildcard shared/front/*.c))
 FRONT_OBJ := $(FRONT_SRC:%.c=$(BUILD)/obj/%.o)
+PDNS_SRC  := $(wildcard pdns-backend/*.c)
+PDNS_OBJ  := $(PDNS_SRC:%.c=$(BUILD)/obj/%.o)
 SSHCA_SRC := $(wildcard sshca-plugin/*.c)
 SSHCA_OBJ := $(SSHCA_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(wildcard shared/cli/*.c)
@@ -32,12 +34,13 @@ SIM_SRC  := $(wildcard tests/sim/*.c)
 LIB      := $(BUILD)/libhsmcache.so
 FRONT    := $(BUILD)/hsmcache-pkcs11.so
 SSHCA    := $(BUILD)/hsmcache-sshca.so
+PDNS     := $(BUILD)/hsmcache-pdns.so
 CLI      := $(BUILD)/hsmcache
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
 .PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench bench-front bench-ssh tests-build
-all: $(LIB) $(FRONT) $(SSHCA) $(CLI) $(SIM) $(SIMCTL) tests-build
+all: $(LIB) $(FRONT) $(PDNS) $(SSHCA) $(CLI) $(SIM) $(SIMCTL) tests-build
 
 deps:
 	@sh scripts/install-deps.sh
@@ -62,6 +65,9 @@ $(FRONT): $(FRONT_OBJ) $(BUILD)/obj/shared/front/profile_pkcs11.o $(CORE_OBJ)
 	$(FRONT_LINK)
 
 $(SSHCA): $(FRONT_OBJ) $(SSHCA_OBJ) $(CORE_OBJ)
+	$(FRONT_LINK)
+
+$(PDNS): $(FRONT_OBJ) $(PDNS_OBJ) $(CORE_OBJ)
 	$(FRONT_LINK)
 
 $(CLI): $(CLI_OBJ) $(LIB)

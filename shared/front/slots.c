@@ -24,8 +24,12 @@ CK_RV C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
     CK_ULONG n = 0;
     for (size_t i = 0; i < hc_token_count(ctx) && n < 256; i++) {
         hc_token_status_t st;
-        if (present && hc_token_status(ctx, i, &st, NULL) != CKR_OK && !st.info_valid)
+        hc_err_t err = { 0 };
+        if (present && hc_token_status(ctx, i, &st, &err) != CKR_OK && !st.info_valid) {
+            /* Hosts report "no such token"; say why here. */
+            hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
             continue;
+        }
         ids[n++] = i;
     }
     if (list && *count < n) {

@@ -120,6 +120,8 @@ static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
     if (t->backoff_ms > BACKOFF_MAX_MS)
         t->backoff_ms = BACKOFF_MAX_MS;
     t->next_probe_ms = now + t->backoff_ms;
+    hc_log(&t->core->log, HC_LOG_INFO, "token %s: %s (next check in %u ms)",
+           t->cfg->name, why, t->backoff_ms);
     return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: %s", t->cfg->name, why);
 }
 

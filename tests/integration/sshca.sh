@@ -129,6 +129,8 @@ refused "-V forever" max-validity -- -I p -n "$USER_NAME" -V always:forever
 refused "no -n" require-principals -- -I p -V +1h
 refused "user not allowed" allowed-users "allowed-users = nobody-else" -- -I p -n "$USER_NAME" -V +1h
 refused "host certs off" host-certs "host-certs = no" -- -I p -h -n host.example -V +1h
+sshca_config "allowed-users = root"
+check "an allowed user may sign" sign "$T/ca-p256.pub" -I p -n "$USER_NAME" -V +1h "$T/p.pub"
 sshca_config "allowed-groups = root"
 check "an allowed group may sign" sign "$T/ca-p256.pub" -I p -n "$USER_NAME" -V +30d "$T/p.pub"
 sshca_config "require-principals = no" "require-validity = no" "max-validity = 3650d"

@@ -39,6 +39,8 @@ EOC
 hc_cleanup() {
     local pid
     for pid in ${HC_PIDS:-}; do kill "$pid" 2>/dev/null; done
+    for pid in ${HC_PIDS:-}; do wait "$pid" 2>/dev/null; done
+    [ -n "${HC_MODULE_FILES:-}" ] && rm -f $HC_MODULE_FILES
     [ -n "${T:-}" ] && [ -z "${KEEP:-}" ] && rm -rf "$T"
 }
 

@@ -51,6 +51,7 @@ static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t seen_removal, seen_invalidate;
 static __thread int slot_fd = -1;
 static int idx_sign = -1;
+static bool we_initialized;     /* false: the real module was already up */
 
 static void sim_error(const char *fmt, const char *arg)
 {
@@ -271,7 +272,13 @@ CK_RV C_Initialize(CK_VOID_PTR args)
     if (!get || get(&real) != CKR_OK)
         return CKR_GENERAL_ERROR;
     __atomic_fetch_add(&sh->calls[sim_index("C_Initialize")], 1, __ATOMIC_RELAXED);
+    /* Another user in this process (PowerDNS loads every registered
+     * module, SoftHSM among them) may have initialized the real module
+     * already: dlopen of the same library gives the same instance. */
     CK_RV rv = real->C_Initialize(args);
+    we_initialized = rv == CKR_OK;
+    if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+        rv = CKR_OK;
     if (rv == CKR_OK) {
         seen_removal = sh->removal_epoch;
         seen_invalidate = sh->invalidate_epoch;
@@ -285,7 +292,7 @@ CK_RV C_Finalize(CK_VOID_PTR reserved)
     if (!sim_real)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     __atomic_fetch_add(&sh->calls[sim_index("C_Finalize")], 1, __ATOMIC_RELAXED);
-    CK_RV rv = sim_real->C_Finalize(reserved);
+    CK_RV rv = we_initialized ? sim_real->C_Finalize(reserved) : CKR_OK;
     sim_real = NULL;
     return rv;
 }

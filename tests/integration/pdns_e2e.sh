@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# PowerDNS end to end: a private MariaDB and pdns_server 4.7 on
+# 127.0.0.1, keys made with `hsmcache keygen`, assigned with
+# `pdnsutil hsm assign ZONE ALGO ksk|zsk <module> dns '' LABEL` exactly as
+# the operator's flow says, rows with an empty PIN. Answers with the DO bit
+# carry RRSIGs that ldns-verify-zone accepts after AXFR and that delv
+# validates with the KSK as trust anchor (NXDOMAIN proofs too); no
+# cryptokeys row and nothing in the database holds the PIN. Then, over
+# the simulator: PowerDNS's per-answer hashing never reaches the HSM, and
+# warm answers make no HSM call at all. ECDSA P-256 and P-384, RSA-2048.
+. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/pdns.sh"
+hc_setup
+MOD=hsmcache-test-$$            # the p11-kit name rows use as Engine:
+register_module "$MOD" "$BUILD/hsmcache-pdns.so"
+make_token dnstok
+write_config dns softhsm2 dnstok
+store_pin dns
+start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
+write_pdns_conf
+
+# zone ALGO(pdnsutil) KEYGEN-ALGO: a zone signed by two HSM keys.
+add_zone() {
+    local zone=$1 algo=$2 kalgo=$3
+    pdnsutil_t create-zone "$zone" "ns1.$zone" > /dev/null 2>&1
+    pdnsutil_t add-record "$zone" www A 3600 192.0.2.80 > /dev/null 2>&1
+    pdnsutil_t add-record "$zone" mail MX 3600 "10 mx.$zone" > /dev/null 2>&1
+    for role in ksk zsk; do
+        "$HC" keygen dns "$zone-$role" "$kalgo" > /dev/null
+        pdnsutil_t hsm assign "$zone" "$algo" "$role" "$MOD" dns '' "$zone-$role" > /dev/null 2>&1 ||
+            return 1
+    done
+    pdnsutil_t rectify-zone "$zone" > /dev/null 2>&1
+}
+check "zone p256.example: ECDSA P-256 keys assigned through hsmcache" add_zone p256.example ecdsa256 ecdsa-p256
+check "zone p384.example: ECDSA P-384 keys assigned" add_zone p384.example ecdsa384 ecdsa-p384
+check "zone rsa.example: RSA-2048/SHA-256 keys assigned" add_zone rsa.example rsasha256 rsa2048
+check "pdns_server starts" start_pdns
+
+q() { dig +dnssec +noall +answer +authority -p "$DNS_PORT" @127.0.0.1 "$@"; }
+for zone in p256.example p384.example rsa.example; do
+    contains "$zone: the answer carries an RRSIG" "$(q "www.$zone" A)" "RRSIG	A"
+    dig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$zone" AXFR > "$T/$zone.axfr"
+    out=$(ldns-verify-zone "$T/$zone.axfr" 2>&1); st=$?
+    equals "$zone: ldns-verify-zone accepts the AXFR ($(wc -l < "$T/$zone.axfr") records)" "$st:$out" "0:Zone is verified and complete"
+    dig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$zone" DNSKEY |
+        awk '$5 == 257 { k = ""; for (i = 8; i <= NF; i++) k = k $i;
+             printf "trust-anchors { %s static-key 257 3 %s \"%s\"; };\n", $1, $7, k }' > "$T/$zone.anchor"
+    out=$(delv -a "$T/$zone.anchor" +root="$zone" -p "$DNS_PORT" @127.0.0.1 "www.$zone" A 2>&1)
+    contains "$zone: delv validates www with the KSK as trust anchor" "$out" "; fully validated"
+    out=$(delv -a "$T/$zone.anchor" +root="$zone" -p "$DNS_PORT" @127.0.0.1 "nope.$zone" A 2>&1)
+    contains "$zone: delv validates the NXDOMAIN proof" "$out" "; negative response, fully validated"
+done
+
+rows=$(mysql_q -N --raw -e "SELECT content FROM cryptokeys")
+contains "cryptokeys rows name the hsmcache module" "$rows" "Engine: $MOD"
+pins=$(echo "$rows" | grep '^PIN:' | sort -u)
+equals "every cryptokeys row has an empty PIN" "$pins" "PIN: "
+mariadb-dump --no-defaults -S "$T/mysql.sock" -u root pdns > "$T/dump.sql"
+if grep -q -- "$PIN" "$T/dump.sql"; then not_ok "the PIN is in the database dump"
+else ok "the PIN is nowhere in the database dump (only in the PIN store)"; fi
+check "the PIN is in the PIN store" grep -q -- "$PIN" "$T/pins/dns"
+stop_pdns
+
+# Over the simulator: count what reaches the HSM.
+write_config dns "$SIM" dnstok
+"$SIMCTL" "$SIMSTATE" reset
+start_pdns
+names=$(for i in $(seq 100); do echo "n$i"; done)
+for n in $names; do pdnsutil_t add-record p256.example "$n" A 3600 192.0.2.1 > /dev/null 2>&1; done
+pdnsutil_t rectify-zone p256.example > /dev/null 2>&1
+"$SIMCTL" "$SIMSTATE" reset
+for n in $names; do q "$n.p256.example" A > /dev/null; done
+equals "100 new signatures: 100 C_Sign at the HSM" "$(sim_count C_Sign)" "100"
+equals "100 new signatures: 0 C_Digest at the HSM (hashed in software)" "$(sim_count C_Digest)" "0"
+stop_pdns
+start_pdns   # a restart: PowerDNS's own cache is empty, ours is on disk
+"$SIMCTL" "$SIMSTATE" reset
+for n in $names; do q "$n.p256.example" A > /dev/null; done
+equals "100 answers after a pdns restart: 0 C_Sign (persistent cache)" "$(sim_count C_Sign)" "0"
+equals "... and 0 C_Digest" "$(sim_count C_Digest)" "0"
+contains "an answer after the restart still validates" \
+    "$(delv -a "$T/p256.example.anchor" +root=p256.example -p "$DNS_PORT" @127.0.0.1 n7.p256.example A 2>&1)" "; fully validated"

@@ -1,0 +1,62 @@
+# tests/lib/pdns.sh: a private MariaDB and pdns_server for tests and the
+# demo, under $T, on a unix socket and 127.0.0.1:$DNS_PORT. Source after
+# env.sh; everything started here is stopped by hc_cleanup (HC_PIDS).
+
+PDNS_SCHEMA=/usr/share/doc/pdns-backend-mysql/schema.mysql.sql
+DNS_PORT=${DNS_PORT:-$((20000 + ($$ * 7) % 20000))}
+
+mysql_q() { mariadb --no-defaults -S "$T/mysql.sock" -u root pdns "$@"; }
+
+start_mariadb() {
+    mkdir -p "$T/db"
+    mariadb-install-db --no-defaults --datadir="$T/db" --user=root \
+        --auth-root-authentication-method=normal > "$T/mysql-install.log" 2>&1 || return 1
+    mariadbd --no-defaults --datadir="$T/db" --socket="$T/mysql.sock" \
+        --skip-networking --user=root --pid-file="$T/mysqld.pid" \
+        --log-error="$T/mysqld.err" &
+    HC_PIDS="${HC_PIDS:-} $!"
+    for _ in $(seq 100); do [ -S "$T/mysql.sock" ] && break; sleep 0.1; done
+    mariadb --no-defaults -S "$T/mysql.sock" -u root -e "CREATE DATABASE pdns" &&
+        mysql_q < "$PDNS_SCHEMA"
+}
+
+# write_pdns_conf: pdns.conf in $T for pdnsutil (--config-dir) and pdns_server.
+write_pdns_conf() {
+    cat > "$T/pdns.conf" <<EOC
+launch=gmysql
+gmysql-socket=$T/mysql.sock
+gmysql-user=root
+gmysql-dbname=pdns
+gmysql-dnssec=yes
+local-address=127.0.0.1
+local-port=$DNS_PORT
+socket-dir=$T
+guardian=no
+daemon=no
+disable-syslog=yes
+loglevel=6
+EOC
+}
+
+pdnsutil_t() { pdnsutil --config-dir="$T" "$@"; }
+
+start_pdns() {
+    pdns_server --config-dir="$T" > "$T/pdns.log" 2>&1 &
+    PDNS_PID=$!
+    HC_PIDS="${HC_PIDS:-} $PDNS_PID"
+    for _ in $(seq 100); do
+        dig +short +time=1 +tries=1 -p "$DNS_PORT" @127.0.0.1 version.bind CH TXT > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_pdns() { kill "$PDNS_PID" 2>/dev/null; wait "$PDNS_PID" 2>/dev/null; }
+
+# register_module NAME LIB: a p11-kit module file, as PowerDNS resolves
+# Engine: by p11-kit name (system files only: it runs as root here).
+register_module() {
+    mkdir -p /etc/pkcs11/modules
+    printf 'module: %s\n' "$2" > "/etc/pkcs11/modules/$1.module"
+    HC_MODULE_FILES="${HC_MODULE_FILES:-} /etc/pkcs11/modules/$1.module"
+}
