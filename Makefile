@@ -95,11 +95,16 @@ install: all
 	    $(DESTDIR)$(PREFIX)/share/p11-kit/modules $(DESTDIR)/etc/hsmcache
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/hsmcache/libhsmcache.so
 	install -m 0644 $(FRONT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pkcs11.so
+	install -m 0644 $(PDNS) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pdns.so
 	install -m 0644 $(SSHCA) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-sshca.so
 	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache
-	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pkcs11.so \
+	# p11-kit names: "hsmcache" is what PowerDNS rows name (Engine:);
+	# "hsmcache-pkcs11" is the generic front for any other host.
+	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pdns.so \
 	    > $(DESTDIR)$(PREFIX)/share/p11-kit/modules/hsmcache.module
+	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pkcs11.so \
+	    > $(DESTDIR)$(PREFIX)/share/p11-kit/modules/hsmcache-pkcs11.module
 	[ -e $(DESTDIR)/etc/hsmcache/hsmcache.conf ] || \
 	    install -m 0644 shared/hsmcache.conf.example $(DESTDIR)/etc/hsmcache/hsmcache.conf
 

@@ -22,7 +22,11 @@ rm -f "/etc/pkcs11/modules/$name.module"
 
 make -s -C "$TOP" install DESTDIR="$T/root" PREFIX=/usr BUILD="$BUILD" >/dev/null 2>&1
 mod=$(cat "$T/root/usr/share/p11-kit/modules/hsmcache.module" 2>/dev/null)
-contains "make install writes share/p11-kit/modules/hsmcache.module" "$mod" "hsmcache-pkcs11.so"
+contains "make install: module 'hsmcache' (what PowerDNS rows name) is the pdns front" "$mod" "hsmcache-pdns.so"
 lib=${mod#module: }
-check "the installed module file points at the installed front" test -f "$T/root$lib"
+check "... and points at the installed file" test -f "$T/root$lib"
+mod=$(cat "$T/root/usr/share/p11-kit/modules/hsmcache-pkcs11.module" 2>/dev/null)
+contains "make install: module 'hsmcache-pkcs11' is the generic front" "$mod" "hsmcache-pkcs11.so"
+check "... and points at the installed file" test -f "$T/root${mod#module: }"
+check "make install: the SSH CA module" test -f "$T/root${lib%/*}/hsmcache-sshca.so"
 check "the installed CLI runs" "$T/root/usr/bin/hsmcache" --help
