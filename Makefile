@@ -24,6 +24,8 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 FRONT_SRC := $(filter-out shared/front/profile_%.c,$(wildcard shared/front/*.c))
 FRONT_OBJ := $(FRONT_SRC:%.c=$(BUILD)/obj/%.o)
 PDNS_SRC  := $(wildcard pdns-backend/*.c)
+PDNSHSM_SRC := $(wildcard pdns-backend/hsm/*.c)
+PDNSHSM_OBJ := $(PDNSHSM_SRC:%.c=$(BUILD)/obj/%.o)
 PDNS_OBJ  := $(PDNS_SRC:%.c=$(BUILD)/obj/%.o)
 SSHCA_SRC := $(wildcard sshca-plugin/*.c)
 SSHCA_OBJ := $(SSHCA_SRC:%.c=$(BUILD)/obj/%.o)
@@ -35,12 +37,13 @@ LIB      := $(BUILD)/libhsmcache.so
 FRONT    := $(BUILD)/hsmcache-pkcs11.so
 SSHCA    := $(BUILD)/hsmcache-sshca.so
 PDNS     := $(BUILD)/hsmcache-pdns.so
+PDNSHSM  := $(BUILD)/pdns-hsm
 CLI      := $(BUILD)/hsmcache
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
 .PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench bench-front bench-ssh tests-build
-all: $(LIB) $(FRONT) $(PDNS) $(SSHCA) $(CLI) $(SIM) $(SIMCTL) tests-build
+all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(CLI) $(SIM) $(SIMCTL) tests-build
 
 deps:
 	@sh scripts/install-deps.sh
@@ -70,6 +73,11 @@ $(SSHCA): $(FRONT_OBJ) $(SSHCA_OBJ) $(CORE_OBJ)
 $(PDNS): $(FRONT_OBJ) $(PDNS_OBJ) $(CORE_OBJ)
 	$(FRONT_LINK)
 
+$(BUILD)/obj/pdns-backend/hsm/%.o: CFLAGS += $(shell pkg-config --cflags libmariadb ldns 2>/dev/null)
+$(PDNSHSM): $(PDNSHSM_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(PDNSHSM_OBJ) -L$(BUILD) -lhsmcache \
+	    $(shell pkg-config --libs libmariadb ldns 2>/dev/null) $(PKG_LIBS) -lpthread
+
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
 
@@ -98,7 +106,9 @@ install: all
 	install -m 0644 $(PDNS) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pdns.so
 	install -m 0644 $(SSHCA) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-sshca.so
 	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
+	install -m 0755 $(PDNSHSM) $(DESTDIR)$(LIBDIR)/hsmcache/pdns-hsm
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache
+	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/pdns-hsm $(DESTDIR)$(PREFIX)/bin/pdns-hsm
 	# p11-kit names: "hsmcache" is what PowerDNS rows name (Engine:);
 	# "hsmcache-pkcs11" is the generic front for any other host.
 	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pdns.so \

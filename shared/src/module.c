@@ -62,7 +62,7 @@ void hc_modules_free(hc_modules_t *m)
  * Why not p11_kit_modules_load(): it dlopens every registered module
  * (the trust store, OpenSC, ...), about 4 ms in each short-lived host such
  * as ssh-keygen. When no file is found, the full registry is used. */
-static bool registered_path(const char *name, char *out, size_t size)
+bool hc_module_registered_path(const char *name, char *out, size_t size)
 {
     char dirs[3][PATH_MAX];
     int ndirs = 0;
@@ -114,7 +114,7 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
         if (!fl)
             return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s",
                           key, p11_kit_message() ? p11_kit_message() : "?");
-    } else if (registered_path(key, path, sizeof path)) {
+    } else if (hc_module_registered_path(key, path, sizeof path)) {
         fl = p11_kit_module_load(path, 0);
         if (!fl)
             return hc_err(err, CKR_GENERAL_ERROR, "module '%s' (%s): cannot load: "
