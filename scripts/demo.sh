@@ -113,7 +113,45 @@ ssh -F /dev/null -p "$port" -i "$RUN/id_demo" -o CertificateFile="$RUN/id_demo-c
     -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 \
     'echo "logged in as $(id -un) with an hsmcache-signed certificate"'
 kill "$sshd_pid"
+wait "$sshd_pid" 2>/dev/null || true
+sshd_pid=""
 grep -o 'Accepted publickey .* CA ECDSA [^ ]*' "$RUN/sshd.log" || true
+
+step "PowerDNS: a zone signed through hsmcache, no PIN in the database"
+T=$RUN/pdns
+mkdir -p "$T"
+HC_PIDS="$sshd_pid" HC_MODULE_FILES=""
+. "$TOP/scripts/lib/pdns-local.sh"
+trap 'kill $HC_PIDS 2>/dev/null || true; rm -f $HC_MODULE_FILES' EXIT
+# PowerDNS finds Engine: modules through p11-kit's system files only;
+# `make install` installs "hsmcache", the demo registers a private name.
+register_module hsmcache-demo "$BUILD/hsmcache-pdns.so"
+echo "registered p11-kit module hsmcache-demo -> $BUILD/hsmcache-pdns.so (removed at the end)"
+start_mariadb
+write_pdns_conf
+pdnsutil_t create-zone demo.example ns1.demo.example > /dev/null 2>&1
+pdnsutil_t add-record demo.example www A 3600 192.0.2.80 > /dev/null 2>&1
+for role in ksk zsk; do
+    "$HC" keygen demo "demo.example-$role" ecdsa-p256 > /dev/null
+    echo "pdnsutil hsm assign demo.example ecdsa256 $role hsmcache-demo demo '' demo.example-$role"
+    pdnsutil_t hsm assign demo.example ecdsa256 "$role" hsmcache-demo demo '' "demo.example-$role" 2>&1 | grep -v gmysql
+done
+pdnsutil_t rectify-zone demo.example > /dev/null 2>&1
+start_pdns
+echo "-- dig +dnssec www.demo.example (pdns_server on 127.0.0.1:$DNS_PORT):"
+dig +dnssec +noall +answer -p "$DNS_PORT" @127.0.0.1 www.demo.example A
+echo "-- the cryptokeys rows:"
+mysql_q -N --raw -e "SELECT content FROM cryptokeys" | grep -E '^(Engine|Slot|PIN|Label):'
+echo "-- pdns-hsm audit:"
+"$BUILD/pdns-hsm" --config-dir "$T" audit
+echo "-- pdns-hsm check demo.example:"
+"$BUILD/pdns-hsm" --config-dir "$T" check demo.example
+echo "-- pdns-hsm ds demo.example:"
+"$BUILD/pdns-hsm" --config-dir "$T" ds demo.example
+stop_pdns
+kill $HC_PIDS 2>/dev/null || true
+wait 2>/dev/null || true   # their exit status is SIGTERM's, by design
+echo "pdns_server and MariaDB stopped"
 
 step "hsmcache stats"
 "$HC" stats

@@ -9,7 +9,7 @@
 # the simulator: PowerDNS's per-answer hashing never reaches the HSM, and
 # warm answers make no HSM call at all. ECDSA P-256 and P-384, RSA-2048.
 . "$(dirname "$0")/../lib/env.sh"
-. "$(dirname "$0")/../lib/pdns.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 hc_setup
 MOD=hsmcache-test-$$            # the p11-kit name rows use as Engine:
 register_module "$MOD" "$BUILD/hsmcache-pdns.so"

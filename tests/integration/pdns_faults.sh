@@ -9,7 +9,7 @@
 #   already signed keep coming, signing resumes after it returns, with no
 #   pdns restart.
 . "$(dirname "$0")/../lib/env.sh"
-. "$(dirname "$0")/../lib/pdns.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 hc_setup
 MOD=hsmcache-test-$$
 register_module "$MOD" "$BUILD/hsmcache-pdns.so"

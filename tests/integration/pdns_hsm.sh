@@ -6,7 +6,7 @@
 # write and the row update, a rerun converges; pdns_server restarted on
 # the migrated database still validates; check and ds agree with peers.
 . "$(dirname "$0")/../lib/env.sh"
-. "$(dirname "$0")/../lib/pdns.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 hc_setup
 PH=$BUILD/pdns-hsm
 MOD=hsmcache-test-$$

@@ -1,6 +1,7 @@
-# tests/lib/pdns.sh: a private MariaDB and pdns_server for tests and the
-# demo, under $T, on a unix socket and 127.0.0.1:$DNS_PORT. Source after
-# env.sh; everything started here is stopped by hc_cleanup (HC_PIDS).
+# scripts/lib/pdns-local.sh: a private MariaDB and pdns_server, for the
+# demo and the tests, under the directory $T, on a unix socket and
+# 127.0.0.1:$DNS_PORT. Every process started here is added to $HC_PIDS and
+# every module file to $HC_MODULE_FILES, for the caller to clean up.
 
 PDNS_SCHEMA=/usr/share/doc/pdns-backend-mysql/schema.mysql.sql
 DNS_PORT=${DNS_PORT:-$((20000 + ($$ * 7) % 20000))}
@@ -51,7 +52,8 @@ start_pdns() {
     return 1
 }
 
-stop_pdns() { kill "$PDNS_PID" 2>/dev/null; wait "$PDNS_PID" 2>/dev/null; }
+# Stops pdns_server; succeeds even though its exit status is SIGTERM's.
+stop_pdns() { kill "$PDNS_PID" 2>/dev/null || true; wait "$PDNS_PID" 2>/dev/null || true; }
 
 # register_module NAME LIB: a p11-kit module file, as PowerDNS resolves
 # Engine: by p11-kit name (system files only: it runs as root here).
