@@ -55,7 +55,12 @@ bench-ssh:
 	@$(MAKE) --no-print-directory all
 	@bash tests/bench/ssh.sh
 
-bench: bench-front bench-ssh
+bench-pdns-calls:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/bench/pdns_calls.sh
+
+bench: bench-front bench-ssh bench-pdns-calls
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)

@@ -41,6 +41,21 @@ EOC
 
 pdnsutil_t() { pdnsutil --config-dir="$T" "$@"; }
 
+# add_names ZONE N: A records n1..nN in one SQL statement, then rectify.
+add_names() {
+    mysql_q -e "INSERT INTO records (domain_id, name, type, content, ttl, auth)
+        SELECT d.id, CONCAT('n', s.i, '.', d.name), 'A', '192.0.2.1', 3600, 1
+        FROM domains d, (SELECT seq AS i FROM seq_1_to_$2) s WHERE d.name = '$1'"
+    pdnsutil_t rectify-zone "$1" > /dev/null 2>&1
+}
+
+# ask ZONE N: one DO query for each of n1..nN, in one dig process.
+ask() {
+    local i
+    for i in $(seq "$2"); do echo "n$i.$1 A +dnssec"; done > "$T/queries"
+    dig -p "$DNS_PORT" @127.0.0.1 +noall +tries=1 +time=5 -f "$T/queries" > /dev/null
+}
+
 start_pdns() {
     pdns_server --config-dir="$T" > "$T/pdns.log" 2>&1 &
     PDNS_PID=$!

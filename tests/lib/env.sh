@@ -38,10 +38,11 @@ EOC
 
 hc_cleanup() {
     local pid
-    for pid in ${HC_PIDS:-}; do kill "$pid" 2>/dev/null; done
-    for pid in ${HC_PIDS:-}; do wait "$pid" 2>/dev/null; done
-    [ -n "${HC_MODULE_FILES:-}" ] && rm -f $HC_MODULE_FILES
-    [ -n "${T:-}" ] && [ -z "${KEEP:-}" ] && rm -rf "$T"
+    # Tolerant of set -e: the servers' exit status is SIGTERM's.
+    for pid in ${HC_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
+    for pid in ${HC_PIDS:-}; do wait "$pid" 2>/dev/null || true; done
+    rm -f ${HC_MODULE_FILES:-}
+    if [ -n "${T:-}" ] && [ -z "${KEEP:-}" ]; then rm -rf "$T"; fi
 }
 
 # make_token LABEL: a SoftHSM token whose user PIN is $PIN.
