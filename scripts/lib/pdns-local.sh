@@ -72,8 +72,16 @@ stop_pdns() { kill "$PDNS_PID" 2>/dev/null || true; wait "$PDNS_PID" 2>/dev/null
 
 # register_module NAME LIB: a p11-kit module file, as PowerDNS resolves
 # Engine: by p11-kit name (system files only: it runs as root here).
+# Each file carries its owner's pid: PowerDNS loads every registered
+# module, so one left by a killed run (pointing at a deleted temp dir)
+# would break every later one; files whose owner is gone are removed.
 register_module() {
+    local f pid
     mkdir -p /etc/pkcs11/modules
-    printf 'module: %s\n' "$2" > "/etc/pkcs11/modules/$1.module"
+    for f in /etc/pkcs11/modules/*.module; do
+        pid=$(sed -n 's/^# hsmcache test or demo, pid \([0-9]*\)$/\1/p' "$f" 2>/dev/null)
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then rm -f "$f"; fi
+    done
+    printf '# hsmcache test or demo, pid %s\nmodule: %s\n' "$$" "$2" > "/etc/pkcs11/modules/$1.module"
     HC_MODULE_FILES="${HC_MODULE_FILES:-} /etc/pkcs11/modules/$1.module"
 }
