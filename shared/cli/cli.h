@@ -24,6 +24,9 @@ int hc_cmd_sshca(hc_cli_t *cli);
 
 /* Opens the CLI's context or prints why not (returns NULL). */
 hc_ctx_t *hc_cli_open(const hc_cli_t *cli);
+/* The config, for commands that read settings rather than tokens; prints
+ * the error and returns NULL on failure. Free with hc_config_free. */
+struct hc_config *hc_cli_config(const hc_cli_t *cli);
 /* Token index by name, or prints the error and returns -1. */
 long hc_cli_token(hc_ctx_t *ctx, const char *name);
 void hc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

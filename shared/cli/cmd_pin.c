@@ -77,18 +77,16 @@ static int read_new_pin(const char *token, unsigned char *pin, size_t size)
 
 static int pin_set(const hc_cli_t *cli, const char *token)
 {
-    hc_config_t *cfg;
-    hc_err_t err = { 0 };
-    if (hc_config_load(hc_config_resolve(cli->conf), &cfg, &err) != CKR_OK) {
-        hc_cli_error("%s", err.msg);
+    hc_config_t *cfg = hc_cli_config(cli);
+    if (!cfg)
         return 2;
-    }
     if (!hc_config_token(cfg, token)) {
         hc_cli_error("%s: no [token %s] in the config", cfg->path, token);
         hc_config_free(cfg);
         return 2;
     }
     unsigned char pin[HC_PIN_MAX + 2];
+    hc_err_t err = { 0 };
     int n = read_new_pin(token, pin, sizeof pin);
     int status = 1;
     if (n <= 0)

@@ -66,12 +66,9 @@ int hc_cmd_sshca(hc_cli_t *cli)
         hc_cli_error("usage: hsmcache sshca pubkey");
         return 2;
     }
-    hc_config_t *cfg;
-    hc_err_t err = { 0 };
-    if (hc_config_load(hc_config_resolve(cli->conf), &cfg, &err) != CKR_OK) {
-        hc_cli_error("%s", err.msg);
+    hc_config_t *cfg = hc_cli_config(cli);
+    if (!cfg)
         return 2;
-    }
     if (cfg->sshca.keys.n == 0) {
         hc_cli_error("%s: [sshca] keys is empty; name the CA keys by pkcs11: URI",
                      cfg->path);

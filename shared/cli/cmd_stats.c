@@ -19,12 +19,9 @@ int hc_cmd_stats(hc_cli_t *cli)
             return 2;
         }
     }
-    hc_config_t *cfg;
-    hc_err_t err = { 0 };
-    if (hc_config_load(hc_config_resolve(cli->conf), &cfg, &err) != CKR_OK) {
-        hc_cli_error("%s", err.msg);
+    hc_config_t *cfg = hc_cli_config(cli);
+    if (!cfg)
         return 2;
-    }
     hc_stats_file_t *sum = calloc(1, sizeof *sum);
     int live = 0, files = sum ? hc_stats_collect(cfg->cache_dir, sum, &live) : -1;
     int status = 0;

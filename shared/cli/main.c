@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 
 static void usage(FILE *out)
 {
@@ -42,6 +43,15 @@ hc_ctx_t *hc_cli_open(const hc_cli_t *cli)
         return NULL;
     }
     return ctx;
+}
+
+hc_config_t *hc_cli_config(const hc_cli_t *cli)
+{
+    hc_config_t *cfg = NULL;
+    hc_err_t err = { 0 };
+    if (hc_config_load(hc_config_resolve(cli->conf), &cfg, &err) != CKR_OK)
+        hc_cli_error("%s", err.msg);
+    return cfg;
 }
 
 long hc_cli_token(hc_ctx_t *ctx, const char *name)
