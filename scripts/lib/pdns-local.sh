@@ -3,7 +3,9 @@
 # 127.0.0.1:$DNS_PORT. Every process started here is added to $HC_PIDS and
 # every module file to $HC_MODULE_FILES, for the caller to clean up.
 
-PDNS_SCHEMA=/usr/share/doc/pdns-backend-mysql/schema.mysql.sql
+# The package's own copy (not the one under /usr/share/doc, which minimal
+# images may drop).
+PDNS_SCHEMA=/usr/share/pdns-backend-mysql/schema/schema.mysql.sql
 DNS_PORT=${DNS_PORT:-$((20000 + ($$ * 7) % 20000))}
 
 mysql_q() { mariadb --no-defaults -S "$T/mysql.sock" -u root pdns "$@"; }
