@@ -27,6 +27,8 @@ PDNS_SRC  := $(wildcard pdns-backend/*.c)
 PDNSHSM_SRC := $(wildcard pdns-backend/hsm/*.c)
 PDNSHSM_OBJ := $(PDNSHSM_SRC:%.c=$(BUILD)/obj/%.o)
 PDNS_OBJ  := $(PDNS_SRC:%.c=$(BUILD)/obj/%.o)
+PROV_SRC  := $(wildcard bind-keystore/*.c)
+PROV_OBJ  := $(PROV_SRC:%.c=$(BUILD)/obj/%.o)
 SSHCA_SRC := $(wildcard sshca-plugin/*.c)
 SSHCA_OBJ := $(SSHCA_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(wildcard shared/cli/*.c)
@@ -38,12 +40,13 @@ FRONT    := $(BUILD)/hsmcache-pkcs11.so
 SSHCA    := $(BUILD)/hsmcache-sshca.so
 PDNS     := $(BUILD)/hsmcache-pdns.so
 PDNSHSM  := $(BUILD)/pdns-hsm
+PROV     := $(BUILD)/hsmcache-provider.so
 CLI      := $(BUILD)/hsmcache
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
 .PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench bench-front bench-ssh bench-pdns-calls tests-build
-all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(CLI) $(SIM) $(SIMCTL) tests-build
+all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(PROV) $(CLI) $(SIM) $(SIMCTL) tests-build
 
 deps:
 	@sh scripts/install-deps.sh
@@ -72,6 +75,12 @@ $(SSHCA): $(FRONT_OBJ) $(SSHCA_OBJ) $(CORE_OBJ)
 
 $(PDNS): $(FRONT_OBJ) $(PDNS_OBJ) $(CORE_OBJ)
 	$(FRONT_LINK)
+
+# The OpenSSL provider also carries the core (one library fewer to map,
+# no hc_* symbols to clash with anything in the host).
+$(PROV): $(PROV_OBJ) $(CORE_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,--version-script=bind-keystore/exports.map \
+	    -o $@ $^ $(PKG_LIBS) -lpthread
 
 $(BUILD)/obj/pdns-backend/hsm/%.o: CFLAGS += $(shell pkg-config --cflags libmariadb ldns 2>/dev/null)
 $(PDNSHSM): $(PDNSHSM_OBJ) $(LIB)
@@ -105,6 +114,7 @@ install: all
 	install -m 0644 $(FRONT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pkcs11.so
 	install -m 0644 $(PDNS) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pdns.so
 	install -m 0644 $(SSHCA) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-sshca.so
+	install -m 0644 $(PROV) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-provider.so
 	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
 	install -m 0755 $(PDNSHSM) $(DESTDIR)$(LIBDIR)/hsmcache/pdns-hsm
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache

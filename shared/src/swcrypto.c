@@ -231,6 +231,18 @@ static const unsigned char *digestinfo_prefix(const EVP_MD *md, size_t *len)
     }
 }
 
+size_t hc_digestinfo(const EVP_MD *md, const unsigned char *hash, size_t hlen,
+                     unsigned char *out)
+{
+    size_t pl;
+    const unsigned char *prefix = digestinfo_prefix(md, &pl);
+    if (!prefix || hlen != (size_t)EVP_MD_get_size(md))
+        return 0;
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, hash, hlen);
+    return pl + hlen;
+}
+
 bool hc_offload(const CK_MECHANISM *mech, bool has_raw_rsa, bool has_raw_pss,
                 bool has_raw_ecdsa, const unsigned char *data, size_t len,
                 CK_MECHANISM *raw, unsigned char *out, size_t *out_len)
@@ -244,24 +256,19 @@ bool hc_offload(const CK_MECHANISM *mech, bool has_raw_rsa, bool has_raw_pss,
     unsigned int hl = 0;
     if (!EVP_Digest(data, len, h, &hl, md, NULL))
         return false;
-    size_t n = 0;
     if (f == F_RSA_PKCS) {
-        size_t pl;
-        const unsigned char *prefix = digestinfo_prefix(md, &pl);
-        if (!prefix)
+        if (!(*out_len = hc_digestinfo(md, h, hl, out)))
             return false;
-        memcpy(out, prefix, pl);
-        n = pl;
         raw->mechanism = CKM_RSA_PKCS;
         raw->pParameter = NULL;
         raw->ulParameterLen = 0;
-    } else {
-        raw->mechanism = f == F_RSA_PSS ? CKM_RSA_PKCS_PSS : CKM_ECDSA;
-        raw->pParameter = f == F_RSA_PSS ? mech->pParameter : NULL;
-        raw->ulParameterLen = f == F_RSA_PSS ? mech->ulParameterLen : 0;
+        return true;
     }
-    memcpy(out + n, h, hl);
-    *out_len = n + hl;
+    raw->mechanism = f == F_RSA_PSS ? CKM_RSA_PKCS_PSS : CKM_ECDSA;
+    raw->pParameter = f == F_RSA_PSS ? mech->pParameter : NULL;
+    raw->ulParameterLen = f == F_RSA_PSS ? mech->ulParameterLen : 0;
+    memcpy(out, h, hl);
+    *out_len = hl;
     return true;
 }
 

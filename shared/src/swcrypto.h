@@ -44,6 +44,11 @@ bool hc_offload(const CK_MECHANISM *mech, bool has_raw_rsa, bool has_raw_pss,
                 bool has_raw_ecdsa, const unsigned char *data, size_t len,
                 CK_MECHANISM *raw, unsigned char *out, size_t *out_len);
 
+/* DER DigestInfo (RFC 8017) of `hash` made with `md` into out (at least
+ * 128 bytes); its length, or 0 for a digest without one. */
+size_t hc_digestinfo(const EVP_MD *md, const unsigned char *hash, size_t hlen,
+                     unsigned char *out);
+
 /* SHA-256 of a buffer. */
 void hc_sha256(const unsigned char *data, size_t len, unsigned char out[32]);
 

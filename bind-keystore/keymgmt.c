@@ -1,0 +1,200 @@
+/* keymgmt.c: EC and RSA keys that live in the HSM. The private half is a
+ * reference into the core; the public half is an ordinary libcrypto key,
+ * which answers parameter queries and is what export hands out (so
+ * OpenSSL can encode the public key, e.g. into a certificate). */
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prov.h"
+
+hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, size_t len)
+{
+    const unsigned char *q = spki;
+    EVP_PKEY *pub = d2i_PUBKEY(NULL, &q, (long)len);
+    int type = pub ? EVP_PKEY_get_base_id(pub) : 0;
+    if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA) {
+        EVP_PKEY_free(pub);
+        return NULL;
+    }
+    hp_key_t *k = calloc(1, sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pub);
+        return NULL;
+    }
+    k->prov = p;
+    k->refs = 1;
+    k->priv = priv;
+    k->pub = pub;
+    k->type = type;
+    return k;
+}
+
+void hp_key_ref(hp_key_t *k)
+{
+    __atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+}
+
+void hp_key_unref(hp_key_t *k)
+{
+    if (k && __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        EVP_PKEY_free(k->pub);
+        free(k);
+    }
+}
+
+static void *km_new(void *provctx)
+{
+    (void)provctx;
+    return NULL; /* keys come from the store or from generation only */
+}
+
+static void km_free(void *keydata)
+{
+    hp_key_unref(keydata);
+}
+
+static void *km_load(const void *reference, size_t size, int type)
+{
+    hp_key_t *k;
+    if (size != sizeof k)
+        return NULL;
+    memcpy(&k, reference, sizeof k);
+    if (!k || k->type != type)
+        return NULL;
+    hp_key_ref(k);
+    return k;
+}
+
+static void *ec_load(const void *reference, size_t size)
+{
+    return km_load(reference, size, EVP_PKEY_EC);
+}
+
+static void *rsa_load(const void *reference, size_t size)
+{
+    return km_load(reference, size, EVP_PKEY_RSA);
+}
+
+static int km_has(const void *keydata, int selection)
+{
+    const hp_key_t *k = keydata;
+    if (!k)
+        return 0;
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && !k->priv)
+        return 0;
+    return 1; /* public key and parameters are always there */
+}
+
+static int km_match(const void *a, const void *b, int selection)
+{
+    (void)selection;
+    const hp_key_t *x = a, *y = b;
+    return EVP_PKEY_eq(x->pub, y->pub) == 1;
+}
+
+static int km_get_params(void *keydata, OSSL_PARAM params[])
+{
+    hp_key_t *k = keydata;
+    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
+    if (p && !OSSL_PARAM_set_utf8_string(p, "SHA256"))
+        return 0;
+    /* Everything else is a property of the public key. */
+    return EVP_PKEY_get_params(k->pub, params) || p;
+}
+
+static const OSSL_PARAM *km_gettable_params(void *provctx)
+{
+    (void)provctx;
+    static const OSSL_PARAM p[] = {
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_BITS, NULL),
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
+        OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return p;
+}
+
+/* Only public parts ever leave. An export that asks for the private key
+ * is refused, not answered with the public half: OpenSSL 3.0 first tries
+ * to move a key into the default provider to sign there, and must fail
+ * over to this provider's own signature code instead. */
+static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
+{
+    hp_key_t *k = keydata;
+    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->priv)
+        return 0;
+    if (!(selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)))
+        return 0;
+    OSSL_PARAM *params = NULL;
+    if (EVP_PKEY_todata(k->pub, EVP_PKEY_PUBLIC_KEY, &params) != 1)
+        return 0;
+    int rc = cb(params, cbarg);
+    OSSL_PARAM_free(params);
+    return rc;
+}
+
+static const OSSL_PARAM *ec_export_types(int selection)
+{
+    (void)selection;
+    static const OSSL_PARAM p[] = {
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return p;
+}
+
+static const OSSL_PARAM *rsa_export_types(int selection)
+{
+    (void)selection;
+    static const OSSL_PARAM p[] = {
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, NULL, 0),
+        OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_E, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return p;
+}
+
+static const char *ec_operation(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? "ECDSA" : NULL;
+}
+
+static const char *rsa_operation(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? "RSA" : NULL;
+}
+
+#define KEYMGMT_COMMON                                                          \
+    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new },                          \
+    { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                        \
+    { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                          \
+    { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                      \
+    { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },            \
+    { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params },  \
+    { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export }
+
+const OSSL_DISPATCH hp_ec_keymgmt_functions[] = {
+    KEYMGMT_COMMON,
+    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ec_load },
+    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_export_types },
+    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ec_operation },
+    { 0, NULL },
+};
+
+const OSSL_DISPATCH hp_rsa_keymgmt_functions[] = {
+    KEYMGMT_COMMON,
+    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load },
+    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_export_types },
+    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_operation },
+    { 0, NULL },
+};

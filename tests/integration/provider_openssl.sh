@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The OpenSSL 3 provider with the stock openssl CLI: keys named by pkcs11:
+# URIs (no PIN anywhere: the PIN store has it), an X.509 chain whose keys
+# all stay in the HSM (root EC P-384/SHA-512 and RSA-2048, an intermediate
+# with pathlen:0, a server certificate) verified by `openssl verify`, and
+# pkeyutl sign/verify round trips (ECDSA, RSA PKCS#1 v1.5 and PSS).
+. "$(dirname "$0")/../lib/env.sh"
+hc_setup
+make_token x509tok
+write_config ca softhsm2 x509tok
+store_pin ca
+cat > "$T/openssl.cnf" <<EOC
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+pkcs11 = pkcs11_sect
+[default_sect]
+activate = 1
+[pkcs11_sect]
+module = $BUILD/hsmcache-provider.so
+activate = 1
+EOC
+export OPENSSL_CONF=$T/openssl.cnf
+printf 'basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\n' > "$T/inter.ext"
+printf 'basicConstraints = critical, CA:FALSE\nsubjectAltName = DNS:www.example.test\n' > "$T/server.ext"
+uri() { echo "pkcs11:token=ca;object=$1;type=private"; }
+o() { openssl "$@" > "$T/openssl.out" 2>&1 || { cat "$T/openssl.out"; return 1; }; }
+
+chain() { # ALGO (hsmcache keygen) DIGEST: root -> intermediate -> server
+    local a=$1 md=$2 d=$T/$1
+    mkdir -p "$d"
+    for k in root inter server; do "$HC" keygen ca "$a-$k" "$a" > /dev/null || return 1; done
+    o req -x509 -new -key "$(uri "$a-root")" -subj "/CN=$a root" "-$md" -days 3650 \
+        -addext "basicConstraints=critical,CA:TRUE" -out "$d/root.pem" || return 1
+    o req -new -key "$(uri "$a-inter")" -subj "/CN=$a intermediate" "-$md" -out "$d/inter.csr" || return 1
+    o x509 -req -in "$d/inter.csr" -CA "$d/root.pem" -CAkey "$(uri "$a-root")" -CAcreateserial \
+        "-$md" -days 1825 -extfile "$T/inter.ext" -out "$d/inter.pem" || return 1
+    o req -new -key "$(uri "$a-server")" -subj "/CN=www.example.test" "-$md" -out "$d/server.csr" || return 1
+    o x509 -req -in "$d/server.csr" -CA "$d/inter.pem" -CAkey "$(uri "$a-inter")" -CAcreateserial \
+        "-$md" -days 90 -extfile "$T/server.ext" -out "$d/server.pem" || return 1
+    openssl verify -CAfile "$d/root.pem" -untrusted "$d/inter.pem" "$d/server.pem"
+}
+out=$(chain ecdsa-p384 sha512 2>&1)
+contains "EC P-384 / SHA-512 chain (root, intermediate, server) verifies" "$out" "server.pem: OK"
+contains "... signed with ecdsa-with-SHA512" "$(openssl x509 -in "$T/ecdsa-p384/root.pem" -noout -text)" "ecdsa-with-SHA512"
+contains "... the intermediate has pathlen:0" "$(openssl x509 -in "$T/ecdsa-p384/inter.pem" -noout -text)" "pathlen:0"
+out=$(chain rsa2048 sha256 2>&1)
+contains "RSA-2048 / SHA-256 chain verifies" "$out" "server.pem: OK"
+contains "... signed with sha256WithRSAEncryption" "$(openssl x509 -in "$T/rsa2048/server.pem" -noout -text)" "sha256WithRSAEncryption"
+# The intermediate may sign no CA: a second-level CA under it must fail.
+"$HC" keygen ca sub ecdsa-p256 > /dev/null
+o req -new -key "$(uri sub)" -subj "/CN=sub" -out "$T/sub.csr"
+o x509 -req -in "$T/sub.csr" -CA "$T/ecdsa-p384/inter.pem" -CAkey "$(uri ecdsa-p384-inter)" \
+    -CAcreateserial -days 30 -extfile "$T/inter.ext" -out "$T/sub.pem"
+o x509 -req -in "$T/ecdsa-p384/server.csr" -CA "$T/sub.pem" -CAkey "$(uri sub)" -CAcreateserial \
+    -days 30 -extfile "$T/server.ext" -out "$T/leaf.pem"
+out=$(cat "$T/ecdsa-p384/inter.pem" "$T/sub.pem" > "$T/untrusted.pem"; openssl verify -CAfile "$T/ecdsa-p384/root.pem" -untrusted "$T/untrusted.pem" "$T/leaf.pem" 2>&1)
+contains "openssl verify refuses a CA below the pathlen:0 intermediate" "$out" "path length constraint exceeded"
+
+# pkeyutl round trips: sign in the HSM, verify with the exported public key.
+echo "payload" > "$T/data"
+openssl dgst -sha256 -binary "$T/data" > "$T/h256"
+roundtrip() { # KEY [pkeyopt...]
+    local k=$1
+    shift
+    openssl pkey -in "$(uri "$k")" -pubout -out "$T/$k.pub" 2>/dev/null &&
+        openssl pkeyutl -sign -inkey "$(uri "$k")" "$@" -in "$T/h256" -out "$T/$k.sig" 2>/dev/null &&
+        openssl pkeyutl -verify -pubin -inkey "$T/$k.pub" "$@" -in "$T/h256" -sigfile "$T/$k.sig" 2>&1
+}
+contains "pkeyutl: ECDSA P-256 sign (HSM) / verify (software)" "$(roundtrip sub)" "Signature Verified Successfully"
+contains "pkeyutl: RSA PKCS#1 v1.5 with SHA-256" "$(roundtrip rsa2048-root -pkeyopt digest:sha256)" "Signature Verified Successfully"
+contains "pkeyutl: RSA-PSS with SHA-256" \
+    "$(roundtrip rsa2048-root -pkeyopt rsa_padding_mode:pss -pkeyopt digest:sha256 -pkeyopt rsa_pss_saltlen:32)" \
+    "Signature Verified Successfully"
+printf 'x' >> "$T/sub.sig"
+out=$(openssl pkeyutl -verify -pubin -inkey "$T/sub.pub" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
+contains "pkeyutl: a damaged signature fails" "$out" "Signature Verification Failure"
+
+if grep -rq -- "$PIN" "$T/openssl.cnf" "$T"/*/*.pem "$T"/*.pem 2>/dev/null; then not_ok "a PIN in the config or certificates"
+else ok "no PIN in openssl.cnf, URIs or certificates"; fi
+out=$(openssl pkey -in "pkcs11:token=ca;object=sub;type=private?pin-value=1234" 2>&1)
+contains "a URI carrying a PIN is refused" "$out" "URI carries a PIN"
+attrs=$(pkcs11-tool --module "$FRONT" -O --type privkey --label ecdsa-p384-root 2>&1)
+contains "the root key stays sensitive and never extractable" "$attrs" "never extractable"
