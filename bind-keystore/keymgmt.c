@@ -181,11 +181,16 @@ static const char *rsa_operation(int op)
     { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                      \
     { OSSL_FUNC_KEYMGMT_GET_PARAMS, (void (*)(void))km_get_params },            \
     { OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, (void (*)(void))km_gettable_params },  \
-    { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export }
+    { OSSL_FUNC_KEYMGMT_EXPORT, (void (*)(void))km_export },                    \
+    { OSSL_FUNC_KEYMGMT_GEN_SET_PARAMS, (void (*)(void))hp_gen_set_params },    \
+    { OSSL_FUNC_KEYMGMT_GEN_SETTABLE_PARAMS, (void (*)(void))hp_gen_settable }, \
+    { OSSL_FUNC_KEYMGMT_GEN, (void (*)(void))hp_gen },                          \
+    { OSSL_FUNC_KEYMGMT_GEN_CLEANUP, (void (*)(void))hp_gen_cleanup }
 
 const OSSL_DISPATCH hp_ec_keymgmt_functions[] = {
     KEYMGMT_COMMON,
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ec_load },
+    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_ec_gen_init },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_export_types },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ec_operation },
     { 0, NULL },
@@ -194,6 +199,7 @@ const OSSL_DISPATCH hp_ec_keymgmt_functions[] = {
 const OSSL_DISPATCH hp_rsa_keymgmt_functions[] = {
     KEYMGMT_COMMON,
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load },
+    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_rsa_gen_init },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_export_types },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_operation },
     { 0, NULL },

@@ -12,6 +12,7 @@
 #include <openssl/core_dispatch.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "hsmcache.h"
 
@@ -42,6 +43,14 @@ typedef struct hp_key {
 hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, size_t len);
 void hp_key_ref(hp_key_t *k);
 void hp_key_unref(hp_key_t *k);
+
+/* keygen.c */
+void *hp_ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[]);
+void *hp_rsa_gen_init(void *provctx, int selection, const OSSL_PARAM params[]);
+int hp_gen_set_params(void *genctx, const OSSL_PARAM params[]);
+const OSSL_PARAM *hp_gen_settable(void *genctx, void *provctx);
+void *hp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg);
+void hp_gen_cleanup(void *genctx);
 
 extern const OSSL_DISPATCH hp_store_functions[];
 extern const OSSL_DISPATCH hp_ec_keymgmt_functions[];

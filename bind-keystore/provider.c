@@ -11,8 +11,10 @@
 
 #include "prov.h"
 
-/* "provider=NAME" is implicit (the name it is loaded under in openssl.cnf). */
-#define PROPS ""
+/* OpenSSL 3.0 does not derive "provider=NAME" from the name a provider is
+ * loaded under, so it is declared: BIND 9.20 fetches with
+ * "provider=pkcs11" (as pkcs11-provider declares it). */
+#define PROPS "provider=pkcs11"
 
 void hp_raise(hp_prov_t *p, const char *fmt, ...)
 {

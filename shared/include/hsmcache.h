@@ -99,6 +99,12 @@ CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl,
  * name, the real label; serial=, object=, id= and type= narrow it. */
 CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
                   size_t *count, hc_err_t *err);
+/* Where a URI points for creating an object: the first configured token
+ * it selects (as hc_find_uri would), and the object= label and id= it
+ * gives ("" and 0 bytes when absent). */
+CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label,
+                    size_t label_size, unsigned char *id, size_t *id_len,
+                    hc_err_t *err);
 /* The token index an object lives on. */
 size_t hc_obj_token(hc_obj_t obj);
 

@@ -34,27 +34,70 @@ static bool token_selected(P11KitUri *u, const char *name,
     return st->info_valid && p11_kit_uri_match_token_info(u, &real);
 }
 
+/* Parses `uri`; NULL (err set) when invalid or when it carries a PIN. */
+static P11KitUri *parse(const char *uri, hc_err_t *err)
+{
+    P11KitUri *u = p11_kit_uri_new();
+    if (!u) {
+        hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        return NULL;
+    }
+    int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
+    if (rc != P11_KIT_URI_OK) {
+        hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid pkcs11: URI: %s",
+               uri, p11_kit_uri_message(rc));
+    } else if (p11_kit_uri_get_pin_value(u) || p11_kit_uri_get_pin_source(u)) {
+        hc_err(err, CKR_ARGUMENTS_BAD, "pkcs11: URI carries a PIN "
+               "(pin-value/pin-source); remove it: hsmcache reads PINs "
+               "from its PIN store only");
+    } else {
+        return u;
+    }
+    p11_kit_uri_free(u);
+    return NULL;
+}
+
+CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label,
+                    size_t label_size, unsigned char *id, size_t *id_len,
+                    hc_err_t *err)
+{
+    P11KitUri *u = parse(uri, err);
+    if (!u)
+        return err ? err->rv : CKR_ARGUMENTS_BAD;
+    CK_RV rv = hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s: no configured, present "
+                      "token matches (see 'hsmcache tokens')", uri);
+    for (size_t i = 0; i < hc_token_count(ctx); i++) {
+        hc_token_status_t st;
+        if (hc_token_status(ctx, i, &st, NULL) != CKR_OK && !st.info_valid)
+            continue;
+        if (token_selected(u, hc_token_name(ctx, i), &st)) {
+            *tok = i;
+            rv = CKR_OK;
+            break;
+        }
+    }
+    CK_ATTRIBUTE *a = p11_kit_uri_get_attribute(u, CKA_LABEL);
+    size_t n = a && a->ulValueLen < label_size ? a->ulValueLen : 0;
+    memcpy(label, a && n ? a->pValue : "", n);
+    label[n] = '\0';
+    a = p11_kit_uri_get_attribute(u, CKA_ID);
+    size_t cap = *id_len;
+    *id_len = a && a->ulValueLen <= cap ? a->ulValueLen : 0;
+    if (*id_len)
+        memcpy(id, a->pValue, *id_len);
+    p11_kit_uri_free(u);
+    return rv;
+}
+
 CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
                   size_t *count, hc_err_t *err)
 {
     *objs = NULL;
     *count = 0;
-    P11KitUri *u = p11_kit_uri_new();
+    P11KitUri *u = parse(uri, err);
     if (!u)
-        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        return err ? err->rv : CKR_ARGUMENTS_BAD;
     CK_RV rv = CKR_OK;
-    int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
-    if (rc != P11_KIT_URI_OK) {
-        rv = hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid pkcs11: URI: %s",
-                    uri, p11_kit_uri_message(rc));
-        goto out;
-    }
-    if (p11_kit_uri_get_pin_value(u) || p11_kit_uri_get_pin_source(u)) {
-        rv = hc_err(err, CKR_ARGUMENTS_BAD, "pkcs11: URI carries a PIN "
-                    "(pin-value/pin-source); remove it: hsmcache reads PINs "
-                    "from its PIN store only");
-        goto out;
-    }
     CK_ULONG nattrs = 0;
     CK_ATTRIBUTE *attrs = p11_kit_uri_get_attributes(u, &nattrs);
     bool any_token = false;
@@ -88,7 +131,6 @@ CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
         *objs = NULL;
         *count = 0;
     }
-out:
     p11_kit_uri_free(u);
     return rv;
 }

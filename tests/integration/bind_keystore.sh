@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# BIND 9.20 named with `key-store` over the hsmcache provider: named
+# generates its KSK and ZSK inside the token (sensitive, never
+# extractable), signs a 2000-name zone that ldns-verify-zone (after AXFR)
+# and delv (KSK as trust anchor) accept, for ECDSA P-256, P-384 and
+# RSA-2048 policies; no PIN in named.conf, openssl.cnf or any key file
+# (the base64 Labels decoded too); named restarts and reloads its keys.
+. "$(dirname "$0")/../lib/env.sh"
+hc_setup
+make_token dnstok
+write_config dns softhsm2 dnstok
+store_pin dns
+N=${BIND_NAMES:-2000}
+PORT=$((21000 + $$ % 9000))
+cat > "$T/openssl.cnf" <<EOC
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+pkcs11 = pkcs11_sect
+[default_sect]
+activate = 1
+[pkcs11_sect]
+module = $BUILD/hsmcache-provider.so
+activate = 1
+EOC
+export OPENSSL_CONF=$T/openssl.cnf
+D=$T/named
+mkdir -p "$D/keys"
+zones="p256 p384 rsa"
+{
+    cat <<EOC
+options {
+    directory "$D";
+    listen-on port $PORT { 127.0.0.1; };
+    listen-on-v6 { none; };
+    pid-file "$D/named.pid";
+    recursion no;
+    allow-transfer { 127.0.0.1; };
+    dnssec-validation no;
+    sig-signing-nodes 2000;
+    sig-signing-signatures 10000;
+};
+controls { };
+key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=dns"; };
+EOC
+    for z in $zones; do
+        case $z in p256) a=ecdsap256sha256 ;; p384) a=ecdsap384sha384 ;; rsa) a="rsasha256 2048" ;; esac
+        printf 'dnssec-policy "%s" { keys { ksk key-store "hsm" lifetime unlimited algorithm %s; zsk key-store "hsm" lifetime unlimited algorithm %s; }; };\n' "$z" "$a" "$a"
+        printf 'zone "%s.test" { type primary; file "%s.db"; dnssec-policy "%s"; inline-signing yes; };\n' "$z" "$z" "$z"
+    done
+} > "$D/named.conf"
+for z in $zones; do
+    { printf '$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n'
+      for i in $(seq "$N"); do printf 'n%d IN A 192.0.2.%d\n' "$i" $((i % 250 + 1)); done; } > "$D/$z.db"
+done
+start_named() {
+    named -g -c "$D/named.conf" -n 2 > "$T/named.log" 2>&1 &
+    NAMED_PID=$!
+    HC_PIDS="${HC_PIDS:-} $NAMED_PID"
+}
+stop_named() { kill "$NAMED_PID" 2>/dev/null; wait "$NAMED_PID" 2>/dev/null; }
+# Signed when the last name's answer carries an RRSIG.
+signed() { dig +dnssec +noall +answer +time=1 +tries=1 -p "$PORT" @127.0.0.1 "n$N.$1.test" A | grep -c RRSIG; }
+wait_signed() { for _ in $(seq 120); do [ "$(signed "$1")" -ge 1 ] && return 0; sleep 0.5; done; return 1; }
+
+start_named
+for z in $zones; do check "$z.test: named signs all $N names with keys it generated" wait_signed "$z"; done
+objs=$(pkcs11-tool --module "$FRONT" -O 2>&1)
+for z in $zones; do
+    for role in ksk zsk; do contains "$z.test: the $role was generated in the token" "$objs" "label:      $z.test.-$z.-$role-"; done
+done
+privs=$(pkcs11-tool --module "$FRONT" -O --type privkey 2>&1)
+n_priv=$(echo "$privs" | grep -c "Private Key Object")
+n_safe=$(echo "$privs" | grep -c "sensitive, always sensitive, never extractable")
+equals "all 6 private keys are sensitive and never extractable" "$n_safe/$n_priv" "6/6"
+for z in $zones; do
+    # named signs in batches, in no particular order: wait for a complete
+    # zone rather than for one name.
+    for _ in $(seq 120); do
+        dig +noall +answer -p "$PORT" @127.0.0.1 "$z.test" AXFR > "$T/$z.axfr"
+        out=$(ldns-verify-zone "$T/$z.axfr" 2>&1); st=$?
+        [ "$st" = 0 ] && break
+        sleep 0.5
+    done
+    equals "$z.test: ldns-verify-zone accepts the AXFR ($(wc -l < "$T/$z.axfr") records)" "$st:$out" "0:Zone is verified and complete"
+    dig +noall +answer -p "$PORT" @127.0.0.1 "$z.test" DNSKEY |
+        awk '$5 == 257 { k = ""; for (i = 8; i <= NF; i++) k = k $i;
+             printf "trust-anchors { %s static-key 257 3 %s \"%s\"; };\n", $1, $7, k }' > "$T/$z.anchor"
+    contains "$z.test: delv validates with the KSK as trust anchor" \
+        "$(delv -a "$T/$z.anchor" +root="$z.test" -p "$PORT" @127.0.0.1 "n7.$z.test" A 2>&1)" "; fully validated"
+    contains "$z.test: delv validates an NXDOMAIN proof" \
+        "$(delv -a "$T/$z.anchor" +root="$z.test" -p "$PORT" @127.0.0.1 "none.$z.test" A 2>&1)" "; negative response, fully validated"
+done
+
+labels=$(sed -n 's/^Label: //p' "$D"/keys/K*.private | while read -r b; do echo "$b" | base64 -d 2>/dev/null | tr -d '\0'; echo; done)
+contains "K*.private Labels are pkcs11: URIs of the token keys" "$labels" "pkcs11:token=dns;object="
+if grep -rq -- "$PIN" "$D" "$T/openssl.cnf" || echo "$labels" | grep -q -- "$PIN" || echo "$labels" | grep -q "pin-value"; then
+    not_ok "a PIN in named.conf, openssl.cnf or a key file"
+else ok "no PIN in named.conf, openssl.cnf, key files or their decoded Labels"; fi
+
+stop_named
+nkeys=$(ls "$D"/keys/K*.private | wc -l)
+start_named
+check "named restarted: p256.test is served signed again" wait_signed p256
+equals "named restarted: it reloaded its keys, made none" "$(ls "$D"/keys/K*.private | wc -l)" "$nkeys"
+contains "named restarted: still validates" \
+    "$(delv -a "$T/p256.anchor" +root=p256.test -p "$PORT" @127.0.0.1 "n99.p256.test" A 2>&1)" "; fully validated"
+if grep -qiE "crypto failure|keystore: failed" "$T/named.log"; then not_ok "named logged key failures: $(grep -iE 'crypto failure|keystore: failed' "$T/named.log" | head -2)"
+else ok "named logged no key or crypto failure"; fi
+stop_named
