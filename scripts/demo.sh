@@ -153,6 +153,67 @@ kill $HC_PIDS 2>/dev/null || true
 wait 2>/dev/null || true   # their exit status is SIGTERM's, by design
 echo "pdns_server and MariaDB stopped"
 
+step "BIND 9.20: named generates its keys in the token and signs a zone"
+cat > "$RUN/openssl.cnf" <<EOC
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+default = default_sect
+pkcs11 = pkcs11_sect
+[default_sect]
+activate = 1
+[pkcs11_sect]
+module = $BUILD/hsmcache-provider.so
+activate = 1
+EOC
+N=$RUN/named
+mkdir -p "$N/keys"
+nport=$((40000 + RANDOM % 10000))
+cat > "$N/named.conf" <<EOC
+options { directory "$N"; listen-on port $nport { 127.0.0.1; }; listen-on-v6 { none; };
+          pid-file "$N/named.pid"; recursion no; dnssec-validation no; };
+controls { };
+key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=demo"; };
+dnssec-policy "hsm" { keys {
+    ksk key-store "hsm" lifetime unlimited algorithm ecdsap256sha256;
+    zsk key-store "hsm" lifetime unlimited algorithm ecdsap256sha256; }; };
+zone "bind.example" { type primary; file "bind.example.db"; dnssec-policy "hsm"; inline-signing yes; };
+EOC
+printf '$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.80\n' > "$N/bind.example.db"
+sed -n '/^key-store/,/^zone/p' "$N/named.conf"
+OPENSSL_CONF=$RUN/openssl.cnf named -g -c "$N/named.conf" -n 1 > "$N/named.log" 2>&1 &
+named_pid=$!
+HC_PIDS="$named_pid"
+for _ in $(seq 40); do
+    dig +dnssec +noall +answer -p "$nport" @127.0.0.1 www.bind.example A 2>/dev/null | grep -q RRSIG && break
+    sleep 0.25
+done
+echo "-- dig +dnssec www.bind.example (named on 127.0.0.1:$nport):"
+dig +dnssec +noall +answer -p "$nport" @127.0.0.1 www.bind.example A
+echo "-- the keys named made, in the token:"
+pkcs11-tool --module "$FRONT" -O --type privkey 2>/dev/null | grep -E "label:.*bind.example|Access"
+echo "-- K*.private names the key by URI, with no PIN:"
+sed -n 's/^Label: //p' "$N"/keys/K*.private | head -1 | base64 -d | tr -d '\0'; echo
+kill "$named_pid"
+wait "$named_pid" 2>/dev/null || true
+
+step "An X.509 CA whose keys stay in the token, with the stock openssl CLI"
+export OPENSSL_CONF=$RUN/openssl.cnf
+"$HC" keygen demo ca-root ecdsa-p384 > /dev/null
+"$HC" keygen demo ca-inter ecdsa-p384 > /dev/null
+openssl req -x509 -new -key "pkcs11:token=demo;object=ca-root;type=private" -subj "/CN=Demo Root" \
+    -sha512 -days 3650 -addext "basicConstraints=critical,CA:TRUE" -out "$RUN/root.pem"
+openssl req -new -key "pkcs11:token=demo;object=ca-inter;type=private" -subj "/CN=Demo Intermediate" \
+    -sha512 -out "$RUN/inter.csr"
+printf 'basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\n' > "$RUN/inter.ext"
+openssl x509 -req -in "$RUN/inter.csr" -CA "$RUN/root.pem" \
+    -CAkey "pkcs11:token=demo;object=ca-root;type=private" -CAcreateserial -sha512 -days 1825 \
+    -extfile "$RUN/inter.ext" -out "$RUN/inter.pem" 2>/dev/null
+openssl x509 -in "$RUN/inter.pem" -noout -subject -issuer
+openssl verify -CAfile "$RUN/root.pem" "$RUN/inter.pem"
+unset OPENSSL_CONF
+
 step "hsmcache stats"
 "$HC" stats
 step "done; everything is under $RUN (rm -rf run to clean up)"

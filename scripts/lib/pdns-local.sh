@@ -81,7 +81,8 @@ register_module() {
     local f pid
     mkdir -p /etc/pkcs11/modules
     for f in /etc/pkcs11/modules/*.module; do
-        pid=$(sed -n 's/^# hsmcache test or demo, pid \([0-9]*\)$/\1/p' "$f" 2>/dev/null)
+        [ -e "$f" ] || continue
+        pid=$(sed -n 's/^# hsmcache test or demo, pid \([0-9]*\)$/\1/p' "$f")
         if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then rm -f "$f"; fi
     done
     printf '# hsmcache test or demo, pid %s\nmodule: %s\n' "$$" "$2" > "/etc/pkcs11/modules/$1.module"
