@@ -154,19 +154,8 @@ wait 2>/dev/null || true   # their exit status is SIGTERM's, by design
 echo "pdns_server and MariaDB stopped"
 
 step "BIND 9.20: named generates its keys in the token and signs a zone"
-cat > "$RUN/openssl.cnf" <<EOC
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-pkcs11 = pkcs11_sect
-[default_sect]
-activate = 1
-[pkcs11_sect]
-module = $BUILD/hsmcache-provider.so
-activate = 1
-EOC
+. "$TOP/scripts/lib/openssl-conf.sh"
+write_openssl_conf "$RUN/openssl.cnf" "$BUILD/hsmcache-provider.so"
 N=$RUN/named
 mkdir -p "$N/keys"
 nport=$((40000 + RANDOM % 10000))

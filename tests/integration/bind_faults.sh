@@ -4,6 +4,7 @@
 # meanwhile is signed once it returns, later updates are signed too, and
 # the zone validates, all without restarting named.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 make_token dnstok
 write_config dns "$SIM" dnstok
@@ -11,19 +12,7 @@ store_pin dns
 PORT=$((21000 + $$ % 9000))
 D=$T/named
 mkdir -p "$D/keys"
-cat > "$T/openssl.cnf" <<EOC
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-pkcs11 = pkcs11_sect
-[default_sect]
-activate = 1
-[pkcs11_sect]
-module = $BUILD/hsmcache-provider.so
-activate = 1
-EOC
+write_openssl_conf "$T/openssl.cnf" "$BUILD/hsmcache-provider.so"
 export OPENSSL_CONF=$T/openssl.cnf
 cat > "$D/named.conf" <<EOC
 options { directory "$D"; listen-on port $PORT { 127.0.0.1; }; listen-on-v6 { none; };

@@ -6,25 +6,14 @@
 # RSA-2048 policies; no PIN in named.conf, openssl.cnf or any key file
 # (the base64 Labels decoded too); named restarts and reloads its keys.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 make_token dnstok
 write_config dns softhsm2 dnstok
 store_pin dns
 N=${BIND_NAMES:-2000}
 PORT=$((21000 + $$ % 9000))
-cat > "$T/openssl.cnf" <<EOC
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-pkcs11 = pkcs11_sect
-[default_sect]
-activate = 1
-[pkcs11_sect]
-module = $BUILD/hsmcache-provider.so
-activate = 1
-EOC
+write_openssl_conf "$T/openssl.cnf" "$BUILD/hsmcache-provider.so"
 export OPENSSL_CONF=$T/openssl.cnf
 D=$T/named
 mkdir -p "$D/keys"

@@ -5,23 +5,12 @@
 # with pathlen:0, a server certificate) verified by `openssl verify`, and
 # pkeyutl sign/verify round trips (ECDSA, RSA PKCS#1 v1.5 and PSS).
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 make_token x509tok
 write_config ca softhsm2 x509tok
 store_pin ca
-cat > "$T/openssl.cnf" <<EOC
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-pkcs11 = pkcs11_sect
-[default_sect]
-activate = 1
-[pkcs11_sect]
-module = $BUILD/hsmcache-provider.so
-activate = 1
-EOC
+write_openssl_conf "$T/openssl.cnf" "$BUILD/hsmcache-provider.so"
 export OPENSSL_CONF=$T/openssl.cnf
 printf 'basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\n' > "$T/inter.ext"
 printf 'basicConstraints = critical, CA:FALSE\nsubjectAltName = DNS:www.example.test\n' > "$T/server.ext"
