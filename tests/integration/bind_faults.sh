@@ -4,6 +4,7 @@
 # meanwhile is signed once it returns, later updates are signed too, and
 # the zone validates, all without restarting named.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 make_token dnstok
@@ -41,9 +42,5 @@ check "token back: an update after its return is signed, no named restart" wait_
 check "token back: the update made while it was absent is signed too" wait_sigs a1.r.test
 [ "$(sim_count C_Sign)" -ge 1 ] && ok "token back: signatures reached the HSM again ($(sim_count C_Sign) C_Sign)" \
     || not_ok "no C_Sign after the token returned"
-for _ in $(seq 40); do
-    dig +noall +answer -p "$PORT" @127.0.0.1 r.test AXFR > "$T/r.axfr"
-    out=$(ldns-verify-zone "$T/r.axfr" 2>&1) && break
-    sleep 0.25
-done
+out=$(verify_axfr r.test "$PORT" "$T/r.axfr" 40)
 equals "the zone validates after the outage (ldns-verify-zone)" "$out" "Zone is verified and complete"

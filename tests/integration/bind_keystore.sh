@@ -6,6 +6,7 @@
 # RSA-2048 policies; no PIN in named.conf, openssl.cnf or any key file
 # (the base64 Labels decoded too); named restarts and reloads its keys.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 make_token dnstok
@@ -65,18 +66,9 @@ n_priv=$(echo "$privs" | grep -c "Private Key Object")
 n_safe=$(echo "$privs" | grep -c "sensitive, always sensitive, never extractable")
 equals "all 6 private keys are sensitive and never extractable" "$n_safe/$n_priv" "6/6"
 for z in $zones; do
-    # named signs in batches, in no particular order: wait for a complete
-    # zone rather than for one name.
-    for _ in $(seq 120); do
-        dig +noall +answer -p "$PORT" @127.0.0.1 "$z.test" AXFR > "$T/$z.axfr"
-        out=$(ldns-verify-zone "$T/$z.axfr" 2>&1); st=$?
-        [ "$st" = 0 ] && break
-        sleep 0.5
-    done
+    out=$(verify_axfr "$z.test" "$PORT" "$T/$z.axfr" 120); st=$?
     equals "$z.test: ldns-verify-zone accepts the AXFR ($(wc -l < "$T/$z.axfr") records)" "$st:$out" "0:Zone is verified and complete"
-    dig +noall +answer -p "$PORT" @127.0.0.1 "$z.test" DNSKEY |
-        awk '$5 == 257 { k = ""; for (i = 8; i <= NF; i++) k = k $i;
-             printf "trust-anchors { %s static-key 257 3 %s \"%s\"; };\n", $1, $7, k }' > "$T/$z.anchor"
+    ksk_anchor "$z.test" "$PORT" > "$T/$z.anchor"
     contains "$z.test: delv validates with the KSK as trust anchor" \
         "$(delv -a "$T/$z.anchor" +root="$z.test" -p "$PORT" @127.0.0.1 "n7.$z.test" A 2>&1)" "; fully validated"
     contains "$z.test: delv validates an NXDOMAIN proof" \

@@ -4,6 +4,7 @@
 # its signatures to it, and the zone validates throughout. (Takes about
 # two minutes: BIND will not roll faster than its timing rules allow.)
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 make_token dnstok
@@ -44,14 +45,8 @@ for _ in $(seq 100); do   # up to 200 s
 done
 [ -n "$rolled" ] && ok "the successor ZSK was generated in the token and now signs (key tag $rolled)" \
     || not_ok "no rollover: ZSKs in the token $(zsks), signing tag $(tag)"
-for _ in $(seq 20); do
-    dig +noall +answer -p "$PORT" @127.0.0.1 roll.test AXFR > "$T/axfr"
-    out=$(ldns-verify-zone "$T/axfr" 2>&1) && break
-    sleep 1
-done
+out=$(verify_axfr roll.test "$PORT" "$T/axfr" 40)
 equals "after the rollover the zone validates (ldns-verify-zone)" "$out" "Zone is verified and complete"
-dig +noall +answer -p "$PORT" @127.0.0.1 roll.test DNSKEY |
-    awk '$5 == 257 { k = ""; for (i = 8; i <= NF; i++) k = k $i;
-         printf "trust-anchors { %s static-key 257 3 %s \"%s\"; };\n", $1, $7, k }' > "$T/anchor"
+ksk_anchor roll.test "$PORT" > "$T/anchor"
 contains "... and delv validates with the KSK as trust anchor" \
     "$(delv -a "$T/anchor" +root=roll.test -p "$PORT" @127.0.0.1 www.roll.test A 2>&1)" "; fully validated"

@@ -9,6 +9,7 @@
 # the simulator: PowerDNS's per-answer hashing never reaches the HSM, and
 # warm answers make no HSM call at all. ECDSA P-256 and P-384, RSA-2048.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 hc_setup
 MOD=hsmcache-test-$$            # the p11-kit name rows use as Engine:
@@ -40,12 +41,9 @@ check "pdns_server starts" start_pdns
 q() { dig +dnssec +noall +answer +authority -p "$DNS_PORT" @127.0.0.1 "$@"; }
 for zone in p256.example p384.example rsa.example; do
     contains "$zone: the answer carries an RRSIG" "$(q "www.$zone" A)" "RRSIG	A"
-    dig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$zone" AXFR > "$T/$zone.axfr"
-    out=$(ldns-verify-zone "$T/$zone.axfr" 2>&1); st=$?
+    out=$(verify_axfr "$zone" "$DNS_PORT" "$T/$zone.axfr"); st=$?
     equals "$zone: ldns-verify-zone accepts the AXFR ($(wc -l < "$T/$zone.axfr") records)" "$st:$out" "0:Zone is verified and complete"
-    dig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$zone" DNSKEY |
-        awk '$5 == 257 { k = ""; for (i = 8; i <= NF; i++) k = k $i;
-             printf "trust-anchors { %s static-key 257 3 %s \"%s\"; };\n", $1, $7, k }' > "$T/$zone.anchor"
+    ksk_anchor "$zone" "$DNS_PORT" > "$T/$zone.anchor"
     out=$(delv -a "$T/$zone.anchor" +root="$zone" -p "$DNS_PORT" @127.0.0.1 "www.$zone" A 2>&1)
     contains "$zone: delv validates www with the KSK as trust anchor" "$out" "; fully validated"
     out=$(delv -a "$T/$zone.anchor" +root="$zone" -p "$DNS_PORT" @127.0.0.1 "nope.$zone" A 2>&1)
