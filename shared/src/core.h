@@ -80,6 +80,8 @@ typedef struct hc_token {
     CK_MECHANISM_TYPE *mechs;   /* read once per connect */
     CK_MECHANISM_INFO *mech_info;
     CK_ULONG nmechs;
+    /* The raw mechanisms hash-then-sign offload needs (read at connect). */
+    bool raw_rsa, raw_pss, raw_ecdsa;
 
     pthread_mutex_t idx_lock;
     hc_keyent_t **ents;
@@ -121,7 +123,8 @@ CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
 CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err);
 CK_RV hc_pool_set_caller_pin(hc_token_t *t, const unsigned char *pin,
                              size_t len, hc_err_t *err);
-bool hc_token_has_mech(hc_token_t *t, CK_MECHANISM_TYPE m);
+/* Which raw signing mechanisms the token has, for the offload. */
+void hc_token_raw_mechs(hc_token_t *t, bool *rsa, bool *pss, bool *ecdsa);
 /* Connects if needed (no live re-check; cheap when connected). */
 CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err);
 /* Cached C_GetMechanismInfo; CKR_MECHANISM_INVALID if the token lacks it. */

@@ -187,6 +187,9 @@ static CK_RV read_mechanisms(hc_token_t *t)
     t->mechs = list;
     t->mech_info = info;
     t->nmechs = n;
+    t->raw_rsa = in_list(list, real, CKM_RSA_PKCS);
+    t->raw_pss = in_list(list, real, CKM_RSA_PKCS_PSS);
+    t->raw_ecdsa = in_list(list, real, CKM_ECDSA);
     return CKR_OK;
 }
 
@@ -539,12 +542,11 @@ CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
     return rv;
 }
 
-bool hc_token_has_mech(hc_token_t *t, CK_MECHANISM_TYPE m)
+void hc_token_raw_mechs(hc_token_t *t, bool *rsa, bool *pss, bool *ecdsa)
 {
-    bool found = false;
     pthread_mutex_lock(&t->lock);
-    for (CK_ULONG i = 0; i < t->nmechs && !found; i++)
-        found = t->mechs[i] == m;
+    *rsa = t->raw_rsa;
+    *pss = t->raw_pss;
+    *ecdsa = t->raw_ecdsa;
     pthread_mutex_unlock(&t->lock);
-    return found;
 }

@@ -128,10 +128,9 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
     unsigned char prepared[128];
     size_t prepared_len;
     CK_MECHANISM raw;
-    if (hc_offload(mech, hc_token_has_mech(t, CKM_RSA_PKCS),
-                   hc_token_has_mech(t, CKM_RSA_PKCS_PSS),
-                   hc_token_has_mech(t, CKM_ECDSA), data, len, &raw, prepared,
-                   &prepared_len)) {
+    bool rsa, pss, ecdsa;
+    hc_token_raw_mechs(t, &rsa, &pss, &ecdsa);
+    if (hc_offload(mech, rsa, pss, ecdsa, data, len, &raw, prepared, &prepared_len)) {
         a->mech = &raw;
         a->data = prepared;
         a->len = prepared_len;
