@@ -5,16 +5,8 @@
 # the zone validates, all without restarting named.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/dns.sh"
-. "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
-hc_setup
-make_token dnstok
-write_config dns "$SIM" dnstok
-store_pin dns
-PORT=$((21000 + $$ % 9000))
-D=$T/named
-mkdir -p "$D/keys"
-write_openssl_conf "$T/openssl.cnf" "$BUILD/hsmcache-provider.so"
-export OPENSSL_CONF=$T/openssl.cnf
+. "$(dirname "$0")/../lib/named.sh"
+named_setup "$SIM"
 cat > "$D/named.conf" <<EOC
 options { directory "$D"; listen-on port $PORT { 127.0.0.1; }; listen-on-v6 { none; };
           pid-file "$D/named.pid"; recursion no; dnssec-validation no; allow-transfer { 127.0.0.1; }; };

@@ -7,17 +7,9 @@
 # (the base64 Labels decoded too); named restarts and reloads its keys.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/dns.sh"
-. "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
-hc_setup
-make_token dnstok
-write_config dns softhsm2 dnstok
-store_pin dns
+. "$(dirname "$0")/../lib/named.sh"
+named_setup softhsm2
 N=${BIND_NAMES:-2000}
-PORT=$((21000 + $$ % 9000))
-write_openssl_conf "$T/openssl.cnf" "$BUILD/hsmcache-provider.so"
-export OPENSSL_CONF=$T/openssl.cnf
-D=$T/named
-mkdir -p "$D/keys"
 zones="p256 p384 rsa"
 {
     cat <<EOC
