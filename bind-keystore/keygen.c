@@ -16,7 +16,7 @@
 
 typedef struct hp_gen {
     hp_prov_t *prov;
-    int type;                 /* EVP_PKEY_EC or EVP_PKEY_RSA */
+    int type;                 /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 */
     char *uri;
     char group[32];
     size_t bits;
@@ -49,6 +49,14 @@ void *hp_ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
 void *hp_rsa_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
 {
     return gen_init(provctx, selection, params, EVP_PKEY_RSA);
+}
+
+void *hp_ed25519_gen_init(void *provctx, int selection, const OSSL_PARAM params[])
+{
+    hp_gen_t *g = gen_init(provctx, selection, params, EVP_PKEY_ED25519);
+    if (g)
+        snprintf(g->group, sizeof g->group, "ED25519");
+    return g;
 }
 
 int hp_gen_set_params(void *genctx, const OSSL_PARAM params[])
@@ -148,6 +156,10 @@ void *hp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         pub[npub++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits, sizeof bits };
         pub[npub++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, e65537, sizeof e65537 };
     } else {
+        /* Edwards curves are named by OID in CKA_EC_PARAMS, as SoftHSM
+         * and PKCS#11 3.0 accept. */
+        if (g->type == EVP_PKEY_ED25519)
+            mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
         int n = ec_params(g->group, params, sizeof params);
         if (n <= 0) {
             hp_raise(g->prov, "unknown EC group '%s'", g->group);

@@ -1,4 +1,4 @@
-/* keymgmt.c: EC and RSA keys that live in the HSM. The private half is a
+/* keymgmt.c: EC, RSA and Ed25519 keys that live in the HSM. The private half is a
  * reference into the core; the public half is an ordinary libcrypto key,
  * which answers parameter queries and is what export hands out (so
  * OpenSSL can encode the public key, e.g. into a certificate). */
@@ -15,7 +15,7 @@ hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, siz
     const unsigned char *q = spki;
     EVP_PKEY *pub = d2i_PUBKEY(NULL, &q, (long)len);
     int type = pub ? EVP_PKEY_get_base_id(pub) : 0;
-    if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA) {
+    if (!hp_key_type_name(type)) {
         EVP_PKEY_free(pub);
         return NULL;
     }
@@ -30,6 +30,16 @@ hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, siz
     k->pub = pub;
     k->type = type;
     return k;
+}
+
+const char *hp_key_type_name(int type)
+{
+    switch (type) {
+    case EVP_PKEY_EC: return "EC";
+    case EVP_PKEY_RSA: return "RSA";
+    case EVP_PKEY_ED25519: return "ED25519";
+    default: return NULL;
+    }
 }
 
 void hp_key_ref(hp_key_t *k)
@@ -78,6 +88,11 @@ static void *rsa_load(const void *reference, size_t size)
     return km_load(reference, size, EVP_PKEY_RSA);
 }
 
+static void *ed25519_load(const void *reference, size_t size)
+{
+    return km_load(reference, size, EVP_PKEY_ED25519);
+}
+
 static int km_has(const void *keydata, int selection)
 {
     const hp_key_t *k = keydata;
@@ -98,7 +113,9 @@ static int km_match(const void *a, const void *b, int selection)
 static int km_get_params(void *keydata, OSSL_PARAM params[])
 {
     hp_key_t *k = keydata;
-    OSSL_PARAM *p = OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
+    /* EdDSA hashes inside the algorithm: the public key says so itself. */
+    OSSL_PARAM *p = k->type == EVP_PKEY_ED25519 ? NULL
+                    : OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
     if (p && !OSSL_PARAM_set_utf8_string(p, "SHA256"))
         return 0;
     /* Everything else is a property of the public key. */
@@ -113,6 +130,7 @@ static const OSSL_PARAM *km_gettable_params(void *provctx)
         OSSL_PARAM_int(OSSL_PKEY_PARAM_SECURITY_BITS, NULL),
         OSSL_PARAM_int(OSSL_PKEY_PARAM_MAX_SIZE, NULL),
         OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_DEFAULT_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_MANDATORY_DIGEST, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
         OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
         OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, NULL, 0),
@@ -164,6 +182,16 @@ static const OSSL_PARAM *rsa_export_types(int selection)
     return p;
 }
 
+static const OSSL_PARAM *ed25519_export_types(int selection)
+{
+    (void)selection;
+    static const OSSL_PARAM p[] = {
+        OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
+        OSSL_PARAM_END,
+    };
+    return p;
+}
+
 static const char *ec_operation(int op)
 {
     return op == OSSL_OP_SIGNATURE ? "ECDSA" : NULL;
@@ -172,6 +200,11 @@ static const char *ec_operation(int op)
 static const char *rsa_operation(int op)
 {
     return op == OSSL_OP_SIGNATURE ? "RSA" : NULL;
+}
+
+static const char *ed25519_operation(int op)
+{
+    return op == OSSL_OP_SIGNATURE ? "ED25519" : NULL;
 }
 
 #define KEYMGMT_COMMON                                                          \
@@ -202,5 +235,14 @@ const OSSL_DISPATCH hp_rsa_keymgmt_functions[] = {
     { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_rsa_gen_init },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_export_types },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_operation },
+    { 0, NULL },
+};
+
+const OSSL_DISPATCH hp_ed25519_keymgmt_functions[] = {
+    KEYMGMT_COMMON,
+    { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ed25519_load },
+    { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_ed25519_gen_init },
+    { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ed25519_export_types },
+    { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ed25519_operation },
     { 0, NULL },
 };

@@ -1,8 +1,8 @@
 /*
  * prov.h: the hsmcache OpenSSL 3 provider (build/hsmcache-provider.so),
  * split by operation like pkcs11-provider: provider.c (entry, dispatch),
- * store.c (pkcs11: URIs), keymgmt.c (EC and RSA keys in the HSM),
- * signature.c (ECDSA, RSA PKCS#1 v1.5 and PSS). Every private-key
+ * store.c (pkcs11: URIs), keymgmt.c (EC, RSA and Ed25519 keys in the
+ * HSM), signature.c (ECDSA, RSA PKCS#1 v1.5 and PSS, EdDSA). Every private-key
  * operation goes through libhsmcache; the PIN comes from its PIN store.
  */
 #ifndef HP_PROV_H
@@ -37,16 +37,19 @@ typedef struct hp_key {
     int refs;                  /* atomic */
     hc_obj_t priv;             /* 0: a public key only */
     EVP_PKEY *pub;             /* from the SPKI the core read */
-    int type;                  /* EVP_PKEY_EC or EVP_PKEY_RSA */
+    int type;                  /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 */
 } hp_key_t;
 
 hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, size_t len);
 void hp_key_ref(hp_key_t *k);
 void hp_key_unref(hp_key_t *k);
+/* OpenSSL's name for a key type ("EC", "RSA", "ED25519"). */
+const char *hp_key_type_name(int type);
 
 /* keygen.c */
 void *hp_ec_gen_init(void *provctx, int selection, const OSSL_PARAM params[]);
 void *hp_rsa_gen_init(void *provctx, int selection, const OSSL_PARAM params[]);
+void *hp_ed25519_gen_init(void *provctx, int selection, const OSSL_PARAM params[]);
 int hp_gen_set_params(void *genctx, const OSSL_PARAM params[]);
 const OSSL_PARAM *hp_gen_settable(void *genctx, void *provctx);
 void *hp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg);
@@ -55,7 +58,9 @@ void hp_gen_cleanup(void *genctx);
 extern const OSSL_DISPATCH hp_store_functions[];
 extern const OSSL_DISPATCH hp_ec_keymgmt_functions[];
 extern const OSSL_DISPATCH hp_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH hp_ed25519_keymgmt_functions[];
 extern const OSSL_DISPATCH hp_ecdsa_signature_functions[];
 extern const OSSL_DISPATCH hp_rsa_signature_functions[];
+extern const OSSL_DISPATCH hp_eddsa_signature_functions[];
 
 #endif

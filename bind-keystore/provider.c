@@ -51,11 +51,13 @@ static const OSSL_ALGORITHM stores[] = {
 static const OSSL_ALGORITHM keymgmts[] = {
     { "EC:id-ecPublicKey:1.2.840.10045.2.1", PROPS, hp_ec_keymgmt_functions, "EC keys in an HSM" },
     { "RSA:rsaEncryption:1.2.840.113549.1.1.1", PROPS, hp_rsa_keymgmt_functions, "RSA keys in an HSM" },
+    { "ED25519:1.3.101.112", PROPS, hp_ed25519_keymgmt_functions, "Ed25519 keys in an HSM" },
     { NULL, NULL, NULL, NULL },
 };
 static const OSSL_ALGORITHM signatures[] = {
     { "ECDSA", PROPS, hp_ecdsa_signature_functions, "ECDSA through hsmcache" },
     { "RSA:rsaEncryption:1.2.840.113549.1.1.1", PROPS, hp_rsa_signature_functions, "RSA through hsmcache" },
+    { "ED25519:1.3.101.112", PROPS, hp_eddsa_signature_functions, "Ed25519 through hsmcache" },
     { NULL, NULL, NULL, NULL },
 };
 

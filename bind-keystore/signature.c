@@ -1,6 +1,7 @@
-/* signature.c: ECDSA and RSA (PKCS#1 v1.5, PSS) with keys in the HSM.
- * Digest-sign hashes here and sends the token only the hash (ECDSA) or
- * the DigestInfo / hash (RSA PKCS#1 / PSS) through the core. Signature
+/* signature.c: ECDSA, RSA (PKCS#1 v1.5, PSS) and Ed25519 with keys in
+ * the HSM. Digest-sign hashes here and sends the token only the hash
+ * (ECDSA) or the DigestInfo / hash (RSA PKCS#1 / PSS) through the core;
+ * EdDSA hashes inside the algorithm, so the token gets the message. Signature
  * caching is off for this profile: each call is one HSM signature. */
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
@@ -136,6 +137,8 @@ static int algorithm_id(const hp_sig_t *s, unsigned char *out, size_t size, size
         OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(s->md), NID_X9_62_id_ecPublicKey);
     else if (s->key->type == EVP_PKEY_RSA && s->md && s->pad == RSA_PKCS1_PADDING)
         OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(s->md), NID_rsaEncryption);
+    else if (s->key->type == EVP_PKEY_ED25519)
+        nid = NID_ED25519;
     if (nid == NID_undef)
         return 0; /* PSS parameters: not offered */
     X509_ALGOR *a = X509_ALGOR_new();
@@ -226,7 +229,8 @@ static CK_MECHANISM_TYPE ckm_of(const EVP_MD *md)
     }
 }
 
-/* Signs a digest (or, with no digest set, raw RSA PKCS#1 input). */
+/* Signs a digest (or, with no digest set, raw RSA PKCS#1 input, or the
+ * whole message for EdDSA). */
 static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t sigsize,
                        const unsigned char *tbs, size_t tbslen)
 {
@@ -250,6 +254,8 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
                    : s->saltlen < 0 ? (int)max_size(s) - EVP_MD_get_size(s->md) - 2 : s->saltlen;
         pss = (CK_RSA_PKCS_PSS_PARAMS){ ckm_of(s->md), mgf_of(mgf), (CK_ULONG)salt };
         mech = (CK_MECHANISM){ CKM_RSA_PKCS_PSS, &pss, sizeof pss };
+    } else if (s->key->type == EVP_PKEY_ED25519) {
+        mech.mechanism = CKM_EDDSA;
     } else if (s->key->type == EVP_PKEY_RSA) {
         mech.mechanism = CKM_RSA_PKCS;
         if (s->md) {
@@ -263,7 +269,7 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
         hp_raise(s->prov, "%s", err.msg);
         return 0;
     }
-    if (s->key->type == EVP_PKEY_RSA) {
+    if (s->key->type != EVP_PKEY_EC) { /* RSA and EdDSA: as the token gives it */
         if (raw_len > sigsize)
             return 0;
         memcpy(sig, raw, raw_len);
@@ -327,6 +333,34 @@ static int dsign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sig
     unsigned int hl = 0;
     return EVP_DigestFinal_ex(s->mdctx, h, &hl) && sign_digest(s, sig, siglen, sigsize, h, hl);
 }
+
+/* EdDSA is one-shot and takes no digest ("" or none from OpenSSL). */
+static int eddsa_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
+{
+    hp_sig_t *s = ctx;
+    if (mdname && mdname[0]) {
+        hp_raise(s->prov, "Ed25519 takes no digest (got %s)", mdname);
+        return 0;
+    }
+    return sig_init(s, provkey, params);
+}
+
+static int eddsa_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
+                      const unsigned char *tbs, size_t tbslen)
+{
+    return sign_digest(ctx, sig, siglen, sigsize, tbs, tbslen);
+}
+
+const OSSL_DISPATCH hp_eddsa_signature_functions[] = {
+    { OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_new },
+    { OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_free },
+    { OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dup },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))eddsa_init },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))eddsa_sign },
+    { OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_params },
+    { OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable },
+    { 0, NULL },
+};
 
 #define SIGNATURE_FUNCTIONS                                                            \
     { OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_new },                            \

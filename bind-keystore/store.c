@@ -86,7 +86,7 @@ static int store_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cb
         return 0;
     hp_key_t *k = s->keys[s->pos++];
     int type = OSSL_OBJECT_PKEY;
-    const char *data_type = k->type == EVP_PKEY_EC ? "EC" : "RSA";
+    const char *data_type = hp_key_type_name(k->type);
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &type),
         OSSL_PARAM_construct_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, (char *)data_type, 0),

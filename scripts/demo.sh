@@ -195,10 +195,11 @@ openssl req -x509 -new -key "pkcs11:token=demo;object=ca-root;type=private" -sub
     -sha512 -days 3650 -addext "basicConstraints=critical,CA:TRUE" -out "$RUN/root.pem"
 openssl req -new -key "pkcs11:token=demo;object=ca-inter;type=private" -subj "/CN=Demo Intermediate" \
     -sha512 -out "$RUN/inter.csr"
-printf 'basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\n' > "$RUN/inter.ext"
-openssl x509 -req -in "$RUN/inter.csr" -CA "$RUN/root.pem" \
-    -CAkey "pkcs11:token=demo;object=ca-root;type=private" -CAcreateserial -sha512 -days 1825 \
-    -extfile "$RUN/inter.ext" -out "$RUN/inter.pem" 2>/dev/null
+rm -rf "$RUN/ca"
+write_ca_conf "$RUN/ca" sha512
+openssl ca -batch -config "$RUN/ca/ca.cnf" -cert "$RUN/root.pem" \
+    -keyfile "pkcs11:token=demo;object=ca-root;type=private" \
+    -in "$RUN/inter.csr" -notext -out "$RUN/inter.pem" 2>/dev/null
 openssl x509 -in "$RUN/inter.pem" -noout -subject -issuer
 openssl verify -CAfile "$RUN/root.pem" "$RUN/inter.pem"
 unset OPENSSL_CONF

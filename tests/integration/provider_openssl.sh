@@ -2,8 +2,9 @@
 # The OpenSSL 3 provider with the stock openssl CLI: keys named by pkcs11:
 # URIs (no PIN anywhere: the PIN store has it), an X.509 chain whose keys
 # all stay in the HSM (root EC P-384/SHA-512 and RSA-2048, an intermediate
-# with pathlen:0, a server certificate) verified by `openssl verify`, and
-# pkeyutl sign/verify round trips (ECDSA, RSA PKCS#1 v1.5 and PSS).
+# with pathlen:0 issued by `openssl ca`, a server certificate) verified by
+# `openssl verify`, pkeyutl sign/verify round trips (ECDSA, RSA PKCS#1
+# v1.5 and PSS, Ed25519) and an Ed25519 certificate.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
@@ -24,8 +25,9 @@ chain() { # ALGO (hsmcache keygen) DIGEST: root -> intermediate -> server
     o req -x509 -new -key "$(uri "$a-root")" -subj "/CN=$a root" "-$md" -days 3650 \
         -addext "basicConstraints=critical,CA:TRUE" -out "$d/root.pem" || return 1
     o req -new -key "$(uri "$a-inter")" -subj "/CN=$a intermediate" "-$md" -out "$d/inter.csr" || return 1
-    o x509 -req -in "$d/inter.csr" -CA "$d/root.pem" -CAkey "$(uri "$a-root")" -CAcreateserial \
-        "-$md" -days 1825 -extfile "$T/inter.ext" -out "$d/inter.pem" || return 1
+    write_ca_conf "$d" "$md"
+    o ca -batch -config "$d/ca.cnf" -cert "$d/root.pem" -keyfile "$(uri "$a-root")" \
+        -in "$d/inter.csr" -notext -out "$d/inter.pem" || return 1
     o req -new -key "$(uri "$a-server")" -subj "/CN=www.example.test" "-$md" -out "$d/server.csr" || return 1
     o x509 -req -in "$d/server.csr" -CA "$d/inter.pem" -CAkey "$(uri "$a-inter")" -CAcreateserial \
         "-$md" -days 90 -extfile "$T/server.ext" -out "$d/server.pem" || return 1
@@ -34,7 +36,8 @@ chain() { # ALGO (hsmcache keygen) DIGEST: root -> intermediate -> server
 out=$(chain ecdsa-p384 sha512 2>&1)
 contains "EC P-384 / SHA-512 chain (root, intermediate, server) verifies" "$out" "server.pem: OK"
 contains "... signed with ecdsa-with-SHA512" "$(openssl x509 -in "$T/ecdsa-p384/root.pem" -noout -text)" "ecdsa-with-SHA512"
-contains "... the intermediate has pathlen:0" "$(openssl x509 -in "$T/ecdsa-p384/inter.pem" -noout -text)" "pathlen:0"
+contains "... the intermediate (issued by openssl ca) has pathlen:0" "$(openssl x509 -in "$T/ecdsa-p384/inter.pem" -noout -text)" "pathlen:0"
+contains "... and openssl ca recorded it in its database" "$(cat "$T/ecdsa-p384/index.txt")" "CN=ecdsa-p384 intermediate"
 out=$(chain rsa2048 sha256 2>&1)
 contains "RSA-2048 / SHA-256 chain verifies" "$out" "server.pem: OK"
 contains "... signed with sha256WithRSAEncryption" "$(openssl x509 -in "$T/rsa2048/server.pem" -noout -text)" "sha256WithRSAEncryption"
@@ -63,6 +66,25 @@ contains "pkeyutl: RSA PKCS#1 v1.5 with SHA-256" "$(roundtrip rsa2048-root -pkey
 contains "pkeyutl: RSA-PSS with SHA-256" \
     "$(roundtrip rsa2048-root -pkeyopt rsa_padding_mode:pss -pkeyopt digest:sha256 -pkeyopt rsa_pss_saltlen:32)" \
     "Signature Verified Successfully"
+# Ed25519: one-shot EdDSA over the message itself (pkeyutl -rawin), and a
+# self-signed certificate whose signature the token made.
+"$HC" keygen ca ed ed25519 > /dev/null
+openssl pkey -in "$(uri ed)" -pubout -out "$T/ed.pub" 2>/dev/null
+openssl pkeyutl -sign -rawin -inkey "$(uri ed)" -in "$T/data" -out "$T/ed.sig" 2>/dev/null
+out=$(openssl pkeyutl -verify -rawin -pubin -inkey "$T/ed.pub" -in "$T/data" -sigfile "$T/ed.sig" 2>&1)
+contains "pkeyutl: Ed25519 sign (HSM) / verify (software)" "$out" "Signature Verified Successfully"
+o req -x509 -new -key "$(uri ed)" -subj "/CN=ed25519 root" -days 30 -out "$T/ed.pem"
+contains "an Ed25519 self-signed certificate verifies" "$(openssl verify -CAfile "$T/ed.pem" "$T/ed.pem" 2>&1)" "ed.pem: OK"
+contains "... its signature algorithm is ED25519" "$(openssl x509 -in "$T/ed.pem" -noout -text)" "Signature Algorithm: ED25519"
+# Key generation through the provider: the pair is made in the token;
+# writing the private key out then fails, as it must.
+openssl genpkey -algorithm ED25519 -propquery provider=pkcs11 \
+    -pkeyopt "pkcs11_uri:pkcs11:token=ca;object=gen-ed" -out "$T/gen-ed.pem" > /dev/null 2>&1
+attrs=$(pkcs11-tool --module "$FRONT" -O --type privkey --label gen-ed 2>&1)
+contains "openssl genpkey -propquery provider=pkcs11 makes an Ed25519 pair in the token" "$attrs" "EC_EDWARDS"
+contains "... sensitive and never extractable" "$attrs" "never extractable"
+equals "... and no private key file was written" "$(wc -c < "$T/gen-ed.pem" 2>/dev/null || echo 0)" "0"
+
 printf 'x' >> "$T/sub.sig"
 out=$(openssl pkeyutl -verify -pubin -inkey "$T/sub.pub" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
 contains "pkeyutl: a damaged signature fails" "$out" "Signature Verification Failure"
