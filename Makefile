@@ -45,7 +45,7 @@ CLI      := $(BUILD)/hsmcache
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
-.PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench bench-front bench-ssh bench-pdns-calls tests-build
+.PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench tests-build
 all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(PROV) $(CLI) $(SIM) $(SIMCTL) tests-build
 
 deps:

@@ -45,22 +45,14 @@ test-tsan:
 	$(MAKE) BUILD=build-tsan SANITIZE="-fsanitize=thread" OPT="-O1 -g" all
 	@HC_SANITIZER=tsan BUILD=$(CURDIR)/build-tsan bash tests/run.sh concurrency
 
-bench-front:
+# make bench-NAME runs tests/bench/NAME.sh (dashes become underscores).
+BENCHES := front ssh pdns-calls bind
+bench-%:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	@bash tests/bench/front.sh
+	@bash tests/bench/$(subst -,_,$*).sh
 
-bench-ssh:
-	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
-	@bash tests/bench/ssh.sh
-
-bench-pdns-calls:
-	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory all
-	@bash tests/bench/pdns_calls.sh
-
-bench: bench-front bench-ssh bench-pdns-calls
+bench: $(BENCHES:%=bench-%)
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
