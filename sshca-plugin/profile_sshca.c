@@ -131,9 +131,10 @@ static bool sshca_visible(void *state, hc_obj_t obj)
 
 static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
                         const CK_MECHANISM *mech, const unsigned char *data,
-                        size_t len, unsigned char *sig, size_t *sig_len,
-                        hc_err_t *err)
+                        size_t len, const hc_front_msg_t *msg, unsigned char *sig,
+                        size_t *sig_len, hc_err_t *err)
 {
+    (void)msg;
     sshca_state_t *st = state;
     const hc_sshca_cfg_t *cfg = &st->cfg->sshca;
     pthread_mutex_lock(&st->lock);

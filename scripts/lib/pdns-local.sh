@@ -58,8 +58,17 @@ ask() {
     dig -p "$DNS_PORT" @127.0.0.1 +noall +tries=1 +time=5 -f "$T/queries" > /dev/null
 }
 
+# With PDNS_FAKETIME=EPOCH set, pdns_server's clock starts at EPOCH (UTC)
+# and runs on (libfaketime), as for a server started at that moment.
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
 start_pdns() {
-    pdns_server --config-dir="$T" > "$T/pdns.log" 2>&1 &
+    if [ -n "${PDNS_FAKETIME:-}" ]; then
+        env TZ=UTC LD_PRELOAD="$FAKETIME_LIB" \
+            FAKETIME="@$(date -u -d "@$PDNS_FAKETIME" '+%Y-%m-%d %H:%M:%S')" \
+            pdns_server --config-dir="$T" > "$T/pdns.log" 2>&1 &
+    else
+        pdns_server --config-dir="$T" > "$T/pdns.log" 2>&1 &
+    fi
     PDNS_PID=$!
     HC_PIDS="${HC_PIDS:-} $PDNS_PID"
     for _ in $(seq 100); do

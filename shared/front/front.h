@@ -21,6 +21,15 @@
 #include "hsmcache.h"
 #include "log.h"
 
+/* The message a signature's data is the digest of: the input of the
+ * session's last C_Digest when its output is what C_Sign got (PowerDNS
+ * hashes an RRSIG's signing input, then signs the hash with CKM_ECDSA). */
+typedef struct hc_front_msg {
+    CK_MECHANISM_TYPE digest;  /* the C_DigestInit mechanism */
+    const unsigned char *data;
+    size_t len;
+} hc_front_msg_t;
+
 /*
  * A profile is what makes one front module differ from another (the
  * generic pkcs11 one, the SSH CA one): a name (the config section and
@@ -34,11 +43,14 @@ typedef struct hc_front_profile {
     void (*fini)(void *state);
     /* Hides objects: false = the host never sees `obj`. */
     bool (*visible)(void *state, hc_obj_t obj);
-    /* Replaces hc_sign for C_Sign/C_SignFinal (policy, audit). */
+    /* Replaces hc_sign for C_Sign/C_SignFinal (policy, audit, recording
+     * what is signed). `msg` is NULL unless keep_digest_input is set and
+     * `data` is the session's last digest. */
     CK_RV (*sign)(void *state, hc_ctx_t *ctx, hc_obj_t key,
                   const CK_MECHANISM *mech, const unsigned char *data,
-                  size_t len, unsigned char *sig, size_t *sig_len,
-                  hc_err_t *err);
+                  size_t len, const hc_front_msg_t *msg, unsigned char *sig,
+                  size_t *sig_len, hc_err_t *err);
+    bool keep_digest_input;
 } hc_front_profile_t;
 
 extern const hc_front_profile_t hc_front_profile;
@@ -69,6 +81,13 @@ typedef struct hc_vsession {
     bool finding;
     hc_op_t sign, verify, encrypt, decrypt;
     EVP_MD_CTX *digest;        /* NULL when no digest is active */
+    /* With keep_digest_input: the last digest's input and output. */
+    CK_MECHANISM_TYPE digest_mech;
+    unsigned char *dmsg;
+    size_t dmsg_len, dmsg_cap;
+    bool dmsg_overflow;        /* too long to keep: not offered */
+    unsigned char dout[EVP_MAX_MD_SIZE];
+    size_t dout_len;
 } hc_vsession_t;
 
 typedef struct hc_front {

@@ -106,9 +106,15 @@ static CK_RV compute_sign(hc_vsession_t *s, hc_op_t *op, const unsigned char *in
                           size_t in_len, unsigned char *out, size_t *out_len,
                           hc_err_t *err)
 {
-    if (hc_front_profile.sign)
+    if (hc_front_profile.sign) {
+        hc_front_msg_t msg = { s->digest_mech, s->dmsg, s->dmsg_len };
+        bool is_digest = hc_front_profile.keep_digest_input && s->dout_len &&
+                         !s->dmsg_overflow && in_len == s->dout_len &&
+                         memcmp(in, s->dout, in_len) == 0;
         return hc_front_profile.sign(s->pstate, s->ctx, op->key, &op->mech, in,
-                                     in_len, out, out_len, err);
+                                     in_len, is_digest ? &msg : NULL, out,
+                                     out_len, err);
+    }
     return hc_sign(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
@@ -345,6 +351,29 @@ CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG sl)
     return rv;
 }
 
+#define DIGEST_INPUT_MAX (1u << 20) /* RRsets beyond this are not kept */
+
+/* keep_digest_input: remembers what is hashed, for compute_sign. */
+static void keep_input(hc_vsession_t *s, const unsigned char *d, size_t n)
+{
+    if (!hc_front_profile.keep_digest_input || s->dmsg_overflow)
+        return;
+    if (s->dmsg_len + n > s->dmsg_cap) {
+        size_t cap = s->dmsg_cap ? s->dmsg_cap : 1024;
+        while (cap < s->dmsg_len + n)
+            cap *= 2;
+        unsigned char *grown = cap <= DIGEST_INPUT_MAX ? realloc(s->dmsg, cap) : NULL;
+        if (!grown) {
+            s->dmsg_overflow = true;
+            return;
+        }
+        s->dmsg = grown;
+        s->dmsg_cap = cap;
+    }
+    memcpy(s->dmsg + s->dmsg_len, d, n);
+    s->dmsg_len += n;
+}
+
 /* Digests run entirely in libcrypto: no HSM call at all. */
 CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
 {
@@ -361,6 +390,11 @@ CK_RV C_DigestInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m)
         EVP_MD_CTX_free(s->digest);
         s->digest = NULL;
         rv = CKR_HOST_MEMORY;
+    }
+    if (rv == CKR_OK) {
+        s->digest_mech = m->mechanism;
+        s->dmsg_len = s->dout_len = 0;
+        s->dmsg_overflow = false;
     }
     hc_front_unlock(s);
     return rv;
@@ -380,6 +414,10 @@ static CK_RV digest_final(hc_vsession_t *s, CK_BYTE_PTR out, CK_ULONG_PTR out_le
     unsigned int n = 0;
     CK_RV rv = EVP_DigestFinal_ex(s->digest, out, &n) ? CKR_OK : CKR_FUNCTION_FAILED;
     *out_len = n;
+    if (rv == CKR_OK && hc_front_profile.keep_digest_input && n <= sizeof s->dout) {
+        memcpy(s->dout, out, n);
+        s->dout_len = n;
+    }
     EVP_MD_CTX_free(s->digest);
     s->digest = NULL;
     return rv;
@@ -409,6 +447,7 @@ CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
             digest_abort(s);
             rv = CKR_FUNCTION_FAILED;
         } else {
+            keep_input(s, d, dl);
             rv = digest_final(s, o, ol);
         }
     }
@@ -426,6 +465,8 @@ CK_RV C_DigestUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl)
         rv = EVP_DigestUpdate(s->digest, d, dl) ? CKR_OK : CKR_FUNCTION_FAILED;
         if (rv != CKR_OK)
             digest_abort(s);
+        else
+            keep_input(s, d, dl);
     }
     hc_front_unlock(s);
     return rv;

@@ -162,6 +162,7 @@ static void free_session(hc_vsession_t *s)
     hc_op_reset(&s->encrypt);
     hc_op_reset(&s->decrypt);
     EVP_MD_CTX_free(s->digest);
+    free(s->dmsg);
     free(s->found);
     pthread_mutex_unlock(&s->lock);
     pthread_mutex_destroy(&s->lock);

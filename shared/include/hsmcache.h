@@ -126,7 +126,21 @@ CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len,
 CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
               const unsigned char *data, size_t len, unsigned char *sig,
               size_t *sig_len, hc_err_t *err);
-/* Same, for background work: yields to live requests. */
+/* How one signature is asked for and was answered (hc_sign_ex). */
+typedef struct hc_sign_opts {
+    bool background;   /* in: yields to live requests */
+    int64_t expires;   /* in: Unix time after which the signature is
+                          useless (an RRSIG's expiration); 0 = never.
+                          A persistent cache entry is dropped after it. */
+    bool from_cache;   /* out: answered without the HSM */
+} hc_sign_opts_t;
+CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                 const unsigned char *data, size_t len, hc_sign_opts_t *opts,
+                 unsigned char *sig, size_t *sig_len, hc_err_t *err);
+/* Drops persistent cache entries whose expiration has passed; *dropped
+ * (may be NULL) counts them. */
+CK_RV hc_cache_purge(hc_ctx_t *ctx, size_t *dropped, hc_err_t *err);
+/* Same as hc_sign, for background work: yields to live requests. */
 CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key,
                          const CK_MECHANISM *mech, const unsigned char *data,
                          size_t len, unsigned char *sig, size_t *sig_len,

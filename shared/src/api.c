@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "stats.h"
 #include "transport.h"
 
 struct hc_ctx {
@@ -29,6 +30,11 @@ CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out,
     }
     *out = ctx;
     return CKR_OK;
+}
+
+hc_presign_stats_t *hc_presign_stats(hc_ctx_t *ctx)
+{
+    return ctx->ops->presign_stats ? ctx->ops->presign_stats(ctx->impl) : NULL;
 }
 
 void hc_close(hc_ctx_t *ctx)
@@ -139,14 +145,32 @@ CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
               const unsigned char *data, size_t len, unsigned char *sig,
               size_t *sig_len, hc_err_t *err)
 {
-    return ctx->ops->sign(ctx->impl, true, key, mech, data, len, sig, sig_len, err);
+    hc_sign_opts_t o = { 0 };
+    return ctx->ops->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
+}
+
+CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                 const unsigned char *data, size_t len, hc_sign_opts_t *opts,
+                 unsigned char *sig, size_t *sig_len, hc_err_t *err)
+{
+    return ctx->ops->sign(ctx->impl, key, mech, data, len, opts, sig, sig_len, err);
+}
+
+CK_RV hc_cache_purge(hc_ctx_t *ctx, size_t *dropped, hc_err_t *err)
+{
+    size_t n = 0;
+    CK_RV rv = ctx->ops->cache_purge(ctx->impl, &n, err);
+    if (dropped)
+        *dropped = n;
+    return rv;
 }
 
 CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
                          const unsigned char *data, size_t len,
                          unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
-    return ctx->ops->sign(ctx->impl, false, key, mech, data, len, sig, sig_len, err);
+    hc_sign_opts_t o = { .background = true };
+    return ctx->ops->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
 }
 
 CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,

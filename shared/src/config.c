@@ -225,6 +225,15 @@ static bool uri_like(const char *v)
     return strncmp(v, "pkcs11:", 7) == 0;
 }
 
+static bool duration_key(struct parse *p, const char *k, const char *v, long long *out)
+{
+    long long s = hc_parse_duration(v);
+    if (s <= 0)
+        return fail(p, k, "'%s' is not a duration (e.g. 30s, 8h, 2d)", v);
+    *out = s;
+    return true;
+}
+
 /* [sshca] settings beyond the common profile keys. */
 static bool sshca_key(struct parse *p, const char *k, const char *v)
 {
@@ -245,16 +254,27 @@ static bool sshca_key(struct parse *p, const char *k, const char *v)
         return parse_list(p, k, v, &c->allowed_users, NULL, NULL);
     if (!strcmp(k, "allowed-groups"))
         return parse_list(p, k, v, &c->allowed_groups, NULL, NULL);
-    if (!strcmp(k, "max-validity")) {
-        long long s = hc_parse_duration(v);
-        if (s <= 0)
-            return fail(p, k, "'%s' is not a duration (e.g. 8h, 30d, 2w)", v);
-        c->max_validity_s = s;
-        return true;
-    }
+    if (!strcmp(k, "max-validity"))
+        return duration_key(p, k, v, &c->max_validity_s);
     return fail(p, k, "unknown key (known: signature-cache, tokens, keys, "
                 "audit-log, require-validity, max-validity, require-principals, "
                 "allowed-users, allowed-groups, host-certs, allow-agent)");
+}
+
+/* [pdns] settings beyond the common profile keys. */
+static bool pdns_key(struct parse *p, const char *k, const char *v)
+{
+    hc_pdns_cfg_t *c = &p->cfg->pdns;
+    if (!strcmp(k, "presign"))
+        return parse_bool(p, k, v, &c->presign);
+    if (!strcmp(k, "presign-lead"))
+        return duration_key(p, k, v, &c->presign_lead_s);
+    if (!strcmp(k, "presign-interval"))
+        return duration_key(p, k, v, &c->presign_interval_s);
+    if (!strcmp(k, "presign-rate"))
+        return parse_size(p, k, v, 1, 100000, &c->presign_rate);
+    return fail(p, k, "unknown key (known: signature-cache, tokens, presign, "
+                "presign-lead, presign-rate, presign-interval)");
 }
 
 static bool core_key(struct parse *p, const char *k, const char *v)
@@ -319,6 +339,8 @@ static bool profile_key(struct parse *p, const char *k, const char *v)
     }
     if (p->cur_profile == &p->cfg->profiles[HC_P_SSHCA])
         return sshca_key(p, k, v);
+    if (p->cur_profile == &p->cfg->profiles[HC_P_PDNS])
+        return pdns_key(p, k, v);
     return fail(p, k, "unknown key (known: signature-cache, tokens)");
 }
 
@@ -390,6 +412,10 @@ static void set_defaults(hc_config_t *c)
     c->persistent_cache_mb = 1024;
     c->log_level = HC_LOG_WARN;
     c->profiles[HC_P_PDNS].signature_cache = true;
+    c->pdns.presign = true;
+    c->pdns.presign_lead_s = 48 * 3600;
+    c->pdns.presign_rate = 10;
+    c->pdns.presign_interval_s = 60;
     snprintf(c->sshca.audit_log, sizeof c->sshca.audit_log,
              "/var/log/hsmcache/sshca.log");
     c->sshca.require_validity = true;

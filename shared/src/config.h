@@ -56,6 +56,14 @@ typedef struct hc_sshca_cfg {
     bool allow_agent;           /* signing from ssh-agent's helper */
 } hc_sshca_cfg_t;
 
+/* [pdns]: the presigner (pdns-backend/presign.c). */
+typedef struct hc_pdns_cfg {
+    bool presign;               /* sign next week's RRSIGs ahead of time */
+    long long presign_lead_s;   /* start this long before the boundary */
+    size_t presign_rate;        /* HSM signatures per second at most */
+    long long presign_interval_s; /* how often it looks for work */
+} hc_pdns_cfg_t;
+
 typedef struct hc_profile_cfg {
     bool signature_cache;
     char **tokens;           /* tokens the profile may use; NULL = all */
@@ -77,6 +85,7 @@ typedef struct hc_config {
     size_t ntokens;
     hc_profile_cfg_t profiles[HC_P_COUNT];
     hc_sshca_cfg_t sshca;
+    hc_pdns_cfg_t pdns;
 } hc_config_t;
 
 /* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */

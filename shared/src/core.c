@@ -146,6 +146,12 @@ static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
     return *out ? CKR_OK : hc_err(err, CKR_HOST_MEMORY, "out of memory");
 }
 
+static hc_presign_stats_t *core_presign_stats(void *impl)
+{
+    hc_core_t *c = impl;
+    return c->stats.f ? &c->stats.f->presign : NULL;
+}
+
 static const hc_ops_t embedded_ops = {
     .close = core_close,
     .config_path = core_config_path,
@@ -162,12 +168,14 @@ static const hc_ops_t embedded_ops = {
     .public_key = hc_core_public_key,
     .signature_length = hc_core_signature_length,
     .sign = hc_core_sign,
+    .cache_purge = hc_core_cache_purge,
     .verify = hc_core_verify,
     .crypt = hc_core_crypt,
     .generate_key_pair = hc_core_generate_key_pair,
     .destroy = hc_core_destroy,
     .random = core_random,
     .stats_text = core_stats_text,
+    .presign_stats = core_presign_stats,
 };
 
 CK_RV hc_embedded_open(const char *profile, const char *conf_path,

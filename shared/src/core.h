@@ -171,9 +171,10 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
                                 const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
                                 hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
 CK_RV hc_core_destroy(void *impl, hc_obj_t obj, hc_err_t *err);
-CK_RV hc_core_sign(void *impl, bool live, hc_obj_t key, const CK_MECHANISM *mech,
-                   const unsigned char *data, size_t len, unsigned char *sig,
-                   size_t *sig_len, hc_err_t *err);
+CK_RV hc_core_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
+                   const unsigned char *data, size_t len, hc_sign_opts_t *opts,
+                   unsigned char *sig, size_t *sig_len, hc_err_t *err);
+CK_RV hc_core_cache_purge(void *impl, size_t *dropped, hc_err_t *err);
 CK_RV hc_core_verify(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
                      const unsigned char *data, size_t len,
                      const unsigned char *sig, size_t sig_len, hc_err_t *err);

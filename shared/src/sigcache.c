@@ -245,9 +245,12 @@ bool hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
     bool hit = false;
     if (mdb_get(txn, c->dbi, &k, &v) == 0 && v.mv_size > 16) {
         uint32_t version;
+        int64_t expires;
         memcpy(&version, v.mv_data, sizeof version);
+        memcpy(&expires, (unsigned char *)v.mv_data + 8, sizeof expires);
         size_t n = v.mv_size - 16;
-        if (version == DISK_VERSION && n <= *len) {
+        /* An expired entry is a miss; hc_sigcache_purge deletes it. */
+        if (version == DISK_VERSION && n <= *len && (!expires || expires > (int64_t)time(NULL))) {
             memcpy(sig, (unsigned char *)v.mv_data + 16, n);
             *len = n;
             hit = true;
@@ -258,7 +261,7 @@ bool hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
 }
 
 static void disk_write(hc_sigcache_t *c, const unsigned char *key,
-                       const unsigned char *sig, size_t len, bool del)
+                       const unsigned char *sig, size_t len, int64_t expires, bool del)
 {
     if (!c->env)
         return;
@@ -272,7 +275,6 @@ static void disk_write(hc_sigcache_t *c, const unsigned char *key,
     } else {
         unsigned char buf[16 + HC_MAX_SIG];
         uint32_t version = DISK_VERSION;
-        int64_t expires = 0; /* reserved: RRSIG expiration */
         if (len > HC_MAX_SIG) {
             mdb_txn_abort(txn);
             return;
@@ -297,12 +299,40 @@ static void disk_write(hc_sigcache_t *c, const unsigned char *key,
 }
 
 void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key,
-                          const unsigned char *sig, size_t len)
+                          const unsigned char *sig, size_t len, int64_t expires)
 {
-    disk_write(c, key, sig, len, false);
+    disk_write(c, key, sig, len, expires, false);
 }
 
 void hc_sigcache_del_disk(hc_sigcache_t *c, const unsigned char *key)
 {
-    disk_write(c, key, NULL, 0, true);
+    disk_write(c, key, NULL, 0, 0, true);
+}
+
+size_t hc_sigcache_purge(hc_sigcache_t *c, int64_t now)
+{
+    if (!c->env)
+        return 0;
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    if (mdb_txn_begin(c->env, NULL, 0, &txn) != 0)
+        return 0;
+    if (mdb_cursor_open(txn, c->dbi, &cur) != 0) {
+        mdb_txn_abort(txn);
+        return 0;
+    }
+    size_t dropped = 0;
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        int64_t expires = 0;
+        if (v.mv_size >= 16)
+            memcpy(&expires, (unsigned char *)v.mv_data + 8, sizeof expires);
+        if (expires && expires <= now && mdb_cursor_del(cur, 0) == 0)
+            dropped++;
+    }
+    mdb_cursor_close(cur);
+    if (mdb_txn_commit(txn) != 0)
+        return 0;
+    return dropped;
 }

@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hsmcache.h"
 #include "log.h"
@@ -47,8 +48,11 @@ bool hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
                           unsigned char *sig, size_t *len);
 void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
                          const unsigned char *sig, size_t len);
+/* expires: Unix time after which the entry is dropped (0 = never). */
 void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key,
-                          const unsigned char *sig, size_t len);
+                          const unsigned char *sig, size_t len, int64_t expires);
 void hc_sigcache_del_disk(hc_sigcache_t *c, const unsigned char *key);
+/* Deletes disk entries that expired before `now`; returns how many. */
+size_t hc_sigcache_purge(hc_sigcache_t *c, int64_t now);
 
 #endif

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core.h"
 #include "err.h"
@@ -83,9 +84,9 @@ static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
     return true;
 }
 
-CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech,
-                   const unsigned char *data, size_t len, unsigned char *sig,
-                   size_t *sig_len, hc_err_t *err)
+CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
+                   const unsigned char *data, size_t len, hc_sign_opts_t *opts,
+                   unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
     hc_core_t *c = impl;
     hc_token_t *t;
@@ -116,6 +117,7 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
         if (from_cache(c, t, e, key, mech, data, len, probe, &n)) {
             if (ks)
                 HC_INC(ks->cache_hits);
+            opts->from_cache = true;
             return deliver(probe, n, sig, sig_len, err);
         }
     }
@@ -139,16 +141,25 @@ CK_RV hc_core_sign(void *impl, bool live, hc_obj_t obj, const CK_MECHANISM *mech
         a->data = data;
         a->len = len;
     }
-    rv = hc_key_run(t, e, live, true, sign_op, a, err);
+    opts->from_cache = false;
+    rv = hc_key_run(t, e, !opts->background, true, sign_op, a, err);
     if (rv == CKR_OK && cacheable &&
         hc_sw_verify(e->spki, e->spki_len, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
         hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);
-        hc_sigcache_put_disk(c->cache, key, a->sig, a->sig_len);
+        hc_sigcache_put_disk(c->cache, key, a->sig, a->sig_len, opts->expires);
     }
     if (rv == CKR_OK)
         rv = deliver(a->sig, a->sig_len, sig, sig_len, err);
     free(a);
     return rv;
+}
+
+CK_RV hc_core_cache_purge(void *impl, size_t *dropped, hc_err_t *err)
+{
+    (void)err;
+    hc_core_t *c = impl;
+    *dropped = c->cache ? hc_sigcache_purge(c->cache, (int64_t)time(NULL)) : 0;
+    return CKR_OK;
 }
 
 struct token_verify_arg {

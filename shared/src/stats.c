@@ -263,8 +263,11 @@ int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
         const hc_stats_file_t *f = p;
         if (f->magic == HC_STATS_MAGIC && f->version == HC_STATS_VERSION) {
             files += f->pid > 0;
-            if (f->pid > 0 && (kill(f->pid, 0) == 0 || errno == EPERM))
+            if (f->pid > 0 && (kill(f->pid, 0) == 0 || errno == EPERM)) {
                 (*live)++;
+                if (f->presign.running)
+                    sum->presign = f->presign; /* one presigner at a time */
+            }
             for (uint32_t i = 0; i < f->ntokens && i < HC_STATS_TOKENS; i++)
                 add_token(sum, &f->tokens[i]);
             for (uint32_t i = 0; i < f->nkeys && i < HC_STATS_KEYS; i++)
@@ -344,6 +347,18 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)f->keys[i].sign_requests,
                       (unsigned long long)f->keys[i].cache_hits,
                       (unsigned long long)f->keys[i].hsm_signs);
+        const hc_presign_stats_t *p = &f->presign;
+        if (p->running)
+            sb_printf(&b, "presign: on, lead %llus, rate %llu/s, boundary %llu; "
+                      "inputs %llu, done %llu, left %llu, failed %llu, signed %llu, "
+                      "inputs dropped %llu, expired purged %llu\n",
+                      (unsigned long long)p->lead_s, (unsigned long long)p->rate,
+                      (unsigned long long)p->boundary, (unsigned long long)p->inputs,
+                      (unsigned long long)p->done, (unsigned long long)p->left,
+                      (unsigned long long)p->failed, (unsigned long long)p->signed_now,
+                      (unsigned long long)p->dropped_inputs,
+                      (unsigned long long)p->purged);
+
         return b.p ? b.p : strdup("");
     }
     static const struct { const char *name, *help; size_t off; } m[] = {
@@ -392,5 +407,14 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
               "# TYPE hsmcache_processes gauge\nhsmcache_processes{state="
               "\"recorded\"} %d\nhsmcache_processes{state=\"running\"} %d\n",
               files, live);
+    if (f->presign.running)
+        sb_printf(&b, "# HELP hsmcache_presign_signatures Next week's signatures "
+                  "by state.\n# TYPE hsmcache_presign_signatures gauge\n"
+                  "hsmcache_presign_signatures{state=\"done\"} %llu\n"
+                  "hsmcache_presign_signatures{state=\"left\"} %llu\n"
+                  "hsmcache_presign_signatures{state=\"failed\"} %llu\n",
+                  (unsigned long long)f->presign.done,
+                  (unsigned long long)f->presign.left,
+                  (unsigned long long)f->presign.failed);
     return b.p ? b.p : strdup("");
 }

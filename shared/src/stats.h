@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define HC_STATS_MAGIC 0x48435354u /* "HCST" */
-#define HC_STATS_VERSION 1u
+#define HC_STATS_VERSION 2u
 #define HC_STATS_TOKENS 32
 #define HC_STATS_KEYS 128
 #define HC_STATS_BUCKETS 12
@@ -42,6 +42,21 @@ typedef struct hc_key_stats {
     uint64_t sign_requests, cache_hits, hsm_signs;
 } hc_key_stats_t;
 
+/* The PowerDNS presigner's state (pdns-backend/presign.c): gauges of
+ * the process running it, so only live processes' values are shown. */
+typedef struct hc_presign_stats {
+    uint64_t running;         /* 1 while this process's presigner works */
+    uint64_t lead_s, rate;
+    uint64_t boundary;        /* the weekly boundary prepared for (Unix) */
+    uint64_t inputs;          /* signing inputs recorded this week */
+    uint64_t done;            /* next week's signatures in the cache */
+    uint64_t left;            /* ... still to sign */
+    uint64_t failed;          /* ... the HSM refused (retried next pass) */
+    uint64_t signed_now;      /* HSM signatures the presigner made */
+    uint64_t dropped_inputs;  /* inputs not seen for two weeks, forgotten */
+    uint64_t purged;          /* expired cache entries deleted */
+} hc_presign_stats_t;
+
 typedef struct hc_stats_file {
     uint32_t magic, version;
     int32_t pid;
@@ -50,6 +65,7 @@ typedef struct hc_stats_file {
     uint32_t ntokens, nkeys;  /* slots claimed */
     hc_token_stats_t tokens[HC_STATS_TOKENS];
     hc_key_stats_t keys[HC_STATS_KEYS];
+    hc_presign_stats_t presign;
 } hc_stats_file_t;
 
 typedef struct hc_stats {
@@ -59,6 +75,12 @@ typedef struct hc_stats {
     char path[4096];
     void *key_lock; /* pthread_mutex_t*, guards claiming key slots */
 } hc_stats_t;
+
+/* This process's presigner gauges in the context's stats file (NULL when
+ * the context has none); declared here, not in hsmcache.h, because only
+ * the PowerDNS front has a presigner. */
+struct hc_ctx;
+hc_presign_stats_t *hc_presign_stats(struct hc_ctx *ctx);
 
 /* Opens this process's stats file under cache_dir (or anonymous memory). */
 void hc_stats_open(hc_stats_t *s, const char *cache_dir, const char *profile);

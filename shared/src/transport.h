@@ -24,13 +24,15 @@ typedef struct hc_ops {
     CK_RV (*get_attrs)(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
     CK_RV (*public_key)(void *impl, hc_obj_t obj, unsigned char **spki, size_t *len, hc_err_t *err);
     CK_RV (*signature_length)(void *impl, hc_obj_t obj, size_t *len, hc_err_t *err);
-    CK_RV (*sign)(void *impl, bool live, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, unsigned char *sig, size_t *sig_len, hc_err_t *err);
+    CK_RV (*sign)(void *impl, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, hc_sign_opts_t *opts, unsigned char *sig, size_t *sig_len, hc_err_t *err);
+    CK_RV (*cache_purge)(void *impl, size_t *dropped, hc_err_t *err);
     CK_RV (*verify)(void *impl, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, const unsigned char *sig, size_t sig_len, hc_err_t *err);
     CK_RV (*crypt)(void *impl, bool encrypt, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err);
     CK_RV (*generate_key_pair)(void *impl, size_t tok, const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub, const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
     CK_RV (*destroy)(void *impl, hc_obj_t obj, hc_err_t *err);
     CK_RV (*random)(void *impl, size_t tok, unsigned char *buf, size_t len, hc_err_t *err);
     CK_RV (*stats_text)(void *impl, bool prometheus, char **out, hc_err_t *err);
+    struct hc_presign_stats *(*presign_stats)(void *impl);
 } hc_ops_t;
 
 /* The embedded core: opens `impl` for `profile` from the config file. */

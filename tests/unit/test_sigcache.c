@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "sigcache.h"
@@ -74,7 +75,7 @@ static void disk_tier_survives_restart(void **state)
     key_for("rrset", CKM_ECDSA, k);
     hc_sigcache_t *c = hc_sigcache_new(10, dir, 16, &quiet);
     assert_true(hc_sigcache_has_disk(c));
-    hc_sigcache_put_disk(c, k, (const unsigned char *)"persisted", 9);
+    hc_sigcache_put_disk(c, k, (const unsigned char *)"persisted", 9, 0);
     hc_sigcache_free(c);
     c = hc_sigcache_new(10, dir, 16, &quiet);
     size_t n = sizeof out;
@@ -92,6 +93,38 @@ static void disk_tier_survives_restart(void **state)
     snprintf(path, sizeof path, "%s/signatures.mdb", dir);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* RRSIGs expire: an expired entry is a miss and the purge deletes it,
+ * leaving entries that have not expired or never do. */
+static void expired_disk_entries_are_misses_and_purged(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hc-sigcache.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    unsigned char old[HC_CACHE_KEY_LEN], live[HC_CACHE_KEY_LEN], forever[HC_CACHE_KEY_LEN], out[16];
+    key_for("last week", CKM_ECDSA, old);
+    key_for("this week", CKM_ECDSA, live);
+    key_for("no expiry", CKM_ECDSA, forever);
+    hc_sigcache_t *c = hc_sigcache_new(10, dir, 16, &quiet);
+    int64_t now = (int64_t)time(NULL);
+    hc_sigcache_put_disk(c, old, (const unsigned char *)"old", 3, now - 10);
+    hc_sigcache_put_disk(c, live, (const unsigned char *)"live", 4, now + 3600);
+    hc_sigcache_put_disk(c, forever, (const unsigned char *)"forever", 7, 0);
+    size_t n = sizeof out;
+    assert_false(hc_sigcache_get_disk(c, old, out, &n));
+    n = sizeof out;
+    assert_true(hc_sigcache_get_disk(c, live, out, &n));
+    assert_int_equal(hc_sigcache_purge(c, now), 1);
+    assert_int_equal(hc_sigcache_purge(c, now), 0);
+    assert_int_equal(hc_sigcache_purge(c, now + 7200), 1); /* "live" is now past */
+    n = sizeof out;
+    assert_true(hc_sigcache_get_disk(c, forever, out, &n));
+    assert_memory_equal(out, "forever", 7);
+    hc_sigcache_free(c);
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -122,6 +155,7 @@ int main(void)
         cmocka_unit_test(lru_evicts_least_recent),
         cmocka_unit_test(keys_differ_by_every_input),
         cmocka_unit_test(disk_tier_survives_restart),
+        cmocka_unit_test(expired_disk_entries_are_misses_and_purged),
         cmocka_unit_test(unusable_disk_runs_memory_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

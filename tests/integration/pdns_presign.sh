@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The presigner across PowerDNS's weekly boundary, with pdns_server's
+# clock moved by libfaketime: started an hour before Thursday 00:00 UTC,
+# pdns answers every name once (our front records the signing inputs);
+# the presigner signs next week's inputs in the background; pdns is
+# restarted after the boundary, when PowerDNS's own cache is empty and
+# every input has new inception/expiration dates: all answers then come
+# with no C_Sign at the simulator, carry next week's inception, and
+# validate (ldns-verify-zone under the same moved clock). `hsmcache stats`
+# shows the presigner's counts.
+. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
+hc_setup
+N=${PRESIGN_NAMES:-40}
+MOD=hsmcache-test-$$
+register_module "$MOD" "$BUILD/hsmcache-pdns.so"
+make_token dnstok
+write_config dns "$SIM" dnstok "[pdns]" "presign-interval = 1s" "presign-rate = 1000"
+store_pin dns
+start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
+write_pdns_conf
+Z=pre.example
+pdnsutil_t create-zone "$Z" "ns1.$Z" > /dev/null 2>&1
+for role in ksk zsk; do
+    "$HC" keygen dns "$Z-$role" ecdsa-p256 > /dev/null
+    pdnsutil_t hsm assign "$Z" ecdsa256 "$role" "$MOD" dns '' "$Z-$role" > /dev/null 2>&1
+done
+add_names "$Z" "$N"
+
+now=$(date +%s)
+B=$(( now - now % 604800 + 604800 ))          # the next Thursday 00:00 UTC
+PDNS_FAKETIME=$((B - 3600)) start_pdns
+ask "$Z" "$N"
+# Wait for the presigner: every recorded input has its next-week signature.
+presign_line() { "$HC" stats | grep '^presign:'; }
+for _ in $(seq 150); do
+    line=$(presign_line || true)
+    inputs=$(echo "$line" | sed -n 's/.*inputs \([0-9]*\),.*/\1/p')
+    done_=$(echo "$line" | sed -n 's/.* done \([0-9]*\),.*/\1/p')
+    [ -n "$inputs" ] && [ "$inputs" -ge "$N" ] && [ "$inputs" = "$done_" ] && break
+    sleep 0.2
+done
+contains "hsmcache stats shows the presigner at work" "$line" "presign: on, lead 172800s"
+check "the presigner did next week's signature for all $N answers before the boundary" \
+    test "${inputs:-0}" -ge "$N" -a "${inputs:-0}" = "${done_:-x}"
+contains "... with none failed" "$line" "failed 0,"
+stop_pdns
+
+# After the boundary: a fresh pdns_server, next week's inputs.
+PDNS_FAKETIME=$((B + 600)) start_pdns
+"$SIMCTL" "$SIMSTATE" reset
+ask "$Z" "$N"
+equals "after the boundary and a restart: $N answers, 0 C_Sign at the HSM" "$(sim_count C_Sign)" "0"
+inception=$(dig +dnssec +noall +answer -p "$DNS_PORT" @127.0.0.1 "n1.$Z" A | awk '$4 == "RRSIG" { print $10 }')
+equals "... the answers carry next week's inception" "$inception" "$(date -u -d "@$((B - 604800))" +%Y%m%d%H%M%S)"
+dig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$Z" AXFR > "$T/axfr"
+out=$(env TZ=UTC LD_PRELOAD="$FAKETIME_LIB" FAKETIME="@$(date -u -d "@$((B + 900))" '+%Y-%m-%d %H:%M:%S')" \
+    ldns-verify-zone "$T/axfr" 2>&1)
+contains "... and ldns-verify-zone (clock moved likewise) accepts the zone" "$out" "Zone is verified and complete"
