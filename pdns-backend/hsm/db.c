@@ -87,6 +87,47 @@ int db_key_rows(db_t *db, const char *zone, key_row_t **rows, size_t *n, char *e
     return 0;
 }
 
+int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n,
+                   char *err, size_t size)
+{
+    *sets = NULL;
+    *n = 0;
+    char esc[520], q[1024];
+    size_t zl = strlen(zone);
+    if (zl > 255) {
+        snprintf(err, size, "zone name too long");
+        return -1;
+    }
+    mysql_real_escape_string(db->m, esc, zone, (unsigned long)zl);
+    /* auth = 0 rows are delegations and glue, which PowerDNS does not sign;
+     * type NULL rows are empty non-terminals. */
+    snprintf(q, sizeof q, "SELECT DISTINCT records.name, records.type FROM records "
+             "JOIN domains ON domains.id = records.domain_id WHERE domains.name = '%s' "
+             "AND records.type IS NOT NULL AND records.type <> '' AND records.auth = 1 "
+             "AND records.disabled = 0 ORDER BY records.name, records.type", esc);
+    MYSQL_RES *res;
+    if (mysql_query(db->m, q) != 0 || !(res = mysql_store_result(db->m))) {
+        snprintf(err, size, "reading the records of %s: %s", zone, mysql_error(db->m));
+        return -1;
+    }
+    size_t count = (size_t)mysql_num_rows(res), i = 0;
+    rrset_name_t *s = calloc(count ? count : 1, sizeof *s);
+    MYSQL_ROW row;
+    while (s && (row = mysql_fetch_row(res)) && i < count) {
+        snprintf(s[i].name, sizeof s[i].name, "%s", row[0] ? row[0] : "");
+        snprintf(s[i].type, sizeof s[i].type, "%s", row[1] ? row[1] : "");
+        i++;
+    }
+    mysql_free_result(res);
+    if (!s) {
+        snprintf(err, size, "out of memory");
+        return -1;
+    }
+    *sets = s;
+    *n = i;
+    return 0;
+}
+
 void rows_free(key_row_t *rows, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

@@ -26,6 +26,9 @@ static int usage(FILE *out)
           "  ds ZONE [--sha384]     DS records from the HSM's public keys of the KSKs\n"
           "  check ZONE [--server ADDRESS[:PORT]]\n"
           "                         AXFR from pdns_server and verify every RRSIG\n"
+          "  warm ZONE [--server ADDRESS[:PORT]]\n"
+          "                         ask pdns_server for every RRset of ZONE once, so\n"
+          "                         its signatures are cached before clients ask\n"
           "DIR defaults to /etc/powerdns (pdns.conf and its include-dir).\n", out);
     return 2;
 }
@@ -67,7 +70,7 @@ int main(int argc, char **argv)
         pdns_hsm_error("%s", err);
         return 2;
     }
-    bool zoned = !strcmp(cmd, "ds") || !strcmp(cmd, "check");
+    bool zoned = !strcmp(cmd, "ds") || !strcmp(cmd, "check") || !strcmp(cmd, "warm");
     if (zoned != (h.zone != NULL))
         return usage(stderr);
     if (!strcmp(cmd, "audit"))
@@ -78,5 +81,7 @@ int main(int argc, char **argv)
         return cmd_ds(&h);
     if (!strcmp(cmd, "check"))
         return cmd_check(&h);
+    if (!strcmp(cmd, "warm"))
+        return cmd_warm(&h);
     return usage(stderr);
 }

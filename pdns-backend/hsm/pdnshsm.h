@@ -2,8 +2,9 @@
  * pdnshsm.h: `pdns-hsm`, the operator's tool for PowerDNS keys in an HSM:
  * audit (which rows still hold PINs, which resolve through hsmcache),
  * migrate (PINs into the hsmcache PIN store, rows to the hsmcache engine),
- * ds (DS records from the HSM's public keys) and check (validate the zone
- * the running pdns_server serves). It reads PowerDNS's gmysql-* settings
+ * ds (DS records from the HSM's public keys), check (validate the zone
+ * the running pdns_server serves) and warm (ask it for every RRset once,
+ * so the signatures are in the persistent cache before clients ask). It reads PowerDNS's gmysql-* settings
  * from pdns.conf (and its include-dir).
  */
 #ifndef PDNSHSM_H
@@ -51,6 +52,22 @@ void rows_free(key_row_t *rows, size_t n);
 int db_rewrite(db_t *db, const key_row_t *const *rows, char *const *contents,
                size_t n, char *err, size_t size);
 
+/* One RRset of a zone, as PowerDNS serves it. */
+typedef struct rrset_name {
+    char name[256];
+    char type[16];
+} rrset_name_t;
+/* The authoritative RRsets of `zone` (distinct name and type, enabled
+ * records only); *sets malloc'ed. */
+int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n,
+                   char *err, size_t size);
+
+/* resolver.c: an ldns resolver for the running pdns_server (--server, or
+ * pdns.conf's local-address and local-port); NULL on a bad address. */
+struct ldns_struct_resolver;
+struct pdns_hsm;
+struct ldns_struct_resolver *pdns_resolver(const struct pdns_hsm *h);
+
 /* keyrow.c */
 void key_row_parse(key_row_t *r);
 /* The content with Engine, Slot and PIN replaced (others kept); malloc'ed. */
@@ -72,6 +89,7 @@ int cmd_audit(struct pdns_hsm *h);
 int cmd_migrate(struct pdns_hsm *h);
 int cmd_ds(struct pdns_hsm *h);
 int cmd_check(struct pdns_hsm *h);
+int cmd_warm(struct pdns_hsm *h);
 
 struct pdns_hsm {
     pdns_settings_t pdns;
