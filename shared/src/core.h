@@ -10,6 +10,7 @@
 #ifndef HC_CORE_H
 #define HC_CORE_H
 
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +43,7 @@ typedef struct hc_keyent {
     unsigned char *spki;
     size_t spki_len;
     unsigned char spki_hash[32];
+    EVP_PKEY *pkey;            /* spki parsed, for verifying (may be NULL) */
     size_t sig_len;
     hc_key_stats_t *stats;
 } hc_keyent_t;

@@ -11,6 +11,7 @@
  * freed before the context, so a reference is never reused for another
  * object.
  */
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,8 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
         if (rv == CKR_OK) {
             e->spki = a.spki;
             e->spki_len = a.spki_len;
+            const unsigned char *p = a.spki;
+            e->pkey = d2i_PUBKEY(NULL, &p, (long)a.spki_len);
             e->sig_len = hc_spki_sig_len(a.spki, a.spki_len);
             hc_sha256(a.spki, a.spki_len, e->spki_hash);
             a.spki = NULL;
@@ -319,6 +322,7 @@ void hc_keyindex_free(hc_token_t *t)
 {
     for (size_t i = 0; i < t->nents; i++) {
         free(t->ents[i]->spki);
+        EVP_PKEY_free(t->ents[i]->pkey);
         free(t->ents[i]);
     }
     free(t->ents);

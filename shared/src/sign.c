@@ -59,6 +59,15 @@ static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
     return CKR_OK;
 }
 
+/* Verifies with the key's parsed public key (the SPKI as a fallback). */
+static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech,
+                        const unsigned char *data, size_t len,
+                        const unsigned char *sig, size_t sig_len)
+{
+    return e->pkey ? hc_sw_verify_pkey(e->pkey, mech, data, len, sig, sig_len)
+                   : hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
+}
+
 /* A verified cache answer, or false. */
 static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
                        const unsigned char *key, const CK_MECHANISM *mech,
@@ -71,7 +80,7 @@ static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
     }
     if (!hc_sigcache_get_disk(c->cache, key, sig, sig_len))
         return false;
-    if (hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, *sig_len) != CKR_OK) {
+    if (key_verify(e, mech, data, len, sig, *sig_len) != CKR_OK) {
         char name[300];
         hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key %s "
                "does not verify; dropped it and signing anew", t->cfg->name,
@@ -144,7 +153,7 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     opts->from_cache = false;
     rv = hc_key_run(t, e, !opts->background, true, sign_op, a, err);
     if (rv == CKR_OK && cacheable &&
-        hc_sw_verify(e->spki, e->spki_len, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
+        key_verify(e, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
         hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);
         hc_sigcache_put_disk(c->cache, key, a->sig, a->sig_len, opts->expires);
     }
@@ -190,7 +199,7 @@ CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     if (!e)
         return rv;
     if (hc_keyindex_public(t, e, NULL) == CKR_OK) {
-        rv = hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
+        rv = key_verify(e, mech, data, len, sig, sig_len);
         if (rv != CKR_MECHANISM_INVALID)
             return rv;
     }

@@ -404,9 +404,9 @@ out:
     return rv;
 }
 
-CK_RV hc_sw_verify(const unsigned char *spki, size_t spki_len,
-                   const CK_MECHANISM *mech, const unsigned char *data,
-                   size_t len, const unsigned char *sig, size_t sig_len)
+CK_RV hc_sw_verify_pkey(EVP_PKEY *pkey, const CK_MECHANISM *mech,
+                        const unsigned char *data, size_t len,
+                        const unsigned char *sig, size_t sig_len)
 {
     enum family f;
     const EVP_MD *md = hashed_md(mech->mechanism, &f);
@@ -417,15 +417,19 @@ CK_RV hc_sw_verify(const unsigned char *spki, size_t spki_len,
         return CKR_MECHANISM_INVALID;
     if (eddsa && mech->pParameter)
         return CKR_MECHANISM_INVALID; /* Ed25519ctx/ph: let the token do it */
+    return raw ? verify_raw(pkey, mech, data, len, sig, sig_len)
+               : verify_message(pkey, mech, md, f, data, len, sig, sig_len);
+}
+
+CK_RV hc_sw_verify(const unsigned char *spki, size_t spki_len,
+                   const CK_MECHANISM *mech, const unsigned char *data,
+                   size_t len, const unsigned char *sig, size_t sig_len)
+{
     const unsigned char *p = spki;
     EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)spki_len);
     if (!pkey)
         return CKR_MECHANISM_INVALID;
-    CK_RV rv;
-    if (raw)
-        rv = verify_raw(pkey, mech, data, len, sig, sig_len);
-    else
-        rv = verify_message(pkey, mech, md, f, data, len, sig, sig_len);
+    CK_RV rv = hc_sw_verify_pkey(pkey, mech, data, len, sig, sig_len);
     EVP_PKEY_free(pkey);
     return rv;
 }

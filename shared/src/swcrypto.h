@@ -32,6 +32,12 @@ size_t hc_spki_sig_len(const unsigned char *spki, size_t len);
 CK_RV hc_sw_verify(const unsigned char *spki, size_t spki_len,
                    const CK_MECHANISM *mech, const unsigned char *data,
                    size_t len, const unsigned char *sig, size_t sig_len);
+/* Same with the key already parsed (decoding an SPKI costs more than an
+ * ECDSA verification in OpenSSL 3, so hot paths keep the EVP_PKEY; one
+ * key may verify in many threads at once). */
+CK_RV hc_sw_verify_pkey(EVP_PKEY *pkey, const CK_MECHANISM *mech,
+                        const unsigned char *data, size_t len,
+                        const unsigned char *sig, size_t sig_len);
 
 /* The digest for a CKM_* digest mechanism, or NULL. */
 const EVP_MD *hc_sw_digest_md(CK_MECHANISM_TYPE mech);

@@ -11,6 +11,7 @@
 # shows the presigner's counts.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
+. "$(dirname "$0")/../lib/pdns-load.sh"
 hc_setup
 N=${PRESIGN_NAMES:-40}
 MOD=hsmcache-test-$$
@@ -36,31 +37,16 @@ out=$("$BUILD/pdns-hsm" --config-dir "$T" warm "$Z" 2>&1)
 rrsets=$(mysql_q -N -e "SELECT COUNT(DISTINCT name, type) FROM records WHERE type <> '' AND auth = 1")
 contains "pdns-hsm warm asks for every RRset of the zone" "$out" "warm $Z: $rrsets/$rrsets RRsets"
 check "... and each answer was signed (one C_Sign per RRset at least)" test "$(sim_count C_Sign)" -ge "$rrsets"
-# The presigner's counts from `hsmcache stats`, into $inputs $done_ $signed.
-presign_counts() {
-    line=$("$HC" stats | grep '^presign:' || true)
-    inputs=$(echo "$line" | sed -n 's/.*inputs \([0-9]*\),.*/\1/p')
-    done_=$(echo "$line" | sed -n 's/.* done \([0-9]*\),.*/\1/p')
-    signed=$(echo "$line" | sed -n 's/.* signed \([0-9]*\),.*/\1/p')
-}
-# wait_presigned MIN_DONE: until that many are done (all: every input).
-wait_presigned() {
-    for _ in $(seq 300); do
-        presign_counts
-        [ -n "$inputs" ] && [ "$inputs" -ge "$rrsets" ] && [ "${done_:-0}" -ge "$1" ] && return 0
-        sleep 0.1
-    done
-}
 # A restart in the middle (10 signatures/s) resumes: what was signed (give
 # or take the ones in flight at the kill)
 # before is found in the cache, not signed again.
-wait_presigned 10
+wait_presigned "$rrsets" 10
 done_first=$done_
 stop_pdns
 before=$(sim_count C_Sign)
 PDNS_FAKETIME=$((B - 3500)) start_pdns
 ask "$Z" 1 # PowerDNS loads the module on its first signature
-wait_presigned "$rrsets"
+wait_presigned "$rrsets" "$rrsets"
 presign_counts
 resumed=$(( $(sim_count C_Sign) - before ))
 check "a pdns restart in the middle resumes the presigning: $resumed more HSM signatures, not $rrsets" \

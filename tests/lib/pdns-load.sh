@@ -67,3 +67,22 @@ removal_run() {
     echo "new_max_ms $max"
     echo "resume_ms ${resume:--1}"
 }
+
+# presign_counts: the presigner's counts from `hsmcache stats` into
+# $inputs $done_ $signed ("" when no presigner runs).
+presign_counts() {
+    line=$("$HC" stats | grep '^presign:' || true)
+    inputs=$(echo "$line" | sed -n 's/.*inputs \([0-9]*\),.*/\1/p')
+    done_=$(echo "$line" | sed -n 's/.* done \([0-9]*\),.*/\1/p')
+    signed=$(echo "$line" | sed -n 's/.* signed \([0-9]*\),.*/\1/p')
+}
+# wait_presigned MIN_INPUTS MIN_DONE [TENTHS]: until the presigner knows
+# MIN_INPUTS inputs and has MIN_DONE done (default wait 30 s).
+wait_presigned() {
+    for _ in $(seq "${3:-300}"); do
+        presign_counts
+        [ -n "$inputs" ] && [ "$inputs" -ge "$1" ] && [ "${done_:-0}" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
