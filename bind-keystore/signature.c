@@ -351,16 +351,82 @@ static int eddsa_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigs
     return sign_digest(ctx, sig, siglen, sigsize, tbs, tbslen);
 }
 
-const OSSL_DISPATCH hp_eddsa_signature_functions[] = {
-    { OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_new },
-    { OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_free },
-    { OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dup },
-    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))eddsa_init },
-    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))eddsa_sign },
-    { OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_params },
-    { OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable },
-    { 0, NULL },
-};
+
+/* Verification needs no HSM: the public half is an ordinary libcrypto
+ * key, checked here directly (without these, OpenSSL would export the
+ * public key to the default provider for every verification, and BIND
+ * verifies each signature it makes). */
+static int verify_init(void *ctx, void *provkey, const OSSL_PARAM params[])
+{
+    hp_sig_t *s = ctx;
+    hp_key_t *k = provkey;
+    if (!k)
+        return 0;
+    hp_key_ref(k);
+    hp_key_unref(s->key);
+    s->key = k;
+    return sig_set_params(s, params);
+}
+
+/* Verifies a digest (or raw RSA input) with the public key. */
+static int verify_digest(hp_sig_t *s, const unsigned char *sig, size_t siglen,
+                         const unsigned char *tbs, size_t tbslen)
+{
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, s->key->pub, NULL);
+    int ok = pc && EVP_PKEY_verify_init(pc) > 0;
+    if (ok && s->key->type == EVP_PKEY_RSA) {
+        ok = EVP_PKEY_CTX_set_rsa_padding(pc, s->pad) > 0 &&
+             (!s->md || EVP_PKEY_CTX_set_signature_md(pc, s->md) > 0);
+        if (ok && s->pad == RSA_PKCS1_PSS_PADDING)
+            ok = EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, s->saltlen) > 0 &&
+                 (!s->mgf1 || EVP_PKEY_CTX_set_rsa_mgf1_md(pc, s->mgf1) > 0);
+    }
+    ok = ok && EVP_PKEY_verify(pc, sig, siglen, tbs, tbslen) == 1;
+    EVP_PKEY_CTX_free(pc);
+    return ok;
+}
+
+static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen,
+                      const unsigned char *tbs, size_t tbslen)
+{
+    return verify_digest(ctx, sig, siglen, tbs, tbslen);
+}
+
+static int dverify_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
+{
+    hp_sig_t *s = ctx;
+    if (!verify_init(s, provkey, params) || !set_md(s, mdname && mdname[0] ? mdname : "SHA256"))
+        return 0;
+    if (!s->mdctx && !(s->mdctx = EVP_MD_CTX_new()))
+        return 0;
+    return EVP_DigestInit_ex(s->mdctx, s->md, NULL);
+}
+
+static int dverify_final(void *ctx, const unsigned char *sig, size_t siglen)
+{
+    hp_sig_t *s = ctx;
+    unsigned char h[EVP_MAX_MD_SIZE];
+    unsigned int hl = 0;
+    return EVP_DigestFinal_ex(s->mdctx, h, &hl) && verify_digest(s, sig, siglen, h, hl);
+}
+
+static int eddsa_verify_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
+{
+    if (mdname && mdname[0])
+        return 0;
+    return verify_init(ctx, provkey, params);
+}
+
+static int eddsa_verify(void *ctx, const unsigned char *sig, size_t siglen,
+                        const unsigned char *tbs, size_t tbslen)
+{
+    hp_sig_t *s = ctx;
+    EVP_MD_CTX *m = EVP_MD_CTX_new();
+    int ok = m && EVP_DigestVerifyInit(m, NULL, NULL, NULL, s->key->pub) == 1 &&
+             EVP_DigestVerify(m, sig, siglen, tbs, tbslen) == 1;
+    EVP_MD_CTX_free(m);
+    return ok;
+}
 
 #define SIGNATURE_FUNCTIONS                                                            \
     { OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_new },                            \
@@ -371,6 +437,11 @@ const OSSL_DISPATCH hp_eddsa_signature_functions[] = {
     { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))dsign_init },               \
     { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, (void (*)(void))dsign_update },           \
     { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, (void (*)(void))dsign_final },             \
+    { OSSL_FUNC_SIGNATURE_VERIFY_INIT, (void (*)(void))verify_init },                   \
+    { OSSL_FUNC_SIGNATURE_VERIFY, (void (*)(void))sig_verify },                         \
+    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))dverify_init },           \
+    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, (void (*)(void))dsign_update },         \
+    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, (void (*)(void))dverify_final },         \
     { OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_params },             \
     { OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable },          \
     { OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, (void (*)(void))sig_set_params },             \
@@ -379,3 +450,16 @@ const OSSL_DISPATCH hp_eddsa_signature_functions[] = {
 
 const OSSL_DISPATCH hp_ecdsa_signature_functions[] = { SIGNATURE_FUNCTIONS };
 const OSSL_DISPATCH hp_rsa_signature_functions[] = { SIGNATURE_FUNCTIONS };
+
+const OSSL_DISPATCH hp_eddsa_signature_functions[] = {
+    { OSSL_FUNC_SIGNATURE_NEWCTX, (void (*)(void))sig_new },
+    { OSSL_FUNC_SIGNATURE_FREECTX, (void (*)(void))sig_free },
+    { OSSL_FUNC_SIGNATURE_DUPCTX, (void (*)(void))sig_dup },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, (void (*)(void))eddsa_init },
+    { OSSL_FUNC_SIGNATURE_DIGEST_SIGN, (void (*)(void))eddsa_sign },
+    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, (void (*)(void))eddsa_verify_init },
+    { OSSL_FUNC_SIGNATURE_DIGEST_VERIFY, (void (*)(void))eddsa_verify },
+    { OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, (void (*)(void))sig_get_params },
+    { OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, (void (*)(void))sig_gettable },
+    { 0, NULL },
+};

@@ -1,10 +1,13 @@
-# scripts/lib/openssl-conf.sh: write_openssl_conf FILE PROVIDER_SO writes
-# an openssl.cnf that loads the default provider and the hsmcache provider
+# scripts/lib/openssl-conf.sh: write_openssl_conf FILE PROVIDER_SO [LINE...]
+# writes an openssl.cnf that loads the default provider and PROVIDER_SO
+# (the hsmcache provider, or pkcs11-provider with its settings as LINEs)
 # under the name "pkcs11", which BIND 9.20 asks for ("provider=pkcs11").
 # write_ca_conf DIR DIGEST writes DIR/ca.cnf for `openssl ca` (its
 # database under DIR), issuing intermediates with pathlen:0.
 write_openssl_conf() {
-    cat > "$1" <<EOC
+    local f=$1 so=$2
+    shift 2
+    cat > "$f" <<EOC
 openssl_conf = openssl_init
 [openssl_init]
 providers = provider_sect
@@ -14,7 +17,8 @@ pkcs11 = pkcs11_sect
 [default_sect]
 activate = 1
 [pkcs11_sect]
-module = $2
+module = $so
+$(printf '%s\n' "$@")
 activate = 1
 EOC
 }

@@ -51,6 +51,21 @@ add_names() {
     pdnsutil_t rectify-zone "$1" > /dev/null 2>&1
 }
 
+# add_hsm_zone ZONE ENGINE SLOT PIN N: a zone with N names signed by an
+# ECDSA P-256 KSK and ZSK made in the token ($HC keygen on token "dns",
+# labels ZONE-ksk and ZONE-zsk) and assigned with `pdnsutil hsm assign`
+# to ENGINE/SLOT (PIN '' for hsmcache rows).
+add_hsm_zone() {
+    local role
+    pdnsutil_t create-zone "$1" "ns1.$1" > /dev/null 2>&1 || return 1
+    for role in ksk zsk; do
+        "$HC" keygen dns "$1-$role" ecdsa-p256 > /dev/null &&
+            pdnsutil_t hsm assign "$1" ecdsa256 "$role" "$2" "$3" "$4" "$1-$role" > /dev/null 2>&1 ||
+            return 1
+    done
+    add_names "$1" "$5"
+}
+
 # ask ZONE N: one DO query for each of n1..nN, in one dig process.
 ask() {
     local i

@@ -36,23 +36,9 @@ LAST=$(seq "$N" | sed 's/^/n/' | LC_ALL=C sort | tail -1)
 
 # p11prov_conf FILE MODULE: pkcs11-provider 1.0 as BIND 9.20 needs it.
 p11prov_conf() {
-    cat > "$1" <<EOC
-openssl_conf = openssl_init
-[openssl_init]
-providers = provider_sect
-[provider_sect]
-default = default_sect
-pkcs11 = pkcs11_sect
-[default_sect]
-activate = 1
-[pkcs11_sect]
-module = $P11PROV
-pkcs11-module-path = $2
-pkcs11-module-token-pin = file:$T/p11prov.pin
-pkcs11-module-load-behavior = early
-pkcs11-module-quirks = no-deinit
-activate = 1
-EOC
+    write_openssl_conf "$1" "$P11PROV" "pkcs11-module-path = $2" \
+        "pkcs11-module-token-pin = file:$T/p11prov.pin" \
+        "pkcs11-module-load-behavior = early" "pkcs11-module-quirks = no-deinit"
 }
 
 # named_dir DIR POLICY KEYSTORE: named.conf for zone bench.test.

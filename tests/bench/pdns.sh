@@ -44,21 +44,11 @@ EOC
 start_mariadb
 write_pdns_conf
 echo "max-queue-length=100000" >> "$T/pdns.conf"
-zone() { # ZONE ENGINE SLOT PIN|soft
-    pdnsutil_t create-zone "$1" "ns1.$1" > /dev/null 2>&1
-    for role in ksk zsk; do
-        if [ "$2" = soft ]; then
-            pdnsutil_t add-zone-key "$1" "$role" active ecdsa256 > /dev/null 2>&1
-        else
-            "$HC" keygen dns "$1-$role" ecdsa-p256 > /dev/null
-            pdnsutil_t hsm assign "$1" ecdsa256 "$role" "$2" "$3" "$4" "$1-$role" > /dev/null 2>&1
-        fi
-    done
-    add_names "$1" $((N + EXTRA))
-}
-zone stock.example "hsmsim-$$" dnstok "$PIN"
-zone ours.example "hsmcache-$$" dns ''
-zone soft.example soft
+add_hsm_zone stock.example "hsmsim-$$" dnstok "$PIN" $((N + EXTRA))
+add_hsm_zone ours.example "hsmcache-$$" dns '' $((N + EXTRA))
+pdnsutil_t create-zone soft.example ns1.soft.example > /dev/null 2>&1
+for role in ksk zsk; do pdnsutil_t add-zone-key soft.example "$role" active ecdsa256 > /dev/null 2>&1; done
+add_names soft.example $((N + EXTRA))
 for z in stock ours soft; do query_file "$z.example" 1 "$N" "$T/$z.q"; done
 
 # measure NAME QUERYFILE [DNSPERF ARGS]: one pass, the table row.

@@ -18,16 +18,8 @@ write_config dns "$SIM" dnstok
 store_pin dns
 start_mariadb
 write_pdns_conf
-setup_zone() { # ZONE ENGINE SLOT PIN
-    pdnsutil_t create-zone "$1" "ns1.$1" > /dev/null 2>&1
-    for role in ksk zsk; do
-        "$HC" keygen dns "$1-$role" ecdsa-p256 > /dev/null
-        pdnsutil_t hsm assign "$1" ecdsa256 "$role" "$2" "$3" "$4" "$1-$role" > /dev/null 2>&1
-    done
-    add_names "$1" "$N"
-}
-setup_zone stock.example "hsmsim-$$" dnstok "$PIN"
-setup_zone ours.example "hsmcache-$$" dns ''
+add_hsm_zone stock.example "hsmsim-$$" dnstok "$PIN" "$N"
+add_hsm_zone ours.example "hsmcache-$$" dns '' "$N"
 counts() { echo "$(sim_count C_Sign) $(sim_count C_Digest) $(sim_count C_Login) $("$SIMCTL" "$SIMSTATE" counts | awk '{ s += $2 } END { print s + 0 }')"; }
 measure() { # ZONE LABEL
     "$SIMCTL" "$SIMSTATE" reset; ask "$1" "$N"; read -r s d l a <<< "$(counts)"

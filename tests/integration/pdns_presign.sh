@@ -22,12 +22,7 @@ store_pin dns
 start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
 write_pdns_conf
 Z=pre.example
-pdnsutil_t create-zone "$Z" "ns1.$Z" > /dev/null 2>&1
-for role in ksk zsk; do
-    "$HC" keygen dns "$Z-$role" ecdsa-p256 > /dev/null
-    pdnsutil_t hsm assign "$Z" ecdsa256 "$role" "$MOD" dns '' "$Z-$role" > /dev/null 2>&1
-done
-add_names "$Z" "$N"
+add_hsm_zone "$Z" "$MOD" dns '' "$N"
 
 now=$(date +%s)
 B=$(( now - now % 604800 + 604800 ))          # the next Thursday 00:00 UTC

@@ -17,12 +17,7 @@ store_pin dns
 start_mariadb || { not_ok "MariaDB did not start"; exit 1; }
 write_pdns_conf
 Z=load.example
-pdnsutil_t create-zone "$Z" "ns1.$Z" > /dev/null 2>&1
-for role in ksk zsk; do
-    "$HC" keygen dns "$Z-$role" ecdsa-p256 > /dev/null
-    pdnsutil_t hsm assign "$Z" ecdsa256 "$role" "$MOD" dns '' "$Z-$role" > /dev/null 2>&1
-done
-add_names "$Z" 300
+add_hsm_zone "$Z" "$MOD" dns '' 300
 check "pdns_server starts" start_pdns
 ask "$Z" 150
 removal_run "$Z" 150 new 3 8 > "$T/removal"

@@ -85,9 +85,14 @@ contains "openssl genpkey -propquery provider=pkcs11 makes an Ed25519 pair in th
 contains "... sensitive and never extractable" "$attrs" "never extractable"
 equals "... and no private key file was written" "$(wc -c < "$T/gen-ed.pem" 2>/dev/null || echo 0)" "0"
 
+out=$(openssl pkeyutl -verify -inkey "$(uri sub)" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
+contains "pkeyutl -verify with the key's URI (verified in the provider, in software)" "$out" "Signature Verified Successfully"
+
 printf 'x' >> "$T/sub.sig"
 out=$(openssl pkeyutl -verify -pubin -inkey "$T/sub.pub" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
 contains "pkeyutl: a damaged signature fails" "$out" "Signature Verification Failure"
+out=$(openssl pkeyutl -verify -inkey "$(uri sub)" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
+contains "... also when verified with the key's URI" "$out" "Signature Verification Failure"
 
 if grep -rq -- "$PIN" "$T/openssl.cnf" "$T"/*/*.pem "$T"/*.pem 2>/dev/null; then not_ok "a PIN in the config or certificates"
 else ok "no PIN in openssl.cnf, URIs or certificates"; fi

@@ -29,7 +29,8 @@ query_file() {
 # removal_run ZONE CACHED NEW ABSENT_S LOAD_S: with names n1..nCACHED
 # already signed, dnsperf asks them for LOAD_S seconds while the
 # simulator removes the token for ABSENT_S seconds (1 s in); meanwhile one
-# never-signed name (from n(CACHED+1) on) is asked every 0.5 s. Prints
+# never-signed name (from n(CACHED+1) on) is asked every 0.5 s, over TCP
+# so that a slow answer is the server's, not a lost UDP packet. Prints
 # "key value" lines: cached_answers cached_servfail new_asked new_failed
 # new_signed_absent (must be 0) new_max_ms resume_ms (from the token's
 # return to the first new name signed; -1: not within 10 s).
@@ -43,7 +44,7 @@ removal_run() {
     back_ms=$(( $(date +%s%3N) + absent * 1000 ))
     while [ "$(date +%s%3N)" -lt $((back_ms + 10000)) ] && [ -z "$resume" ]; do
         t0=$(date +%s%3N)
-        q=$(dig +dnssec +time=5 +tries=1 -p "$DNS_PORT" @127.0.0.1 "n$i.$zone" A)
+        q=$(dig +tcp +dnssec +time=5 +tries=1 -p "$DNS_PORT" @127.0.0.1 "n$i.$zone" A) || true
         ms=$(( $(date +%s%3N) - t0 ))
         st=$(echo "$q" | sed -n 's/.*status: \([A-Z]*\).*/\1/p')
         asked=$((asked + 1))
