@@ -23,6 +23,8 @@
 #define FORGET_AFTER_S (2 * (int64_t)HC_WEEK)
 #define MAINTAIN_EVERY_S 3600
 #define KEY_CACHE 64
+#define QUEUE_MAX 65536   /* inputs waiting to be written; more are dropped
+                             (PowerDNS asks again, and they are queued then) */
 
 /* A key's identity as recorded: found again by token, id and label. */
 struct key_ident {
@@ -41,11 +43,17 @@ struct hc_presigner {
     hc_presign_stats_t *stats;   /* in the process's stats file, or NULL */
     hc_presign_stats_t sink;
     pthread_t thread;
-    pthread_mutex_t lock;        /* guards stop, keys */
+    pthread_mutex_t lock;        /* guards stop, keys, queue */
     pthread_cond_t wake;
     bool stop;
     struct key_ident keys[KEY_CACHE];
     size_t nkeys;
+    /* Inputs recorded on the query path, written by the thread in one
+     * transaction (an LMDB commit per answer would sit inside PowerDNS's
+     * per-token lock). */
+    hc_presign_input_t *queue;
+    size_t nqueue, qcap;
+    int64_t next_pass;
     int64_t last_maintenance;
 };
 
@@ -106,7 +114,43 @@ void hc_presigner_record(hc_presigner_t *p, hc_obj_t key, CK_MECHANISM_TYPE mech
     memcpy(in.token, k.token, sizeof in.token);
     memcpy(in.id, k.id, k.idlen);
     memcpy(in.label, k.label, sizeof in.label);
-    hc_pstore_record(p->store, &in, (int64_t)time(NULL));
+    if (hc_pstore_fresh(p->store, &in, (int64_t)time(NULL)))
+        return; /* the common case after the first week: one read */
+    if (!(in.msg = malloc(len)))
+        return;
+    memcpy(in.msg, msg, len);
+    pthread_mutex_lock(&p->lock);
+    if (p->nqueue == p->qcap && p->qcap < QUEUE_MAX) {
+        size_t cap = p->qcap ? p->qcap * 2 : 64;
+        hc_presign_input_t *g = realloc(p->queue, cap * sizeof *g);
+        if (g) {
+            p->queue = g;
+            p->qcap = cap;
+        }
+    }
+    if (p->nqueue < p->qcap) {
+        p->queue[p->nqueue++] = in;
+        in.msg = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(in.msg); /* the queue was full */
+}
+
+/* Writes the queued inputs in one transaction. */
+static void flush_queue(hc_presigner_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    hc_presign_input_t *q = p->queue;
+    size_t n = p->nqueue;
+    if (n) { /* take the queue; the next record starts a new one */
+        p->queue = NULL;
+        p->nqueue = p->qcap = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!n)
+        return;
+    hc_pstore_record(p->store, q, n, (int64_t)time(NULL));
+    hc_pstore_free_inputs(q, n);
 }
 
 /* The private key an input names, found on its token. */
@@ -218,6 +262,7 @@ static void pass(hc_presigner_t *p)
             break;               /* the token is in trouble: next pass */
         if (!cached) {
             HC_INC(p->stats->signed_now);
+            flush_queue(p); /* a long pass must not leave the queue waiting */
             if (sleep_or_stop(p, gap))
                 break;
         }
@@ -226,12 +271,19 @@ static void pass(hc_presigner_t *p)
     close(lock);
 }
 
+/* Every second: queued inputs to disk; every presign-interval: a pass. */
 static void *worker(void *arg)
 {
     hc_presigner_t *p = arg;
     do {
-        pass(p);
-    } while (!sleep_or_stop(p, (double)p->cfg.presign_interval_s));
+        flush_queue(p);
+        int64_t now = (int64_t)time(NULL);
+        if (now >= p->next_pass) {
+            pass(p);
+            p->next_pass = (int64_t)time(NULL) + p->cfg.presign_interval_s;
+        }
+    } while (!sleep_or_stop(p, 1.0));
+    flush_queue(p);
     return NULL;
 }
 
@@ -288,6 +340,7 @@ void hc_presigner_stop(hc_presigner_t *p)
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
     p->stats->running = 0;
+    hc_pstore_free_inputs(p->queue, p->nqueue);
     hc_pstore_close(p->store);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);

@@ -86,31 +86,40 @@ static void record_key(const hc_presign_input_t *in, unsigned char key[32])
     EVP_MD_CTX_free(ctx);
 }
 
-bool hc_pstore_record(hc_pstore_t *s, const hc_presign_input_t *in, int64_t now)
+/* Whether the record under `k` was seen within REFRESH_S of `now`. */
+static bool fresh_in(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, int64_t now)
+{
+    MDB_val v;
+    struct rec_hdr h;
+    if (mdb_get(txn, dbi, k, &v) != 0 || v.mv_size < sizeof h)
+        return false;
+    memcpy(&h, v.mv_data, sizeof h);
+    return h.version == RECORD_VERSION && h.last_seen > now - REFRESH_S;
+}
+
+bool hc_pstore_fresh(hc_pstore_t *s, const hc_presign_input_t *in, int64_t now)
 {
     unsigned char key[32];
     record_key(in, key);
-    MDB_val k = { sizeof key, key }, v;
+    MDB_val k = { sizeof key, key };
     MDB_txn *txn;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
         return false;
-    bool fresh = false;
-    if (mdb_get(txn, s->dbi, &k, &v) == 0 && v.mv_size >= sizeof(struct rec_hdr)) {
-        struct rec_hdr h;
-        memcpy(&h, v.mv_data, sizeof h);
-        fresh = h.version == RECORD_VERSION && h.last_seen > now - REFRESH_S;
-    }
+    bool fresh = fresh_in(txn, s->dbi, &k, now);
     mdb_txn_abort(txn);
-    if (fresh)
-        return true;
+    return fresh;
+}
 
+/* One record's value: header, token, id, label, input (malloc'ed). */
+static unsigned char *encode(const hc_presign_input_t *in, int64_t now, size_t *size)
+{
     size_t tl = strlen(in->token), ll = strlen(in->label);
     struct rec_hdr h = { RECORD_VERSION, (uint32_t)in->len, now, in->mech, in->digest,
                          (uint16_t)tl, (uint16_t)in->idlen, (uint16_t)ll, 0 };
-    size_t size = sizeof h + tl + in->idlen + ll + in->len;
-    unsigned char *buf = malloc(size), *p = buf;
+    *size = sizeof h + tl + in->idlen + ll + in->len;
+    unsigned char *buf = malloc(*size), *p = buf;
     if (!buf)
-        return false;
+        return NULL;
     memcpy(p, &h, sizeof h);
     p += sizeof h;
     memcpy(p, in->token, tl);
@@ -120,14 +129,31 @@ bool hc_pstore_record(hc_pstore_t *s, const hc_presign_input_t *in, int64_t now)
     memcpy(p, in->label, ll);
     p += ll;
     memcpy(p, in->msg, in->len);
-    v = (MDB_val){ size, buf };
+    return buf;
+}
+
+bool hc_pstore_record(hc_pstore_t *s, const hc_presign_input_t *in, size_t n, int64_t now)
+{
+    MDB_txn *txn = NULL;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc == 0 && (rc = mdb_put(txn, s->dbi, &k, &v, 0)) == 0)
-        rc = mdb_txn_commit(txn);
-    else if (rc == 0)
-        mdb_txn_abort(txn);
-    free(buf);
-    return rc == 0;
+    if (rc != 0)
+        return false;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        unsigned char key[32];
+        record_key(&in[i], key);
+        MDB_val k = { sizeof key, key };
+        if (fresh_in(txn, s->dbi, &k, now))
+            continue; /* a repeat within the batch, or another process's */
+        size_t size;
+        unsigned char *buf = encode(&in[i], now, &size);
+        MDB_val v = { size, buf };
+        rc = buf ? mdb_put(txn, s->dbi, &k, &v, 0) : ENOMEM;
+        free(buf);
+    }
+    if (rc == 0)
+        return mdb_txn_commit(txn) == 0;
+    mdb_txn_abort(txn);
+    return false;
 }
 
 /* Decodes a value; false when it is not a record of this version. */

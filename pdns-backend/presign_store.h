@@ -32,9 +32,12 @@ typedef struct hc_pstore hc_pstore_t;
 hc_pstore_t *hc_pstore_open(const char *cache_dir);
 void hc_pstore_close(hc_pstore_t *s);
 
-/* Records an input seen at `now`: a write only when it is new or was
- * last recorded more than a day ago, so repeats cost one read. */
-bool hc_pstore_record(hc_pstore_t *s, const hc_presign_input_t *in, int64_t now);
+/* true when `in` is recorded and was seen within the last day: nothing
+ * to write. One read. */
+bool hc_pstore_fresh(hc_pstore_t *s, const hc_presign_input_t *in, int64_t now);
+/* Records inputs seen at `now` in one transaction (those not fresh);
+ * false when the write failed. */
+bool hc_pstore_record(hc_pstore_t *s, const hc_presign_input_t *in, size_t n, int64_t now);
 
 /* Every recorded input whose RRSIG inception is `inception`, in an array
  * (*out, malloc'ed; free with hc_pstore_free_inputs). Returns the count. */
