@@ -78,7 +78,7 @@ ask() {
 FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
 start_pdns() {
     if [ -n "${PDNS_FAKETIME:-}" ]; then
-        env TZ=UTC LD_PRELOAD="$FAKETIME_LIB" \
+        env TZ=UTC LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }$FAKETIME_LIB" \
             FAKETIME="@$(date -u -d "@$PDNS_FAKETIME" '+%Y-%m-%d %H:%M:%S')" \
             pdns_server --config-dir="$T" > "$T/pdns.log" 2>&1 &
     else
