@@ -10,14 +10,8 @@
 #   pdns restart.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
-hc_setup
-MOD=hsmcache-test-$$
-register_module "$MOD" "$BUILD/hsmcache-pdns.so"
-make_token dnstok
-write_config dns "$SIM" dnstok
-store_pin dns
-start_mariadb || { not_ok "MariaDB did not start"; exit 1; }
-write_pdns_conf
+. "$(dirname "$0")/../lib/pdns-load.sh"
+pdns_sim_setup
 echo "dnssec-key-cache-ttl=5" >> "$T/pdns.conf"
 zone=f.example
 pdnsutil_t create-zone "$zone" "ns1.$zone" > /dev/null 2>&1

@@ -13,15 +13,8 @@
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../lib/pdns-load.sh"
-hc_setup
+pdns_sim_setup "[pdns]" "presign-interval = 1s" "presign-rate = 10"
 N=${PRESIGN_NAMES:-40}
-MOD=hsmcache-test-$$
-register_module "$MOD" "$BUILD/hsmcache-pdns.so"
-make_token dnstok
-write_config dns "$SIM" dnstok "[pdns]" "presign-interval = 1s" "presign-rate = 10"
-store_pin dns
-start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
-write_pdns_conf
 Z=pre.example
 add_hsm_zone "$Z" "$MOD" dns '' "$N"
 

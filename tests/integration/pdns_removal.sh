@@ -8,14 +8,7 @@
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../lib/pdns-load.sh"
-hc_setup
-MOD=hsmcache-test-$$
-register_module "$MOD" "$BUILD/hsmcache-pdns.so"
-make_token dnstok
-write_config dns "$SIM" dnstok
-store_pin dns
-start_mariadb || { not_ok "MariaDB did not start"; exit 1; }
-write_pdns_conf
+pdns_sim_setup
 Z=load.example
 add_hsm_zone "$Z" "$MOD" dns '' 300
 check "pdns_server starts" start_pdns

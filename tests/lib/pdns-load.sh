@@ -1,6 +1,22 @@
-# tests/lib/pdns-load.sh: dnsperf against the private pdns_server of
+# tests/lib/pdns-load.sh: the setup of the PowerDNS tests over the
+# simulator, dnsperf against the private pdns_server of
 # scripts/lib/pdns-local.sh (source that first), and the token-removal
 # run both the test and bench-pdns use.
+
+# pdns_sim_setup [CONFIG LINES...]: a temp dir, the PowerDNS front
+# registered with p11-kit as $MOD, token "dns" (label dnstok) on the
+# simulator with its PIN stored, MariaDB started, pdns.conf written.
+# Exits the test (one not ok) if MariaDB does not start.
+pdns_sim_setup() {
+    hc_setup
+    MOD=hsmcache-test-$$
+    register_module "$MOD" "$BUILD/hsmcache-pdns.so"
+    make_token dnstok
+    write_config dns "$SIM" dnstok "$@"
+    store_pin dns
+    start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
+    write_pdns_conf
+}
 
 # perf_pass FILE QUERYFILE [DNSPERF ARGS...]: dnsperf with the DO bit over
 # QUERYFILE ("name type" lines), each query once unless ARGS say
