@@ -31,6 +31,8 @@ PROV_SRC  := $(wildcard bind-keystore/*.c)
 PROV_OBJ  := $(PROV_SRC:%.c=$(BUILD)/obj/%.o)
 SSHCA_SRC := $(wildcard sshca-plugin/*.c)
 SSHCA_OBJ := $(SSHCA_SRC:%.c=$(BUILD)/obj/%.o)
+AGENT_SRC := $(wildcard shared/agent/*.c)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(wildcard shared/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_SRC  := $(wildcard tests/sim/*.c)
@@ -42,11 +44,12 @@ PDNS     := $(BUILD)/hsmcache-pdns.so
 PDNSHSM  := $(BUILD)/pdns-hsm
 PROV     := $(BUILD)/hsmcache-provider.so
 CLI      := $(BUILD)/hsmcache
+AGENT    := $(BUILD)/hsmcached
 SIM      := $(BUILD)/tests/hsmsim.so
 SIMCTL   := $(BUILD)/tests/hsmsim-ctl
 
 .PHONY: all deps test test-asan test-tsan fuzz fuzz-run demo install clean bench tests-build
-all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(PROV) $(CLI) $(SIM) $(SIMCTL) tests-build
+all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(PROV) $(CLI) $(AGENT) $(SIM) $(SIMCTL) tests-build
 
 deps:
 	@sh scripts/install-deps.sh
@@ -90,6 +93,10 @@ $(PDNSHSM): $(PDNSHSM_OBJ) $(LIB)
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
 
+$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent
+$(AGENT): $(AGENT_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+
 # The simulator's pass-through wrappers are generated from p11-kit's header.
 SIM_GEN  := $(BUILD)/tests/gen
 P11_H    := $(shell pkg-config --variable=includedir p11-kit-1 2>/dev/null)/p11-kit-1/p11-kit/pkcs11.h
@@ -117,6 +124,7 @@ install: all
 	install -m 0644 $(PROV) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-provider.so
 	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
 	install -m 0755 $(PDNSHSM) $(DESTDIR)$(LIBDIR)/hsmcache/pdns-hsm
+	install -m 0755 $(AGENT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcached
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/pdns-hsm $(DESTDIR)$(PREFIX)/bin/pdns-hsm
 	# p11-kit names: "hsmcache" is what PowerDNS rows name (Engine:);

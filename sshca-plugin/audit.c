@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appendlog.h"
 #include "sshca.h"
 #include "sshkey.h"
 
@@ -102,7 +103,7 @@ int sshca_audit_writable(const char *path)
     return 0;
 }
 
-int sshca_audit(const char *path, const sshca_args_t *a, const sshca_key_t *key,
+int sshca_audit(hc_ctx_t *ctx, const char *path, const sshca_args_t *a, const sshca_key_t *key,
                 const char *subject_file, const char *result)
 {
     struct out o = { 0 };
@@ -146,14 +147,19 @@ int sshca_audit(const char *path, const sshca_args_t *a, const sshca_key_t *key,
     raw(&o, "}\n", 2);
     if (!o.p)
         return -1;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-    int rc = -1;
-    if (fd >= 0 && flock(fd, LOCK_EX) == 0 &&
-        write(fd, o.p, o.len) == (ssize_t)o.len && fsync(fd) == 0)
-        rc = 0;
+    int rc;
+    if (hc_via_agent(ctx)) {
+        /* hsmcached writes the record to its own audit log, adding the
+         * uid and pid it verified; this process may not be able to write
+         * that file at all. */
+        o.p[o.len - 1] = '\0';
+        hc_err_t err;
+        rc = hc_audit(ctx, o.p, &err) == CKR_OK ? 0 : -1;
+        errno = EIO;
+    } else {
+        rc = hc_append_line(path, o.p, o.len);
+    }
     int saved = errno;
-    if (fd >= 0)
-        close(fd);
     free(o.p);
     errno = saved;
     return rc;

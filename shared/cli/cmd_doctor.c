@@ -174,20 +174,33 @@ int hc_cmd_doctor(hc_cli_t *cli)
     }
     verdict(&d, 0, "config %s: %zu token(s)", path, cfg->ntokens);
     check_registration(&d);
+    bool agent = cfg->agent.socket[0] != '\0';
+    /* With the agent, PIN files, tokens and cache dir are the agent's:
+     * it reports on them below; this user may not even read them. */
     bool softhsm = false;
-    for (size_t i = 0; i < cfg->ntokens; i++) {
+    for (size_t i = 0; !agent && i < cfg->ntokens; i++) {
         check_pin(&d, cfg, cfg->tokens[i].name);
         softhsm = softhsm || strstr(cfg->tokens[i].module, "softhsm");
     }
     if (softhsm)
         check_softhsm(&d);
-    check_cache_dir(&d, cfg);
-    hc_ctx_t *ctx = hc_cli_open(cli);
+    if (!agent)
+        check_cache_dir(&d, cfg);
+    hc_ctx_t *ctx = NULL;
+    if (agent && hc_open(HC_PROFILE_CLI, path, &ctx, &err) != CKR_OK)
+        verdict(&d, 2, "agent: %s", err.msg);
+    else if (agent)
+        verdict(&d, 0, "agent: hsmcached answers on %s", cfg->agent.socket);
+    else
+        ctx = hc_cli_open(cli);
     for (size_t i = 0; ctx && i < hc_token_count(ctx); i++) {
         hc_token_status_t st;
         err.msg[0] = '\0';
         if (hc_token_status(ctx, i, &st, &err) != CKR_OK)
             verdict(&d, 2, "token %s: %s", st.name, err.msg);
+        else if (agent && !st.pin_stored)
+            verdict(&d, 2, "token %s: hsmcached has no usable PIN file for it "
+                    "(as the agent's user: hsmcache pin set %s)", st.name, st.name);
         else if (st.pin_rejected)
             verdict(&d, 2, "token %s: present, but it rejected the current PIN "
                     "file; signing is refused until it changes (hsmcache pin set %s)",

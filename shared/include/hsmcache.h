@@ -177,6 +177,15 @@ CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
 CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out,
                     hc_err_t *err);
 
+/* true when the context is served by hsmcached ([core] agent), false
+ * when by the embedded core. */
+bool hc_via_agent(const hc_ctx_t *ctx);
+
+/* Hands one SSH CA audit record (a JSON line) to hsmcached, which appends
+ * it to its audit log with the caller's verified uid and pid. Embedded:
+ * CKR_FUNCTION_NOT_SUPPORTED (the caller writes its own log). */
+CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err);
+
 /* Logging: the core writes to stderr prefixed "hsmcache[profile]: ". */
 bool hc_signature_cache_enabled(const hc_ctx_t *ctx);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "err.h"
 #include "stats.h"
 #include "transport.h"
@@ -14,22 +15,66 @@
 struct hc_ctx {
     const hc_ops_t *ops;
     void *impl;
+    bool agent;
 };
 
-CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out,
-              hc_err_t *err)
+static CK_RV open_ctx(const char *profile, const char *conf_path,
+                      bool embedded_only, hc_ctx_t **out, hc_err_t *err)
 {
     *out = NULL;
+    conf_path = hc_config_resolve(conf_path);
+    hc_config_t *cfg;
+    CK_RV rv = hc_config_load(conf_path, &cfg, err);
+    if (rv != CKR_OK)
+        return rv;
     hc_ctx_t *ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
+    if (!ctx) {
+        hc_config_free(cfg);
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    CK_RV rv = hc_embedded_open(profile, conf_path, &ctx->impl, &ctx->ops, err);
+    }
+    ctx->agent = !embedded_only && cfg->agent.socket[0];
+    if (ctx->agent)
+        rv = hc_agent_open(profile, conf_path, cfg->agent.socket,
+                           cfg->agent.timeout_ms, &ctx->impl, &ctx->ops, err);
+    else
+        rv = hc_embedded_open(profile, conf_path, &ctx->impl, &ctx->ops, err);
+    hc_config_free(cfg);
     if (rv != CKR_OK) {
         free(ctx);
         return rv;
     }
     *out = ctx;
     return CKR_OK;
+}
+
+CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out,
+              hc_err_t *err)
+{
+    return open_ctx(profile, conf_path, false, out, err);
+}
+
+CK_RV hc_open_embedded(const char *profile, const char *conf_path,
+                       hc_ctx_t **out, hc_err_t *err)
+{
+    return open_ctx(profile, conf_path, true, out, err);
+}
+
+bool hc_via_agent(const hc_ctx_t *ctx)
+{
+    return ctx->agent;
+}
+
+CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
+                  hc_err_t *err)
+{
+    return ctx->ops->describe(ctx->impl, obj, id, err);
+}
+
+CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err)
+{
+    if (!ctx->ops->audit)
+        return hc_err(err, CKR_FUNCTION_NOT_SUPPORTED, "no agent");
+    return ctx->ops->audit(ctx->impl, record, err);
 }
 
 hc_presign_stats_t *hc_presign_stats(hc_ctx_t *ctx)

@@ -9,7 +9,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,8 @@ struct parse {
     char section[128];
     hc_token_cfg_t *cur_token;
     hc_profile_cfg_t *cur_profile;
-    bool in_core;
+    hc_client_cfg_t *cur_client;
+    bool in_core, in_agent;
 };
 
 static bool enter_section(struct parse *p, const char *section);
@@ -299,9 +302,130 @@ static bool core_key(struct parse *p, const char *k, const char *v)
             }
         return fail(p, k, "'%s' is not error, warning, info or debug", v);
     }
+    if (!strcmp(k, "agent")) {
+        if (v[0] && strlen(v) >= sizeof c->agent.socket)
+            return fail(p, k, "socket path longer than %zu characters",
+                        sizeof c->agent.socket - 1);
+        return !v[0] || parse_path(p, k, v, c->agent.socket, sizeof c->agent.socket);
+    }
+    if (!strcmp(k, "agent-timeout")) {
+        long long s = 0;
+        if (!duration_key(p, k, v, &s))
+            return false;
+        c->agent.timeout_ms = s * 1000;
+        return true;
+    }
     return fail(p, k, "unknown key (known: pin-store, cache-dir, "
                 "memory-cache-entries, persistent-cache, persistent-cache-mb, "
-                "log-level)");
+                "log-level, agent, agent-timeout)");
+}
+
+/* A user name or number; false when no such user exists. */
+static bool lookup_uid(const char *v, unsigned *uid)
+{
+    char buf[4096], *end;
+    struct passwd pw, *res = NULL;
+    if (getpwnam_r(v, &pw, buf, sizeof buf, &res) == 0 && res) {
+        *uid = res->pw_uid;
+        return true;
+    }
+    unsigned long n = strtoul(v, &end, 10);
+    if (end == v || *end || v[0] == '-' || n > 0xfffffffeul)
+        return false;
+    *uid = (unsigned)n;
+    return true;
+}
+
+static bool lookup_gid(const char *v, unsigned *gid)
+{
+    char buf[16384], *end;
+    struct group gr, *res = NULL;
+    if (getgrnam_r(v, &gr, buf, sizeof buf, &res) == 0 && res) {
+        *gid = res->gr_gid;
+        return true;
+    }
+    unsigned long n = strtoul(v, &end, 10);
+    if (end == v || *end || v[0] == '-' || n > 0xfffffffeul)
+        return false;
+    *gid = (unsigned)n;
+    return true;
+}
+
+/* [agent]: hsmcached's socket and limits. */
+static bool agent_key(struct parse *p, const char *k, const char *v)
+{
+    hc_agent_cfg_t *a = &p->cfg->agent;
+    if (!strcmp(k, "socket-mode")) {
+        char *end;
+        unsigned long m = strtoul(v, &end, 8);
+        if (end == v || *end || m > 0777 || (m & 0600) != 0600)
+            return fail(p, k, "'%s' is not an octal mode with owner read and "
+                        "write (e.g. 0660)", v);
+        a->socket_mode = (unsigned)m;
+        return true;
+    }
+    if (!strcmp(k, "socket-group")) {
+        if (!lookup_gid(v, &a->socket_gid))
+            return fail(p, k, "no group '%s'", v);
+        a->has_group = true;
+        return true;
+    }
+    if (!strcmp(k, "max-connections"))
+        return parse_size(p, k, v, 1, 65536, &a->max_connections);
+    if (!strcmp(k, "max-connections-per-client"))
+        return parse_size(p, k, v, 1, 65536, &a->max_per_client);
+    return fail(p, k, "unknown key (known: socket-mode, socket-group, "
+                "max-connections, max-connections-per-client)");
+}
+
+static bool parse_ops(struct parse *p, const char *k, const char *v, unsigned *ops)
+{
+    static const struct { const char *name; unsigned bit; } names[] = {
+        { "sign", HC_OPS_SIGN }, { "decrypt", HC_OPS_DECRYPT },
+        { "encrypt", HC_OPS_ENCRYPT }, { "generate", HC_OPS_GENERATE },
+        { "destroy", HC_OPS_DESTROY }, { "random", HC_OPS_RANDOM },
+        { "login", HC_OPS_LOGIN }, { "all", HC_OPS_ALL },
+    };
+    hc_strlist_t list = { 0 };
+    bool ok = parse_list(p, k, v, &list, NULL, NULL);
+    *ops = 0;
+    for (size_t i = 0; ok && i < list.n; i++) {
+        size_t j = 0;
+        while (j < sizeof names / sizeof names[0] && strcmp(names[j].name, list.items[i]))
+            j++;
+        if (j == sizeof names / sizeof names[0])
+            ok = fail(p, k, "'%s' is not an operation (known: sign, decrypt, "
+                      "encrypt, generate, destroy, random, login, all)", list.items[i]);
+        else
+            *ops |= names[j].bit;
+    }
+    for (size_t i = 0; i < list.n; i++)
+        free(list.items[i]);
+    free(list.items);
+    return ok;
+}
+
+/* [client NAME]: who may use the agent. */
+static bool client_key(struct parse *p, const char *k, const char *v)
+{
+    hc_client_cfg_t *c = p->cur_client;
+    if (!strcmp(k, "uid")) {
+        if (!lookup_uid(v, &c->uid))
+            return fail(p, k, "no user '%s'", v);
+        c->has_uid = true;
+        return true;
+    }
+    if (!strcmp(k, "group")) {
+        if (!lookup_gid(v, &c->gid))
+            return fail(p, k, "no group '%s'", v);
+        c->has_group = true;
+        return true;
+    }
+    if (!strcmp(k, "keys"))
+        return parse_list(p, k, v, &c->keys, uri_like, "pkcs11: URI");
+    if (!strcmp(k, "operations"))
+        return parse_ops(p, k, v, &c->ops);
+    return fail(p, k, "unknown key (known: uid, group, keys, operations)");
 }
 
 static bool token_key(struct parse *p, const char *k, const char *v)
@@ -349,9 +473,37 @@ static bool enter_section(struct parse *p, const char *section)
     snprintf(p->section, sizeof p->section, "%s", section);
     p->cur_token = NULL;
     p->cur_profile = NULL;
-    p->in_core = false;
+    p->cur_client = NULL;
+    p->in_core = p->in_agent = false;
     if (!strcmp(section, "core")) {
         p->in_core = true;
+        return true;
+    }
+    if (!strcmp(section, "agent")) {
+        p->in_agent = true;
+        return true;
+    }
+    if (!strncmp(section, "client ", 7)) {
+        const char *name = section + 7;
+        while (*name == ' ')
+            name++;
+        if (!hc_valid_token_name(name))
+            return fail(p, NULL, "'%s' is not a valid client name (letters, "
+                        "digits, '.', '_', '-')", name);
+        for (size_t i = 0; i < p->cfg->nclients; i++)
+            if (!strcmp(p->cfg->clients[i].name, name))
+                return fail(p, NULL, "client '%s' is defined twice", name);
+        hc_client_cfg_t *grown = realloc(p->cfg->clients,
+                                         (p->cfg->nclients + 1) * sizeof *grown);
+        if (!grown)
+            return fail(p, NULL, "out of memory");
+        p->cfg->clients = grown;
+        hc_client_cfg_t *c = &grown[p->cfg->nclients++];
+        memset(c, 0, sizeof *c);
+        snprintf(c->name, sizeof c->name, "%s", name);
+        c->ops = HC_OPS_SIGN;
+        c->line = p->rd.line;
+        p->cur_client = c;
         return true;
     }
     if (!strncmp(section, "token ", 6)) {
@@ -382,7 +534,7 @@ static bool enter_section(struct parse *p, const char *section)
         return true;
     }
     return fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
-                "pdns, bind, sshca, cli)");
+                "pdns, bind, sshca, cli, agent, client NAME)");
 }
 
 static int handler(void *user, const char *section, const char *key,
@@ -394,6 +546,10 @@ static int handler(void *user, const char *section, const char *key,
         return 1;
     if (p->cur_token)
         token_key(p, key, value);
+    else if (p->cur_client)
+        client_key(p, key, value);
+    else if (p->in_agent)
+        agent_key(p, key, value);
     else if (p->cur_profile)
         profile_key(p, key, value);
     else if (p->in_core)
@@ -421,6 +577,10 @@ static void set_defaults(hc_config_t *c)
     c->sshca.require_validity = true;
     c->sshca.require_principals = true;
     c->sshca.host_certs = true;
+    c->agent.timeout_ms = 30000;
+    c->agent.socket_mode = 0660;
+    c->agent.max_connections = 256;
+    c->agent.max_per_client = 64;
 }
 
 /* Checks that need the whole file: each token is complete, each profile's
@@ -449,6 +609,17 @@ static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
                 return hc_err(err, CKR_GENERAL_ERROR, "%s: [%s] tokens: no "
                               "[token %s] section is defined", name,
                               profile_names[id], pr->tokens[i]);
+    }
+    for (size_t i = 0; i < c->nclients; i++) {
+        hc_client_cfg_t *cl = &c->clients[i];
+        if (!cl->has_uid && !cl->has_group)
+            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
+                          "key 'uid' or 'group' (who the client is)", name,
+                          cl->line, cl->name);
+        if (cl->keys.n == 0)
+            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
+                          "key 'keys' (the pkcs11: URIs it may use)", name,
+                          cl->line, cl->name);
     }
     return CKR_OK;
 }
@@ -556,6 +727,9 @@ void hc_config_free(hc_config_t *cfg)
     free_list(&cfg->sshca.keys);
     free_list(&cfg->sshca.allowed_users);
     free_list(&cfg->sshca.allowed_groups);
+    for (size_t i = 0; i < cfg->nclients; i++)
+        free_list(&cfg->clients[i].keys);
+    free(cfg->clients);
     for (int id = 0; id < HC_P_COUNT; id++) {
         for (size_t i = 0; i < cfg->profiles[id].ntokens; i++)
             free(cfg->profiles[id].tokens[i]);

@@ -2,7 +2,11 @@
  * config.h: the hsmcache INI file (libinih).
  *
  *   [core]            pin-store, cache-dir, memory-cache-entries,
- *                     persistent-cache, persistent-cache-mb, log-level
+ *                     persistent-cache, persistent-cache-mb, log-level,
+ *                     agent, agent-timeout
+ *   [agent]           socket-mode, socket-group, max-connections,
+ *                     max-connections-per-client (hsmcached only)
+ *   [client NAME]     uid, group, keys, operations (hsmcached only)
  *   [token NAME]      module, label | serial, max-sessions
  *   [pkcs11] [pdns] [bind] [sshca] [cli]
  *                     signature-cache = yes|no, tokens = a, b
@@ -64,6 +68,42 @@ typedef struct hc_pdns_cfg {
     long long presign_interval_s; /* how often it looks for work */
 } hc_pdns_cfg_t;
 
+/* Operations a [client] may ask the agent for, beyond reading (find,
+ * attributes, public keys, verify, token status, stats), which every
+ * listed client may do on the keys it may use. */
+enum {
+    HC_OPS_SIGN = 1u << 0,
+    HC_OPS_DECRYPT = 1u << 1,
+    HC_OPS_ENCRYPT = 1u << 2,
+    HC_OPS_GENERATE = 1u << 3,
+    HC_OPS_DESTROY = 1u << 4,
+    HC_OPS_RANDOM = 1u << 5,
+    HC_OPS_LOGIN = 1u << 6,     /* log in with a PIN the client sends */
+    HC_OPS_ALL = (1u << 7) - 1,
+};
+
+/* [client NAME]: who may use the agent, with which keys. A client
+ * matches by uid, or by group (its primary group or a supplementary one
+ * of its user); both given: both must match. */
+typedef struct hc_client_cfg {
+    char name[HC_NAME_MAX + 1];
+    bool has_uid, has_group;
+    unsigned uid, gid;
+    hc_strlist_t keys;          /* pkcs11: URIs */
+    unsigned ops;               /* HC_OPS_* */
+    int line;
+} hc_client_cfg_t;
+
+/* [core] agent and [agent]: where hsmcached listens and how. */
+typedef struct hc_agent_cfg {
+    char socket[108];           /* sun_path; "" = embedded core */
+    long long timeout_ms;       /* client: connect and per request */
+    unsigned socket_mode;
+    bool has_group;
+    unsigned socket_gid;
+    size_t max_connections, max_per_client;
+} hc_agent_cfg_t;
+
 typedef struct hc_profile_cfg {
     bool signature_cache;
     char **tokens;           /* tokens the profile may use; NULL = all */
@@ -86,6 +126,9 @@ typedef struct hc_config {
     hc_profile_cfg_t profiles[HC_P_COUNT];
     hc_sshca_cfg_t sshca;
     hc_pdns_cfg_t pdns;
+    hc_agent_cfg_t agent;
+    hc_client_cfg_t *clients;
+    size_t nclients;
 } hc_config_t;
 
 /* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */

@@ -176,6 +176,7 @@ static const hc_ops_t embedded_ops = {
     .random = core_random,
     .stats_text = core_stats_text,
     .presign_stats = core_presign_stats,
+    .describe = hc_core_describe,
 };
 
 CK_RV hc_embedded_open(const char *profile, const char *conf_path,

@@ -22,6 +22,7 @@
 #include "pinstore.h"
 #include "sigcache.h"
 #include "stats.h"
+#include "transport.h"
 
 typedef struct hc_core hc_core_t;
 
@@ -173,6 +174,8 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
                                 const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
                                 hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
 CK_RV hc_core_destroy(void *impl, hc_obj_t obj, hc_err_t *err);
+CK_RV hc_core_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
+                       hc_err_t *err);
 CK_RV hc_core_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
                    const unsigned char *data, size_t len, hc_sign_opts_t *opts,
                    unsigned char *sig, size_t *sig_len, hc_err_t *err);

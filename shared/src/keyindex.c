@@ -188,6 +188,23 @@ hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
     return e;
 }
 
+CK_RV hc_core_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
+                       hc_err_t *err)
+{
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(impl, obj, NULL, &rv, err);
+    if (!e)
+        return rv;
+    /* Identity fields are written once, when the entry is created. */
+    id->cls = e->cls;
+    id->idlen = e->idlen;
+    memcpy(id->id, e->ckaid, e->idlen);
+    id->labellen = e->labellen;
+    memcpy(id->label, e->label, e->labellen);
+    id->label[e->labellen] = '\0';
+    return CKR_OK;
+}
+
 struct key_run {
     hc_keyent_t *e;
     hc_key_op_fn fn;

@@ -63,7 +63,81 @@ static size_t bucket_of(const hc_sigcache_t *c, const unsigned char *key)
     return (size_t)(h % c->nbuckets);
 }
 
+/*
+ * LMDB allows one open environment per file per process: a second
+ * mdb_env_open of the same file in one process corrupts its locks. One
+ * process may hold several contexts on one cache dir (hsmcached has one
+ * per profile, and two across a config reload), so open environments are
+ * shared through this process-wide list, the one piece of global state
+ * here, because the constraint itself is process-wide.
+ */
+struct shared_env {
+    char path[PATH_MAX];
+    MDB_env *env;
+    MDB_dbi dbi;
+    unsigned refs;
+    struct shared_env *next;
+};
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct shared_env *shared_envs;
+
+static bool share_existing(hc_sigcache_t *c, const char *path)
+{
+    for (struct shared_env *e = shared_envs; e; e = e->next)
+        if (!strcmp(e->path, path)) {
+            e->refs++;
+            c->env = e->env;
+            c->dbi = e->dbi;
+            return true;
+        }
+    return false;
+}
+
+static void share_new(hc_sigcache_t *c, const char *path)
+{
+    struct shared_env *e = calloc(1, sizeof *e);
+    if (!e)
+        return; /* only this context's: closed by it alone */
+    snprintf(e->path, sizeof e->path, "%s", path);
+    e->env = c->env;
+    e->dbi = c->dbi;
+    e->refs = 1;
+    e->next = shared_envs;
+    shared_envs = e;
+}
+
+static void env_release(MDB_env *env)
+{
+    pthread_mutex_lock(&shared_lock);
+    bool last = true;
+    for (struct shared_env **pp = &shared_envs; *pp; pp = &(*pp)->next)
+        if ((*pp)->env == env) {
+            struct shared_env *e = *pp;
+            last = --e->refs == 0;
+            if (last) {
+                *pp = e->next;
+                free(e);
+            }
+            break;
+        }
+    if (last) {
+        mdb_env_sync(env, 1);
+        mdb_env_close(env);
+    }
+    pthread_mutex_unlock(&shared_lock);
+}
+
+static bool open_disk_locked(hc_sigcache_t *c, const char *dir, size_t mb);
+
 static bool open_disk(hc_sigcache_t *c, const char *dir, size_t mb)
+{
+    pthread_mutex_lock(&shared_lock);
+    bool ok = open_disk_locked(c, dir, mb);
+    pthread_mutex_unlock(&shared_lock);
+    return ok;
+}
+
+static bool open_disk_locked(hc_sigcache_t *c, const char *dir, size_t mb)
 {
     char path[PATH_MAX];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -72,6 +146,8 @@ static bool open_disk(hc_sigcache_t *c, const char *dir, size_t mb)
         return false;
     }
     snprintf(path, sizeof path, "%s/signatures.mdb", dir);
+    if (share_existing(c, path))
+        return true;
     for (int attempt = 0; attempt < 2; attempt++) {
         MDB_txn *txn = NULL;
         int rc = mdb_env_create(&c->env);
@@ -89,8 +165,10 @@ static bool open_disk(hc_sigcache_t *c, const char *dir, size_t mb)
             rc = mdb_txn_commit(txn);
         else if (txn)
             mdb_txn_abort(txn);
-        if (rc == 0)
+        if (rc == 0) {
+            share_new(c, path);
             return true;
+        }
         mdb_env_close(c->env);
         c->env = NULL;
         if (rc != MDB_INVALID && rc != MDB_CORRUPTED && rc != MDB_VERSION_MISMATCH) {
@@ -137,10 +215,8 @@ void hc_sigcache_free(hc_sigcache_t *c)
         n = e->next;
         free(e);
     }
-    if (c->env) {
-        mdb_env_sync(c->env, 1);
-        mdb_env_close(c->env);
-    }
+    if (c->env)
+        env_release(c->env);
     free(c->buckets);
     pthread_mutex_destroy(&c->lock);
     free(c);

@@ -9,6 +9,14 @@
 
 #include "hsmcache.h"
 
+typedef struct hc_obj_identity {
+    CK_OBJECT_CLASS cls;
+    unsigned char id[128];
+    size_t idlen;
+    char label[256];
+    size_t labellen;
+} hc_obj_identity_t;
+
 typedef struct hc_ops {
     void (*close)(void *impl);
     const char *(*config_path)(const void *impl);
@@ -33,10 +41,31 @@ typedef struct hc_ops {
     CK_RV (*random)(void *impl, size_t tok, unsigned char *buf, size_t len, hc_err_t *err);
     CK_RV (*stats_text)(void *impl, bool prometheus, char **out, hc_err_t *err);
     struct hc_presign_stats *(*presign_stats)(void *impl);
+    /* The object's identity (what the agent authorizes against and what a
+     * client finds an object again by after the agent restarts). */
+    CK_RV (*describe)(void *impl, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err);
+    /* Records an SSH CA audit line at the agent; NULL when embedded (the
+     * module writes its audit log itself). */
+    CK_RV (*audit)(void *impl, const char *record, hc_err_t *err);
 } hc_ops_t;
 
 /* The embedded core: opens `impl` for `profile` from the config file. */
 CK_RV hc_embedded_open(const char *profile, const char *conf_path,
                        void **impl, const hc_ops_t **ops, hc_err_t *err);
+/* The agent client (agent_client.c): connects to the agent at `socket`
+ * and says hello for `profile`; fails, naming the socket, when the agent
+ * does not answer or refuses this process. */
+CK_RV hc_agent_open(const char *profile, const char *conf_path,
+                    const char *socket, long long timeout_ms, void **impl,
+                    const hc_ops_t **ops, hc_err_t *err);
+
+/* hc_open that always serves from the embedded core, whatever [core]
+ * agent says: hsmcached's own contexts. */
+CK_RV hc_open_embedded(const char *profile, const char *conf_path,
+                       hc_ctx_t **out, hc_err_t *err);
+/* The object's identity (see hc_ops.describe). */
+CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
+                  hc_err_t *err);
+
 
 #endif

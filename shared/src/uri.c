@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "hsmcache.h"
+#include "urimatch.h"
 
 static size_t field_len(const unsigned char *f, size_t n)
 {
@@ -133,4 +134,32 @@ CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
     }
     p11_kit_uri_free(u);
     return rv;
+}
+
+/* ---- hsmcached's authorization: does a [client] keys URI cover an
+ * object? ---- */
+
+void *hc_uri_compile(const char *uri, hc_err_t *err)
+{
+    return parse(uri, err);
+}
+
+void hc_uri_release(void *u)
+{
+    if (u)
+        p11_kit_uri_free(u);
+}
+
+bool hc_uri_covers(void *u, const char *token_name, const hc_token_status_t *st,
+                   const hc_obj_identity_t *id)
+{
+    if (!token_selected(u, token_name, st))
+        return false;
+    CK_OBJECT_CLASS cls = id->cls;
+    CK_ATTRIBUTE a[3] = {
+        { CKA_CLASS, &cls, sizeof cls },
+        { CKA_ID, (void *)id->id, id->idlen },
+        { CKA_LABEL, (void *)id->label, id->labellen },
+    };
+    return p11_kit_uri_match_attributes(u, a, 3) == 1;
 }

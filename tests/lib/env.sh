@@ -34,6 +34,7 @@ latency-ms = 0
 concurrency = 0
 EOC
     SIMSTATE=$HSMSIM_CONF.state
+    if [ -n "${HC_AGENT:-}" ]; then echo "# through hsmcached (HC_AGENT=1)"; fi
 }
 
 hc_cleanup() {
@@ -52,15 +53,42 @@ make_token() {
 
 # write_config NAME MODULE LABEL [EXTRA...]: a config with one token, the
 # PIN store and cache dir under $T. EXTRA lines are appended verbatim.
+# With HC_AGENT=1 the config also names an agent socket, and an hsmcached
+# is (re)started on it: the test then runs through the agent.
 write_config() {
     local name=$1 module=$2 label=$3
     shift 3
     {
         printf '[core]\npin-store = %s/pins\ncache-dir = %s/cache\n' "$T" "$T"
+        [ -n "${HC_AGENT:-}" ] && printf 'agent = %s/agent.sock\n' "$T"
         printf '[token %s]\nmodule = %s\nlabel = %s\n' "$name" "$module" "$label"
         local line
         for line in "$@"; do printf '%s\n' "$line"; done
     } > "$HSMCACHE_CONF"
+    if [ -n "${HC_AGENT:-}" ]; then agent_start; fi
+}
+
+# agent_start: (re)starts hsmcached on $HSMCACHE_CONF, as a child of the
+# test, and waits for its socket. agent_stop: SIGTERM, and wait.
+agent_start() {
+    agent_stop
+    "$BUILD/hsmcached" >> "$T/agent.log" 2>&1 &
+    HC_AGENT_PID=$!
+    HC_PIDS="${HC_PIDS:-} $HC_AGENT_PID"
+    local i
+    for i in $(seq 100); do
+        [ -S "$T/agent.sock" ] && return 0
+        sleep 0.05
+    done
+    echo "# hsmcached did not start: $(tail -3 "$T/agent.log")"
+    return 1
+}
+agent_stop() {
+    if [ -n "${HC_AGENT_PID:-}" ]; then
+        kill "$HC_AGENT_PID" 2>/dev/null || true
+        wait "$HC_AGENT_PID" 2>/dev/null || true
+        HC_AGENT_PID=
+    fi
 }
 
 store_pin() { printf '%s\n' "${2:-$PIN}" | "$HC" pin set "$1" >/dev/null; }

@@ -1,0 +1,110 @@
+/*
+ * agent.h: hsmcached, the core served over a unix socket.
+ *
+ *   main.c    arguments, socket, signals, accept loop, shutdown
+ *   state.c   one loaded config: the embedded contexts (one per profile,
+ *             opened on first use) and the compiled [client] rules;
+ *             replaced whole on SIGHUP
+ *   access.c  who a peer is (SO_PEERCRED -> [client]) and which keys
+ *             and operations it may use
+ *   serve.c   one thread per connection: read a request, authorize it,
+ *             run it on the core, answer
+ *   report.c  per-client counters and the stats reply
+ *
+ * Threads: the accept loop, one per connection, one waiting for signals.
+ * `agent_t.lock` guards the current state, connection counts and client
+ * counters' table; counters themselves are atomic.
+ */
+#ifndef HC_AGENT_H
+#define HC_AGENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config.h"
+#include "hsmcache.h"
+#include "log.h"
+#include "transport.h"
+
+/* Counters of one [client] section (kept across reloads, by name). */
+typedef struct agent_counts {
+    char name[HC_NAME_MAX + 1];
+    uint64_t connections, requests, signatures, refused, malformed;
+} agent_counts_t;
+
+/* One [client] section, compiled. */
+typedef struct agent_rules {
+    const hc_client_cfg_t *cfg;   /* NULL: the agent's own user (all) */
+    void **uris;                  /* compiled keys URIs */
+    size_t nuris;
+    agent_counts_t *counts;
+} agent_rules_t;
+
+typedef struct agent agent_t;
+
+typedef struct agent_state {
+    agent_t *agent;
+    hc_config_t *cfg;
+    uint64_t instance;            /* random, never 0: clients' references
+                                     are valid for one instance */
+    pthread_mutex_t lock;         /* opening contexts */
+    hc_ctx_t *ctx[HC_P_COUNT];
+    agent_rules_t *rules;
+    size_t nrules;
+    agent_rules_t self;
+    int stop_pipe[2];             /* readable once the state is retired */
+    unsigned refs;                /* guarded by agent->lock */
+} agent_state_t;
+
+struct agent {
+    char conf_path[4096];
+    char socket[108];
+    hc_logger_t log;
+    pthread_mutex_t lock;
+    pthread_cond_t idle;          /* signalled when a connection ends */
+    agent_state_t *state;
+    size_t nconns;
+    struct uid_count {            /* open connections per peer uid */
+        unsigned uid;
+        size_t n;
+    } *uids;
+    size_t nuids;
+    agent_counts_t **counts;
+    size_t ncounts;
+    bool stopping;
+};
+
+/* state.c */
+agent_state_t *agent_state_load(agent_t *ag, hc_err_t *err);
+/* The current state with a reference held; release with agent_state_put. */
+agent_state_t *agent_state_get(agent_t *ag);
+void agent_state_put(agent_state_t *st);
+/* Makes `st` current; the old one is retired (its connections close once
+ * their request is answered). */
+void agent_state_install(agent_t *ag, agent_state_t *st);
+/* The embedded context for a profile id, opened on first use. */
+hc_ctx_t *agent_state_ctx(agent_state_t *st, int profile, hc_err_t *err);
+
+/* access.c */
+/* The rules for a peer, or NULL when no [client] section lists it. */
+agent_rules_t *agent_match_client(agent_state_t *st, const struct ucred *cred);
+/* Whether `rules` cover object `obj` of `ctx`. */
+bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj);
+const char *agent_rules_name(const agent_rules_t *rules);
+
+/* serve.c */
+typedef struct agent_conn_arg {
+    agent_t *agent;
+    int fd;
+    struct ucred cred;
+} agent_conn_arg_t;
+void *agent_serve(void *arg);
+
+/* report.c */
+agent_counts_t *agent_counts_for(agent_t *ag, const char *name);
+/* The stats reply: the core's counters of this cache dir, then clients. */
+char *agent_stats_text(agent_t *ag, agent_state_t *st, bool prometheus);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * main.c: hsmcached [--config FILE] [--pidfile FILE]
+ *
+ * Runs in the foreground and logs to stderr (systemd's way; no fork, no
+ * socket activation: the agent creates its socket itself, so it works the
+ * same under systemd, runit or a shell). SIGHUP reloads the config (and
+ * with it the PIN files, read again at the next login); SIGTERM/SIGINT
+ * stop accepting, let requests in flight finish, and exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "err.h"
+
+#define STOP_GRACE_S 30
+
+static int wake_pipe[2] = { -1, -1 };
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: hsmcached [--config FILE] [--pidfile FILE]\n"
+            "  Serves the hsmcache core on the unix socket named by [core] agent.\n"
+            "  The config defaults to $HSMCACHE_CONF, else %s.\n", HC_DEFAULT_CONF);
+}
+
+/* Binds the socket, refusing to take over from a running agent. */
+static int listen_on(agent_t *ag, const hc_agent_cfg_t *cfg)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", ag->socket);
+    struct stat sb;
+    if (lstat(ag->socket, &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode)) {
+            hc_log(&ag->log, HC_LOG_ERROR, "%s exists and is not a socket; "
+                   "not replacing it", ag->socket);
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool alive = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (alive) {
+            hc_log(&ag->log, HC_LOG_ERROR, "another hsmcached is listening on %s",
+                   ag->socket);
+            return -1;
+        }
+        unlink(ag->socket); /* left by an agent that died */
+    } else {
+        char dir[sizeof ag->socket];
+        snprintf(dir, sizeof dir, "%s", ag->socket);
+        mkdir(dirname(dir), 0755); /* /run/hsmcache on a fresh boot */
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    mode_t old = umask(0177); /* never briefly wider than the final mode */
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc == 0 && cfg->has_group && chown(ag->socket, (uid_t)-1, cfg->socket_gid) != 0)
+        rc = -1;
+    if (rc == 0)
+        rc = chmod(ag->socket, cfg->socket_mode);
+    if (rc == 0)
+        rc = listen(fd, 128);
+    if (rc != 0) {
+        hc_log(&ag->log, HC_LOG_ERROR, "socket %s: %s", ag->socket, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *signal_thread(void *arg)
+{
+    agent_t *ag = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    for (;;) {
+        int sig;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            hc_err_t err = { 0 };
+            agent_state_t *st = agent_state_load(ag, &err);
+            if (!st) {
+                hc_log(&ag->log, HC_LOG_ERROR, "reload failed, keeping the "
+                       "running config: %s", err.msg);
+                continue;
+            }
+            agent_state_install(ag, st);
+            hc_log(&ag->log, HC_LOG_WARN, "reloaded %s", ag->conf_path);
+            continue;
+        }
+        pthread_mutex_lock(&ag->lock);
+        ag->stopping = true;
+        pthread_mutex_unlock(&ag->lock);
+        if (write(wake_pipe[1], "x", 1) != 1)
+            _exit(1);
+        return NULL;
+    }
+}
+
+/* Admits a connection within the global and per-uid limits. */
+static bool admit(agent_t *ag, const struct ucred *cred, const hc_agent_cfg_t *cfg)
+{
+    bool ok = false;
+    pthread_mutex_lock(&ag->lock);
+    struct uid_count *u = NULL;
+    for (size_t i = 0; i < ag->nuids && !u; i++)
+        if (ag->uids[i].uid == cred->uid)
+            u = &ag->uids[i];
+    if (!u) {
+        struct uid_count *grown = realloc(ag->uids, (ag->nuids + 1) * sizeof *grown);
+        if (grown) {
+            ag->uids = grown;
+            u = &grown[ag->nuids++];
+            *u = (struct uid_count){ cred->uid, 0 };
+        }
+    }
+    if (u && ag->nconns < cfg->max_connections && u->n < cfg->max_per_client) {
+        ag->nconns++;
+        u->n++;
+        ok = true;
+    }
+    pthread_mutex_unlock(&ag->lock);
+    return ok;
+}
+
+static void accept_one(agent_t *ag, int lfd)
+{
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;
+    agent_conn_arg_t *a = calloc(1, sizeof *a);
+    socklen_t len = sizeof a->cred;
+    agent_state_t *st = agent_state_get(ag);
+    bool ok = a && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &a->cred, &len) == 0;
+    if (ok && !(ok = admit(ag, &a->cred, &st->cfg->agent)))
+        hc_log(&ag->log, HC_LOG_WARN, "uid %u (pid %d): connection refused, "
+               "over max-connections or max-connections-per-client",
+               (unsigned)a->cred.uid, (int)a->cred.pid);
+    agent_state_put(st);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (ok) {
+        a->agent = ag;
+        a->fd = fd;
+        if (pthread_create(&t, &attr, agent_serve, a) != 0) {
+            hc_log(&ag->log, HC_LOG_ERROR, "no thread for a connection");
+            pthread_mutex_lock(&ag->lock);
+            ag->nconns--;
+            for (size_t i = 0; i < ag->nuids; i++)
+                if (ag->uids[i].uid == a->cred.uid)
+                    ag->uids[i].n--;
+            pthread_mutex_unlock(&ag->lock);
+            ok = false;
+        }
+    }
+    pthread_attr_destroy(&attr);
+    if (!ok) {
+        close(fd);
+        free(a);
+    }
+}
+
+/* Stops: no new connections; idle ones close; requests in flight are
+ * answered (bounded by STOP_GRACE_S). */
+static void drain(agent_t *ag)
+{
+    pthread_mutex_lock(&ag->lock);
+    agent_state_t *st = ag->state;
+    pthread_mutex_unlock(&ag->lock);
+    if (write(st->stop_pipe[1], "x", 1) != 1)
+        hc_log(&ag->log, HC_LOG_WARN, "cannot wake idle connections");
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += STOP_GRACE_S;
+    pthread_mutex_lock(&ag->lock);
+    while (ag->nconns > 0)
+        if (pthread_cond_timedwait(&ag->idle, &ag->lock, &until) == ETIMEDOUT)
+            break;
+    size_t left = ag->nconns;
+    pthread_mutex_unlock(&ag->lock);
+    if (left)
+        hc_log(&ag->log, HC_LOG_WARN, "%zu requests still running after %ds; "
+               "exiting anyway", left, STOP_GRACE_S);
+    else
+        agent_state_put(st); /* closes the contexts (C_Finalize) */
+}
+
+int main(int argc, char **argv)
+{
+    const char *conf = NULL, *pidfile = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            conf = argv[++i];
+        else if (!strcmp(argv[i], "--pidfile") && i + 1 < argc)
+            pidfile = argv[++i];
+        else {
+            usage();
+            return 2;
+        }
+    }
+    static agent_t ag;
+    snprintf(ag.conf_path, sizeof ag.conf_path, "%s", hc_config_resolve(conf));
+    snprintf(ag.log.prefix, sizeof ag.log.prefix, "hsmcached");
+    ag.log.level = HC_LOG_INFO;
+    pthread_mutex_init(&ag.lock, NULL);
+    pthread_cond_init(&ag.idle, NULL);
+
+    /* Signals go to the signal thread only; a client vanishing mid-reply
+     * must not kill the agent. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    hc_err_t err = { 0 };
+    agent_state_t *st = agent_state_load(&ag, &err);
+    if (!st) {
+        fprintf(stderr, "hsmcached: %s\n", err.msg);
+        return 1;
+    }
+    snprintf(ag.socket, sizeof ag.socket, "%s", st->cfg->agent.socket);
+    ag.log.level = st->cfg->log_level > HC_LOG_INFO ? st->cfg->log_level : HC_LOG_INFO;
+    int lfd = listen_on(&ag, &st->cfg->agent);
+    if (lfd < 0 || pipe2(wake_pipe, O_CLOEXEC) != 0)
+        return 1;
+    agent_state_install(&ag, st);
+    if (pidfile) {
+        FILE *f = fopen(pidfile, "we");
+        if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+            hc_log(&ag.log, HC_LOG_ERROR, "pidfile %s: %s", pidfile, strerror(errno));
+            unlink(ag.socket);
+            return 1;
+        }
+    }
+    pthread_t sig;
+    if (pthread_create(&sig, NULL, signal_thread, &ag) != 0)
+        return 1;
+    hc_log(&ag.log, HC_LOG_WARN, "listening on %s (config %s)", ag.socket, ag.conf_path);
+    for (;;) {
+        struct pollfd p[2] = { { lfd, POLLIN, 0 }, { wake_pipe[0], POLLIN, 0 } };
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents & POLLIN)
+            break;
+        if (p[0].revents & POLLIN)
+            accept_one(&ag, lfd);
+    }
+    close(lfd);
+    unlink(ag.socket);
+    hc_log(&ag.log, HC_LOG_WARN, "stopping: finishing requests in flight");
+    drain(&ag);
+    if (pidfile)
+        unlink(pidfile);
+    hc_log(&ag.log, HC_LOG_WARN, "stopped");
+    return 0;
+}

@@ -1,0 +1,527 @@
+/*
+ * serve.c: one connection's thread. The first request must be HELLO
+ * (which profile); then each request is decoded (proto.c, bounds-checked),
+ * authorized (access.c) and run on the embedded core, and answered. A
+ * malformed, oversized or stalled message closes this connection only.
+ */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent_conn.h"
+#include "appendlog.h"
+#include "err.h"
+#include "proto.h"
+
+/* A request's bytes must all arrive within this once it has begun, and a
+ * reply must be taken within it: a stalled peer loses its connection. */
+#define IO_MS 10000
+
+typedef struct session {
+    agent_t *ag;
+    agent_state_t *st;
+    int fd;
+    struct ucred cred;
+    agent_rules_t *rules;       /* NULL: not listed */
+    hc_ctx_t *ctx;              /* after HELLO */
+    int profile;
+    hc_obj_t *allowed;          /* objects already authorized */
+    size_t nallowed;
+} session_t;
+
+static bool allowed(session_t *s, hc_obj_t obj)
+{
+    for (size_t i = 0; i < s->nallowed; i++)
+        if (s->allowed[i] == obj)
+            return true;
+    if (!agent_key_allowed(s->rules, s->ctx, obj))
+        return false;
+    hc_obj_t *grown = realloc(s->allowed, (s->nallowed + 1) * sizeof *grown);
+    if (grown) {
+        s->allowed = grown;
+        s->allowed[s->nallowed++] = obj;
+    }
+    return true;
+}
+
+static void log_refusal(session_t *s, const char *what)
+{
+    __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
+    hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): refused %s",
+           agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid, what);
+}
+
+static CK_RV refuse_key(session_t *s, const char *op, hc_obj_t obj, hc_err_t *err)
+{
+    hc_obj_identity_t id;
+    char what[400];
+    if (hc_describe(s->ctx, obj, &id, NULL) == CKR_OK)
+        snprintf(what, sizeof what, "%s with key '%s' on token %s", op, id.label,
+                 hc_token_name(s->ctx, hc_obj_token(obj)));
+    else
+        snprintf(what, sizeof what, "%s with unknown object 0x%llx", op,
+                 (unsigned long long)obj);
+    log_refusal(s, what);
+    return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused %s: not in "
+                  "[client %s] keys", what, agent_rules_name(s->rules));
+}
+
+static CK_RV refuse_op(session_t *s, const char *op, hc_err_t *err)
+{
+    char what[128];
+    snprintf(what, sizeof what, "operation '%s'", op);
+    log_refusal(s, what);
+    return hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused operation "
+                  "'%s': not in [client %s] operations", op, agent_rules_name(s->rules));
+}
+
+static bool may(const session_t *s, unsigned op_bit)
+{
+    return !s->rules->cfg || (s->rules->cfg->ops & op_bit);
+}
+
+/* The token index named in a request, or an error. */
+static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err)
+{
+    long i = hc_token_index(s->ctx, name);
+    if (i < 0)
+        return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
+                      "profile %s", name, hc_profile_name(s->profile));
+    *tok = (size_t)i;
+    return CKR_OK;
+}
+
+static void put_header(hc_wbuf_t *w, uint8_t op, CK_RV rv, const hc_err_t *err)
+{
+    hc_w_begin(w, op);
+    hc_w_u64(w, rv);
+    hc_w_str(w, rv == CKR_OK ? "" : err->msg);
+}
+
+static void put_obj(hc_wbuf_t *w, hc_ctx_t *ctx, hc_obj_t obj)
+{
+    hc_obj_identity_t id = { 0 };
+    hc_describe(ctx, obj, &id, NULL);
+    hc_proto_obj_t o = { obj, id.cls, id.id, id.idlen,
+                         (const unsigned char *)id.label, id.labellen };
+    hc_w_obj(w, &o);
+}
+
+static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    CK_RV rv = CKR_OK;
+    int profile = hc_profile_id(q->text);
+    if (!s->rules) {
+        hc_log(&s->ag->log, HC_LOG_WARN, "refused uid %u gid %u (pid %d): no "
+               "[client] section in %s lists it", (unsigned)s->cred.uid,
+               (unsigned)s->cred.gid, (int)s->cred.pid, s->ag->conf_path);
+        rv = hc_err(&err, CKR_FUNCTION_REJECTED, "hsmcached at %s refused uid %u: "
+                    "no [client] section in %s lists it", s->ag->socket,
+                    (unsigned)s->cred.uid, s->ag->conf_path);
+    } else if (profile < 0) {
+        rv = hc_err(&err, CKR_ARGUMENTS_BAD, "hsmcached: unknown profile '%s'", q->text);
+    } else if (!(s->ctx = agent_state_ctx(s->st, profile, &err))) {
+        rv = err.rv ? err.rv : CKR_GENERAL_ERROR;
+    }
+    s->profile = profile;
+    put_header(w, HC_OP_HELLO, rv, &err);
+    hc_w_u64(w, s->st->instance);
+    hc_w_u8(w, s->ctx && hc_signature_cache_enabled(s->ctx));
+    size_t n = s->ctx ? hc_token_count(s->ctx) : 0;
+    hc_w_u32(w, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        hc_w_str(w, hc_token_name(s->ctx, i));
+    hc_w_str(w, s->rules ? agent_rules_name(s->rules) : "");
+}
+
+static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    size_t tok = 0, n = 0, kept = 0;
+    hc_obj_t *objs = NULL;
+    CK_RV rv = token_of(s, q->token, &tok, &err);
+    if (rv == CKR_OK)
+        rv = hc_find(s->ctx, tok, q->tmpl, q->n, &objs, &n, &err);
+    /* Objects outside the client's keys are simply not there for it. */
+    for (size_t i = 0; i < n; i++)
+        if (allowed(s, objs[i]))
+            objs[kept++] = objs[i];
+    put_header(w, HC_OP_FIND, rv, &err);
+    hc_w_u32(w, (uint32_t)kept);
+    for (size_t i = 0; i < kept; i++)
+        put_obj(w, s->ctx, objs[i]);
+    free(objs);
+}
+
+static void do_get_attrs(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    CK_ATTRIBUTE t[HC_PROTO_MAX_ATTRS];
+    unsigned char *bufs[HC_PROTO_MAX_ATTRS] = { 0 };
+    CK_RV rv = allowed(s, q->obj) ? CKR_OK : refuse_key(s, "get-attributes", q->obj, &err);
+    for (CK_ULONG i = 0; i < q->n; i++) {
+        t[i] = (CK_ATTRIBUTE){ q->tmpl[i].type, NULL, 0 };
+        if (q->tmpl[i].ulValueLen != CK_UNAVAILABLE_INFORMATION) {
+            t[i].ulValueLen = q->tmpl[i].ulValueLen;
+            if (!(t[i].pValue = bufs[i] = malloc(t[i].ulValueLen ? t[i].ulValueLen : 1)))
+                rv = hc_err(&err, CKR_HOST_MEMORY, "out of memory");
+        }
+    }
+    bool ran = rv == CKR_OK;
+    if (ran)
+        rv = hc_get_attrs(s->ctx, q->obj, t, q->n, &err);
+    put_header(w, HC_OP_GET_ATTRS, rv, &err);
+    for (CK_ULONG i = 0; i < q->n; i++) {
+        CK_ULONG len = ran ? t[i].ulValueLen : CK_UNAVAILABLE_INFORMATION;
+        bool value = t[i].pValue && len != CK_UNAVAILABLE_INFORMATION &&
+                     len <= q->tmpl[i].ulValueLen;
+        hc_w_u64(w, len == CK_UNAVAILABLE_INFORMATION ? UINT64_MAX : len);
+        hc_w_bytes(w, t[i].pValue, value ? len : 0);
+        free(bufs[i]);
+    }
+}
+
+static void do_sign(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    unsigned char sig[HC_PROTO_MAX_VALUE];
+    size_t len = q->want ? q->cap : 0;
+    hc_sign_opts_t o = { .background = q->flags & HC_SIGN_BACKGROUND,
+                         .expires = q->expires };
+    CK_RV rv = !may(s, HC_OPS_SIGN) ? refuse_op(s, "sign", &err)
+             : !allowed(s, q->obj) ? refuse_key(s, "sign", q->obj, &err)
+             : hc_sign_ex(s->ctx, q->obj, &q->mech.m, q->data, q->len, &o,
+                          q->want ? sig : NULL, &len, &err);
+    if (rv == CKR_OK && q->want)
+        __atomic_fetch_add(&s->rules->counts->signatures, 1, __ATOMIC_RELAXED);
+    put_header(w, HC_OP_SIGN, rv, &err);
+    hc_w_u8(w, o.from_cache);
+    hc_w_u64(w, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? len : 0);
+    hc_w_bytes(w, sig, rv == CKR_OK && q->want ? len : 0);
+}
+
+static void do_crypt(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    unsigned char out[HC_PROTO_MAX_VALUE];
+    size_t len = q->want ? q->cap : 0;
+    bool enc = q->flags != 0;
+    CK_RV rv = !may(s, enc ? HC_OPS_ENCRYPT : HC_OPS_DECRYPT)
+                   ? refuse_op(s, enc ? "encrypt" : "decrypt", &err)
+             : !allowed(s, q->obj) ? refuse_key(s, enc ? "encrypt" : "decrypt", q->obj, &err)
+             : enc ? hc_encrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
+                                q->want ? out : NULL, &len, &err)
+                   : hc_decrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
+                                q->want ? out : NULL, &len, &err);
+    put_header(w, HC_OP_CRYPT, rv, &err);
+    hc_w_u64(w, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? len : 0);
+    hc_w_bytes(w, out, rv == CKR_OK && q->want ? len : 0);
+    OPENSSL_cleanse(out, sizeof out); /* a decrypted secret */
+}
+
+static void do_generate(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    size_t tok = 0;
+    hc_obj_t pub = 0, priv = 0;
+    CK_RV rv = !may(s, HC_OPS_GENERATE) ? refuse_op(s, "generate", &err)
+                                        : token_of(s, q->token, &tok, &err);
+    if (rv == CKR_OK)
+        rv = hc_generate_key_pair(s->ctx, tok, &q->mech.m, q->tmpl, q->n,
+                                  q->tmpl2, q->n2, &pub, &priv, &err);
+    /* A key outside the client's keys (another label, another token) is
+     * removed again: the client could never use it. */
+    if (rv == CKR_OK && (!allowed(s, pub) || !allowed(s, priv))) {
+        rv = refuse_key(s, "generate", priv, &err);
+        hc_destroy(s->ctx, pub, NULL);
+        hc_destroy(s->ctx, priv, NULL);
+    }
+    put_header(w, HC_OP_GENERATE, rv, &err);
+    put_obj(w, s->ctx, rv == CKR_OK ? pub : 0);
+    put_obj(w, s->ctx, rv == CKR_OK ? priv : 0);
+}
+
+static void do_token_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    size_t tok = 0;
+    CK_RV rv = token_of(s, q->token, &tok, &err);
+    switch (q->op) {
+    case HC_OP_TOKEN_STATUS: {
+        hc_token_status_t st;
+        memset(&st, 0, sizeof st);
+        if (rv == CKR_OK)
+            rv = hc_token_status(s->ctx, tok, &st, &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_str(w, st.name);
+        hc_w_str(w, st.module);
+        hc_w_u8(w, st.present | st.pin_stored << 1 | st.pin_rejected << 2 |
+                   st.logged_in << 3 | st.info_valid << 4);
+        hc_w_bytes(w, &st.info, sizeof st.info);
+        break;
+    }
+    case HC_OP_MECHANISMS: {
+        CK_MECHANISM_TYPE list[4096];
+        CK_ULONG n = q->cap;
+        if (rv == CKR_OK)
+            rv = hc_mechanisms(s->ctx, tok, q->want ? list : NULL, &n, &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_u64(w, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? n : 0);
+        uint32_t listed = rv == CKR_OK && q->want ? (uint32_t)n : 0;
+        hc_w_u32(w, listed);
+        for (uint32_t i = 0; i < listed; i++)
+            hc_w_u64(w, list[i]);
+        break;
+    }
+    case HC_OP_MECH_INFO: {
+        CK_MECHANISM_INFO mi = { 0 };
+        if (rv == CKR_OK)
+            rv = hc_mechanism_info(s->ctx, tok, q->cap, &mi, &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_u64(w, mi.ulMinKeySize);
+        hc_w_u64(w, mi.ulMaxKeySize);
+        hc_w_u64(w, mi.flags);
+        break;
+    }
+    case HC_OP_LOGIN_WITH:
+        if (rv == CKR_OK)
+            rv = may(s, HC_OPS_LOGIN) ? hc_login_with(s->ctx, tok, q->data, q->len, &err)
+                                      : refuse_op(s, "login", &err);
+        put_header(w, q->op, rv, &err);
+        break;
+    case HC_OP_LOGIN_CHECK:
+        if (rv == CKR_OK)
+            rv = hc_login_check(s->ctx, tok, &err);
+        put_header(w, q->op, rv, &err);
+        break;
+    case HC_OP_RANDOM: {
+        unsigned char buf[HC_PROTO_MAX_VALUE];
+        if (rv == CKR_OK)
+            rv = may(s, HC_OPS_RANDOM) ? hc_random(s->ctx, tok, buf, q->cap, &err)
+                                       : refuse_op(s, "random", &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_u64(w, rv == CKR_OK ? q->cap : 0);
+        hc_w_bytes(w, buf, rv == CKR_OK ? q->cap : 0);
+        break;
+    }
+    }
+}
+
+static void do_obj_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    const char *name = hc_op_name(q->op);
+    CK_RV rv = allowed(s, q->obj) ? CKR_OK : refuse_key(s, name, q->obj, &err);
+    switch (q->op) {
+    case HC_OP_PUBLIC_KEY: {
+        unsigned char *spki = NULL;
+        size_t len = 0;
+        if (rv == CKR_OK)
+            rv = hc_public_key(s->ctx, q->obj, &spki, &len, &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_bytes(w, spki, len);
+        free(spki);
+        break;
+    }
+    case HC_OP_SIG_LEN: {
+        size_t len = 0;
+        if (rv == CKR_OK)
+            rv = hc_signature_length(s->ctx, q->obj, &len, &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_u64(w, len);
+        break;
+    }
+    case HC_OP_VERIFY:
+        if (rv == CKR_OK)
+            rv = hc_verify(s->ctx, q->obj, &q->mech.m, q->data, q->len, q->data2,
+                           q->len2, &err);
+        put_header(w, q->op, rv, &err);
+        break;
+    case HC_OP_DESTROY:
+        if (rv == CKR_OK)
+            rv = may(s, HC_OPS_DESTROY) ? hc_destroy(s->ctx, q->obj, &err)
+                                        : refuse_op(s, "destroy", &err);
+        put_header(w, q->op, rv, &err);
+        break;
+    }
+}
+
+/* The SSH CA module's record, with what the agent knows for sure about
+ * its sender appended as the last fields: a JSON reader keeps the last
+ * of duplicate keys, so a sender cannot override them. */
+static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    CK_RV rv = CKR_OK;
+    const char *path = s->st->cfg->sshca.audit_log;
+    size_t n = strlen(q->text);
+    if (n < 2 || q->text[0] != '{' || q->text[n - 1] != '}' || strchr(q->text, '\n')) {
+        rv = hc_err(&err, CKR_ARGUMENTS_BAD, "hsmcached: an audit record is one "
+                    "JSON object on one line");
+    } else {
+        char *line = malloc(n + 160);
+        int len = line ? snprintf(line, n + 160, "%.*s%s\"peer_uid\":%u,"
+                                  "\"peer_pid\":%d,\"client\":\"%s\"}\n",
+                                  (int)(n - 1), q->text, n > 2 ? "," : "",
+                                  (unsigned)s->cred.uid, (int)s->cred.pid,
+                                  agent_rules_name(s->rules)) : -1;
+        if (len < 0 || hc_append_line(path, line, (size_t)len) != 0) {
+            hc_log(&s->ag->log, HC_LOG_ERROR, "audit log %s: cannot append: %m", path);
+            rv = hc_err(&err, CKR_FUNCTION_FAILED, "hsmcached: audit log %s "
+                        "cannot be written", path);
+        }
+        free(line);
+    }
+    put_header(w, q->op, rv, &err);
+}
+
+static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    switch (q->op) {
+    case HC_OP_TOKEN_STATUS:
+    case HC_OP_MECHANISMS:
+    case HC_OP_MECH_INFO:
+    case HC_OP_LOGIN_WITH:
+    case HC_OP_LOGIN_CHECK:
+    case HC_OP_RANDOM:
+        do_token_op(s, q, w);
+        break;
+    case HC_OP_FIND:
+        do_find(s, q, w);
+        break;
+    case HC_OP_GET_ATTRS:
+        do_get_attrs(s, q, w);
+        break;
+    case HC_OP_PUBLIC_KEY:
+    case HC_OP_SIG_LEN:
+    case HC_OP_VERIFY:
+    case HC_OP_DESTROY:
+        do_obj_op(s, q, w);
+        break;
+    case HC_OP_SIGN:
+        do_sign(s, q, w);
+        break;
+    case HC_OP_CRYPT:
+        do_crypt(s, q, w);
+        break;
+    case HC_OP_GENERATE:
+        do_generate(s, q, w);
+        break;
+    case HC_OP_CACHE_PURGE: {
+        size_t n = 0;
+        CK_RV rv = may(s, HC_OPS_SIGN) ? hc_cache_purge(s->ctx, &n, &err)
+                                       : refuse_op(s, "cache-purge", &err);
+        put_header(w, q->op, rv, &err);
+        hc_w_u64(w, n);
+        break;
+    }
+    case HC_OP_STATS: {
+        char *text = agent_stats_text(s->ag, s->st, q->flags != 0);
+        CK_RV rv = text ? CKR_OK : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
+        put_header(w, q->op, rv, &err);
+        hc_w_bytes(w, text, text ? strlen(text) : 0);
+        free(text);
+        break;
+    }
+    case HC_OP_AUDIT:
+        do_audit(s, q, w);
+        break;
+    }
+}
+
+static void peer_log(session_t *s, int level, const char *what)
+{
+    hc_log(&s->ag->log, level, "client %s (uid %u, pid %d): %s; connection closed",
+           s->rules ? agent_rules_name(s->rules) : "?", (unsigned)s->cred.uid,
+           (int)s->cred.pid, what);
+}
+
+static void note_malformed(session_t *s, const char *what)
+{
+    if (s->rules)
+        __atomic_fetch_add(&s->rules->counts->malformed, 1, __ATOMIC_RELAXED);
+    peer_log(s, HC_LOG_WARN, what);
+}
+
+/* Serves requests until the peer leaves, breaks the protocol, or the
+ * state is retired (reload, shutdown) between requests. */
+static void serve_loop(session_t *s)
+{
+    hc_wbuf_t w = { 0 };
+    for (;;) {
+        unsigned char *body;
+        size_t len;
+        switch (hc_recv_frame(s->fd, &body, &len, 0, IO_MS, s->st->stop_pipe[0])) {
+        case HC_RECV_OK:
+            break;
+        case HC_RECV_TOO_BIG:
+            note_malformed(s, "oversized message");
+            goto out;
+        case HC_RECV_TIMEOUT:
+            note_malformed(s, "message cut short (timed out)");
+            goto out;
+        case HC_RECV_ERROR:
+            note_malformed(s, "message cut short");
+            goto out;
+        default:
+            goto out;
+        }
+        hc_req_t q;
+        bool ok = hc_req_decode(body, len, &q);
+        if (ok && !s->ctx && q.op != HC_OP_HELLO)
+            ok = false;
+        if (!ok) {
+            OPENSSL_cleanse(body, len);
+            free(body);
+            note_malformed(s, s->ctx ? "malformed request" : "first request is not hello");
+            goto out;
+        }
+        if (s->rules)
+            __atomic_fetch_add(&s->rules->counts->requests, 1, __ATOMIC_RELAXED);
+        if (q.op == HC_OP_HELLO)
+            do_hello(s, &q, &w);
+        else
+            dispatch(s, &q, &w);
+        hc_req_free(&q);
+        OPENSSL_cleanse(body, len); /* a login request carries a PIN */
+        free(body);
+        bool sent = hc_w_finish(&w) &&
+                    hc_send_all(s->fd, w.p, w.len, hc_mono_ms() + IO_MS) == 0;
+        if (!sent) {
+            peer_log(s, HC_LOG_INFO, "reply not taken");
+            goto out;
+        }
+        if (!s->ctx) /* refused at hello */
+            goto out;
+    }
+out:
+    hc_w_free(&w);
+}
+
+void *agent_serve(void *arg)
+{
+    agent_conn_arg_t *a = arg;
+    session_t s = { .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1 };
+    free(a);
+    s.st = agent_state_get(s.ag);
+    s.rules = agent_match_client(s.st, &s.cred);
+    if (s.rules)
+        __atomic_fetch_add(&s.rules->counts->connections, 1, __ATOMIC_RELAXED);
+    serve_loop(&s);
+    close(s.fd);
+    free(s.allowed);
+    agent_state_put(s.st);
+    pthread_mutex_lock(&s.ag->lock);
+    s.ag->nconns--;
+    for (size_t i = 0; i < s.ag->nuids; i++)
+        if (s.ag->uids[i].uid == s.cred.uid)
+            s.ag->uids[i].n--;
+    pthread_cond_broadcast(&s.ag->idle);
+    pthread_mutex_unlock(&s.ag->lock);
+    return NULL;
+}

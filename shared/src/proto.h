@@ -1,0 +1,172 @@
+/*
+ * proto.h: the agent protocol between hsmcached and its clients (the
+ * agent transport in agent_client.c).
+ *
+ * A message is a frame: a 4-byte big-endian body length, then the body.
+ * Bodies are at most HC_PROTO_MAX_BODY bytes; a longer length closes the
+ * connection without reading it.
+ *
+ *   request body: u8 version | u8 op | op's arguments
+ *   reply body:   u8 version | u8 op | u64 rv | str message | op's results
+ *
+ * Integers are big-endian; `bytes` and `str` are a u32 length then the
+ * bytes (str: no NUL inside). Every reply carries its results even when rv
+ * is not CKR_OK (zero-filled), because some PKCS#11 answers carry data
+ * with an error (CKR_BUFFER_TOO_SMALL sizes, CKR_ATTRIBUTE_SENSITIVE).
+ *
+ * Readers are bounds-checked: any read past the end, or a length above
+ * its limit, marks the reader bad, and every later read returns zeros; the
+ * caller checks once at the end (hc_r_done). Nothing here allocates for a
+ * length read from the wire beyond the limits below.
+ *
+ * Thread-safety: the functions keep no state beyond their arguments.
+ */
+#ifndef HC_PROTO_H
+#define HC_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hsmcache.h"
+
+#define HC_PROTO_VERSION 1
+#define HC_PROTO_MAX_BODY (1u << 20)
+#define HC_PROTO_MAX_ATTRS 64      /* attributes in one template */
+#define HC_PROTO_MAX_VALUE 65536   /* one attribute value, one signature */
+#define HC_PROTO_MAX_PARAM 1024    /* a mechanism parameter */
+#define HC_PROTO_MAX_STR 4096
+#define HC_PROTO_MAX_OBJS 65536    /* objects in one find reply */
+
+enum hc_proto_op {
+    HC_OP_HELLO = 1,    /* str profile -> u64 instance, u8 cache, u32 n, n x str token, str client */
+    HC_OP_TOKEN_STATUS, /* str token -> status */
+    HC_OP_MECHANISMS,   /* str token, u8 want_list, u64 cap -> u64 count, count x u64 */
+    HC_OP_MECH_INFO,    /* str token, u64 type -> u64 min, u64 max, u64 flags */
+    HC_OP_LOGIN_WITH,   /* str token, bytes pin */
+    HC_OP_LOGIN_CHECK,  /* str token */
+    HC_OP_FIND,         /* str token, template -> u32 n, n x object */
+    HC_OP_GET_ATTRS,    /* u64 obj, attr query -> n x (u64 len, bytes value) */
+    HC_OP_PUBLIC_KEY,   /* u64 obj -> bytes spki */
+    HC_OP_SIG_LEN,      /* u64 obj -> u64 len */
+    HC_OP_SIGN,         /* u64 obj, mech, bytes data, u8 flags, u64 expires, u8 want, u64 cap -> u8 from_cache, u64 len, bytes sig */
+    HC_OP_CACHE_PURGE,  /* -> u64 dropped */
+    HC_OP_VERIFY,       /* u64 obj, mech, bytes data, bytes sig */
+    HC_OP_CRYPT,        /* u8 encrypt, u64 obj, mech, bytes in, u8 want, u64 cap -> u64 len, bytes out */
+    HC_OP_GENERATE,     /* str token, mech, template pub, template priv -> object pub, object priv */
+    HC_OP_DESTROY,      /* u64 obj */
+    HC_OP_RANDOM,       /* str token, u64 len -> bytes */
+    HC_OP_STATS,        /* u8 prometheus -> str text */
+    HC_OP_AUDIT,        /* str record (one JSON line from the SSH CA module) */
+    HC_OP_COUNT
+};
+
+/* Sign flags. */
+#define HC_SIGN_BACKGROUND 1u
+
+/* One object in a reply: the agent's reference and its identity, which
+ * lets a client find it again after the agent restarts. */
+typedef struct hc_proto_obj {
+    uint64_t ref;
+    uint64_t cls;
+    const unsigned char *id;
+    size_t idlen;
+    const unsigned char *label;
+    size_t labellen;
+} hc_proto_obj_t;
+
+/* ---- writing ---- */
+typedef struct hc_wbuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool failed;  /* out of memory, or a value above its limit */
+} hc_wbuf_t;
+
+/* Starts a frame: reserves the length, writes version and op. */
+void hc_w_begin(hc_wbuf_t *w, uint8_t op);
+/* Fills in the frame length; false when the body is too big or a write
+ * failed. */
+bool hc_w_finish(hc_wbuf_t *w);
+void hc_w_u8(hc_wbuf_t *w, uint8_t v);
+void hc_w_u32(hc_wbuf_t *w, uint32_t v);
+void hc_w_u64(hc_wbuf_t *w, uint64_t v);
+void hc_w_bytes(hc_wbuf_t *w, const void *p, size_t n);
+void hc_w_str(hc_wbuf_t *w, const char *s);
+/* Mechanisms whose parameter holds pointers (OAEP, EdDSA) are written
+ * field by field; other parameters as bytes. */
+void hc_w_mech(hc_wbuf_t *w, const CK_MECHANISM *m);
+/* false (w->failed set) for array attributes, whose values hold pointers. */
+bool hc_w_template(hc_wbuf_t *w, const CK_ATTRIBUTE *t, CK_ULONG n);
+void hc_w_obj(hc_wbuf_t *w, const hc_proto_obj_t *o);
+/* Frees the buffer, wiping it first (a request may carry a PIN). */
+void hc_w_free(hc_wbuf_t *w);
+
+/* ---- reading ---- */
+typedef struct hc_rbuf {
+    const unsigned char *p;
+    size_t len, off;
+    bool bad;
+} hc_rbuf_t;
+
+void hc_r_init(hc_rbuf_t *r, const unsigned char *body, size_t len);
+uint8_t hc_r_u8(hc_rbuf_t *r);
+uint32_t hc_r_u32(hc_rbuf_t *r);
+uint64_t hc_r_u64(hc_rbuf_t *r);
+/* Points into the body; NULL with *n = 0 when bad or longer than max. */
+const unsigned char *hc_r_bytes(hc_rbuf_t *r, size_t *n, size_t max);
+/* Copies into out (NUL-terminated); bad when longer than size - 1 or
+ * holding a NUL. */
+void hc_r_str(hc_rbuf_t *r, char *out, size_t size);
+void hc_r_obj(hc_rbuf_t *r, hc_proto_obj_t *o);
+/* true when nothing went wrong and the body was read to its end. */
+bool hc_r_done(const hc_rbuf_t *r);
+
+/* PKCS#11 3.0's CK_EDDSA_PARAMS, which p11-kit's header lacks. */
+typedef struct hc_eddsa_params {
+    CK_BBOOL phFlag;
+    CK_ULONG ulContextDataLen;
+    CK_BYTE_PTR pContextData;
+} hc_eddsa_params_t;
+
+/* A mechanism read from the wire, with room for the parameter structs
+ * that hold pointers (into the body). */
+typedef struct hc_proto_mech {
+    CK_MECHANISM m;
+    union {
+        CK_RSA_PKCS_OAEP_PARAMS oaep;
+        hc_eddsa_params_t eddsa;
+    } param;
+} hc_proto_mech_t;
+void hc_r_mech(hc_rbuf_t *r, hc_proto_mech_t *m);
+
+/* A template read from the wire: values point into the body. *out is
+ * malloc'ed (free it); NULL with n = 0 for an empty template. */
+void hc_r_template(hc_rbuf_t *r, CK_ATTRIBUTE **out, CK_ULONG *n);
+
+/* A decoded request: the fields its op uses are set, the rest zero.
+ * Pointers point into the body or into malloc'ed arrays freed by
+ * hc_req_free. */
+typedef struct hc_req {
+    uint8_t op;
+    char token[64];
+    char text[HC_PROTO_MAX_STR];   /* profile (HELLO), record (AUDIT) */
+    uint64_t obj;
+    hc_proto_mech_t mech;
+    const unsigned char *data, *data2;  /* data/sig, in; pin */
+    size_t len, len2;
+    uint8_t flags;                 /* sign flags; crypt: encrypt; stats: prometheus */
+    int64_t expires;
+    bool want;                     /* the caller gave an output buffer */
+    uint64_t cap;                  /* its size, or a count */
+    CK_ATTRIBUTE *tmpl, *tmpl2;
+    CK_ULONG n, n2;
+} hc_req_t;
+
+/* Decodes a request body; false when it is malformed in any way (wrong
+ * version, unknown op, bad lengths, trailing bytes). */
+bool hc_req_decode(const unsigned char *body, size_t len, hc_req_t *req);
+void hc_req_free(hc_req_t *req);
+/* The op's name for logs ("sign"), or "?". */
+const char *hc_op_name(unsigned op);
+
+#endif

@@ -1,0 +1,17 @@
+/* urimatch.h: pkcs11: URIs as access rules (hsmcached's [client] keys).
+ * A compiled URI is immutable and may be matched from any thread. */
+#ifndef HC_URIMATCH_H
+#define HC_URIMATCH_H
+
+#include "hsmcache.h"
+#include "transport.h"
+
+/* NULL (err set) when invalid or carrying a PIN. */
+void *hc_uri_compile(const char *uri, hc_err_t *err);
+void hc_uri_release(void *u);
+/* true when the URI selects the token (by hsmcache name or real token
+ * info, as hc_find_uri does) and its object attributes match `id`. */
+bool hc_uri_covers(void *u, const char *token_name, const hc_token_status_t *st,
+                   const hc_obj_identity_t *id);
+
+#endif
