@@ -40,6 +40,7 @@
 struct conn {
     int fd;
     uint64_t instance;
+    uid_t euid;         /* who dialed: the agent knows us by that */
     struct conn *next;
 };
 
@@ -183,6 +184,7 @@ static struct conn *conn_new(hc_agent_t *a, bool names, hc_err_t *err)
         hc_err(err, CKR_HOST_MEMORY, "out of memory");
         return NULL;
     }
+    c->euid = geteuid();
     if ((c->fd = dial(a, err)) < 0) {
         free(c);
         return NULL;
@@ -246,6 +248,14 @@ static struct conn *conn_take(hc_agent_t *a, hc_err_t *err)
     if (c)
         a->idle = c->next;
     pthread_mutex_unlock(&a->lock);
+    /* The agent knows a connection by the credentials of its connect().
+     * A host that dropped privileges since (pdns_server's setuid=) must
+     * be known as what it is now, not as root: dial again. */
+    if (c && c->euid != geteuid()) {
+        conn_close(c);
+        drop_idle(a);
+        c = NULL;
+    }
     return c ? c : conn_new(a, false, err);
 }
 
@@ -933,13 +943,18 @@ static void build_crypt(hc_wbuf_t *w, uint64_t aref, void *arg)
     hc_w_u64(w, c->out.cap > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : c->out.cap);
 }
 
+static void parse_crypt(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
+{
+    parse_out(r, rv, &((struct crypt_arg *)arg)->out, err);
+}
+
 static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
                          const CK_MECHANISM *mech, const unsigned char *in,
                          size_t in_len, unsigned char *out, size_t *out_len,
                          hc_err_t *err)
 {
     struct crypt_arg c = { encrypt, mech, in, in_len, { out, out_len, *out_len } };
-    return call(impl, HC_OP_CRYPT, key, true, build_crypt, parse_out, &c, err);
+    return call(impl, HC_OP_CRYPT, key, true, build_crypt, parse_crypt, &c, err);
 }
 
 struct gen_arg {
@@ -1026,18 +1041,25 @@ static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len
     return call(a, HC_OP_RANDOM, 0, true, build_random, parse_random, &r, err);
 }
 
+/* parse_bytes's argument first, so parse_bytes may take the struct. */
+struct stats_arg {
+    struct bytes_arg b;
+    bool prometheus;
+};
+
 static void build_stats(hc_wbuf_t *w, uint64_t aref, void *arg)
 {
     (void)aref;
-    hc_w_u8(w, *(bool *)arg);
+    hc_w_u8(w, ((struct stats_arg *)arg)->prometheus);
 }
 
 static CK_RV agent_stats_text(void *impl, bool prometheus, char **out,
                               hc_err_t *err)
 {
+    struct stats_arg sa = { { 0 }, prometheus };
     struct bytes_arg b = { 0 };
-    CK_RV rv = call(impl, HC_OP_STATS, 0, true, build_stats, parse_bytes,
-                    &prometheus, err);
+    CK_RV rv = call(impl, HC_OP_STATS, 0, true, build_stats, parse_bytes, &sa, err);
+    b = sa.b;
     char *text = rv == CKR_OK ? realloc(b.p, b.len + 1) : NULL;
     if (rv == CKR_OK && !text) {
         free(b.p);
