@@ -40,6 +40,8 @@ EOC
 hc_cleanup() {
     local pid
     # Tolerant of set -e: the servers' exit status is SIGTERM's.
+    # An agent restarted in the background is known by its pidfile.
+    [ -f "${T:-/nonexistent}/agent.pid" ] && HC_PIDS="${HC_PIDS:-} $(cat "$T/agent.pid")"
     for pid in ${HC_PIDS:-}; do kill "$pid" 2>/dev/null || true; done
     for pid in ${HC_PIDS:-}; do wait "$pid" 2>/dev/null || true; done
     rm -f ${HC_MODULE_FILES:-}
@@ -72,7 +74,7 @@ write_config() {
 # test, and waits for its socket. agent_stop: SIGTERM, and wait.
 agent_start() {
     agent_stop
-    "$BUILD/hsmcached" >> "$T/agent.log" 2>&1 &
+    "$BUILD/hsmcached" --pidfile "$T/agent.pid" >> "$T/agent.log" 2>&1 &
     HC_AGENT_PID=$!
     HC_PIDS="${HC_PIDS:-} $HC_AGENT_PID"
     local i

@@ -42,9 +42,14 @@ query_file() {
     for i in $(seq "$2" "$3"); do echo "n$i.$1 A"; done > "$4"
 }
 
+# sim_outage S: the simulator removes the token for S seconds (returns at
+# once).
+sim_outage() { "$SIMCTL" "$SIMSTATE" remove $(($1 * 1000)); }
+
 # removal_run ZONE CACHED NEW ABSENT_S LOAD_S: with names n1..nCACHED
 # already signed, dnsperf asks them for LOAD_S seconds while the
-# simulator removes the token for ABSENT_S seconds (1 s in); meanwhile one
+# simulator removes the token for ABSENT_S seconds (1 s in; $OUTAGE names
+# another function that makes signing impossible for that long); meanwhile one
 # never-signed name (from n(CACHED+1) on) is asked every 0.5 s, over TCP
 # so that a slow answer is the server's, not a lost UDP packet. Prints
 # "key value" lines: cached_answers cached_servfail new_asked new_failed
@@ -56,7 +61,7 @@ removal_run() {
     perf_pass "$T/removal.perf" "$T/cached.q" -l "$load" -Q 2000 &
     local perf=$!
     sleep 1
-    "$SIMCTL" "$SIMSTATE" remove $((absent * 1000))
+    "${OUTAGE:-sim_outage}" "$absent"
     back_ms=$(( $(date +%s%3N) + absent * 1000 ))
     while [ "$(date +%s%3N)" -lt $((back_ms + 10000)) ] && [ -z "$resume" ]; do
         t0=$(date +%s%3N)
