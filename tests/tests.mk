@@ -46,7 +46,7 @@ test-tsan:
 	@HC_SANITIZER=tsan BUILD=$(CURDIR)/build-tsan bash tests/run.sh concurrency
 
 # make bench-NAME runs tests/bench/NAME.sh (dashes become underscores).
-BENCHES := front ssh pdns-calls pdns bind
+BENCHES := front ssh pdns-calls pdns bind agent
 bench-%:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all

@@ -18,506 +18,12 @@
  * Thread-safe: `lock` guards the idle list and the reference table; no
  * lock is held during a request.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <openssl/crypto.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#include "agent_conn.h"
+#include "agent_link.h"
 #include "err.h"
-#include "proto.h"
-#include "transport.h"
-
-#define REF_SHIFT 40 /* as keyindex.c: hc_obj_token() works on our refs */
-
-struct conn {
-    int fd;
-    uint64_t instance;
-    uid_t euid;         /* who dialed: the agent knows us by that */
-    struct conn *next;
-};
-
-struct ref {
-    size_t tok;
-    uint64_t agent_ref, instance;
-    hc_obj_identity_t id;
-    unsigned char *spki;
-    size_t spki_len, sig_len;
-};
-
-typedef struct hc_agent {
-    char conf_path[4096];
-    char socket[108];
-    char profile[16];
-    int timeout_ms;
-    char **tokens;
-    size_t ntokens;
-    bool cache_enabled;
-    pthread_mutex_t lock;
-    struct conn *idle;
-    struct ref **refs;
-    size_t nrefs;
-} hc_agent_t;
-
-/* ---- connections ---- */
-
-static CK_RV dial_error(hc_agent_t *a, int e, hc_err_t *err)
-{
-    if (e == ENOENT || e == ECONNREFUSED)
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached is not running: %s %s "
-                      "(start hsmcached, or remove 'agent' from [core] in %s)",
-                      a->socket, e == ENOENT ? "does not exist" : "refuses connections",
-                      a->conf_path);
-    if (e == EACCES)
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached socket %s: permission "
-                      "denied (see [agent] socket-group and socket-mode)", a->socket);
-    return hc_err(err, CKR_DEVICE_ERROR, "hsmcached socket %s: %s", a->socket,
-                  e == ETIMEDOUT ? "no answer (timed out)" : strerror(e));
-}
-
-static int dial(hc_agent_t *a, hc_err_t *err)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", a->socket);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        dial_error(a, errno, err);
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        if (e == EAGAIN || e == EINPROGRESS) {
-            /* The agent's backlog is full: wait, within the timeout. */
-            struct pollfd p = { fd, POLLOUT, 0 };
-            socklen_t sl = sizeof e;
-            e = poll(&p, 1, a->timeout_ms) == 1 &&
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == 0 ? e : ETIMEDOUT;
-        }
-        if (e) {
-            close(fd);
-            dial_error(a, e, err);
-            return -1;
-        }
-    }
-    return fd;
-}
-
-/* Sends w and reads the reply body. *lost: failed before any reply byte
- * (safe to retry on a new connection for calls that change nothing). */
-static CK_RV exchange(hc_agent_t *a, struct conn *c, hc_wbuf_t *w,
-                      unsigned char **body, size_t *len, bool *lost,
-                      hc_err_t *err)
-{
-    *lost = false;
-    if (!hc_w_finish(w))
-        return hc_err(err, CKR_ARGUMENTS_BAD, "request for hsmcached too large "
-                      "(or an array attribute, which the agent does not carry)");
-    uint64_t deadline = hc_mono_ms() + (uint64_t)a->timeout_ms;
-    if (hc_send_all(c->fd, w->p, w->len, deadline) != 0) {
-        int e = errno;
-        *lost = e == EPIPE || e == ECONNRESET;
-        return dial_error(a, e, err);
-    }
-    switch (hc_recv_frame(c->fd, body, len, a->timeout_ms, a->timeout_ms, -1)) {
-    case HC_RECV_OK:
-        return CKR_OK;
-    case HC_RECV_EOF:
-        *lost = true;
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s closed the "
-                      "connection", a->socket);
-    case HC_RECV_TIMEOUT:
-        return dial_error(a, ETIMEDOUT, err);
-    default:
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: broken reply",
-                      a->socket);
-    }
-}
-
-/* Reads a reply header; CKR_OK when it is well formed, the agent's rv in
- * *rv (with its message in err). */
-static bool read_header(hc_rbuf_t *r, uint8_t op, CK_RV *rv, hc_err_t *err)
-{
-    char msg[512];
-    if (hc_r_u8(r) != HC_PROTO_VERSION || hc_r_u8(r) != op)
-        return false;
-    *rv = (CK_RV)hc_r_u64(r);
-    hc_r_str(r, msg, sizeof msg);
-    if (!r->bad && *rv != CKR_OK)
-        hc_err(err, *rv, "%s", msg);
-    return !r->bad;
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c) {
-        close(c->fd);
-        free(c);
-    }
-}
-
-static void drop_idle(hc_agent_t *a)
-{
-    pthread_mutex_lock(&a->lock);
-    struct conn *list = a->idle;
-    a->idle = NULL;
-    pthread_mutex_unlock(&a->lock);
-    while (list) {
-        struct conn *n = list->next;
-        conn_close(list);
-        list = n;
-    }
-}
-
-/* A new connection, introduced with HELLO. `names`: keep the agent's
- * token list (at open). */
-static struct conn *conn_new(hc_agent_t *a, bool names, hc_err_t *err)
-{
-    struct conn *c = calloc(1, sizeof *c);
-    if (!c) {
-        hc_err(err, CKR_HOST_MEMORY, "out of memory");
-        return NULL;
-    }
-    c->euid = geteuid();
-    if ((c->fd = dial(a, err)) < 0) {
-        free(c);
-        return NULL;
-    }
-    hc_wbuf_t w = { 0 };
-    hc_w_begin(&w, HC_OP_HELLO);
-    hc_w_str(&w, a->profile);
-    unsigned char *body = NULL;
-    size_t len;
-    bool lost;
-    CK_RV rv = exchange(a, c, &w, &body, &len, &lost, err);
-    hc_w_free(&w);
-    if (rv == CKR_OK) {
-        hc_rbuf_t r;
-        hc_r_init(&r, body, len);
-        if (!read_header(&r, HC_OP_HELLO, &rv, err)) {
-            rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s speaks another "
-                        "protocol version (this client: %d)", a->socket,
-                        HC_PROTO_VERSION);
-        } else {
-            c->instance = hc_r_u64(&r);
-            bool cache = hc_r_u8(&r) != 0;
-            uint32_t n = hc_r_u32(&r);
-            if (n > 1024)
-                r.bad = true;
-            char **toks = names && !r.bad ? calloc(n + 1, sizeof *toks) : NULL;
-            for (uint32_t i = 0; i < n && !r.bad; i++) {
-                char name[64];
-                hc_r_str(&r, name, sizeof name);
-                if (toks)
-                    toks[i] = strdup(name);
-            }
-            char client[64];
-            hc_r_str(&r, client, sizeof client);
-            if (rv == CKR_OK && (!hc_r_done(&r) || (names && !toks)))
-                rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: broken "
-                            "hello reply", a->socket);
-            if (rv == CKR_OK && names) {
-                a->tokens = toks;
-                a->ntokens = n;
-                a->cache_enabled = cache;
-                toks = NULL;
-            }
-            for (uint32_t i = 0; toks && i < n; i++)
-                free(toks[i]);
-            free(toks);
-        }
-    }
-    free(body);
-    if (rv != CKR_OK) {
-        conn_close(c);
-        return NULL;
-    }
-    return c;
-}
-
-static struct conn *conn_take(hc_agent_t *a, hc_err_t *err)
-{
-    pthread_mutex_lock(&a->lock);
-    struct conn *c = a->idle;
-    if (c)
-        a->idle = c->next;
-    pthread_mutex_unlock(&a->lock);
-    /* The agent knows a connection by the credentials of its connect().
-     * A host that dropped privileges since (pdns_server's setuid=) must
-     * be known as what it is now, not as root: dial again. */
-    if (c && c->euid != geteuid()) {
-        conn_close(c);
-        drop_idle(a);
-        c = NULL;
-    }
-    return c ? c : conn_new(a, false, err);
-}
-
-static void conn_put(hc_agent_t *a, struct conn *c)
-{
-    pthread_mutex_lock(&a->lock);
-    c->next = a->idle;
-    a->idle = c;
-    pthread_mutex_unlock(&a->lock);
-}
-
-/* ---- references ---- */
-
-static struct ref *ref_get(hc_agent_t *a, hc_obj_t obj)
-{
-    size_t i = (size_t)(obj & ((1ull << REF_SHIFT) - 1));
-    pthread_mutex_lock(&a->lock);
-    struct ref *r = i >= 1 && i <= a->nrefs ? a->refs[i - 1] : NULL;
-    pthread_mutex_unlock(&a->lock);
-    return r;
-}
-
-static bool same_identity(const hc_obj_identity_t *x, const hc_proto_obj_t *o)
-{
-    return x->cls == o->cls && x->idlen == o->idlen && x->labellen == o->labellen &&
-           memcmp(x->id, o->id, o->idlen) == 0 &&
-           memcmp(x->label, o->label, o->labellen) == 0;
-}
-
-/* Our reference for an object the agent named in a reply: the one we
- * gave for the same agent reference, else one from before an agent
- * restart with the same identity (rebound), else a new one. */
-static hc_obj_t ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
-                           const hc_proto_obj_t *o)
-{
-    hc_obj_t id = 0;
-    pthread_mutex_lock(&a->lock);
-    for (int pass = 0; pass < 2 && !id; pass++)
-        for (size_t i = 0; i < a->nrefs && !id; i++) {
-            struct ref *r = a->refs[i];
-            bool match = pass == 0
-                ? r->tok == tok && r->instance == instance && r->agent_ref == o->ref
-                : r->tok == tok && r->instance != instance && same_identity(&r->id, o);
-            if (match) {
-                r->agent_ref = o->ref;
-                r->instance = instance;
-                id = ((hc_obj_t)(tok + 1) << REF_SHIFT) | (i + 1);
-            }
-        }
-    if (!id) {
-        struct ref **grown = realloc(a->refs, (a->nrefs + 1) * sizeof *grown);
-        struct ref *r = calloc(1, sizeof *r);
-        if (grown)
-            a->refs = grown;
-        if (grown && r) {
-            r->tok = tok;
-            r->agent_ref = o->ref;
-            r->instance = instance;
-            r->id.cls = o->cls;
-            r->id.idlen = o->idlen;
-            memcpy(r->id.id, o->id, o->idlen);
-            r->id.labellen = o->labellen;
-            memcpy(r->id.label, o->label, o->labellen);
-            a->refs[a->nrefs++] = r;
-            id = ((hc_obj_t)(tok + 1) << REF_SHIFT) | a->nrefs;
-        } else {
-            free(r);
-        }
-    }
-    pthread_mutex_unlock(&a->lock);
-    return id;
-}
-
-/* FIND on connection c; objects interned into *objs (malloc'ed). */
-static CK_RV find_on(hc_agent_t *a, struct conn *c, size_t tok,
-                     const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
-                     size_t *count, bool *lost, hc_err_t *err)
-{
-    *objs = NULL;
-    *count = 0;
-    hc_wbuf_t w = { 0 };
-    hc_w_begin(&w, HC_OP_FIND);
-    hc_w_str(&w, a->tokens[tok]);
-    hc_w_template(&w, tmpl, n);
-    unsigned char *body = NULL;
-    size_t len;
-    CK_RV rv = exchange(a, c, &w, &body, &len, lost, err);
-    hc_w_free(&w);
-    if (rv != CKR_OK)
-        return rv;
-    hc_rbuf_t r;
-    hc_r_init(&r, body, len);
-    CK_RV arv;
-    if (!read_header(&r, HC_OP_FIND, &arv, err)) {
-        free(body);
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached: broken find reply");
-    }
-    uint32_t m = hc_r_u32(&r);
-    if (m > HC_PROTO_MAX_OBJS)
-        r.bad = true;
-    hc_obj_t *out = r.bad ? NULL : malloc((m ? m : 1) * sizeof *out);
-    for (uint32_t i = 0; out && i < m && !r.bad; i++) {
-        hc_proto_obj_t o;
-        hc_r_obj(&r, &o);
-        out[i] = r.bad ? 0 : ref_intern(a, tok, c->instance, &o);
-        if (!r.bad && !out[i])
-            arv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    }
-    if (!hc_r_done(&r) || !out)
-        arv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: broken find reply");
-    free(body);
-    if (arv != CKR_OK) {
-        free(out);
-        return arv;
-    }
-    *objs = out;
-    *count = m;
-    return CKR_OK;
-}
-
-/* The agent's reference for `obj` on connection c's instance: found again
- * by identity when the agent restarted since. */
-static CK_RV agent_ref(hc_agent_t *a, struct conn *c, hc_obj_t obj,
-                       uint64_t *out, bool *lost, hc_err_t *err)
-{
-    struct ref *r = ref_get(a, obj);
-    if (!r)
-        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "no object with "
-                      "reference 0x%llx", (unsigned long long)obj);
-    pthread_mutex_lock(&a->lock);
-    bool current = r->instance == c->instance;
-    *out = r->agent_ref;
-    hc_obj_identity_t id = r->id;
-    pthread_mutex_unlock(&a->lock);
-    if (current)
-        return CKR_OK;
-    CK_ATTRIBUTE t[3] = { { CKA_CLASS, &id.cls, sizeof id.cls } };
-    CK_ULONG n = 1;
-    if (id.idlen)
-        t[n++] = (CK_ATTRIBUTE){ CKA_ID, id.id, id.idlen };
-    if (id.labellen)
-        t[n++] = (CK_ATTRIBUTE){ CKA_LABEL, id.label, id.labellen };
-    hc_obj_t *found;
-    size_t count;
-    CK_RV rv = find_on(a, c, r->tok, t, n, &found, &count, lost, err);
-    if (rv != CKR_OK)
-        return rv;
-    free(found); /* interning updated r for every exact identity match */
-    pthread_mutex_lock(&a->lock);
-    current = r->instance == c->instance;
-    *out = r->agent_ref;
-    pthread_mutex_unlock(&a->lock);
-    return current ? CKR_OK
-                   : hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: object "
-                            "'%s' is gone since hsmcached restarted",
-                            a->tokens[r->tok], id.label);
-}
-
-/* ---- calls ---- */
-
-typedef void (*build_fn)(hc_wbuf_t *w, uint64_t aref, void *arg);
-/* Reads the results (present whatever the rv); may change *rv. */
-typedef void (*parse_fn)(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err);
-
-/* One request: `obj` (0: none) is translated to the agent's reference;
- * `retry`: the call changes nothing, so it is retried once on a fresh
- * connection when the first one was lost. */
-static CK_RV call(hc_agent_t *a, uint8_t op, hc_obj_t obj, bool retry,
-                  build_fn build, parse_fn parse, void *arg, hc_err_t *err)
-{
-    for (int attempt = 0;; attempt++) {
-        struct conn *c = conn_take(a, err);
-        if (!c)
-            return err ? err->rv : CKR_DEVICE_ERROR;
-        uint64_t aref = 0;
-        bool lost = false;
-        CK_RV rv = obj ? agent_ref(a, c, obj, &aref, &lost, err) : CKR_OK;
-        unsigned char *body = NULL;
-        size_t len = 0;
-        if (rv == CKR_OK) {
-            hc_wbuf_t w = { 0 };
-            hc_w_begin(&w, op);
-            build(&w, aref, arg);
-            rv = exchange(a, c, &w, &body, &len, &lost, err);
-            hc_w_free(&w);
-        }
-        if (lost) {
-            conn_close(c);
-            drop_idle(a);
-            if (retry && attempt == 0)
-                continue;
-            return rv;
-        }
-        if (rv != CKR_OK && !body) {
-            /* An object gone or a request refused before sending leaves
-             * the connection usable; an I/O failure does not. */
-            if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_ARGUMENTS_BAD)
-                conn_put(a, c);
-            else
-                conn_close(c);
-            return rv;
-        }
-        hc_rbuf_t r;
-        hc_r_init(&r, body, len);
-        if (read_header(&r, op, &rv, err))
-            parse(&r, &rv, arg, err);
-        bool ok = hc_r_done(&r);
-        OPENSSL_cleanse(body, len);
-        free(body);
-        if (!ok) {
-            conn_close(c);
-            return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: malformed "
-                          "%s reply", a->socket, hc_op_name(op));
-        }
-        conn_put(a, c);
-        return rv;
-    }
-}
-
-static void parse_none(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    (void)r, (void)rv, (void)arg, (void)err;
-}
-
-static void build_token(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    hc_w_str(w, arg);
-}
-
-static void build_obj(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)arg;
-    hc_w_u64(w, aref);
-}
-
-/* Copies `n` reply bytes into a caller's buffer: the contract shared by
- * sign, crypt and random replies (u64 len, bytes). */
-struct out_buf {
-    unsigned char *buf;
-    size_t *len;
-    size_t cap;
-};
-
-static void parse_out(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    struct out_buf *o = arg;
-    uint64_t n = hc_r_u64(r);
-    size_t got;
-    const unsigned char *p = hc_r_bytes(r, &got, HC_PROTO_MAX_VALUE);
-    if (r->bad)
-        return;
-    if (*rv == CKR_OK || *rv == CKR_BUFFER_TOO_SMALL)
-        *o->len = (size_t)n;
-    if (*rv == CKR_OK && o->buf) {
-        if (got > o->cap || got != n)
-            *rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: reply larger "
-                         "than the buffer");
-        else
-            memcpy(o->buf, p, got);
-    }
-}
 
 /* ---- the transport's members ---- */
 
@@ -526,12 +32,13 @@ static void agent_close(void *impl)
     hc_agent_t *a = impl;
     if (!a)
         return;
-    drop_idle(a);
+    hc_link_drop_idle(a);
     for (size_t i = 0; i < a->nrefs; i++) {
         free(a->refs[i]->spki);
         free(a->refs[i]);
     }
     free(a->refs);
+    free(a->memo);
     for (size_t i = 0; i < a->ntokens; i++)
         free(a->tokens[i]);
     free(a->tokens);
@@ -594,7 +101,7 @@ static CK_RV agent_token_status(void *impl, size_t tok, hc_token_status_t *st,
     hc_agent_t *a = impl;
     memset(st, 0, sizeof *st);
     struct status_arg sa = { a->tokens[tok], st };
-    return call(a, HC_OP_TOKEN_STATUS, 0, true, build_status, parse_status,
+    return hc_link_call(a, HC_OP_TOKEN_STATUS, 0, true, build_status, parse_status,
                 &sa, err);
 }
 
@@ -632,7 +139,7 @@ static CK_RV agent_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
 {
     hc_agent_t *a = impl;
     struct mechs_arg m = { a->tokens[tok], list, count };
-    return call(a, HC_OP_MECHANISMS, 0, true, build_mechs, parse_mechs, &m, err);
+    return hc_link_call(a, HC_OP_MECHANISMS, 0, true, build_mechs, parse_mechs, &m, err);
 }
 
 struct mech_info_arg {
@@ -662,9 +169,38 @@ static CK_RV agent_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type
                                   CK_MECHANISM_INFO *info, hc_err_t *err)
 {
     hc_agent_t *a = impl;
+    bool known = false;
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < a->nmemo && !known; i++)
+        if (a->memo[i].tok == tok && a->memo[i].type == type &&
+            a->memo[i].instance == a->instance) {
+            *info = a->memo[i].info;
+            known = true;
+        }
+    pthread_mutex_unlock(&a->lock);
+    if (known)
+        return CKR_OK;
     struct mech_info_arg m = { a->tokens[tok], type, info };
-    return call(a, HC_OP_MECH_INFO, 0, true, build_mech_info, parse_mech_info,
-                &m, err);
+    CK_RV rv = hc_link_call(a, HC_OP_MECH_INFO, 0, true, build_mech_info, parse_mech_info,
+                    &m, err);
+    if (rv != CKR_OK)
+        return rv;
+    pthread_mutex_lock(&a->lock);
+    struct mech_memo *slot = NULL;
+    for (size_t i = 0; i < a->nmemo && !slot; i++)
+        if (a->memo[i].tok == tok && a->memo[i].type == type)
+            slot = &a->memo[i];
+    if (!slot && a->nmemo < 256) {
+        struct mech_memo *grown = realloc(a->memo, (a->nmemo + 1) * sizeof *grown);
+        if (grown) {
+            a->memo = grown;
+            slot = &grown[a->nmemo++];
+        }
+    }
+    if (slot)
+        *slot = (struct mech_memo){ tok, type, *info, a->instance };
+    pthread_mutex_unlock(&a->lock);
+    return CKR_OK;
 }
 
 struct login_arg {
@@ -687,13 +223,13 @@ static CK_RV agent_login_with(void *impl, size_t tok, const unsigned char *pin,
     hc_agent_t *a = impl;
     struct login_arg l = { a->tokens[tok], pin, len };
     /* Not retried: a login counts against the card's tries. */
-    return call(a, HC_OP_LOGIN_WITH, 0, false, build_login, parse_none, &l, err);
+    return hc_link_call(a, HC_OP_LOGIN_WITH, 0, false, build_login, hc_link_parse_none, &l, err);
 }
 
 static CK_RV agent_login_check(void *impl, size_t tok, hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    return call(a, HC_OP_LOGIN_CHECK, 0, true, build_token, parse_none,
+    return hc_link_call(a, HC_OP_LOGIN_CHECK, 0, true, hc_link_build_token, hc_link_parse_none,
                 a->tokens[tok], err);
 }
 
@@ -702,20 +238,20 @@ static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl,
 {
     hc_agent_t *a = impl;
     for (int attempt = 0;; attempt++) {
-        struct conn *c = conn_take(a, err);
+        struct conn *c = hc_link_conn_take(a, err);
         if (!c)
             return err ? err->rv : CKR_DEVICE_ERROR;
         bool lost;
-        CK_RV rv = find_on(a, c, tok, tmpl, n, objs, count, &lost, err);
+        CK_RV rv = hc_link_find_on(a, c, tok, tmpl, n, objs, count, &lost, err);
         if (!lost) {
             if (rv == CKR_DEVICE_ERROR)
-                conn_close(c);
+                hc_link_conn_close(c);
             else
-                conn_put(a, c);
+                hc_link_conn_put(a, c);
             return rv;
         }
-        conn_close(c);
-        drop_idle(a);
+        hc_link_conn_close(c);
+        hc_link_drop_idle(a);
         if (attempt > 0)
             return rv;
     }
@@ -768,7 +304,7 @@ static CK_RV agent_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl,
         return hc_err(err, CKR_ARGUMENTS_BAD, "more than %d attributes in one "
                       "request", HC_PROTO_MAX_ATTRS);
     struct attrs_arg g = { tmpl, n };
-    return call(impl, HC_OP_GET_ATTRS, obj, true, build_attrs, parse_attrs, &g, err);
+    return hc_link_call(impl, HC_OP_GET_ATTRS, obj, true, build_attrs, parse_attrs, &g, err);
 }
 
 struct bytes_arg {
@@ -795,7 +331,7 @@ static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
                               size_t *len, hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    struct ref *ref = ref_get(a, obj);
+    struct ref *ref = hc_link_ref_get(a, obj);
     *spki = NULL;
     *len = 0;
     pthread_mutex_lock(&a->lock);
@@ -807,7 +343,7 @@ static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
     if (*spki)
         return CKR_OK;
     struct bytes_arg b = { 0 };
-    CK_RV rv = call(a, HC_OP_PUBLIC_KEY, obj, true, build_obj, parse_bytes, &b, err);
+    CK_RV rv = hc_link_call(a, HC_OP_PUBLIC_KEY, obj, true, hc_link_build_obj, parse_bytes, &b, err);
     if (rv != CKR_OK)
         return rv;
     unsigned char *keep = malloc(b.len ? b.len : 1);
@@ -835,14 +371,14 @@ static CK_RV agent_signature_length(void *impl, hc_obj_t obj, size_t *len,
                                     hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    struct ref *ref = ref_get(a, obj);
+    struct ref *ref = hc_link_ref_get(a, obj);
     pthread_mutex_lock(&a->lock);
     *len = ref ? ref->sig_len : 0;
     pthread_mutex_unlock(&a->lock);
     if (*len)
         return CKR_OK;
     uint64_t n = 0;
-    CK_RV rv = call(a, HC_OP_SIG_LEN, obj, true, build_obj, parse_u64, &n, err);
+    CK_RV rv = hc_link_call(a, HC_OP_SIG_LEN, obj, true, hc_link_build_obj, parse_u64, &n, err);
     if (rv == CKR_OK) {
         *len = (size_t)n;
         pthread_mutex_lock(&a->lock);
@@ -876,7 +412,7 @@ static void parse_sign(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
 {
     struct sign_arg *s = arg;
     s->opts->from_cache = hc_r_u8(r) != 0;
-    parse_out(r, rv, &s->out, err);
+    hc_link_parse_out(r, rv, &s->out, err);
 }
 
 static CK_RV agent_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
@@ -885,7 +421,7 @@ static CK_RV agent_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
                         size_t *sig_len, hc_err_t *err)
 {
     struct sign_arg s = { mech, data, len, opts, { sig, sig_len, *sig_len } };
-    return call(impl, HC_OP_SIGN, key, true, build_sign, parse_sign, &s, err);
+    return hc_link_call(impl, HC_OP_SIGN, key, true, build_sign, parse_sign, &s, err);
 }
 
 static void build_none(hc_wbuf_t *w, uint64_t aref, void *arg)
@@ -896,7 +432,7 @@ static void build_none(hc_wbuf_t *w, uint64_t aref, void *arg)
 static CK_RV agent_cache_purge(void *impl, size_t *dropped, hc_err_t *err)
 {
     uint64_t n = 0;
-    CK_RV rv = call(impl, HC_OP_CACHE_PURGE, 0, true, build_none, parse_u64, &n, err);
+    CK_RV rv = hc_link_call(impl, HC_OP_CACHE_PURGE, 0, true, build_none, parse_u64, &n, err);
     *dropped = (size_t)n;
     return rv;
 }
@@ -921,7 +457,7 @@ static CK_RV agent_verify(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
                           const unsigned char *sig, size_t sig_len, hc_err_t *err)
 {
     struct verify_arg v = { mech, data, sig, len, sig_len };
-    return call(impl, HC_OP_VERIFY, key, true, build_verify, parse_none, &v, err);
+    return hc_link_call(impl, HC_OP_VERIFY, key, true, build_verify, hc_link_parse_none, &v, err);
 }
 
 struct crypt_arg {
@@ -945,7 +481,7 @@ static void build_crypt(hc_wbuf_t *w, uint64_t aref, void *arg)
 
 static void parse_crypt(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
 {
-    parse_out(r, rv, &((struct crypt_arg *)arg)->out, err);
+    hc_link_parse_out(r, rv, &((struct crypt_arg *)arg)->out, err);
 }
 
 static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
@@ -954,7 +490,7 @@ static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
                          hc_err_t *err)
 {
     struct crypt_arg c = { encrypt, mech, in, in_len, { out, out_len, *out_len } };
-    return call(impl, HC_OP_CRYPT, key, true, build_crypt, parse_crypt, &c, err);
+    return hc_link_call(impl, HC_OP_CRYPT, key, true, build_crypt, parse_crypt, &c, err);
 }
 
 struct gen_arg {
@@ -986,8 +522,8 @@ static void parse_gen(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
         return;
     /* The connection's instance is the newest one: interning with the
      * reply's instance happens through the next call if it changed. */
-    *g->pub = ref_intern(g->a, g->tok, 0, &pub);
-    *g->priv = ref_intern(g->a, g->tok, 0, &priv);
+    *g->pub = hc_link_ref_intern(g->a, g->tok, 0, &pub);
+    *g->priv = hc_link_ref_intern(g->a, g->tok, 0, &priv);
     if (!*g->pub || !*g->priv)
         *rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
 }
@@ -999,12 +535,12 @@ static CK_RV agent_generate(void *impl, size_t tok, const CK_MECHANISM *mech,
 {
     struct gen_arg g = { impl, tok, mech, pub_tmpl, priv_tmpl, npub, npriv, pub, priv };
     /* Not retried: a lost reply may still have made the key pair. */
-    return call(impl, HC_OP_GENERATE, 0, false, build_gen, parse_gen, &g, err);
+    return hc_link_call(impl, HC_OP_GENERATE, 0, false, build_gen, parse_gen, &g, err);
 }
 
 static CK_RV agent_destroy(void *impl, hc_obj_t obj, hc_err_t *err)
 {
-    return call(impl, HC_OP_DESTROY, obj, false, build_obj, parse_none, NULL, err);
+    return hc_link_call(impl, HC_OP_DESTROY, obj, false, hc_link_build_obj, hc_link_parse_none, NULL, err);
 }
 
 struct random_arg {
@@ -1024,7 +560,7 @@ static void build_random(hc_wbuf_t *w, uint64_t aref, void *arg)
 static void parse_random(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
 {
     struct random_arg *ra = arg;
-    parse_out(r, rv, &ra->out, err);
+    hc_link_parse_out(r, rv, &ra->out, err);
     if (*rv == CKR_OK && *ra->out.len != ra->len)
         *rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: short random reply");
 }
@@ -1038,7 +574,7 @@ static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len
                       "one request", HC_PROTO_MAX_VALUE);
     size_t got = 0;
     struct random_arg r = { a->tokens[tok], len, { buf, &got, len } };
-    return call(a, HC_OP_RANDOM, 0, true, build_random, parse_random, &r, err);
+    return hc_link_call(a, HC_OP_RANDOM, 0, true, build_random, parse_random, &r, err);
 }
 
 /* parse_bytes's argument first, so parse_bytes may take the struct. */
@@ -1058,7 +594,7 @@ static CK_RV agent_stats_text(void *impl, bool prometheus, char **out,
 {
     struct stats_arg sa = { { 0 }, prometheus };
     struct bytes_arg b = { 0 };
-    CK_RV rv = call(impl, HC_OP_STATS, 0, true, build_stats, parse_bytes, &sa, err);
+    CK_RV rv = hc_link_call(impl, HC_OP_STATS, 0, true, build_stats, parse_bytes, &sa, err);
     b = sa.b;
     char *text = rv == CKR_OK ? realloc(b.p, b.len + 1) : NULL;
     if (rv == CKR_OK && !text) {
@@ -1075,7 +611,7 @@ static CK_RV agent_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
                             hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    struct ref *r = ref_get(a, obj);
+    struct ref *r = hc_link_ref_get(a, obj);
     if (!r)
         return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "no object with "
                       "reference 0x%llx", (unsigned long long)obj);
@@ -1085,7 +621,7 @@ static CK_RV agent_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
 
 static CK_RV agent_audit(void *impl, const char *record, hc_err_t *err)
 {
-    return call(impl, HC_OP_AUDIT, 0, false, build_token, parse_none,
+    return hc_link_call(impl, HC_OP_AUDIT, 0, false, hc_link_build_token, hc_link_parse_none,
                 (void *)record, err);
 }
 
@@ -1129,12 +665,12 @@ CK_RV hc_agent_open(const char *profile, const char *conf_path,
     snprintf(a->profile, sizeof a->profile, "%s", profile);
     a->timeout_ms = timeout_ms > 0 && timeout_ms < 3600000 ? (int)timeout_ms : 30000;
     pthread_mutex_init(&a->lock, NULL);
-    struct conn *c = conn_new(a, true, err);
+    struct conn *c = hc_link_conn_new(a, true, err);
     if (!c) {
         agent_close(a);
         return err ? err->rv : CKR_DEVICE_ERROR;
     }
-    conn_put(a, c);
+    hc_link_conn_put(a, c);
     *impl = a;
     *ops = &agent_ops;
     return CKR_OK;
