@@ -26,9 +26,9 @@ enum hc_recv_result {
     HC_RECV_TOO_BIG,  /* the length prefix is above HC_PROTO_MAX_BODY */
 };
 /* Reads one frame: *body (malloc'ed, free it) of *len bytes. `first_ms`
- * bounds the wait for its first byte (0: wait for ever; `stop_fd` >= 0
- * readable also ends the wait, as HC_RECV_EOF); the rest must arrive
- * before `deadline_ms`-style `rest_ms` after the first byte. */
+ * bounds the wait for its first byte (0: wait for ever); `stop_fd` >= 0
+ * becoming readable also ends that wait, as HC_RECV_EOF. Once the first
+ * byte is there, the whole frame must arrive within `rest_ms`. */
 enum hc_recv_result hc_recv_frame(int fd, unsigned char **body, size_t *len,
                                   int first_ms, int rest_ms, int stop_fd);
 
