@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "appendlog.h"
 #include "sshca.h"
 #include "sshkey.h"
 
@@ -103,7 +102,7 @@ int sshca_audit_writable(const char *path)
     return 0;
 }
 
-int sshca_audit(hc_ctx_t *ctx, const char *path, const sshca_args_t *a, const sshca_key_t *key,
+int sshca_audit(hc_ctx_t *ctx, const sshca_args_t *a, const sshca_key_t *key,
                 const char *subject_file, const char *result)
 {
     struct out o = { 0 };
@@ -144,22 +143,15 @@ int sshca_audit(hc_ctx_t *ctx, const char *path, const sshca_args_t *a, const ss
     field(&o, "ca_key", key ? key->uri : NULL);
     field(&o, "ca_fingerprint", key ? key->fingerprint : NULL);
     field(&o, "result", result);
-    raw(&o, "}\n", 2);
+    raw(&o, "}", 1);
     if (!o.p)
         return -1;
-    int rc;
-    if (hc_via_agent(ctx)) {
-        /* hsmcached writes the record to its own audit log, adding the
-         * uid and pid it verified; this process may not be able to write
-         * that file at all. */
-        o.p[o.len - 1] = '\0';
-        hc_err_t err;
-        rc = hc_audit(ctx, o.p, &err) == CKR_OK ? 0 : -1;
-        errno = EIO;
-    } else {
-        rc = hc_append_line(path, o.p, o.len);
-    }
-    int saved = errno;
+    /* Embedded, the core appends to [sshca] audit-log; with hsmcached, the
+     * agent appends to its own (this process may not be able to write it)
+     * with the uid and pid it verified. */
+    hc_err_t err;
+    int rc = hc_audit(ctx, o.p, &err) == CKR_OK ? 0 : -1;
+    int saved = hc_via_agent(ctx) ? EIO : errno;
     free(o.p);
     errno = saved;
     return rc;

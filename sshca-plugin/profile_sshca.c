@@ -153,7 +153,7 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     if (rule) {
         hc_log(&st->log, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
         snprintf(result, sizeof result, "refused: %s", rule);
-        if (sshca_audit(ctx, cfg->audit_log, &st->args, ca, file, result) != 0)
+        if (sshca_audit(ctx, &st->args, ca, file, result) != 0)
             hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s", cfg->audit_log,
                    strerror(errno));
         return hc_err(err, CKR_FUNCTION_REJECTED, "refused by rule %s", rule);
@@ -169,7 +169,7 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     char b[32];
     snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s",
              hc_rv_name(rv, b));
-    if (sshca_audit(ctx, cfg->audit_log, &st->args, ca, file, result) != 0 && rv == CKR_OK) {
+    if (sshca_audit(ctx, &st->args, ca, file, result) != 0 && rv == CKR_OK) {
         hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
                cfg->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit record not written");

@@ -68,12 +68,11 @@ int sshca_validity(const char *spec, time_t now, long long *from, long long *to)
 const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
                                time_t now, char *why, size_t size);
 
-/* audit.c: appends one JSON line (O_APPEND, flock, fsync) to `path`, or,
- * when ctx talks to hsmcached, hands it to the agent, which appends it to
- * its own audit log. 0 or -1 with errno. `subject_file` may be NULL. */
-int sshca_audit(hc_ctx_t *ctx, const char *path, const sshca_args_t *a,
-                const sshca_key_t *key, const char *subject_file,
-                const char *result);
+/* audit.c: one JSON line for the [sshca] audit log, appended through
+ * hc_audit (O_APPEND, flock, fsync; by hsmcached when ctx talks to it).
+ * 0 or -1 with errno. `subject_file` may be NULL. */
+int sshca_audit(hc_ctx_t *ctx, const sshca_args_t *a, const sshca_key_t *key,
+                const char *subject_file, const char *result);
 /* Checks that the audit log can be opened for appending. */
 int sshca_audit_writable(const char *path);
 

@@ -57,7 +57,8 @@ const char *agent_rules_name(const agent_rules_t *rules)
     return rules->cfg ? rules->cfg->name : "(agent's own user)";
 }
 
-bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj)
+bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj,
+                       const hc_token_status_t *st)
 {
     if (!rules->cfg)
         return true;
@@ -66,12 +67,15 @@ bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj)
         return false;
     size_t tok = hc_obj_token(obj);
     const char *name = hc_token_name(ctx, tok);
-    hc_token_status_t st;
-    memset(&st, 0, sizeof st);
-    if (!name || (hc_token_status(ctx, tok, &st, NULL) != CKR_OK && !st.info_valid))
-        return false;
-    for (size_t i = 0; i < rules->nuris; i++)
-        if (hc_uri_covers(rules->uris[i], name, &st, &id))
+    hc_token_status_t own;
+    if (!st) {
+        memset(&own, 0, sizeof own);
+        if (name && hc_token_status(ctx, tok, &own, NULL) != CKR_OK && !own.info_valid)
+            return false;
+        st = &own;
+    }
+    for (size_t i = 0; name && i < rules->nuris; i++)
+        if (hc_uri_covers(rules->uris[i], name, st, &id))
             return true;
     return false;
 }

@@ -73,7 +73,6 @@ struct agent {
     size_t nuids;
     agent_counts_t **counts;
     size_t ncounts;
-    bool stopping;
 };
 
 /* state.c */
@@ -90,8 +89,11 @@ hc_ctx_t *agent_state_ctx(agent_state_t *st, int profile, hc_err_t *err);
 /* access.c */
 /* The rules for a peer, or NULL when no [client] section lists it. */
 agent_rules_t *agent_match_client(agent_state_t *st, const struct ucred *cred);
-/* Whether `rules` cover object `obj` of `ctx`. */
-bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj);
+/* Whether `rules` cover object `obj` of `ctx`. `st`: the status of the
+ * object's token when the caller has it, else NULL (it is read: a call
+ * to the token). */
+bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj,
+                       const hc_token_status_t *st);
 const char *agent_rules_name(const agent_rules_t *rules);
 
 /* serve.c */

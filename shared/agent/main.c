@@ -104,9 +104,6 @@ static void *signal_thread(void *arg)
             hc_log(&ag->log, HC_LOG_WARN, "reloaded %s", ag->conf_path);
             continue;
         }
-        pthread_mutex_lock(&ag->lock);
-        ag->stopping = true;
-        pthread_mutex_unlock(&ag->lock);
         if (write(wake_pipe[1], "x", 1) != 1)
             _exit(1);
         return NULL;

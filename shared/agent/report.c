@@ -4,12 +4,12 @@
  * contexts, and any other process using that dir), exactly as
  * `hsmcache stats` reads them embedded; the clients follow.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "sbuf.h"
 #include "stats.h"
 
 agent_counts_t *agent_counts_for(agent_t *ag, const char *name)
@@ -32,47 +32,28 @@ agent_counts_t *agent_counts_for(agent_t *ag, const char *name)
     return c;
 }
 
-static char *append(char *text, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static char *append(char *text, const char *fmt, ...)
-{
-    if (!text)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    char *more = NULL;
-    int n = vasprintf(&more, fmt, ap);
-    va_end(ap);
-    size_t len = strlen(text);
-    char *grown = n >= 0 ? realloc(text, len + (size_t)n + 1) : NULL;
-    if (grown)
-        memcpy(grown + len, more, (size_t)n + 1);
-    else
-        free(text);
-    free(more);
-    return grown;
-}
-
 char *agent_stats_text(agent_t *ag, agent_state_t *st, bool prometheus)
 {
+    hc_sbuf_t b = { 0 };
     hc_stats_file_t *sum = calloc(1, sizeof *sum);
     int live = 0, files = sum ? hc_stats_collect(st->cfg->cache_dir, sum, &live) : -1;
-    char *text = files >= 0 ? hc_stats_render(sum, prometheus, files, live)
-                            : strdup(prometheus ? "" : "no core statistics yet\n");
+    char *core = files >= 0 ? hc_stats_render(sum, prometheus, files, live) : NULL;
+    if (core || !prometheus)
+        hc_sb_printf(&b, "%s", core ? core : "no core statistics yet\n");
+    free(core);
     free(sum);
     pthread_mutex_lock(&ag->lock);
     size_t n = ag->ncounts, conns = ag->nconns;
     pthread_mutex_unlock(&ag->lock);
     if (prometheus)
-        text = append(text, "# TYPE hsmcached_connections gauge\n"
-                      "hsmcached_connections %zu\n"
-                      "# TYPE hsmcached_client_requests_total counter\n"
-                      "# TYPE hsmcached_client_signatures_total counter\n"
-                      "# TYPE hsmcached_client_refused_total counter\n"
-                      "# TYPE hsmcached_client_malformed_total counter\n", conns);
+        hc_sb_printf(&b, "# TYPE hsmcached_connections gauge\n"
+                     "hsmcached_connections %zu\n"
+                     "# TYPE hsmcached_client_requests_total counter\n"
+                     "# TYPE hsmcached_client_signatures_total counter\n"
+                     "# TYPE hsmcached_client_refused_total counter\n"
+                     "# TYPE hsmcached_client_malformed_total counter\n", conns);
     else
-        text = append(text, "agent: %zu connections open\n", conns);
+        hc_sb_printf(&b, "agent: %zu connections open\n", conns);
     for (size_t i = 0; i < n; i++) {
         pthread_mutex_lock(&ag->lock);
         agent_counts_t *c = ag->counts[i];
@@ -82,16 +63,16 @@ char *agent_stats_text(agent_t *ag, agent_state_t *st, bool prometheus)
             HC_GET(c->refused), HC_GET(c->malformed),
         };
         if (prometheus)
-            text = append(text,
-                          "hsmcached_client_requests_total{client=\"%s\"} %llu\n"
-                          "hsmcached_client_signatures_total{client=\"%s\"} %llu\n"
-                          "hsmcached_client_refused_total{client=\"%s\"} %llu\n"
-                          "hsmcached_client_malformed_total{client=\"%s\"} %llu\n",
-                          c->name, k[1], c->name, k[2], c->name, k[3], c->name, k[4]);
+            hc_sb_printf(&b,
+                         "hsmcached_client_requests_total{client=\"%s\"} %llu\n"
+                         "hsmcached_client_signatures_total{client=\"%s\"} %llu\n"
+                         "hsmcached_client_refused_total{client=\"%s\"} %llu\n"
+                         "hsmcached_client_malformed_total{client=\"%s\"} %llu\n",
+                         c->name, k[1], c->name, k[2], c->name, k[3], c->name, k[4]);
         else
-            text = append(text, "client %s: connections %llu, requests %llu, "
-                          "signatures %llu, refused %llu, malformed %llu\n",
-                          c->name, k[0], k[1], k[2], k[3], k[4]);
+            hc_sb_printf(&b, "client %s: connections %llu, requests %llu, "
+                         "signatures %llu, refused %llu, malformed %llu\n",
+                         c->name, k[0], k[1], k[2], k[3], k[4]);
     }
-    return text;
+    return hc_sb_take(&b);
 }

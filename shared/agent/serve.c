@@ -13,6 +13,7 @@
 #include "agent.h"
 #include "agent_conn.h"
 #include "appendlog.h"
+#include "clock.h"
 #include "err.h"
 #include "proto.h"
 
@@ -32,12 +33,13 @@ typedef struct session {
     size_t nallowed;
 } session_t;
 
-static bool allowed(session_t *s, hc_obj_t obj)
+/* Whether the client may use obj; `st` as for agent_key_allowed. */
+static bool allowed_on(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
 {
     for (size_t i = 0; i < s->nallowed; i++)
         if (s->allowed[i] == obj)
             return true;
-    if (!agent_key_allowed(s->rules, s->ctx, obj))
+    if (!agent_key_allowed(s->rules, s->ctx, obj, st))
         return false;
     hc_obj_t *grown = realloc(s->allowed, (s->nallowed + 1) * sizeof *grown);
     if (grown) {
@@ -45,6 +47,11 @@ static bool allowed(session_t *s, hc_obj_t obj)
         s->allowed[s->nallowed++] = obj;
     }
     return true;
+}
+
+static bool allowed(session_t *s, hc_obj_t obj)
+{
+    return allowed_on(s, obj, NULL);
 }
 
 static void log_refusal(session_t *s, const char *what)
@@ -146,9 +153,14 @@ static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     CK_RV rv = token_of(s, q->token, &tok, &err);
     if (rv == CKR_OK)
         rv = hc_find(s->ctx, tok, q->tmpl, q->n, &objs, &n, &err);
-    /* Objects outside the client's keys are simply not there for it. */
+    /* Objects outside the client's keys are simply not there for it. The
+     * token's status is read once for all of them, not per object. */
+    hc_token_status_t st;
+    memset(&st, 0, sizeof st);
+    bool known = n > 0 && s->rules->cfg &&
+                 (hc_token_status(s->ctx, tok, &st, NULL) == CKR_OK || st.info_valid);
     for (size_t i = 0; i < n; i++)
-        if (allowed(s, objs[i]))
+        if (allowed_on(s, objs[i], known ? &st : NULL))
             objs[kept++] = objs[i];
     put_header(w, HC_OP_FIND, rv, &err);
     hc_w_u32(w, (uint32_t)kept);
@@ -365,7 +377,7 @@ static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     } else {
         char *line = malloc(n + 160);
         int len = line ? snprintf(line, n + 160, "%.*s%s\"peer_uid\":%u,"
-                                  "\"peer_pid\":%d,\"client\":\"%s\"}\n",
+                                  "\"peer_pid\":%d,\"client\":\"%s\"}",
                                   (int)(n - 1), q->text, n > 2 ? "," : "",
                                   (unsigned)s->cred.uid, (int)s->cred.pid,
                                   agent_rules_name(s->rules)) : -1;
@@ -491,7 +503,7 @@ static void serve_loop(session_t *s)
         OPENSSL_cleanse(body, len); /* a login request carries a PIN */
         free(body);
         bool sent = hc_w_finish(&w) &&
-                    hc_send_all(s->fd, w.p, w.len, hc_mono_ms() + IO_MS) == 0;
+                    hc_send_all(s->fd, w.p, w.len, hc_now_ms() + IO_MS) == 0;
         if (!sent) {
             peer_log(s, HC_LOG_INFO, "reply not taken");
             goto out;

@@ -181,9 +181,10 @@ CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out,
  * when by the embedded core. */
 bool hc_via_agent(const hc_ctx_t *ctx);
 
-/* Hands one SSH CA audit record (a JSON line) to hsmcached, which appends
- * it to its audit log with the caller's verified uid and pid. Embedded:
- * CKR_FUNCTION_NOT_SUPPORTED (the caller writes its own log). */
+/* Appends one SSH CA audit record (a JSON object, no newline) to the
+ * [sshca] audit-log, whole, with flock and fsync: embedded, to this
+ * process's config's log (errno says why on failure); with the agent, to
+ * the agent's, which adds the caller's verified uid and pid. */
 CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err);
 
 /* Logging: the core writes to stderr prefixed "hsmcache[profile]: ". */

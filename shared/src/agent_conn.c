@@ -5,21 +5,14 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "clock.h"
 #include "proto.h"
-
-uint64_t hc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int wait_for(int fd, short events, uint64_t deadline_ms, int stop_fd)
 {
     for (;;) {
-        uint64_t now = hc_mono_ms();
+        uint64_t now = hc_now_ms();
         int timeout = -1;
         if (deadline_ms) {
             if (now >= deadline_ms) {
@@ -97,11 +90,11 @@ enum hc_recv_result hc_recv_frame(int fd, unsigned char **body, size_t *len,
 {
     *body = NULL;
     *len = 0;
-    uint64_t first_deadline = first_ms > 0 ? hc_mono_ms() + (uint64_t)first_ms : 0;
+    uint64_t first_deadline = first_ms > 0 ? hc_now_ms() + (uint64_t)first_ms : 0;
     if (wait_for(fd, POLLIN, first_deadline, stop_fd) != 0)
         return errno == ETIMEDOUT ? HC_RECV_TIMEOUT
              : errno == ECANCELED ? HC_RECV_EOF : HC_RECV_ERROR;
-    uint64_t deadline = hc_mono_ms() + (uint64_t)(rest_ms > 0 ? rest_ms : 1);
+    uint64_t deadline = hc_now_ms() + (uint64_t)(rest_ms > 0 ? rest_ms : 1);
     unsigned char hdr[4];
     int e;
     size_t got = read_full(fd, hdr, 4, deadline, &e);

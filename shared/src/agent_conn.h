@@ -11,9 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Milliseconds on a monotonic clock. */
-uint64_t hc_mono_ms(void);
-
 /* Writes all of buf before the deadline: 0, or -1 with errno set
  * (ETIMEDOUT when the deadline passed). */
 int hc_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ms);

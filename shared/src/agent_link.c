@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent_conn.h"
+#include "clock.h"
 #include "err.h"
 #include "proto.h"
 #include "agent_link.h"
@@ -73,7 +74,7 @@ static CK_RV exchange(hc_agent_t *a, struct conn *c, hc_wbuf_t *w,
     if (!hc_w_finish(w))
         return hc_err(err, CKR_ARGUMENTS_BAD, "request for hsmcached too large "
                       "(or an array attribute, which the agent does not carry)");
-    uint64_t deadline = hc_mono_ms() + (uint64_t)a->timeout_ms;
+    uint64_t deadline = hc_now_ms() + (uint64_t)a->timeout_ms;
     if (hc_send_all(c->fd, w->p, w->len, deadline) != 0) {
         int e = errno;
         *lost = e == EPIPE || e == ECONNRESET;
@@ -228,7 +229,7 @@ void hc_link_conn_put(hc_agent_t *a, struct conn *c)
 
 struct ref *hc_link_ref_get(hc_agent_t *a, hc_obj_t obj)
 {
-    size_t i = (size_t)(obj & ((1ull << REF_SHIFT) - 1));
+    size_t i = hc_obj_index(obj) + 1;
     pthread_mutex_lock(&a->lock);
     struct ref *r = i >= 1 && i <= a->nrefs ? a->refs[i - 1] : NULL;
     pthread_mutex_unlock(&a->lock);
@@ -259,7 +260,7 @@ hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
             if (match) {
                 r->agent_ref = o->ref;
                 r->instance = instance;
-                id = ((hc_obj_t)(tok + 1) << REF_SHIFT) | (i + 1);
+                id = hc_obj_make(tok, i);
             }
         }
     if (!id) {
@@ -277,7 +278,7 @@ hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
             r->id.labellen = o->labellen;
             memcpy(r->id.label, o->label, o->labellen);
             a->refs[a->nrefs++] = r;
-            id = ((hc_obj_t)(tok + 1) << REF_SHIFT) | a->nrefs;
+            id = hc_obj_make(tok, a->nrefs - 1);
         } else {
             free(r);
         }

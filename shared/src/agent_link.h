@@ -15,7 +15,6 @@
 #include "proto.h"
 #include "transport.h"
 
-#define REF_SHIFT 40 /* as keyindex.c: hc_obj_token() works on our refs */
 
 struct conn {
     int fd;

@@ -33,12 +33,13 @@ static CK_RV open_ctx(const char *profile, const char *conf_path,
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
     }
     ctx->agent = !embedded_only && cfg->agent.socket[0];
-    if (ctx->agent)
+    if (ctx->agent) {
         rv = hc_agent_open(profile, conf_path, cfg->agent.socket,
                            cfg->agent.timeout_ms, &ctx->impl, &ctx->ops, err);
-    else
-        rv = hc_embedded_open(profile, conf_path, &ctx->impl, &ctx->ops, err);
-    hc_config_free(cfg);
+        hc_config_free(cfg);
+    } else {
+        rv = hc_embedded_open(profile, cfg, &ctx->impl, &ctx->ops, err); /* takes cfg */
+    }
     if (rv != CKR_OK) {
         free(ctx);
         return rv;
@@ -72,8 +73,6 @@ CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
 
 CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err)
 {
-    if (!ctx->ops->audit)
-        return hc_err(err, CKR_FUNCTION_NOT_SUPPORTED, "no agent");
     return ctx->ops->audit(ctx->impl, record, err);
 }
 

@@ -1,6 +1,6 @@
-/* appendlog.h: appends `len` bytes (one whole line) to `path` (created
- * 0640, never through a symlink) with flock and fsync. 0, or -1 with
- * errno. Thread-safe. */
+/* appendlog.h: appends `len` bytes and a newline (one whole line) to
+ * `path` (created 0640, never through a symlink) with flock and fsync.
+ * 0, or -1 with errno. Thread-safe. */
 #ifndef HC_APPENDLOG_H
 #define HC_APPENDLOG_H
 

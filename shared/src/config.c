@@ -320,35 +320,38 @@ static bool core_key(struct parse *p, const char *k, const char *v)
                 "log-level, agent, agent-timeout)");
 }
 
+/* A numeric uid/gid (not -1, which means "unchanged" to the kernel). */
+static bool parse_id(const char *v, unsigned *id)
+{
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    if (end == v || *end || v[0] == '-' || n > 0xfffffffeul)
+        return false;
+    *id = (unsigned)n;
+    return true;
+}
+
 /* A user name or number; false when no such user exists. */
 static bool lookup_uid(const char *v, unsigned *uid)
 {
-    char buf[4096], *end;
+    char buf[4096];
     struct passwd pw, *res = NULL;
     if (getpwnam_r(v, &pw, buf, sizeof buf, &res) == 0 && res) {
         *uid = res->pw_uid;
         return true;
     }
-    unsigned long n = strtoul(v, &end, 10);
-    if (end == v || *end || v[0] == '-' || n > 0xfffffffeul)
-        return false;
-    *uid = (unsigned)n;
-    return true;
+    return parse_id(v, uid);
 }
 
 static bool lookup_gid(const char *v, unsigned *gid)
 {
-    char buf[16384], *end;
+    char buf[16384];
     struct group gr, *res = NULL;
     if (getgrnam_r(v, &gr, buf, sizeof buf, &res) == 0 && res) {
         *gid = res->gr_gid;
         return true;
     }
-    unsigned long n = strtoul(v, &end, 10);
-    if (end == v || *end || v[0] == '-' || n > 0xfffffffeul)
-        return false;
-    *gid = (unsigned)n;
-    return true;
+    return parse_id(v, gid);
 }
 
 /* [agent]: hsmcached's socket and limits. */

@@ -2,11 +2,13 @@
  * core.c: the embedded core's context: config, tokens, caches, stats, and
  * the token-level operations. Objects are in objects.c, signing in sign.c.
  */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "appendlog.h"
 #include "core.h"
 #include "err.h"
 #include "transport.h"
@@ -152,6 +154,18 @@ static hc_presign_stats_t *core_presign_stats(void *impl)
     return c->stats.f ? &c->stats.f->presign : NULL;
 }
 
+/* The SSH CA audit record, appended to [sshca] audit-log. */
+static CK_RV core_audit(void *impl, const char *record, hc_err_t *err)
+{
+    const char *path = ((hc_core_t *)impl)->cfg->sshca.audit_log;
+    if (hc_append_line(path, record, strlen(record)) == 0)
+        return CKR_OK;
+    int e = errno;
+    hc_err(err, CKR_FUNCTION_FAILED, "audit log %s: %s", path, strerror(e));
+    errno = e;
+    return CKR_FUNCTION_FAILED;
+}
+
 static const hc_ops_t embedded_ops = {
     .close = core_close,
     .config_path = core_config_path,
@@ -177,23 +191,20 @@ static const hc_ops_t embedded_ops = {
     .stats_text = core_stats_text,
     .presign_stats = core_presign_stats,
     .describe = hc_core_describe,
+    .audit = core_audit,
 };
 
-CK_RV hc_embedded_open(const char *profile, const char *conf_path,
+CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
                        void **impl, const hc_ops_t **ops, hc_err_t *err)
 {
     int pid = hc_profile_id(profile);
-    if (pid < 0)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "unknown profile '%s'", profile);
-    conf_path = hc_config_resolve(conf_path);
-    hc_core_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    CK_RV rv = hc_config_load(conf_path, &c->cfg, err);
-    if (rv != CKR_OK) {
-        free(c);
-        return rv;
+    hc_core_t *c = pid >= 0 ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        hc_config_free(cfg);
+        return pid < 0 ? hc_err(err, CKR_ARGUMENTS_BAD, "unknown profile '%s'", profile)
+                       : hc_err(err, CKR_HOST_MEMORY, "out of memory");
     }
+    c->cfg = cfg;
     c->profile = pid;
     snprintf(c->log.prefix, sizeof c->log.prefix, "hsmcache[%s]", profile);
     c->log.level = c->cfg->log_level;

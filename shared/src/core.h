@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "hsmcache.h"
 #include "log.h"
@@ -105,8 +106,6 @@ struct hc_core {
     hc_stats_t stats;
 };
 
-uint64_t hc_now_ms(void);
-uint64_t hc_now_us(void);
 
 /* pool.c */
 CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,

@@ -27,6 +27,16 @@ size_t hc_obj_token(hc_obj_t obj)
     return (size_t)(obj >> ID_SHIFT) - 1;
 }
 
+hc_obj_t hc_obj_make(size_t tok, size_t index)
+{
+    return ((hc_obj_t)(tok + 1) << ID_SHIFT) | (index + 1);
+}
+
+size_t hc_obj_index(hc_obj_t obj)
+{
+    return (size_t)(obj & ((1ull << ID_SHIFT) - 1)) - 1;
+}
+
 const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size)
 {
     if (e->labellen)
@@ -109,7 +119,7 @@ CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
                 }
                 *e = probe;
                 t->ents = grown;
-                e->id = ((hc_obj_t)(t->index + 1) << ID_SHIFT) | (t->nents + 1);
+                e->id = hc_obj_make(t->index, t->nents);
                 t->ents[t->nents++] = e;
                 found = e;
             }
@@ -125,7 +135,7 @@ CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
 hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok)
 {
     size_t ti = hc_obj_token(id);
-    size_t ei = (size_t)(id & ((1ull << ID_SHIFT) - 1));
+    size_t ei = hc_obj_index(id) + 1;
     if (ti >= core->ntokens || ei == 0)
         return NULL;
     hc_token_t *t = &core->tokens[ti];

@@ -20,18 +20,6 @@
 #define BACKOFF_FIRST_MS 100u
 #define BACKOFF_MAX_MS 2000u
 
-uint64_t hc_now_ms(void)
-{
-    return hc_now_us() / 1000;
-}
-
-uint64_t hc_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 bool hc_rv_lost(CK_RV rv)
 {
     return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||

@@ -1,4 +1,5 @@
 /* stats.c: per-process counter files and their aggregation. */
+#include "sbuf.h"
 #include "stats.h"
 
 #include <dirent.h>
@@ -6,7 +7,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,46 +279,16 @@ int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
     return files;
 }
 
-/* A growable string for rendering. */
-struct sbuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *g = realloc(b->p, cap);
-        if (!g)
-            return;
-        b->p = g;
-        b->cap = cap;
-    }
-}
-
 char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       int live)
 {
-    struct sbuf b = { 0 };
+    hc_sbuf_t b = { 0 };
     if (!prometheus) {
-        sb_printf(&b, "processes: %d recorded, %d running\n", files, live);
+        hc_sb_printf(&b, "processes: %d recorded, %d running\n", files, live);
         for (uint32_t i = 0; i < f->ntokens; i++) {
             const hc_token_stats_t *t = &f->tokens[i];
             double avg = t->hsm_signs ? (double)t->hsm_latency_us / (double)t->hsm_signs / 1000.0 : 0;
-            sb_printf(&b, "token %s: sign requests %llu, cache hits %llu "
+            hc_sb_printf(&b, "token %s: sign requests %llu, cache hits %llu "
                       "(memory %llu, disk %llu), misses %llu, HSM signs %llu "
                       "(avg %.2f ms), HSM errors %llu, recoveries %llu, logins "
                       "%llu (failed %llu)\n", t->name,
@@ -332,24 +302,24 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)t->recoveries,
                       (unsigned long long)t->logins,
                       (unsigned long long)t->login_failures);
-            sb_printf(&b, "  HSM latency:");
+            hc_sb_printf(&b, "  HSM latency:");
             for (unsigned k = 0; k < HC_STATS_BUCKETS; k++) {
                 if (k < HC_STATS_BUCKETS - 1)
-                    sb_printf(&b, " <=%ums:%llu", hc_stats_bucket_ms[k],
+                    hc_sb_printf(&b, " <=%ums:%llu", hc_stats_bucket_ms[k],
                               (unsigned long long)t->latency[k]);
                 else
-                    sb_printf(&b, " more:%llu\n", (unsigned long long)t->latency[k]);
+                    hc_sb_printf(&b, " more:%llu\n", (unsigned long long)t->latency[k]);
             }
         }
         for (uint32_t i = 0; i < f->nkeys; i++)
-            sb_printf(&b, "key %s/%s: sign requests %llu, cache hits %llu, HSM "
+            hc_sb_printf(&b, "key %s/%s: sign requests %llu, cache hits %llu, HSM "
                       "signs %llu\n", f->keys[i].token, f->keys[i].label,
                       (unsigned long long)f->keys[i].sign_requests,
                       (unsigned long long)f->keys[i].cache_hits,
                       (unsigned long long)f->keys[i].hsm_signs);
         const hc_presign_stats_t *p = &f->presign;
         if (p->running)
-            sb_printf(&b, "presign: on, lead %llus, rate %llu/s, boundary %llu; "
+            hc_sb_printf(&b, "presign: on, lead %llus, rate %llu/s, boundary %llu; "
                       "inputs %llu, done %llu, left %llu, failed %llu, signed %llu, "
                       "inputs dropped %llu, expired purged %llu\n",
                       (unsigned long long)p->lead_s, (unsigned long long)p->rate,
@@ -359,7 +329,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)p->dropped_inputs,
                       (unsigned long long)p->purged);
 
-        return b.p ? b.p : strdup("");
+        return hc_sb_take(&b);
     }
     static const struct { const char *name, *help; size_t off; } m[] = {
 #define M(n, h) { #n, h, offsetof(hc_token_stats_t, n) }
@@ -375,15 +345,15 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
 #undef M
     };
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-        sb_printf(&b, "# HELP hsmcache_%s_total %s.\n# TYPE hsmcache_%s_total "
+        hc_sb_printf(&b, "# HELP hsmcache_%s_total %s.\n# TYPE hsmcache_%s_total "
                   "counter\n", m[k].name, m[k].help, m[k].name);
         for (uint32_t i = 0; i < f->ntokens; i++) {
             const uint64_t *v = (const uint64_t *)((const char *)&f->tokens[i] + m[k].off);
-            sb_printf(&b, "hsmcache_%s_total{token=\"%s\"} %llu\n", m[k].name,
+            hc_sb_printf(&b, "hsmcache_%s_total{token=\"%s\"} %llu\n", m[k].name,
                       f->tokens[i].name, (unsigned long long)*v);
         }
     }
-    sb_printf(&b, "# HELP hsmcache_hsm_sign_seconds HSM signature latency.\n"
+    hc_sb_printf(&b, "# HELP hsmcache_hsm_sign_seconds HSM signature latency.\n"
               "# TYPE hsmcache_hsm_sign_seconds histogram\n");
     for (uint32_t i = 0; i < f->ntokens; i++) {
         const hc_token_stats_t *t = &f->tokens[i];
@@ -391,24 +361,24 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
         for (unsigned k = 0; k < HC_STATS_BUCKETS; k++) {
             cum += t->latency[k];
             if (k < HC_STATS_BUCKETS - 1)
-                sb_printf(&b, "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
+                hc_sb_printf(&b, "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
                           "le=\"%g\"} %llu\n", t->name,
                           hc_stats_bucket_ms[k] / 1000.0, cum);
             else
-                sb_printf(&b, "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
+                hc_sb_printf(&b, "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
                           "le=\"+Inf\"} %llu\n", t->name, cum);
         }
-        sb_printf(&b, "hsmcache_hsm_sign_seconds_sum{token=\"%s\"} %g\n"
+        hc_sb_printf(&b, "hsmcache_hsm_sign_seconds_sum{token=\"%s\"} %g\n"
                   "hsmcache_hsm_sign_seconds_count{token=\"%s\"} %llu\n",
                   t->name, (double)t->hsm_latency_us / 1e6, t->name,
                   (unsigned long long)t->hsm_signs);
     }
-    sb_printf(&b, "# HELP hsmcache_processes Processes with a stats file.\n"
+    hc_sb_printf(&b, "# HELP hsmcache_processes Processes with a stats file.\n"
               "# TYPE hsmcache_processes gauge\nhsmcache_processes{state="
               "\"recorded\"} %d\nhsmcache_processes{state=\"running\"} %d\n",
               files, live);
     if (f->presign.running)
-        sb_printf(&b, "# HELP hsmcache_presign_signatures Next week's signatures "
+        hc_sb_printf(&b, "# HELP hsmcache_presign_signatures Next week's signatures "
                   "by state.\n# TYPE hsmcache_presign_signatures gauge\n"
                   "hsmcache_presign_signatures{state=\"done\"} %llu\n"
                   "hsmcache_presign_signatures{state=\"left\"} %llu\n"
@@ -416,5 +386,5 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                   (unsigned long long)f->presign.done,
                   (unsigned long long)f->presign.left,
                   (unsigned long long)f->presign.failed);
-    return b.p ? b.p : strdup("");
+    return hc_sb_take(&b);
 }

@@ -7,6 +7,7 @@
 #ifndef HC_TRANSPORT_H
 #define HC_TRANSPORT_H
 
+#include "config.h"
 #include "hsmcache.h"
 
 typedef struct hc_obj_identity {
@@ -44,13 +45,21 @@ typedef struct hc_ops {
     /* The object's identity (what the agent authorizes against and what a
      * client finds an object again by after the agent restarts). */
     CK_RV (*describe)(void *impl, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err);
-    /* Records an SSH CA audit line at the agent; NULL when embedded (the
-     * module writes its audit log itself). */
+    /* Appends an SSH CA audit record to the [sshca] audit log: the
+     * embedded core's own, or the agent's. */
     CK_RV (*audit)(void *impl, const char *record, hc_err_t *err);
 } hc_ops_t;
 
-/* The embedded core: opens `impl` for `profile` from the config file. */
-CK_RV hc_embedded_open(const char *profile, const char *conf_path,
+/* Object references, the same for every transport so that
+ * hc_obj_token() works on any: (token + 1) << 40 | (index + 1), where
+ * index is the transport's own table position. hc_obj_index of a
+ * reference that is not one gives SIZE_MAX. */
+hc_obj_t hc_obj_make(size_t tok, size_t index);
+size_t hc_obj_index(hc_obj_t obj);
+
+/* The embedded core: opens `impl` for `profile` with a loaded config,
+ * which it takes over (freed with the core, or at once on failure). */
+CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
                        void **impl, const hc_ops_t **ops, hc_err_t *err);
 /* The agent client (agent_client.c): connects to the agent at `socket`
  * and says hello for `profile`; fails, naming the socket, when the agent

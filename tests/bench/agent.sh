@@ -17,13 +17,7 @@ hc_setup
 make_token ssh
 AUDIT=$T/audit.log
 SSHCA=$BUILD/hsmcache-sshca.so
-cat > "$HSMSIM_CONF" <<EOC
-module = $SOFTHSM_MODULE
-latency-ms = 0
-latency.C_Login = 300
-latency.C_Sign = 70
-concurrency = 1
-EOC
+card_sim_conf
 sshca_conf() { # MODULE: the [sshca] config on MODULE, agent or not per HC_AGENT
     write_config ssh "$1" ssh "[sshca]" "keys = pkcs11:token=ssh;object=ca" "audit-log = $AUDIT"
 }

@@ -54,13 +54,7 @@ a=$(run "$SOFTHSM_MODULE" -P "$PIN_VALUE")
 b=$(run "$BUILD/hsmcache-sshca.so")
 row softhsm "$a" "$b"
 
-cat > "$HSMSIM_CONF" <<EOC
-module = $SOFTHSM_MODULE
-latency-ms = 0
-latency.C_Login = 300
-latency.C_Sign = 70
-concurrency = 1
-EOC
+card_sim_conf
 write_config ssh "$SIM" ssh "[sshca]" "keys = pkcs11:token=ssh;object=ca" "audit-log = $AUDIT"
 a=$(run "$SIM" -P "$PIN_VALUE")
 b=$(run "$BUILD/hsmcache-sshca.so")

@@ -118,4 +118,15 @@ contains() {
 equals() {
     if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1 (got '$2', want '$3')"; fi
 }
+# card_sim_conf: the simulator set like a USB smart card (300 ms C_Login,
+# 70 ms C_Sign, one call at a time), as the SSH benches use it.
+card_sim_conf() {
+    cat > "$HSMSIM_CONF" <<EOC
+module = $SOFTHSM_MODULE
+latency-ms = 0
+latency.C_Login = 300
+latency.C_Sign = 70
+concurrency = 1
+EOC
+}
 sim_count() { "$SIMCTL" "$SIMSTATE" get "$1"; }
