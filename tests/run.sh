@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # tests/run.sh: runs the unit tests (cmocka, TAP output) and the
 # integration tests (shell, TAP output), counts every `ok`/`not ok` line,
-# and ends with one line "N passed, N failed". Exits non-zero on any
-# failure, on a test program that dies, or when nothing ran.
+# and ends with one line "N passed, N failed" (", N skipped" when whole
+# files were not run; the reasons are listed just before). Exits non-zero
+# on any failure, on a test program that dies, when nothing ran, or when a
+# file's plan (`1..N`, printed first by cmocka, last by `done_testing` in
+# the shell tests) is missing or does not match the checks it printed: a
+# script that stops early loses no check silently.
 #   tests/run.sh [PATTERN]    only tests whose file name contains PATTERN
 set -u
 shopt -s nullglob
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 export TOP BUILD=${BUILD:-$TOP/build}
 pattern=${1:-}
-passed=0 failed=0
+passed=0 failed=0 skipped=0 skips=""
 log=$(mktemp)
 
 count() { # NAME STATUS < output
@@ -17,6 +21,16 @@ count() { # NAME STATUS < output
     tee "$log"
     p=$(grep -c '^ok ' "$log")
     f=$(grep -c '^not ok ' "$log")
+    local plans plan
+    plans=$(grep -c '^1\.\.[0-9][0-9]*$' "$log")
+    plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$log" | head -1)
+    if [ "$plans" -ne 1 ]; then
+        echo "not ok - $name printed $plans plans (want one '1..N' line): it stopped early or printed twice"
+        f=$((f + 1))
+    elif [ "$plan" -ne $((p + f)) ]; then
+        echo "not ok - $name planned $plan checks but printed $((p + f))"
+        f=$((f + 1))
+    fi
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "not ok - $name exited with status $status"
         f=1
@@ -57,6 +71,8 @@ for t in "$TOP"/tests/integration/*.sh; do
     reason=$(sed -n 's/^# no-sanitizer: //p' "$t")
     if [ -n "${HC_SANITIZER:-}" ] && [ -n "$reason" ]; then
         echo "# not run under $HC_SANITIZER: $(basename "$t"): $reason"
+        skipped=$((skipped + 1))
+        skips="$skips# skipped: $(basename "$t") (under $HC_SANITIZER: $reason)"$'\n'
         continue
     fi
     echo "# integration: $(basename "$t")"
@@ -66,5 +82,10 @@ for t in "$TOP"/tests/integration/*.sh; do
     echo "# $(basename "$t"): $(( $(date +%s) - start ))s"
 done
 rm -f "$log"
-echo "$passed passed, $failed failed"
+if [ "$skipped" -gt 0 ]; then
+    printf '%s' "$skips"
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -31,7 +31,7 @@ store_pin dns
 as() { local u=$1; shift; runuser -u "$u" -- env HSMCACHE_CONF="$HSMCACHE_CONF" "$@"; }
 
 equals "the PIN file belongs to the agent's user, mode 0600" "$(stat -c '%U %a' "$T/pins/dns")" "root 600"
-expect_fail "hc-pdns cannot read the PIN file" as hc-pdns cat "$T/pins/dns"
+expect_fail "hc-pdns cannot read the PIN file" "Permission denied" as hc-pdns cat "$T/pins/dns"
 equals "the socket is mode 0660, group hc-clients" "$(stat -c '%a %G' "$T/agent.sock")" "660 hc-clients"
 
 start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
@@ -81,3 +81,4 @@ n=$(echo "$stats" | sed -n 's/^client pdns: .* signatures \([0-9]*\),.*/\1/p')
 check "... with the signatures hc-pdns made ($n)" test "${n:-0}" -ge 1
 n=$(echo "$stats" | sed -n 's/^client pdns: .* refused \([0-9]*\),.*/\1/p')
 check "... and its refusal (generate: $n)" test "${n:-0}" -ge 1
+done_testing

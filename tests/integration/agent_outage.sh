@@ -30,3 +30,4 @@ check "... each failed fast, not hanging (slowest $(v new_max_ms) ms)" test "$(v
 check "signing resumed within 5 s of the agent's return ($(v resume_ms) ms), no pdns restart" \
     test "$(v resume_ms)" -ge 0 -a "$(v resume_ms)" -le 5000
 check "pdns_server is the same process" kill -0 "$PDNS_PID"
+done_testing

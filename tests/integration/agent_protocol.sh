@@ -121,3 +121,4 @@ ms=$(( $(date +%s%3N) - t0 ))
 check "agent down: the client fails" test "$st" -ne 0
 contains "... with an error naming the socket" "$out" "hsmcached is not running: $T/agent.sock"
 check "... at once, not after a timeout ($ms ms)" test "$ms" -lt 2000
+done_testing

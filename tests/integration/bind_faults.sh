@@ -36,3 +36,4 @@ check "token back: the update made while it was absent is signed too" wait_sigs 
     || not_ok "no C_Sign after the token returned"
 out=$(verify_axfr r.test "$PORT" "$T/r.axfr" 40)
 equals "the zone validates after the outage (ldns-verify-zone)" "$out" "Zone is verified and complete"
+done_testing

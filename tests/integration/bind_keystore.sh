@@ -83,3 +83,4 @@ contains "named restarted: still validates" \
 if grep -qiE "crypto failure|keystore: failed" "$T/named.log"; then not_ok "named logged key failures: $(grep -iE 'crypto failure|keystore: failed' "$T/named.log" | head -2)"
 else ok "named logged no key or crypto failure"; fi
 stop_named
+done_testing

@@ -42,3 +42,4 @@ equals "after the rollover the zone validates (ldns-verify-zone)" "$out" "Zone i
 ksk_anchor roll.test "$PORT" > "$T/anchor"
 contains "... and delv validates with the KSK as trust anchor" \
     "$(delv -a "$T/anchor" +root=roll.test -p "$PORT" @127.0.0.1 www.roll.test A 2>&1)" "; fully validated"
+done_testing

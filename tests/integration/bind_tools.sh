@@ -53,3 +53,4 @@ contains "... with algorithm 15 signatures" "$(grep -m1 'RRSIG.*A 15 ' ed.test.d
 
 if grep -rqa -- "$PIN" "$D" "$OPENSSL_CONF"; then not_ok "a PIN in a key file or config"
 else ok "no PIN in any key file, keygen.conf or openssl.cnf"; fi
+done_testing

@@ -16,8 +16,8 @@ contains "pin set: reports where it stored the PIN" "$out" "$T/pins/dns"
 case $out in *"$PIN"*) not_ok "pin set printed the PIN" ;; *) ok "pin set does not print the PIN" ;; esac
 equals "pin set: file mode 0600" "$(stat -c %a "$T/pins/dns")" "600"
 equals "pin set: file holds exactly the PIN" "$(cat "$T/pins/dns")" "$PIN"
-expect_fail "pin set: an unknown token is refused" sh -c "echo x | '$HC' pin set nosuch 2>/dev/null"
-expect_fail "pin set: an empty PIN is refused" sh -c "printf '' | '$HC' pin set dns 2>/dev/null"
+expect_fail "pin set: an unknown token is refused" "no [token nosuch] in the config" sh -c "echo x | '$HC' pin set nosuch"
+expect_fail "pin set: an empty PIN is refused" "no PIN read" sh -c "printf '' | '$HC' pin set dns"
 equals "pin set: a refused PIN leaves the stored one" "$(cat "$T/pins/dns")" "$PIN"
 
 out=$("$HC" pin check dns 2>&1)
@@ -69,3 +69,4 @@ equals "bad config: exit status 2" "$st" "2"
 contains "bad config: file, line, section and key" "$out" "$T/bad.conf:3: [core] bogus"
 out=$("$HC" keys nosuch 2>&1)
 contains "unknown token named" "$out" "no [token nosuch]"
+done_testing

@@ -18,3 +18,4 @@ write_config dns softhsm2 conc "[pkcs11]" "signature-cache = yes"
 out=$("$BUILD/tests/sigload" "$FRONT" ec 8 1 --same-data 2>&1); st=$?
 echo "# $out"
 equals "8 threads on cached signatures: all verify" "$st" "0"
+done_testing

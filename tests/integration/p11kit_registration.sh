@@ -30,3 +30,4 @@ contains "make install: module 'hsmcache-pkcs11' is the generic front" "$mod" "h
 check "... and points at the installed file" test -f "$T/root${mod#module: }"
 check "make install: the SSH CA module" test -f "$T/root${lib%/*}/hsmcache-sshca.so"
 check "the installed CLI runs" "$T/root/usr/bin/hsmcache" --help
+done_testing

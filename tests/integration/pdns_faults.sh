@@ -61,3 +61,4 @@ sleep 3.5
 resumed=""
 for _ in $(seq 20); do [ "$(signed "n31.$zone")" = 1 ] && { resumed=yes; break; }; sleep 0.5; done
 equals "token back: signing resumes, no pdns restart" "$resumed" "yes"
+done_testing

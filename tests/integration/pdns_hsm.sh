@@ -98,3 +98,4 @@ mysql_q -e "UPDATE cryptokeys SET content = REPLACE(REPLACE(REPLACE(content, 'En
 out=$(ph migrate 2>&1); st=$?
 equals "an unknown token: exit 1" "$st" "1"
 contains "... the [token] section to add" "$out" "[token other-token]"
+done_testing

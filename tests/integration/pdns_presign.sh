@@ -57,3 +57,4 @@ dig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$Z" AXFR > "$T/axfr"
 out=$(env TZ=UTC LD_PRELOAD="$FAKETIME_LIB" FAKETIME="@$(date -u -d "@$((B + 900))" '+%Y-%m-%d %H:%M:%S')" \
     ldns-verify-zone "$T/axfr" 2>&1)
 contains "... and ldns-verify-zone (clock moved likewise) accepts the zone" "$out" "Zone is verified and complete"
+done_testing

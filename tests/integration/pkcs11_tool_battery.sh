@@ -36,3 +36,4 @@ contains "the front needs no login (token flags)" \
 flags=$(pkcs11-tool --module "$FRONT" -T 2>&1 | grep 'token flags')
 case $flags in *"login required"*) not_ok "login required still set: $flags" ;;
                *) ok "CKF_LOGIN_REQUIRED cleared when the store has the PIN" ;; esac
+done_testing

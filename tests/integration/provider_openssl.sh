@@ -100,3 +100,4 @@ out=$(openssl pkey -in "pkcs11:token=ca;object=sub;type=private?pin-value=1234" 
 contains "a URI carrying a PIN is refused" "$out" "URI carries a PIN"
 attrs=$(pkcs11-tool --module "$FRONT" -O --type privkey --label ecdsa-p384-root 2>&1)
 contains "the root key stays sensitive and never extractable" "$attrs" "never extractable"
+done_testing

@@ -25,3 +25,4 @@ slowest=$(echo "$out" | sed -n 's/.*slowest failure \([0-9]*\) ms.*/\1/p')
     || not_ok "a failure while absent took ${slowest:-?} ms"
 rec=$("$HC" stats | sed -n 's/.*recoveries \([0-9]*\).*/\1/p')
 [ "${rec:-0}" -ge 2 ] && ok "stats count the recoveries ($rec)" || not_ok "recoveries: ${rec:-none}"
+done_testing

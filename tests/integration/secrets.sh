@@ -37,3 +37,4 @@ for f in cmdline environ; do
 done
 wait $pid
 equals "no PIN in the argv or environment of a signing process" "$leak" "no"
+done_testing

@@ -3,6 +3,9 @@
 # store, PIN store, cache dir and config; nothing system-wide is touched.
 #
 # Output follows TAP: `ok - ...` / `not ok - ...`, counted by tests/run.sh.
+# Every script ends with `done_testing`, which prints the plan `1..N`:
+# run.sh fails a script whose plan is missing (it stopped early) or does
+# not match the checks it printed.
 
 TOP=${TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BUILD=${BUILD:-$TOP/build}
@@ -82,8 +85,10 @@ agent_start() {
         [ -S "$T/agent.sock" ] && return 0
         sleep 0.05
     done
-    echo "# hsmcached did not start: $(tail -3 "$T/agent.log")"
-    return 1
+    # A test meant to run through the agent must not go on without one:
+    # it would pass on the embedded core and prove nothing about the agent.
+    not_ok "hsmcached did not start: $(tail -3 "$T/agent.log")"
+    exit 1
 }
 agent_stop() {
     if [ -n "${HC_AGENT_PID:-}" ]; then
@@ -95,24 +100,55 @@ agent_stop() {
 
 store_pin() { printf '%s\n' "${2:-$PIN}" | "$HC" pin set "$1" >/dev/null; }
 
-# TAP helpers.
-ok() { echo "ok - $*"; }
-not_ok() { echo "not ok - $*"; }
+# TAP helpers. HC_NCHECKS counts what they printed, for the plan.
+HC_NCHECKS=0
+ok() { HC_NCHECKS=$((HC_NCHECKS + 1)); echo "ok - $*"; }
+not_ok() { HC_NCHECKS=$((HC_NCHECKS + 1)); echo "not ok - $*"; }
+# done_testing: the plan, last thing a script prints.
+done_testing() { echo "1..$HC_NCHECKS"; }
 # check DESC CMD...: ok when CMD exits 0 (its output shown on failure).
 check() {
     local desc=$1
     shift
     if "$@" > "$T/check.out" 2>&1; then ok "$desc"; else not_ok "$desc: $(cat "$T/check.out")"; fi
 }
-# expect_fail DESC CMD...: ok when CMD exits non-zero.
+# expect_fail DESC WANT CMD...: ok when CMD fails the expected way. WANT
+# is an exit status (a number: exactly that status) or a text its output
+# (stdout and stderr) must contain, with any status from 1 to 125. A
+# command that is not found (127), cannot run (126) or dies of a signal
+# (>128) has not refused anything: that is never the failure a test wants
+# unless WANT names that status.
 expect_fail() {
-    local desc=$1
-    shift
-    if "$@" > "$T/check.out" 2>&1; then not_ok "$desc: $(cat "$T/check.out")"; else ok "$desc"; fi
+    local desc=$1 want=$2 st
+    shift 2
+    if [ -z "$want" ]; then not_ok "$desc: test bug: expect_fail without an expected status or message"; return; fi
+    "$@" > "$T/check.out" 2>&1; st=$?
+    local out
+    out=$(head -c 2000 "$T/check.out")
+    case $want in
+    *[!0-9]*)
+        if [ "$st" -ge 1 ] && [ "$st" -le 125 ]; then
+            case $out in
+            *"$want"*) ok "$desc" ;;
+            *) not_ok "$desc (failed with status $st, but without '$want' in: $out)" ;;
+            esac
+        else
+            not_ok "$desc (status $st, want a refusal saying '$want'; output: $out)"
+        fi ;;
+    *)
+        if [ "$st" = "$want" ]; then ok "$desc"
+        else not_ok "$desc (status $st, want $want; output: $out)"; fi ;;
+    esac
 }
-# contains DESC HAYSTACK NEEDLE
+# contains DESC HAYSTACK NEEDLE: an empty needle is a bug in the test.
 contains() {
+    if [ -z "$3" ]; then not_ok "$1 (test bug: empty needle)"; return; fi
     case $2 in *"$3"*) ok "$1" ;; *) not_ok "$1 (expected '$3' in: $2)" ;; esac
+}
+# lacks DESC HAYSTACK NEEDLE: ok when NEEDLE (non-empty) is not in HAYSTACK.
+lacks() {
+    if [ -z "$3" ]; then not_ok "$1 (test bug: empty needle)"; return; fi
+    case $2 in *"$3"*) not_ok "$1 (found '$3' in: $2)" ;; *) ok "$1" ;; esac
 }
 # equals DESC GOT WANT
 equals() {

@@ -9,7 +9,12 @@
  *   hsmsim-ctl STATE invalidate      every process's sessions closed
  *   hsmsim-ctl STATE pin-status      "wrong N locked 0|1"
  *   hsmsim-ctl STATE unlock          clear the PIN lock
+ *   hsmsim-ctl STATE loads           how many times a simulator loaded it
+ * Only `reset` creates a missing state file. The reports (counts, get,
+ * pin-status) refuse a file no simulator has loaded: a count of 0 from a
+ * simulator nobody used is not an answer.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +25,20 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: hsmsim-ctl STATE counts|get FN|reset|remove MS|"
-                "insert|invalidate|pin-status|unlock\n");
+                "insert|invalidate|pin-status|unlock|loads\n");
         return 2;
     }
-    sim_shared_t *s = sim_map(argv[1]);
+    const char *cmd = argv[2];
+    sim_shared_t *s = sim_map(argv[1], !strcmp(cmd, "reset"));
     if (!s) {
-        fprintf(stderr, "hsmsim-ctl: cannot map %s\n", argv[1]);
+        fprintf(stderr, "hsmsim-ctl: cannot map %s (no simulator state there)\n", argv[1]);
         return 1;
     }
-    const char *cmd = argv[2];
+    bool report = !strcmp(cmd, "counts") || !strcmp(cmd, "get") || !strcmp(cmd, "pin-status");
+    if (report && __atomic_load_n(&s->loads, __ATOMIC_RELAXED) == 0) {
+        fprintf(stderr, "hsmsim-ctl: no simulator has loaded %s: nothing to report\n", argv[1]);
+        return 1;
+    }
     if (!strcmp(cmd, "counts")) {
         for (int i = 0; i < SIM_NFUNCS; i++) {
             uint64_t n = __atomic_load_n(&s->calls[i], __ATOMIC_RELAXED);
@@ -55,6 +65,8 @@ int main(int argc, char **argv)
         __atomic_fetch_add(&s->invalidate_epoch, 1, __ATOMIC_RELEASE);
     } else if (!strcmp(cmd, "pin-status")) {
         printf("wrong %u locked %u\n", s->wrong_pins, s->locked);
+    } else if (!strcmp(cmd, "loads")) {
+        printf("%llu\n", (unsigned long long)__atomic_load_n(&s->loads, __ATOMIC_RELAXED));
     } else if (!strcmp(cmd, "unlock")) {
         __atomic_store_n(&s->wrong_pins, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->locked, 0, __ATOMIC_RELAXED);

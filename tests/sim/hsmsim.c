@@ -258,7 +258,7 @@ CK_RV C_Initialize(CK_VOID_PTR args)
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
     if (load_config() != 0)
         return CKR_GENERAL_ERROR;
-    if (!(sh = sim_map(cfg.state))) {
+    if (!(sh = sim_map(cfg.state, true))) {
         sim_error("cannot map state file %s", cfg.state);
         return CKR_GENERAL_ERROR;
     }
@@ -272,6 +272,7 @@ CK_RV C_Initialize(CK_VOID_PTR args)
     if (!get || get(&real) != CKR_OK)
         return CKR_GENERAL_ERROR;
     __atomic_fetch_add(&sh->calls[sim_index("C_Initialize")], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&sh->loads, 1, __ATOMIC_RELAXED);
     /* Another user in this process (PowerDNS loads every registered
      * module, SoftHSM among them) may have initialized the real module
      * already: dlopen of the same library gives the same instance. */

@@ -4,16 +4,22 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-sim_shared_t *sim_map(const char *path)
+sim_shared_t *sim_map(const char *path, bool create)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
     if (fd < 0)
         return NULL;
+    struct stat st;
+    if (!create && (fstat(fd, &st) != 0 || st.st_size != (off_t)sizeof(sim_shared_t))) {
+        close(fd);
+        return NULL;
+    }
     void *p = MAP_FAILED;
-    if (ftruncate(fd, sizeof(sim_shared_t)) == 0)
+    if (!create || ftruncate(fd, sizeof(sim_shared_t)) == 0)
         p = mmap(NULL, sizeof(sim_shared_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED)

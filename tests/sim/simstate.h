@@ -22,12 +22,16 @@ typedef struct sim_shared {
     uint32_t wrong_pins;            /* consecutive wrong user PINs */
     uint32_t locked;                /* user PIN locked */
     uint64_t sign_ops;              /* C_Sign calls, for absent-after-ops */
+    uint64_t loads;                 /* C_Initialize of the simulator, ever;
+                                       not cleared by reset: proves a
+                                       simulator used this file */
 } sim_shared_t;
 
 extern const char *const sim_function_names[SIM_NFUNCS];
 
-/* Maps (creating if needed) the state file; NULL on error. */
-sim_shared_t *sim_map(const char *path);
+/* Maps the state file; NULL on error. With create false, a file that
+ * does not exist (or has the wrong size) is an error, not a new state. */
+sim_shared_t *sim_map(const char *path, bool create);
 /* Index of "C_Sign", or -1. */
 int sim_index(const char *name);
 int64_t sim_now_ms(void);
