@@ -1,5 +1,5 @@
 /* test_core.c: the core against a real SoftHSM token ("dns", holding
- * rsa-key and ec-key, PIN in the store), prepared by with-token.sh.
+ * rsa-key, ec-key and ec-key2, PIN in the store), prepared by with-token.sh.
  * Signatures are checked with OpenSSL using the public key, independently
  * of the core's own verify. */
 #include <setjmp.h>
@@ -171,6 +171,30 @@ static void cache_serves_repeats_across_restarts(void **state)
     hc_close(ctx);
 }
 
+/* Two keys, same data, same mechanism: each gets its own signature, one
+ * that verifies with its own public key; a repeat with either is a hit
+ * on its own entry (the control: equal bytes prove a cache answer). */
+static void cache_never_answers_for_another_key(void **state)
+{
+    (void)state;
+    unsigned char s1[HC_MAX_SIG], s2[HC_MAX_SIG], again[HC_MAX_SIG];
+    hc_ctx_t *ctx = open_ctx(HC_PROFILE_PDNS);
+    hc_obj_t k1 = one_key(ctx, "pkcs11:token=dns;object=ec-key;type=private");
+    hc_obj_t k2 = one_key(ctx, "pkcs11:token=dns;object=ec-key2;type=private");
+    CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+    size_t n1 = sizeof s1, n2 = sizeof s2, na = sizeof again;
+    assert_int_equal(hc_sign(ctx, k1, &m, rrset, sizeof rrset, s1, &n1, NULL), CKR_OK);
+    assert_int_equal(hc_sign(ctx, k2, &m, rrset, sizeof rrset, s2, &n2, NULL), CKR_OK);
+    assert_memory_not_equal(s1, s2, n1);
+    openssl_verifies(ctx, k2, EVP_sha256(), s2, n2);
+    assert_int_equal(hc_sign(ctx, k2, &m, rrset, sizeof rrset, again, &na, NULL), CKR_OK);
+    assert_memory_equal(s2, again, n2);
+    na = sizeof again;
+    assert_int_equal(hc_sign(ctx, k1, &m, rrset, sizeof rrset, again, &na, NULL), CKR_OK);
+    assert_memory_equal(s1, again, n1);
+    hc_close(ctx);
+}
+
 static void tampered_disk_entry_is_never_served(void **state)
 {
     (void)state;
@@ -278,6 +302,7 @@ int main(void)
         cmocka_unit_test(uris_find_keys_by_name_label_and_refuse_pins),
         cmocka_unit_test(sign_offloads_hash_and_verifies),
         cmocka_unit_test(cache_serves_repeats_across_restarts),
+        cmocka_unit_test(cache_never_answers_for_another_key),
         cmocka_unit_test(tampered_disk_entry_is_never_served),
         cmocka_unit_test(keygen_replaces_missing_or_pdns_constant_id),
         cmocka_unit_test(missing_pin_file_is_explained),

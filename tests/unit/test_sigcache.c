@@ -1,6 +1,8 @@
 /* test_sigcache.c: the LRU keeps at most its capacity and evicts the
  * least recently used; the disk tier survives a new instance; keys differ
- * by key, mechanism, parameter and data. */
+ * by public key, mechanism, parameter and data, and one key's entry is
+ * never a hit for another key; a file LMDB cannot open is moved aside
+ * (kept, with its bytes) and a working cache started in its place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +66,36 @@ static void keys_differ_by_every_input(void **state)
     hc_sigcache_key(spki_hash, &m1, (const unsigned char *)"x", 1, k1);
     hc_sigcache_key(spki_hash, &m2, (const unsigned char *)"x", 1, k2);
     assert_memory_not_equal(k1, k2, HC_CACHE_KEY_LEN);
+}
+
+/* Same data, same mechanism, another public key: another entry, in
+ * memory and on disk, and no hit across keys. */
+static void keys_differ_by_public_key(void **state)
+{
+    (void)state;
+    static const unsigned char other_spki_hash[32] = { 9, 8, 7 };
+    CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
+    unsigned char ka[HC_CACHE_KEY_LEN], kb[HC_CACHE_KEY_LEN], out[16];
+    hc_sigcache_key(spki_hash, &mech, (const unsigned char *)"x", 1, ka);
+    hc_sigcache_key(other_spki_hash, &mech, (const unsigned char *)"x", 1, kb);
+    assert_memory_not_equal(ka, kb, HC_CACHE_KEY_LEN);
+    char dir[] = "/tmp/hc-sigcache.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    hc_sigcache_t *c = hc_sigcache_new(10, dir, 16, &quiet);
+    hc_sigcache_put_mem(c, ka, (const unsigned char *)"sigA", 4);
+    hc_sigcache_put_disk(c, ka, (const unsigned char *)"sigA", 4, 0);
+    size_t n = sizeof out;
+    assert_true(hc_sigcache_get_mem(c, ka, out, &n)); /* the control: A hits */
+    n = sizeof out;
+    assert_true(hc_sigcache_get_disk(c, ka, out, &n));
+    n = sizeof out;
+    assert_false(hc_sigcache_get_mem(c, kb, out, &n));
+    n = sizeof out;
+    assert_false(hc_sigcache_get_disk(c, kb, out, &n));
+    hc_sigcache_free(c);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void disk_tier_survives_restart(void **state)
@@ -130,21 +162,47 @@ static void expired_disk_entries_are_misses_and_purged(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-static void unusable_disk_runs_memory_only(void **state)
+static void unusable_disk_is_moved_aside(void **state)
 {
     (void)state;
+    static const char junk[] = "this is not an LMDB file, and it is long enough to be read as one";
     char dir[] = "/tmp/hc-sigcache.XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[64];
     snprintf(path, sizeof path, "%s/signatures.mdb", dir);
     FILE *f = fopen(path, "w");
-    fputs("this is not an LMDB file, and it is long enough to be read as one", f);
+    fputs(junk, f);
     fclose(f);
     hc_sigcache_t *c = hc_sigcache_new(10, dir, 16, &quiet);
-    assert_non_null(c); /* a corrupt file is moved aside, a new one made */
+    assert_non_null(c);
     assert_true(hc_sigcache_has_disk(c));
+    /* The corrupt file is kept as signatures.mdb.bad-TIME, bytes intact. */
+    char cmd[256], aside[256] = "";
+    snprintf(cmd, sizeof cmd, "ls %s/signatures.mdb.bad-* 2>/dev/null", dir);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    assert_non_null(fgets(aside, sizeof aside, ls));
+    pclose(ls);
+    aside[strcspn(aside, "\n")] = '\0';
+    char bytes[sizeof junk + 8] = "";
+    f = fopen(aside, "r");
+    assert_non_null(f);
+    size_t got = fread(bytes, 1, sizeof bytes, f);
+    fclose(f);
+    assert_int_equal(got, strlen(junk));
+    assert_memory_equal(bytes, junk, got);
+    /* The new file works, and keeps its entries across a new instance. */
+    unsigned char k[HC_CACHE_KEY_LEN], out[16];
+    key_for("after", CKM_ECDSA, k);
+    hc_sigcache_put_disk(c, k, (const unsigned char *)"fresh", 5, 0);
     hc_sigcache_free(c);
-    char cmd[64];
+    c = hc_sigcache_new(10, dir, 16, &quiet);
+    assert_true(hc_sigcache_has_disk(c));
+    size_t n = sizeof out;
+    assert_true(hc_sigcache_get_disk(c, k, out, &n));
+    assert_int_equal(n, 5);
+    assert_memory_equal(out, "fresh", 5);
+    hc_sigcache_free(c);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
 }
@@ -154,9 +212,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lru_evicts_least_recent),
         cmocka_unit_test(keys_differ_by_every_input),
+        cmocka_unit_test(keys_differ_by_public_key),
         cmocka_unit_test(disk_tier_survives_restart),
         cmocka_unit_test(expired_disk_entries_are_misses_and_purged),
-        cmocka_unit_test(unusable_disk_runs_memory_only),
+        cmocka_unit_test(unusable_disk_is_moved_aside),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
