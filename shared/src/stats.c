@@ -93,8 +93,10 @@ void hc_stats_open(hc_stats_t *s, const char *cache_dir, const char *profile)
 {
     memset(s, 0, sizeof *s);
     char dir[4096];
+    /* The cache dir itself too: the first process on a new one counts. */
     if (cache_dir && cache_dir[0] &&
         snprintf(dir, sizeof dir, "%s/stats", cache_dir) < (int)sizeof dir &&
+        (mkdir(cache_dir, 0700) == 0 || errno == EEXIST) &&
         (mkdir(dir, 0700) == 0 || errno == EEXIST)) {
         fold_exited(dir);
         snprintf(s->path, sizeof s->path, "%s/%s-%d.stats", dir, profile,
