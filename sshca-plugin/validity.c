@@ -1,12 +1,14 @@
 /* validity.c: ssh-keygen's -V validity interval, to check max-validity.
  * Forms: "TO" or "FROM:TO"; each side "always"/"forever", a relative
  * "+1w2d"/"-4w" (units s m h d w, none = seconds), an absolute
- * YYYYMMDD[HHMM[SS]] (taken as UTC; a trailing Z is accepted), or
- * 0x<hex seconds>. A lone TO starts now. */
+ * YYYYMMDD[HHMM[SS]] (in the local time zone, as ssh-keygen's mktime
+ * reads it; UTC with a trailing Z or UTC), or 0x<hex seconds>. A lone TO
+ * starts now. */
 #include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "sshca.h"
@@ -49,8 +51,13 @@ static long long interval(const char *s, size_t n)
 
 static int absolute(const char *s, size_t n, long long *out)
 {
-    if (n > 0 && (s[n - 1] == 'Z' || s[n - 1] == 'z'))
+    bool utc = true;
+    if (n > 1 && (s[n - 1] == 'Z' || s[n - 1] == 'z'))
         n--;
+    else if (n > 3 && !strncasecmp(s + n - 3, "UTC", 3))
+        n -= 3;
+    else
+        utc = false;
     if (n != 8 && n != 12 && n != 14)
         return -1;
     for (size_t i = 0; i < n; i++)
@@ -69,7 +76,8 @@ static int absolute(const char *s, size_t n, long long *out)
     if (n == 14) {
         memcpy(part, s + 12, 2); tm.tm_sec = atoi(part);
     }
-    *out = (long long)timegm(&tm);
+    /* ssh-keygen's parse_absolute_time: tm zeroed (tm_isdst 0), mktime. */
+    *out = (long long)(utc ? timegm(&tm) : mktime(&tm));
     return 0;
 }
 
