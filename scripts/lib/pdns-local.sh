@@ -67,10 +67,18 @@ add_hsm_zone() {
 }
 
 # ask ZONE N: one DO query for each of n1..nN, in one dig process.
+# Prints how many answers were NOERROR with an RRSIG over the A record
+# (the answers are kept in $T/answers for checks that read them) and
+# fails when that is fewer than N: a query lost or refused is no answer.
 ask() {
-    local i
+    local i n
     for i in $(seq "$2"); do echo "n$i.$1 A +dnssec"; done > "$T/queries"
-    dig -p "$DNS_PORT" @127.0.0.1 +noall +tries=1 +time=5 -f "$T/queries" > /dev/null
+    dig -p "$DNS_PORT" @127.0.0.1 +noall +comments +answer +tries=1 +time=5 -f "$T/queries" > "$T/answers" 2>&1
+    n=$(awk '/->>HEADER<<-/ { if (st == "NOERROR," && sig) n++; st = $6; sig = 0 }
+             $4 == "RRSIG" && $5 == "A" { sig = 1 }
+             END { if (st == "NOERROR," && sig) n++; print n + 0 }' "$T/answers")
+    echo "$n"
+    [ "$n" -eq "$2" ]
 }
 
 # With PDNS_FAKETIME=EPOCH set, pdns_server's clock starts at EPOCH (UTC)
