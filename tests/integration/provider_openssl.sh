@@ -4,7 +4,10 @@
 # all stay in the HSM (root EC P-384/SHA-512 and RSA-2048, an intermediate
 # with pathlen:0 issued by `openssl ca`, a server certificate) verified by
 # `openssl verify`, pkeyutl sign/verify round trips (ECDSA, RSA PKCS#1
-# v1.5 and PSS, Ed25519) and an Ed25519 certificate.
+# v1.5 and PSS, Ed25519) and an Ed25519 certificate. Signatures are
+# verified, and certificates compared, against public keys read from
+# SoftHSM directly (pkcs11-tool, not through hsmcache): what the provider
+# made must match the token's keys, not only what the provider reports.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
@@ -17,6 +20,40 @@ printf 'basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, ke
 printf 'basicConstraints = critical, CA:FALSE\nsubjectAltName = DNS:www.example.test\n' > "$T/server.ext"
 uri() { echo "pkcs11:token=ca;object=$1;type=private"; }
 o() { openssl "$@" > "$T/openssl.out" 2>&1 || { cat "$T/openssl.out"; return 1; }; }
+# obj MODULE TYPE LABEL: pkcs11-tool's listing of that one object (-O
+# lists every object of TYPE whatever --label says).
+obj() {
+    pkcs11-tool --module "$1" -O --type "$2" 2>/dev/null |
+        awk -v l="$3" '/ Object;/ { if (hit) exit; b = "" } { b = b $0 "\n" } $1 == "label:" && $2 == l { hit = 1 }
+                       END { if (hit) printf "%s", b }'
+}
+# token_pub LABEL FILE: the token's public key LABEL as PEM, read by
+# SoftHSM itself (no login: public objects). pkcs11-tool 0.23 cannot
+# export P-384, so EC keys are rebuilt from CKA_EC_PARAMS and CKA_EC_POINT
+# (a DER OCTET STRING, short form below 128 bytes: its 2-byte header is
+# dropped) as a SubjectPublicKeyInfo.
+token_pub() {
+    local l=$1 f=$2 list params point alg bits
+    list=$(OPENSSL_CONF=/dev/null obj "$SOFTHSM_MODULE" pubkey "$l")
+    case $list in
+    *"Object; EC "*)
+        params=$(echo "$list" | sed -n 's/^ *EC_PARAMS: *\([0-9a-f]*\).*/\1/p')
+        point=$(echo "$list" | sed -n 's/^ *EC_POINT: *//p')
+        alg="06072a8648ce3d0201$params"   # id-ecPublicKey, the curve
+        alg="30$(printf %02x $((${#alg} / 2)))$alg"
+        bits="00${point:4}"
+        bits="03$(printf %02x $((${#bits} / 2)))$bits"
+        echo "30$(printf %02x $(((${#alg} + ${#bits}) / 2)))$alg$bits" | xxd -r -p > "$f.der" ;;
+    *) OPENSSL_CONF=/dev/null pkcs11-tool --module "$SOFTHSM_MODULE" --read-object --type pubkey \
+           --label "$l" -o "$f.der" > /dev/null 2>&1 || return 1 ;;
+    esac
+    OPENSSL_CONF=/dev/null openssl pkey -pubin -in "$f.der" -out "$f"
+}
+# carries CERT LABEL: the certificate's public key is the token's key LABEL.
+carries() {
+    token_pub "$2" "$T/$2.tokpub" &&
+        [ "$(openssl x509 -in "$1" -noout -pubkey)" = "$(cat "$T/$2.tokpub")" ]
+}
 
 chain() { # ALGO (hsmcache keygen) DIGEST: root -> intermediate -> server
     local a=$1 md=$2 d=$T/$1
@@ -37,10 +74,18 @@ out=$(chain ecdsa-p384 sha512 2>&1)
 contains "EC P-384 / SHA-512 chain (root, intermediate, server) verifies" "$out" "server.pem: OK"
 contains "... signed with ecdsa-with-SHA512" "$(openssl x509 -in "$T/ecdsa-p384/root.pem" -noout -text)" "ecdsa-with-SHA512"
 contains "... the intermediate (issued by openssl ca) has pathlen:0" "$(openssl x509 -in "$T/ecdsa-p384/inter.pem" -noout -text)" "pathlen:0"
-contains "... and openssl ca recorded it in its database" "$(cat "$T/ecdsa-p384/index.txt")" "CN=ecdsa-p384 intermediate"
+for k in root inter server; do
+    check "... the $k certificate carries the token's key ecdsa-p384-$k" carries "$T/ecdsa-p384/$k.pem" "ecdsa-p384-$k"
+done
+# openssl ca's database: serial and subject of the certificate it issued.
+equals "... and openssl ca recorded it in its database" "$(awk -F'\t' '{ print "serial=" $4; print "subject=" $6 }' "$T/ecdsa-p384/index.txt")" \
+    "$(openssl x509 -in "$T/ecdsa-p384/inter.pem" -noout -serial -subject -nameopt compat 2>&1)"
 out=$(chain rsa2048 sha256 2>&1)
 contains "RSA-2048 / SHA-256 chain verifies" "$out" "server.pem: OK"
 contains "... signed with sha256WithRSAEncryption" "$(openssl x509 -in "$T/rsa2048/server.pem" -noout -text)" "sha256WithRSAEncryption"
+for k in root inter server; do
+    check "... the $k certificate carries the token's key rsa2048-$k" carries "$T/rsa2048/$k.pem" "rsa2048-$k"
+done
 # The intermediate may sign no CA: a second-level CA under it must fail.
 "$HC" keygen ca sub ecdsa-p256 > /dev/null
 o req -new -key "$(uri sub)" -subj "/CN=sub" -out "$T/sub.csr"
@@ -51,13 +96,14 @@ o x509 -req -in "$T/ecdsa-p384/server.csr" -CA "$T/sub.pem" -CAkey "$(uri sub)" 
 out=$(cat "$T/ecdsa-p384/inter.pem" "$T/sub.pem" > "$T/untrusted.pem"; openssl verify -CAfile "$T/ecdsa-p384/root.pem" -untrusted "$T/untrusted.pem" "$T/leaf.pem" 2>&1)
 contains "openssl verify refuses a CA below the pathlen:0 intermediate" "$out" "path length constraint exceeded"
 
-# pkeyutl round trips: sign in the HSM, verify with the exported public key.
+# pkeyutl round trips: sign in the HSM (through the provider), verify in
+# software with the public key as SoftHSM exports it.
 echo "payload" > "$T/data"
 openssl dgst -sha256 -binary "$T/data" > "$T/h256"
 roundtrip() { # KEY [pkeyopt...]
     local k=$1
     shift
-    openssl pkey -in "$(uri "$k")" -pubout -out "$T/$k.pub" 2>/dev/null &&
+    token_pub "$k" "$T/$k.pub" &&
         openssl pkeyutl -sign -inkey "$(uri "$k")" "$@" -in "$T/h256" -out "$T/$k.sig" 2>/dev/null &&
         openssl pkeyutl -verify -pubin -inkey "$T/$k.pub" "$@" -in "$T/h256" -sigfile "$T/$k.sig" 2>&1
 }
@@ -69,21 +115,23 @@ contains "pkeyutl: RSA-PSS with SHA-256" \
 # Ed25519: one-shot EdDSA over the message itself (pkeyutl -rawin), and a
 # self-signed certificate whose signature the token made.
 "$HC" keygen ca ed ed25519 > /dev/null
-openssl pkey -in "$(uri ed)" -pubout -out "$T/ed.pub" 2>/dev/null
+token_pub ed "$T/ed.pub"
 openssl pkeyutl -sign -rawin -inkey "$(uri ed)" -in "$T/data" -out "$T/ed.sig" 2>/dev/null
 out=$(openssl pkeyutl -verify -rawin -pubin -inkey "$T/ed.pub" -in "$T/data" -sigfile "$T/ed.sig" 2>&1)
 contains "pkeyutl: Ed25519 sign (HSM) / verify (software)" "$out" "Signature Verified Successfully"
 o req -x509 -new -key "$(uri ed)" -subj "/CN=ed25519 root" -days 30 -out "$T/ed.pem"
 contains "an Ed25519 self-signed certificate verifies" "$(openssl verify -CAfile "$T/ed.pem" "$T/ed.pem" 2>&1)" "ed.pem: OK"
 contains "... its signature algorithm is ED25519" "$(openssl x509 -in "$T/ed.pem" -noout -text)" "Signature Algorithm: ED25519"
+check "... and it carries the token's key" carries "$T/ed.pem" ed
 # Key generation through the provider: the pair is made in the token;
 # writing the private key out then fails, as it must.
-openssl genpkey -algorithm ED25519 -propquery provider=pkcs11 \
-    -pkeyopt "pkcs11_uri:pkcs11:token=ca;object=gen-ed" -out "$T/gen-ed.pem" > /dev/null 2>&1
-attrs=$(pkcs11-tool --module "$FRONT" -O --type privkey --label gen-ed 2>&1)
-contains "openssl genpkey -propquery provider=pkcs11 makes an Ed25519 pair in the token" "$attrs" "EC_EDWARDS"
+expect_fail "openssl genpkey -propquery provider=pkcs11: writing the private key out fails" "Error writing key" \
+    openssl genpkey -algorithm ED25519 -propquery provider=pkcs11 \
+    -pkeyopt "pkcs11_uri:pkcs11:token=ca;object=gen-ed" -out "$T/gen-ed.pem"
+attrs=$(obj "$FRONT" privkey gen-ed)
+contains "... after it made an Ed25519 pair in the token" "$attrs" "EC_EDWARDS"
 contains "... sensitive and never extractable" "$attrs" "never extractable"
-equals "... and no private key file was written" "$(wc -c < "$T/gen-ed.pem" 2>/dev/null || echo 0)" "0"
+equals "... and nothing was written to the key file" "$(wc -c < "$T/gen-ed.pem" 2>&1)" "0"
 
 out=$(openssl pkeyutl -verify -inkey "$(uri sub)" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
 contains "pkeyutl -verify with the key's URI (verified in the provider, in software)" "$out" "Signature Verified Successfully"
@@ -94,10 +142,15 @@ contains "pkeyutl: a damaged signature fails" "$out" "Signature Verification Fai
 out=$(openssl pkeyutl -verify -inkey "$(uri sub)" -in "$T/h256" -sigfile "$T/sub.sig" 2>&1)
 contains "... also when verified with the key's URI" "$out" "Signature Verification Failure"
 
-if grep -rq -- "$PIN" "$T/openssl.cnf" "$T"/*/*.pem "$T"/*.pem 2>/dev/null; then not_ok "a PIN in the config or certificates"
-else ok "no PIN in openssl.cnf, URIs or certificates"; fi
-out=$(openssl pkey -in "pkcs11:token=ca;object=sub;type=private?pin-value=1234" 2>&1)
-contains "a URI carrying a PIN is refused" "$out" "URI carries a PIN"
-attrs=$(pkcs11-tool --module "$FRONT" -O --type privkey --label ecdsa-p384-root 2>&1)
+# What openssl wrote (certificates, requests, openssl ca's database, the
+# text form of each certificate) holds no PIN. The config needs no test:
+# this script wrote it without one.
+outputs=$(ls "$T"/*.pem "$T"/*/*.pem "$T"/*.csr "$T"/*/*.csr "$T"/*/index.txt)
+texts=$(for f in $outputs; do case $f in *.csr) openssl req -in "$f" -noout -text ;; *.pem) openssl x509 -in "$f" -noout -text ;; esac; done 2>&1)
+contains "... the certificates openssl wrote read back as certificates" "$texts" "Subject: CN = www.example.test"
+if grep -q -- "$PIN" $outputs || echo "$texts" | grep -q -- "$PIN"; then not_ok "a PIN in what openssl wrote (the files or their text form)"
+else ok "no PIN in the $(echo "$outputs" | wc -l) certificates, requests and databases openssl wrote"; fi
+expect_fail "a URI carrying a PIN is refused" "URI carries a PIN" openssl pkey -in "pkcs11:token=ca;object=sub;type=private?pin-value=1234"
+attrs=$(obj "$FRONT" privkey ecdsa-p384-root)
 contains "the root key stays sensitive and never extractable" "$attrs" "never extractable"
 done_testing
