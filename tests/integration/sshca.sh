@@ -333,17 +333,18 @@ assert sorted(json.loads(l)['identity'] for l in lines) == sorted('c%d' % i for 
 # printed, nor in the agent's log.
 audit_final() {
     equals "the audit log holds every attempt of the run" "$(audit_lines)" "$AUDIT_WANT"
-    lacks "no PIN in the audit log ($(audit_lines) lines), the signers' output or the agent's log" \
-        "$(cat "$AUDIT" "$T/sign.all" "$T/agent.log" 2>/dev/null)" "$PIN"
+    equals "no PIN in the audit log ($(audit_lines) lines), the signers' output or the agent's log" \
+        "$(grep -n -o -F -- "$PIN" "$AUDIT" "$T/sign.all" "$T/agent.log" 2>/dev/null)" ""
 }
 
 # Through ssh-agent: the module added with ssh-add -s (allowlisted), then
 # ssh-keygen -U signs with the CA key held by the agent. No PIN is asked
 # for: ssh-add's PIN prompt gets an empty line.
-agent_sign() { # N: key agN; ssh-add -l and ssh-keygen's output in agent.out
+agent_sign() { # N: key agN; what the agent holds (ssh-add -l) in agent.keys, ssh-keygen's output in agent.out
+    rm -f "$T/agent.keys" "$T/agent.out"
     eval "$(ssh-agent -s -P "$BUILD/*")" > /dev/null
     echo | ssh-add -s "$SSHCA" > "$T/agent.out" 2>&1
-    ssh-add -l >> "$T/agent.out" 2>&1
+    ssh-add -l > "$T/agent.keys" 2>&1
     ssh-keygen -q -t ed25519 -N '' -f "$T/ag$1" 2>/dev/null
     ssh-keygen -U -s "$T/ca-p256.pub" -I agent -n "$USER_NAME" -V +1h "$T/ag$1.pub" < /dev/null >> "$T/agent.out" 2>&1
     local st=$?
@@ -368,7 +369,7 @@ sshca_config
 # not missing), ssh-keygen fails with the agent's refusal, writes nothing.
 agent_sign 2; st=$?
 equals "ssh-agent: refused while allow-agent is off (the default): ssh-keygen fails" "$st" 255
-contains "... although the agent holds the CA key" "$(cat "$T/agent.out")" "$ca_fp"
+contains "... although the agent holds the CA key" "$(cat "$T/agent.keys")" "$ca_fp"
 contains "... the agent refused the signature" "$(cat "$T/agent.out")" "Couldn't certify $T/ag2.pub via agent: agent refused operation"
 check "... no certificate written" test ! -e "$T/ag2-cert.pub"
 audited "ssh-agent, allow-agent off" 1 "refused: allow-agent"
