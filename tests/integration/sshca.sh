@@ -275,6 +275,8 @@ contains "... the module names the rule and the user" "$(cat "$T/alice.out")" \
 check "... no certificate written" test ! -e "$A/a-cert.pub"
 audited "allowed-groups refusal" 1 "refused: allowed-users"
 contains "... the audit line names her uid" "$AUDIT_NEW" "\"uid\":$alice_uid,\"user\":\"$USER_NAME\""
+# Through the agent, the agent adds the uid it saw on the socket.
+[ -n "${HC_AGENT:-}" ] && contains "... and hsmcached the uid it verified" "$AUDIT_NEW" "\"peer_uid\":$alice_uid,"
 # -G alone would make the group her primary one and drop her own.
 check "allowed-groups: $USER_NAME with $GROUP_NAME added (runuser -G) signs" \
     alice_sign -g "$USER_NAME" -G "$GROUP_NAME"
