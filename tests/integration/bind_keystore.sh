@@ -107,4 +107,5 @@ equals "named restarted: no key file made or removed" "$(keyfiles)" "$files_befo
 if grep -qiE "crypto failure|keystore: failed" "$T/named.log"; then not_ok "named logged key failures: $(grep -iE 'crypto failure|keystore: failed' "$T/named.log" | head -2)"
 else ok "named logged no key or crypto failure"; fi
 stop_named
+agent_used "$((3 * N))"   # with HC_AGENT_ONLY=1: named signed through the agent (tests/lib/env.sh)
 done_testing

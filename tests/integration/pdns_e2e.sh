@@ -80,4 +80,5 @@ equals "1000 answers after a pdns restart: 0 C_Sign (persistent cache)" "$(sim_c
 equals "... and 0 C_Digest" "$(sim_count C_Digest)" "0"
 contains "an answer after the restart still validates" \
     "$(delv -a "$T/p256.example.anchor" +root=p256.example -p "$DNS_PORT" @127.0.0.1 n777.p256.example A 2>&1)" "; fully validated"
+agent_used 1000   # with HC_AGENT_ONLY=1: the hosts signed through the agent (tests/lib/env.sh)
 done_testing

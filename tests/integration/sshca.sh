@@ -377,4 +377,5 @@ check "... no certificate written" test ! -e "$T/ag2-cert.pub"
 audited "ssh-agent, allow-agent off" 1 "refused: allow-agent"
 contains "... audited as the agent's helper" "$AUDIT_NEW" '"host":"ssh-pkcs11-helper"'
 audit_final
+agent_used "$(ls "$T"/*-cert.pub | wc -l)"   # with HC_AGENT_ONLY=1: one signature per certificate, through the agent
 done_testing

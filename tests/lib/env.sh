@@ -75,9 +75,22 @@ write_config() {
 
 # agent_start: (re)starts hsmcached on $HSMCACHE_CONF, as a child of the
 # test, and waits for its socket. agent_stop: SIGTERM, and wait.
+# With HC_AGENT_ONLY=1 (the reruns of the end-to-end tests) only the agent
+# reaches the token: it keeps the test's SoftHSM store, while from the
+# first start on everything else the test runs (pdns_server, named,
+# ssh-keygen, hsmcache) gets SOFTHSM2_CONF naming an empty one. A plugin
+# that ignored `[core] agent` would find no token and fail outright.
 agent_start() {
     agent_stop
-    "$BUILD/hsmcached" --pidfile "$T/agent.pid" >> "$T/agent.log" 2>&1 &
+    if [ -n "${HC_AGENT_ONLY:-}" ] && [ -z "${HC_AGENT_SOFTHSM2_CONF:-}" ]; then
+        HC_AGENT_SOFTHSM2_CONF=$SOFTHSM2_CONF
+        mkdir -p "$T/no-tokens"
+        printf 'directories.tokendir = %s/no-tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+            "$T" > "$T/no-tokens.conf"
+        export SOFTHSM2_CONF=$T/no-tokens.conf
+    fi
+    SOFTHSM2_CONF=${HC_AGENT_SOFTHSM2_CONF:-$SOFTHSM2_CONF} \
+        "$BUILD/hsmcached" --pidfile "$T/agent.pid" >> "$T/agent.log" 2>&1 &
     HC_AGENT_PID=$!
     HC_PIDS="${HC_PIDS:-} $HC_AGENT_PID"
     local i
@@ -92,10 +105,35 @@ agent_start() {
 }
 agent_stop() {
     if [ -n "${HC_AGENT_PID:-}" ]; then
+        [ -n "${HC_AGENT_ONLY:-}" ] && agent_keep_counts
         kill "$HC_AGENT_PID" 2>/dev/null || true
         wait "$HC_AGENT_PID" 2>/dev/null || true
         HC_AGENT_PID=
     fi
+}
+# agent_keep_counts: appends the running agent's per-client counters to
+# $T/agent-counts; they live in its memory and die with it.
+agent_keep_counts() {
+    kill -0 "${HC_AGENT_PID:-}" 2>/dev/null && "$HC" stats 2>/dev/null | grep '^client ' >> "$T/agent-counts"
+    return 0
+}
+# agent_used MIN: the last check of a rerun with HC_AGENT_ONLY=1 (nothing
+# otherwise): the agents of this run made at least MIN signatures, the
+# number the test itself counted, and the hosts could not have made them
+# without the agent: their own core finds no token (with the agent's
+# token store, the same command finds it: the control).
+agent_used() {
+    [ -n "${HC_AGENT_ONLY:-}" ] || return 0
+    agent_keep_counts
+    local n
+    n=$(sed -n 's/^client .*, signatures \([0-9]*\),.*/\1/p' "$T/agent-counts" 2>/dev/null |
+        awk '{ s += $1 } END { print s + 0 }')
+    check "through hsmcached: its counters show the hosts' signatures ($n, at least $1)" test "$n" -ge "$1"
+    sed '/^agent *=/d' "$HSMCACHE_CONF" > "$T/embedded.conf"
+    expect_fail "... which the hosts' own core could not make: it finds no token" "no token" \
+        env HSMCACHE_CONF="$T/embedded.conf" "$HC" tokens
+    check "... while with the agent's token store it finds them (the control)" \
+        env SOFTHSM2_CONF="$HC_AGENT_SOFTHSM2_CONF" HSMCACHE_CONF="$T/embedded.conf" "$HC" tokens
 }
 
 store_pin() { printf '%s\n' "${2:-$PIN}" | "$HC" pin set "$1" >/dev/null; }
