@@ -3,21 +3,21 @@
 # file; pdns_server runs as another user (hc-pdns, `setuid=` in pdns.conf)
 # and signs through the agent: its answers validate. [client pdns] lists
 # only the zone's keys: other keys on the token are invisible to hc-pdns
-# and signing with them is refused; key generation, not in its
-# operations, is refused. A uid no [client] section lists (hc-other) is
-# refused with a message naming the config, and the agent logs each
-# refusal. `hsmcache stats` through the agent counts per client.
+# and signing with them is refused (openssl finds no such key and writes
+# no signature, while hc-pdns signs with its own key and root with that
+# one; asked with the key's handle, the agent itself refuses, logs and
+# counts it); key generation, not in its operations, is refused. A uid no
+# [client] section lists (hc-other) is refused with a message naming the
+# config, and the agent logs each refusal. `hsmcache stats` through the
+# agent counts per client.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 hc_setup
 HC_AGENT=1
-for u in hc-pdns hc-other; do id "$u" > /dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin "$u"; done
-getent group hc-clients > /dev/null || groupadd -r hc-clients
-usermod -aG hc-clients hc-pdns
-usermod -aG hc-clients hc-other
-trap 'hc_cleanup; userdel hc-pdns 2>/dev/null; userdel hc-other 2>/dev/null; groupdel hc-clients 2>/dev/null' EXIT
+agent_user hc-pdns hc-clients
+agent_user hc-other hc-clients
 chmod 711 "$T"   # other users reach the config and the socket, nothing else
 MOD=hsmcache-test-$$
 register_module "$MOD" "$BUILD/hsmcache-pdns.so"
@@ -28,10 +28,9 @@ write_config dns softhsm2 dnstok "[agent]" "socket-group = hc-clients" "socket-m
     "[client pdns]" "uid = hc-pdns" "keys = $KEYS" "[pdns]" "presign = no"
 chmod 644 "$HSMCACHE_CONF"
 store_pin dns
-as() { local u=$1; shift; runuser -u "$u" -- env HSMCACHE_CONF="$HSMCACHE_CONF" "$@"; }
 
 equals "the PIN file belongs to the agent's user, mode 0600" "$(stat -c '%U %a' "$T/pins/dns")" "root 600"
-expect_fail "hc-pdns cannot read the PIN file" "Permission denied" as hc-pdns cat "$T/pins/dns"
+expect_fail "hc-pdns cannot read the PIN file" "Permission denied" agent_as hc-pdns cat "$T/pins/dns"
 equals "the socket is mode 0660, group hc-clients" "$(stat -c '%a %G' "$T/agent.sock")" "660 hc-clients"
 
 start_mariadb || { not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"; exit 1; }
@@ -51,34 +50,61 @@ out=$(verify_axfr "$Z" "$DNS_PORT" "$T/$Z.axfr"); st=$?
 equals "ldns-verify-zone accepts the zone hc-pdns signed through the agent" "$st:$out" "0:Zone is verified and complete"
 stop_pdns
 
-keys=$(as hc-pdns "$HC" keys dns 2>&1)
+keys=$(agent_as hc-pdns "$HC" keys dns 2>&1)
 contains "hc-pdns sees its zone's keys" "$keys" "object=$Z-zsk"
-case $keys in *other-key*) not_ok "hc-pdns sees a key outside its [client] keys" ;;
-*) ok "... and not the other key on the token" ;; esac
-out=$(as hc-pdns "$HC" keygen dns new-key ecdsa-p256 2>&1); st=$?
+lacks "... and not the other key on the token" "$keys" "other-key"
+out=$(agent_as hc-pdns "$HC" keygen dns new-key ecdsa-p256 2>&1); st=$?
 check "hc-pdns may not generate keys (not in its operations)" test "$st" -ne 0
 contains "... the refusal names the operation and the client" "$out" "refused operation 'generate': not in [client pdns] operations"
-# Signing with a key outside the list, by its URI, through the provider.
+# Signing with a key outside the list, by its URI, through the provider:
+# the key exists and signs for the agent's own user, and hc-pdns signs
+# the same way with its own key, so openssl's "not found" for hc-pdns
+# and other-key is the [client] rule, not a missing key or a broken path.
 write_openssl_conf "$T/other.cnf" "$BUILD/hsmcache-provider.so"
 echo data > "$T/data"
-out=$(as hc-pdns env OPENSSL_CONF="$T/other.cnf" openssl pkeyutl -sign -rawin -digest sha256 \
-    -inkey "pkcs11:token=dns;object=other-key;type=private" -in "$T/data" -out /dev/null 2>&1); st=$?
-check "hc-pdns cannot sign with a key outside its list" test "$st" -ne 0
-contains "... the key is not there for it" "$out" "other-key"
+mkdir -m 700 "$T/out"; chown hc-pdns "$T/out"   # where hc-pdns may write
+sign_as() { # USER KEY OUT
+    agent_as "$1" env OPENSSL_CONF="$T/other.cnf" openssl pkeyutl -sign -rawin -digest sha256 \
+        -inkey "pkcs11:token=dns;object=$2;type=private" -in "$T/data" -out "$3"
+}
+verify_sig() { # KEY SIG
+    OPENSSL_CONF="$T/other.cnf" openssl pkeyutl -verify -rawin -digest sha256 -pubin \
+        -inkey "pkcs11:token=dns;object=$1;type=public" -in "$T/data" -sigfile "$2"
+}
+check "the agent's own user signs with other-key" sign_as root other-key "$T/other.sig"
+check "... a signature that verifies (the key exists and works)" verify_sig other-key "$T/other.sig"
+check "hc-pdns signs with its zone's key the same way" sign_as hc-pdns "$Z-zsk" "$T/out/zsk.sig"
+check "... a signature that verifies" verify_sig "$Z-zsk" "$T/out/zsk.sig"
+expect_fail "hc-pdns cannot sign with other-key: there is no such key for it" \
+    "Could not read private key from" sign_as hc-pdns other-key "$T/out/other.sig"
+check "... and no signature file was written" test ! -e "$T/out/other.sig"
+# The agent's own refusal. Its handle for other-key (root finds it) is
+# no secret: hc-pdns asking with it directly gets the agent's refusal,
+# logged and counted, while the same request with its own key signs.
+refused() { "$HC" stats | sed -n 's/^client pdns: .* refused \([0-9]*\),.*/\1/p'; }
+other=$(agent_raw root find dns other-key)
+equals "the agent finds other-key for its own user" "${other% *}" "rv=0x0 found 1"
+equals "... and nothing for hc-pdns" "$(agent_raw hc-pdns find dns other-key)" "rv=0x0 found 0"
+zsk=$(agent_raw hc-pdns find dns "$Z-zsk")
+equals "hc-pdns signs with its zone's key's handle" "$(agent_raw hc-pdns sign "${zsk##* }")" "rv=0x0, 64 bytes: "
+before=$(refused)
+equals "hc-pdns signing with other-key's handle: the agent refuses (CKR_KEY_HANDLE_INVALID)" \
+    "$(agent_raw hc-pdns sign "${other##* }")" \
+    "rv=0x60, 0 bytes: hsmcached refused sign with key 'other-key' on token dns: not in [client pdns] keys"
+equals "... logs it once, with hc-pdns's uid and the key" "$(grep -c "client pdns (uid $(id -u hc-pdns), \
+pid [0-9]*): refused sign with key 'other-key' on token dns" "$T/agent.log")" "1"
+equals "... and counts it" "$(refused)" "$((before + 1))"
 
-out=$(OPENSSL_CONF="$T/other.cnf" openssl pkeyutl -sign -rawin -digest sha256 \
-    -inkey "pkcs11:token=dns;object=other-key;type=private" -in "$T/data" -out "$T/other.sig" 2>&1); st=$?
-equals "... the agent's own user can (the key works)" "$st" "0"
-
-out=$(as hc-other "$HC" keys dns 2>&1); st=$?
+out=$(agent_as hc-other "$HC" keys dns 2>&1); st=$?
 check "hc-other (no [client] section) is refused" test "$st" -ne 0
 contains "... with a message naming the uid and the config" "$out" "refused uid $(id -u hc-other): no [client] section in $HSMCACHE_CONF lists it"
 contains "the agent logs the refused uid" "$(cat "$T/agent.log")" "refused uid $(id -u hc-other) gid"
-contains "the agent logs the refused operation" "$(cat "$T/agent.log")" "client pdns (uid $(id -u hc-pdns)"
+equals "the agent logs the refused operation once" "$(grep -c "client pdns (uid $(id -u hc-pdns), \
+pid [0-9]*): refused operation 'generate'" "$T/agent.log")" "1"
 stats=$("$HC" stats)
 contains "hsmcache stats through the agent counts per client" "$stats" "client pdns: connections"
 n=$(echo "$stats" | sed -n 's/^client pdns: .* signatures \([0-9]*\),.*/\1/p')
 check "... with the signatures hc-pdns made ($n)" test "${n:-0}" -ge 1
 n=$(echo "$stats" | sed -n 's/^client pdns: .* refused \([0-9]*\),.*/\1/p')
-check "... and its refusal (generate: $n)" test "${n:-0}" -ge 1
+equals "... and its two refusals (generate, sign by handle)" "$n" "2"
 done_testing

@@ -136,6 +136,119 @@ agent_used() {
         env SOFTHSM2_CONF="$HC_AGENT_SOFTHSM2_CONF" HSMCACHE_CONF="$T/embedded.conf" "$HC" tokens
 }
 
+# agent_user NAME [GROUP...]: a system user for identity tests, created
+# unless it exists, and made a member of each GROUP (created unless it
+# exists). Whatever was created is deleted when the test exits.
+agent_user() {
+    local u=$1 g
+    shift
+    for g in "$@"; do
+        getent group "$g" > /dev/null || { groupadd -r "$g" && HC_ADDED_GROUPS="${HC_ADDED_GROUPS:-} $g"; }
+    done
+    if ! id "$u" > /dev/null 2>&1; then
+        useradd -r -M -s /usr/sbin/nologin "$u" && HC_ADDED_USERS="${HC_ADDED_USERS:-} $u"
+    fi
+    for g in "$@"; do usermod -aG "$g" "$u"; done
+    trap 'hc_cleanup; agent_users_cleanup' EXIT
+}
+agent_users_cleanup() {
+    local x
+    for x in ${HC_ADDED_USERS:-}; do userdel "$x" 2> /dev/null; done
+    for x in ${HC_ADDED_GROUPS:-}; do groupdel "$x" 2> /dev/null; done
+    return 0
+}
+# agent_as USER CMD...: CMD as USER, with the test's config.
+agent_as() {
+    local u=$1
+    shift
+    runuser -u "$u" -- env HSMCACHE_CONF="$HSMCACHE_CONF" "$@"
+}
+# agent_raw USER CMD ARGS: a client speaking the agent protocol itself
+# (shared/src/proto.h), as USER, to ask what the ordinary clients cannot:
+#   find TOKEN LABEL   prints "rv=0x0 found N REF..." (private keys LABEL)
+#   sign REF           one ECDSA signature with the agent's object REF,
+#                      found or not: prints "rv=0x..., N bytes: MESSAGE"
+#   hold N STOPFILE    opens N connections, each saying hello; prints
+#                      "held K" (those the agent served) and keeps them
+#                      open until STOPFILE exists
+agent_raw() {
+    local u=$1
+    shift
+    [ -f "$T/agent-raw.py" ] || cat > "$T/agent-raw.py" <<'EOP'
+import os, socket, struct, sys, time
+path, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+def frame(op, body):
+    body = bytes([1, op]) + body
+    return struct.pack('>I', len(body)) + body
+def s(x):
+    x = x.encode() if isinstance(x, str) else x
+    return struct.pack('>I', len(x)) + x
+def u64(v): return struct.pack('>Q', v)
+class Reply:
+    def __init__(self, c):
+        self.b, self.o = self.exactly(c, struct.unpack('>I', self.exactly(c, 4))[0]), 2
+        self.rv, self.msg = self.u64(), self.str().decode()
+    @staticmethod
+    def exactly(c, n):
+        b = b''
+        while len(b) < n:
+            d = c.recv(n - len(b))
+            if not d:
+                raise EOFError('closed by the agent')
+            b += d
+        return b
+    def take(self, n):
+        self.o += n
+        return self.b[self.o - n:self.o]
+    def u8(self): return self.take(1)[0]
+    def u32(self): return struct.unpack('>I', self.take(4))[0]
+    def u64(self): return struct.unpack('>Q', self.take(8))[0]
+    def str(self): return self.take(self.u32())
+def call(c, op, body):
+    c.sendall(frame(op, body))
+    return Reply(c)
+def connect():
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(10)
+    c.connect(path)
+    r = call(c, 1, s('cli'))
+    if r.rv:
+        raise ConnectionError('hello refused: ' + r.msg)
+    return c
+if cmd == 'find':
+    CKA_CLASS, CKA_LABEL, CKO_PRIVATE_KEY = 0, 3, 3
+    tmpl = (struct.pack('>I', 2) + u64(CKA_CLASS) + s(struct.pack('=Q', CKO_PRIVATE_KEY))
+            + u64(CKA_LABEL) + s(args[1]))
+    r = call(connect(), 7, s(args[0]) + tmpl)
+    refs = []
+    for _ in range(r.u32()):
+        refs.append(str(r.u64()))
+        r.u64(); r.str(); r.str()
+    print(' '.join(['rv=0x%x found %d' % (r.rv, len(refs))] + refs))
+elif cmd == 'sign':
+    CKM_ECDSA = 0x1041
+    body = (u64(int(args[0])) + u64(CKM_ECDSA) + b'\0' + s(b'') + s(b'\x11' * 32)
+            + b'\0' + u64(0) + b'\1' + u64(512))
+    r = call(connect(), 11, body)
+    r.u8(); r.u64()
+    print('rv=0x%x, %d bytes: %s' % (r.rv, len(r.str()), r.msg))
+elif cmd == 'hold':
+    held = []
+    for _ in range(int(args[0])):
+        try:
+            held.append(connect())
+        except (OSError, EOFError):
+            break
+    print('held %d' % len(held), flush=True)
+    for _ in range(600):
+        if os.path.exists(args[1]):
+            break
+        time.sleep(0.1)
+EOP
+    chmod 644 "$T/agent-raw.py"
+    runuser -u "$u" -- python3 "$T/agent-raw.py" "$T/agent.sock" "$@"
+}
+
 store_pin() { printf '%s\n' "${2:-$PIN}" | "$HC" pin set "$1" >/dev/null; }
 
 # TAP helpers. HC_NCHECKS counts what they printed, for the plan.
