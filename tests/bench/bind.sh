@@ -22,6 +22,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/dns.sh"
+. "$(dirname "$0")/../lib/bench.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
 N=${BENCH_NAMES:-5000}
 P11PROV=/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so
@@ -113,12 +114,6 @@ run_signzone() {
 }
 
 calls_total() { "$SIMCTL" "$SIMSTATE" counts | awk '{ s += $2 } END { print s + 0 }'; }
-# stats: "median [min-max]" of the numbers on stdin, FORMAT digits.
-stats() {
-    sort -g | awk -v f="${1:-%.2f}" '{ v[NR] = $1 } END { if (NR)
-        printf f " [" f "-" f "]\n", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2, v[1], v[NR] }'
-}
-
 # pass HSM PROVIDER R: one named run and one dnssec-signzone run (dir
 # $T/HSM-PROVIDER-R); prints "named-secs sigs/s calls/sig" (calls "-"
 # off the simulator).

@@ -1,0 +1,38 @@
+# tests/lib/bench.sh: what the benches share. Source after env.sh.
+#   stats [FORMAT]        "median [lowest-highest]" of the numbers on stdin
+#                         (printf FORMAT, default %.2f); nothing for none
+#   warm_rate MODULE LABEL THREADS SECONDS [OPTION...]
+#                         tests/sigload's signatures/s once the process is
+#                         set up: the difference of a 1 s and a SECONDS run,
+#                         (signed(long) - signed(short)) / (elapsed(long) -
+#                         elapsed(short)), so setup done inside or outside
+#                         sigload's timer (C_Initialize, login, the first
+#                         session) counts on neither side of a comparison.
+#                         Only signatures that succeeded count; a failed
+#                         signature fails the run (sigload exits 1).
+
+stats() {
+    sort -g | awk -v f="${1:-%.2f}" '{ v[NR] = $1 } END { if (NR)
+        printf f " [" f "-" f "]\n", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2, v[1], v[NR] }'
+}
+
+# sigload_run MODULE LABEL THREADS SECS [OPTION...]: "signed elapsed" of
+# one run (elapsed = attempts / rate, as sigload timed them).
+sigload_run() {
+    local out
+    out=$("$BUILD/tests/sigload" "$@" --no-verify) || { echo "sigload $*: failed: $out" >&2; return 1; }
+    echo "$out" | awk '{ for (i = 1; i < NF; i++) {
+        if ($i == "signatures") t = $(i + 1); if ($i == "unverified") g = $(i + 1)
+        if ($i == "rate") { r = $(i + 1); sub("/s", "", r) } }
+        if (r + 0 <= 0 || g + 0 <= 0) exit 1; print g, t / r }'
+}
+
+warm_rate() {
+    local m=$1 l=$2 th=$3 secs=$4 c1 e1 c2 e2
+    shift 4
+    [ "$(echo "$secs >= 2" | bc)" = 1 ] || { echo "warm_rate: SECONDS must be 2 or more (the short run is 1 s)" >&2; return 1; }
+    read -r c1 e1 <<< "$(sigload_run "$m" "$l" "$th" 1 "$@")"
+    read -r c2 e2 <<< "$(sigload_run "$m" "$l" "$th" "$secs" "$@")"
+    [ -n "$e2" ] && [ -n "$e1" ] || return 1
+    echo "($c2 - $c1) / ($e2 - $e1)" | bc -l
+}
