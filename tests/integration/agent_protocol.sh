@@ -4,8 +4,9 @@
 # close only their own connection (logged) while other clients keep
 # signing; a client killed mid-request does not disturb the agent; a
 # client whose agent is down gets a quick error naming the socket; SIGHUP
-# with a broken config keeps the running one; SIGTERM answers the request
-# in flight before exiting. Signing runs on the simulator with an 800 ms
+# with a broken config keeps the running one; a second agent refuses to
+# start on the live socket and the first serves on; SIGTERM answers the
+# request in flight before exiting. Signing runs on the simulator with an 800 ms
 # C_Sign so that "mid-request" is a real window.
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
@@ -101,6 +102,18 @@ kill -HUP "$HC_AGENT_PID"
 sleep 0.5
 contains "SIGHUP with a good config reloads it" "$(tail -2 "$T/agent.log")" "reloaded $HSMCACHE_CONF"
 check "... and clients reconnect to it and sign" sign "$T/sig5"
+
+# A second agent on the live socket refuses to start (bounded by a
+# timeout: one that took over would run on) and leaves the first one's
+# socket alone.
+ino=$(stat -c %i "$T/agent.sock")
+timeout 10 "$BUILD/hsmcached" > "$T/agent2.log" 2>&1; st=$?
+equals "a second hsmcached on the live socket exits at once, status 1" "$st" "1"
+contains "... saying another one listens there" "$(cat "$T/agent2.log")" \
+    "another hsmcached is listening on $T/agent.sock"
+equals "... the socket is still the first agent's" "$(stat -c %i "$T/agent.sock" 2>&1)" "$ino"
+check "... which still runs" kill -0 "$HC_AGENT_PID"
+check "... and serves: a client signs through it" sign "$T/sig6"
 
 # SIGTERM while a request runs: it is answered, then the agent exits.
 pkcs11-tool --module "$FRONT" --sign -m ECDSA-SHA256 --label k1 -i "$T/data" -o "$T/sig-term" > "$T/sig-term.log" 2>&1 &

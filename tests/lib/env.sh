@@ -165,6 +165,8 @@ agent_as() {
 }
 # agent_raw USER CMD ARGS: a client speaking the agent protocol itself
 # (shared/src/proto.h), as USER, to ask what the ordinary clients cannot:
+#   hello              prints "client NAME" (the [client] section the
+#                      agent matched), "refused: MESSAGE" or "no reply: ..."
 #   find TOKEN LABEL   prints "rv=0x0 found N REF..." (private keys LABEL)
 #   sign REF           one ECDSA signature with the agent's object REF,
 #                      found or not: prints "rv=0x..., N bytes: MESSAGE"
@@ -215,7 +217,23 @@ def connect():
     if r.rv:
         raise ConnectionError('hello refused: ' + r.msg)
     return c
-if cmd == 'find':
+if cmd == 'hello':
+    try:
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        c.connect(path)
+        r = call(c, 1, s('cli'))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        print('no reply: closed by the agent')   # before or after the hello
+        sys.exit(1)
+    except OSError as e:
+        print('no reply: %s' % e)
+        sys.exit(1)
+    r.u64(); r.u8()
+    for _ in range(r.u32()):
+        r.str()
+    print('client %s' % r.str().decode() if not r.rv else 'refused: ' + r.msg)
+elif cmd == 'find':
     CKA_CLASS, CKA_LABEL, CKO_PRIVATE_KEY = 0, 3, 3
     tmpl = (struct.pack('>I', 2) + u64(CKA_CLASS) + s(struct.pack('=Q', CKO_PRIVATE_KEY))
             + u64(CKA_LABEL) + s(args[1]))
