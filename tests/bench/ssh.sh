@@ -25,19 +25,10 @@ write_config ssh softhsm2 ssh "[sshca]" "keys = pkcs11:token=ssh;object=ca" "aud
 store_pin ssh
 "$HC" keygen ssh ca ecdsa-p256 > /dev/null
 "$HC" sshca pubkey > "$T/ca.pub"
-CA_FP=$(ssh-keygen -lf "$T/ca.pub" | awk '{ print $2 }')
 for i in $(seq "$N"); do ssh-keygen -q -t ed25519 -N '' -f "$T/u$i"; done
 PIN_VALUE=$PIN # the stock path takes it on the command line; that is the point
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
-# certs_ok WHAT: all N certificates are there and signed by the CA key.
-certs_ok() {
-    local f n=0
-    for f in "$T"/u*-cert.pub; do
-        ssh-keygen -L -f "$f" | grep -q "Signing CA: .* $CA_FP " && n=$((n + 1))
-    done
-    [ "$n" -eq "$N" ] || { echo "$1: $n of $N certificates signed by the CA" >&2; return 1; }
-}
 # signs_ok WHAT: on the simulator, one C_Sign per certificate (N*2 a run).
 signs_ok() {
     [ -z "$ON_SIM" ] && return 0
@@ -58,13 +49,13 @@ run() {
             "$T/u$i.pub" < /dev/null > /dev/null 2>&1 || { echo "FAILED u$i" >&2; return 1; }
     done
     t1=$(ms)
-    certs_ok "per process" || return 1
+    ssh_certs_ok "$T/ca.pub" "$N" "per process" || return 1
     rm -f "$T"/u*-cert.pub
     t1b=$(ms)
     ssh-keygen -q -s "$T/ca.pub" -D "$module" "$@" -I batch -n user -V +1h \
         "$T"/u*.pub < /dev/null > /dev/null 2>&1 || { echo "FAILED batch" >&2; return 1; }
     t2=$(ms)
-    certs_ok "one process" || return 1
+    ssh_certs_ok "$T/ca.pub" "$N" "one process" || return 1
     signs_ok "$module" || return 1
     echo "$(echo "($t1 - $t0) / $N" | bc -l) $(echo "($t2 - $t1b) / $N" | bc -l)"
 }

@@ -10,6 +10,9 @@
 #                         session) counts on neither side of a comparison.
 #                         Only signatures that succeeded count; a failed
 #                         signature fails the run (sigload exits 1).
+#   ssh_certs_ok CA_PUB N WHAT
+#                         the N certificates $T/u*-cert.pub are all signed by
+#                         CA_PUB's key (else a message naming WHAT, status 1)
 
 stats() {
     sort -g | awk -v f="${1:-%.2f}" '{ v[NR] = $1 } END { if (NR)
@@ -35,4 +38,13 @@ warm_rate() {
     read -r c2 e2 <<< "$(sigload_run "$m" "$l" "$th" "$secs" "$@")"
     [ -n "$e2" ] && [ -n "$e1" ] || return 1
     echo "($c2 - $c1) / ($e2 - $e1)" | bc -l
+}
+
+ssh_certs_ok() {
+    local fp f n=0
+    fp=$(ssh-keygen -lf "$1" | awk '{ print $2 }')
+    for f in "$T"/u*-cert.pub; do
+        ssh-keygen -L -f "$f" 2>/dev/null | grep -q "Signing CA: .* $fp " && n=$((n + 1))
+    done
+    [ "$n" -eq "$2" ] || { echo "$3: $n of $2 certificates signed by the CA" >&2; return 1; }
 }
