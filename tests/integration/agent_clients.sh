@@ -54,6 +54,7 @@ equals "... and the agent logs each refusal" \
 # max-connections-per-client = 3: hc-ag-b holds 3 idle connections.
 agent_raw hc-ag-b hold 3 "$T/stop" > "$T/hold.out" &
 holder=$!
+HC_PIDS="${HC_PIDS:-} $holder"
 for _ in $(seq 100); do [ -s "$T/hold.out" ] && break; sleep 0.05; done
 equals "hc-ag-b opens 3 connections, the agent serves each" "$(cat "$T/hold.out")" "held 3"
 equals "... a 4th is closed by the agent unanswered" "$(agent_raw hc-ag-b hello)" \
