@@ -81,19 +81,21 @@ check "... and no signature file was written" test ! -e "$T/out/other.sig"
 # The agent's own refusal. Its handle for other-key (root finds it) is
 # no secret: hc-pdns asking with it directly gets the agent's refusal,
 # logged and counted, while the same request with its own key signs.
-refused() { "$HC" stats | sed -n 's/^client pdns: .* refused \([0-9]*\),.*/\1/p'; }
+count() { "$HC" stats | sed -n "s/^client pdns: .* $1 \\([0-9]*\\),.*/\\1/p"; }   # signatures|refused
 other=$(agent_raw root find dns other-key)
 equals "the agent finds other-key for its own user" "${other% *}" "rv=0x0 found 1"
 equals "... and nothing for hc-pdns" "$(agent_raw hc-pdns find dns other-key)" "rv=0x0 found 0"
 zsk=$(agent_raw hc-pdns find dns "$Z-zsk")
+signed=$(count signatures)
 equals "hc-pdns signs with its zone's key's handle" "$(agent_raw hc-pdns sign "${zsk##* }")" "rv=0x0, 64 bytes: "
-before=$(refused)
+equals "... counted as one signature of client pdns" "$(count signatures)" "$((signed + 1))"
+before=$(count refused)
 equals "hc-pdns signing with other-key's handle: the agent refuses (CKR_KEY_HANDLE_INVALID)" \
     "$(agent_raw hc-pdns sign "${other##* }")" \
     "rv=0x60, 0 bytes: hsmcached refused sign with key 'other-key' on token dns: not in [client pdns] keys"
 equals "... logs it once, with hc-pdns's uid and the key" "$(grep -c "client pdns (uid $(id -u hc-pdns), \
 pid [0-9]*): refused sign with key 'other-key' on token dns" "$T/agent.log")" "1"
-equals "... and counts it" "$(refused)" "$((before + 1))"
+equals "... and counts it" "$(count refused)" "$((before + 1))"
 
 out=$(agent_as hc-other "$HC" keys dns 2>&1); st=$?
 check "hc-other (no [client] section) is refused" test "$st" -ne 0
