@@ -53,9 +53,8 @@ stop_pdns
 keys=$(agent_as hc-pdns "$HC" keys dns 2>&1)
 contains "hc-pdns sees its zone's keys" "$keys" "object=$Z-zsk"
 lacks "... and not the other key on the token" "$keys" "other-key"
-out=$(agent_as hc-pdns "$HC" keygen dns new-key ecdsa-p256 2>&1); st=$?
-check "hc-pdns may not generate keys (not in its operations)" test "$st" -ne 0
-contains "... the refusal names the operation and the client" "$out" "refused operation 'generate': not in [client pdns] operations"
+expect_fail "hc-pdns may not generate keys: refused, naming the operation and the client" \
+    "refused operation 'generate': not in [client pdns] operations" agent_as hc-pdns "$HC" keygen dns new-key ecdsa-p256
 # Signing with a key outside the list, by its URI, through the provider:
 # the key exists and signs for the agent's own user, and hc-pdns signs
 # the same way with its own key, so openssl's "not found" for hc-pdns
@@ -97,9 +96,8 @@ equals "... logs it once, with hc-pdns's uid and the key" "$(grep -c "client pdn
 pid [0-9]*): refused sign with key 'other-key' on token dns" "$T/agent.log")" "1"
 equals "... and counts it" "$(count refused)" "$((before + 1))"
 
-out=$(agent_as hc-other "$HC" keys dns 2>&1); st=$?
-check "hc-other (no [client] section) is refused" test "$st" -ne 0
-contains "... with a message naming the uid and the config" "$out" "refused uid $(id -u hc-other): no [client] section in $HSMCACHE_CONF lists it"
+expect_fail "hc-other (no [client] section) is refused, with a message naming the uid and the config" \
+    "refused uid $(id -u hc-other): no [client] section in $HSMCACHE_CONF lists it" agent_as hc-other "$HC" keys dns
 contains "the agent logs the refused uid" "$(cat "$T/agent.log")" "refused uid $(id -u hc-other) gid"
 equals "the agent logs the refused operation once" "$(grep -c "client pdns (uid $(id -u hc-pdns), \
 pid [0-9]*): refused operation 'generate'" "$T/agent.log")" "1"
