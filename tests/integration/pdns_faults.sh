@@ -21,7 +21,7 @@ for role in ksk zsk; do "$HC" keygen dns "$zone-$role" ecdsa-p256 > /dev/null; d
 pdnsutil_t hsm assign "$zone" ecdsa256 ksk "$MOD" dns '' "$zone-ksk" > /dev/null 2>&1
 pdnsutil_t hsm assign "$zone" ecdsa256 zsk "$MOD" dns "$PIN" "$zone-zsk" > /dev/null 2>&1
 pdnsutil_t rectify-zone "$zone" > /dev/null 2>&1
-check "pdns_server starts" start_pdns
+must_start_pdns
 status() { dig +dnssec +time=3 +tries=1 -p "$DNS_PORT" @127.0.0.1 "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
 signed() { dig +dnssec +noall +answer +time=3 +tries=1 -p "$DNS_PORT" @127.0.0.1 "$1" A | grep -c RRSIG; }
 
@@ -35,7 +35,7 @@ equals "a row with a PIN still signs" "$(signed "n1.$zone")" "1"
 stop_pdns
 store_pin dns wrong-pin
 "$SIMCTL" "$SIMSTATE" reset
-start_pdns
+must_start_pdns
 for i in 2 3 4 5 6 7 8; do r=$(status "n$i.$zone"); done
 equals "wrong PIN: DNSSEC answers fail" "$r" "SERVFAIL"
 equals "wrong PIN: exactly one C_Login reached the HSM for 7 queries" "$(sim_count C_Login)" "1"
