@@ -171,8 +171,8 @@ echo "token removed ${ABSENT} s during dnsperf over S2's signed names: $(rv comp
      "dig sample $(rv sample_signed)/$(rv sample_asked) with an RRSIG; new names: $(rv new_servfail) of $(rv new_asked) SERVFAIL," \
      "$(rv new_other) other, slowest $(rv new_max_ms) ms, $(rv new_signed_absent) signed while absent;" \
      "signing resumed: first signed query sent $(rv resume_ms) ms after the token returned, last failed one at $(rv last_fail_ms) ms (pdns not restarted)"
-[ "$(rv lost)" = 0 ] && [ "$(rv servfail)" = 0 ] && [ "$(rv other_rcodes)" = - ] && [ "$(rv window_min)" -ge 1 ] ||
-    fail "reliability run: lost $(rv lost), SERVFAIL $(rv servfail), other $(rv other_rcodes), fewest NOERROR in an outage second $(rv window_min)"
+[ "$(rv outage_rc)" = 0 ] && [ "$(rv lost)" = 0 ] && [ "$(rv servfail)" = 0 ] && [ "$(rv other_rcodes)" = - ] && [ "$(rv window_min)" -ge 1 ] ||
+    fail "reliability run: outage command status $(rv outage_rc), lost $(rv lost), SERVFAIL $(rv servfail), other $(rv other_rcodes), fewest NOERROR in an outage second $(rv window_min)"
 [ "$(rv sample_signed)" = "$(rv sample_asked)" ] && [ "$(rv new_other)" = 0 ] && [ "$(rv new_signed_absent)" = 0 ] ||
     fail "reliability run: dig sample $(rv sample_signed)/$(rv sample_asked) signed, new names $(rv new_other) not refused by the server, $(rv new_signed_absent) signed while absent"
 if [ -n "$FAILED" ]; then

@@ -113,6 +113,7 @@ sim_outage() { "$SIMCTL" "$SIMSTATE" remove $(($1 * 1000)); }
 # known to 0.1 s plus a query); and while it is away one signed name per
 # round over UDP with dig, to show the RRSIGs dnsperf cannot see.
 # Prints "key value" lines: perf_parse's keys of the dnsperf pass, and
+#   outage_rc                  the outage function's exit status
 #   window_seconds window_min  dnsperf's seconds overlapping the outage,
 #                              the fewest NOERROR answers one of them had
 #   sample_asked sample_signed signed names asked during the outage, and
@@ -138,7 +139,8 @@ removal_run() {
     sleep 1
     from_ms=$(date +%s%3N)
     back_ms=$(( from_ms + absent * 1000 ))
-    "${OUTAGE:-sim_outage}" "$absent"
+    local outage_rc=0
+    "${OUTAGE:-sim_outage}" "$absent" || outage_rc=$?
     while [ "$(date +%s%3N)" -lt $((back_ms + 10000)) ] && [ -z "$resume" ]; do
         t0=$(date +%s%3N)
         q=$(dig +dnssec +time=5 +tries=1 -p "$DNS_PORT" @127.0.0.1 "n$i.$zone" A) || true
@@ -165,6 +167,7 @@ removal_run() {
     done
     wait "$perf"
     cat "$T/removal.perf"
+    echo "outage_rc $outage_rc"
     echo "window_seconds $(perf_window "$T/removal.perf" "$from_ms" "$back_ms" | tr ' ' '\n' | head -1)"
     echo "window_min $(perf_window "$T/removal.perf" "$from_ms" "$back_ms" | awk '{ print $2 }')"
     echo "sample_asked $sasked"
@@ -188,6 +191,7 @@ removal_run() {
 removal_checks() {
     local what=$1 absent=$2 fast=$3 limit=$4 r lf gap
     rv() { awk -v k="$1" '$1 == k { print $2; exit }' "$T/removal"; }
+    equals "$what went away (the outage command succeeded)" "$(rv outage_rc)" "0"
     equals "dnsperf over the signed names: no query lost ($(rv completed) of $(rv sent) answered)" \
         "lost $(rv lost), parsed $(rv parse_ok)" "lost 0, parsed 1"
     check "... thousands of answers ($(rv completed), $(rv qps) q/s)" test "$(rv completed)" -ge 1000
