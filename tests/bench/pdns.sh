@@ -44,7 +44,12 @@ ABSENT=${BENCH_ABSENT:-30}
 EXTRA=200                                  # never signed: the reliability run's new names
 FAST="latency.C_Sign=0;latency.C_Digest=0" # HSMSIM_SET for the fill passes
 hc_setup
-register_module "hsmsim-$$" "$SIM"
+# The stock Engine is a copy of the simulator: p11-kit loads every
+# registered module into every PowerDNS process on the machine, and the
+# simulator's own path loaded that way collides with hsmcache's core
+# loading it as its token (other tests' pdnsutil and pdns_server fail).
+cp "$SIM" "$T/hsmsim-stock.so"
+register_module "hsmsim-$$" "$T/hsmsim-stock.so"
 register_module "hsmcache-$$" "$BUILD/hsmcache-pdns.so"
 make_token dnstok
 write_config dns "$SIM" dnstok "[pdns]" "presign-rate = 100" "presign-interval = 5s"

@@ -9,11 +9,17 @@
 # Each pass counts its answers that came NOERROR with an RRSIG ("signed")
 # and divides the calls by that; fewer than N fails the bench (exit 1).
 set -euo pipefail
+trap 'echo "bench-pdns-calls: stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 N=${BENCH_NAMES:-1000}
 hc_setup
-register_module "hsmsim-$$" "$SIM"
+# The stock Engine is a copy of the simulator: p11-kit loads every
+# registered module into every PowerDNS process on the machine, and the
+# simulator's own path loaded that way collides with hsmcache's core
+# loading it as its token (other tests' pdnsutil and pdns_server fail).
+cp "$SIM" "$T/hsmsim-stock.so"
+register_module "hsmsim-$$" "$T/hsmsim-stock.so"
 register_module "hsmcache-$$" "$BUILD/hsmcache-pdns.so"
 make_token dnstok
 write_config dns "$SIM" dnstok
