@@ -1,7 +1,10 @@
 # tests/lib/pdns-load.sh: the setup of the PowerDNS tests over the
-# simulator, dnsperf against the private pdns_server of
-# scripts/lib/pdns-local.sh (source that first), and the token-removal
-# run both the test and bench-pdns use.
+# simulator; dnsperf against the private pdns_server of
+# scripts/lib/pdns-local.sh (source that first), its output read in one
+# place (perf_parse: a lost query is never an answer); the token-removal
+# run and its checks, which the tests and bench-pdns share; a pdns start
+# that stops the test when it fails; and ldns-verify-zone over the very
+# RRSIGs a pass of `ask` received.
 
 # pdns_sim_setup [CONFIG LINES...]: a temp dir, the PowerDNS front
 # registered with p11-kit as $MOD, token "dns" (label dnstok) on the
