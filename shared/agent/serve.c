@@ -169,14 +169,24 @@ static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     free(objs);
 }
 
+/* Attributes whose type is not on the list (q->blocked, proto_check.h)
+ * are not asked of the module: they come back unavailable, with
+ * CKR_ATTRIBUTE_TYPE_INVALID as for a type the token does not know. */
 static void do_get_attrs(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    CK_ATTRIBUTE t[HC_PROTO_MAX_ATTRS];
+    CK_ATTRIBUTE t[HC_PROTO_MAX_ATTRS], ask[HC_PROTO_MAX_ATTRS];
+    size_t at[HC_PROTO_MAX_ATTRS];
+    CK_ULONG nask = 0;
     unsigned char *bufs[HC_PROTO_MAX_ATTRS] = { 0 };
     CK_RV rv = allowed(s, q->obj) ? CKR_OK : refuse_key(s, "get-attributes", q->obj, &err);
     for (CK_ULONG i = 0; i < q->n; i++) {
         t[i] = (CK_ATTRIBUTE){ q->tmpl[i].type, NULL, 0 };
+        if (q->blocked >> i & 1) {
+            t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+            continue;
+        }
+        at[nask++] = i;
         if (q->tmpl[i].ulValueLen != CK_UNAVAILABLE_INFORMATION) {
             t[i].ulValueLen = q->tmpl[i].ulValueLen;
             if (!(t[i].pValue = bufs[i] = malloc(t[i].ulValueLen ? t[i].ulValueLen : 1)))
@@ -184,8 +194,24 @@ static void do_get_attrs(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         }
     }
     bool ran = rv == CKR_OK;
-    if (ran)
-        rv = hc_get_attrs(s->ctx, q->obj, t, q->n, &err);
+    if (ran && nask) {
+        for (CK_ULONG k = 0; k < nask; k++)
+            ask[k] = t[at[k]];
+        rv = hc_get_attrs(s->ctx, q->obj, ask, nask, &err);
+        for (CK_ULONG k = 0; k < nask; k++)
+            t[at[k]].ulValueLen = ask[k].ulValueLen;
+    }
+    if (ran && q->blocked && rv == CKR_OK) {
+        CK_ATTRIBUTE_TYPE first = 0;
+        for (CK_ULONG i = 0; i < q->n && !first; i++)
+            if (q->blocked >> i & 1)
+                first = q->tmpl[i].type;
+        hc_log(&s->ag->log, HC_LOG_INFO, "client %s (uid %u, pid %d): get-attributes: "
+               "attribute 0x%lx not passed on", agent_rules_name(s->rules),
+               (unsigned)s->cred.uid, (int)s->cred.pid, (unsigned long)first);
+        rv = hc_err(&err, CKR_ATTRIBUTE_TYPE_INVALID, "hsmcached: attribute 0x%lx is "
+                    "not one the agent passes on", (unsigned long)first);
+    }
     put_header(w, HC_OP_GET_ATTRS, rv, &err);
     for (CK_ULONG i = 0; i < q->n; i++) {
         CK_ULONG len = ran ? t[i].ulValueLen : CK_UNAVAILABLE_INFORMATION;
@@ -391,9 +417,35 @@ static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     put_header(w, q->op, rv, &err);
 }
 
+/* A request the op table refuses before any handler runs: the op's
+ * [client] operations bit, then the decoder's whitelists (proto_check.h:
+ * nothing outside them reaches the module). True when answered. */
+static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    unsigned perm = hc_op_perm(q);
+    CK_RV rv = CKR_OK;
+    if (perm && !may(s, perm)) {
+        rv = refuse_op(s, q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
+                                               : hc_op_name(q->op), &err);
+    } else if (q->refuse != CKR_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "%s: %s", hc_op_name(q->op), q->why);
+        log_refusal(s, what);
+        rv = hc_err(&err, q->refuse, "hsmcached refused %s", what);
+    }
+    if (rv == CKR_OK)
+        return false;
+    put_header(w, q->op, rv, &err);
+    hc_op_empty_reply(w, q);
+    return true;
+}
+
 static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
+    if (refuse_early(s, q, w))
+        return;
     switch (q->op) {
     case HC_OP_TOKEN_STATUS:
     case HC_OP_MECHANISMS:

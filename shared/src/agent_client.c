@@ -24,6 +24,16 @@
 
 #include "agent_link.h"
 #include "err.h"
+#include "proto_check.h"
+
+/* A template the agent would refuse (proto_check.h), refused here with
+ * the same code before anything is sent. */
+static CK_RV check_template(const CK_ATTRIBUTE *t, CK_ULONG n, hc_err_t *err)
+{
+    char why[200];
+    CK_RV rv = hc_template_check(t, n, why, sizeof why);
+    return rv == CKR_OK ? rv : hc_err(err, rv, "hsmcache: %s (not sent to hsmcached)", why);
+}
 
 /* ---- the transport's members ---- */
 
@@ -237,6 +247,9 @@ static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl,
                         CK_ULONG n, hc_obj_t **objs, size_t *count, hc_err_t *err)
 {
     hc_agent_t *a = impl;
+    CK_RV checked = check_template(tmpl, n, err);
+    if (checked != CKR_OK)
+        return checked;
     for (int attempt = 0;; attempt++) {
         struct conn *c = hc_link_conn_take(a, err);
         if (!c)
@@ -533,6 +546,11 @@ static CK_RV agent_generate(void *impl, size_t tok, const CK_MECHANISM *mech,
                             const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
                             hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
 {
+    CK_RV rv = check_template(pub_tmpl, npub, err);
+    if (rv == CKR_OK)
+        rv = check_template(priv_tmpl, npriv, err);
+    if (rv != CKR_OK)
+        return rv;
     struct gen_arg g = { impl, tok, mech, pub_tmpl, priv_tmpl, npub, npriv, pub, priv };
     /* Not retried: a lost reply may still have made the key pair. */
     return hc_link_call(impl, HC_OP_GENERATE, 0, false, build_gen, parse_gen, &g, err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_check.h"
 
 /* ---- writing ---- */
 
@@ -108,9 +109,6 @@ void hc_w_free(hc_wbuf_t *w)
     memset(w, 0, sizeof *w);
 }
 
-/* Parameter kinds on the wire. */
-enum { PARAM_BYTES = 0, PARAM_OAEP = 1, PARAM_EDDSA = 2 };
-
 void hc_w_mech(hc_wbuf_t *w, const CK_MECHANISM *m)
 {
     hc_w_u64(w, m->mechanism);
@@ -118,20 +116,33 @@ void hc_w_mech(hc_wbuf_t *w, const CK_MECHANISM *m)
     size_t n = p ? m->ulParameterLen : 0;
     if (m->mechanism == CKM_RSA_PKCS_OAEP && n == sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
         const CK_RSA_PKCS_OAEP_PARAMS *o = p;
-        hc_w_u8(w, PARAM_OAEP);
+        hc_w_u8(w, HC_PARAM_OAEP);
         hc_w_u64(w, o->hashAlg);
         hc_w_u64(w, o->mgf);
         hc_w_u64(w, o->source);
         hc_w_bytes(w, o->pSourceData, o->pSourceData ? o->ulSourceDataLen : 0);
+    } else if (n == sizeof(CK_RSA_PKCS_PSS_PARAMS) &&
+               (m->mechanism == CKM_RSA_PKCS_PSS || m->mechanism == CKM_SHA1_RSA_PKCS_PSS ||
+                m->mechanism == CKM_SHA224_RSA_PKCS_PSS ||
+                m->mechanism == CKM_SHA256_RSA_PKCS_PSS ||
+                m->mechanism == CKM_SHA384_RSA_PKCS_PSS ||
+                m->mechanism == CKM_SHA512_RSA_PKCS_PSS)) {
+        const CK_RSA_PKCS_PSS_PARAMS *s = p;
+        hc_w_u8(w, HC_PARAM_PSS);
+        hc_w_u64(w, s->hashAlg);
+        hc_w_u64(w, s->mgf);
+        hc_w_u64(w, s->sLen);
     } else if (m->mechanism == CKM_EDDSA && n == sizeof(hc_eddsa_params_t)) {
         const hc_eddsa_params_t *e = p;
-        hc_w_u8(w, PARAM_EDDSA);
+        hc_w_u8(w, HC_PARAM_EDDSA);
         hc_w_u8(w, e->phFlag);
         hc_w_bytes(w, e->pContextData, e->pContextData ? e->ulContextDataLen : 0);
     } else {
+        /* No parameter, or one the agent refuses: sent so that the agent
+         * answers with its code (never passed to the module). */
         if (n > HC_PROTO_MAX_PARAM)
             w->failed = true;
-        hc_w_u8(w, PARAM_BYTES);
+        hc_w_u8(w, HC_PARAM_NONE);
         hc_w_bytes(w, p, n);
     }
 }
@@ -144,7 +155,7 @@ bool hc_w_template(hc_wbuf_t *w, const CK_ATTRIBUTE *t, CK_ULONG n)
     }
     hc_w_u32(w, (uint32_t)n);
     for (CK_ULONG i = 0; i < n; i++) {
-        if ((t[i].type & CKF_ARRAY_ATTRIBUTE) || t[i].ulValueLen > HC_PROTO_MAX_VALUE) {
+        if (hc_attr_shape(t[i].type) == HC_SHAPE_NONE || t[i].ulValueLen > HC_PROTO_MAX_VALUE) {
             w->failed = true;
             return false;
         }
@@ -243,8 +254,9 @@ void hc_r_mech(hc_rbuf_t *r, hc_proto_mech_t *m)
     m->m.mechanism = hc_r_u64(r);
     size_t n;
     const unsigned char *p;
-    switch (hc_r_u8(r)) {
-    case PARAM_OAEP:
+    m->kind = hc_r_u8(r);
+    switch (m->kind) {
+    case HC_PARAM_OAEP:
         m->param.oaep.hashAlg = hc_r_u64(r);
         m->param.oaep.mgf = hc_r_u64(r);
         m->param.oaep.source = hc_r_u64(r);
@@ -254,7 +266,14 @@ void hc_r_mech(hc_rbuf_t *r, hc_proto_mech_t *m)
         m->m.pParameter = &m->param.oaep;
         m->m.ulParameterLen = sizeof m->param.oaep;
         break;
-    case PARAM_EDDSA:
+    case HC_PARAM_PSS:
+        m->param.pss.hashAlg = hc_r_u64(r);
+        m->param.pss.mgf = hc_r_u64(r);
+        m->param.pss.sLen = hc_r_u64(r);
+        m->m.pParameter = &m->param.pss;
+        m->m.ulParameterLen = sizeof m->param.pss;
+        break;
+    case HC_PARAM_EDDSA:
         m->param.eddsa.phFlag = hc_r_u8(r) != 0;
         p = hc_r_bytes(r, &n, 255);
         m->param.eddsa.pContextData = n ? (void *)p : NULL;
@@ -262,10 +281,11 @@ void hc_r_mech(hc_rbuf_t *r, hc_proto_mech_t *m)
         m->m.pParameter = &m->param.eddsa;
         m->m.ulParameterLen = sizeof m->param.eddsa;
         break;
-    case PARAM_BYTES:
-        p = hc_r_bytes(r, &n, HC_PROTO_MAX_PARAM);
-        m->m.pParameter = n ? (void *)p : NULL;
-        m->m.ulParameterLen = n;
+    case HC_PARAM_NONE:
+        /* Plain bytes are never handed on: a struct's pointers would be
+         * the client's. Only their length is kept, for the refusal. */
+        hc_r_bytes(r, &n, HC_PROTO_MAX_PARAM);
+        m->raw_len = n;
         break;
     default:
         r->bad = true;
@@ -292,146 +312,10 @@ void hc_r_template(hc_rbuf_t *r, CK_ATTRIBUTE **out, CK_ULONG *n)
     *n = count;
 }
 
-/* GET_ATTRS: u32 n, n x (u64 type, u8 want, u64 cap); cap is kept in
- * ulValueLen, CK_UNAVAILABLE_INFORMATION when no buffer was given. */
-static void read_attr_query(hc_rbuf_t *r, hc_req_t *q)
-{
-    uint32_t count = hc_r_u32(r);
-    if (r->bad || count == 0)
-        return;
-    if (count > HC_PROTO_MAX_ATTRS || !(q->tmpl = calloc(count, sizeof *q->tmpl))) {
-        r->bad = true;
-        return;
-    }
-    q->n = count;
-    for (uint32_t i = 0; i < count; i++) {
-        q->tmpl[i].type = hc_r_u64(r);
-        bool want = hc_r_u8(r) != 0;
-        uint64_t cap = hc_r_u64(r);
-        if (cap > HC_PROTO_MAX_VALUE)
-            r->bad = true;
-        q->tmpl[i].ulValueLen = want ? (CK_ULONG)cap : CK_UNAVAILABLE_INFORMATION;
-    }
-}
-
-bool hc_req_decode(const unsigned char *body, size_t len, hc_req_t *q)
-{
-    memset(q, 0, sizeof *q);
-    hc_rbuf_t r;
-    hc_r_init(&r, body, len);
-    if (hc_r_u8(&r) != HC_PROTO_VERSION)
-        return false;
-    q->op = hc_r_u8(&r);
-    switch (q->op) {
-    case HC_OP_HELLO:
-    case HC_OP_AUDIT:
-        hc_r_str(&r, q->text, sizeof q->text);
-        break;
-    case HC_OP_TOKEN_STATUS:
-    case HC_OP_LOGIN_CHECK:
-        hc_r_str(&r, q->token, sizeof q->token);
-        break;
-    case HC_OP_MECHANISMS:
-        hc_r_str(&r, q->token, sizeof q->token);
-        q->want = hc_r_u8(&r) != 0;
-        q->cap = hc_r_u64(&r);
-        if (q->cap > 4096)
-            r.bad = true;
-        break;
-    case HC_OP_MECH_INFO:
-        hc_r_str(&r, q->token, sizeof q->token);
-        q->cap = hc_r_u64(&r);
-        break;
-    case HC_OP_LOGIN_WITH:
-        hc_r_str(&r, q->token, sizeof q->token);
-        q->data = hc_r_bytes(&r, &q->len, 256);
-        break;
-    case HC_OP_FIND:
-        hc_r_str(&r, q->token, sizeof q->token);
-        hc_r_template(&r, &q->tmpl, &q->n);
-        break;
-    case HC_OP_GET_ATTRS:
-        q->obj = hc_r_u64(&r);
-        read_attr_query(&r, q);
-        break;
-    case HC_OP_PUBLIC_KEY:
-    case HC_OP_SIG_LEN:
-    case HC_OP_DESTROY:
-        q->obj = hc_r_u64(&r);
-        break;
-    case HC_OP_SIGN:
-        q->obj = hc_r_u64(&r);
-        hc_r_mech(&r, &q->mech);
-        q->data = hc_r_bytes(&r, &q->len, HC_PROTO_MAX_BODY);
-        q->flags = hc_r_u8(&r);
-        q->expires = (int64_t)hc_r_u64(&r);
-        q->want = hc_r_u8(&r) != 0;
-        q->cap = hc_r_u64(&r);
-        if (q->cap > HC_PROTO_MAX_VALUE)
-            r.bad = true;
-        break;
-    case HC_OP_CACHE_PURGE:
-        break;
-    case HC_OP_VERIFY:
-        q->obj = hc_r_u64(&r);
-        hc_r_mech(&r, &q->mech);
-        q->data = hc_r_bytes(&r, &q->len, HC_PROTO_MAX_BODY);
-        q->data2 = hc_r_bytes(&r, &q->len2, HC_PROTO_MAX_VALUE);
-        break;
-    case HC_OP_CRYPT:
-        q->flags = hc_r_u8(&r);
-        q->obj = hc_r_u64(&r);
-        hc_r_mech(&r, &q->mech);
-        q->data = hc_r_bytes(&r, &q->len, HC_PROTO_MAX_VALUE);
-        q->want = hc_r_u8(&r) != 0;
-        q->cap = hc_r_u64(&r);
-        if (q->cap > HC_PROTO_MAX_VALUE)
-            r.bad = true;
-        break;
-    case HC_OP_GENERATE:
-        hc_r_str(&r, q->token, sizeof q->token);
-        hc_r_mech(&r, &q->mech);
-        hc_r_template(&r, &q->tmpl, &q->n);
-        hc_r_template(&r, &q->tmpl2, &q->n2);
-        break;
-    case HC_OP_RANDOM:
-        hc_r_str(&r, q->token, sizeof q->token);
-        q->cap = hc_r_u64(&r);
-        if (q->cap > HC_PROTO_MAX_VALUE)
-            r.bad = true;
-        break;
-    case HC_OP_STATS:
-        q->flags = hc_r_u8(&r);
-        break;
-    default:
-        r.bad = true;
-    }
-    if (hc_r_done(&r))
-        return true;
-    hc_req_free(q);
-    return false;
-}
-
 void hc_req_free(hc_req_t *q)
 {
     free(q->tmpl);
     free(q->tmpl2);
     q->tmpl = q->tmpl2 = NULL;
     q->n = q->n2 = 0;
-}
-
-const char *hc_op_name(unsigned op)
-{
-    static const char *const names[HC_OP_COUNT] = {
-        [HC_OP_HELLO] = "hello", [HC_OP_TOKEN_STATUS] = "token-status",
-        [HC_OP_MECHANISMS] = "mechanisms", [HC_OP_MECH_INFO] = "mechanism-info",
-        [HC_OP_LOGIN_WITH] = "login", [HC_OP_LOGIN_CHECK] = "login-check",
-        [HC_OP_FIND] = "find", [HC_OP_GET_ATTRS] = "get-attributes",
-        [HC_OP_PUBLIC_KEY] = "public-key", [HC_OP_SIG_LEN] = "signature-length",
-        [HC_OP_SIGN] = "sign", [HC_OP_CACHE_PURGE] = "cache-purge",
-        [HC_OP_VERIFY] = "verify", [HC_OP_CRYPT] = "encrypt/decrypt",
-        [HC_OP_GENERATE] = "generate", [HC_OP_DESTROY] = "destroy",
-        [HC_OP_RANDOM] = "random", [HC_OP_STATS] = "stats", [HC_OP_AUDIT] = "audit",
-    };
-    return op < HC_OP_COUNT && names[op] ? names[op] : "?";
 }

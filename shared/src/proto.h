@@ -30,7 +30,9 @@
 
 #include "hsmcache.h"
 
-#define HC_PROTO_VERSION 1
+/* 2: mechanism parameters carried field by field only (PSS added, plain
+ * bytes refused), templates and queries checked against proto_check.h. */
+#define HC_PROTO_VERSION 2
 #define HC_PROTO_MAX_BODY (1u << 20)
 #define HC_PROTO_MAX_ATTRS 64      /* attributes in one template */
 #define HC_PROTO_MAX_VALUE 65536   /* one attribute value, one signature */
@@ -92,10 +94,12 @@ void hc_w_u32(hc_wbuf_t *w, uint32_t v);
 void hc_w_u64(hc_wbuf_t *w, uint64_t v);
 void hc_w_bytes(hc_wbuf_t *w, const void *p, size_t n);
 void hc_w_str(hc_wbuf_t *w, const char *s);
-/* Mechanisms whose parameter holds pointers (OAEP, EdDSA) are written
- * field by field; other parameters as bytes. */
+/* Parameters are written field by field (OAEP, PSS, EdDSA: see
+ * proto_check.h); any other parameter as bytes, which the agent refuses
+ * (CKR_MECHANISM_PARAM_INVALID). */
 void hc_w_mech(hc_wbuf_t *w, const CK_MECHANISM *m);
-/* false (w->failed set) for array attributes, whose values hold pointers. */
+/* false (w->failed set) for a type not on proto_check.h's list (array
+ * attributes hold pointers). */
 bool hc_w_template(hc_wbuf_t *w, const CK_ATTRIBUTE *t, CK_ULONG n);
 void hc_w_obj(hc_wbuf_t *w, const hc_proto_obj_t *o);
 /* Frees the buffer, wiping it first (a request may carry a PIN). */
@@ -128,12 +132,17 @@ typedef struct hc_eddsa_params {
     CK_BYTE_PTR pContextData;
 } hc_eddsa_params_t;
 
-/* A mechanism read from the wire, with room for the parameter structs
- * that hold pointers (into the body). */
+/* A mechanism read from the wire, its parameter struct rebuilt here
+ * (pointers into the body). `kind` is the wire's hc_param_kind_t; a
+ * parameter sent as plain bytes is never passed on: m.pParameter stays
+ * NULL and raw_len keeps its length (hc_mech_check refuses it). */
 typedef struct hc_proto_mech {
     CK_MECHANISM m;
+    uint8_t kind;
+    size_t raw_len;
     union {
         CK_RSA_PKCS_OAEP_PARAMS oaep;
+        CK_RSA_PKCS_PSS_PARAMS pss;
         hc_eddsa_params_t eddsa;
     } param;
 } hc_proto_mech_t;
@@ -160,13 +169,48 @@ typedef struct hc_req {
     uint64_t cap;                  /* its size, or a count */
     CK_ATTRIBUTE *tmpl, *tmpl2;
     CK_ULONG n, n2;
+    /* Set by the decoder for a well-formed request that asks for what may
+     * not reach the module (proto_check.h): the agent answers `refuse`
+     * and the op's empty results (hc_op_empty_reply) without running it. */
+    CK_RV refuse;
+    char why[200];
+    /* GET_ATTRS: bit i set when attribute i's type is not on the list (it
+     * is answered CK_UNAVAILABLE_INFORMATION, never asked of the module). */
+    uint64_t blocked;
 } hc_req_t;
 
-/* Decodes a request body; false when it is malformed in any way (wrong
- * version, unknown op, bad lengths, trailing bytes). */
+/* Decodes a request body (proto_ops.c); false when it is malformed in any
+ * way (wrong version, unknown op, bad lengths, trailing bytes). A request
+ * that decodes may still carry `refuse`. */
 bool hc_req_decode(const unsigned char *body, size_t len, hc_req_t *req);
 void hc_req_free(hc_req_t *req);
 /* The op's name for logs ("sign"), or "?". */
 const char *hc_op_name(unsigned op);
+
+/* ---- the operation table (proto_ops.c) ----
+ * Each op once: its name, the [client] operations bit it needs, what it
+ * is scoped by, its request decoder and the results a refused request
+ * carries. */
+typedef enum hc_op_scope {
+    HC_SCOPE_NONE,   /* the client as a whole (hello, stats, cache-purge) */
+    HC_SCOPE_TOKEN,  /* a token named in the request */
+    HC_SCOPE_OBJ,    /* an object (key) the request references */
+} hc_op_scope_t;
+
+typedef struct hc_op_def {
+    const char *name;
+    unsigned perm;   /* HC_OPS_* needed; 0: any listed client (CRYPT: by
+                        its flag, see hc_op_perm) */
+    hc_op_scope_t scope;
+    void (*decode)(hc_rbuf_t *r, hc_req_t *q);
+    void (*empty)(hc_wbuf_t *w, const hc_req_t *q);
+} hc_op_def_t;
+
+/* The table entry for op, or NULL when op is unknown. */
+const hc_op_def_t *hc_op_def(unsigned op);
+/* The HC_OPS_* bit a decoded request needs (0: none). */
+unsigned hc_op_perm(const hc_req_t *q);
+/* Writes a refused request's results (after the reply header). */
+void hc_op_empty_reply(hc_wbuf_t *w, const hc_req_t *q);
 
 #endif

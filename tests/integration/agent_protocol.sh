@@ -27,32 +27,32 @@ check "a client signs through the agent (and the signature verifies)" sign "$T/s
 # raw CASE: one misbehaving connection; prints "closed" when the agent
 # hung up on it.
 raw() {
-    python3 - "$T/agent.sock" "$1" <<'EOP'
+    python3 - "$T/agent.sock" "$1" "$(hc_proto_version)" <<'EOP'
 import os, socket, struct, sys, time
-path, case = sys.argv[1], sys.argv[2]
+path, case, V = sys.argv[1], sys.argv[2], bytes([int(sys.argv[3])])
 def frame(body): return struct.pack('>I', len(body)) + body
 def s8(b): return struct.pack('>I', len(b)) + b
 s = socket.socket(socket.AF_UNIX)
 s.connect(path)
 s.settimeout(15)
-hello = frame(b'\x01\x01' + s8(b'cli'))
+hello = frame(V + b'\x01' + s8(b'cli'))
 if case == 'truncated':
-    s.sendall(struct.pack('>I', 100) + b'\x01\x0b' + b'abc'); s.shutdown(socket.SHUT_WR)
+    s.sendall(struct.pack('>I', 100) + V + b'\x0b' + b'abc'); s.shutdown(socket.SHUT_WR)
 elif case == 'oversized':
-    s.sendall(struct.pack('>I', 0x7fffffff) + b'\x01\x01')
+    s.sendall(struct.pack('>I', 0x7fffffff) + V + b'\x01')
 elif case == 'garbage':
     s.sendall(hello); s.recv(4096); s.sendall(frame(os.urandom(300)))
 elif case == 'before-hello':
-    s.sendall(frame(b'\x01\x0b' + struct.pack('>Q', 1 << 40 | 1)))
+    s.sendall(frame(V + b'\x0b' + struct.pack('>Q', 1 << 40 | 1)))
 elif case == 'version':
     s.sendall(frame(b'\x09\x01' + s8(b'cli')))
 elif case == 'trailing':
-    s.sendall(frame(b'\x01\x01' + s8(b'cli') + b'extra'))
+    s.sendall(frame(V + b'\x01' + s8(b'cli') + b'extra'))
 elif case == 'huge-count':
     s.sendall(hello); s.recv(4096)
-    s.sendall(frame(b'\x01\x07' + s8(b'dns') + struct.pack('>I', 0xffffffff)))
+    s.sendall(frame(V + b'\x07' + s8(b'dns') + struct.pack('>I', 0xffffffff)))
 elif case == 'stall':
-    s.sendall(struct.pack('>I', 50) + b'\x01')   # and then nothing
+    s.sendall(struct.pack('>I', 50) + V)   # and then nothing
 try:
     while True:
         d = s.recv(65536)

@@ -180,7 +180,7 @@ agent_raw() {
 import os, socket, struct, sys, time
 path, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 def frame(op, body):
-    body = bytes([1, op]) + body
+    body = bytes([int(os.environ.get('HC_PROTO_VERSION', '1')), op]) + body
     return struct.pack('>I', len(body)) + body
 def s(x):
     x = x.encode() if isinstance(x, str) else x
@@ -264,7 +264,15 @@ elif cmd == 'hold':
         time.sleep(0.1)
 EOP
     chmod 644 "$T/agent-raw.py"
-    runuser -u "$u" -- python3 "$T/agent-raw.py" "$T/agent.sock" "$@"
+    runuser -u "$u" -- env HC_PROTO_VERSION="$(hc_proto_version)" \
+        python3 "$T/agent-raw.py" "$T/agent.sock" "$@"
+}
+# hc_proto_version: the agent protocol version of the hsmcached under test
+# (from the source tree its build dir sits in, else this tree's).
+hc_proto_version() {
+    local h=$BUILD/../shared/src/proto.h
+    [ -f "$h" ] || h=$TOP/shared/src/proto.h
+    sed -n 's/^#define HC_PROTO_VERSION \([0-9]*\).*/\1/p' "$h"
 }
 
 store_pin() { printf '%s\n' "${2:-$PIN}" | "$HC" pin set "$1" >/dev/null; }

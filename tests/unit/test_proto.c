@@ -1,0 +1,479 @@
+/* test_proto.c: the agent protocol (proto.h, proto_ops.c, proto_check.c).
+ * Every operation's request, written as the agent client writes it,
+ * decodes to the same fields; every operation's refused-request results
+ * read back to the end of the reply; the table names every op. Templates
+ * with a pointer-carrying attribute (CKA_WRAP_TEMPLATE), a value of the
+ * wrong shape, and mechanisms whose parameter comes as raw bytes or with
+ * fields outside the list decode (the request is well formed) but carry
+ * the refusal code, and a raw parameter is never handed on. OAEP, PSS and
+ * EdDSA parameters are rebuilt field by field, pointing into the body. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "proto.h"
+#include "proto_check.h"
+
+#define CKM_EDDSA_ 0x1057UL
+
+static const CK_BBOOL yes = CK_TRUE;
+static const CK_ULONG cls = CKO_PRIVATE_KEY;
+
+/* Finishes w and decodes its body into q; returns the decoder's verdict. */
+static bool decode(hc_wbuf_t *w, hc_req_t *q)
+{
+    assert_true(hc_w_finish(w));
+    return hc_req_decode(w->p + 4, w->len - 4, q);
+}
+
+static void every_op_round_trips(void **state)
+{
+    (void)state;
+    hc_wbuf_t w = { 0 };
+    hc_req_t q;
+    unsigned char pin[] = "123456", data[32] = { 7 }, sig[64] = { 9 };
+    for (unsigned op = HC_OP_HELLO; op < HC_OP_COUNT; op++) {
+        CK_ATTRIBUTE t[] = { { CKA_CLASS, (void *)&cls, sizeof cls },
+                             { CKA_LABEL, "k1", 2 },
+                             { CKA_SIGN, (void *)&yes, 1 } };
+        CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+        hc_w_begin(&w, (uint8_t)op);
+        switch (op) {
+        case HC_OP_HELLO: case HC_OP_AUDIT:
+            hc_w_str(&w, "{\"x\":1}");
+            break;
+        case HC_OP_TOKEN_STATUS: case HC_OP_LOGIN_CHECK:
+            hc_w_str(&w, "dns");
+            break;
+        case HC_OP_MECHANISMS:
+            hc_w_str(&w, "dns"), hc_w_u8(&w, 1), hc_w_u64(&w, 100);
+            break;
+        case HC_OP_MECH_INFO:
+            hc_w_str(&w, "dns"), hc_w_u64(&w, CKM_ECDSA);
+            break;
+        case HC_OP_LOGIN_WITH:
+            hc_w_str(&w, "dns"), hc_w_bytes(&w, pin, 6);
+            break;
+        case HC_OP_FIND:
+            hc_w_str(&w, "dns");
+            assert_true(hc_w_template(&w, t, 3));
+            break;
+        case HC_OP_GET_ATTRS:
+            hc_w_u64(&w, 42), hc_w_u32(&w, 2);
+            hc_w_u64(&w, CKA_LABEL), hc_w_u8(&w, 1), hc_w_u64(&w, 64);
+            hc_w_u64(&w, CKA_ID), hc_w_u8(&w, 0), hc_w_u64(&w, 0);
+            break;
+        case HC_OP_PUBLIC_KEY: case HC_OP_SIG_LEN: case HC_OP_DESTROY:
+            hc_w_u64(&w, 42);
+            break;
+        case HC_OP_SIGN:
+            hc_w_u64(&w, 42), hc_w_mech(&w, &ecdsa), hc_w_bytes(&w, data, 32);
+            hc_w_u8(&w, HC_SIGN_BACKGROUND), hc_w_u64(&w, 1234), hc_w_u8(&w, 1);
+            hc_w_u64(&w, 512);
+            break;
+        case HC_OP_CACHE_PURGE:
+            break;
+        case HC_OP_VERIFY:
+            hc_w_u64(&w, 42), hc_w_mech(&w, &ecdsa), hc_w_bytes(&w, data, 32);
+            hc_w_bytes(&w, sig, 64);
+            break;
+        case HC_OP_CRYPT:
+            hc_w_u8(&w, 1), hc_w_u64(&w, 42), hc_w_mech(&w, &ecdsa);
+            hc_w_bytes(&w, data, 32), hc_w_u8(&w, 1), hc_w_u64(&w, 256);
+            break;
+        case HC_OP_GENERATE: {
+            CK_MECHANISM gen = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+            hc_w_str(&w, "dns"), hc_w_mech(&w, &gen);
+            assert_true(hc_w_template(&w, t + 1, 1));
+            assert_true(hc_w_template(&w, t, 3));
+            break;
+        }
+        case HC_OP_RANDOM:
+            hc_w_str(&w, "dns"), hc_w_u64(&w, 32);
+            break;
+        case HC_OP_STATS:
+            hc_w_u8(&w, 1);
+            break;
+        default:
+            fail_msg("op %u has no round trip in this test", op);
+        }
+        assert_true(decode(&w, &q));
+        assert_int_equal(q.op, op);
+        assert_int_equal(q.refuse, CKR_OK);
+        assert_non_null(hc_op_def(op));
+        assert_string_not_equal(hc_op_name(op), "?");
+        switch (op) {
+        case HC_OP_HELLO: case HC_OP_AUDIT:
+            assert_string_equal(q.text, "{\"x\":1}");
+            break;
+        case HC_OP_TOKEN_STATUS: case HC_OP_LOGIN_CHECK: case HC_OP_RANDOM:
+        case HC_OP_MECHANISMS: case HC_OP_MECH_INFO:
+            assert_string_equal(q.token, "dns");
+            assert_int_equal(q.cap, op == HC_OP_MECHANISMS ? 100 : op == HC_OP_RANDOM ? 32
+                                    : op == HC_OP_MECH_INFO ? CKM_ECDSA : 0);
+            break;
+        case HC_OP_LOGIN_WITH:
+            assert_int_equal(q.len, 6);
+            assert_memory_equal(q.data, pin, 6);
+            break;
+        case HC_OP_FIND: case HC_OP_GENERATE:
+            assert_string_equal(q.token, "dns");
+            assert_int_equal(op == HC_OP_FIND ? q.n : q.n2, 3);
+            CK_ATTRIBUTE *u = op == HC_OP_FIND ? q.tmpl : q.tmpl2;
+            assert_int_equal(u[1].type, CKA_LABEL);
+            assert_memory_equal(u[1].pValue, "k1", 2);
+            assert_memory_equal(u[0].pValue, &cls, sizeof cls);
+            if (op == HC_OP_GENERATE)
+                assert_int_equal(q.mech.m.mechanism, CKM_EC_KEY_PAIR_GEN);
+            break;
+        case HC_OP_GET_ATTRS:
+            assert_int_equal(q.obj, 42);
+            assert_int_equal(q.n, 2);
+            assert_int_equal(q.tmpl[0].ulValueLen, 64);
+            assert_int_equal(q.tmpl[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+            assert_int_equal(q.blocked, 0);
+            break;
+        case HC_OP_SIGN:
+            assert_int_equal(q.obj, 42);
+            assert_int_equal(q.mech.m.mechanism, CKM_ECDSA);
+            assert_null(q.mech.m.pParameter);
+            assert_int_equal(q.len, 32);
+            assert_int_equal(q.flags, HC_SIGN_BACKGROUND);
+            assert_int_equal(q.expires, 1234);
+            assert_true(q.want);
+            assert_int_equal(q.cap, 512);
+            break;
+        case HC_OP_VERIFY:
+            assert_int_equal(q.len2, 64);
+            assert_memory_equal(q.data2, sig, 64);
+            break;
+        case HC_OP_CRYPT:
+            assert_int_equal(q.flags, 1);
+            assert_int_equal(hc_op_perm(&q), HC_OPS_ENCRYPT);
+            assert_int_equal(q.cap, 256);
+            break;
+        case HC_OP_STATS:
+            assert_int_equal(q.flags, 1);
+            break;
+        }
+        hc_req_free(&q);
+    }
+    hc_w_free(&w);
+}
+
+/* A refused request's results are exactly what the client reads. */
+static void empty_replies_read_to_the_end(void **state)
+{
+    (void)state;
+    for (unsigned op = HC_OP_HELLO; op < HC_OP_COUNT; op++) {
+        hc_req_t q;
+        memset(&q, 0, sizeof q);
+        q.op = (uint8_t)op;
+        q.n = 3;
+        hc_wbuf_t w = { 0 };
+        hc_w_begin(&w, (uint8_t)op);
+        hc_w_u64(&w, CKR_ATTRIBUTE_TYPE_INVALID);
+        hc_w_str(&w, "refused");
+        hc_op_empty_reply(&w, &q);
+        assert_true(hc_w_finish(&w));
+        hc_rbuf_t r;
+        hc_r_init(&r, w.p + 4, w.len - 4);
+        char s[64];
+        size_t n;
+        hc_proto_obj_t o;
+        hc_r_u8(&r), hc_r_u8(&r);
+        assert_int_equal(hc_r_u64(&r), CKR_ATTRIBUTE_TYPE_INVALID);
+        hc_r_str(&r, s, sizeof s);
+        switch (op) {
+        case HC_OP_HELLO:
+            hc_r_u64(&r), hc_r_u8(&r), hc_r_u32(&r), hc_r_str(&r, s, sizeof s);
+            break;
+        case HC_OP_TOKEN_STATUS:
+            hc_r_str(&r, s, sizeof s), hc_r_str(&r, s, sizeof s), hc_r_u8(&r);
+            hc_r_bytes(&r, &n, 4096);
+            break;
+        case HC_OP_MECHANISMS:
+            hc_r_u64(&r), assert_int_equal(hc_r_u32(&r), 0);
+            break;
+        case HC_OP_MECH_INFO:
+            hc_r_u64(&r), hc_r_u64(&r), hc_r_u64(&r);
+            break;
+        case HC_OP_FIND:
+            assert_int_equal(hc_r_u32(&r), 0);
+            break;
+        case HC_OP_GET_ATTRS:
+            for (int i = 0; i < 3; i++) {
+                assert_int_equal(hc_r_u64(&r), UINT64_MAX);
+                hc_r_bytes(&r, &n, 16);
+                assert_int_equal(n, 0);
+            }
+            break;
+        case HC_OP_PUBLIC_KEY: case HC_OP_STATS:
+            hc_r_bytes(&r, &n, 16);
+            break;
+        case HC_OP_SIG_LEN: case HC_OP_CACHE_PURGE:
+            hc_r_u64(&r);
+            break;
+        case HC_OP_SIGN:
+            hc_r_u8(&r), hc_r_u64(&r), hc_r_bytes(&r, &n, 16);
+            break;
+        case HC_OP_CRYPT: case HC_OP_RANDOM:
+            hc_r_u64(&r), hc_r_bytes(&r, &n, 16);
+            break;
+        case HC_OP_GENERATE:
+            hc_r_obj(&r, &o), hc_r_obj(&r, &o);
+            assert_int_equal(o.ref, 0);
+            break;
+        default: /* login, login-check, verify, destroy, audit: nothing */
+            break;
+        }
+        assert_true(hc_r_done(&r));
+        hc_w_free(&w);
+    }
+}
+
+/* A FIND request with one attribute; returns the decoded refusal code. */
+static CK_RV find_with(CK_ATTRIBUTE_TYPE type, const void *v, size_t n, char *why)
+{
+    hc_wbuf_t w = { 0 };
+    hc_w_begin(&w, HC_OP_FIND);
+    hc_w_str(&w, "dns");
+    hc_w_u32(&w, 1);
+    hc_w_u64(&w, type);
+    hc_w_bytes(&w, v, n);
+    hc_req_t q;
+    assert_true(decode(&w, &q)); /* well formed: refused, not malformed */
+    CK_RV rv = q.refuse;
+    if (why)
+        strcpy(why, q.why);
+    hc_req_free(&q);
+    hc_w_free(&w);
+    return rv;
+}
+
+static void attributes_only_by_the_list(void **state)
+{
+    (void)state;
+    /* CKA_WRAP_TEMPLATE: an array of CK_ATTRIBUTE with garbage pointers. */
+    CK_ATTRIBUTE garbage[2] = { { CKA_LABEL, (void *)0x4141414141414141ull, 16 },
+                                { CKA_ID, (void *)0x4242424242424242ull, 16 } };
+    char why[200];
+    assert_int_equal(find_with(CKA_WRAP_TEMPLATE, garbage, sizeof garbage, why),
+                     CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_non_null(strstr(why, "CKA_WRAP_TEMPLATE"));
+    assert_int_equal(find_with(CKA_UNWRAP_TEMPLATE, garbage, sizeof garbage, NULL),
+                     CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(find_with(CKA_DERIVE_TEMPLATE, garbage, sizeof garbage, NULL),
+                     CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(find_with(CKA_VENDOR_DEFINED | 1, "x", 1, NULL), CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(find_with(0x7777, "x", 1, NULL), CKR_ATTRIBUTE_TYPE_INVALID);
+    /* Shapes. */
+    CK_ULONG ul = 3, two[2] = { CKM_ECDSA, CKM_RSA_PKCS };
+    unsigned char b2 = 2;
+    assert_int_equal(find_with(CKA_SIGN, &yes, 1, NULL), CKR_OK);
+    assert_int_equal(find_with(CKA_SIGN, &b2, 1, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(find_with(CKA_SIGN, &ul, sizeof ul, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(find_with(CKA_SIGN, NULL, 0, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(find_with(CKA_CLASS, &ul, sizeof ul, NULL), CKR_OK);
+    assert_int_equal(find_with(CKA_CLASS, &ul, 4, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(find_with(CKA_LABEL, "", 0, NULL), CKR_OK);
+    assert_int_equal(find_with(CKA_START_DATE, "20261127", 8, NULL), CKR_OK);
+    assert_int_equal(find_with(CKA_START_DATE, "", 0, NULL), CKR_OK);
+    assert_int_equal(find_with(CKA_START_DATE, "2026112x", 8, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(find_with(CKA_END_DATE, "2026", 4, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    assert_int_equal(find_with(CKA_ALLOWED_MECHANISMS, two, sizeof two, NULL), CKR_OK);
+    assert_int_equal(find_with(CKA_ALLOWED_MECHANISMS, two, 7, NULL), CKR_ATTRIBUTE_VALUE_INVALID);
+    /* The client refuses to write what the agent would refuse. */
+    hc_wbuf_t w = { 0 };
+    CK_ATTRIBUTE t = { CKA_WRAP_TEMPLATE, garbage, sizeof garbage };
+    hc_w_begin(&w, HC_OP_FIND);
+    assert_false(hc_w_template(&w, &t, 1));
+    hc_w_free(&w);
+    assert_int_equal(hc_template_check(&t, 1, NULL, 0), CKR_ATTRIBUTE_TYPE_INVALID);
+}
+
+static void generate_templates_checked(void **state)
+{
+    (void)state;
+    CK_ATTRIBUTE bad = { CKA_WRAP_TEMPLATE, "0123456789abcdef01234567", 24 };
+    CK_MECHANISM gen = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+    for (int half = 0; half < 2; half++) {
+        hc_wbuf_t w = { 0 };
+        hc_w_begin(&w, HC_OP_GENERATE);
+        hc_w_str(&w, "dns");
+        hc_w_mech(&w, &gen);
+        for (int i = 0; i < 2; i++) {
+            hc_w_u32(&w, 1);
+            hc_w_u64(&w, i == half ? bad.type : CKA_LABEL);
+            hc_w_bytes(&w, bad.pValue, bad.ulValueLen);
+        }
+        hc_req_t q;
+        assert_true(decode(&w, &q));
+        assert_int_equal(q.refuse, CKR_ATTRIBUTE_TYPE_INVALID);
+        hc_req_free(&q);
+        hc_w_free(&w);
+    }
+}
+
+static void get_attrs_blocks_unlisted_types(void **state)
+{
+    (void)state;
+    hc_wbuf_t w = { 0 };
+    hc_w_begin(&w, HC_OP_GET_ATTRS);
+    hc_w_u64(&w, 42);
+    hc_w_u32(&w, 3);
+    CK_ATTRIBUTE_TYPE types[3] = { CKA_LABEL, CKA_UNWRAP_TEMPLATE, CKA_ALLOWED_MECHANISMS };
+    for (int i = 0; i < 3; i++)
+        hc_w_u64(&w, types[i]), hc_w_u8(&w, 1), hc_w_u64(&w, 48);
+    hc_req_t q;
+    assert_true(decode(&w, &q));
+    assert_int_equal(q.refuse, CKR_OK);
+    assert_int_equal(q.blocked, 2);  /* the second only */
+    hc_req_free(&q);
+    hc_w_free(&w);
+}
+
+/* A SIGN request with mechanism m written by hc_w_mech; q is decoded. */
+static void sign_with(const CK_MECHANISM *m, hc_req_t *q, hc_wbuf_t *w)
+{
+    hc_w_begin(w, HC_OP_SIGN);
+    hc_w_u64(w, 42);
+    hc_w_mech(w, m);
+    hc_w_bytes(w, "data", 4);
+    hc_w_u8(w, 0), hc_w_u64(w, 0), hc_w_u8(w, 1), hc_w_u64(w, 512);
+    assert_true(decode(w, q));
+}
+
+static void parameters_rebuilt_field_by_field(void **state)
+{
+    (void)state;
+    hc_wbuf_t w = { 0 };
+    hc_req_t q;
+    CK_RSA_PKCS_PSS_PARAMS pss = { CKM_SHA256, CKG_MGF1_SHA256, 32 };
+    CK_MECHANISM m = { CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof pss };
+    sign_with(&m, &q, &w);
+    assert_int_equal(q.refuse, CKR_OK);
+    assert_int_equal(q.mech.kind, HC_PARAM_PSS);
+    assert_ptr_equal(q.mech.m.pParameter, &q.mech.param.pss);
+    assert_int_equal(q.mech.m.ulParameterLen, sizeof pss);
+    assert_memory_equal(&q.mech.param.pss, &pss, sizeof pss);
+    hc_req_free(&q);
+    pss.hashAlg = CKM_MD5; /* outside the list */
+    sign_with(&m, &q, &w);
+    assert_int_equal(q.refuse, CKR_MECHANISM_PARAM_INVALID);
+    hc_req_free(&q);
+    pss.hashAlg = CKM_SHA256, pss.sLen = 5000;
+    sign_with(&m, &q, &w);
+    assert_int_equal(q.refuse, CKR_MECHANISM_PARAM_INVALID);
+    hc_req_free(&q);
+    CK_MECHANISM nopss = { CKM_RSA_PKCS_PSS, NULL, 0 };
+    sign_with(&nopss, &q, &w);
+    assert_int_equal(q.refuse, CKR_MECHANISM_PARAM_INVALID);
+    hc_req_free(&q);
+
+    unsigned char label[] = "label";
+    CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED,
+                                     label, 5 };
+    CK_MECHANISM mo = { CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep };
+    sign_with(&mo, &q, &w);
+    assert_int_equal(q.refuse, CKR_OK);
+    assert_int_equal(q.mech.kind, HC_PARAM_OAEP);
+    const CK_RSA_PKCS_OAEP_PARAMS *o = q.mech.m.pParameter;
+    assert_ptr_equal(o, &q.mech.param.oaep);
+    assert_int_equal(o->ulSourceDataLen, 5);
+    /* The label points into the body, not at the client's address. */
+    assert_true((unsigned char *)o->pSourceData > w.p &&
+                (unsigned char *)o->pSourceData < w.p + w.len);
+    assert_memory_equal(o->pSourceData, "label", 5);
+    hc_req_free(&q);
+
+    hc_eddsa_params_t ed = { CK_FALSE, 3, (CK_BYTE_PTR)"ctx" };
+    CK_MECHANISM me = { CKM_EDDSA_, &ed, sizeof ed };
+    sign_with(&me, &q, &w);
+    assert_int_equal(q.refuse, CKR_OK);
+    assert_int_equal(q.mech.param.eddsa.ulContextDataLen, 3);
+    hc_req_free(&q);
+    CK_MECHANISM me0 = { CKM_EDDSA_, NULL, 0 };
+    sign_with(&me0, &q, &w);
+    assert_int_equal(q.refuse, CKR_OK);
+    hc_req_free(&q);
+    hc_w_free(&w);
+}
+
+static void raw_parameters_never_pass(void **state)
+{
+    (void)state;
+    hc_wbuf_t w = { 0 };
+    hc_req_t q;
+    /* OAEP as raw bytes (the struct with a garbage pointer): the size does
+     * not match what hc_w_mech writes field by field. */
+    unsigned char raw[48];
+    memset(raw, 0x41, sizeof raw);
+    struct { CK_MECHANISM_TYPE t; const void *p; size_t n; CK_RV want; } cases[] = {
+        { CKM_RSA_PKCS_OAEP, raw, sizeof raw, CKR_MECHANISM_PARAM_INVALID },
+        { CKM_SHA256_RSA_PKCS_PSS, raw, 16, CKR_MECHANISM_PARAM_INVALID },
+        { CKM_ECDSA, raw, 8, CKR_MECHANISM_PARAM_INVALID },
+        { CKM_RSA_PKCS, raw, 1, CKR_MECHANISM_PARAM_INVALID },
+        { CKM_AES_GCM, raw, 40, CKR_MECHANISM_PARAM_INVALID },
+        { CKM_AES_GCM, NULL, 0, CKR_MECHANISM_INVALID },
+        { CKM_ECDSA_SHA256, NULL, 0, CKR_OK },
+        { CKM_RSA_X_509, NULL, 0, CKR_OK },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        CK_MECHANISM m = { cases[i].t, (void *)cases[i].p, cases[i].n };
+        sign_with(&m, &q, &w);
+        assert_int_equal(q.refuse, cases[i].want);
+        assert_null(q.mech.m.pParameter);
+        assert_int_equal(q.mech.m.ulParameterLen, 0);
+        hc_req_free(&q);
+    }
+    /* A kind the wire does not define is malformed. */
+    hc_w_begin(&w, HC_OP_SIGN);
+    hc_w_u64(&w, 42), hc_w_u64(&w, CKM_ECDSA), hc_w_u8(&w, 9);
+    assert_false(decode(&w, &q));
+    hc_w_free(&w);
+}
+
+static void malformed_and_old_versions_refused(void **state)
+{
+    (void)state;
+    hc_req_t q;
+    unsigned char v1[] = { 1, HC_OP_CACHE_PURGE };
+    assert_false(hc_req_decode(v1, sizeof v1, &q));
+    unsigned char ok[] = { HC_PROTO_VERSION, HC_OP_CACHE_PURGE };
+    assert_true(hc_req_decode(ok, sizeof ok, &q));
+    hc_req_free(&q);
+    unsigned char unknown[] = { HC_PROTO_VERSION, HC_OP_COUNT };
+    assert_false(hc_req_decode(unknown, sizeof unknown, &q));
+    unsigned char trailing[] = { HC_PROTO_VERSION, HC_OP_CACHE_PURGE, 0 };
+    assert_false(hc_req_decode(trailing, sizeof trailing, &q));
+    /* 65 attributes: above HC_PROTO_MAX_ATTRS. */
+    hc_wbuf_t w = { 0 };
+    hc_w_begin(&w, HC_OP_FIND);
+    hc_w_str(&w, "dns");
+    hc_w_u32(&w, HC_PROTO_MAX_ATTRS + 1);
+    for (int i = 0; i <= HC_PROTO_MAX_ATTRS; i++)
+        hc_w_u64(&w, CKA_LABEL), hc_w_bytes(&w, "x", 1);
+    assert_false(decode(&w, &q));
+    hc_w_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_op_round_trips),
+        cmocka_unit_test(empty_replies_read_to_the_end),
+        cmocka_unit_test(attributes_only_by_the_list),
+        cmocka_unit_test(generate_templates_checked),
+        cmocka_unit_test(get_attrs_blocks_unlisted_types),
+        cmocka_unit_test(parameters_rebuilt_field_by_field),
+        cmocka_unit_test(raw_parameters_never_pass),
+        cmocka_unit_test(malformed_and_old_versions_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
