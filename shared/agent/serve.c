@@ -15,7 +15,9 @@
 #include "appendlog.h"
 #include "clock.h"
 #include "err.h"
+#include "mech_policy.h"
 #include "proto.h"
+#include "proto_check.h"
 
 /* A request's bytes must all arrive within this once it has begun, and a
  * reply must be taken within it: a stalled peer loses its connection. */
@@ -419,7 +421,8 @@ static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 
 /* A request the op table refuses before any handler runs: the op's
  * [client] operations bit, then the decoder's whitelists (proto_check.h:
- * nothing outside them reaches the module). True when answered. */
+ * nothing outside them reaches the module), then the client's mechanisms
+ * (mech_policy.h). True when answered. */
 static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
@@ -433,6 +436,14 @@ static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         snprintf(what, sizeof what, "%s: %s", hc_op_name(q->op), q->why);
         log_refusal(s, what);
         rv = hc_err(&err, q->refuse, "hsmcached refused %s", what);
+    } else if (!agent_mech_allowed(s->rules, q)) {
+        const char *name = hc_mech_name(q->mech.m.mechanism);
+        char what[160];
+        snprintf(what, sizeof what, "%s with mechanism %s", q->op == HC_OP_CRYPT
+                 ? (q->flags ? "encrypt" : "decrypt") : hc_op_name(q->op), name ? name : "?");
+        log_refusal(s, what);
+        rv = hc_err(&err, CKR_MECHANISM_INVALID, "hsmcached refused %s: not in "
+                    "[client %s] mechanisms", what, agent_rules_name(s->rules));
     }
     if (rv == CKR_OK)
         return false;

@@ -4,6 +4,7 @@
  * the line reader below counts lines itself.
  */
 #include "config.h"
+#include "proto_check.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -408,6 +409,31 @@ static bool parse_ops(struct parse *p, const char *k, const char *v, unsigned *o
     return ok;
 }
 
+static bool parse_mechs(struct parse *p, const char *k, const char *v,
+                        hc_client_cfg_t *c)
+{
+    hc_strlist_t list = { 0 };
+    bool ok = parse_list(p, k, v, &list, NULL, NULL);
+    c->nmechs = 0;
+    if (ok && list.n == 0)
+        ok = fail(p, k, "empty list (leave it out for the signature mechanisms)");
+    for (size_t i = 0; ok && i < list.n; i++) {
+        CK_MECHANISM_TYPE t;
+        if (!hc_mech_by_name(list.items[i], &t))
+            ok = fail(p, k, "'%s' is not a mechanism the agent passes on (e.g. "
+                      "CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS_PSS, "
+                      "CKM_RSA_PKCS_OAEP, CKM_RSA_X_509, CKM_EDDSA)", list.items[i]);
+        else if (c->nmechs == sizeof c->mechs / sizeof c->mechs[0])
+            ok = fail(p, k, "more than %zu mechanisms", sizeof c->mechs / sizeof c->mechs[0]);
+        else
+            c->mechs[c->nmechs++] = t;
+    }
+    for (size_t i = 0; i < list.n; i++)
+        free(list.items[i]);
+    free(list.items);
+    return ok;
+}
+
 /* [client NAME]: who may use the agent. */
 static bool client_key(struct parse *p, const char *k, const char *v)
 {
@@ -428,7 +454,9 @@ static bool client_key(struct parse *p, const char *k, const char *v)
         return parse_list(p, k, v, &c->keys, uri_like, "pkcs11: URI");
     if (!strcmp(k, "operations"))
         return parse_ops(p, k, v, &c->ops);
-    return fail(p, k, "unknown key (known: uid, group, keys, operations)");
+    if (!strcmp(k, "mechanisms"))
+        return parse_mechs(p, k, v, c);
+    return fail(p, k, "unknown key (known: uid, group, keys, operations, mechanisms)");
 }
 
 static bool token_key(struct parse *p, const char *k, const char *v)

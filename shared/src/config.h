@@ -91,6 +91,11 @@ typedef struct hc_client_cfg {
     unsigned uid, gid;
     hc_strlist_t keys;          /* pkcs11: URIs */
     unsigned ops;               /* HC_OPS_* */
+    /* mechanisms = (proto_check.h names): the only ones it may sign,
+     * verify, encrypt or decrypt with. Unset (nmechs 0): the signature
+     * mechanisms but raw RSA, for sign and verify only. */
+    CK_MECHANISM_TYPE mechs[32];
+    size_t nmechs;
     int line;
 } hc_client_cfg_t;
 

@@ -2,8 +2,10 @@
  * proto_check.c: the attribute and mechanism whitelists of the agent
  * protocol. See proto_check.h.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proto.h"
 #include "proto_check.h"
@@ -306,4 +308,72 @@ CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
     default:
         return CKR_MECHANISM_INVALID;
     }
+}
+
+static const struct mech_name {
+    CK_MECHANISM_TYPE t;
+    const char *name;
+    bool sign;              /* a default signature mechanism */
+} mech_names[] = {
+#define M(t, sign) { t, #t, sign }
+    M(CKM_RSA_PKCS, true),
+    M(CKM_RSA_X_509, false),
+    M(CKM_MD5_RSA_PKCS, true),
+    M(CKM_RIPEMD160_RSA_PKCS, true),
+    M(CKM_SHA1_RSA_PKCS, true),
+    M(CKM_SHA224_RSA_PKCS, true),
+    M(CKM_SHA256_RSA_PKCS, true),
+    M(CKM_SHA384_RSA_PKCS, true),
+    M(CKM_SHA512_RSA_PKCS, true),
+    M(CKM_RSA_PKCS_PSS, true),
+    M(CKM_SHA1_RSA_PKCS_PSS, true),
+    M(CKM_SHA224_RSA_PKCS_PSS, true),
+    M(CKM_SHA256_RSA_PKCS_PSS, true),
+    M(CKM_SHA384_RSA_PKCS_PSS, true),
+    M(CKM_SHA512_RSA_PKCS_PSS, true),
+    M(CKM_RSA_PKCS_OAEP, false),
+    M(CKM_ECDSA, true),
+    M(CKM_ECDSA_SHA1, true),
+    M(CKM_ECDSA_SHA224, true),
+    M(CKM_ECDSA_SHA256, true),
+    M(CKM_ECDSA_SHA384, true),
+    M(CKM_ECDSA_SHA512, true),
+    M(CKM_EDDSA, true),
+    M(CKM_RSA_PKCS_KEY_PAIR_GEN, false),
+    M(CKM_EC_KEY_PAIR_GEN, false),
+    M(CKM_EC_EDWARDS_KEY_PAIR_GEN, false),
+#undef M
+};
+
+const char *hc_mech_name(CK_MECHANISM_TYPE t)
+{
+    for (size_t i = 0; i < sizeof mech_names / sizeof *mech_names; i++)
+        if (mech_names[i].t == t)
+            return mech_names[i].name;
+    return NULL;
+}
+
+bool hc_mech_by_name(const char *name, CK_MECHANISM_TYPE *t)
+{
+    char want[64];
+    size_t n = 0;
+    if (strncasecmp(name, "CKM_", 4) != 0)
+        n = (size_t)snprintf(want, sizeof want, "CKM_");
+    for (; *name && n < sizeof want - 1; name++)
+        want[n++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+    want[n] = '\0';
+    for (size_t i = 0; i < sizeof mech_names / sizeof *mech_names; i++)
+        if (!strcmp(mech_names[i].name, want)) {
+            *t = mech_names[i].t;
+            return true;
+        }
+    return false;
+}
+
+bool hc_mech_default_sign(CK_MECHANISM_TYPE t)
+{
+    for (size_t i = 0; i < sizeof mech_names / sizeof *mech_names; i++)
+        if (mech_names[i].t == t)
+            return mech_names[i].sign;
+    return false;
 }

@@ -78,4 +78,15 @@ typedef enum hc_param_kind {
 CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
                     char *why, size_t whysize);
 
+/* ---- mechanisms by name (the [client] mechanisms = list) ---- */
+
+/* The PKCS#11 name of a mechanism on the list ("CKM_ECDSA"), or NULL. */
+const char *hc_mech_name(CK_MECHANISM_TYPE t);
+/* A mechanism on the list by name: "CKM_RSA_PKCS_OAEP", case-insensitive,
+ * the CKM_ prefix optional and '-' for '_' ("rsa-pkcs-oaep"). */
+bool hc_mech_by_name(const char *name, CK_MECHANISM_TYPE *t);
+/* Whether t is a signature mechanism a client gets without listing it:
+ * every signature mechanism on the list but raw RSA (CKM_RSA_X_509). */
+bool hc_mech_default_sign(CK_MECHANISM_TYPE t);
+
 #endif

@@ -45,6 +45,11 @@ hostile_set_cache_dir() {
 #                            old wire format passed to the module)
 #   sign-pss REF HASH MGF SLEN  CKM_SHA256_RSA_PKCS_PSS, its parameter
 #                            field by field
+#   pubkey REF FILE          writes object REF's public key (DER SPKI)
+#   decrypt REF MECH FILE    decrypts FILE's bytes with MECH: "oaep"
+#                            (SHA-1, MGF1-SHA1, no label, field by field)
+#                            or a number (no parameter); prints also
+#                            "plain=HEX"
 hostile_raw() {
     local u=$1
     shift
@@ -127,6 +132,18 @@ try:
             mech = u64(0x43) + b'\3' + u64(int(args[1], 0)) + u64(int(args[2], 0)) + u64(int(args[3], 0))
         body = (u64(int(args[0])) + mech + s(b'\x11' * 32) + b'\0' + u64(0) + b'\1' + u64(512))
         r = call(connect(), 11, body)
+    elif cmd == 'pubkey':
+        r = call(connect(), 9, u64(int(args[0])))
+        open(args[1], 'wb').write(r.str())
+    elif cmd == 'decrypt':
+        if args[1] == 'oaep':
+            mech = u64(9) + b'\1' + u64(0x220) + u64(1) + u64(1) + s(b'')
+        else:
+            mech = u64(int(args[1], 0)) + b'\0' + s(b'')
+        data = open(args[2], 'rb').read()
+        r = call(connect(), 14, b'\0' + u64(int(args[0])) + mech + s(data) + b'\1' + u64(512))
+        r.u64()
+        r.msg += ' plain=' + r.str().hex()
     else:
         sys.exit('hostile_raw: unknown command ' + cmd)
 except (EOFError, BrokenPipeError, ConnectionResetError) as e:

@@ -6,7 +6,8 @@
  * wrong shape, and mechanisms whose parameter comes as raw bytes or with
  * fields outside the list decode (the request is well formed) but carry
  * the refusal code, and a raw parameter is never handed on. OAEP, PSS and
- * EdDSA parameters are rebuilt field by field, pointing into the body. */
+ * EdDSA parameters are rebuilt field by field, pointing into the body.
+ * Mechanisms by name for `[client] mechanisms =`, and the default set. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -463,6 +464,29 @@ static void malformed_and_old_versions_refused(void **state)
     hc_w_free(&w);
 }
 
+static void mechanism_names(void **state)
+{
+    (void)state;
+    CK_MECHANISM_TYPE t = 0;
+    assert_true(hc_mech_by_name("CKM_RSA_PKCS_OAEP", &t));
+    assert_int_equal(t, CKM_RSA_PKCS_OAEP);
+    assert_true(hc_mech_by_name("rsa-pkcs-pss", &t));
+    assert_int_equal(t, CKM_RSA_PKCS_PSS);
+    assert_true(hc_mech_by_name("ckm_ecdsa", &t));
+    assert_int_equal(t, CKM_ECDSA);
+    assert_false(hc_mech_by_name("CKM_AES_GCM", &t));
+    assert_false(hc_mech_by_name("", &t));
+    assert_string_equal(hc_mech_name(CKM_RSA_X_509), "CKM_RSA_X_509");
+    assert_null(hc_mech_name(CKM_AES_GCM));
+    /* Default: signature mechanisms, but not raw RSA nor OAEP. */
+    assert_true(hc_mech_default_sign(CKM_ECDSA));
+    assert_true(hc_mech_default_sign(CKM_SHA256_RSA_PKCS_PSS));
+    assert_true(hc_mech_default_sign(CKM_EDDSA_));
+    assert_false(hc_mech_default_sign(CKM_RSA_X_509));
+    assert_false(hc_mech_default_sign(CKM_RSA_PKCS_OAEP));
+    assert_false(hc_mech_default_sign(CKM_EC_KEY_PAIR_GEN));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +498,7 @@ int main(void)
         cmocka_unit_test(parameters_rebuilt_field_by_field),
         cmocka_unit_test(raw_parameters_never_pass),
         cmocka_unit_test(malformed_and_old_versions_refused),
+        cmocka_unit_test(mechanism_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
