@@ -10,6 +10,7 @@
  *   serve.c   one thread per connection: read a request, authorize it,
  *             run it on the core, answer
  *   report.c  per-client counters and the stats reply
+ *   scope.c   which tokens a client may see; token status at most 1 s old
  *
  * Threads: the accept loop, one per connection, one waiting for signals.
  * `agent_t.lock` guards the current state, connection counts and client
@@ -26,6 +27,7 @@
 #include "config.h"
 #include "hsmcache.h"
 #include "log.h"
+#include "proto.h"
 #include "transport.h"
 
 /* Counters of one [client] section (kept across reloads, by name). */
@@ -54,6 +56,8 @@ typedef struct agent_state {
     agent_rules_t *rules;
     size_t nrules;
     agent_rules_t self;
+    pthread_mutex_t tokstat_lock; /* guards tokstat (scope.c) */
+    struct agent_tokstat *tokstat[HC_P_COUNT];
     int stop_pipe[2];             /* readable once the state is retired */
     unsigned refs;                /* guarded by agent->lock */
 } agent_state_t;
@@ -96,17 +100,34 @@ bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj,
                        const hc_token_status_t *st);
 const char *agent_rules_name(const agent_rules_t *rules);
 
+/* scope.c */
+/* The token's status as read at most 1 s ago (one card call per token per
+ * second, whoever asks). */
+CK_RV agent_token_status(agent_state_t *st, hc_ctx_t *ctx, int profile, size_t tok,
+                         hc_token_status_t *out, hc_err_t *err);
+/* Whether one of `rules`' keys URIs selects the token `name` (status `st`). */
+bool agent_token_allowed(const agent_rules_t *rules, const char *name,
+                         const hc_token_status_t *st);
+void agent_tokstat_free(agent_state_t *st);
+
 /* serve.c */
 typedef struct agent_conn_arg {
     agent_t *agent;
     int fd;
     struct ucred cred;
+    uint64_t accepted_ms;         /* hc_now_ms() at accept */
 } agent_conn_arg_t;
 void *agent_serve(void *arg);
+/* The reply to an unlisted peer's hello (naming its uid and the config),
+ * framed in `w`: sent at accept, before the peer has said anything. */
+bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
+                         hc_wbuf_t *w);
 
 /* report.c */
 agent_counts_t *agent_counts_for(agent_t *ag, const char *name);
-/* The stats reply: the core's counters of this cache dir, then clients. */
-char *agent_stats_text(agent_t *ag, agent_state_t *st, bool prometheus);
+/* The stats reply: the core's counters of this cache dir, then clients;
+ * for a [client] (rules->cfg set), only its tokens, keys and counters. */
+char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules,
+                       bool prometheus);
 
 #endif

@@ -6,6 +6,13 @@
  * same under systemd, runit or a shell). SIGHUP reloads the config (and
  * with it the PIN files, read again at the next login); SIGTERM/SIGINT
  * stop accepting, let requests in flight finish, and exit.
+ *
+ * Fairness: a peer's uid is checked at accept. An unlisted one gets its
+ * refusal at once and never a thread or a connection slot (its socket
+ * lingers in a small list of the accept loop until it has read the
+ * refusal); max-connections and max-connections-per-client count only
+ * listed peers, and those must complete their first request within
+ * FIRST_REQUEST_MS of connecting (serve.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,9 +28,50 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "err.h"
 
 #define STOP_GRACE_S 30
+#define REFUSED_MAX 64            /* unlisted peers awaiting their refusal */
+#define REFUSED_LINGER_MS 2000
+
+/* Unlisted peers' sockets, owned by the accept loop only. */
+static struct refused {
+    int fd;
+    uint64_t until_ms;
+} refused[REFUSED_MAX];
+static size_t nrefused;
+
+static void refused_close(size_t i)
+{
+    char sink[512];
+    while (recv(refused[i].fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ; /* what it sent (its hello) is not read by anyone */
+    close(refused[i].fd);
+    refused[i] = refused[--nrefused];
+}
+
+/* An unlisted peer: its hello is answered before it is sent (the reply
+ * names its uid and the config); the socket is kept, without a thread or
+ * a slot, until the peer has sent something, hung up, or
+ * REFUSED_LINGER_MS passed, so that it can read the refusal. */
+static void refuse_peer(agent_t *ag, agent_state_t *st, int fd, const struct ucred *cred)
+{
+    hc_wbuf_t w = { 0 };
+    if (agent_refusal_frame(ag, st, cred, &w) &&
+        send(fd, w.p, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        hc_log(&ag->log, HC_LOG_INFO, "uid %u (pid %d): refusal not sent: %s",
+               (unsigned)cred->uid, (int)cred->pid, strerror(errno));
+    hc_w_free(&w);
+    if (nrefused == REFUSED_MAX) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < nrefused; i++)
+            if (refused[i].until_ms < refused[oldest].until_ms)
+                oldest = i;
+        refused_close(oldest);
+    }
+    refused[nrefused++] = (struct refused){ fd, hc_now_ms() + REFUSED_LINGER_MS };
+}
 
 static int wake_pipe[2] = { -1, -1 };
 
@@ -145,6 +193,14 @@ static void accept_one(agent_t *ag, int lfd)
     socklen_t len = sizeof a->cred;
     agent_state_t *st = agent_state_get(ag);
     bool ok = a && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &a->cred, &len) == 0;
+    if (ok && !agent_match_client(st, &a->cred)) {
+        refuse_peer(ag, st, fd, &a->cred);
+        agent_state_put(st);
+        free(a);
+        return;
+    }
+    if (ok)
+        a->accepted_ms = hc_now_ms();
     if (ok && !(ok = admit(ag, &a->cred, &st->cfg->agent)))
         hc_log(&ag->log, HC_LOG_WARN, "uid %u (pid %d): connection refused, "
                "over max-connections or max-connections-per-client",
@@ -255,14 +311,28 @@ int main(int argc, char **argv)
         return 1;
     hc_log(&ag.log, HC_LOG_WARN, "listening on %s (config %s)", ag.socket, ag.conf_path);
     for (;;) {
-        struct pollfd p[2] = { { lfd, POLLIN, 0 }, { wake_pipe[0], POLLIN, 0 } };
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
+        struct pollfd p[2 + REFUSED_MAX] = { { lfd, POLLIN, 0 }, { wake_pipe[0], POLLIN, 0 } };
+        uint64_t now = hc_now_ms(), next = UINT64_MAX;
+        for (size_t i = 0; i < nrefused; i++) {
+            p[2 + i] = (struct pollfd){ refused[i].fd, POLLIN, 0 };
+            if (refused[i].until_ms < next)
+                next = refused[i].until_ms;
+        }
+        int wait = next == UINT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+        size_t polled = nrefused;
+        if (poll(p, 2 + polled, wait) < 0 && errno != EINTR)
             break;
         if (p[1].revents & POLLIN)
             break;
+        now = hc_now_ms();
+        for (size_t i = polled; i-- > 0;)
+            if (p[2 + i].revents || refused[i].until_ms <= now)
+                refused_close(i);
         if (p[0].revents & POLLIN)
             accept_one(&ag, lfd);
     }
+    while (nrefused)
+        refused_close(nrefused - 1);
     close(lfd);
     unlink(ag.socket);
     hc_log(&ag.log, HC_LOG_WARN, "stopping: finishing requests in flight");

@@ -2,7 +2,9 @@
  * report.c: per-client counters and the stats reply. The core's counters
  * come from the stats files under the agent's cache dir (its own
  * contexts, and any other process using that dir), exactly as
- * `hsmcache stats` reads them embedded; the clients follow.
+ * `hsmcache stats` reads them embedded; the clients follow. A client with
+ * a [client] section sees only the tokens and keys its keys cover, and
+ * only its own counters.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,53 @@
 #include "agent.h"
 #include "sbuf.h"
 #include "stats.h"
+#include "urimatch.h"
+
+/* A token or key counted in the stats files, described as well as its
+ * name allows: tokens by hsmcache name, keys by label (no id: a rule
+ * that names an id hides the key, never shows another's). */
+static bool stats_token_allowed(const agent_rules_t *r, const char *name)
+{
+    hc_token_status_t st;
+    memset(&st, 0, sizeof st);
+    memset(st.info.label, ' ', sizeof st.info.label);
+    memcpy(st.info.label, name, strnlen(name, sizeof st.info.label));
+    st.info_valid = true;
+    return agent_token_allowed(r, name, &st);
+}
+
+static bool stats_key_allowed(const agent_rules_t *r, const hc_key_stats_t *k)
+{
+    hc_token_status_t st;
+    memset(&st, 0, sizeof st);
+    memset(st.info.label, ' ', sizeof st.info.label);
+    memcpy(st.info.label, k->token, strnlen(k->token, sizeof st.info.label));
+    st.info_valid = true;
+    hc_obj_identity_t id;
+    memset(&id, 0, sizeof id);
+    id.cls = CKO_PRIVATE_KEY;
+    id.labellen = strnlen(k->label, sizeof k->label);
+    memcpy(id.label, k->label, id.labellen);
+    for (size_t i = 0; i < r->nuris; i++)
+        if (hc_uri_covers(r->uris[i], k->token, &st, &id))
+            return true;
+    return false;
+}
+
+/* Keeps in `sum` only what `r` covers. */
+static void scope_stats(const agent_rules_t *r, hc_stats_file_t *sum)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < sum->ntokens && i < HC_STATS_TOKENS; i++)
+        if (stats_token_allowed(r, sum->tokens[i].name))
+            sum->tokens[kept++] = sum->tokens[i];
+    sum->ntokens = kept;
+    kept = 0;
+    for (uint32_t i = 0; i < sum->nkeys && i < HC_STATS_KEYS; i++)
+        if (stats_key_allowed(r, &sum->keys[i]))
+            sum->keys[kept++] = sum->keys[i];
+    sum->nkeys = kept;
+}
 
 agent_counts_t *agent_counts_for(agent_t *ag, const char *name)
 {
@@ -32,11 +81,14 @@ agent_counts_t *agent_counts_for(agent_t *ag, const char *name)
     return c;
 }
 
-char *agent_stats_text(agent_t *ag, agent_state_t *st, bool prometheus)
+char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules,
+                       bool prometheus)
 {
     hc_sbuf_t b = { 0 };
     hc_stats_file_t *sum = calloc(1, sizeof *sum);
     int live = 0, files = sum ? hc_stats_collect(st->cfg->cache_dir, sum, &live) : -1;
+    if (files >= 0 && rules->cfg)
+        scope_stats(rules, sum);
     char *core = files >= 0 ? hc_stats_render(sum, prometheus, files, live) : NULL;
     if (core || !prometheus)
         hc_sb_printf(&b, "%s", core ? core : "no core statistics yet\n");
@@ -58,6 +110,8 @@ char *agent_stats_text(agent_t *ag, agent_state_t *st, bool prometheus)
         pthread_mutex_lock(&ag->lock);
         agent_counts_t *c = ag->counts[i];
         pthread_mutex_unlock(&ag->lock);
+        if (rules->cfg && c != rules->counts)
+            continue; /* another client's */
         unsigned long long k[5] = {
             HC_GET(c->connections), HC_GET(c->requests), HC_GET(c->signatures),
             HC_GET(c->refused), HC_GET(c->malformed),

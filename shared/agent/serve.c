@@ -22,12 +22,17 @@
 /* A request's bytes must all arrive within this once it has begun, and a
  * reply must be taken within it: a stalled peer loses its connection. */
 #define IO_MS 10000
+/* A connection must complete its first request (HELLO) within this of
+ * connecting; after that an authorized client may stay idle (pdns keeps
+ * its connection for days). */
+#define FIRST_REQUEST_MS 10000
 
 typedef struct session {
     agent_t *ag;
     agent_state_t *st;
     int fd;
     struct ucred cred;
+    uint64_t accepted_ms;
     agent_rules_t *rules;       /* NULL: not listed */
     hc_ctx_t *ctx;              /* after HELLO */
     int profile;
@@ -41,6 +46,13 @@ static bool allowed_on(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
     for (size_t i = 0; i < s->nallowed; i++)
         if (s->allowed[i] == obj)
             return true;
+    hc_token_status_t own;
+    if (!st && s->rules->cfg) {
+        if (agent_token_status(s->st, s->ctx, s->profile, hc_obj_token(obj), &own, NULL)
+                != CKR_OK && !own.info_valid)
+            return false;
+        st = &own;
+    }
     if (!agent_key_allowed(s->rules, s->ctx, obj, st))
         return false;
     hc_obj_t *grown = realloc(s->allowed, (s->nallowed + 1) * sizeof *grown);
@@ -74,8 +86,11 @@ static CK_RV refuse_key(session_t *s, const char *op, hc_obj_t obj, hc_err_t *er
         snprintf(what, sizeof what, "%s with unknown object 0x%llx", op,
                  (unsigned long long)obj);
     log_refusal(s, what);
-    return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused %s: not in "
-                  "[client %s] keys", what, agent_rules_name(s->rules));
+    /* The log names the key; the client, to whom it is not there, only
+     * its own reference. */
+    return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused %s with "
+                  "object 0x%llx: not in [client %s] keys", op,
+                  (unsigned long long)obj, agent_rules_name(s->rules));
 }
 
 static CK_RV refuse_op(session_t *s, const char *op, hc_err_t *err)
@@ -100,6 +115,13 @@ static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err
         return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
                       "profile %s", name, hc_profile_name(s->profile));
     *tok = (size_t)i;
+    if (!s->rules->cfg)
+        return CKR_OK;
+    hc_token_status_t st;
+    agent_token_status(s->st, s->ctx, s->profile, *tok, &st, NULL);
+    if (!agent_token_allowed(s->rules, name, &st))
+        return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
+                      "profile %s", name, hc_profile_name(s->profile));
     return CKR_OK;
 }
 
@@ -147,6 +169,19 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     hc_w_str(w, s->rules ? agent_rules_name(s->rules) : "");
 }
 
+bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
+                         hc_wbuf_t *w)
+{
+    session_t s = { .ag = ag, .st = st, .cred = *cred, .profile = -1 };
+    hc_req_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return false;
+    q->op = HC_OP_HELLO;
+    do_hello(&s, q, w);
+    free(q);
+    return hc_w_finish(w);
+}
+
 static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
@@ -160,7 +195,8 @@ static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     hc_token_status_t st;
     memset(&st, 0, sizeof st);
     bool known = n > 0 && s->rules->cfg &&
-                 (hc_token_status(s->ctx, tok, &st, NULL) == CKR_OK || st.info_valid);
+                 (agent_token_status(s->st, s->ctx, s->profile, tok, &st, NULL) == CKR_OK ||
+                  st.info_valid);
     for (size_t i = 0; i < n; i++)
         if (allowed_on(s, objs[i], known ? &st : NULL))
             objs[kept++] = objs[i];
@@ -290,12 +326,22 @@ static void do_token_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     hc_err_t err = { 0 };
     size_t tok = 0;
     CK_RV rv = token_of(s, q->token, &tok, &err);
+    if (rv == CKR_SLOT_ID_INVALID && q->op == HC_OP_LOGIN_WITH &&
+        hc_token_index(s->ctx, q->token) >= 0) {
+        /* A PIN for a token outside the client's keys is never tried. */
+        char what[128];
+        snprintf(what, sizeof what, "login on token %s", q->token);
+        log_refusal(s, what);
+        rv = hc_err(&err, CKR_FUNCTION_REJECTED, "hsmcached refused login on "
+                    "token %s: no [client %s] keys name it", q->token,
+                    agent_rules_name(s->rules));
+    }
     switch (q->op) {
     case HC_OP_TOKEN_STATUS: {
         hc_token_status_t st;
         memset(&st, 0, sizeof st);
-        if (rv == CKR_OK)
-            rv = hc_token_status(s->ctx, tok, &st, &err);
+        if (rv == CKR_OK) /* at most 1 s old: never a card call per request */
+            rv = agent_token_status(s->st, s->ctx, s->profile, tok, &st, &err);
         put_header(w, q->op, rv, &err);
         hc_w_str(w, st.name);
         hc_w_str(w, st.module);
@@ -496,7 +542,7 @@ static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         break;
     }
     case HC_OP_STATS: {
-        char *text = agent_stats_text(s->ag, s->st, q->flags != 0);
+        char *text = agent_stats_text(s->ag, s->st, s->rules, q->flags != 0);
         CK_RV rv = text ? CKR_OK : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
         put_header(w, q->op, rv, &err);
         hc_w_bytes(w, text, text ? strlen(text) : 0);
@@ -531,7 +577,18 @@ static void serve_loop(session_t *s)
     for (;;) {
         unsigned char *body;
         size_t len;
-        switch (hc_recv_frame(s->fd, &body, &len, 0, IO_MS, s->st->stop_pipe[0])) {
+        int first = 0, rest = IO_MS;
+        if (!s->ctx) { /* the first request: due FIRST_REQUEST_MS after connecting */
+            uint64_t gone = hc_now_ms() - s->accepted_ms;
+            first = rest = gone >= FIRST_REQUEST_MS ? 1 : (int)(FIRST_REQUEST_MS - gone);
+        }
+        enum hc_recv_result got = hc_recv_frame(s->fd, &body, &len, first, rest,
+                                                s->st->stop_pipe[0]);
+        if (!s->ctx && got == HC_RECV_TIMEOUT) {
+            note_malformed(s, "no complete first request within 10 s of connecting");
+            goto out;
+        }
+        switch (got) {
         case HC_RECV_OK:
             break;
         case HC_RECV_TOO_BIG:
@@ -581,7 +638,8 @@ out:
 void *agent_serve(void *arg)
 {
     agent_conn_arg_t *a = arg;
-    session_t s = { .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1 };
+    session_t s = { .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1,
+                    .accepted_ms = a->accepted_ms };
     free(a);
     s.st = agent_state_get(s.ag);
     s.rules = agent_match_client(s.st, &s.cred);

@@ -1,5 +1,7 @@
 /*
- * cmd_pin.c: `hsmcache pin set TOKEN` and `hsmcache pin check TOKEN`.
+ * cmd_pin.c: `hsmcache pin set TOKEN`, `hsmcache pin check TOKEN` and
+ * `hsmcache pin clear TOKEN` (removes the rejection mark: the operator's
+ * way to allow one more try of the same PIN).
  * The PIN is read from the terminal with echo off (asked twice), or from
  * stdin when it is not a terminal; never from argv or the environment.
  */
@@ -135,16 +137,43 @@ static int pin_check(const hc_cli_t *cli, const char *token)
     return status;
 }
 
+static int pin_clear(const hc_cli_t *cli, const char *token)
+{
+    hc_config_t *cfg = hc_cli_config(cli);
+    if (!cfg)
+        return 2;
+    int status = 0;
+    if (!hc_config_token(cfg, token)) {
+        hc_cli_error("%s: no [token %s] in the config", cfg->path, token);
+        status = 2;
+    } else if (hc_pinmark_clear(cfg->cache_dir, token) == 0) {
+        printf("token %s: PIN rejection mark removed from %s/pin-rejected; the "
+               "next login tries the PIN once\n", token, cfg->cache_dir);
+    } else if (errno == ENOENT) {
+        printf("token %s: no PIN rejection mark in %s/pin-rejected\n", token,
+               cfg->cache_dir);
+    } else {
+        hc_cli_error("%s/pin-rejected/%s: %s (run as the user that owns the "
+                     "cache dir)", cfg->cache_dir, token, strerror(errno));
+        status = 1;
+    }
+    hc_config_free(cfg);
+    return status;
+}
+
 int hc_cmd_pin(hc_cli_t *cli)
 {
-    if (cli->argc != 2 || (strcmp(cli->argv[0], "set") && strcmp(cli->argv[0], "check"))) {
-        hc_cli_error("usage: hsmcache pin set|check TOKEN");
+    if (cli->argc != 2 || (strcmp(cli->argv[0], "set") && strcmp(cli->argv[0], "check") &&
+                           strcmp(cli->argv[0], "clear"))) {
+        hc_cli_error("usage: hsmcache pin set|check|clear TOKEN");
         return 2;
     }
     if (!hc_valid_token_name(cli->argv[1])) {
         hc_cli_error("'%s' is not a valid token name", cli->argv[1]);
         return 2;
     }
+    if (!strcmp(cli->argv[0], "clear"))
+        return pin_clear(cli, cli->argv[1]);
     return !strcmp(cli->argv[0], "set") ? pin_set(cli, cli->argv[1])
                                         : pin_check(cli, cli->argv[1]);
 }

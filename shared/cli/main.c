@@ -17,6 +17,7 @@ static void usage(FILE *out)
           "                             rsa4096, ecdsa-p256, ecdsa-p384, ed25519)\n"
           "  pin set TOKEN              store the token's PIN (from the tty, or stdin)\n"
           "  pin check TOKEN            one login: ok, wrong or locked\n"
+          "  pin clear TOKEN            remove the PIN rejection mark (one more try)\n"
           "  stats [--prometheus]       counters of every process using hsmcache\n"
           "  doctor [--user USER]       check config, PIN files, modules, tokens\n"
           "  sshca pubkey               the [sshca] CA keys in OpenSSH format\n"

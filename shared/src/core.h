@@ -74,11 +74,13 @@ typedef struct hc_token {
     bool logged_in;
     uint64_t next_probe_ms;     /* absent token: no probe before this */
     unsigned backoff_ms;
-    /* A PIN the token rejected: never retried until the file changes. */
-    bool rejected;
+    /* A rejected PIN whose mark could not be written: never retried by
+     * this process until the file changes (pinmark.h keeps the rest). */
+    bool rejected_unsaved;
     hc_pin_version_t rejected_ver;
     CK_RV rejected_rv;
     bool warned_store;          /* logged a store problem once */
+    bool warned_mark;           /* logged an unusable mark dir once */
     unsigned char *caller_pin;  /* from C_Login when the store has none */
     size_t caller_pin_len;
     CK_MECHANISM_TYPE *mechs;   /* read once per connect */

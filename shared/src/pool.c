@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core.h"
 #include "err.h"
@@ -227,7 +228,7 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
     /* Under the token's cross-process lock, which logins also take: a
      * SoftHSM file store is unreadable while another process's login
      * rewrites it, and a token that only blinked would look removed. */
-    int lock = hc_pinmark_lock(t->core->cfg->cache_dir, c->name);
+    int lock = hc_pinmark_lock(t->core->cfg->cache_dir, c->name, NULL, 0);
     CK_RV rv = CKR_OK;
     if (!t->fl)
         rv = hc_modules_get(t->core->modules, c->module, &t->fl, err);
@@ -247,34 +248,57 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
     return absent(t, err, why);
 }
 
-static CK_RV rejected_error(hc_token_t *t, const char *path, CK_RV rv,
-                            hc_err_t *err)
+static CK_RV rejected_error(hc_token_t *t, const char *path, bool caller,
+                            CK_RV rv, hc_err_t *err)
 {
     char b[32];
+    const char *name = t->cfg->name;
+    if (caller)
+        return hc_err(err, rv, "token %s rejected a caller's PIN (%s); no further "
+                      "PIN is tried on it, so the token cannot lock, until a PIN "
+                      "is stored in %s (hsmcache pin set %s) or an operator "
+                      "clears the mark (hsmcache pin clear %s)", name,
+                      hc_rv_name(rv, b), path, name, name);
     return hc_err(err, rv, "token %s rejected the PIN in %s (%s); it is not "
                   "tried again until that file changes, so the token cannot "
-                  "lock (fix: hsmcache pin set %s)", t->cfg->name, path,
-                  hc_rv_name(rv, b), t->cfg->name);
+                  "lock (fix: hsmcache pin set %s)", name, path,
+                  hc_rv_name(rv, b), name);
 }
 
-/* Logs in with the caller's PIN (store had none); never stored on disk. */
-static CK_RV login_caller_pin(hc_token_t *t, CK_SESSION_HANDLE s, hc_err_t *err)
+/* The mark cannot be kept: no login is tried (fail closed). */
+static CK_RV mark_unusable(hc_token_t *t, const char *why, bool need, hc_err_t *err)
 {
-    CK_RV rv = t->fl->C_Login(s, CKU_USER, t->caller_pin, t->caller_pin_len);
-    HC_INC(t->stats->logins);
-    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-        t->logged_in = true;
-        return CKR_OK;
+    const char *dir = t->core->cfg->cache_dir;
+    hc_err_t e;
+    hc_err(&e, CKR_FUNCTION_FAILED, "token %s: no login tried: the PIN "
+           "rejection mark cannot be kept (%s), and without it a wrong PIN "
+           "could be tried until the token locks (fix: make %s/pin-rejected a "
+           "directory uid %u can write, e.g. as root 'install -d -m 700 -o %u %s %s/pin-rejected', or set "
+           "[core] cache-dir in %s; for several users on one token see the "
+           "README, \"Several users on one token\")", t->cfg->name, why, dir,
+           (unsigned)geteuid(), (unsigned)geteuid(), dir, dir, t->core->cfg->path);
+    if (!t->warned_mark) {
+        hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
+        t->warned_mark = true;
     }
-    HC_INC(t->stats->login_failures);
+    return need ? hc_err(err, e.rv, "%s", e.msg) : CKR_OK;
+}
+
+static void drop_caller_pin(hc_token_t *t)
+{
+    if (!t->caller_pin)
+        return;
     OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
     free(t->caller_pin);
-    t->caller_pin = NULL; /* a wrong caller PIN is not retried either */
-    char b[32];
-    return hc_err(err, rv, "token %s: C_Login with the caller's PIN: %s",
-                  t->cfg->name, hc_rv_name(rv, b));
+    t->caller_pin = NULL; /* a caller's PIN is tried at most once */
 }
 
+/* Logs in with the store's PIN, or the caller's when the store has none
+ * (never stored on disk). Either obeys one rule: "check mark, C_Login,
+ * record a rejection" under the token's cross-process lock; once the
+ * token rejects a PIN, nothing is tried until the store's file changes
+ * (a caller's PIN is marked with the all-zero "no file" version) or the
+ * mark is cleared. If the mark cannot be read or kept, nothing is tried. */
 static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
                           hc_err_t *err)
 {
@@ -290,64 +314,80 @@ static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
     hc_pin_path(cfg->pin_store, name, path, sizeof path);
     hc_pin_t pin;
     hc_pin_version_t ver;
+    memset(&ver, 0, sizeof ver);
     hc_err_t perr = { 0 };
     CK_RV rv = hc_pin_read(cfg->pin_store, name, &pin, &ver, &perr);
-    if (rv == CKR_USER_PIN_NOT_INITIALIZED && t->caller_pin)
-        return login_caller_pin(t, s, err);
-    if (rv != CKR_OK) {
+    bool caller = rv == CKR_USER_PIN_NOT_INITIALIZED && t->caller_pin;
+    if (caller) {
+        memset(&ver, 0, sizeof ver);
+    } else if (rv != CKR_OK) {
         if (!t->warned_store) {
             hc_log(&t->core->log, HC_LOG_ERROR, "%s", perr.msg);
             t->warned_store = true;
         }
         return need ? hc_err(err, CKR_USER_NOT_LOGGED_IN, "%s", perr.msg) : CKR_OK;
+    } else {
+        drop_caller_pin(t); /* the store's PIN wins */
     }
-    if (t->rejected && hc_pin_version_equal(&t->rejected_ver, &ver)) {
-        hc_pin_wipe(&pin);
-        return need ? rejected_error(t, path, t->rejected_rv, err) : CKR_OK;
+    /* A rejection this process could not record still holds here. */
+    if (t->rejected_unsaved && hc_pin_version_equal(&t->rejected_ver, &ver)) {
+        if (!caller)
+            hc_pin_wipe(&pin);
+        drop_caller_pin(t);
+        return need ? rejected_error(t, path, caller, t->rejected_rv, err) : CKR_OK;
     }
-    int lock = hc_pinmark_lock(cfg->cache_dir, name);
-    if (lock < 0 && !t->warned_store) {
-        hc_log(&t->core->log, HC_LOG_WARN, "token %s: cannot keep the PIN "
-               "rejection mark under %s; a wrong PIN is remembered only in "
-               "this process", name, cfg->cache_dir);
-        t->warned_store = true;
-    }
-    CK_RV mark_rv;
-    if (hc_pinmark_matches(cfg->cache_dir, name, &ver, &mark_rv, NULL)) {
+    char why[PATH_MAX + 128];
+    CK_RV mark_rv = 0;
+    int lock = hc_pinmark_lock(cfg->cache_dir, name, why, sizeof why);
+    int mark = lock < 0 ? -1
+             : hc_pinmark_read(cfg->cache_dir, name, &ver, &mark_rv, NULL, why, sizeof why);
+    if (mark != 0) {
         hc_pinmark_unlock(lock);
-        hc_pin_wipe(&pin);
-        t->rejected = true;
-        t->rejected_ver = ver;
-        t->rejected_rv = mark_rv ? mark_rv : CKR_PIN_INCORRECT;
-        return need ? rejected_error(t, path, t->rejected_rv, err) : CKR_OK;
+        if (!caller)
+            hc_pin_wipe(&pin);
+        drop_caller_pin(t);
+        if (mark < 0)
+            return mark_unusable(t, why, need, err);
+        return need ? rejected_error(t, path, caller, mark_rv ? mark_rv : CKR_PIN_INCORRECT,
+                                     err) : CKR_OK;
     }
-    rv = t->fl->C_Login(s, CKU_USER, pin.bytes, pin.len);
-    hc_pin_wipe(&pin);
+    t->warned_mark = false;
+    if (caller) {
+        rv = t->fl->C_Login(s, CKU_USER, t->caller_pin, t->caller_pin_len);
+        drop_caller_pin(t);
+    } else {
+        rv = t->fl->C_Login(s, CKU_USER, pin.bytes, pin.len);
+        hc_pin_wipe(&pin);
+    }
     HC_INC(t->stats->logins);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-        if (t->rejected)
-            hc_pinmark_clear(cfg->cache_dir, name);
+        hc_pinmark_clear(cfg->cache_dir, name); /* one for an older version */
         hc_pinmark_unlock(lock);
-        t->rejected = false;
+        t->rejected_unsaved = false;
         t->logged_in = true;
         t->warned_store = false;
         return CKR_OK;
     }
     HC_INC(t->stats->login_failures);
-    if (pin_rejection(rv)) {
-        hc_pinmark_set(cfg->cache_dir, name, &ver, rv);
-        hc_pinmark_unlock(lock);
-        t->rejected = true;
-        t->rejected_ver = ver;
-        t->rejected_rv = rv;
-        hc_err_t why;
-        rejected_error(t, path, rv, &why);
-        hc_log(&t->core->log, HC_LOG_ERROR, "%s", why.msg);
-        return need ? hc_err(err, rv, "%s", why.msg) : CKR_OK;
-    }
-    hc_pinmark_unlock(lock);
     char b[32];
-    return hc_err(err, rv, "token %s: C_Login: %s", name, hc_rv_name(rv, b));
+    if (!pin_rejection(rv)) {
+        hc_pinmark_unlock(lock);
+        return hc_err(err, rv, "token %s: C_Login%s: %s", name,
+                      caller ? " with the caller's PIN" : "", hc_rv_name(rv, b));
+    }
+    bool saved = hc_pinmark_set(cfg->cache_dir, name, &ver, rv);
+    hc_pinmark_unlock(lock);
+    t->rejected_unsaved = !saved;
+    t->rejected_ver = ver;
+    t->rejected_rv = rv;
+    hc_err_t e;
+    rejected_error(t, path, caller, rv, &e);
+    if (!saved)
+        hc_log(&t->core->log, HC_LOG_ERROR, "token %s: the PIN rejection mark "
+               "could not be written under %s/pin-rejected; it holds in this "
+               "process only", name, cfg->cache_dir);
+    hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
+    return need || caller ? hc_err(err, rv, "%s", e.msg) : CKR_OK;
 }
 
 static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
@@ -469,9 +509,11 @@ CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err)
     st->info = t->info;
     st->info_valid = t->info_valid;
     st->logged_in = t->logged_in && (t->info.flags & CKF_LOGIN_REQUIRED);
-    st->pin_rejected = st->pin_stored &&
-        ((t->rejected && hc_pin_version_equal(&t->rejected_ver, &ver)) ||
-         hc_pinmark_matches(cfg->cache_dir, t->cfg->name, &ver, NULL, NULL));
+    if (!st->pin_stored)
+        memset(&ver, 0, sizeof ver); /* a caller's PIN's mark */
+    st->pin_rejected =
+        (t->rejected_unsaved && hc_pin_version_equal(&t->rejected_ver, &ver)) ||
+        hc_pinmark_matches(cfg->cache_dir, t->cfg->name, &ver, NULL, NULL);
     pthread_mutex_unlock(&t->lock);
     return rv;
 }

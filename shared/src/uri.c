@@ -144,6 +144,11 @@ void *hc_uri_compile(const char *uri, hc_err_t *err)
     return parse(uri, err);
 }
 
+bool hc_uri_selects_token(void *u, const char *token_name, const hc_token_status_t *st)
+{
+    return token_selected(u, token_name, st);
+}
+
 void hc_uri_release(void *u)
 {
     if (u)

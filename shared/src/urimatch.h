@@ -11,6 +11,8 @@ void *hc_uri_compile(const char *uri, hc_err_t *err);
 void hc_uri_release(void *u);
 /* true when the URI selects the token (by hsmcache name or real token
  * info, as hc_find_uri does) and its object attributes match `id`. */
+/* true when the URI selects the token at all (any of its objects). */
+bool hc_uri_selects_token(void *u, const char *token_name, const hc_token_status_t *st);
 bool hc_uri_covers(void *u, const char *token_name, const hc_token_status_t *st,
                    const hc_obj_identity_t *id);
 

@@ -89,9 +89,10 @@ signed=$(count signatures)
 equals "hc-pdns signs with its zone's key's handle" "$(agent_raw hc-pdns sign "${zsk##* }")" "rv=0x0, 64 bytes: "
 equals "... counted as one signature of client pdns" "$(count signatures)" "$((signed + 1))"
 before=$(count refused)
+out=$(agent_raw hc-pdns sign "${other##* }")
 equals "hc-pdns signing with other-key's handle: the agent refuses (CKR_KEY_HANDLE_INVALID)" \
-    "$(agent_raw hc-pdns sign "${other##* }")" \
-    "rv=0x60, 0 bytes: hsmcached refused sign with key 'other-key' on token dns: not in [client pdns] keys"
+    "$out" "rv=0x60, 0 bytes: hsmcached refused sign with object 0x$(printf %x "${other##* }"): not in [client pdns] keys"
+lacks "... without naming the key outside its keys to it" "$out" "other-key"
 equals "... logs it once, with hc-pdns's uid and the key" "$(grep -c "client pdns (uid $(id -u hc-pdns), \
 pid [0-9]*): refused sign with key 'other-key' on token dns" "$T/agent.log")" "1"
 equals "... and counts it" "$(count refused)" "$((before + 1))"

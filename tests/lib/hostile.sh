@@ -161,10 +161,6 @@ agent_alive() {
     kill -0 "$1" 2>/dev/null && [ "$(cat "$T/agent.pid" 2>/dev/null)" = "$1" ]
 }
 
-# The agent protocol's version the helpers below speak: the tree's
-# (HOSTILE_PROTO=N to test an older build).
-HOSTILE_PROTO=${HOSTILE_PROTO:-$(sed -n 's/^#define HC_PROTO_VERSION \([0-9]*\).*/\1/p' "$TOP/shared/src/proto.h")}
-
 # hostile_socks USER MODE N STOPFILE [SECONDS]: N connections to the agent
 # as USER, kept until STOPFILE exists (at most SECONDS, default 60).
 # MODE silent: they never send a byte; hello: each says hello first.
@@ -264,7 +260,7 @@ def exactly(c, n):
         b += d
     return b
 def call(c, op, body):
-    body = bytes([int(os.environ['HOSTILE_PROTO']), op]) + body
+    body = bytes([int(os.environ.get('HC_PROTO_VERSION', '1')), op]) + body
     c.sendall(struct.pack('>I', len(body)) + body)
     b = exactly(c, struct.unpack('>I', exactly(c, 4))[0])
     rv = struct.unpack('>Q', b[2:10])[0]
@@ -296,5 +292,6 @@ elif cmd == 'stats':
     print(rest[4:4 + n].decode(errors='replace'))
 EOP
     chmod 644 "$T/hostile-call.py"
-    runuser -u "$u" -- env HOSTILE_PROTO="$HOSTILE_PROTO" python3 "$T/hostile-call.py" "$T/agent.sock" "$@"
+    runuser -u "$u" -- env HC_PROTO_VERSION="$(hc_proto_version)" \
+        python3 "$T/hostile-call.py" "$T/agent.sock" "$@"
 }
