@@ -14,6 +14,11 @@
 #    rule: after one rejection nothing is tried until the PIN store's file
 #    changes or `hsmcache pin clear TOKEN`. Spoken to the agent directly
 #    (tests/lib/hostile.sh, hostile_call), as uid hc-pinner.
+# 3. Several uids on one token in embedded mode share the marks through a
+#    group-shared cache dir (setgid, 2770): hc-lock and hc-lock2 (group
+#    hc-lock-grp) check a wrong PIN four times between them, and the card
+#    sees one C_Login; hc-lock3, who may use the token but is not in the
+#    cache dir's group, gets no login at all.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
 hc_setup
@@ -98,4 +103,30 @@ contains "the operator clears the mark" "$("$HC" pin clear a 2>&1)" "mark remove
 out=$(hostile_call hc-pinner login a "$T/right.pin")
 equals "then the right PIN logs in" "$out" "rv=0x0 "
 equals "... with one more C_Login" "$(sim_count C_Login)" "2"
+
+# 3. A group-shared cache dir in embedded mode.
+agent_stop
+HC_AGENT=
+agent_user hc-lock hc-lock-grp hc-lock-tok     # hc-lock-tok: token, PIN file
+agent_user hc-lock2 hc-lock-grp hc-lock-tok    # hc-lock-grp: the cache dir
+agent_user hc-lock3 hc-lock-tok
+write_config a "$SIM" toka
+chmod 644 "$HSMCACHE_CONF"
+store_pin a "wrong-pin-3"
+chgrp hc-lock-tok "$T/pins" "$T/pins/a" && chmod 750 "$T/pins" && chmod 640 "$T/pins/a"
+chgrp -R hc-lock-tok "$T/tokens" "$SIMSTATE" && chmod -R g+rwX "$T/tokens" && chmod g+rw "$SIMSTATE"
+install -d -o root -g hc-lock-grp -m 2770 "$T/shared-cache"
+hostile_set_cache_dir "$T/shared-cache"
+"$SIMCTL" "$SIMSTATE" reset; "$SIMCTL" "$SIMSTATE" unlock
+for u in hc-lock hc-lock2 hc-lock hc-lock2; do out=$(agent_as "$u" "$HC" pin check a 2>&1); done
+sed 's/^/# /' <<< "$out"
+equals "group-shared cache dir: 4 pin checks by two uids, one C_Login" "$(sim_count C_Login)" "1"
+equals "... the card is not locked" "$("$SIMCTL" "$SIMSTATE" pin-status)" "wrong 1 locked 0"
+contains "... the second uid is told the PIN is not tried again" "$out" "not tried again until that file changes"
+equals "... the marks are the group's: pin-rejected/ 2770, its files 0660" \
+    "$(stat -c '%a %G' "$T/shared-cache/pin-rejected" "$T/shared-cache/pin-rejected/a" | tr '\n' ' ')" \
+    "2770 hc-lock-grp 660 hc-lock-grp "
+out=$(agent_as hc-lock3 "$HC" pin check a 2>&1)
+contains "a uid outside the group cannot keep the mark: no login tried" "$out" "no login tried"
+equals "... and the card saw nothing more" "$(sim_count C_Login)" "1"
 done_testing
