@@ -9,6 +9,10 @@ LIBDIR   ?= $(PREFIX)/lib/$(shell $(CC) -print-multiarch 2>/dev/null)
 PKGS     := p11-kit-1 libcrypto inih lmdb
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libjansson: JSON read and written by hsmcached (audit records) and the
+# SSH CA module only; the other fronts do not map it.
+JSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null)
 P11_DEFS   := -DHC_P11_MODULE_PATH='"$(shell pkg-config --variable=p11_module_path p11-kit-1 2>/dev/null)"' \
               -DHC_P11_PACKAGE_MODULES='"$(shell pkg-config --variable=p11_module_configs p11-kit-1 2>/dev/null)"'
 
@@ -73,8 +77,9 @@ FRONT_LINK = $(CC) -shared $(LDFLAGS) -Wl,--version-script=shared/front/exports.
 $(FRONT): $(FRONT_OBJ) $(BUILD)/obj/shared/front/profile_pkcs11.o $(CORE_OBJ)
 	$(FRONT_LINK)
 
+$(BUILD)/obj/sshca-plugin/%.o: CFLAGS += $(JSON_CFLAGS)
 $(SSHCA): $(FRONT_OBJ) $(SSHCA_OBJ) $(CORE_OBJ)
-	$(FRONT_LINK)
+	$(FRONT_LINK) $(JSON_LIBS)
 
 $(PDNS): $(FRONT_OBJ) $(PDNS_OBJ) $(CORE_OBJ)
 	$(FRONT_LINK)
@@ -93,9 +98,9 @@ $(PDNSHSM): $(PDNSHSM_OBJ) $(LIB)
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
 
-$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent
+$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent $(JSON_CFLAGS)
 $(AGENT): $(AGENT_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) $(JSON_LIBS) -lpthread
 
 # The simulator's pass-through wrappers are generated from p11-kit's header.
 SIM_GEN  := $(BUILD)/tests/gen

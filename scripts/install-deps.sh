@@ -8,7 +8,7 @@ set -eu
 
 # Build and core runtime.
 BASE="build-essential pkg-config clang libclang-rt-14-dev
- libp11-kit-dev p11-kit libssl-dev openssl libinih-dev liblmdb-dev
+ libp11-kit-dev p11-kit libssl-dev openssl libinih-dev liblmdb-dev libjansson-dev
  libcmocka-dev softhsm2 opensc
  libmariadb-dev libldns-dev ldnsutils
  pdns-server pdns-backend-mysql pdns-tools mariadb-server mariadb-client

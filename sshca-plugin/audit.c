@@ -1,8 +1,10 @@
-/* audit.c: one JSON object per line per signing attempt, appended with
- * O_APPEND under an exclusive flock and fsync'ed, so concurrent signers
- * never interleave and a crash loses at most the line being written. */
+/* audit.c: one JSON object per line per signing attempt (written with
+ * libjansson), appended with O_APPEND under an exclusive flock and
+ * fsync'ed, so concurrent signers never interleave and a crash loses at
+ * most the line being written. */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -15,56 +17,46 @@
 #include "sshca.h"
 #include "sshkey.h"
 
-struct out {
-    char *p;
-    size_t len, cap;
-};
-
-static void raw(struct out *o, const char *s, size_t n)
+/* A JSON string for `s` (null when NULL). Arguments come from the
+ * command line and files, in any encoding: bytes that are not UTF-8 are
+ * written as the text \xNN, so the record stays valid JSON and still
+ * shows what was given. */
+static json_t *text(const char *s)
 {
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = (o->len + n + 1) * 2;
-        char *g = realloc(o->p, cap);
-        if (!g)
-            return;
-        o->p = g;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void str(struct out *o, const char *s)
-{
-    if (!s) {
-        raw(o, "null", 4);
-        return;
-    }
-    raw(o, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            raw(o, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            raw(o, esc, 6);
+    if (!s)
+        return json_null();
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    size_t n = strlen(s);
+    char *fixed = malloc(4 * n + 1);
+    if (!fixed)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = 1;
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* the longest valid UTF-8 sequence here, else one byte */
+            len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+            json_t *probe = len <= n - i ? json_stringn(s + i, len) : NULL;
+            if (!probe)
+                len = 0;
+            json_decref(probe);
+        }
+        if (len == 0) {
+            k += (size_t)sprintf(fixed + k, "\\x%02x", c);
+            i++;
         } else {
-            raw(o, (const char *)&c, 1);
+            memcpy(fixed + k, s + i, len);
+            k += len;
+            i += len;
         }
     }
-    raw(o, "\"", 1);
-}
-
-static void field(struct out *o, const char *name, const char *value)
-{
-    raw(o, ",", o->len > 1 ? 1 : 0);
-    str(o, name);
-    raw(o, ":", 1);
-    str(o, value);
+    fixed[k] = '\0';
+    v = json_string(fixed);
+    free(fixed);
+    return v;
 }
 
 /* The OpenSSH public key in `file`: its "type base64" and fingerprint. */
@@ -105,54 +97,54 @@ int sshca_audit_writable(const char *path)
 int sshca_audit(hc_ctx_t *ctx, const sshca_args_t *a, const sshca_key_t *key,
                 const char *subject_file, const char *result)
 {
-    struct out o = { 0 };
-    char when[32], num[32];
+    char when[32];
     time_t now = time(NULL);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     struct passwd *pw = getpwuid(getuid());
-    raw(&o, "{", 1);
-    field(&o, "time", when);
-    snprintf(num, sizeof num, "%u", (unsigned)getuid());
-    raw(&o, ",\"uid\":", 7);
-    raw(&o, num, strlen(num));
-    field(&o, "user", pw ? pw->pw_name : NULL);
-    snprintf(num, sizeof num, "%d", (int)getpid());
-    raw(&o, ",\"pid\":", 7);
-    raw(&o, num, strlen(num));
-    field(&o, "host", a->program);
-    field(&o, "identity", a->identity);
-    field(&o, "principals", a->principals);
-    field(&o, "validity", a->validity);
-    field(&o, "serial", a->serial);
-    raw(&o, ",\"options\":[", 12);
-    for (size_t i = 0; i < a->noptions; i++) {
-        raw(&o, ",", i ? 1 : 0);
-        str(&o, a->options[i]);
-    }
-    raw(&o, "]", 1);
-    raw(&o, a->host_cert ? ",\"host_certificate\":true" : ",\"host_certificate\":false",
-        a->host_cert ? 24 : 25);
-    field(&o, "key_file", subject_file);
     char *subj, *subj_fp;
     subject(subject_file, &subj, &subj_fp);
-    field(&o, "public_key", subj);
-    field(&o, "public_key_fingerprint", subj_fp);
+    json_t *options = json_array();
+    for (size_t i = 0; options && i < a->noptions; i++)
+        json_array_append_new(options, text(a->options[i]));
+    /* The fields in this order are what hsmcached accepts from the module
+     * (shared/agent/audit_record.c): a change here is a change there. */
+    json_t *o = json_pack("{s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b,"
+                          " s:o, s:o, s:o, s:o, s:o, s:o}",
+                          "time", text(when),
+                          "uid", (json_int_t)getuid(),
+                          "user", text(pw ? pw->pw_name : NULL),
+                          "pid", (json_int_t)getpid(),
+                          "host", text(a->program),
+                          "identity", text(a->identity),
+                          "principals", text(a->principals),
+                          "validity", text(a->validity),
+                          "serial", text(a->serial),
+                          "options", options,
+                          "host_certificate", a->host_cert,
+                          "key_file", text(subject_file),
+                          "public_key", text(subj),
+                          "public_key_fingerprint", text(subj_fp),
+                          "ca_key", text(key ? key->uri : NULL),
+                          "ca_fingerprint", text(key ? key->fingerprint : NULL),
+                          "result", text(result));
     free(subj);
     free(subj_fp);
-    field(&o, "ca_key", key ? key->uri : NULL);
-    field(&o, "ca_fingerprint", key ? key->fingerprint : NULL);
-    field(&o, "result", result);
-    raw(&o, "}", 1);
-    if (!o.p)
+    /* Compact, in this order, every non-ASCII and control character
+     * escaped: one line of printable ASCII. */
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (!line) {
+        errno = ENOMEM;
         return -1;
+    }
     /* Embedded, the core appends to [sshca] audit-log; with hsmcached, the
      * agent appends to its own (this process may not be able to write it)
      * with the uid and pid it verified. */
     hc_err_t err;
-    int rc = hc_audit(ctx, o.p, &err) == CKR_OK ? 0 : -1;
+    int rc = hc_audit(ctx, line, &err) == CKR_OK ? 0 : -1;
     int saved = hc_via_agent(ctx) ? EIO : errno;
-    free(o.p);
+    free(line);
     errno = saved;
     return rc;
 }

@@ -13,8 +13,10 @@
 #include "agent.h"
 #include "agent_conn.h"
 #include "appendlog.h"
+#include "audit_record.h"
 #include "clock.h"
 #include "err.h"
+#include "gen_check.h"
 #include "mech_policy.h"
 #include "proto.h"
 #include "proto_check.h"
@@ -306,15 +308,26 @@ static void do_generate(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     hc_obj_t pub = 0, priv = 0;
     CK_RV rv = !may(s, HC_OPS_GENERATE) ? refuse_op(s, "generate", &err)
                                         : token_of(s, q->token, &tok, &err);
+    /* Checked before the module is called (gen_check.c): a refused
+     * request makes no key, so none can be left behind. */
+    agent_gen_tmpl_t t;
+    if (rv == CKR_OK && (rv = agent_gen_check(s->rules, s->ctx, tok, q->tmpl, q->n,
+                                              q->tmpl2, q->n2, &t, &err)) != CKR_OK) {
+        __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
+        hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): %s",
+               agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid, err.msg);
+    }
     if (rv == CKR_OK)
-        rv = hc_generate_key_pair(s->ctx, tok, &q->mech.m, q->tmpl, q->n,
-                                  q->tmpl2, q->n2, &pub, &priv, &err);
-    /* A key outside the client's keys (another label, another token) is
-     * removed again: the client could never use it. */
+        rv = hc_generate_key_pair(s->ctx, tok, &q->mech.m, t.pub, t.npub,
+                                  t.priv, t.npriv, &pub, &priv, &err);
+    /* A module that made something else than asked: removed again, and
+     * said so when it cannot be. */
     if (rv == CKR_OK && (!allowed(s, pub) || !allowed(s, priv))) {
         rv = refuse_key(s, "generate", priv, &err);
-        hc_destroy(s->ctx, pub, NULL);
-        hc_destroy(s->ctx, priv, NULL);
+        if (hc_destroy(s->ctx, pub, NULL) != CKR_OK || hc_destroy(s->ctx, priv, NULL) != CKR_OK)
+            hc_log(&s->ag->log, HC_LOG_ERROR, "token %s: a key pair generated for "
+                   "[client %s] outside its keys could not be destroyed",
+                   hc_token_name(s->ctx, tok), agent_rules_name(s->rules));
     }
     put_header(w, HC_OP_GENERATE, rv, &err);
     put_obj(w, s->ctx, rv == CKR_OK ? pub : 0);
@@ -436,32 +449,32 @@ static void do_obj_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     }
 }
 
-/* The SSH CA module's record, with what the agent knows for sure about
- * its sender appended as the last fields: a JSON reader keeps the last
- * of duplicate keys, so a sender cannot override them. */
+/* The SSH CA module's record: only from a client that may sign with the
+ * CA key it names, parsed and written back canonically with what the
+ * agent knows for sure about its sender (audit_record.c). */
 static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    CK_RV rv = CKR_OK;
     const char *path = s->st->cfg->sshca.audit_log;
-    size_t n = strlen(q->text);
-    if (n < 2 || q->text[0] != '{' || q->text[n - 1] != '}' || strchr(q->text, '\n')) {
-        rv = hc_err(&err, CKR_ARGUMENTS_BAD, "hsmcached: an audit record is one "
-                    "JSON object on one line");
+    agent_audit_t *rec = NULL;
+    CK_RV rv = agent_audit_parse(q->text, &rec, &err);
+    if (rv == CKR_OK)
+        rv = agent_audit_authorize(s->rules, s->ctx, rec, &err);
+    if (rv != CKR_OK) {
+        char what[600];
+        snprintf(what, sizeof what, "an audit record: %s", err.msg);
+        log_refusal(s, what);
     } else {
-        char *line = malloc(n + 160);
-        int len = line ? snprintf(line, n + 160, "%.*s%s\"peer_uid\":%u,"
-                                  "\"peer_pid\":%d,\"client\":\"%s\"}",
-                                  (int)(n - 1), q->text, n > 2 ? "," : "",
-                                  (unsigned)s->cred.uid, (int)s->cred.pid,
-                                  agent_rules_name(s->rules)) : -1;
-        if (len < 0 || hc_append_line(path, line, (size_t)len) != 0) {
+        char *line = agent_audit_line(rec, (unsigned)s->cred.uid, (int)s->cred.pid,
+                                      agent_rules_name(s->rules));
+        if (!line || hc_append_line(path, line, strlen(line)) != 0) {
             hc_log(&s->ag->log, HC_LOG_ERROR, "audit log %s: cannot append: %m", path);
             rv = hc_err(&err, CKR_FUNCTION_FAILED, "hsmcached: audit log %s "
                         "cannot be written", path);
         }
         free(line);
     }
+    agent_audit_free(rec);
     put_header(w, q->op, rv, &err);
 }
 

@@ -148,6 +148,13 @@ static const CK_ATTRIBUTE *usable_id(const CK_ATTRIBUTE *t, CK_ULONG n)
     return NULL;
 }
 
+const CK_ATTRIBUTE *hc_keygen_given_id(const CK_ATTRIBUTE *pub, CK_ULONG npub,
+                                       const CK_ATTRIBUTE *priv, CK_ULONG npriv)
+{
+    const CK_ATTRIBUTE *given = usable_id(pub, npub);
+    return given ? given : usable_id(priv, npriv);
+}
+
 struct keygen_arg {
     const CK_MECHANISM *mech;
     CK_ATTRIBUTE *pub, *priv;
@@ -175,9 +182,7 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
                                 hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
 {
     hc_core_t *c = impl;
-    const CK_ATTRIBUTE *given = usable_id(pub_tmpl, npub);
-    if (!given)
-        given = usable_id(priv_tmpl, npriv);
+    const CK_ATTRIBUTE *given = hc_keygen_given_id(pub_tmpl, npub, priv_tmpl, npriv);
     unsigned char fresh[16];
     unsigned char *id = fresh;
     size_t idlen = sizeof fresh;

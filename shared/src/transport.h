@@ -75,6 +75,12 @@ CK_RV hc_open_embedded(const char *profile, const char *conf_path,
 /* The object's identity (see hc_ops.describe). */
 CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
                   hc_err_t *err);
+/* The CKA_ID the embedded core gives both halves of a key pair generated
+ * from these templates: the first usable one given (public half first),
+ * or NULL when it will make a fresh random one (objects.c). Lets hsmcached
+ * check the id a key will get before generating it. */
+const CK_ATTRIBUTE *hc_keygen_given_id(const CK_ATTRIBUTE *pub, CK_ULONG npub,
+                                       const CK_ATTRIBUTE *priv, CK_ULONG npriv);
 
 
 #endif

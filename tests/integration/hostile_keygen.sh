@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Generation that leaves nothing behind (issue 13, item 4). A client
+# allowed to generate (hc-gen, [client gen], operations = generate, keys =
+# one label on the SSH token) asks through the agent for keys it must not
+# get: an extractable, non-destroyable key labelled like the SSH CA key
+# (the agent used to generate it, refuse it, fail to destroy it, and
+# `hsmcache sshca pubkey` then listed it as a CA key); an extractable key,
+# a non-sensitive one, a non-destroyable one (either half) under its own
+# label; a label and an id outside its keys; its label on another token.
+# Each is refused before the module is called, naming the client, the
+# token and the attribute at fault (the other token is simply not there
+# for it): the card simulator counts no C_GenerateKeyPair, the real token
+# (read through SoftHSM itself) holds the same objects, and `hsmcache
+# sshca pubkey` prints the same keys.
+# A generation inside its keys still works, and the private key the agent
+# made is sensitive and never extractable though the client asked for
+# neither.
+. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/hostile.sh"
+hc_setup
+HC_AGENT=1
+agent_user hc-gen hc-gen-sock
+chmod 711 "$T"   # other users reach the config and the socket, nothing else
+make_token sshtok
+make_token dnstok
+"$SIMCTL" "$SIMSTATE" reset
+write_config ssh "$SIM" sshtok "[token dns]" "module = softhsm2" "label = dnstok" \
+    "[agent]" "socket-group = hc-gen-sock" \
+    "[client gen]" "uid = hc-gen" "operations = generate" \
+    "keys = pkcs11:token=ssh;object=mine, pkcs11:token=ssh;object=byid;id=%42" \
+    "[sshca]" "keys = pkcs11:token=ssh;object=ca" "audit-log = $T/audit.log"
+chmod 644 "$HSMCACHE_CONF"
+store_pin ssh
+store_pin dns
+"$HC" keygen ssh ca ecdsa-p256 > /dev/null
+"$HC" sshca pubkey > "$T/ca-before.pub"
+equals "setup: sshca pubkey lists the one CA key" "$(awk '{print $3}' "$T/ca-before.pub" | xargs)" "ca"
+token_objects sshtok > "$T/ssh-before"
+token_objects dnstok > "$T/dns-before"
+equals "setup: the SSH token holds the CA key pair" "$(grep -c Object "$T/ssh-before")" "2"
+"$SIMCTL" "$SIMSTATE" reset
+
+# refused DESC WANT TOKEN LABEL ATTR=V...: hc-gen's request is refused
+# with a message containing WANT and the client's name, and no
+# C_GenerateKeyPair reached the card.
+refused() {
+    local desc=$1 want=$2
+    shift 2
+    expect_fail "$desc: refused, naming the attribute at fault" "$want" hostile_api hc-gen keygen cli "$@"
+    contains "... the refusal names the client and the token" "$(cat "$T/check.out")" "[client gen] on token $1"
+}
+refused "an extractable, non-destroyable key labelled like the CA key (outside its keys)" \
+    "private key's CKA_SENSITIVE is false" \
+    ssh ca extractable=1 destroyable=0 sensitive=0 pub-destroyable=0
+refused "an extractable key under its own label" "private key's CKA_EXTRACTABLE is true" \
+    ssh mine extractable=1
+refused "a non-sensitive key under its own label" "private key's CKA_SENSITIVE is false" \
+    ssh mine sensitive=0
+refused "a private key that cannot be destroyed" "private key's CKA_DESTROYABLE is false" \
+    ssh mine destroyable=0
+refused "a public key that cannot be destroyed" "public key's CKA_DESTROYABLE is false" \
+    ssh mine pub-destroyable=0
+refused "a label outside its keys" "CKA_LABEL 'theirs' on this token is not in its keys" \
+    ssh theirs
+refused "its label on the public half only" "public key with CKA_LABEL 'ca' on this token is not in its keys" \
+    ssh mine pub-label=ca
+refused "a label its keys allow only with another id" "CKA_LABEL 'byid' and the CKA_ID given" \
+    ssh byid id=43
+refused "a label its keys allow only with an id, none given (a random one)" \
+    "CKA_LABEL 'byid' on this token is not in its keys" ssh byid
+expect_fail "its label on another token: refused (that token is not there for it)" \
+    "hsmcached: no token 'dns'" hostile_api hc-gen keygen cli dns mine
+equals "no C_GenerateKeyPair reached the card for the refused requests" "$(sim_count C_GenerateKeyPair)" "0"
+token_objects sshtok > "$T/ssh-after"
+token_objects dnstok > "$T/dns-after"
+equals "the SSH token holds what it held (read through SoftHSM)" "$(cat "$T/ssh-after")" "$(cat "$T/ssh-before")"
+equals "the other token too" "$(cat "$T/dns-after")" "$(cat "$T/dns-before")"
+"$HC" sshca pubkey > "$T/ca-after.pub"
+equals "sshca pubkey prints the same CA key" "$(cat "$T/ca-after.pub")" "$(cat "$T/ca-before.pub")"
+n=$(grep -c "client gen (uid $(id -u hc-gen), pid [0-9]*): hsmcached refused generate for \[client gen\]" "$T/agent.log")
+equals "the agent logs each refusal with the client's uid and pid" "$n" "9"
+
+# Inside its keys: made, and safe though the client did not ask.
+check "a key under its own label, safety attributes left out: made" hostile_api hc-gen keygen cli ssh mine
+check "a key under the label and id its keys name: made" hostile_api hc-gen keygen cli ssh byid id=42
+equals "... two C_GenerateKeyPair at the card" "$(sim_count C_GenerateKeyPair)" "2"
+attrs=$(printf '%s' "$PIN" > "$T/p"; pkcs11-tool --module "$SOFTHSM_MODULE" --token-label sshtok --login \
+    --pin "$(cat "$T/p")" -O --type privkey --label mine 2>&1)
+contains "... its private key is sensitive and never extractable" "$attrs" "sensitive, always sensitive, never extractable"
+equals "the SSH token holds the two new pairs besides the CA's" "$(token_objects sshtok | grep -c Object)" "6"
+done_testing
