@@ -130,9 +130,18 @@ const char *agent_audit_ca_key(const agent_audit_t *rec)
 }
 
 CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
-                            const agent_audit_t *rec, hc_err_t *err)
+                            const hc_config_t *cfg, const agent_audit_t *rec,
+                            hc_err_t *err)
 {
     const char *uri = agent_audit_ca_key(rec);
+    bool listed = false;
+    for (size_t i = 0; i < cfg->sshca.keys.n && !listed; i++)
+        listed = !strcmp(cfg->sshca.keys.items[i], uri);
+    if (!listed)
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused an audit "
+                      "record from [client %s]: its ca_key '%.200s' is not one of "
+                      "the [sshca] keys in %s", agent_rules_name(rules), uri,
+                      cfg->path);
     if (rules->cfg && !(rules->cfg->ops & HC_OPS_SIGN))
         return hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused an audit "
                       "record from [client %s]: 'sign' is not in its operations, "

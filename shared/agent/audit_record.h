@@ -25,12 +25,15 @@ typedef struct agent_audit agent_audit_t;
 CK_RV agent_audit_parse(const char *text, agent_audit_t **rec, hc_err_t *err);
 /* The record's ca_key: the pkcs11: URI of the CA key it was signed with. */
 const char *agent_audit_ca_key(const agent_audit_t *rec);
-/* Whether `rules`'s client may sign with the key the record names: the
- * sign operation, and its ca_key URI finds a private key in the client's
- * keys on `ctx`. CKR_OK, or CKR_FUNCTION_REJECTED / CKR_KEY_HANDLE_INVALID
- * with err naming the client and the URI. Calls the token (find). */
+/* Whether `rules`'s client may add the record: its ca_key is one of the
+ * agent's [sshca] keys (`cfg`: the log is the SSH CA's), and the client
+ * may sign with it: the sign operation, and the URI finds a private key
+ * in the client's keys on `ctx`. CKR_OK, or CKR_FUNCTION_REJECTED /
+ * CKR_KEY_HANDLE_INVALID with err naming the client, the URI and the
+ * config. Calls the token (find). */
 CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
-                            const agent_audit_t *rec, hc_err_t *err);
+                            const hc_config_t *cfg, const agent_audit_t *rec,
+                            hc_err_t *err);
 /* The line to append (no newline; malloc'ed, NULL when out of memory). */
 char *agent_audit_line(const agent_audit_t *rec, unsigned peer_uid, int peer_pid,
                        const char *client);

@@ -459,7 +459,7 @@ static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     agent_audit_t *rec = NULL;
     CK_RV rv = agent_audit_parse(q->text, &rec, &err);
     if (rv == CKR_OK)
-        rv = agent_audit_authorize(s->rules, s->ctx, rec, &err);
+        rv = agent_audit_authorize(s->rules, s->ctx, s->st->cfg, rec, &err);
     if (rv != CKR_OK) {
         char what[600];
         snprintf(what, sizeof what, "an audit record: %s", err.msg);

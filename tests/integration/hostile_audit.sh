@@ -5,7 +5,9 @@
 #   hc-aud-o  [client other]: signs with another key, not the CA's;
 #   hc-aud-g  [client gen]:   the CA key in its keys, but only `generate`;
 #   hc-aud-c  [client ca]:    may sign with the CA key.
-# The first two are refused whatever they send, and the log is unchanged.
+# The first two are refused whatever they send (hc-aud-o also when the
+# record names its own key: only the [sshca] keys go into the SSH CA's
+# log), and the log is unchanged.
 # hc-aud-c's well-formed record is written with the uid, pid and client
 # the agent saw; its hostile ones are refused (a forged peer_uid or any
 # other extra field, a raw control character, invalid UTF-8, two objects,
@@ -74,6 +76,9 @@ sum() { if [ -f "$AUDIT" ]; then sha256sum < "$AUDIT"; else echo none; fi; }
 before=$(sum)
 expect_fail "hc-aud-o (signs another key) sends a record naming the CA key: refused" \
     "ca_key 'pkcs11:token=ssh;object=ca' names no private key in its keys" hostile_api hc-aud-o audit sshca "$T/rec/valid"
+expect_fail "... and one naming its own key (not an [sshca] key): refused" \
+    "its ca_key 'pkcs11:token=ssh;object=other' is not one of the [sshca] keys in $HSMCACHE_CONF" \
+    hostile_api hc-aud-o audit sshca "$T/rec/other-key"
 expect_fail "hc-aud-g (the CA key, but no sign operation): refused" \
     "refused an audit record from [client gen]: 'sign' is not in its operations" hostile_api hc-aud-g audit sshca "$T/rec/valid"
 equals "... the audit log is unchanged" "$(sum)" "$before"
