@@ -5,6 +5,7 @@
  * malformed, oversized or stalled message closes this connection only.
  */
 #include <openssl/crypto.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,6 +583,23 @@ static void note_malformed(session_t *s, const char *what)
     peer_log(s, HC_LOG_WARN, what);
 }
 
+/* The first request is due FIRST_REQUEST_MS after connecting, all its
+ * bytes: waits for its first byte within that, then gives the rest only
+ * what is left. false when the time is up. */
+static bool first_due(session_t *s, int *first, int *rest)
+{
+    uint64_t due = s->accepted_ms + FIRST_REQUEST_MS, now = hc_now_ms();
+    if (now >= due)
+        return false;
+    struct pollfd p[2] = { { s->fd, POLLIN, 0 }, { s->st->stop_pipe[0], POLLIN, 0 } };
+    if (poll(p, 2, (int)(due - now)) <= 0 && hc_now_ms() >= due)
+        return false;
+    now = hc_now_ms();
+    *first = 1;
+    *rest = now >= due ? 1 : (int)(due - now);
+    return true;
+}
+
 /* Serves requests until the peer leaves, breaks the protocol, or the
  * state is retired (reload, shutdown) between requests. */
 static void serve_loop(session_t *s)
@@ -591,9 +609,9 @@ static void serve_loop(session_t *s)
         unsigned char *body;
         size_t len;
         int first = 0, rest = IO_MS;
-        if (!s->ctx) { /* the first request: due FIRST_REQUEST_MS after connecting */
-            uint64_t gone = hc_now_ms() - s->accepted_ms;
-            first = rest = gone >= FIRST_REQUEST_MS ? 1 : (int)(FIRST_REQUEST_MS - gone);
+        if (!s->ctx && !first_due(s, &first, &rest)) {
+            note_malformed(s, "no complete first request within 10 s of connecting");
+            goto out;
         }
         enum hc_recv_result got = hc_recv_frame(s->fd, &body, &len, first, rest,
                                                 s->st->stop_pipe[0]);

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Resource fairness at the agent's door (issue 13, item 3). With
-# max-connections = 6 and max-connections-per-client = 4:
+# max-connections = 6 and max-connections-per-client = 5:
 # - an unlisted uid (hc-fair-x) opens 40 idle sockets: each is refused at
 #   once and holds no slot, so the pdns-like client (hc-fair-pdns) still
 #   connects and signs, while the unlisted uid's sockets are all closed;
 # - an authorized uid's socket that never completes its first request is
-#   closed about 10 s after connecting, while the same uid's connections
+#   closed about 10 s after connecting (also one that sends its first
+#   byte at 8 s and nothing more), while the same uid's connections
 #   that said hello stay open however long they are idle (pdns keeps its
 #   connection for days).
 # Scoping (the simulator as a slow card: C_GetTokenInfo 30 ms, C_Sign
@@ -36,7 +37,7 @@ concurrency = 1
 EOC
 write_config dns "$SIM" fairtok "[token other]" "module = $SIM" "label = othertok" \
     "[agent]" "socket-group = hc-fair-sock" "socket-mode = 0660" \
-    "max-connections = 6" "max-connections-per-client = 4" \
+    "max-connections = 6" "max-connections-per-client = 5" \
     "[client pdns]" "uid = hc-fair-pdns" "keys = pkcs11:token=dns;object=ec" \
     "[client spin]" "uid = hc-fair-spin" "keys = pkcs11:token=dns;object=ec"
 chmod 644 "$HSMCACHE_CONF"
@@ -56,6 +57,9 @@ sed 's/^/# /' "$T/x.out"
 hostile_socks hc-fair-pdns silent 1 "$T/stop-silent" 25 > "$T/silent.out" &
 HC_PIDS="${HC_PIDS:-} $!"
 hostile_wait_for "$T/silent.out" opened
+hostile_socks hc-fair-pdns late 1 "$T/stop-late" 25 > "$T/late.out" &
+HC_PIDS="${HC_PIDS:-} $!"
+hostile_wait_for "$T/late.out" opened
 hostile_socks hc-fair-pdns hello 2 "$T/stop-hello" 25 > "$T/hello.out" &
 HC_PIDS="${HC_PIDS:-} $!"
 hostile_wait_for "$T/hello.out" opened
@@ -77,7 +81,7 @@ contains "the agent logs the refused unlisted uid" "$(cat "$T/agent.log")" \
     "refused uid $(id -u hc-fair-x)"
 
 # The silent authorized socket: closed ~10 s after connecting.
-for _ in $(seq 240); do grep -q "closed" "$T/silent.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 240); do grep -q "agent-closed" "$T/silent.out" 2>/dev/null && break; sleep 0.1; done
 touch "$T/stop-silent" "$T/stop-hello"
 sleep 0.5
 sed 's/^/# silent: /' "$T/silent.out" | tail -1
@@ -85,6 +89,13 @@ first=$(sed -n 's/.*first-close \([0-9.]*\).*/\1/p' "$T/silent.out")
 check "an authorized socket with no first request is closed 9-14 s after connecting (${first:-never})" \
     awk -v t="${first:-99}" 'BEGIN { exit !(t >= 9 && t <= 14) }'
 contains "... logged as such" "$(cat "$T/agent.log")" "no complete first request within 10 s"
+for _ in $(seq 40); do grep -q "agent-closed" "$T/late.out" 2>/dev/null && break; sleep 0.1; done
+touch "$T/stop-late"
+sleep 0.3
+sed 's/^/# late: /' "$T/late.out" | tail -1
+first=$(sed -n 's/.*first-close \([0-9.]*\).*/\1/p' "$T/late.out")
+check "... and one whose first request began at 8 s but never completed, 9-12 s after connecting (${first:-never})" \
+    awk -v t="${first:-99}" 'BEGIN { exit !(t >= 9 && t <= 12) }'
 sed 's/^/# hello: /' "$T/hello.out" | tail -1
 contains "the authorized connections that said hello stayed open while idle" \
     "$(tail -1 "$T/hello.out")" "closed 0 open 2"
@@ -114,6 +125,10 @@ contains "... and every answer was ok" "$(cat "$T/spin.out")" "rv=0x0 "
 # Scoping: a token outside the client's keys is not there for it.
 out=$(hostile_call hc-fair-pdns status other)
 contains "token status of a token outside its keys: CKR_SLOT_ID_INVALID" "$out" "rv=0x3 "
+contains "... its mechanisms: CKR_SLOT_ID_INVALID" "$(hostile_call hc-fair-pdns mechs other)" "rv=0x3 "
+out=$(hostile_call hc-fair-pdns find other secret)
+contains "... a find on it: CKR_SLOT_ID_INVALID, nothing found" "$out" "rv=0x3 "
+contains "... (control: its own token's key is found)" "$(hostile_call hc-fair-pdns find dns ec)" "rv=0x0  found 1"
 out=$(hostile_call hc-fair-pdns stats)
 lacks "its stats do not show the other token" "$out" "other"
 lacks "... nor the other client's counters" "$out" "client spin"

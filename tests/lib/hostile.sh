@@ -163,8 +163,11 @@ agent_alive() {
 
 # hostile_socks USER MODE N STOPFILE [SECONDS]: N connections to the agent
 # as USER, kept until STOPFILE exists (at most SECONDS, default 60).
-# MODE silent: they never send a byte; hello: each says hello first.
-# Prints "opened K" as soon as they are open, then at the end
+# MODE silent: they never send a byte; hello: each says hello first;
+# late: each sends one byte 8 s after opening, then nothing (a request
+# begun in time that never completes).
+# Prints "opened K" as soon as they are open, "agent-closed S" when the
+# agent closes the first of them, then at the end
 # "closed J open K first-close S" (S: seconds from opening to the first
 # close by the agent, "-" if none).
 hostile_socks() {
@@ -196,8 +199,15 @@ for _ in range(n):
     except OSError:
         break
 print('opened %d' % len(socks), flush=True)
-closed, first = set(), None
+closed, first, late = set(), None, mode == 'late'
 while time.monotonic() - start < limit and not os.path.exists(stop):
+    if late and time.monotonic() - start >= 8:
+        late = False
+        for c in socks:
+            try:
+                c.send(b'\0')
+            except OSError:
+                pass
     r, _, _ = select.select([c for c in socks if c not in closed], [], [], 0.1)
     for c in r:
         try:
@@ -208,6 +218,7 @@ while time.monotonic() - start < limit and not os.path.exists(stop):
             closed.add(c)
             if first is None:
                 first = time.monotonic() - start
+                print('agent-closed %.1f' % first, flush=True)
 print('closed %d open %d first-close %s' % (len(closed), len(socks) - len(closed),
       '-' if first is None else '%.1f' % first), flush=True)
 EOP
@@ -241,6 +252,8 @@ token_objects() {
 #   status-loop TOKEN SECS  token status as fast as answered for SECS
 #                           seconds; prints "calls N rv=0x..."
 #   stats                   prints the stats text
+#   mechs TOKEN             the mechanism count ("rv=0x... count N")
+#   find TOKEN LABEL        private keys LABEL ("rv=0x... found N")
 # Prints "rv=0x... MESSAGE" (status: "rv=0x... present P").
 hostile_call() {
     local u=$1
@@ -285,6 +298,14 @@ elif cmd == 'status-loop':
         rv, msg, _ = call(c, 2, s(args[0]))
         n += 1
     print('calls %d rv=0x%x %s' % (n, rv, msg))
+elif cmd == 'mechs':
+    rv, msg, rest = call(c, 3, s(args[0]) + b'\0' + struct.pack('>Q', 0))
+    print('rv=0x%x %s count %d' % (rv, msg, struct.unpack('>Q', rest[:8])[0]))
+elif cmd == 'find':
+    tmpl = (struct.pack('>I', 2) + struct.pack('>Q', 0) + s(struct.pack('=Q', 3))
+            + struct.pack('>Q', 3) + s(args[1]))
+    rv, msg, rest = call(c, 7, s(args[0]) + tmpl)
+    print('rv=0x%x %s found %d' % (rv, msg, struct.unpack('>I', rest[:4])[0]))
 elif cmd == 'stats':
     rv, msg, rest = call(c, 18, b'\0')
     n = struct.unpack('>I', rest[:4])[0]
