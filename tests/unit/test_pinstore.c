@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,39 @@ static void rejection_mark_matches_one_version(void **state)
     assert_false(hc_pinmark_matches(cache, "dns", &v1, NULL, NULL));
 }
 
+/* Fail closed: a mark that cannot be kept or read is an error naming the
+ * path, never "no mark" (the caller then tries no login). Root passes
+ * permission checks, so the unusable dirs here are files. */
+static void unusable_mark_is_an_error(void **state)
+{
+    (void)state;
+    char cache[300], file[300], why[600], mark[400];
+    snprintf(file, sizeof file, "%s/a-file", dir);
+    close(open(file, O_CREAT | O_WRONLY, 0600));
+    snprintf(cache, sizeof cache, "%s/a-file/cache", dir);
+    assert_int_equal(hc_pinmark_lock(cache, "dns", why, sizeof why), -1);
+    assert_non_null(strstr(why, cache));
+    snprintf(cache, sizeof cache, "%s/c2", dir);
+    mkdir(cache, 0700);
+    snprintf(mark, sizeof mark, "%s/pin-rejected", cache);
+    close(open(mark, O_CREAT | O_WRONLY, 0600)); /* a file, not a dir */
+    assert_int_equal(hc_pinmark_lock(cache, "dns", why, sizeof why), -1);
+    assert_non_null(strstr(why, mark));
+    unlink(mark);
+    mkdir(mark, 0700);
+    snprintf(mark, sizeof mark, "%s/pin-rejected/dns", cache);
+    mkdir(mark, 0700); /* a mark that cannot be read as one */
+    hc_pin_version_t v = { 0 };
+    assert_int_equal(hc_pinmark_read(cache, "dns", &v, NULL, NULL, why, sizeof why), -1);
+    assert_non_null(strstr(why, mark));
+    assert_false(hc_pinmark_matches(cache, "dns", &v, NULL, NULL));
+    rmdir(mark);
+    assert_int_equal(hc_pinmark_read(cache, "dns", &v, NULL, NULL, why, sizeof why), 0);
+    int fd = hc_pinmark_lock(cache, "dns", why, sizeof why);
+    assert_true(fd >= 0);
+    hc_pinmark_unlock(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +246,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_is_atomic_and_private, setup, teardown),
         cmocka_unit_test_setup_teardown(credentials_directory_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(rejection_mark_matches_one_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(unusable_mark_is_an_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
