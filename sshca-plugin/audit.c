@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonline.h"
 #include "sshca.h"
 #include "sshkey.h"
 
@@ -131,8 +132,8 @@ int sshca_audit(hc_ctx_t *ctx, const sshca_args_t *a, const sshca_key_t *key,
     free(subj);
     free(subj_fp);
     /* Compact, in this order, every non-ASCII and control character
-     * escaped: one line of printable ASCII. */
-    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+     * (DEL too) escaped: one line of printable ASCII. */
+    char *line = o ? hc_json_escape_del(json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII)) : NULL;
     json_decref(o);
     if (!line) {
         errno = ENOMEM;

@@ -60,7 +60,11 @@ FUZZ_SECONDS ?= 20
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -Ishared/include -Ishared/src $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS) -lpthread
+	    -Ishared/include -Ishared/src $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS) -lpthread \
+	    $(FUZZ_EXTRA)
+# The agent's audit record check (it includes shared/agent/audit_record.c).
+build-fuzz/fuzz_audit_record: shared/agent/audit_record.c
+build-fuzz/fuzz_audit_record: FUZZ_EXTRA = -Ishared/agent $(JSON_CFLAGS) $(JSON_LIBS)
 
 fuzz:
 	@$(MAKE) --no-print-directory deps

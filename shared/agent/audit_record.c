@@ -9,6 +9,7 @@
 
 #include "audit_record.h"
 #include "err.h"
+#include "jsonline.h"
 #include "transport.h"
 
 struct agent_audit {
@@ -178,8 +179,9 @@ char *agent_audit_line(const agent_audit_t *rec, unsigned peer_uid, int peer_pid
          json_object_set_new(out, "peer_pid", json_integer(peer_pid)) == 0 &&
          json_object_set_new(out, "client", json_string(client)) == 0;
     /* Compact, insertion order, every non-ASCII and control character
-     * escaped: one line of printable ASCII. */
-    char *line = ok ? json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+     * (DEL too) escaped: one line of printable ASCII. */
+    char *line = ok ? hc_json_escape_del(json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII))
+                    : NULL;
     json_decref(out);
     return line;
 }

@@ -12,7 +12,7 @@
 # the agent saw; its hostile ones are refused (a forged peer_uid or any
 # other extra field, a raw control character, invalid UTF-8, two objects,
 # a key twice, a wrong type, a missing field) or neutralised (escaped
-# control characters and non-ASCII stay escaped in the file). At the end
+# control characters, DEL and non-ASCII stay escaped in the file). At the end
 # the log holds only whole lines of printable ASCII, each one JSON object
 # with exactly the module's fields in its order and the agent's three,
 # each peer_uid hc-aud-c's: the accepted records and the real ssh-keygen
@@ -54,7 +54,7 @@ def rec(**kw):
     return json.dumps(r, separators=(",", ":"))
 put("valid", rec())
 put("other-key", rec(ca_key="pkcs11:token=ssh;object=other"))
-put("escaped", rec(identity="a\nb\u0007c\u00e9\u2028", result="signed"))
+put("escaped", rec(identity="a\nb\u0007c\u00e9\u2028\x7fd", result="signed"))  # DEL stays raw
 put("forged-peer", rec(peer_uid=0, peer_pid=1, client="root"))
 put("extra-field", rec(note="hello"))
 put("raw-newline", rec(identity="XX").replace('"XX"', '"a\nb"'))
@@ -120,7 +120,7 @@ for l in lines:
     assert list(r) == fields, ("fields", list(r))
     assert r["peer_uid"] == int(sys.argv[2]) and r["client"] == "ca", r
     assert r["peer_pid"] > 1, r
-assert json.loads(lines[1])["identity"] == "a\nb\u0007c\u00e9\u2028", lines[1]
+assert json.loads(lines[1])["identity"] == "a\nb\u0007c\u00e9\u2028\x7fd", lines[1]
 assert json.loads(lines[2])["identity"] == "real" and json.loads(lines[2])["result"] == "signed", lines[2]
 assert json.loads(lines[2])["uid"] == int(sys.argv[2]), lines[2]
 EOP
