@@ -119,9 +119,10 @@ typedef struct agent_conn_arg {
 } agent_conn_arg_t;
 void *agent_serve(void *arg);
 /* The reply to an unlisted peer's hello (naming its uid and the config),
- * framed in `w`: sent at accept, before the peer has said anything. */
+ * framed in `w`: sent at accept, before the peer has said anything; with
+ * `log`, the refusal is also logged. */
 bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
-                         hc_wbuf_t *w);
+                         bool log, hc_wbuf_t *w);
 
 /* report.c */
 agent_counts_t *agent_counts_for(agent_t *ag, const char *name);

@@ -34,6 +34,7 @@
 #define STOP_GRACE_S 30
 #define REFUSED_MAX 64            /* unlisted peers awaiting their refusal */
 #define REFUSED_LINGER_MS 2000
+#define REFUSALS_LOGGED 10
 
 /* Unlisted peers' sockets, owned by the accept loop only. */
 static struct refused {
@@ -57,8 +58,26 @@ static void refused_close(size_t i)
  * REFUSED_LINGER_MS passed, so that it can read the refusal. */
 static void refuse_peer(agent_t *ag, agent_state_t *st, int fd, const struct ucred *cred)
 {
+    /* At most REFUSALS_LOGGED refusals logged a second: a flood of
+     * connections must not flood the log. */
+    static uint64_t window_ms;
+    static unsigned long logged, unlogged;
+    uint64_t now = hc_now_ms();
+    if (now - window_ms >= 1000) {
+        if (unlogged)
+            hc_log(&ag->log, HC_LOG_WARN, "%lu more connections of unlisted "
+                   "uids refused (at most %d logged a second)", unlogged,
+                   REFUSALS_LOGGED);
+        window_ms = now;
+        logged = unlogged = 0;
+    }
+    bool log = logged < REFUSALS_LOGGED;
+    if (log)
+        logged++;
+    else
+        unlogged++;
     hc_wbuf_t w = { 0 };
-    if (agent_refusal_frame(ag, st, cred, &w) &&
+    if (agent_refusal_frame(ag, st, cred, log, &w) &&
         send(fd, w.p, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         hc_log(&ag->log, HC_LOG_INFO, "uid %u (pid %d): refusal not sent: %s",
                (unsigned)cred->uid, (int)cred->pid, strerror(errno));

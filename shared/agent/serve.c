@@ -36,6 +36,7 @@ typedef struct session {
     int fd;
     struct ucred cred;
     uint64_t accepted_ms;
+    bool quiet;                 /* refusal at accept not logged (main.c) */
     agent_rules_t *rules;       /* NULL: not listed */
     hc_ctx_t *ctx;              /* after HELLO */
     int profile;
@@ -150,7 +151,8 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     CK_RV rv = CKR_OK;
     int profile = hc_profile_id(q->text);
     if (!s->rules) {
-        hc_log(&s->ag->log, HC_LOG_WARN, "refused uid %u gid %u (pid %d): no "
+        if (!s->quiet)
+            hc_log(&s->ag->log, HC_LOG_WARN, "refused uid %u gid %u (pid %d): no "
                "[client] section in %s lists it", (unsigned)s->cred.uid,
                (unsigned)s->cred.gid, (int)s->cred.pid, s->ag->conf_path);
         rv = hc_err(&err, CKR_FUNCTION_REJECTED, "hsmcached at %s refused uid %u: "
@@ -173,9 +175,9 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 }
 
 bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
-                         hc_wbuf_t *w)
+                         bool log, hc_wbuf_t *w)
 {
-    session_t s = { .ag = ag, .st = st, .cred = *cred, .profile = -1 };
+    session_t s = { .ag = ag, .st = st, .cred = *cred, .profile = -1, .quiet = !log };
     hc_req_t *q = calloc(1, sizeof *q);
     if (!q)
         return false;

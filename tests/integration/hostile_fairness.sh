@@ -79,6 +79,8 @@ contains "the unlisted uid's sockets were all closed by the agent (refused at on
     "$(tail -1 "$T/x.out")" "closed 40 open 0"
 contains "the agent logs the refused unlisted uid" "$(cat "$T/agent.log")" \
     "refused uid $(id -u hc-fair-x)"
+n=$(grep -c "refused uid $(id -u hc-fair-x)" "$T/agent.log")
+check "... at most 10 lines a second, not one per socket ($n lines for 40)" test "$n" -le 12
 
 # The silent authorized socket: closed ~10 s after connecting.
 for _ in $(seq 240); do grep -q "agent-closed" "$T/silent.out" 2>/dev/null && break; sleep 0.1; done
