@@ -77,7 +77,11 @@ for t in "$TOP"/tests/integration/*.sh; do
     fi
     echo "# integration: $(basename "$t")"
     start=$(date +%s)
-    out=$(bash "$t" 2>&1); st=$?
+    # A hung file (a host tool deadlocked under a sanitizer, a server that
+    # never answers) is a failure after HC_TEST_TIMEOUT seconds, not a CI
+    # run that never ends: timeout signals the file's whole process group.
+    out=$(timeout -k 10 "${HC_TEST_TIMEOUT:-900}" bash "$t" 2>&1); st=$?
+    [ "$st" -eq 124 ] && out="$out"$'\n'"not ok - $(basename "$t") timed out after ${HC_TEST_TIMEOUT:-900} s"
     count "$(basename "$t")" "$st" <<< "$out"
     echo "# $(basename "$t"): $(( $(date +%s) - start ))s"
 done
