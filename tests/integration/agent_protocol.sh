@@ -27,35 +27,34 @@ check "a client signs through the agent (and the signature verifies)" sign "$T/s
 # raw CASE: one misbehaving connection; prints "closed" when the agent
 # hung up on it.
 raw() {
-    python3 - "$T/agent.sock" "$1" "$(hc_proto_version)" <<'EOP'
-import os, socket, struct, sys, time
-path, case, V = sys.argv[1], sys.argv[2], bytes([int(sys.argv[3])])
-def frame(body): return struct.pack('>I', len(body)) + body
-def s8(b): return struct.pack('>I', len(b)) + b
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
-s.settimeout(15)
-hello = frame(V + b'\x01' + s8(b'cli'))
+    HC_PROTO_VERSION="$(hc_proto_version)" PYTHONPATH="$TOP/tests/lib" PYTHONDONTWRITEBYTECODE=1 \
+        python3 - "$T/agent.sock" "$1" <<'EOP'
+import os, socket, sys
+from agentwire import *
+path, case = sys.argv[1], sys.argv[2]
+V = bytes([VERSION])
+c = open_socket(path, 15)
 if case == 'truncated':
-    s.sendall(struct.pack('>I', 100) + V + b'\x0b' + b'abc'); s.shutdown(socket.SHUT_WR)
+    c.sendall(u32(100) + V + bytes([OP_SIGN]) + b'abc'); c.shutdown(socket.SHUT_WR)
 elif case == 'oversized':
-    s.sendall(struct.pack('>I', 0x7fffffff) + V + b'\x01')
+    c.sendall(u32(0x7fffffff) + V + bytes([OP_HELLO]))
 elif case == 'garbage':
-    s.sendall(hello); s.recv(4096); s.sendall(frame(os.urandom(300)))
+    c.sendall(frame(OP_HELLO, s('cli'))); c.recv(4096); c.sendall(u32(300) + os.urandom(300))
 elif case == 'before-hello':
-    s.sendall(frame(V + b'\x0b' + struct.pack('>Q', 1 << 40 | 1)))
+    c.sendall(frame(OP_SIGN, u64(1 << 40 | 1)))
 elif case == 'version':
-    s.sendall(frame(b'\x09\x01' + s8(b'cli')))
+    body = bytes([9, OP_HELLO]) + s('cli')   # a version no agent speaks
+    c.sendall(u32(len(body)) + body)
 elif case == 'trailing':
-    s.sendall(frame(V + b'\x01' + s8(b'cli') + b'extra'))
+    c.sendall(frame(OP_HELLO, s('cli') + b'extra'))
 elif case == 'huge-count':
-    s.sendall(hello); s.recv(4096)
-    s.sendall(frame(V + b'\x07' + s8(b'dns') + struct.pack('>I', 0xffffffff)))
+    c.sendall(frame(OP_HELLO, s('cli'))); c.recv(4096)
+    c.sendall(frame(OP_FIND, s('dns') + u32(0xffffffff)))
 elif case == 'stall':
-    s.sendall(struct.pack('>I', 50) + V)   # and then nothing
+    c.sendall(u32(50) + V)   # and then nothing
 try:
     while True:
-        d = s.recv(65536)
+        d = c.recv(65536)
         if not d:
             print('closed'); break
 except ConnectionResetError:

@@ -177,52 +177,12 @@ agent_raw() {
     local u=$1
     shift
     [ -f "$T/agent-raw.py" ] || cat > "$T/agent-raw.py" <<'EOP'
-import os, socket, struct, sys, time
+import os, sys, time
+from agentwire import *
 path, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-def frame(op, body):
-    body = bytes([int(os.environ.get('HC_PROTO_VERSION', '1')), op]) + body
-    return struct.pack('>I', len(body)) + body
-def s(x):
-    x = x.encode() if isinstance(x, str) else x
-    return struct.pack('>I', len(x)) + x
-def u64(v): return struct.pack('>Q', v)
-class Reply:
-    def __init__(self, c):
-        self.b, self.o = self.exactly(c, struct.unpack('>I', self.exactly(c, 4))[0]), 2
-        self.rv, self.msg = self.u64(), self.str().decode()
-    @staticmethod
-    def exactly(c, n):
-        b = b''
-        while len(b) < n:
-            d = c.recv(n - len(b))
-            if not d:
-                raise EOFError('closed by the agent')
-            b += d
-        return b
-    def take(self, n):
-        self.o += n
-        return self.b[self.o - n:self.o]
-    def u8(self): return self.take(1)[0]
-    def u32(self): return struct.unpack('>I', self.take(4))[0]
-    def u64(self): return struct.unpack('>Q', self.take(8))[0]
-    def str(self): return self.take(self.u32())
-def call(c, op, body):
-    c.sendall(frame(op, body))
-    return Reply(c)
-def connect():
-    c = socket.socket(socket.AF_UNIX)
-    c.settimeout(10)
-    c.connect(path)
-    r = call(c, 1, s('cli'))
-    if r.rv:
-        raise ConnectionError('hello refused: ' + r.msg)
-    return c
 if cmd == 'hello':
     try:
-        c = socket.socket(socket.AF_UNIX)
-        c.settimeout(10)
-        c.connect(path)
-        r = call(c, 1, s('cli'))
+        r = hello(open_socket(path, 10))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         print('no reply: closed by the agent')   # before or after the hello
         sys.exit(1)
@@ -234,10 +194,7 @@ if cmd == 'hello':
         r.str()
     print('client %s' % r.str().decode() if not r.rv else 'refused: ' + r.msg)
 elif cmd == 'find':
-    CKA_CLASS, CKA_LABEL, CKO_PRIVATE_KEY = 0, 3, 3
-    tmpl = (struct.pack('>I', 2) + u64(CKA_CLASS) + s(struct.pack('=Q', CKO_PRIVATE_KEY))
-            + u64(CKA_LABEL) + s(args[1]))
-    r = call(connect(), 7, s(args[0]) + tmpl)
+    r = call(connect(path, 10), OP_FIND, find_private_keys(args[0], args[1]))
     refs = []
     for _ in range(r.u32()):
         refs.append(str(r.u64()))
@@ -247,14 +204,14 @@ elif cmd == 'sign':
     CKM_ECDSA = 0x1041
     body = (u64(int(args[0])) + u64(CKM_ECDSA) + b'\0' + s(b'') + s(b'\x11' * 32)
             + b'\0' + u64(0) + b'\1' + u64(512))
-    r = call(connect(), 11, body)
+    r = call(connect(path, 10), OP_SIGN, body)
     r.u8(); r.u64()
     print('rv=0x%x, %d bytes: %s' % (r.rv, len(r.str()), r.msg))
 elif cmd == 'hold':
     held = []
     for _ in range(int(args[0])):
         try:
-            held.append(connect())
+            held.append(connect(path, 10))
         except (OSError, EOFError):
             break
     print('held %d' % len(held), flush=True)
@@ -263,9 +220,19 @@ elif cmd == 'hold':
             break
         time.sleep(0.1)
 EOP
-    chmod 644 "$T/agent-raw.py"
+    agentwire_run "$u" "$T/agent-raw.py" "$@"
+}
+# agentwire_run USER SCRIPT ARGS: python3 SCRIPT, a client built on
+# tests/lib/agentwire.py, as USER with the agent's socket and ARGS, at the
+# protocol version of the hsmcached under test (tests run these clients
+# against older builds too). SCRIPT stays readable by USER (mode 644).
+agentwire_run() {
+    local u=$1 py=$2
+    shift 2
+    chmod 644 "$py"
     runuser -u "$u" -- env HC_PROTO_VERSION="$(hc_proto_version)" \
-        python3 "$T/agent-raw.py" "$T/agent.sock" "$@"
+        PYTHONPATH="$TOP/tests/lib" PYTHONDONTWRITEBYTECODE=1 \
+        python3 "$py" "$T/agent.sock" "$@"
 }
 # hc_proto_version: the agent protocol version of the hsmcached under test
 # (from the source tree its build dir sits in, else this tree's).
