@@ -19,12 +19,7 @@
 # run through the SSH CA module.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
-hc_setup
-HC_AGENT=1
-agent_user hc-aud-o hc-aud-sock
-agent_user hc-aud-g hc-aud-sock
-agent_user hc-aud-c hc-aud-sock
-chmod 711 "$T"   # other users reach the config, the socket and $T/rec, nothing else
+hostile_setup hc-aud-sock hc-aud-o hc-aud-g hc-aud-c   # other users also reach $T/rec (mode 755 below)
 make_token sshtok
 AUDIT=$T/audit.log
 write_config ssh softhsm2 sshtok "[agent]" "socket-group = hc-aud-sock" \

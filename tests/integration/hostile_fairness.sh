@@ -20,12 +20,7 @@
 #   keys do not cover (token other, key secret).
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
-hc_setup
-HC_AGENT=1
-agent_user hc-fair-pdns hc-fair-sock
-agent_user hc-fair-x hc-fair-sock
-agent_user hc-fair-spin hc-fair-sock
-chmod 711 "$T"
+hostile_setup hc-fair-sock hc-fair-pdns hc-fair-x hc-fair-spin
 make_token fairtok
 make_token othertok
 cat > "$HSMSIM_CONF" <<EOC

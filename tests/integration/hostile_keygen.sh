@@ -17,10 +17,7 @@
 # neither.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
-hc_setup
-HC_AGENT=1
-agent_user hc-gen hc-gen-sock
-chmod 711 "$T"   # other users reach the config and the socket, nothing else
+hostile_setup hc-gen-sock hc-gen
 make_token sshtok
 make_token dnstok
 "$SIMCTL" "$SIMSTATE" reset

@@ -16,12 +16,7 @@
 # name the agent does not pass on is a config error naming it.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
-hc_setup
-HC_AGENT=1
-agent_user hc-hm-sign hc-hm-sock
-agent_user hc-hm-dec hc-hm-sock
-agent_user hc-hm-oaep hc-hm-sock
-chmod 711 "$T"   # other users reach the config and the socket, nothing else
+hostile_setup hc-hm-sock hc-hm-sign hc-hm-dec hc-hm-oaep
 make_token mtok
 KEYS="keys = pkcs11:token=t;object=ec, pkcs11:token=t;object=rsa"
 write_config t softhsm2 mtok "[agent]" "socket-group = hc-hm-sock" \

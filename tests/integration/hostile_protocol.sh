@@ -20,11 +20,7 @@
 # field, inside the list, still signs.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
-hc_setup
-HC_AGENT=1
-agent_user hc-hp-gen hc-hp-sock
-agent_user hc-hp-sign hc-hp-sock
-chmod 711 "$T"   # other users reach the config and the socket, nothing else
+hostile_setup hc-hp-sock hc-hp-gen hc-hp-sign
 make_token ptok
 write_config t softhsm2 ptok "[agent]" "socket-group = hc-hp-sock" \
     "[client gen]" "uid = hc-hp-gen" "operations = generate" "keys = pkcs11:token=t;object=gen1" \
