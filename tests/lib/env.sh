@@ -142,15 +142,32 @@ agent_used() {
 agent_user() {
     local u=$1 g
     shift
-    for g in "$@"; do
-        getent group "$g" > /dev/null || { groupadd -r "$g" && HC_ADDED_GROUPS="${HC_ADDED_GROUPS:-} $g"; }
-    done
-    if ! id "$u" > /dev/null 2>&1; then
-        useradd -r -M -s /usr/sbin/nologin "$u" && HC_ADDED_USERS="${HC_ADDED_USERS:-} $u"
-    fi
-    for g in "$@"; do usermod -aG "$g" "$u"; done
     trap 'hc_cleanup; agent_users_cleanup' EXIT
+    # shadow's tools fail while another process holds /etc/passwd's lock
+    # (a parallel test adding its users): try again, and stop the test if
+    # the user or group still is not there, rather than test a wrong uid.
+    local try
+    for try in 1 2 3 4 5; do
+        for g in "$@"; do
+            getent group "$g" > /dev/null ||
+                { groupadd -r "$g" 2> /dev/null && HC_ADDED_GROUPS="${HC_ADDED_GROUPS:-} $g"; }
+        done
+        if ! id "$u" > /dev/null 2>&1; then
+            useradd -r -M -s /usr/sbin/nologin "$u" 2> /dev/null &&
+                HC_ADDED_USERS="${HC_ADDED_USERS:-} $u"
+        fi
+        for g in "$@"; do user_in_group "$u" "$g" || usermod -aG "$g" "$u" 2> /dev/null; done
+        local missing=""
+        id "$u" > /dev/null 2>&1 || missing="user $u"
+        for g in "$@"; do user_in_group "$u" "$g" || missing="$missing group $g"; done
+        [ -z "$missing" ] && return 0
+        sleep 0.2
+    done
+    not_ok "test setup: could not create $missing"
+    done_testing
+    exit 1
 }
+user_in_group() { id -nG "$1" 2> /dev/null | tr ' ' '\n' | grep -qxF -- "$2"; }
 agent_users_cleanup() {
     local x
     for x in ${HC_ADDED_USERS:-}; do userdel "$x" 2> /dev/null; done
