@@ -18,8 +18,20 @@ P11_DEFS   := -DHC_P11_MODULE_PATH='"$(shell pkg-config --variable=p11_module_pa
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-format-truncation
 OPT      ?= -O2 -g
-CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) -Ishared/include -Ishared/src $(PKG_CFLAGS) $(P11_DEFS) $(SANITIZE)
-LDFLAGS  += $(SANITIZE)
+# Hardening, as Debian's dpkg-buildflags gives it (hardening=+all): stack
+# protector and clash protection, control-flow protection where the
+# compiler has it, _FORTIFY_SOURCE (unless the caller's flags set their
+# own), full RELRO with immediate binding. Flags from the environment
+# (CPPFLAGS, CFLAGS, LDFLAGS, e.g. from dpkg-buildflags) come after ours:
+# they add to these, never replace them.
+cc_has    = $(shell $(CC) -Werror $(1) -x c -c -o /dev/null /dev/null 2>/dev/null && echo $(1))
+FORTIFY  := $(if $(findstring _FORTIFY_SOURCE,$(CPPFLAGS) $(CFLAGS)),,-D_FORTIFY_SOURCE=2)
+HARDEN_CFLAGS  := -fstack-protector-strong $(call cc_has,-fstack-clash-protection) \
+                  $(call cc_has,-fcf-protection) $(FORTIFY)
+HARDEN_LDFLAGS := -Wl,-z,relro -Wl,-z,now
+CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(HARDEN_CFLAGS) -Ishared/include -Ishared/src \
+            $(PKG_CFLAGS) $(P11_DEFS) $(SANITIZE) $(CPPFLAGS) $(CFLAGS)
+LDFLAGS  := $(HARDEN_LDFLAGS) $(SANITIZE) $(LDFLAGS)
 RPATH    := -Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags
 
 CORE_SRC := $(wildcard shared/src/*.c)

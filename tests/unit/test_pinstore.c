@@ -86,14 +86,14 @@ static void refuses_unsafe_files_with_fix(void **state)
     put("dns", "1234", 0640); /* group-readable, owned by root: allowed only
                                  when the group is one of ours (it is: root's
                                  own group) */
-    chown(path, 0, getegid());
+    assert_int_equal(chown(path, 0, getegid()), 0);
     hc_pin_t pin;
     assert_int_equal(hc_pin_read(dir, "dns", &pin, NULL, NULL), CKR_OK);
     hc_pin_wipe(&pin);
-    chown(path, 0, 4242); /* a group we are not in */
+    assert_int_equal(chown(path, 0, 4242), 0); /* a group we are not in */
     assert_non_null(strstr(refusal("dns"), "readable by group"));
     put("dns", "1234", 0600);
-    chown(path, 4242, 0); /* another user's file */
+    assert_int_equal(chown(path, 4242, 0), 0); /* another user's file */
     assert_non_null(strstr(refusal("dns"), "owned by uid 4242"));
 }
 
