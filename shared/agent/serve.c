@@ -489,10 +489,12 @@ static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     unsigned perm = hc_op_perm(q);
+    /* The name the client's config uses: crypt is two operations. */
+    const char *op = q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
+                                          : hc_op_name(q->op);
     CK_RV rv = CKR_OK;
     if (perm && !may(s, perm)) {
-        rv = refuse_op(s, q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
-                                               : hc_op_name(q->op), &err);
+        rv = refuse_op(s, op, &err);
     } else if (q->refuse != CKR_OK) {
         char what[300];
         snprintf(what, sizeof what, "%s: %s", hc_op_name(q->op), q->why);
@@ -501,8 +503,7 @@ static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     } else if (!agent_mech_allowed(s->rules, q)) {
         const char *name = hc_mech_name(q->mech.m.mechanism);
         char what[160];
-        snprintf(what, sizeof what, "%s with mechanism %s", q->op == HC_OP_CRYPT
-                 ? (q->flags ? "encrypt" : "decrypt") : hc_op_name(q->op), name ? name : "?");
+        snprintf(what, sizeof what, "%s with mechanism %s", op, name ? name : "?");
         log_refusal(s, what);
         rv = hc_err(&err, CKR_MECHANISM_INVALID, "hsmcached refused %s: not in "
                     "[client %s] mechanisms", what, agent_rules_name(s->rules));
