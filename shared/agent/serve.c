@@ -273,8 +273,7 @@ static void do_sign(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     size_t len = q->want ? q->cap : 0;
     hc_sign_opts_t o = { .background = q->flags & HC_SIGN_BACKGROUND,
                          .expires = q->expires };
-    CK_RV rv = !may(s, HC_OPS_SIGN) ? refuse_op(s, "sign", &err)
-             : !allowed(s, q->obj) ? refuse_key(s, "sign", q->obj, &err)
+    CK_RV rv = !allowed(s, q->obj) ? refuse_key(s, "sign", q->obj, &err)
              : hc_sign_ex(s->ctx, q->obj, &q->mech.m, q->data, q->len, &o,
                           q->want ? sig : NULL, &len, &err);
     if (rv == CKR_OK && q->want)
@@ -291,9 +290,7 @@ static void do_crypt(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     unsigned char out[HC_PROTO_MAX_VALUE];
     size_t len = q->want ? q->cap : 0;
     bool enc = q->flags != 0;
-    CK_RV rv = !may(s, enc ? HC_OPS_ENCRYPT : HC_OPS_DECRYPT)
-                   ? refuse_op(s, enc ? "encrypt" : "decrypt", &err)
-             : !allowed(s, q->obj) ? refuse_key(s, enc ? "encrypt" : "decrypt", q->obj, &err)
+    CK_RV rv = !allowed(s, q->obj) ? refuse_key(s, enc ? "encrypt" : "decrypt", q->obj, &err)
              : enc ? hc_encrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
                                 q->want ? out : NULL, &len, &err)
                    : hc_decrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
@@ -309,8 +306,7 @@ static void do_generate(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     hc_err_t err = { 0 };
     size_t tok = 0;
     hc_obj_t pub = 0, priv = 0;
-    CK_RV rv = !may(s, HC_OPS_GENERATE) ? refuse_op(s, "generate", &err)
-                                        : token_of(s, q->token, &tok, &err);
+    CK_RV rv = token_of(s, q->token, &tok, &err);
     /* Checked before the module is called (gen_check.c): a refused
      * request makes no key, so none can be left behind. */
     agent_gen_tmpl_t t;
@@ -391,8 +387,7 @@ static void do_token_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     }
     case HC_OP_LOGIN_WITH:
         if (rv == CKR_OK)
-            rv = may(s, HC_OPS_LOGIN) ? hc_login_with(s->ctx, tok, q->data, q->len, &err)
-                                      : refuse_op(s, "login", &err);
+            rv = hc_login_with(s->ctx, tok, q->data, q->len, &err);
         put_header(w, q->op, rv, &err);
         break;
     case HC_OP_LOGIN_CHECK:
@@ -403,8 +398,7 @@ static void do_token_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     case HC_OP_RANDOM: {
         unsigned char buf[HC_PROTO_MAX_VALUE];
         if (rv == CKR_OK)
-            rv = may(s, HC_OPS_RANDOM) ? hc_random(s->ctx, tok, buf, q->cap, &err)
-                                       : refuse_op(s, "random", &err);
+            rv = hc_random(s->ctx, tok, buf, q->cap, &err);
         put_header(w, q->op, rv, &err);
         hc_w_u64(w, rv == CKR_OK ? q->cap : 0);
         hc_w_bytes(w, buf, rv == CKR_OK ? q->cap : 0);
@@ -445,8 +439,7 @@ static void do_obj_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         break;
     case HC_OP_DESTROY:
         if (rv == CKR_OK)
-            rv = may(s, HC_OPS_DESTROY) ? hc_destroy(s->ctx, q->obj, &err)
-                                        : refuse_op(s, "destroy", &err);
+            rv = hc_destroy(s->ctx, q->obj, &err);
         put_header(w, q->op, rv, &err);
         break;
     }
@@ -515,6 +508,8 @@ static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     return true;
 }
 
+/* Every handler below runs only after refuse_early: the operations bit
+ * each needs is the op table's (proto_ops.c), checked there once. */
 static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
@@ -552,8 +547,7 @@ static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         break;
     case HC_OP_CACHE_PURGE: {
         size_t n = 0;
-        CK_RV rv = may(s, HC_OPS_SIGN) ? hc_cache_purge(s->ctx, &n, &err)
-                                       : refuse_op(s, "cache-purge", &err);
+        CK_RV rv = hc_cache_purge(s->ctx, &n, &err);
         put_header(w, q->op, rv, &err);
         hc_w_u64(w, n);
         break;
