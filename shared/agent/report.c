@@ -18,23 +18,25 @@
 /* A token or key counted in the stats files, described as well as its
  * name allows: tokens by hsmcache name, keys by label (no id: a rule
  * that names an id hides the key, never shows another's). */
+static void stats_token_status(const char *name, hc_token_status_t *st)
+{
+    memset(st, 0, sizeof *st);
+    memset(st->info.label, ' ', sizeof st->info.label);
+    memcpy(st->info.label, name, strnlen(name, sizeof st->info.label));
+    st->info_valid = true;
+}
+
 static bool stats_token_allowed(const agent_rules_t *r, const char *name)
 {
     hc_token_status_t st;
-    memset(&st, 0, sizeof st);
-    memset(st.info.label, ' ', sizeof st.info.label);
-    memcpy(st.info.label, name, strnlen(name, sizeof st.info.label));
-    st.info_valid = true;
+    stats_token_status(name, &st);
     return agent_token_allowed(r, name, &st);
 }
 
 static bool stats_key_allowed(const agent_rules_t *r, const hc_key_stats_t *k)
 {
     hc_token_status_t st;
-    memset(&st, 0, sizeof st);
-    memset(st.info.label, ' ', sizeof st.info.label);
-    memcpy(st.info.label, k->token, strnlen(k->token, sizeof st.info.label));
-    st.info_valid = true;
+    stats_token_status(k->token, &st);
     hc_obj_identity_t id;
     memset(&id, 0, sizeof id);
     id.cls = CKO_PRIVATE_KEY;
