@@ -69,7 +69,7 @@ static int apply(const hc_config_t *cfg, db_t *db, struct move *m, size_t n)
         if (store_pin(cfg, m[i].token, m[i].row->pin) != 0)
             return 1;
     /* A test hook: die here, between the store and the rows. */
-    if (getenv("PDNS_HSM_TEST_CRASH_AFTER_STORE"))
+    if (secure_getenv("PDNS_HSM_TEST_CRASH_AFTER_STORE"))
         _exit(75);
     /* 3. All rows in one transaction. */
     const key_row_t **rows = calloc(n, sizeof *rows);

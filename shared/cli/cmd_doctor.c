@@ -109,7 +109,7 @@ static void check_registration(struct doctor *d)
 
 static void check_softhsm(struct doctor *d)
 {
-    const char *conf = getenv("SOFTHSM2_CONF");
+    const char *conf = secure_getenv("SOFTHSM2_CONF");
     if (!conf || !conf[0])
         conf = "/etc/softhsm/softhsm2.conf";
     FILE *f = fopen(conf, "re");

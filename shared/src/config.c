@@ -698,7 +698,10 @@ const char *hc_config_resolve(const char *given)
 {
     if (given && given[0])
         return given;
-    const char *env = getenv("HSMCACHE_CONF");
+    /* secure_getenv, here and for every variable the core reads: a setuid,
+     * setgid or capability-raised host ignores its caller's environment;
+     * the caller must not choose a privileged process's config. */
+    const char *env = secure_getenv("HSMCACHE_CONF");
     return env && env[0] ? env : HC_DEFAULT_CONF;
 }
 

@@ -66,7 +66,7 @@ bool hc_module_registered_path(const char *name, char *out, size_t size)
 {
     char dirs[3][PATH_MAX];
     int ndirs = 0;
-    const char *home = getenv("HOME");
+    const char *home = secure_getenv("HOME");
     if (geteuid() != 0 && home && home[0])
         snprintf(dirs[ndirs++], PATH_MAX, "%s/.config/pkcs11/modules", home);
     snprintf(dirs[ndirs++], PATH_MAX, "/etc/pkcs11/modules");

@@ -16,7 +16,9 @@
 
 void hc_pin_path(const char *store, const char *token, char *out, size_t size)
 {
-    const char *creds = getenv("CREDENTIALS_DIRECTORY");
+    /* Not from a setuid/setgid host's caller (secure_getenv): it would
+     * name the directory the PINs are read from. */
+    const char *creds = secure_getenv("CREDENTIALS_DIRECTORY");
     if (creds && creds[0]) {
         snprintf(out, size, "%s/hsmcache-pin-%s", creds, token);
         struct stat st;

@@ -26,4 +26,13 @@ contains "environment CFLAGS are added to the Makefile's" "$(echo "$line" | grep
 contains "... which stay (stack protector)" "$(echo "$line" | grep clock.c)" "-fstack-protector-strong"
 contains "environment LDFLAGS are added to the Makefile's" "$(echo "$line" | grep soname)" "-Wl,-z,hc-from-env"
 contains "... which stay (full RELRO)" "$(echo "$line" | grep soname)" "-Wl,-z,now"
+# The core and its modules read the environment only with secure_getenv:
+# in a setuid, setgid or capability-raised host (AT_SECURE) the caller's
+# HSMCACHE_CONF, CREDENTIALS_DIRECTORY, HOME... are not ours to follow.
+plain=$(cd "$TOP" && grep -rnE --include='*.c' --include='*.h' '(^|[^_[:alnum:]])getenv[[:space:]]*\(' \
+    shared pdns-backend bind-keystore sshca-plugin)
+equals "no plain getenv() in the core, the agent, the CLI or the modules (secure_getenv only)" "$plain" ""
+seen=$(cd "$TOP" && grep -rhoE --include='*.c' 'secure_getenv\("[A-Z0-9_]+"\)' \
+    shared pdns-backend bind-keystore sshca-plugin | sort -u | tr '\n' ' ')
+contains "... and the variables they read go through it (the grep sees them)" "$seen" 'secure_getenv("HSMCACHE_CONF")'
 done_testing
