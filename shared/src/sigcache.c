@@ -1,4 +1,12 @@
-/* sigcache.c: in-memory LRU and the LMDB persistent tier. */
+/*
+ * sigcache.c: in-memory LRU and the LMDB persistent tier.
+ *
+ * Disk entry, format 2: version u32 | 0 u32 | expires i64 | tag[16] | sig.
+ * The tag is sigmac.h's HMAC over version, cache key, expiry and
+ * signature. Format 1 (no tag: version | 0 | expires | sig) was written
+ * by hsmcache before 2026-11; such an entry is handed to the caller as
+ * unverified, checked once with the public key and rewritten in format 2.
+ */
 #include "sigcache.h"
 
 #include <errno.h>
@@ -14,9 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sigmac.h"
 #include "swcrypto.h"
 
-#define DISK_VERSION 1u
+#define DISK_VERSION 2u
+#define LEGACY_VERSION 1u
+#define HEAD_LEN 16                     /* version, padding, expires */
+#define TAGGED_LEN (HEAD_LEN + HC_SIGMAC_LEN)
 
 struct lru_ent {
     unsigned char key[HC_CACHE_KEY_LEN];
@@ -34,6 +46,7 @@ struct hc_sigcache {
     struct lru_ent *head, *tail;
     MDB_env *env;
     MDB_dbi dbi;
+    hc_sigmac_t *mac;              /* set whenever env is */
     bool disk_full_warned;
 };
 
@@ -202,8 +215,11 @@ hc_sigcache_t *hc_sigcache_new(size_t mem_entries, const char *dir,
         return NULL;
     }
     pthread_mutex_init(&c->lock, NULL);
-    if (dir)
-        open_disk(c, dir, disk_mb);
+    /* No secret, no disk tier: its entries could not be trusted. */
+    if (dir && open_disk(c, dir, disk_mb) && !(c->mac = hc_sigmac_open(dir, log))) {
+        env_release(c->env);
+        c->env = NULL;
+    }
     return c;
 }
 
@@ -217,6 +233,7 @@ void hc_sigcache_free(hc_sigcache_t *c)
     }
     if (c->env)
         env_release(c->env);
+    hc_sigmac_free(c->mac);
     free(c->buckets);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -309,31 +326,47 @@ void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
     pthread_mutex_unlock(&c->lock);
 }
 
-bool hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
-                          unsigned char *sig, size_t *len)
+hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
+                                   unsigned char *sig, size_t *len, int64_t *expires)
 {
     if (!c->env)
-        return false;
+        return HC_DISK_MISS;
     MDB_txn *txn;
     if (mdb_txn_begin(c->env, NULL, MDB_RDONLY, &txn) != 0)
-        return false;
+        return HC_DISK_MISS;
     MDB_val k = { HC_CACHE_KEY_LEN, (void *)key }, v;
-    bool hit = false;
-    if (mdb_get(txn, c->dbi, &k, &v) == 0 && v.mv_size > 16) {
-        uint32_t version;
-        int64_t expires;
-        memcpy(&version, v.mv_data, sizeof version);
-        memcpy(&expires, (unsigned char *)v.mv_data + 8, sizeof expires);
-        size_t n = v.mv_size - 16;
-        /* An expired entry is a miss; hc_sigcache_purge deletes it. */
-        if (version == DISK_VERSION && n <= *len && (!expires || expires > (int64_t)time(NULL))) {
-            memcpy(sig, (unsigned char *)v.mv_data + 16, n);
+    hc_disk_get_t got = HC_DISK_MISS;
+    if (mdb_get(txn, c->dbi, &k, &v) == 0) {
+        const unsigned char *p = v.mv_data;
+        uint32_t version = 0;
+        int64_t exp = 0;
+        if (v.mv_size >= HEAD_LEN) {
+            memcpy(&version, p, sizeof version);
+            memcpy(&exp, p + 8, sizeof exp);
+        }
+        bool live = !exp || exp > (int64_t)time(NULL); /* purge drops the rest */
+        size_t head = version == LEGACY_VERSION ? HEAD_LEN : TAGGED_LEN;
+        if (version == DISK_VERSION && v.mv_size <= TAGGED_LEN) {
+            got = HC_DISK_REJECTED; /* cut short: no room for tag and signature */
+        } else if ((version == DISK_VERSION || version == LEGACY_VERSION) && live &&
+                   v.mv_size > head && v.mv_size - head <= *len) {
+            size_t n = v.mv_size - head;
+            memcpy(sig, p + head, n);
+            if (version == LEGACY_VERSION)
+                got = HC_DISK_LEGACY;
+            else if (hc_sigmac_check(c->mac, version, key, HC_CACHE_KEY_LEN, exp,
+                                     sig, n, p + HEAD_LEN))
+                got = HC_DISK_HIT;
+            else
+                got = HC_DISK_REJECTED;
             *len = n;
-            hit = true;
+            *expires = exp;
         }
     }
     mdb_txn_abort(txn);
-    return hit;
+    if (got == HC_DISK_REJECTED)
+        hc_sigcache_del_disk(c, key);
+    return got;
 }
 
 static void disk_write(hc_sigcache_t *c, const unsigned char *key,
@@ -349,17 +382,19 @@ static void disk_write(hc_sigcache_t *c, const unsigned char *key,
     if (del) {
         rc = mdb_del(txn, c->dbi, &k, NULL);
     } else {
-        unsigned char buf[16 + HC_MAX_SIG];
+        unsigned char buf[TAGGED_LEN + HC_MAX_SIG];
         uint32_t version = DISK_VERSION;
-        if (len > HC_MAX_SIG) {
+        if (len == 0 || len > HC_MAX_SIG ||
+            !hc_sigmac_tag(c->mac, version, key, HC_CACHE_KEY_LEN, expires, sig, len,
+                           buf + HEAD_LEN)) {
             mdb_txn_abort(txn);
             return;
         }
-        memset(buf, 0, 16);
+        memset(buf, 0, HEAD_LEN);
         memcpy(buf, &version, sizeof version);
         memcpy(buf + 8, &expires, sizeof expires);
-        memcpy(buf + 16, sig, len);
-        MDB_val v = { 16 + len, buf };
+        memcpy(buf + TAGGED_LEN, sig, len);
+        MDB_val v = { TAGGED_LEN + len, buf };
         rc = mdb_put(txn, c->dbi, &k, &v, 0);
     }
     if (rc == 0) {

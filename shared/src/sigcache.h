@@ -3,15 +3,18 @@
  *
  * Key: SHA-256(SPKI) | mechanism | SHA-256(mechanism parameter | data).
  * Value: the signature. Signatures and signed data are public, so the
- * cache holds no secret; only integrity matters, which is why entries read
- * from the persistent tier are verified (by the caller, with the public
- * key) before they are served or promoted to memory.
+ * cache holds no secret; only integrity matters: an entry read from the
+ * persistent tier is served only if its tag (sigmac.h) proves it was
+ * written by this user's processes and is intact; an entry of the older,
+ * untagged format is returned as unverified, for the caller to verify
+ * with the public key once and write back tagged.
  *
  * - memory: a bounded LRU (capacity 0 disables it);
  * - disk: LMDB at DIR/signatures.mdb (mode 0600), shared by the processes
- *   of one user, surviving restarts. Written without fsync per entry (a
- *   cache, verified on read); synced at close. A file LMDB cannot open is
- *   moved aside and a fresh one started.
+ *   of one user, surviving restarts, keyed by DIR/signatures.key. Written
+ *   without fsync per entry (a cache, checked on read); synced at close.
+ *   A file LMDB cannot open is moved aside and a fresh one started; no
+ *   usable secret means no disk tier (memory only, logged).
  *
  * Thread-safe.
  */
@@ -43,9 +46,19 @@ void hc_sigcache_key(const unsigned char spki_hash[32],
 /* *len: buffer size in, signature size out. */
 bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key,
                          unsigned char *sig, size_t *len);
-/* Unverified: the caller must verify before serving. */
-bool hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
-                          unsigned char *sig, size_t *len);
+typedef enum {
+    HC_DISK_MISS,     /* no live entry (or no disk tier, or *len too small) */
+    HC_DISK_HIT,      /* tag checked: serve it */
+    HC_DISK_LEGACY,   /* untagged older entry: verify it with the public key
+                         before serving, then hc_sigcache_put_disk it again
+                         with *expires to tag it; delete it if it fails */
+    HC_DISK_REJECTED, /* tag wrong or entry cut short: already deleted; the
+                         caller counts it and signs anew */
+} hc_disk_get_t;
+
+/* *len: buffer size in, signature size out; *expires set on HIT/LEGACY. */
+hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
+                                   unsigned char *sig, size_t *len, int64_t *expires);
 void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
                          const unsigned char *sig, size_t len);
 /* expires: Unix time after which the entry is dropped (0 = never). */

@@ -68,7 +68,8 @@ static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech,
                    : hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
 }
 
-/* A verified cache answer, or false. */
+/* A cache answer proven ours (memory, a tagged disk entry, or an older
+ * untagged one verified with the public key and tagged now), or false. */
 static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
                        const unsigned char *key, const CK_MECHANISM *mech,
                        const unsigned char *data, size_t len,
@@ -78,15 +79,30 @@ static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
         HC_INC(t->stats->cache_hits_mem);
         return true;
     }
-    if (!hc_sigcache_get_disk(c->cache, key, sig, sig_len))
+    int64_t expires = 0;
+    char name[300];
+    switch (hc_sigcache_get_disk(c->cache, key, sig, sig_len, &expires)) {
+    case HC_DISK_MISS:
         return false;
-    if (key_verify(e, mech, data, len, sig, *sig_len) != CKR_OK) {
-        char name[300];
+    case HC_DISK_REJECTED:
+        HC_INC(t->stats->cache_rejected);
         hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key %s "
-               "does not verify; dropped it and signing anew", t->cfg->name,
-               hc_keyent_name(e, name, sizeof name));
-        hc_sigcache_del_disk(c->cache, key);
+               "failed its integrity tag (altered, cut short, or written with "
+               "another signatures.key); dropped it and signing anew",
+               t->cfg->name, hc_keyent_name(e, name, sizeof name));
         return false;
+    case HC_DISK_LEGACY:
+        if (key_verify(e, mech, data, len, sig, *sig_len) != CKR_OK) {
+            hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key "
+                   "%s does not verify; dropped it and signing anew", t->cfg->name,
+                   hc_keyent_name(e, name, sizeof name));
+            hc_sigcache_del_disk(c->cache, key);
+            return false;
+        }
+        hc_sigcache_put_disk(c->cache, key, sig, *sig_len, expires);
+        break;
+    case HC_DISK_HIT:
+        break;
     }
     hc_sigcache_put_mem(c->cache, key, sig, *sig_len);
     HC_INC(t->stats->cache_hits_disk);

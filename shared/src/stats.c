@@ -293,7 +293,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
             hc_sb_printf(&b, "token %s: sign requests %llu, cache hits %llu "
                       "(memory %llu, disk %llu), misses %llu, HSM signs %llu "
                       "(avg %.2f ms), HSM errors %llu, recoveries %llu, logins "
-                      "%llu (failed %llu)\n", t->name,
+                      "%llu (failed %llu), cache entries rejected %llu\n", t->name,
                       (unsigned long long)t->sign_requests,
                       (unsigned long long)(t->cache_hits_mem + t->cache_hits_disk),
                       (unsigned long long)t->cache_hits_mem,
@@ -303,7 +303,8 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)t->hsm_errors,
                       (unsigned long long)t->recoveries,
                       (unsigned long long)t->logins,
-                      (unsigned long long)t->login_failures);
+                      (unsigned long long)t->login_failures,
+                      (unsigned long long)t->cache_rejected);
             hc_sb_printf(&b, "  HSM latency:");
             for (unsigned k = 0; k < HC_STATS_BUCKETS; k++) {
                 if (k < HC_STATS_BUCKETS - 1)
@@ -344,6 +345,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
         M(recoveries, "Session pool resets after lost sessions or tokens"),
         M(logins, "C_Login calls made"),
         M(login_failures, "C_Login calls that failed"),
+        M(cache_rejected, "Persistent cache entries dropped because their integrity tag failed"),
 #undef M
     };
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define HC_STATS_MAGIC 0x48435354u /* "HCST" */
-#define HC_STATS_VERSION 2u
+#define HC_STATS_VERSION 3u
 #define HC_STATS_TOKENS 32
 #define HC_STATS_KEYS 128
 #define HC_STATS_BUCKETS 12
@@ -34,6 +34,7 @@ typedef struct hc_token_stats {
     uint64_t login_failures;
     uint64_t hsm_latency_us;  /* sum over hsm_signs */
     uint64_t latency[HC_STATS_BUCKETS];
+    uint64_t cache_rejected;  /* persistent entries whose tag failed: dropped */
 } hc_token_stats_t;
 
 typedef struct hc_key_stats {
