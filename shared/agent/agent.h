@@ -127,8 +127,10 @@ bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cre
 /* report.c */
 agent_counts_t *agent_counts_for(agent_t *ag, const char *name);
 /* The stats reply: the core's counters of this cache dir, then clients;
- * for a [client] (rules->cfg set), only its tokens, keys and counters. */
+ * for a [client] (rules->cfg set), only its tokens, keys and counters,
+ * matched as its requests are (`ctx`, `profile`: the client's; a find on
+ * each of its tokens that has key counters). */
 char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules,
-                       bool prometheus);
+                       hc_ctx_t *ctx, int profile, bool prometheus);
 
 #endif

@@ -111,21 +111,26 @@ static bool may(const session_t *s, unsigned op_bit)
     return !s->rules->cfg || (s->rules->cfg->ops & op_bit);
 }
 
-/* The token index named in a request, or an error. */
+/* Whether token tok of the session's profile is the client's (one of its
+ * keys URIs selects it; its status at most 1 s old). */
+static bool token_visible(session_t *s, size_t tok)
+{
+    if (!s->rules->cfg)
+        return true;
+    hc_token_status_t st;
+    agent_token_status(s->st, s->ctx, s->profile, tok, &st, NULL);
+    return agent_token_allowed(s->rules, hc_token_name(s->ctx, tok), &st);
+}
+
+/* The token index named in a request, or an error: a token that is not
+ * the client's answers as one that does not exist. */
 static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err)
 {
     long i = hc_token_index(s->ctx, name);
-    if (i < 0)
+    if (i < 0 || !token_visible(s, (size_t)i))
         return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
                       "profile %s", name, hc_profile_name(s->profile));
     *tok = (size_t)i;
-    if (!s->rules->cfg)
-        return CKR_OK;
-    hc_token_status_t st;
-    agent_token_status(s->st, s->ctx, s->profile, *tok, &st, NULL);
-    if (!agent_token_allowed(s->rules, name, &st))
-        return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
-                      "profile %s", name, hc_profile_name(s->profile));
     return CKR_OK;
 }
 
@@ -167,10 +172,18 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     put_header(w, HC_OP_HELLO, rv, &err);
     hc_w_u64(w, s->st->instance);
     hc_w_u8(w, s->ctx && hc_signature_cache_enabled(s->ctx));
-    size_t n = s->ctx ? hc_token_count(s->ctx) : 0;
-    hc_w_u32(w, (uint32_t)n);
-    for (size_t i = 0; i < n; i++)
-        hc_w_str(w, hc_token_name(s->ctx, i));
+    /* Only the tokens the client's keys select, in config order: the
+     * client numbers its slots by this list, and learns no other token's
+     * name (scope.c; a token known by its real info is listed once the
+     * agent has read that info, which hsmcache keeps while it is away). */
+    size_t n = s->ctx ? hc_token_count(s->ctx) : 0, listed = 0;
+    const char *names[HC_PROTO_MAX_TOKENS];
+    for (size_t i = 0; i < n && listed < HC_PROTO_MAX_TOKENS; i++)
+        if (token_visible(s, i))
+            names[listed++] = hc_token_name(s->ctx, i);
+    hc_w_u32(w, (uint32_t)listed);
+    for (size_t i = 0; i < listed; i++)
+        hc_w_str(w, names[i]);
     hc_w_str(w, s->rules ? agent_rules_name(s->rules) : "");
 }
 
@@ -553,7 +566,8 @@ static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         break;
     }
     case HC_OP_STATS: {
-        char *text = agent_stats_text(s->ag, s->st, s->rules, q->flags != 0);
+        char *text = agent_stats_text(s->ag, s->st, s->rules, s->ctx, s->profile,
+                                      q->flags != 0);
         CK_RV rv = text ? CKR_OK : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
         put_header(w, q->op, rv, &err);
         hc_w_bytes(w, text, text ? strlen(text) : 0);

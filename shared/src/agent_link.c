@@ -166,7 +166,7 @@ struct conn *hc_link_conn_new(hc_agent_t *a, bool names, hc_err_t *err)
             pthread_mutex_unlock(&a->lock);
             bool cache = hc_r_u8(&r) != 0;
             uint32_t n = hc_r_u32(&r);
-            if (n > 1024)
+            if (n > HC_PROTO_MAX_TOKENS)
                 r.bad = true;
             char **toks = names && !r.bad ? calloc(n + 1, sizeof *toks) : NULL;
             for (uint32_t i = 0; i < n && !r.bad; i++) {

@@ -39,9 +39,11 @@
 #define HC_PROTO_MAX_PARAM 1024    /* a mechanism parameter */
 #define HC_PROTO_MAX_STR 4096
 #define HC_PROTO_MAX_OBJS 65536    /* objects in one find reply */
+#define HC_PROTO_MAX_TOKENS 1024   /* tokens in a hello reply */
 
 enum hc_proto_op {
-    HC_OP_HELLO = 1,    /* str profile -> u64 instance, u8 cache, u32 n, n x str token, str client */
+    HC_OP_HELLO = 1,    /* str profile -> u64 instance, u8 cache, u32 n, n x str token, str client;
+                           the tokens are the client's only (its slots) */
     HC_OP_TOKEN_STATUS, /* str token -> status */
     HC_OP_MECHANISMS,   /* str token, u8 want_list, u64 cap -> u64 count, count x u64 */
     HC_OP_MECH_INFO,    /* str token, u64 type -> u64 min, u64 max, u64 flags */

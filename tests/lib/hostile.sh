@@ -213,6 +213,9 @@ token_objects() {
 #   stats                   prints the stats text
 #   mechs TOKEN             the mechanism count ("rv=0x... count N")
 #   find TOKEN LABEL        private keys LABEL ("rv=0x... found N")
+#   tokens                  the hello reply's token list ("tokens A B ...")
+#   sign-all TOKEN LABEL    one ECDSA signature with each private key
+#                           LABEL found ("rv=0x... signed N")
 # Prints "rv=0x... MESSAGE" (status: "rv=0x... present P").
 hostile_call() {
     local u=$1
@@ -244,6 +247,21 @@ elif cmd == 'mechs':
 elif cmd == 'find':
     r = call(c, OP_FIND, find_private_keys(args[0], args[1]))
     print('rv=0x%x %s found %d' % (r.rv, r.msg, r.u32()))
+elif cmd == 'tokens':
+    r.u64(); r.u8()
+    print(' '.join(['tokens'] + [r.str().decode() for _ in range(r.u32())]))
+elif cmd == 'sign-all':
+    r = call(c, OP_FIND, find_private_keys(args[0], args[1]))
+    refs = []
+    for _ in range(r.u32()):
+        refs.append(r.u64())
+        r.u64(); r.str(); r.str()   # class, id, label
+    n = 0
+    for ref in refs:
+        r = call(c, OP_SIGN, u64(ref) + u64(0x1041) + b'\0' + s(b'') + s(b'\x11' * 32)
+                 + b'\0' + u64(0) + b'\1' + u64(512))
+        n += r.rv == 0
+    print('rv=0x%x %s signed %d' % (r.rv, r.msg, n))
 elif cmd == 'stats':
     r = call(c, OP_STATS, b'\0')
     print('rv=0x%x %s' % (r.rv, r.msg))
