@@ -13,6 +13,13 @@
  * refusal); max-connections and max-connections-per-client count only
  * listed peers, and those must complete their first request within
  * FIRST_REQUEST_MS of connecting (serve.c).
+ *
+ * Process hardening, first thing, before the config or any PIN is read:
+ * not dumpable (no core file; /proc/PID/mem, environ and ptrace refused
+ * to every uid but root's CAP_SYS_PTRACE, the agent's own uid included)
+ * and a core size limit of 0 (hard too, so a later dumpable flip still
+ * writes no core). Either failing stops the agent: a PIN holder that
+ * could be dumped does not start.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -93,6 +102,24 @@ static void refuse_peer(agent_t *ag, agent_state_t *st, int fd, const struct ucr
 }
 
 static int wake_pipe[2] = { -1, -1 };
+
+/* Memory holding PINs is never written to a core file nor read through
+ * /proc or ptrace by another process of our uid. Fails closed. */
+static bool harden_process(void)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "hsmcached: prctl(PR_SET_DUMPABLE, 0): %s; not starting "
+                "(PINs would be readable through /proc and core files)\n", strerror(errno));
+        return false;
+    }
+    const struct rlimit none = { 0, 0 };
+    if (setrlimit(RLIMIT_CORE, &none) != 0) {
+        fprintf(stderr, "hsmcached: setrlimit(RLIMIT_CORE, 0): %s; not starting "
+                "(a crash would write PINs to a core file)\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
 
 static void usage(void)
 {
@@ -277,6 +304,8 @@ static void drain(agent_t *ag)
 
 int main(int argc, char **argv)
 {
+    if (!harden_process())
+        return 1;
     const char *conf = NULL, *pidfile = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--config") && i + 1 < argc)
