@@ -10,8 +10,13 @@
  *   hsmsim-ctl STATE pin-status      "wrong N locked 0|1"
  *   hsmsim-ctl STATE unlock          clear the PIN lock
  *   hsmsim-ctl STATE loads           how many times a simulator loaded it
+ *   hsmsim-ctl STATE hostile NAME    every process's hostile fault (hsmsim.c
+ *                                    lists them); `off` for none, over the
+ *                                    config's `hostile` too
+ *   hsmsim-ctl STATE hits            answers the fault falsified since the
+ *                                    last reset, per function, "C_Sign 2"
  * Only `reset` creates a missing state file. The reports (counts, get,
- * pin-status) refuse a file no simulator has loaded: a count of 0 from a
+ * pin-status, hits) refuse a file no simulator has loaded: a count of 0 from a
  * simulator nobody used is not an answer.
  */
 #include <stdbool.h>
@@ -25,7 +30,7 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: hsmsim-ctl STATE counts|get FN|reset|remove MS|"
-                "insert|invalidate|pin-status|unlock|loads\n");
+                "insert|invalidate|pin-status|unlock|loads|hostile NAME|hits\n");
         return 2;
     }
     const char *cmd = argv[2];
@@ -34,17 +39,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "hsmsim-ctl: cannot map %s (no simulator state there)\n", argv[1]);
         return 1;
     }
-    bool report = !strcmp(cmd, "counts") || !strcmp(cmd, "get") || !strcmp(cmd, "pin-status");
+    bool report = !strcmp(cmd, "counts") || !strcmp(cmd, "get") ||
+                  !strcmp(cmd, "pin-status") || !strcmp(cmd, "hits");
     if (report && __atomic_load_n(&s->loads, __ATOMIC_RELAXED) == 0) {
         fprintf(stderr, "hsmsim-ctl: no simulator has loaded %s: nothing to report\n", argv[1]);
         return 1;
     }
-    if (!strcmp(cmd, "counts")) {
+    if (!strcmp(cmd, "counts") || !strcmp(cmd, "hits")) {
+        uint64_t *per = !strcmp(cmd, "counts") ? s->calls : s->hits;
         for (int i = 0; i < SIM_NFUNCS; i++) {
-            uint64_t n = __atomic_load_n(&s->calls[i], __ATOMIC_RELAXED);
+            uint64_t n = __atomic_load_n(&per[i], __ATOMIC_RELAXED);
             if (n)
                 printf("%s %llu\n", sim_function_names[i], (unsigned long long)n);
         }
+    } else if (!strcmp(cmd, "hostile") && argc == 4) {
+        int h = sim_hostile_index(argv[3]);
+        if (h < 0) {
+            fprintf(stderr, "hsmsim-ctl: unknown hostile fault %s\n", argv[3]);
+            return 2;
+        }
+        __atomic_store_n(&s->hostile, (uint32_t)h + 1, __ATOMIC_RELAXED);
     } else if (!strcmp(cmd, "get") && argc == 4) {
         int i = sim_index(argv[3]);
         if (i < 0) {
@@ -53,8 +67,10 @@ int main(int argc, char **argv)
         }
         printf("%llu\n", (unsigned long long)__atomic_load_n(&s->calls[i], __ATOMIC_RELAXED));
     } else if (!strcmp(cmd, "reset")) {
-        for (int i = 0; i < SIM_NFUNCS; i++)
+        for (int i = 0; i < SIM_NFUNCS; i++) {
             __atomic_store_n(&s->calls[i], 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->hits[i], 0, __ATOMIC_RELAXED);
+        }
         __atomic_store_n(&s->sign_ops, 0, __ATOMIC_RELAXED);
     } else if (!strcmp(cmd, "remove") && argc == 4) {
         __atomic_store_n(&s->absent_until_ms, sim_now_ms() + atoll(argv[3]), __ATOMIC_RELAXED);

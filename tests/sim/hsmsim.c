@@ -15,8 +15,39 @@
  *   pin-tries = 3            wrong user PINs before the PIN locks; 0 = never
  *   absent-after-ops = N     remove the token after the Nth C_Sign ...
  *   absent-for-ms = T        ... for T ms
+ *   hostile = NAME           a hostile fault from the start (below)
  * $HSMSIM_SET="key=value;key=value" overrides the file (for one run).
  * Faults are switched at run time with hsmsim-ctl.
+ *
+ * Hostile mode: answers a buggy or hostile module gives, one fault at a
+ * time, switched for every process by `hsmsim-ctl STATE hostile NAME|off`
+ * (which then overrides the config's `hostile`). The simulator never
+ * writes past a caller's buffer: it only reports the lengths and counts.
+ * Each falsified answer counts as a hit of its function (hsmsim-ctl hits).
+ *   sign-oversize     C_Sign: CKR_OK with a length 64 bytes over the
+ *                     caller's buffer; a size query (no buffer) 1 GiB
+ *   sign-empty        C_Sign: CKR_OK with length 0, the caller's buffer
+ *                     untouched (size query and real call alike)
+ *   attr-huge         C_GetAttributeValue: CKR_BUFFER_TOO_SMALL with
+ *                     ulValueLen 1 GiB on CKA_LABEL, CKA_ID and CKA_VALUE
+ *   attr-oversize     C_GetAttributeValue: CKR_OK, the first byte-string
+ *                     attribute (not a CK_ULONG or CK_BBOOL one) with a
+ *                     buffer reported 64 bytes over that buffer
+ *   attr-scalar-len   C_GetAttributeValue: CK_ULONG attributes (CKA_CLASS,
+ *                     CKA_KEY_TYPE, ...) and CK_BBOOL ones (CKA_TOKEN,
+ *                     CKA_SIGN, ...) reported with length 4
+ *   attr-unavailable  C_GetAttributeValue: CKR_OK, and every attribute
+ *                     the object has reported CK_UNAVAILABLE_INFORMATION
+ *   attr-label-bytes  C_GetAttributeValue: every CKA_LABEL is the 12 bytes
+ *                     "ev\0il\xff\x1b[2J\r\n\a" (NUL, 0xff, an escape
+ *                     sequence, CR LF, BEL)
+ *   count-oversize    C_GetSlotList, C_GetMechanismList, C_FindObjects:
+ *                     CKR_OK with a count 8 over the capacity given (size
+ *                     queries are answered truly)
+ *   stale-objects     C_FindObjects: each handle found replaced by one no
+ *                     object has, then CK_INVALID_HANDLE if there is room
+ *   invalid-session   C_OpenSession: CKR_OK with CK_INVALID_HANDLE (the
+ *                     real session closed again)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -43,6 +74,7 @@ static struct {
     unsigned pin_tries;
     uint64_t absent_after_ops;
     int64_t absent_for_ms;
+    enum sim_hostile hostile;
 } cfg;
 
 static sim_shared_t *sh;
@@ -83,6 +115,14 @@ static int set_option(const char *key, const char *val)
         cfg.absent_after_ops = strtoull(val, NULL, 10);
     else if (!strcmp(key, "absent-for-ms"))
         cfg.absent_for_ms = strtoll(val, NULL, 10);
+    else if (!strcmp(key, "hostile")) {
+        int h = sim_hostile_index(val);
+        if (h < 0) {
+            sim_error("unknown hostile fault '%s'", val);
+            return -1;
+        }
+        cfg.hostile = (enum sim_hostile)h;
+    }
     else {
         sim_error("unknown key '%s'", key);
         return -1;
@@ -186,6 +226,23 @@ static void remove_token(int64_t for_ms)
 {
     __atomic_store_n(&sh->absent_until_ms, sim_now_ms() + for_ms, __ATOMIC_RELAXED);
     __atomic_fetch_add(&sh->removal_epoch, 1, __ATOMIC_RELEASE);
+}
+
+/* The fault in force: hsmsim-ctl's if it ever set one, else the config's. */
+static enum sim_hostile hostile_now(void)
+{
+    uint32_t set = __atomic_load_n(&sh->hostile, __ATOMIC_RELAXED);
+    return set && set <= SIM_NHOSTILE ? (enum sim_hostile)(set - 1) : cfg.hostile;
+}
+
+/* True when fault `h` is in force; then it counts a hit of function idx,
+ * as the caller is about to falsify its answer. */
+static bool hostile_is(enum sim_hostile h, int idx)
+{
+    if (hostile_now() != h)
+        return false;
+    __atomic_fetch_add(&sh->hits[idx], 1, __ATOMIC_RELAXED);
+    return true;
 }
 
 static int open_slot(unsigned i)
@@ -311,10 +368,13 @@ CK_RV C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
     CK_RV rv = sim_enter(sim_index("C_GetSlotList"), SIM_OTHER);
     if (rv != CKR_OK)
         return rv;
+    CK_ULONG cap = list && count ? *count : 0;
     if (present && absent())
         *count = 0;
     else
         rv = sim_real->C_GetSlotList(present, list, count);
+    if (list && rv == CKR_OK && hostile_is(SIM_COUNT_OVERSIZE, sim_index("C_GetSlotList")))
+        *count = cap + 8;
     give_slot();
     return rv;
 }
@@ -370,5 +430,183 @@ CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
         }
     }
     give_slot();
+    return rv;
+}
+
+/* ---- Hand-written for the hostile faults (see the header). ---- */
+
+CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+    int idx = sim_index("C_GetMechanismList");
+    CK_RV rv = sim_enter(idx, SIM_SLOT);
+    if (rv != CKR_OK)
+        return rv;
+    CK_ULONG cap = list && count ? *count : 0;
+    rv = sim_real->C_GetMechanismList(slot, list, count);
+    if (list && rv == CKR_OK && hostile_is(SIM_COUNT_OVERSIZE, idx))
+        *count = cap + 8;
+    sim_leave(idx, rv);
+    return rv;
+}
+
+CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
+                    CK_NOTIFY notify, CK_SESSION_HANDLE_PTR session)
+{
+    int idx = sim_index("C_OpenSession");
+    CK_RV rv = sim_enter(idx, SIM_SLOT);
+    if (rv != CKR_OK)
+        return rv;
+    rv = sim_real->C_OpenSession(slot, flags, app, notify, session);
+    if (rv == CKR_OK && hostile_is(SIM_INVALID_SESSION, idx)) {
+        sim_real->C_CloseSession(*session);
+        *session = CK_INVALID_HANDLE;
+    }
+    sim_leave(idx, rv);
+    return rv;
+}
+
+CK_RV C_FindObjects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR found,
+                    CK_ULONG max, CK_ULONG_PTR count)
+{
+    int idx = sim_index("C_FindObjects");
+    CK_RV rv = sim_enter(idx, SIM_SESSION);
+    if (rv != CKR_OK)
+        return rv;
+    rv = sim_real->C_FindObjects(session, found, max, count);
+    if (rv == CKR_OK && hostile_is(SIM_COUNT_OVERSIZE, idx))
+        *count = max + 8;
+    /* Only a search that found something is falsified: a fault that never
+     * ended a search would be another fault. */
+    else if (rv == CKR_OK && *count > 0 && hostile_is(SIM_STALE_OBJECTS, idx)) {
+        for (CK_ULONG i = 0; i < *count; i++)
+            found[i] = 0x7ead0000 + i;
+        if (*count < max)
+            found[(*count)++] = CK_INVALID_HANDLE;
+    }
+    sim_leave(idx, rv);
+    return rv;
+}
+
+CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
+             CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+{
+    int idx = sim_index("C_Sign");
+    CK_RV rv = sim_enter(idx, SIM_SESSION);
+    if (rv != CKR_OK)
+        return rv;
+    enum sim_hostile h = hostile_now();
+    if (h == SIM_SIGN_EMPTY && sig && sig_len) {
+        /* The real signature goes to a buffer of ours, so the operation
+         * ends as it would, and the caller's is left as it was. */
+        CK_BYTE mine[8192];
+        CK_ULONG n = sizeof mine;
+        rv = sim_real->C_Sign(session, data, len, mine, &n);
+        memset(mine, 0, sizeof mine);
+    } else {
+        CK_ULONG cap = sig && sig_len ? *sig_len : 0;
+        rv = sim_real->C_Sign(session, data, len, sig, sig_len);
+        if (rv == CKR_OK && hostile_is(SIM_SIGN_OVERSIZE, idx))
+            *sig_len = sig ? cap + 64 : 1ul << 30;
+    }
+    if (rv == CKR_OK && hostile_is(SIM_SIGN_EMPTY, idx))
+        *sig_len = 0;
+    sim_leave(idx, rv);
+    return rv;
+}
+
+static bool is_ulong_attr(CK_ATTRIBUTE_TYPE t)
+{
+    static const CK_ATTRIBUTE_TYPE ulongs[] = {
+        CKA_CLASS, CKA_KEY_TYPE, CKA_CERTIFICATE_TYPE, CKA_MODULUS_BITS,
+        CKA_VALUE_LEN, CKA_KEY_GEN_MECHANISM, CKA_CERTIFICATE_CATEGORY,
+        CKA_HW_FEATURE_TYPE, CKA_NAME_HASH_ALGORITHM, CKA_PRIME_BITS,
+        CKA_SUB_PRIME_BITS, CKA_MECHANISM_TYPE,
+    };
+    for (size_t i = 0; i < sizeof ulongs / sizeof *ulongs; i++)
+        if (ulongs[i] == t)
+            return true;
+    return false;
+}
+
+static bool is_bool_attr(CK_ATTRIBUTE_TYPE t)
+{
+    static const CK_ATTRIBUTE_TYPE bools[] = {
+        CKA_TOKEN, CKA_PRIVATE, CKA_TRUSTED, CKA_SENSITIVE, CKA_ENCRYPT,
+        CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN, CKA_SIGN_RECOVER,
+        CKA_VERIFY, CKA_VERIFY_RECOVER, CKA_DERIVE, CKA_EXTRACTABLE,
+        CKA_LOCAL, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE,
+        CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE,
+        CKA_ALWAYS_AUTHENTICATE, CKA_WRAP_WITH_TRUSTED,
+    };
+    for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
+        if (bools[i] == t)
+            return true;
+    return false;
+}
+
+/* The real answer in a (the caller's buffer sizes in cap), falsified by
+ * fault h; returns the rv to report and whether it changed anything. */
+static CK_RV attr_hostile(enum sim_hostile h, CK_ATTRIBUTE_PTR a, const CK_ULONG *cap,
+                          CK_ULONG n, CK_RV rv, bool *changed)
+{
+    static const char label[] = "ev\0il\xff\x1b[2J\r\n\a";
+    const CK_ULONG label_len = sizeof label - 1;
+    bool oversized = false;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_ATTRIBUTE *x = &a[i];
+        bool exists = x->ulValueLen != CK_UNAVAILABLE_INFORMATION;
+        bool scalar = is_ulong_attr(x->type) || is_bool_attr(x->type);
+        if (h == SIM_ATTR_HUGE && (x->type == CKA_LABEL || x->type == CKA_ID ||
+                                   x->type == CKA_VALUE)) {
+            x->ulValueLen = 1ul << 30;
+            rv = CKR_BUFFER_TOO_SMALL;
+        } else if (h == SIM_ATTR_OVERSIZE && !oversized && exists && x->pValue &&
+                   !scalar) {
+            x->ulValueLen = cap[i] + 64;
+            oversized = true;
+        } else if (h == SIM_ATTR_SCALAR_LEN && exists && scalar) {
+            x->ulValueLen = 4;
+        } else if (h == SIM_ATTR_UNAVAILABLE && exists) {
+            x->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+        } else if (h == SIM_ATTR_LABEL_BYTES && exists && x->type == CKA_LABEL) {
+            /* A buffer too small for them gets the true answer to that. */
+            if (x->pValue && cap[i] < label_len)
+                rv = CKR_BUFFER_TOO_SMALL;
+            else if (x->pValue)
+                memcpy(x->pValue, label, label_len);
+            x->ulValueLen = label_len;
+        } else {
+            continue;
+        }
+        *changed = true;
+    }
+    if (*changed && h == SIM_ATTR_UNAVAILABLE)
+        rv = CKR_OK;
+    return rv;
+}
+
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+    int idx = sim_index("C_GetAttributeValue");
+    CK_RV rv = sim_enter(idx, SIM_SESSION);
+    if (rv != CKR_OK)
+        return rv;
+    enum sim_hostile h = hostile_now();
+    bool attr_fault = h >= SIM_ATTR_HUGE && h <= SIM_ATTR_LABEL_BYTES;
+    /* The caller's buffer sizes, which the real call overwrites. */
+    CK_ULONG *cap = attr_fault && tmpl && n ? calloc(n, sizeof *cap) : NULL;
+    for (CK_ULONG i = 0; cap && i < n; i++)
+        cap[i] = tmpl[i].ulValueLen;
+    rv = sim_real->C_GetAttributeValue(session, object, tmpl, n);
+    bool changed = false;
+    if (cap && (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
+                rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL)) {
+        CK_RV hrv = attr_hostile(h, tmpl, cap, n, rv, &changed);
+        if (changed && hostile_is(h, idx))
+            rv = hrv;
+    }
+    free(cap);
+    sim_leave(idx, rv);
     return rv;
 }

@@ -1,4 +1,5 @@
-/* simstate.c: mapping the simulator's shared state file. */
+/* simstate.c: mapping the simulator's shared state file, and the names
+ * of its functions' counters and of its hostile faults. */
 #include "simstate.h"
 
 #include <fcntl.h>
@@ -36,6 +37,28 @@ int sim_index(const char *name)
 {
     for (int i = 0; i < SIM_NFUNCS; i++)
         if (strcmp(sim_function_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+const char *const sim_hostile_names[SIM_NHOSTILE] = {
+    [SIM_HOSTILE_OFF] = "off",
+    [SIM_SIGN_OVERSIZE] = "sign-oversize",
+    [SIM_SIGN_EMPTY] = "sign-empty",
+    [SIM_ATTR_HUGE] = "attr-huge",
+    [SIM_ATTR_OVERSIZE] = "attr-oversize",
+    [SIM_ATTR_SCALAR_LEN] = "attr-scalar-len",
+    [SIM_ATTR_UNAVAILABLE] = "attr-unavailable",
+    [SIM_ATTR_LABEL_BYTES] = "attr-label-bytes",
+    [SIM_COUNT_OVERSIZE] = "count-oversize",
+    [SIM_STALE_OBJECTS] = "stale-objects",
+    [SIM_INVALID_SESSION] = "invalid-session",
+};
+
+int sim_hostile_index(const char *name)
+{
+    for (int i = 0; i < SIM_NHOSTILE; i++)
+        if (strcmp(sim_hostile_names[i], name) == 0)
             return i;
     return -1;
 }
