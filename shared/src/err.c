@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...)
 {
@@ -10,6 +11,20 @@ CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...)
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->rv = rv;
+    }
+    return rv;
+}
+
+CK_RV hc_err_append(hc_err_t *err, CK_RV rv, const char *fmt, ...)
+{
+    if (err) {
+        size_t n = strnlen(err->msg, sizeof err->msg);
+        va_list ap;
+        va_start(ap, fmt);
+        if (n + 1 < sizeof err->msg)
+            vsnprintf(err->msg + n, sizeof err->msg - n, fmt, ap);
         va_end(ap);
         err->rv = rv;
     }
