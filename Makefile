@@ -131,9 +131,12 @@ $(SIMCTL): tests/sim/hsmsim-ctl.c tests/sim/simstate.c tests/sim/simstate.h $(SI
 
 include tests/tests.mk
 
-install: all
-	install -d $(DESTDIR)$(LIBDIR)/hsmcache $(DESTDIR)$(PREFIX)/bin \
-	    $(DESTDIR)$(PREFIX)/share/p11-kit/modules $(DESTDIR)/etc/hsmcache
+install: all man
+	install -d $(DESTDIR)$(LIBDIR)/hsmcache $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/share/p11-kit/modules $(DESTDIR)/etc/hsmcache \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	    $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/hsmcache/libhsmcache.so
 	install -m 0644 $(FRONT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pkcs11.so
 	install -m 0644 $(PDNS) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache-pdns.so
@@ -142,16 +145,44 @@ install: all
 	install -m 0755 $(CLI) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcache
 	install -m 0755 $(PDNSHSM) $(DESTDIR)$(LIBDIR)/hsmcache/pdns-hsm
 	install -m 0755 $(AGENT) $(DESTDIR)$(LIBDIR)/hsmcache/hsmcached
+	# The programs stay next to libhsmcache.so (RUNPATH $$ORIGIN, which
+	# lintian accepts); the command directories hold links to them.
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcache $(DESTDIR)$(PREFIX)/bin/hsmcache
 	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/pdns-hsm $(DESTDIR)$(PREFIX)/bin/pdns-hsm
-	# p11-kit names: "hsmcache" is what PowerDNS rows name (Engine:);
-	# "hsmcache-pkcs11" is the generic front for any other host.
-	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pdns.so \
+	ln -sf ../lib/$(notdir $(LIBDIR))/hsmcache/hsmcached $(DESTDIR)$(PREFIX)/sbin/hsmcached
+	# p11-kit names: "hsmcache" is what PowerDNS rows name (Engine:), loaded
+	# by pdns_server and pdnsutil only (p11-kit's enable-in matches the
+	# program name), so GnuTLS tools, p11-kit-proxy and the like never
+	# touch the HSM. "hsmcache-pkcs11", the generic front, is loaded by no
+	# program through the registry (an empty enable-in): hosts name it by
+	# path, or an /etc/pkcs11/modules/hsmcache-pkcs11.module with the
+	# same "module:" line and their own enable-in takes its place.
+	printf 'module: %s\nenable-in: pdns_server, pdnsutil\n' $(LIBDIR)/hsmcache/hsmcache-pdns.so \
 	    > $(DESTDIR)$(PREFIX)/share/p11-kit/modules/hsmcache.module
-	printf 'module: %s\n' $(LIBDIR)/hsmcache/hsmcache-pkcs11.so \
+	printf 'module: %s\nenable-in:\n' $(LIBDIR)/hsmcache/hsmcache-pkcs11.so \
 	    > $(DESTDIR)$(PREFIX)/share/p11-kit/modules/hsmcache-pkcs11.module
+	sed 's|^ExecStart=[^ ]*hsmcached |ExecStart=$(PREFIX)/sbin/hsmcached |' shared/agent/hsmcached.service \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/hsmcached.service
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/hsmcached.service
+	install -m 0644 scripts/deb/hsmcache.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/hsmcache.conf
+	install -m 0644 scripts/deb/hsmcache.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/hsmcache.conf
+	for m in $(MAN_OUT); do gzip -9n < $$m > $(DESTDIR)$(PREFIX)/share/man/man$${m##*.}/$${m##*/}.gz; done
 	[ -e $(DESTDIR)/etc/hsmcache/hsmcache.conf ] || \
 	    install -m 0644 shared/hsmcache.conf.example $(DESTDIR)/etc/hsmcache/hsmcache.conf
+
+# Man pages: scdoc sources in man/, built into $(BUILD)/man.
+MAN_SRC := $(wildcard man/*.scd)
+MAN_OUT := $(MAN_SRC:man/%.scd=$(BUILD)/man/%)
+.PHONY: man deb
+man: $(MAN_OUT)
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@
+
+# A Debian package of `make install PREFIX=/usr` and scripts/deb's
+# metadata, into $(BUILD)/ (scripts/deb/build.sh).
+deb: all man
+	sh scripts/deb/build.sh $(BUILD)
 
 demo:
 	@$(MAKE) --no-print-directory deps
