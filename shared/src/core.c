@@ -122,12 +122,7 @@ static CK_RV random_op(hc_token_t *t, const hc_session_t *s, void *arg,
                        hc_err_t *err)
 {
     struct random_arg *a = arg;
-    CK_RV rv = t->fl->C_GenerateRandom(s->h, a->buf, a->len);
-    char b[32];
-    if (rv != CKR_OK)
-        hc_err(err, rv, "token %s: C_GenerateRandom: %s", t->cfg->name,
-               hc_rv_name(rv, b));
-    return rv;
+    return hc_p11_generate_random(&t->p11, s->h, a->buf, a->len, err);
 }
 
 static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len,

@@ -20,6 +20,7 @@
 #include "hsmcache.h"
 #include "log.h"
 #include "module.h"
+#include "p11call.h"
 #include "pinstore.h"
 #include "sigcache.h"
 #include "stats.h"
@@ -62,7 +63,8 @@ typedef struct hc_token {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    CK_FUNCTION_LIST *fl;       /* NULL until the module is loaded */
+    hc_p11_t p11;               /* the module (p11.fl NULL until loaded):
+                                 * every call into it goes through p11call.h */
     bool connected;             /* slot found, pool usable */
     CK_SLOT_ID slot;
     CK_TOKEN_INFO info;

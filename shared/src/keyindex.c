@@ -49,9 +49,11 @@ const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size)
     return buf;
 }
 
-/* Reads the identity attributes of `h` into `e`. */
+/* Reads the identity attributes of `h` into `e`. The layer leaves every
+ * length either CK_UNAVAILABLE_INFORMATION or within its buffer: a label
+ * or CKA_ID too long for the entry reads as absent. */
 static CK_RV read_identity(hc_token_t *t, CK_SESSION_HANDLE s,
-                           CK_OBJECT_HANDLE h, hc_keyent_t *e)
+                           CK_OBJECT_HANDLE h, hc_keyent_t *e, hc_err_t *err)
 {
     CK_ATTRIBUTE a[] = {
         { CKA_CLASS, &e->cls, sizeof e->cls },
@@ -60,7 +62,7 @@ static CK_RV read_identity(hc_token_t *t, CK_SESSION_HANDLE s,
         { CKA_TOKEN, &e->on_token, sizeof e->on_token },
         { CKA_KEY_TYPE, &e->ktype, sizeof e->ktype },
     };
-    CK_RV rv = t->fl->C_GetAttributeValue(s, h, a, 5);
+    CK_RV rv = hc_p11_get_attrs(&t->p11, s, h, a, 5, err);
     if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
         rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL)
         return rv;
@@ -96,12 +98,8 @@ CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
                 found = t->ents[k];
         if (!found) {
             hc_keyent_t probe = { 0 };
-            if ((rv = read_identity(t, s->h, h[i], &probe)) != CKR_OK) {
-                char b[32];
-                hc_err(err, rv, "token %s: C_GetAttributeValue: %s",
-                       t->cfg->name, hc_rv_name(rv, b));
+            if ((rv = read_identity(t, s->h, h[i], &probe, err)) != CKR_OK)
                 break;
-            }
             /* A stale entry with the same identity is the same object seen
              * before a reconnect: rebind it so references stay valid. */
             for (size_t k = 0; k < t->nents && !found; k++)
@@ -166,10 +164,10 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
     };
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
     CK_ULONG n = 0;
-    CK_RV rv = t->fl->C_FindObjectsInit(s->h, tmpl, 4);
+    CK_RV rv = hc_p11_find_init(&t->p11, s->h, tmpl, 4, err);
     if (rv == CKR_OK) {
-        rv = t->fl->C_FindObjects(s->h, &h, 1, &n);
-        t->fl->C_FindObjectsFinal(s->h);
+        rv = hc_p11_find(&t->p11, s->h, &h, 1, &n, err);
+        hc_p11_find_final(&t->p11, s->h);
     }
     if (rv == CKR_OK && n == 1) {
         e->handle = h;
@@ -177,10 +175,10 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
         *out = h;
     }
     pthread_mutex_unlock(&t->idx_lock);
-    char b[32], name[300];
+    char name[300];
     if (rv != CKR_OK)
-        return hc_err(err, rv, "token %s: finding key %s again: %s", t->cfg->name,
-                      hc_keyent_name(e, name, sizeof name), hc_rv_name(rv, b));
+        return hc_err_append(err, rv, " (finding key %s again)",
+                             hc_keyent_name(e, name, sizeof name));
     if (n != 1)
         return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: key %s is no "
                       "longer on the token", t->cfg->name,
@@ -245,7 +243,7 @@ struct pub_arg {
 
 /* Reads public attributes from `h` and builds the SPKI. */
 static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                     CK_KEY_TYPE type, struct pub_arg *a)
+                     CK_KEY_TYPE type, struct pub_arg *a, hc_err_t *err)
 {
     unsigned char mod[1100], exp[16], params[64], point[200];
     CK_ATTRIBUTE at[] = {
@@ -255,7 +253,7 @@ static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
         { CKA_EC_POINT, point, sizeof point },
     };
     bool rsa = type == CKK_RSA;
-    CK_RV rv = t->fl->C_GetAttributeValue(s, h, rsa ? at : at + 2, 2);
+    CK_RV rv = hc_p11_get_attrs(&t->p11, s, h, rsa ? at : at + 2, 2, err);
     if (rv != CKR_OK)
         return rv;
     return hc_spki_build(type, mod, at[0].ulValueLen, exp, at[1].ulValueLen,
@@ -266,12 +264,11 @@ static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
 static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                        void *arg, hc_err_t *err)
 {
-    (void)err;
     struct pub_arg *a = arg;
     hc_keyent_t *e = a->e;
     CK_RV rv;
     if (e->cls == CKO_PUBLIC_KEY)
-        return spki_of(t, s->h, h, e->ktype, a);
+        return spki_of(t, s->h, h, e->ktype, a, err);
     /* A private key: its public half by CKA_ID (or label if it has no id). */
     CK_OBJECT_CLASS pub = CKO_PUBLIC_KEY;
     CK_ATTRIBUTE tmpl[2] = {
@@ -281,18 +278,18 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     };
     CK_OBJECT_HANDLE ph;
     CK_ULONG n = 0;
-    rv = t->fl->C_FindObjectsInit(s->h, tmpl, 2);
+    rv = hc_p11_find_init(&t->p11, s->h, tmpl, 2, err);
     if (rv == CKR_OK) {
-        rv = t->fl->C_FindObjects(s->h, &ph, 1, &n);
-        t->fl->C_FindObjectsFinal(s->h);
+        rv = hc_p11_find(&t->p11, s->h, &ph, 1, &n, err);
+        hc_p11_find_final(&t->p11, s->h);
     }
     if (rv != CKR_OK)
         return rv;
-    if (n == 1 && spki_of(t, s->h, ph, e->ktype, a) == CKR_OK)
+    if (n == 1 && spki_of(t, s->h, ph, e->ktype, a, NULL) == CKR_OK)
         return CKR_OK;
     /* No public object: an RSA private key carries its public parts. */
     if (e->ktype == CKK_RSA)
-        return spki_of(t, s->h, h, e->ktype, a);
+        return spki_of(t, s->h, h, e->ktype, a, err);
     return CKR_KEY_TYPE_INCONSISTENT;
 }
 
@@ -312,7 +309,7 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
                       "not a key", t->cfg->name, hc_keyent_name(e, name, sizeof name));
     struct pub_arg a = { .e = e };
     CK_RV rv = hc_key_run(t, e, true, false, public_op, &a, err);
-    if (rv != CKR_OK && hc_rv_lost(rv))
+    if (rv != CKR_OK && (hc_rv_lost(rv) || rv == HC_P11_FAULT))
         return rv; /* not a property of the key: try again next time */
     pthread_mutex_lock(&t->idx_lock);
     if (!e->pub_tried) {

@@ -22,20 +22,15 @@ static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
                      hc_err_t *err)
 {
     struct find_arg *a = arg;
-    char b[32];
     a->count = 0;
-    CK_RV rv = t->fl->C_FindObjectsInit(s->h, (CK_ATTRIBUTE *)a->tmpl, a->n);
+    CK_RV rv = hc_p11_find_init(&t->p11, s->h, a->tmpl, a->n, err);
     if (rv != CKR_OK)
-        return hc_err(err, rv, "token %s: C_FindObjectsInit: %s", t->cfg->name,
-                      hc_rv_name(rv, b));
+        return rv;
     for (;;) {
         CK_OBJECT_HANDLE h[FIND_BATCH];
         CK_ULONG got = 0;
-        if ((rv = t->fl->C_FindObjects(s->h, h, FIND_BATCH, &got)) != CKR_OK) {
-            hc_err(err, rv, "token %s: C_FindObjects: %s", t->cfg->name,
-                   hc_rv_name(rv, b));
+        if ((rv = hc_p11_find(&t->p11, s->h, h, FIND_BATCH, &got, err)) != CKR_OK)
             break;
-        }
         if (got == 0)
             break;
         hc_obj_t *grown = realloc(a->objs, (a->count + got) * sizeof *grown);
@@ -48,7 +43,7 @@ static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
             break;
         a->count += got;
     }
-    t->fl->C_FindObjectsFinal(s->h);
+    hc_p11_find_final(&t->p11, s->h);
     return rv;
 }
 
@@ -75,9 +70,8 @@ struct attrs_arg {
 static CK_RV attrs_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                       void *arg, hc_err_t *err)
 {
-    (void)err;
     struct attrs_arg *a = arg;
-    return t->fl->C_GetAttributeValue(s->h, h, a->tmpl, a->n);
+    return hc_p11_get_attrs(&t->p11, s->h, h, a->tmpl, a->n, err);
 }
 
 CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
@@ -167,13 +161,9 @@ static CK_RV keygen_op(hc_token_t *t, const hc_session_t *s, void *arg,
 {
     struct keygen_arg *a = arg;
     CK_OBJECT_HANDLE h[2];
-    CK_RV rv = t->fl->C_GenerateKeyPair(s->h, (CK_MECHANISM *)a->mech, a->pub,
-                                        a->npub, a->priv, a->npriv, &h[0], &h[1]);
-    char b[32];
-    if (rv != CKR_OK)
-        return hc_err(err, rv, "token %s: C_GenerateKeyPair: %s", t->cfg->name,
-                      hc_rv_name(rv, b));
-    return hc_keyindex_map(t, s, h, 2, a->ids, err);
+    CK_RV rv = hc_p11_generate_key_pair(&t->p11, s->h, a->mech, a->pub, a->npub,
+                                        a->priv, a->npriv, &h[0], &h[1], err);
+    return rv == CKR_OK ? hc_keyindex_map(t, s, h, 2, a->ids, err) : rv;
 }
 
 CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech,
@@ -214,8 +204,7 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
 static CK_RV destroy_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                         void *arg, hc_err_t *err)
 {
-    (void)err;
-    CK_RV rv = t->fl->C_DestroyObject(s->h, h);
+    CK_RV rv = hc_p11_destroy_object(&t->p11, s->h, h, err);
     if (rv == CKR_OK)
         hc_keyindex_forget(t, arg);
     return rv;

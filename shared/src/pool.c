@@ -42,6 +42,7 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
     t->cfg = cfg;
     t->core = core;
     t->index = index;
+    t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log };
     t->idle = calloc(cfg->max_sessions, sizeof *t->idle);
     if (!t->idle)
         return CKR_HOST_MEMORY;
@@ -54,8 +55,8 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
 
 void hc_token_destroy(hc_token_t *t)
 {
-    if (t->fl && t->connected)
-        t->fl->C_CloseAllSessions(t->slot);
+    if (t->p11.fl && t->connected)
+        hc_p11_close_all_sessions(&t->p11, t->slot);
     hc_keyindex_free(t);
     if (t->caller_pin) {
         OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
@@ -95,13 +96,14 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
 static void reset_locked(hc_token_t *t)
 {
     if (t->connected)
-        t->fl->C_CloseAllSessions(t->slot);
+        hc_p11_close_all_sessions(&t->p11, t->slot);
     t->connected = false;
     t->nidle = t->nopen = 0;
     t->logged_in = false;
     pthread_cond_broadcast(&t->cond);
 }
 
+/* `why` names the token. */
 static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
 {
     uint64_t now = hc_now_ms();
@@ -109,9 +111,9 @@ static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
     if (t->backoff_ms > BACKOFF_MAX_MS)
         t->backoff_ms = BACKOFF_MAX_MS;
     t->next_probe_ms = now + t->backoff_ms;
-    hc_log(&t->core->log, HC_LOG_INFO, "token %s: %s (next check in %u ms)",
-           t->cfg->name, why, t->backoff_ms);
-    return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: %s", t->cfg->name, why);
+    hc_log(&t->core->log, HC_LOG_INFO, "%s (next check in %u ms)", why,
+           t->backoff_ms);
+    return hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s", why);
 }
 
 /* Hash-then-sign mechanisms the core serves on any token that has the
@@ -139,10 +141,10 @@ static bool in_list(const CK_MECHANISM_TYPE *list, CK_ULONG n, CK_MECHANISM_TYPE
     return false;
 }
 
-static CK_RV read_mechanisms(hc_token_t *t)
+static CK_RV read_mechanisms(hc_token_t *t, hc_err_t *err)
 {
     CK_ULONG n = 0;
-    CK_RV rv = t->fl->C_GetMechanismList(t->slot, NULL, &n);
+    CK_RV rv = hc_p11_get_mechanism_list(&t->p11, t->slot, NULL, &n, err);
     if (rv != CKR_OK)
         return rv;
     CK_MECHANISM_TYPE *list = calloc(n + NEMULATED + 1, sizeof *list);
@@ -154,7 +156,7 @@ static CK_RV read_mechanisms(hc_token_t *t)
         free(info);
         return CKR_HOST_MEMORY;
     }
-    if ((rv = t->fl->C_GetMechanismList(t->slot, list, &n)) != CKR_OK) {
+    if ((rv = hc_p11_get_mechanism_list(&t->p11, t->slot, list, &n, err)) != CKR_OK) {
         free(list);
         free(info);
         return rv;
@@ -163,7 +165,8 @@ static CK_RV read_mechanisms(hc_token_t *t)
     for (size_t i = 0; i < NEMULATED; i++) {
         CK_MECHANISM_INFO raw;
         if (in_list(list, n, emulated[i].hashed) || !in_list(list, real, emulated[i].raw) ||
-            t->fl->C_GetMechanismInfo(t->slot, emulated[i].raw, &raw) != CKR_OK ||
+            hc_p11_get_mechanism_info(&t->p11, t->slot, emulated[i].raw, &raw,
+                                      NULL) != CKR_OK ||
             !(raw.flags & CKF_SIGN))
             continue;
         info[n] = raw;
@@ -183,26 +186,28 @@ static CK_RV read_mechanisms(hc_token_t *t)
 }
 
 /* Finds the configured token among the module's slots and connects the
- * pool to it: CKR_OK, CKR_TOKEN_NOT_PRESENT, or the module's error. */
-static CK_RV scan_slots(hc_token_t *t)
+ * pool to it: CKR_OK, CKR_TOKEN_NOT_PRESENT, or the module's error (in
+ * `err`). */
+static CK_RV scan_slots(hc_token_t *t, hc_err_t *err)
 {
     CK_ULONG n = 0;
     CK_SLOT_ID slots[256];
-    CK_RV rv = t->fl->C_GetSlotList(CK_TRUE, NULL, &n);
+    CK_RV rv = hc_p11_get_slot_list(&t->p11, CK_TRUE, NULL, &n, err);
     if (rv == CKR_OK) {
         n = n > 256 ? 256 : n;
-        rv = t->fl->C_GetSlotList(CK_TRUE, slots, &n);
+        rv = hc_p11_get_slot_list(&t->p11, CK_TRUE, slots, &n, err);
     }
     if (rv != CKR_OK)
         return rv;
     for (CK_ULONG i = 0; i < n; i++) {
         CK_TOKEN_INFO ti;
-        if (t->fl->C_GetTokenInfo(slots[i], &ti) != CKR_OK || !token_matches(t->cfg, &ti))
+        if (hc_p11_get_token_info(&t->p11, slots[i], &ti, NULL) != CKR_OK ||
+            !token_matches(t->cfg, &ti))
             continue;
         t->slot = slots[i];
         t->info = ti;
         t->info_valid = true;
-        if ((rv = read_mechanisms(t)) != CKR_OK)
+        if ((rv = read_mechanisms(t, err)) != CKR_OK)
             return rv;
         t->connected = true;
         t->generation++;
@@ -230,21 +235,21 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
      * rewrites it, and a token that only blinked would look removed. */
     int lock = hc_pinmark_lock(t->core->cfg->cache_dir, c->name, NULL, 0);
     CK_RV rv = CKR_OK;
-    if (!t->fl)
-        rv = hc_modules_get(t->core->modules, c->module, &t->fl, err);
+    hc_err_t e = { 0 };
+    if (!t->p11.fl)
+        rv = hc_modules_get(t->core->modules, c->module, &t->p11.fl, err);
     if (rv == CKR_OK)
-        rv = scan_slots(t);
+        rv = scan_slots(t, &e);
     hc_pinmark_unlock(lock);
-    char b[32], why[256];
-    if (rv == CKR_OK || !t->fl)
+    if (rv == CKR_OK || !t->p11.fl)
         return rv;
-    if (rv != CKR_TOKEN_NOT_PRESENT) {
-        snprintf(why, sizeof why, "module %s: %s", c->module, hc_rv_name(rv, b));
-        return absent(t, err, why);
-    }
-    snprintf(why, sizeof why, "no token with %s '%s' in module %s (is it "
-             "present? see 'hsmcache tokens')", c->label[0] ? "label" : "serial",
-             c->label[0] ? c->label : c->serial, c->module);
+    if (rv != CKR_TOKEN_NOT_PRESENT)
+        return absent(t, err, e.msg);
+    char why[512];
+    snprintf(why, sizeof why, "token %s: no token with %s '%s' in module %s (is "
+             "it present? see 'hsmcache tokens')", c->name,
+             c->label[0] ? "label" : "serial", c->label[0] ? c->label : c->serial,
+             c->module);
     return absent(t, err, why);
 }
 
@@ -352,11 +357,13 @@ static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
                                      err) : CKR_OK;
     }
     t->warned_mark = false;
+    hc_err_t lerr;
     if (caller) {
-        rv = t->fl->C_Login(s, CKU_USER, t->caller_pin, t->caller_pin_len);
+        rv = hc_p11_login(&t->p11, s, CKU_USER, t->caller_pin, t->caller_pin_len,
+                          &lerr);
         drop_caller_pin(t);
     } else {
-        rv = t->fl->C_Login(s, CKU_USER, pin.bytes, pin.len);
+        rv = hc_p11_login(&t->p11, s, CKU_USER, pin.bytes, pin.len, &lerr);
         hc_pin_wipe(&pin);
     }
     HC_INC(t->stats->logins);
@@ -369,11 +376,9 @@ static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
         return CKR_OK;
     }
     HC_INC(t->stats->login_failures);
-    char b[32];
     if (!pin_rejection(rv)) {
         hc_pinmark_unlock(lock);
-        return hc_err(err, rv, "token %s: C_Login%s: %s", name,
-                      caller ? " with the caller's PIN" : "", hc_rv_name(rv, b));
+        return hc_err(err, rv, "%s%s", lerr.msg, caller ? " (the caller's PIN)" : "");
     }
     bool saved = hc_pinmark_set(cfg->cache_dir, name, &ver, rv);
     hc_pinmark_unlock(lock);
@@ -394,7 +399,6 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
                      hc_session_t *out, hc_err_t *err)
 {
     CK_RV rv;
-    char b[32];
     pthread_mutex_lock(&t->lock);
     if (live)
         t->live_waiting++;
@@ -409,15 +413,13 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
         if (t->nidle > 0) {
             s = t->idle[--t->nidle];
         } else if (t->nopen < t->cfg->max_sessions) {
-            rv = t->fl->C_OpenSession(t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-                                      NULL, NULL, &s);
+            rv = hc_p11_open_session(&t->p11, t->slot,
+                                     CKF_SERIAL_SESSION | CKF_RW_SESSION, &s, err);
             if (rv != CKR_OK) {
                 if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
                     reset_locked(t); /* the next call probes the token */
                     HC_INC(t->stats->recoveries);
                 }
-                hc_err(err, rv, "token %s: C_OpenSession: %s", t->cfg->name,
-                       hc_rv_name(rv, b));
                 break;
             }
             t->nopen++;
@@ -496,7 +498,7 @@ CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err)
     /* A live check: a token pulled since the last call shows as absent. */
     if (t->connected) {
         CK_TOKEN_INFO ti;
-        CK_RV r = t->fl->C_GetTokenInfo(t->slot, &ti);
+        CK_RV r = hc_p11_get_token_info(&t->p11, t->slot, &ti, NULL);
         if (r == CKR_OK && token_matches(t->cfg, &ti)) {
             t->info = ti;
         } else {
@@ -556,7 +558,8 @@ CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
          * failed read is returned, not cached: the token may be gone. */
         rv = CKR_OK;
         if (t->mech_info[i].flags == 0) {
-            rv = t->fl->C_GetMechanismInfo(t->slot, m, &t->mech_info[i]);
+            rv = hc_p11_get_mechanism_info(&t->p11, t->slot, m, &t->mech_info[i],
+                                           NULL);
             if (rv != CKR_OK)
                 memset(&t->mech_info[i], 0, sizeof t->mech_info[i]);
             if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {

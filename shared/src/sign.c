@@ -28,21 +28,20 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                      void *arg, hc_err_t *err)
 {
     struct sign_arg *a = arg;
-    char b[32], name[300];
     uint64_t start = hc_now_us();
-    CK_RV rv = t->fl->C_SignInit(s->h, (CK_MECHANISM *)a->mech, h);
+    CK_RV rv = hc_p11_sign_init(&t->p11, s->h, a->mech, h, err);
     if (rv == CKR_OK) {
         CK_ULONG n = sizeof a->sig;
-        rv = t->fl->C_Sign(s->h, (CK_BYTE *)a->data, a->len, a->sig, &n);
+        rv = hc_p11_sign(&t->p11, s->h, a->data, a->len, a->sig, &n, err);
         a->sig_len = n;
         HC_INC(t->stats->hsm_signs);
         if (a->e->stats)
             HC_INC(a->e->stats->hsm_signs);
         hc_stats_latency(t->stats, hc_now_us() - start);
     }
+    char name[300];
     if (rv != CKR_OK)
-        hc_err(err, rv, "token %s: signing with key %s: %s", t->cfg->name,
-               hc_keyent_name(a->e, name, sizeof name), hc_rv_name(rv, b));
+        hc_err_append(err, rv, " (key %s)", hc_keyent_name(a->e, name, sizeof name));
     return rv;
 }
 
@@ -196,13 +195,11 @@ struct token_verify_arg {
 static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s,
                              CK_OBJECT_HANDLE h, void *arg, hc_err_t *err)
 {
-    (void)err;
     struct token_verify_arg *a = arg;
     CK_RV rv;
-    if ((rv = t->fl->C_VerifyInit(s->h, (CK_MECHANISM *)a->mech, h)) != CKR_OK)
+    if ((rv = hc_p11_verify_init(&t->p11, s->h, a->mech, h, err)) != CKR_OK)
         return rv;
-    return t->fl->C_Verify(s->h, (CK_BYTE *)a->data, a->len, (CK_BYTE *)a->sig,
-                           a->sig_len);
+    return hc_p11_verify(&t->p11, s->h, a->data, a->len, a->sig, a->sig_len, err);
 }
 
 CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
@@ -236,16 +233,12 @@ struct crypt_arg {
 static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                       void *arg, hc_err_t *err)
 {
-    (void)err;
     struct crypt_arg *a = arg;
-    CK_MECHANISM *m = (CK_MECHANISM *)a->mech;
-    CK_RV rv = a->encrypt ? t->fl->C_EncryptInit(s->h, m, h) : t->fl->C_DecryptInit(s->h, m, h);
+    CK_RV rv = hc_p11_crypt_init(&t->p11, a->encrypt, s->h, a->mech, h, err);
     if (rv != CKR_OK)
         return rv;
-    CK_BYTE *in = (CK_BYTE *)a->in;
-    rv = a->encrypt ? t->fl->C_Encrypt(s->h, in, a->in_len, a->out, &a->out_len)
-                    : t->fl->C_Decrypt(s->h, in, a->in_len, a->out, &a->out_len);
-    return rv;
+    return hc_p11_crypt(&t->p11, a->encrypt, s->h, a->in, a->in_len, a->out,
+                        &a->out_len, err);
 }
 
 CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t obj,
