@@ -1,6 +1,8 @@
-/* module.c: p11-kit module loading, by name or path, once per context. */
+/* module.c: p11-kit module loading, by name or path, once per context;
+ * a module whose function list the core cannot use is refused here. */
 #include "module.h"
 
+#include <dlfcn.h>
 #include <limits.h>
 #include <p11-kit/p11-kit.h>
 #include <pthread.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "p11call.h"
 
 struct loaded {
     char *key;               /* name or path as configured */
@@ -98,6 +101,36 @@ bool hc_module_registered_path(const char *name, char *out, size_t size)
     return false;
 }
 
+/* The module's own function list, checked before p11-kit wraps it:
+ * p11-kit 0.24 crashes on a NULL list and hands NULL functions and any
+ * version through. `who` names the module in messages. *handle: ours,
+ * to dlclose once p11-kit holds its own (NULL on failure to open).
+ * `flags` RTLD_NOLOAD: a module p11-kit has already loaded. */
+static CK_RV check_own_list(const char *file, const char *who, int flags,
+                            void **handle, hc_err_t *err)
+{
+    *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | flags);
+    if (!*handle) {
+        const char *e = dlerror();
+        return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s", who,
+                      e ? e : "?");
+    }
+    void *sym = dlsym(*handle, "C_GetFunctionList");
+    if (!sym)
+        return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: it has no "
+                      "C_GetFunctionList", who);
+    CK_C_GetFunctionList get;
+    memcpy(&get, &sym, sizeof get);
+    CK_FUNCTION_LIST *fl = NULL;
+    CK_RV rv = get(&fl);
+    if (rv != CKR_OK) {
+        char b[32];
+        return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: "
+                      "C_GetFunctionList: %s", who, hc_rv_name(rv, b));
+    }
+    return hc_p11_check_list(fl, who, err);
+}
+
 static CK_RV load_locked(hc_modules_t *m, const char *key,
                          CK_FUNCTION_LIST **out, hc_err_t *err)
 {
@@ -108,17 +141,23 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
         }
     CK_FUNCTION_LIST *fl = NULL;
     bool from_registry = false;
-    char path[PATH_MAX];
-    if (key[0] == '/') {
-        fl = p11_kit_module_load(key, 0);
-        if (!fl)
-            return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s",
-                          key, p11_kit_message() ? p11_kit_message() : "?");
-    } else if (hc_module_registered_path(key, path, sizeof path)) {
-        fl = p11_kit_module_load(path, 0);
-        if (!fl)
-            return hc_err(err, CKR_GENERAL_ERROR, "module '%s' (%s): cannot load: "
-                          "%s", key, path, p11_kit_message() ? p11_kit_message() : "?");
+    char path[PATH_MAX], who[PATH_MAX + 80];
+    void *own = NULL;
+    CK_RV rv;
+    if (key[0] == '/' || hc_module_registered_path(key, path, sizeof path)) {
+        const char *file = key[0] == '/' ? key : path;
+        if (key[0] == '/')
+            snprintf(who, sizeof who, "%s", key);
+        else
+            snprintf(who, sizeof who, "'%s' (%s)", key, path);
+        if ((rv = check_own_list(file, who, 0, &own, err)) == CKR_OK &&
+            !(fl = p11_kit_module_load(file, 0)))
+            rv = hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s",
+                        who, p11_kit_message() ? p11_kit_message() : "?");
+        if (own)
+            dlclose(own);
+        if (rv != CKR_OK)
+            return rv;
     } else {
         if (!m->registry)
             m->registry = p11_kit_modules_load(NULL, 0);
@@ -129,14 +168,26 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
                           " with p11-kit (see 'p11-kit list-modules'; give an "
                           "absolute path or add a .module file)", key);
         from_registry = true;
+        char *file = p11_kit_module_get_filename(fl);
+        snprintf(who, sizeof who, "'%s' (%s)", key, file ? file : "no file");
+        rv = file ? check_own_list(file, who, RTLD_NOLOAD, &own, err) : CKR_OK;
+        if (own)
+            dlclose(own);
+        free(file);
+        if (rv != CKR_OK)
+            return rv;
     }
-    CK_RV rv = p11_kit_module_initialize(fl);
-    if (rv != CKR_OK) {
+    /* What we call is p11-kit's wrapper: it must have every function too. */
+    if ((rv = hc_p11_check_list(fl, who, err)) == CKR_OK &&
+        (rv = p11_kit_module_initialize(fl)) != CKR_OK) {
         char b[32];
+        hc_err(err, rv, "module %s: C_Initialize failed: %s", who,
+               hc_rv_name(rv, b));
+    }
+    if (rv != CKR_OK) {
         if (!from_registry)
             p11_kit_module_release(fl);
-        return hc_err(err, rv, "module %s: C_Initialize failed: %s", key,
-                      hc_rv_name(rv, b));
+        return rv;
     }
     struct loaded *grown = realloc(m->mods, (m->n + 1) * sizeof *grown);
     char *k = strdup(key);
