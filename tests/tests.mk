@@ -80,3 +80,11 @@ fuzz-run: $(FUZZ_BIN)
 	    fi; \
 	    grep -E 'Done [0-9]+ runs|exec_per_sec' build-fuzz/$$name.log; \
 	done
+
+# Modules whose function list module.c refuses at load (test_p11call).
+BADLIST := $(foreach f,null version nosign,$(BUILD)/tests/unit/badlist-$(f).so)
+tests-build: $(BADLIST)
+$(BUILD)/tests/unit/badlist-%.so: tests/unit/badlist.c
+	@mkdir -p $(dir $@)
+	@echo "  CC  $< ($*)"
+	@$(CC) $(CFLAGS) -Wno-missing-prototypes -shared $(LDFLAGS) -DBADLIST_$* -o $@ $<

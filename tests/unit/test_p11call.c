@@ -7,7 +7,8 @@
  * failures keep the module's CKR_ value (the pool's recovery needs it) and
  * are logged with the function and CKR_ name. The caller that used to
  * trust C_GetAttributeValue (keyindex.c) is driven through the same lies.
- * module.c's load-time check of a function list is checked here too. */
+ * module.c's load-time check of a function list is checked here too, on
+ * the list alone and by loading real modules with a bad one (badlist.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libgen.h>
+#include <limits.h>
 
 #include "core.h"
 #include "p11call.h"
@@ -681,6 +684,42 @@ static void function_list_check(void **state)
     assert_int_equal(hc_p11_check_list(&full, "/opt/m.so", &err), CKR_OK);
 }
 
+/* module.c refuses a module with a bad list at load, naming it, before
+ * p11-kit (which crashes on a NULL list) or C_Initialize sees it. */
+static void bad_modules_refused_at_load(void **state)
+{
+    (void)state;
+    static const struct { const char *fault, *says; } bad[] = {
+        { "null", "refused: C_GetFunctionList returned no function list" },
+        { "version", "refused: its function list is for PKCS#11 9.1 (2.x or 3.x expected)" },
+        { "nosign", "refused: its function list has no C_Sign" },
+    };
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    const char *dir = dirname(exe);
+    hc_modules_t *m = hc_modules_new();
+    assert_non_null(m);
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char path[PATH_MAX + 32], want[2 * PATH_MAX];
+        snprintf(path, sizeof path, "%s/badlist-%s.so", dir, bad[i].fault);
+        snprintf(want, sizeof want, "module %s: %s", path, bad[i].says);
+        CK_FUNCTION_LIST *fl = NULL;
+        hc_err_t err = { 0 };
+        assert_int_equal(hc_modules_get(m, path, &fl, &err), CKR_GENERAL_ERROR);
+        assert_string_equal(err.msg, want);
+        assert_null(fl);
+    }
+    /* Control: a real module loads through the same check. */
+    CK_FUNCTION_LIST *fl = NULL;
+    hc_err_t err = { 0 };
+    if (hc_modules_get(m, "/usr/lib/softhsm/libsofthsm2.so", &fl, &err) != CKR_OK)
+        fail_msg("softhsm2 refused: %s", err.msg);
+    assert_non_null(fl);
+    hc_modules_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -700,6 +739,7 @@ int main(void)
         cmocka_unit_test_setup(session_and_key_handles, setup),
         cmocka_unit_test_setup(keyindex_survives_lies, setup),
         cmocka_unit_test_setup(function_list_check, setup),
+        cmocka_unit_test(bad_modules_refused_at_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
