@@ -70,7 +70,19 @@ all: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(PROV) $(CLI) $(AGENT) $(SIM) 
 deps:
 	@sh scripts/install-deps.sh
 
-$(BUILD)/obj/%.o: %.c
+# Objects are rebuilt when the flags change (a hardening flag added, a
+# sanitizer, dpkg-buildflags), not only when a source does: make alone
+# would keep objects compiled without them. $(BUILD)/flags holds the last
+# flags and is rewritten only when they differ, so its time stamp is when
+# they changed.
+FLAGS_FILE := $(BUILD)/flags
+FLAGS_NOW  := $(CC) $(CFLAGS) $(LDFLAGS)
+ifneq ($(file <$(FLAGS_FILE)),$(FLAGS_NOW))
+$(shell mkdir -p $(BUILD))
+$(file >$(FLAGS_FILE),$(FLAGS_NOW))
+endif
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@

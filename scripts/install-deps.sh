@@ -6,15 +6,22 @@
 # so no package host name is ever written into this repository.
 set -eu
 
-# Build and core runtime.
+# Build and core runtime. devscripts gives hardening-check (build_hardening.sh;
+# about 9 MB with its Perl libraries, no recommends); systemd gives
+# systemd-analyze (agent_unit.sh rates the unit), no running systemd needed.
 BASE="build-essential pkg-config clang libclang-rt-14-dev
  libp11-kit-dev p11-kit libssl-dev openssl libinih-dev liblmdb-dev libjansson-dev
  libcmocka-dev softhsm2 opensc
  libmariadb-dev libldns-dev ldnsutils
  pdns-server pdns-backend-mysql pdns-tools mariadb-server mariadb-client
- openssh-client openssh-server dnsperf faketime valgrind bc python3"
+ openssh-client openssh-server dnsperf faketime valgrind bc python3
+ devscripts systemd"
 # From bookworm-backports.
 BACKPORTS="bind9 bind9-utils bind9-dnsutils pkcs11-provider"
+# make deb and its test (tests/integration/package_deb.sh): man pages,
+# dpkg-shlibdeps, lintian, and p11tool (a p11-kit consumer that must not
+# load the PowerDNS front).
+BASE="$BASE scdoc dpkg-dev lintian gnutls-bin"
 
 missing=""
 for p in $BASE $BACKPORTS; do
