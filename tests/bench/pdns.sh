@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench-pdns: PowerDNS 4.7 with a slow card, side by side in one run
-# on one machine: the same zone content (BENCH_NAMES names, default 5000,
-# ECDSA P-256 KSK+ZSK), the same simulated card (C_Sign 50 ms, C_Digest
+# on one machine: the same zone content (BENCH_NAMES names, default 25000,
+# so that a pass at software-key speed lasts about 5 s; ECDSA P-256
+# KSK+ZSK), the same simulated card (C_Sign 50 ms, C_Digest
 # 2 ms, other calls free, one call at a time), dnsperf with the DO bit
 # asking every name once per pass:
 #   S1 stock: Engine = the simulator's p11-kit name, PIN in the row, over
@@ -10,15 +11,19 @@
 #   S2 ours:  Engine = hsmcache over the same simulator;
 #   S3 ours across the weekly boundary: pdns (libfaketime) started an hour
 #             before Thursday 00:00 UTC, `pdns-hsm warm` as this week's
-#             traffic, the presigner left to finish on the slow card, then
-#             pdns running ten minutes after the boundary;
+#             traffic, the presigner left to finish (on a card whose
+#             C_Sign takes BENCH_PRESIGN_SIGN_MS, default 5 ms: 25000
+#             signatures at 50 ms would take 21 minutes; the passes after
+#             the boundary run on the 50 ms card), then pdns running ten
+#             minutes after the boundary;
 #   S4 software keys (the ceiling), and S4f the same under libfaketime,
 #             S3's ceiling (libfaketime makes every clock call slower).
 # Every scenario gets the same preparation: one fill pass over its names
 # (the card's delays off: it only fills caches and MariaDB's buffers),
-# then BENCH_REPEAT passes (default 3), each right after a pdns_server
+# then BENCH_REPEAT passes (default 5), each right after a pdns_server
 # restart and one query outside the pass (it loads the keys; see
-# restart_primed for the stock path's login). A pass counts only if complete: every query answered NOERROR,
+# restart_primed for the stock path's login); a scenario and its ceiling
+# alternate pass by pass (S2 S4 S2 S4 ..., S3 S4f ...). A pass counts only if complete: every query answered NOERROR,
 # none lost (dnsperf -t 30: the stock card's queue is seconds long; S1
 # keeps 10 queries outstanding, -q 10, the others 100: with 100, stock
 # pdns never answers about a quarter of them, while its rate stays the
@@ -37,9 +42,10 @@ trap 'echo "bench-pdns: stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../lib/pdns-load.sh"
-N=${BENCH_NAMES:-5000}
+N=${BENCH_NAMES:-25000}
 S1_NAMES=${BENCH_S1_NAMES:-1000}
-R=${BENCH_REPEAT:-3}
+R=${BENCH_REPEAT:-5}
+PRESIGN_MS=${BENCH_PRESIGN_SIGN_MS:-5}
 ABSENT=${BENCH_ABSENT:-30}
 EXTRA=200                                  # never signed: the reliability run's new names
 FAST="latency.C_Sign=0;latency.C_Digest=0" # HSMSIM_SET for the fill passes
@@ -52,7 +58,7 @@ cp "$SIM" "$T/hsmsim-stock.so"
 register_module "hsmsim-$$" "$T/hsmsim-stock.so"
 register_module "hsmcache-$$" "$BUILD/hsmcache-pdns.so"
 make_token dnstok
-write_config dns "$SIM" dnstok "[pdns]" "presign-rate = 100" "presign-interval = 5s"
+write_config dns "$SIM" dnstok "[pdns]" "presign-rate = 400" "presign-interval = 5s"
 store_pin dns
 cat > "$HSMSIM_CONF" <<EOC
 module = $SOFTHSM_MODULE
@@ -91,40 +97,60 @@ restart_primed() {
     done
 }
 
-# scenario NAME ZONE NAMES QUERYFILE DESC: the fill pass, then R passes
-# each after a restart; prints the table row, keeps each pass's q/s in
-# QPS_NAME (space-separated). pdns_server is left running.
-scenario() {
-    local name=$1 zone=$2 count=$3 qf=$4 desc=$5 i f qs="" p50s="" p99s="" s=0 d=0 noerr=0 sent=0 lost=0 n
+# Scenarios are measured in alternating passes (S2, S4, S2, S4, ...; S3,
+# S4f, ...), each right after a restart, so a slow minute of the shared
+# machine falls on both sides of a ratio rather than on one.
+# fill NAME ZONE NAMES: the fill pass (the card's delays off), leaving
+# pdns_server running.
+fill() {
+    local n
     HSMSIM_SET=$FAST PDNS_FAKETIME=$FT start_pdns || { echo "pdns_server did not start" >&2; exit 1; }
-    n=$(ask "$zone" "$count") || fail "$name: fill pass: $n of $count answers NOERROR with an RRSIG"
-    NAME_NOW=$name
-    for i in $(seq "$R"); do
-        restart_primed "$zone"
-        "$SIMCTL" "$SIMSTATE" reset
-        f=$T/$name.$i.perf
-        perf_pass "$f" "$qf" -n 1 -t 30 ${QMAX:+-q "$QMAX"}
-        [ "$(perf_get "$f" lost)" = 0 ] && [ "$(perf_get "$f" parse_ok)" = 1 ] &&
-            [ "$(perf_get "$f" noerror)" = "$(perf_get "$f" sent)" ] && [ "$(perf_get "$f" sent)" = "$count" ] ||
-            fail "$name pass $i incomplete: sent $(perf_get "$f" sent) of $count, NOERROR $(perf_get "$f" noerror), SERVFAIL $(perf_get "$f" servfail), other $(perf_get "$f" other_rcodes), lost $(perf_get "$f" lost)"
-        qs="$qs $(perf_get "$f" qps)" p50s="$p50s $(perf_get "$f" p50_ms)" p99s="$p99s $(perf_get "$f" p99_ms)"
-        noerr=$((noerr + $(perf_get "$f" noerror))) sent=$((sent + $(perf_get "$f" sent))) lost=$((lost + $(perf_get "$f" lost)))
-        [ "$(sim_count C_Sign)" -gt "$s" ] && s=$(sim_count C_Sign)
-        [ "$(sim_count C_Digest)" -gt "$d" ] && d=$(sim_count C_Digest)
-    done
-    n=$(ask "$zone" 100) || fail "$name: dig sample after the passes: $n of 100 NOERROR with an RRSIG"
-    eval "QPS_$name='$qs'"
-    printf '%-4s %-46s %9s %-17s %8s %8s %13s %5s %7s %8s\n' "$name" "$desc" "$(median $qs)" "($(spread $qs))" \
-        "$(median $p50s)" "$(median $p99s)" "$noerr/$sent" "$lost" "$s" "$d"
+    n=$(ask "$2" "$3") || fail "$1: fill pass: $n of $3 answers NOERROR with an RRSIG"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# pass NAME ZONE NAMES QUERYFILE: one pass after a restart; adds its
+# figures to NAME's (QPS, P50, P99, the totals, the most C_Sign/C_Digest).
+declare -A QPS P50 P99 NOERR SENT LOST SIGNS DIGESTS PASSES
+pass() {
+    local name=$1 zone=$2 count=$3 qf=$4 f
+    NAME_NOW=$name
+    PASSES[$name]=$(( ${PASSES[$name]:-0} + 1 ))
+    f=$T/$name.${PASSES[$name]}.perf
+    restart_primed "$zone"
+    "$SIMCTL" "$SIMSTATE" reset
+    perf_pass "$f" "$qf" -n 1 -t 30 ${QMAX:+-q "$QMAX"}
+    [ "$(perf_get "$f" lost)" = 0 ] && [ "$(perf_get "$f" parse_ok)" = 1 ] &&
+        [ "$(perf_get "$f" noerror)" = "$(perf_get "$f" sent)" ] && [ "$(perf_get "$f" sent)" = "$count" ] ||
+        fail "$name pass ${PASSES[$name]} incomplete: sent $(perf_get "$f" sent) of $count, NOERROR $(perf_get "$f" noerror), SERVFAIL $(perf_get "$f" servfail), other $(perf_get "$f" other_rcodes), lost $(perf_get "$f" lost)"
+    QPS[$name]="${QPS[$name]:-} $(perf_get "$f" qps)"
+    P50[$name]="${P50[$name]:-} $(perf_get "$f" p50_ms)"
+    P99[$name]="${P99[$name]:-} $(perf_get "$f" p99_ms)"
+    NOERR[$name]=$(( ${NOERR[$name]:-0} + $(perf_get "$f" noerror) ))
+    SENT[$name]=$(( ${SENT[$name]:-0} + $(perf_get "$f" sent) ))
+    LOST[$name]=$(( ${LOST[$name]:-0} + $(perf_get "$f" lost) ))
+    [ "$(sim_count C_Sign)" -gt "${SIGNS[$name]:-0}" ] && SIGNS[$name]=$(sim_count C_Sign)
+    [ "$(sim_count C_Digest)" -gt "${DIGESTS[$name]:-0}" ] && DIGESTS[$name]=$(sim_count C_Digest)
+    return 0
+}
+# row NAME ZONE DESC: a dig sample from the running pdns, then the row.
+row() {
+    local n
+    n=$(ask "$2" 100) || fail "$1: dig sample after the passes: $n of 100 NOERROR with an RRSIG"
+    printf '%-4s %-46s %9s %-17s %8s %8s %13s %5s %7s %8s\n' "$1" "$3" "$(median ${QPS[$1]})" "($(spread ${QPS[$1]}))" \
+        "$(median ${P50[$1]})" "$(median ${P99[$1]})" "${NOERR[$1]}/${SENT[$1]}" "${LOST[$1]}" "${SIGNS[$1]:-0}" "${DIGESTS[$1]:-0}"
+}
+# median [-f FORMAT] NUMBER...: printed with FORMAT (default %.1f).
+median() {
+    local f=%.1f
+    [ "$1" = -f ] && { f=$2; shift 2; }
+    printf '%s\n' "$@" | sort -g | awk -v f="$f" '{ v[NR] = $1 } END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'; }
 # ratio X Y: the per-repetition ratios of X's and Y's q/s, "median (min-max)".
 ratio() {
     local -a x=($1) y=($2)
     local i r=()
     for i in "${!x[@]}"; do r+=("$(awk -v a="${x[$i]}" -v b="${y[$i]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"); done
-    echo "$(median "${r[@]}" | awk '{ printf "%.2f", $1 }') ($(printf '%s\n' "${r[@]}" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'))"
+    echo "$(median -f %.2f "${r[@]}") ($(printf '%s\n' "${r[@]}" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'))"
 }
 
 echo "PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1)," \
@@ -132,11 +158,21 @@ echo "PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \
      "$R passes per scenario, each after a pdns restart, after one fill pass"
 printf '%-4s %-46s %9s %-17s %8s %8s %13s %5s %7s %8s\n' "" scenario "q/s" "(min-max)" "p50 ms" "p99 ms" "NOERROR/sent" lost C_Sign C_Digest
 
-QMAX=10 scenario S1 stock.example "$S1_NAMES" "$T/stock.q" "stock (Engine: simulator, PIN in row)"
+QMAX=10 fill S1 stock.example "$S1_NAMES"
+for i in $(seq "$R"); do QMAX=10 pass S1 stock.example "$S1_NAMES" "$T/stock.q"; done
+QMAX=10 row S1 stock.example "stock (Engine: simulator, PIN in row)"
 stop_pdns
-scenario S2 ours.example "$N" "$T/ours.q" "ours (Engine: hsmcache)"
+# ours.example and soft.example are served by the same pdns_server.
+fill S2 ours.example "$N"
+ask soft.example "$N" > /dev/null || fail "S4: fill pass incomplete"
+for i in $(seq "$R"); do
+    pass S2 ours.example "$N" "$T/ours.q"
+    pass S4 soft.example "$N" "$T/soft.q"
+done
+row S2 ours.example "ours (Engine: hsmcache)"
+row S4 soft.example "software keys (the ceiling)"
 
-# The reliability run, while S2's pdns is up with every name signed.
+# The reliability run, while pdns is up with every name of S2 signed.
 removal_run ours.example "$N" "$ABSENT" $((ABSENT + 15)) > "$T/removal"
 stop_pdns
 
@@ -147,7 +183,7 @@ HSMSIM_SET=$FAST up
 "$BUILD/pdns-hsm" --config-dir "$T" warm ours.example > "$T/warm.out" 2>&1 || fail "S3: pdns-hsm warm failed: $(tail -1 "$T/warm.out")"
 stop_pdns
 FT=$((B - 3500))
-up
+HSMSIM_SET="latency.C_Sign=$PRESIGN_MS" up
 ask ours.example 1 > /dev/null || true   # pdns loads its HSM module on first use
 t0=$(date +%s)
 until presign_counts; [ -n "$inputs" ] && [ "$inputs" -ge "$N" ] && [ "$done_" = "$inputs" ]; do
@@ -156,19 +192,25 @@ until presign_counts; [ -n "$inputs" ] && [ "$inputs" -ge "$N" ] && [ "$done_" =
 done
 presign_s=$(( $(date +%s) - t0 ))
 stop_pdns
+# libfaketime slows every clock call pdns makes: S4f, software keys under
+# the same clock, is S3's ceiling.
 FT=$((B + 600))
-scenario S3 ours.example "$N" "$T/ours.q" "ours after the weekly boundary, presigned"
+fill S3 ours.example "$N"
+ask soft.example "$N" > /dev/null || fail "S4f: fill pass incomplete"
+for i in $(seq "$R"); do
+    pass S3 ours.example "$N" "$T/ours.q"
+    pass S4f soft.example "$N" "$T/soft.q"
+done
+row S3 ours.example "ours after the weekly boundary, presigned"
+row S4f soft.example "software keys under libfaketime (S3's ceiling)"
 stop_pdns
-
 FT=""
-scenario S4 soft.example "$N" "$T/soft.q" "software keys (the ceiling)"
-stop_pdns
-# libfaketime slows every clock call pdns makes: S3's ceiling under it.
-FT=$((B + 600))
-scenario S4f soft.example "$N" "$T/soft.q" "software keys under libfaketime (S3's ceiling)"
-stop_pdns
 
-echo "S2/S4 $(ratio "$QPS_S2" "$QPS_S4")  S3/S4 $(ratio "$QPS_S3" "$QPS_S4")  S3/S4f $(ratio "$QPS_S3" "$QPS_S4f")  S2/S1 $(ratio "$QPS_S2" "$QPS_S1")  (queries/s, median (min-max) of $R)"
+echo "S2/S4 $(ratio "${QPS[S2]}" "${QPS[S4]}")  S3/S4 $(ratio "${QPS[S3]}" "${QPS[S4]}")  S3/S4f $(ratio "${QPS[S3]}" "${QPS[S4f]}")  S2/S1 $(ratio "${QPS[S2]}" "${QPS[S1]}")  (queries/s, median (min-max) of $R)"
+# The device limit: one call in flight, C_Sign 50 ms, so 20 C_Sign/s;
+# S1's rate is its C_Sign per pass over the pass's duration.
+s1_rate=$(awk -v s="${SIGNS[S1]:-0}" -v n="$S1_NAMES" -v q="$(median ${QPS[S1]})" 'BEGIN { printf "%.1f", (n > 0 ? s * q / n : 0) }')
+echo "card limit: 1 call in flight / 50 ms = 20 C_Sign/s; S1 made $s1_rate C_Sign/s ($(awk -v r="$s1_rate" 'BEGIN { printf "%.0f", r * 5 }')% of the limit); S2 and S3 made ${SIGNS[S2]:-0} and ${SIGNS[S3]:-0} C_Sign in their passes"
 echo "S3's presigner: $inputs inputs, $done_ done, $signed signed on the card in ${presign_s} s; warm pass: $(tail -1 "$T/warm.out")"
 rv() { awk -v k="$1" '$1 == k { print $2; exit }' "$T/removal"; }
 echo "token removed ${ABSENT} s during dnsperf over S2's signed names: $(rv completed) of $(rv sent) answered, $(rv lost) lost," \
