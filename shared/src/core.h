@@ -160,7 +160,9 @@ typedef CK_RV (*hc_key_op_fn)(hc_token_t *t, const hc_session_t *s,
 CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
                  hc_key_op_fn fn, void *arg, hc_err_t *err);
 void hc_keyindex_free(hc_token_t *t);
-/* "token/label" for messages. */
+/* The key's name for messages: its label quoted, bytes outside printable
+ * ASCII as \xNN (a module's label may hold NUL and control bytes), else
+ * "id " and its CKA_ID in hex; cut to `size` (at least 8). */
 const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size);
 
 /* The embedded transport's members (transport.h), in objects.c and sign.c. */

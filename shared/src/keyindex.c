@@ -37,10 +37,28 @@ size_t hc_obj_index(hc_obj_t obj)
     return (size_t)(obj & ((1ull << ID_SHIFT) - 1)) - 1;
 }
 
+/* A label's bytes are the module's: outside printable ASCII, and the
+ * quote and backslash, they are shown as \xNN, so that no NUL cuts the
+ * name and no control byte reaches a terminal or a log. */
+static void quoted_label(const hc_keyent_t *e, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[n++] = '\'';
+    for (size_t i = 0; i < e->labellen && n + 6 < size; i++) {
+        unsigned char c = (unsigned char)e->label[i];
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
+            buf[n++] = (char)c;
+        else
+            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
+    }
+    buf[n++] = '\'';
+    buf[n] = '\0';
+}
+
 const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size)
 {
     if (e->labellen)
-        snprintf(buf, size, "'%.*s'", (int)e->labellen, e->label);
+        quoted_label(e, buf, size);
     else {
         int n = snprintf(buf, size, "id ");
         for (size_t i = 0; i < e->idlen && (size_t)n + 3 < size; i++)

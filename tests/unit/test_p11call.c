@@ -637,6 +637,14 @@ static void keyindex_survives_lies(void **state)
     assert_int_equal(t.nents, 1);
     assert_int_equal(t.ents[0]->labellen, 5);
     assert_memory_equal(t.ents[0]->label, "LLLLL", 6);
+    /* A label of NUL, 0xff and terminal control bytes is named escaped,
+     * whole, in messages. */
+    char name[64];
+    memcpy(t.ents[0]->label, "ev\0il\xff\x1b[2J'\\", 12);
+    t.ents[0]->labellen = 12;
+    assert_string_equal(hc_keyent_name(t.ents[0], name, sizeof name),
+                        "'ev\\x00il\\xff\\x1b[2J\\x27\\x5c'");
+    assert_string_equal(hc_keyent_name(t.ents[0], name, 12), "'ev\\x00'");
     hc_keyindex_free(&t);
     pthread_mutex_destroy(&t.idx_lock);
 }
