@@ -44,12 +44,41 @@ count() { # NAME STATUS < output
     failed=$((failed + f))
 }
 
-# Sanitizer builds: uninstrumented hosts (pkcs11-tool, p11-kit, bash) that
-# load our instrumented modules need the runtime preloaded. Leaks are
-# reported for our own programs; hosts' own leaks are not ours to judge.
+# ASan: the uninstrumented host programs that load our instrumented code
+# (a PKCS#11 module, the OpenSSL provider through OPENSSL_CONF, the SSH CA
+# plugin) need the runtime loaded first. It is preloaded into those hosts
+# only, never into the shell's own tools (procps hangs in glibc's
+# textdomain lock with libasan preloaded, p11-kit-trust in newlocale):
+# a directory of wrappers, first in PATH, one per host found on this
+# machine, each execs the real program with the runtime ahead of any
+# LD_PRELOAD the test set (libfaketime). Our own programs (hsmcache,
+# hsmcached, pdns-hsm, the test tools) are instrumented: no preload.
+# A test that runs a host by another path (a copy, python's ctypes) adds
+# LD_PRELOAD=$HC_HOST_PRELOAD itself; a host missing here aborts with
+# ASan's "runtime does not come first", never silently.
+ASAN_HOSTS="pdns_server pdnsutil named named-checkconf named-checkzone rndc delv dig host nsupdate
+            dnsperf openssl pkcs11-tool p11-kit p11tool ssh-keygen ssh ssh-add"
+asan_host_wrappers() { # DIR RUNTIME
+    local dir=$1 rt=$2 prog real
+    local progs="$ASAN_HOSTS"
+    for real in /usr/sbin/dnssec-* /usr/bin/dnssec-* /usr/bin/ldns-*; do progs="$progs ${real##*/}"; done
+    for prog in $progs; do
+        real=$(PATH=${PATH#"$dir":} command -v "$prog") || continue
+        case $real in /*) ;; *) continue ;; esac
+        printf '#!/bin/sh\n# tests/run.sh: %s with the ASan runtime preloaded.\nexport LD_PRELOAD="%s${LD_PRELOAD:+ $LD_PRELOAD}"\nexec %s "$@"\n' \
+            "$prog" "$rt" "$real" > "$dir/$prog"
+        chmod 755 "$dir/$prog"
+    done
+}
 case ${HC_SANITIZER:-} in
 asan)
-    export LD_PRELOAD=$(gcc -print-file-name=libasan.so)
+    HC_HOST_PRELOAD=$(gcc -print-file-name=libasan.so)
+    hosts=$(mktemp -d /tmp/hc-asan-hosts.XXXXXX)
+    chmod 755 "$hosts"   # test users (runuser) run the hosts too
+    trap 'rm -rf "$hosts"' EXIT
+    export PATH="$hosts:$PATH" HC_HOST_PRELOAD HC_ASAN_HOSTS_DIR=$hosts
+    asan_host_wrappers "$hosts" "$HC_HOST_PRELOAD"
+    echo "# ASan runtime preloaded into $(ls "$hosts" | wc -l) host programs only ($hosts)"
     export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
     export HC_UNIT_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
