@@ -192,8 +192,9 @@ $(BUILD)/man/%: man/%.scd
 	scdoc < $< > $@
 
 # A Debian package of `make install PREFIX=/usr` and scripts/deb's
-# metadata, into $(BUILD)/ (scripts/deb/build.sh).
-deb: all man
+# metadata, into $(BUILD)/ (scripts/deb/build.sh). It needs only what it
+# ships, not the test programs `all` builds.
+deb: $(LIB) $(FRONT) $(PDNS) $(PDNSHSM) $(SSHCA) $(PROV) $(CLI) $(AGENT) man
 	sh scripts/deb/build.sh $(BUILD)
 
 demo:
