@@ -154,7 +154,7 @@ static CK_RV read_mechanisms(hc_token_t *t, hc_err_t *err)
     if (!list || !info) {
         free(list);
         free(info);
-        return CKR_HOST_MEMORY;
+        return hc_err(err, CKR_HOST_MEMORY, "token %s: out of memory", t->cfg->name);
     }
     if ((rv = hc_p11_get_mechanism_list(&t->p11, t->slot, list, &n, err)) != CKR_OK) {
         free(list);
