@@ -27,7 +27,8 @@ CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
 {
 #define F(f) { offsetof(CK_FUNCTION_LIST, f), #f }
     static const struct { size_t off; const char *name; } needed[] = {
-        F(C_Initialize), F(C_Finalize), F(C_GetSlotList), F(C_GetTokenInfo),
+        F(C_Initialize), F(C_Finalize), F(C_GetInfo), F(C_GetSlotList),
+        F(C_GetTokenInfo),
         F(C_GetMechanismList), F(C_GetMechanismInfo), F(C_OpenSession),
         F(C_CloseAllSessions), F(C_Login), F(C_FindObjectsInit),
         F(C_FindObjects), F(C_FindObjectsFinal), F(C_GetAttributeValue),
@@ -57,15 +58,15 @@ CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
 __attribute__((format(printf, 3, 4)))
 static CK_RV fault(const hc_p11_t *p, hc_err_t *err, const char *fmt, ...)
 {
-    char what[320];
+    char what[320], tok[80] = "";
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    hc_log(p->log, HC_LOG_ERROR, "token %s: module %s: %s", p->token,
-           p->module, what);
-    return hc_err(err, HC_P11_FAULT, "token %s: module %s: %s", p->token,
-                  p->module, what);
+    if (p->token)
+        snprintf(tok, sizeof tok, "token %s: ", p->token);
+    hc_log(p->log, HC_LOG_ERROR, "%smodule %s: %s", tok, p->module, what);
+    return hc_err(err, HC_P11_FAULT, "%smodule %s: %s", tok, p->module, what);
 }
 
 /* Return values that answer a question rather than report a failure. */
@@ -81,9 +82,11 @@ static CK_RV failed(const hc_p11_t *p, const char *fn, CK_RV rv, hc_err_t *err)
 {
     char b[32];
     const char *name = hc_rv_name(rv, b);
-    hc_log(p->log, is_answer(rv) ? HC_LOG_DEBUG : HC_LOG_INFO, "token %s: %s: %s",
-           p->token, fn, name);
-    return hc_err(err, rv, "token %s: %s: %s", p->token, fn, name);
+    const char *kind = p->token ? "token" : "module";
+    const char *who = p->token ? p->token : p->module;
+    hc_log(p->log, is_answer(rv) ? HC_LOG_DEBUG : HC_LOG_INFO, "%s %s: %s: %s",
+           kind, who, fn, name);
+    return hc_err(err, rv, "%s %s: %s: %s", kind, who, fn, name);
 }
 
 /* What the call itself returned, checked for nothing but failure. */
@@ -104,6 +107,11 @@ static CK_RV counted(const hc_p11_t *p, const char *fn, const char *what,
         return fault(p, err, "%s reported %lu %s (more than %lu)", fn, got,
                      what, MAX_COUNT);
     return fault(p, err, "%s returned %lu %s for room for %lu", fn, got, what, cap);
+}
+
+CK_RV hc_p11_get_info(const hc_p11_t *p, CK_INFO *info, hc_err_t *err)
+{
+    return plain(p, "C_GetInfo", p->fl->C_GetInfo(info), err);
 }
 
 CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,

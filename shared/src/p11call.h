@@ -49,7 +49,9 @@
 
 typedef struct hc_p11 {
     CK_FUNCTION_LIST *fl;     /* the initialized module; NULL until loaded */
-    const char *token;        /* configured token name, for messages */
+    const char *token;        /* configured token name, for messages; NULL
+                                 for a module-level call (C_GetInfo): the
+                                 messages then start "module M: " */
     const char *module;       /* module name or path as configured */
     const hc_logger_t *log;
 } hc_p11_t;
@@ -61,7 +63,8 @@ typedef struct hc_p11 {
 CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
                         hc_err_t *err);
 
-/* ---- slots, tokens, mechanisms ---- */
+/* ---- the module, slots, tokens, mechanisms ---- */
+CK_RV hc_p11_get_info(const hc_p11_t *p, CK_INFO *info, hc_err_t *err);
 /* *n: capacity of `slots` in (ignored when NULL), count out. */
 CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
                            CK_SLOT_ID *slots, CK_ULONG *n, hc_err_t *err);

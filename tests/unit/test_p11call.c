@@ -125,6 +125,15 @@ static CK_RV m_keygen(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_ATTRIBUTE *p,
     return mock.rv;
 }
 
+static CK_RV m_info(CK_INFO *info)
+{
+    mock.calls++;
+    memset(info, 0, sizeof *info);
+    info->cryptokiVersion.major = 2;
+    info->cryptokiVersion.minor = 40;
+    return mock.rv;
+}
+
 static CK_FUNCTION_LIST hostile;
 
 static const hc_logger_t logger = { "test", HC_LOG_DEBUG };
@@ -146,6 +155,7 @@ static int setup(void **state)
     hostile.C_GetMechanismList = m_mechs;
     hostile.C_OpenSession = m_open;
     hostile.C_GenerateKeyPair = m_keygen;
+    hostile.C_GetInfo = m_info;
     return 0;
 }
 
@@ -604,6 +614,27 @@ static void session_and_key_handles(void **state)
     assert_int_equal(s, 77);
 }
 
+/* A call about the module, not a token (the agent's C_GetInfo): its
+ * messages name the module. */
+static void module_level_call(void **state)
+{
+    (void)state;
+    hc_p11_t m = { &hostile, NULL, "/opt/hostile.so", &logger };
+    CK_INFO info;
+    hc_err_t err = { 0 };
+    mock.rv = CKR_OK;
+    assert_int_equal(hc_p11_get_info(&m, &info, &err), CKR_OK);
+    assert_int_equal(info.cryptokiVersion.minor, 40);
+    mock.rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+    capture();
+    assert_int_equal(hc_p11_get_info(&m, &info, &err), CKR_CRYPTOKI_NOT_INITIALIZED);
+    int lines;
+    const char *log = logged(&lines);
+    assert_int_equal(lines, 1);
+    assert_non_null(strstr(log, "module /opt/hostile.so: C_GetInfo: CKR_CRYPTOKI_NOT_INITIALIZED"));
+    assert_string_equal(err.msg, "module /opt/hostile.so: C_GetInfo: CKR_CRYPTOKI_NOT_INITIALIZED");
+}
+
 /* ---- the caller that trusted C_GetAttributeValue: keyindex.c ---- */
 
 static void keyindex_survives_lies(void **state)
@@ -745,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup(find_invalid_handle, setup),
         cmocka_unit_test_setup(slot_and_mechanism_counts, setup),
         cmocka_unit_test_setup(session_and_key_handles, setup),
+        cmocka_unit_test_setup(module_level_call, setup),
         cmocka_unit_test_setup(keyindex_survives_lies, setup),
         cmocka_unit_test_setup(function_list_check, setup),
         cmocka_unit_test(bad_modules_refused_at_load),
