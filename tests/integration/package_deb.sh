@@ -5,13 +5,16 @@
 # (its User/Group/ExecStart, here without systemd as PID 1) signs for a
 # client through the generic front; the PowerDNS module file is loaded by
 # programs named pdnsutil/pdns_server only (p11-kit's enable-in), so
-# p11-kit and p11tool see no hsmcache module or token; `apt-get purge`
+# p11-kit and p11tool see no hsmcache module or token, while pdnsutil
+# assigns HSM keys and pdns_server signs through it; `apt-get purge`
 # leaves none of the package's files, nor its state directories.
 # Installs system-wide: run only under the integration lock; the package
 # is purged on exit whatever happens.
 # no-sanitizer: installs the build system-wide; an instrumented module registered with p11-kit would abort other programs that load it
 
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
+. "$(dirname "$0")/../lib/pdns-load.sh"
 for tool in dpkg-deb apt-get; do
     if ! command -v "$tool" > /dev/null; then
         echo "# skip: $tool is missing (not a Debian system): no package to build or install"
@@ -37,7 +40,10 @@ fi
 had_user=$(getent passwd hsmcache > /dev/null && echo yes)
 had_group=$(getent group hsmcache > /dev/null && echo yes)
 package_cleanup() {
-    [ -n "${AGENT_PID:-}" ] && { kill "$AGENT_PID" 2> /dev/null; wait "$AGENT_PID" 2> /dev/null; }
+    local pid
+    # The agent, pdns_server and MariaDB stop before their files go.
+    for pid in ${AGENT_PID:-} ${HC_PIDS:-}; do kill "$pid" 2> /dev/null; done
+    for pid in ${AGENT_PID:-} ${HC_PIDS:-}; do wait "$pid" 2> /dev/null; done
     if present; then
         DEBIAN_FRONTEND=noninteractive apt-get purge -y -q hsmcache > /dev/null 2>&1 ||
             dpkg --purge hsmcache > /dev/null 2>&1
@@ -172,6 +178,29 @@ cp "$(command -v p11-kit)" "$T/pdnsutil"
 as_pdns=$("$T/pdnsutil" list-modules 2>&1)
 contains "a program named pdnsutil loads the module 'hsmcache'" "$as_pdns" "hsmcache: $libdir/hsmcache-pdns.so"
 contains "... and sees the hsmcache token" "$as_pdns" "token: dns"
+
+# PowerDNS itself: keys assigned with `pdnsutil hsm assign ... hsmcache`
+# (rows name the packaged module, Engine: hsmcache, with no PIN), and
+# pdns_server answers with RRSIGs. Both load the module by p11-kit name,
+# so through the packaged file's enable-in; neither has a token of its own
+# (SOFTHSM2_CONF names an empty store), so every signature went through
+# the agent.
+HC=/usr/bin/hsmcache
+if start_mariadb; then
+    write_pdns_conf
+    check "pdnsutil hsm assign: keys of pkg.example on Engine hsmcache, slot dns, no PIN" \
+        add_hsm_zone pkg.example hsmcache dns '' 3
+    rows=$(mysql_q -N --raw -e "SELECT content FROM cryptokeys" 2>&1)
+    contains "the rows name the packaged module" "$rows" "Engine: hsmcache"
+    must_start_pdns
+    check "pdns_server answers 3 names NOERROR with an RRSIG each, signed through the agent" ask pkg.example 3
+    /usr/bin/hsmcache stats > "$T/stats" 2>&1
+    n=$(sed -n 's/^client root.*, signatures \([0-9]*\),.*/\1/p' "$T/stats")
+    check "... the agent counted them (client root: ${n:-none} signatures, more than the 1 before)" test "${n:-0}" -gt 1
+    stop_pdns
+else
+    not_ok "MariaDB did not start: $(tail -3 "$T/mysqld.err")"
+fi
 
 # --- purge -----------------------------------------------------------
 kill "$AGENT_PID" && wait "$AGENT_PID"
