@@ -38,9 +38,9 @@
  *                     CKA_SIGN, ...) reported with length 4
  *   attr-unavailable  C_GetAttributeValue: CKR_OK, and every attribute
  *                     the object has reported CK_UNAVAILABLE_INFORMATION
- *   attr-label-bytes  C_GetAttributeValue: every CKA_LABEL is the 12 bytes
- *                     "ev\0il\xff\x1b[2J\r\n\a" (NUL, 0xff, an escape
- *                     sequence, CR LF, BEL)
+ *   attr-label-bytes  C_GetAttributeValue: every CKA_LABEL is the 17 bytes
+ *                     "ev\x1b[2J\r\nFAKE\a\xff\0il" (an escape sequence, CR
+ *                     LF and a forged line, BEL, 0xff, NUL)
  *   count-oversize    C_GetSlotList, C_GetMechanismList, C_FindObjects:
  *                     CKR_OK with a count 8 over the capacity given (size
  *                     queries are answered truly)
@@ -549,7 +549,9 @@ static bool is_bool_attr(CK_ATTRIBUTE_TYPE t)
 static CK_RV attr_hostile(enum sim_hostile h, CK_ATTRIBUTE_PTR a, const CK_ULONG *cap,
                           CK_ULONG n, CK_RV rv, bool *changed)
 {
-    static const char label[] = "ev\0il\xff\x1b[2J\r\n\a";
+    /* Control bytes first, so a printer that stops at the NUL still
+     * meets them; a forged line after the CR LF. */
+    static const char label[] = "ev\x1b[2J\r\nFAKE\a\xff\0il";
     const CK_ULONG label_len = sizeof label - 1;
     bool oversized = false;
     for (CK_ULONG i = 0; i < n; i++) {
