@@ -97,6 +97,7 @@ unit=/usr/lib/systemd/system/hsmcached.service
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 contains "the unit starts /usr/sbin/hsmcached" "$exec_start" "/usr/sbin/hsmcached "
 check "... which exists" test -x "${exec_start%% *}"
+check "systemd-analyze verify accepts the installed unit" systemd-analyze verify "$unit"
 
 equals "user hsmcache, no login shell" "$(getent passwd hsmcache | cut -d: -f7)" /usr/sbin/nologin
 check "group hsmcache" getent group hsmcache
