@@ -31,13 +31,23 @@ test:
 	@bash tests/run.sh
 
 # The whole suite with AddressSanitizer and UBSan, in its own build dir.
-# Host programs (pkcs11-tool, p11-kit) are not instrumented, so libasan is
-# preloaded into them; leak checking stays on for our own test programs.
+# Host programs (pdns_server, named, pkcs11-tool, openssl...) are not
+# instrumented: tests/run.sh preloads libasan into them, and only them,
+# through wrappers first in PATH; leak checking stays on for our own test
+# programs.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 test-asan:
 	@$(MAKE) --no-print-directory deps
 	$(MAKE) BUILD=build-asan SANITIZE="$(ASAN_FLAGS)" OPT="-O1 -g" all
 	@HC_SANITIZER=asan BUILD=$(CURDIR)/build-asan bash tests/run.sh
+
+# Valgrind's memcheck over the CLI and a PowerDNS signing path, on the
+# plain build (tests/integration/valgrind_run.sh).
+.PHONY: test-valgrind
+test-valgrind:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/run.sh valgrind_run
 
 # The concurrency test under ThreadSanitizer.
 test-tsan:
