@@ -170,6 +170,7 @@ lacks "p11-kit list-modules: no PowerDNS front" "$mods" "hsmcache-pdns.so"
 lacks "... and no generic front (empty enable-in)" "$mods" "hsmcache-pkcs11.so"
 if command -v p11tool > /dev/null; then
     toks=$(p11tool --list-tokens 2>&1)
+    sed 's/^/# p11tool --list-tokens: /' <<< "$toks"
     lacks "p11tool --list-tokens: no hsmcache token" "$toks" "token=dns"
     lacks "... nor its library" "$toks" "hsmcache"
 else
