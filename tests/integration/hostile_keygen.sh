@@ -66,7 +66,7 @@ refused "a label its keys allow only with another id" "CKA_LABEL 'byid' and the 
 refused "a label its keys allow only with an id, none given (a random one)" \
     "CKA_LABEL 'byid' on this token is not in its keys" ssh byid
 expect_fail "its label on another token: refused (that token is not there for it)" \
-    "hsmcached: no token 'dns'" hostile_api hc-gen keygen cli dns mine
+    "no token dns" hostile_api hc-gen keygen cli dns mine
 equals "no C_GenerateKeyPair reached the card for the refused requests" "$(sim_count C_GenerateKeyPair)" "0"
 token_objects sshtok > "$T/ssh-after"
 token_objects dnstok > "$T/dns-after"
