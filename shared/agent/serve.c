@@ -134,20 +134,33 @@ static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err
     return CKR_OK;
 }
 
-static void put_header(hc_wbuf_t *w, uint8_t op, CK_RV rv, const hc_err_t *err)
+/* The reply to q: rv (err's message when not CKR_OK) and rep's fields
+ * (NULL: the op's empty results). */
+static void answer(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const hc_err_t *err,
+                   const hc_rep_t *rep)
 {
-    hc_w_begin(w, op);
-    hc_w_u64(w, rv);
-    hc_w_str(w, rv == CKR_OK ? "" : err->msg);
+    hc_rep_encode(w, q, rv, rv == CKR_OK ? "" : err->msg, rep);
 }
 
-static void put_obj(hc_wbuf_t *w, hc_ctx_t *ctx, hc_obj_t obj)
+/* A reply whose one result is a number (num[0]). */
+static void answer_num(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const hc_err_t *err,
+                       uint64_t n)
 {
-    hc_obj_identity_t id = { 0 };
-    hc_describe(ctx, obj, &id, NULL);
-    hc_proto_obj_t o = { obj, id.cls, id.id, id.idlen,
-                         (const unsigned char *)id.label, id.labellen };
-    hc_w_obj(w, &o);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = n;
+    answer(w, q, rv, err, &rep);
+}
+
+/* An object's wire form: the agent's reference and its identity (kept in
+ * *id, which the wire form points into). */
+static hc_proto_obj_t wire_obj(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id)
+{
+    memset(id, 0, sizeof *id);
+    if (obj)
+        hc_describe(ctx, obj, id, NULL);
+    return (hc_proto_obj_t){ obj, id->cls, id->id, id->idlen,
+                             (const unsigned char *)id->label, id->labellen };
 }
 
 static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
@@ -169,22 +182,22 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         rv = err.rv ? err.rv : CKR_GENERAL_ERROR;
     }
     s->profile = profile;
-    put_header(w, HC_OP_HELLO, rv, &err);
-    hc_w_u64(w, s->st->instance);
-    hc_w_u8(w, s->ctx && hc_signature_cache_enabled(s->ctx));
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = s->st->instance;
+    rep.flags = s->ctx && hc_signature_cache_enabled(s->ctx);
     /* Only the tokens the client's keys select, in config order: the
      * client numbers its slots by this list, and learns no other token's
      * name (scope.c; a token known by its real info is listed once the
      * agent has read that info, which hsmcache keeps while it is away). */
-    size_t n = s->ctx ? hc_token_count(s->ctx) : 0, listed = 0;
+    size_t n = s->ctx ? hc_token_count(s->ctx) : 0;
     const char *names[HC_PROTO_MAX_TOKENS];
-    for (size_t i = 0; i < n && listed < HC_PROTO_MAX_TOKENS; i++)
+    for (size_t i = 0; i < n && rep.nnames < HC_PROTO_MAX_TOKENS; i++)
         if (token_visible(s, i))
-            names[listed++] = hc_token_name(s->ctx, i);
-    hc_w_u32(w, (uint32_t)listed);
-    for (size_t i = 0; i < listed; i++)
-        hc_w_str(w, names[i]);
-    hc_w_str(w, s->rules ? agent_rules_name(s->rules) : "");
+            names[rep.nnames++] = hc_token_name(s->ctx, i);
+    rep.names = names;
+    snprintf(rep.name, sizeof rep.name, "%s", s->rules ? agent_rules_name(s->rules) : "");
+    answer(w, q, rv, &err, &rep);
 }
 
 bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
@@ -197,17 +210,21 @@ bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cre
     q->op = HC_OP_HELLO;
     do_hello(&s, q, w);
     free(q);
-    return hc_w_finish(w);
+    return !w->failed;
 }
 
-static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+/* The handlers: each runs after the gates in dispatch (the op table's
+ * permission, whitelists, mechanisms and scope), on the request's token
+ * `tok` (HC_SCOPE_TOKEN) or authorized object q->obj (HC_SCOPE_OBJ), and
+ * writes the reply. */
+typedef void handler_fn(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w);
+
+static void do_find(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    size_t tok = 0, n = 0, kept = 0;
+    size_t n = 0, kept = 0;
     hc_obj_t *objs = NULL;
-    CK_RV rv = token_of(s, q->token, &tok, &err);
-    if (rv == CKR_OK)
-        rv = hc_find(s->ctx, tok, q->tmpl, q->n, &objs, &n, &err);
+    CK_RV rv = hc_find(s->ctx, tok, q->tmpl, q->n, &objs, &n, &err);
     /* Objects outside the client's keys are simply not there for it. The
      * token's status is read once for all of them, not per object. */
     hc_token_status_t st;
@@ -218,24 +235,34 @@ static void do_find(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     for (size_t i = 0; i < n; i++)
         if (allowed_on(s, objs[i], known ? &st : NULL))
             objs[kept++] = objs[i];
-    put_header(w, HC_OP_FIND, rv, &err);
-    hc_w_u32(w, (uint32_t)kept);
-    for (size_t i = 0; i < kept; i++)
-        put_obj(w, s->ctx, objs[i]);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    hc_obj_identity_t *ids = kept ? calloc(kept, sizeof *ids) : NULL;
+    hc_proto_obj_t *wire = kept ? calloc(kept, sizeof *wire) : NULL;
+    if (kept && (!ids || !wire))
+        rv = hc_err(&err, CKR_HOST_MEMORY, "out of memory");
+    for (size_t i = 0; rv == CKR_OK && i < kept; i++)
+        wire[i] = wire_obj(s->ctx, objs[i], &ids[i]);
+    rep.objs = wire;
+    rep.nobjs = rv == CKR_OK ? (uint32_t)kept : 0;
+    answer(w, q, rv, &err, &rep);
+    free(wire);
+    free(ids);
     free(objs);
 }
 
 /* Attributes whose type is not on the list (q->blocked, proto_check.h)
  * are not asked of the module: they come back unavailable, with
  * CKR_ATTRIBUTE_TYPE_INVALID as for a type the token does not know. */
-static void do_get_attrs(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_get_attrs(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
+    (void)tok;
     hc_err_t err = { 0 };
     CK_ATTRIBUTE t[HC_PROTO_MAX_ATTRS], ask[HC_PROTO_MAX_ATTRS];
     size_t at[HC_PROTO_MAX_ATTRS];
     CK_ULONG nask = 0;
     unsigned char *bufs[HC_PROTO_MAX_ATTRS] = { 0 };
-    CK_RV rv = allowed(s, q->obj) ? CKR_OK : refuse_key(s, "get-attributes", q->obj, &err);
+    CK_RV rv = CKR_OK;
     for (CK_ULONG i = 0; i < q->n; i++) {
         t[i] = (CK_ATTRIBUTE){ q->tmpl[i].type, NULL, 0 };
         if (q->blocked >> i & 1) {
@@ -268,63 +295,70 @@ static void do_get_attrs(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         rv = hc_err(&err, CKR_ATTRIBUTE_TYPE_INVALID, "hsmcached: attribute 0x%lx is "
                     "not one the agent passes on", (unsigned long)first);
     }
-    put_header(w, HC_OP_GET_ATTRS, rv, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
     for (CK_ULONG i = 0; i < q->n; i++) {
         CK_ULONG len = ran ? t[i].ulValueLen : CK_UNAVAILABLE_INFORMATION;
         bool value = t[i].pValue && len != CK_UNAVAILABLE_INFORMATION &&
                      len <= q->tmpl[i].ulValueLen;
-        hc_w_u64(w, len == CK_UNAVAILABLE_INFORMATION ? UINT64_MAX : len);
-        hc_w_bytes(w, t[i].pValue, value ? len : 0);
-        free(bufs[i]);
+        rep.attrs[i] = (hc_rep_attr_t){ len == CK_UNAVAILABLE_INFORMATION ? UINT64_MAX : len,
+                                        t[i].pValue, value ? len : 0 };
     }
+    answer(w, q, rv, &err, &rep);
+    for (CK_ULONG i = 0; i < q->n; i++)
+        free(bufs[i]);
 }
 
-static void do_sign(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_sign(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
+    (void)tok;
     hc_err_t err = { 0 };
     unsigned char sig[HC_PROTO_MAX_VALUE];
     size_t len = q->want ? q->cap : 0;
     hc_sign_opts_t o = { .background = q->flags & HC_SIGN_BACKGROUND,
                          .expires = q->expires };
-    CK_RV rv = !allowed(s, q->obj) ? refuse_key(s, "sign", q->obj, &err)
-             : hc_sign_ex(s->ctx, q->obj, &q->mech.m, q->data, q->len, &o,
+    CK_RV rv = hc_sign_ex(s->ctx, q->obj, &q->mech.m, q->data, q->len, &o,
                           q->want ? sig : NULL, &len, &err);
     if (rv == CKR_OK && q->want)
         __atomic_fetch_add(&s->rules->counts->signatures, 1, __ATOMIC_RELAXED);
-    put_header(w, HC_OP_SIGN, rv, &err);
-    hc_w_u8(w, o.from_cache);
-    hc_w_u64(w, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? len : 0);
-    hc_w_bytes(w, sig, rv == CKR_OK && q->want ? len : 0);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.flags = o.from_cache;
+    rep.num[0] = rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? len : 0;
+    rep.data = sig;
+    rep.len = rv == CKR_OK && q->want ? len : 0;
+    answer(w, q, rv, &err, &rep);
 }
 
-static void do_crypt(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_crypt(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
+    (void)tok;
     hc_err_t err = { 0 };
     unsigned char out[HC_PROTO_MAX_VALUE];
     size_t len = q->want ? q->cap : 0;
-    bool enc = q->flags != 0;
-    CK_RV rv = !allowed(s, q->obj) ? refuse_key(s, enc ? "encrypt" : "decrypt", q->obj, &err)
-             : enc ? hc_encrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
-                                q->want ? out : NULL, &len, &err)
-                   : hc_decrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
-                                q->want ? out : NULL, &len, &err);
-    put_header(w, HC_OP_CRYPT, rv, &err);
-    hc_w_u64(w, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? len : 0);
-    hc_w_bytes(w, out, rv == CKR_OK && q->want ? len : 0);
+    CK_RV rv = q->flags ? hc_encrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
+                                     q->want ? out : NULL, &len, &err)
+                        : hc_decrypt(s->ctx, q->obj, &q->mech.m, q->data, q->len,
+                                     q->want ? out : NULL, &len, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? len : 0;
+    rep.data = out;
+    rep.len = rv == CKR_OK && q->want ? len : 0;
+    answer(w, q, rv, &err, &rep);
     OPENSSL_cleanse(out, sizeof out); /* a decrypted secret */
 }
 
-static void do_generate(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    size_t tok = 0;
     hc_obj_t pub = 0, priv = 0;
-    CK_RV rv = token_of(s, q->token, &tok, &err);
     /* Checked before the module is called (gen_check.c): a refused
      * request makes no key, so none can be left behind. */
     agent_gen_tmpl_t t;
-    if (rv == CKR_OK && (rv = agent_gen_check(s->rules, s->ctx, tok, q->tmpl, q->n,
-                                              q->tmpl2, q->n2, &t, &err)) != CKR_OK) {
+    CK_RV rv = agent_gen_check(s->rules, s->ctx, tok, q->tmpl, q->n, q->tmpl2, q->n2,
+                               &t, &err);
+    if (rv != CKR_OK) {
         __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
         hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): %s",
                agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid, err.msg);
@@ -341,128 +375,150 @@ static void do_generate(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
                    "[client %s] outside its keys could not be destroyed",
                    hc_token_name(s->ctx, tok), agent_rules_name(s->rules));
     }
-    put_header(w, HC_OP_GENERATE, rv, &err);
-    put_obj(w, s->ctx, rv == CKR_OK ? pub : 0);
-    put_obj(w, s->ctx, rv == CKR_OK ? priv : 0);
+    hc_obj_identity_t ids[2];
+    hc_proto_obj_t pair[2] = { wire_obj(s->ctx, rv == CKR_OK ? pub : 0, &ids[0]),
+                               wire_obj(s->ctx, rv == CKR_OK ? priv : 0, &ids[1]) };
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.objs = pair;
+    rep.nobjs = 2;
+    answer(w, q, rv, &err, &rep);
 }
 
-static void do_token_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_token_status(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    size_t tok = 0;
-    CK_RV rv = token_of(s, q->token, &tok, &err);
-    if (rv == CKR_SLOT_ID_INVALID && q->op == HC_OP_LOGIN_WITH &&
-        hc_token_index(s->ctx, q->token) >= 0) {
-        /* A PIN for a token outside the client's keys is never tried. */
-        char what[128];
-        snprintf(what, sizeof what, "login on token %s", q->token);
-        log_refusal(s, what);
-        rv = hc_err(&err, CKR_FUNCTION_REJECTED, "hsmcached refused login on "
-                    "token %s: no [client %s] keys name it", q->token,
-                    agent_rules_name(s->rules));
-    }
-    switch (q->op) {
-    case HC_OP_TOKEN_STATUS: {
-        hc_token_status_t st;
-        memset(&st, 0, sizeof st);
-        if (rv == CKR_OK) /* at most 1 s old: never a card call per request */
-            rv = agent_token_status(s->st, s->ctx, s->profile, tok, &st, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_str(w, st.name);
-        hc_w_str(w, st.module);
-        hc_w_u8(w, st.present | st.pin_stored << 1 | st.pin_rejected << 2 |
-                   st.logged_in << 3 | st.info_valid << 4);
-        hc_w_bytes(w, &st.info, sizeof st.info);
-        break;
-    }
-    case HC_OP_MECHANISMS: {
-        CK_MECHANISM_TYPE list[4096];
-        CK_ULONG n = q->cap;
-        if (rv == CKR_OK)
-            rv = hc_mechanisms(s->ctx, tok, q->want ? list : NULL, &n, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_u64(w, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? n : 0);
-        uint32_t listed = rv == CKR_OK && q->want ? (uint32_t)n : 0;
-        hc_w_u32(w, listed);
-        for (uint32_t i = 0; i < listed; i++)
-            hc_w_u64(w, list[i]);
-        break;
-    }
-    case HC_OP_MECH_INFO: {
-        CK_MECHANISM_INFO mi = { 0 };
-        if (rv == CKR_OK)
-            rv = hc_mechanism_info(s->ctx, tok, q->cap, &mi, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_u64(w, mi.ulMinKeySize);
-        hc_w_u64(w, mi.ulMaxKeySize);
-        hc_w_u64(w, mi.flags);
-        break;
-    }
-    case HC_OP_LOGIN_WITH:
-        if (rv == CKR_OK)
-            rv = hc_login_with(s->ctx, tok, q->data, q->len, &err);
-        put_header(w, q->op, rv, &err);
-        break;
-    case HC_OP_LOGIN_CHECK:
-        if (rv == CKR_OK)
-            rv = hc_login_check(s->ctx, tok, &err);
-        put_header(w, q->op, rv, &err);
-        break;
-    case HC_OP_RANDOM: {
-        unsigned char buf[HC_PROTO_MAX_VALUE];
-        if (rv == CKR_OK)
-            rv = hc_random(s->ctx, tok, buf, q->cap, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_u64(w, rv == CKR_OK ? q->cap : 0);
-        hc_w_bytes(w, buf, rv == CKR_OK ? q->cap : 0);
-        break;
-    }
-    }
+    hc_token_status_t st;
+    /* at most 1 s old: never a card call per request */
+    CK_RV rv = agent_token_status(s->st, s->ctx, s->profile, tok, &st, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    memcpy(rep.name, st.name, sizeof rep.name);
+    memcpy(rep.module, st.module, sizeof rep.module);
+    rep.flags = st.present | st.pin_stored << 1 | st.pin_rejected << 2 |
+                st.logged_in << 3 | st.info_valid << 4;
+    rep.data = (const unsigned char *)&st.info;
+    rep.len = sizeof st.info;
+    answer(w, q, rv, &err, &rep);
 }
 
-static void do_obj_op(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_mechanisms(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    const char *name = hc_op_name(q->op);
-    CK_RV rv = allowed(s, q->obj) ? CKR_OK : refuse_key(s, name, q->obj, &err);
-    switch (q->op) {
-    case HC_OP_PUBLIC_KEY: {
-        unsigned char *spki = NULL;
-        size_t len = 0;
-        if (rv == CKR_OK)
-            rv = hc_public_key(s->ctx, q->obj, &spki, &len, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_bytes(w, spki, len);
-        free(spki);
-        break;
-    }
-    case HC_OP_SIG_LEN: {
-        size_t len = 0;
-        if (rv == CKR_OK)
-            rv = hc_signature_length(s->ctx, q->obj, &len, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_u64(w, len);
-        break;
-    }
-    case HC_OP_VERIFY:
-        if (rv == CKR_OK)
-            rv = hc_verify(s->ctx, q->obj, &q->mech.m, q->data, q->len, q->data2,
-                           q->len2, &err);
-        put_header(w, q->op, rv, &err);
-        break;
-    case HC_OP_DESTROY:
-        if (rv == CKR_OK)
-            rv = hc_destroy(s->ctx, q->obj, &err);
-        put_header(w, q->op, rv, &err);
-        break;
-    }
+    CK_MECHANISM_TYPE list[4096];
+    CK_ULONG n = q->cap;
+    CK_RV rv = hc_mechanisms(s->ctx, tok, q->want ? list : NULL, &n, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL ? n : 0;
+    rep.list = list;
+    rep.nlist = rv == CKR_OK && q->want ? (uint32_t)n : 0;
+    answer(w, q, rv, &err, &rep);
+}
+
+static void do_mech_info(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    CK_MECHANISM_INFO mi = { 0 };
+    CK_RV rv = hc_mechanism_info(s->ctx, tok, q->cap, &mi, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = mi.ulMinKeySize, rep.num[1] = mi.ulMaxKeySize, rep.num[2] = mi.flags;
+    answer(w, q, rv, &err, &rep);
+}
+
+static void do_login(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    CK_RV rv = q->op == HC_OP_LOGIN_WITH ? hc_login_with(s->ctx, tok, q->data, q->len, &err)
+                                         : hc_login_check(s->ctx, tok, &err);
+    answer(w, q, rv, &err, NULL);
+}
+
+static void do_random(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    hc_err_t err = { 0 };
+    unsigned char buf[HC_PROTO_MAX_VALUE];
+    CK_RV rv = hc_random(s->ctx, tok, buf, q->cap, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = rv == CKR_OK ? q->cap : 0;
+    rep.data = buf;
+    rep.len = rv == CKR_OK ? q->cap : 0;
+    answer(w, q, rv, &err, &rep);
+}
+
+static void do_public_key(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    unsigned char *spki = NULL;
+    size_t len = 0;
+    CK_RV rv = hc_public_key(s->ctx, q->obj, &spki, &len, &err);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.data = spki;
+    rep.len = len;
+    answer(w, q, rv, &err, &rep);
+    free(spki);
+}
+
+static void do_sig_len(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    size_t len = 0;
+    CK_RV rv = hc_signature_length(s->ctx, q->obj, &len, &err);
+    answer_num(w, q, rv, &err, len);
+}
+
+static void do_verify(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    CK_RV rv = hc_verify(s->ctx, q->obj, &q->mech.m, q->data, q->len, q->data2, q->len2,
+                         &err);
+    answer(w, q, rv, &err, NULL);
+}
+
+static void do_destroy(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    CK_RV rv = hc_destroy(s->ctx, q->obj, &err);
+    answer(w, q, rv, &err, NULL);
+}
+
+static void do_cache_purge(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    size_t n = 0;
+    CK_RV rv = hc_cache_purge(s->ctx, &n, &err);
+    answer_num(w, q, rv, &err, n);
+}
+
+static void do_stats(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    char *text = agent_stats_text(s->ag, s->st, s->rules, s->ctx, s->profile,
+                                  q->flags != 0);
+    CK_RV rv = text ? CKR_OK : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.data = (const unsigned char *)text;
+    rep.len = text ? strlen(text) : 0;
+    answer(w, q, rv, &err, &rep);
+    free(text);
 }
 
 /* The SSH CA module's record: only from a client that may sign with the
  * CA key it names, parsed and written back canonically with what the
  * agent knows for sure about its sender (audit_record.c). */
-static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_audit(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
+    (void)tok;
     hc_err_t err = { 0 };
     const char *path = s->st->cfg->sshca.audit_log;
     agent_audit_t *rec = NULL;
@@ -484,100 +540,94 @@ static void do_audit(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         free(line);
     }
     agent_audit_free(rec);
-    put_header(w, q->op, rv, &err);
+    answer(w, q, rv, &err, NULL);
 }
 
-/* A request the op table refuses before any handler runs: the op's
- * [client] operations bit, then the decoder's whitelists (proto_check.h:
- * nothing outside them reaches the module), then the client's mechanisms
- * (mech_policy.h). True when answered. */
-static bool refuse_early(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+/* Every op the table knows but hello (answered before any other). */
+static handler_fn *const handlers[HC_OP_COUNT] = {
+    [HC_OP_TOKEN_STATUS] = do_token_status,
+    [HC_OP_MECHANISMS] = do_mechanisms,
+    [HC_OP_MECH_INFO] = do_mech_info,
+    [HC_OP_LOGIN_WITH] = do_login,
+    [HC_OP_LOGIN_CHECK] = do_login,
+    [HC_OP_FIND] = do_find,
+    [HC_OP_GET_ATTRS] = do_get_attrs,
+    [HC_OP_PUBLIC_KEY] = do_public_key,
+    [HC_OP_SIG_LEN] = do_sig_len,
+    [HC_OP_SIGN] = do_sign,
+    [HC_OP_CACHE_PURGE] = do_cache_purge,
+    [HC_OP_VERIFY] = do_verify,
+    [HC_OP_CRYPT] = do_crypt,
+    [HC_OP_GENERATE] = do_generate,
+    [HC_OP_DESTROY] = do_destroy,
+    [HC_OP_RANDOM] = do_random,
+    [HC_OP_STATS] = do_stats,
+    [HC_OP_AUDIT] = do_audit,
+};
+
+/* The gates every request passes before its handler, all from the op
+ * table (proto_ops.c): the op's [client] operations bit, the decoder's
+ * whitelists (proto_check.h: nothing outside them reaches the module),
+ * the client's mechanisms (mech_policy.h), then the op's scope: the
+ * token it names must be one the client's keys select (*tok set), the
+ * object it references one its keys cover. CKR_OK when it may run. */
+static CK_RV gate(session_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
 {
-    hc_err_t err = { 0 };
+    const hc_op_def_t *d = hc_op_def(q->op);
     unsigned perm = hc_op_perm(q);
     /* The name the client's config uses: crypt is two operations. */
     const char *op = q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
                                           : hc_op_name(q->op);
-    CK_RV rv = CKR_OK;
-    if (perm && !may(s, perm)) {
-        rv = refuse_op(s, op, &err);
-    } else if (q->refuse != CKR_OK) {
+    if (perm && !may(s, perm))
+        return refuse_op(s, op, err);
+    if (q->refuse != CKR_OK) {
         char what[300];
         snprintf(what, sizeof what, "%s: %s", hc_op_name(q->op), q->why);
         log_refusal(s, what);
-        rv = hc_err(&err, q->refuse, "hsmcached refused %s", what);
-    } else if (!agent_mech_allowed(s->rules, q)) {
+        return hc_err(err, q->refuse, "hsmcached refused %s", what);
+    }
+    if (!agent_mech_allowed(s->rules, q)) {
         const char *name = hc_mech_name(q->mech.m.mechanism);
         char what[160];
         snprintf(what, sizeof what, "%s with mechanism %s", op, name ? name : "?");
         log_refusal(s, what);
-        rv = hc_err(&err, CKR_MECHANISM_INVALID, "hsmcached refused %s: not in "
-                    "[client %s] mechanisms", what, agent_rules_name(s->rules));
+        return hc_err(err, CKR_MECHANISM_INVALID, "hsmcached refused %s: not in "
+                      "[client %s] mechanisms", what, agent_rules_name(s->rules));
     }
-    if (rv == CKR_OK)
-        return false;
-    put_header(w, q->op, rv, &err);
-    hc_op_empty_reply(w, q);
-    return true;
+    switch (d->scope) {
+    case HC_SCOPE_TOKEN: {
+        CK_RV rv = token_of(s, q->token, tok, err);
+        if (rv == CKR_SLOT_ID_INVALID && q->op == HC_OP_LOGIN_WITH &&
+            hc_token_index(s->ctx, q->token) >= 0) {
+            /* A PIN for a token outside the client's keys is never tried. */
+            char what[128];
+            snprintf(what, sizeof what, "login on token %s", q->token);
+            log_refusal(s, what);
+            rv = hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused login on "
+                        "token %s: no [client %s] keys name it", q->token,
+                        agent_rules_name(s->rules));
+        }
+        return rv;
+    }
+    case HC_SCOPE_OBJ:
+        return allowed(s, q->obj) ? CKR_OK : refuse_key(s, op, q->obj, err);
+    default:
+        return CKR_OK;
+    }
 }
 
-/* Every handler below runs only after refuse_early: the operations bit
- * each needs is the op table's (proto_ops.c), checked there once. */
 static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
-    if (refuse_early(s, q, w))
-        return;
-    switch (q->op) {
-    case HC_OP_TOKEN_STATUS:
-    case HC_OP_MECHANISMS:
-    case HC_OP_MECH_INFO:
-    case HC_OP_LOGIN_WITH:
-    case HC_OP_LOGIN_CHECK:
-    case HC_OP_RANDOM:
-        do_token_op(s, q, w);
-        break;
-    case HC_OP_FIND:
-        do_find(s, q, w);
-        break;
-    case HC_OP_GET_ATTRS:
-        do_get_attrs(s, q, w);
-        break;
-    case HC_OP_PUBLIC_KEY:
-    case HC_OP_SIG_LEN:
-    case HC_OP_VERIFY:
-    case HC_OP_DESTROY:
-        do_obj_op(s, q, w);
-        break;
-    case HC_OP_SIGN:
-        do_sign(s, q, w);
-        break;
-    case HC_OP_CRYPT:
-        do_crypt(s, q, w);
-        break;
-    case HC_OP_GENERATE:
-        do_generate(s, q, w);
-        break;
-    case HC_OP_CACHE_PURGE: {
-        size_t n = 0;
-        CK_RV rv = hc_cache_purge(s->ctx, &n, &err);
-        put_header(w, q->op, rv, &err);
-        hc_w_u64(w, n);
-        break;
-    }
-    case HC_OP_STATS: {
-        char *text = agent_stats_text(s->ag, s->st, s->rules, s->ctx, s->profile,
-                                      q->flags != 0);
-        CK_RV rv = text ? CKR_OK : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
-        put_header(w, q->op, rv, &err);
-        hc_w_bytes(w, text, text ? strlen(text) : 0);
-        free(text);
-        break;
-    }
-    case HC_OP_AUDIT:
-        do_audit(s, q, w);
-        break;
-    }
+    size_t tok = 0;
+    handler_fn *run = q->op < HC_OP_COUNT ? handlers[q->op] : NULL;
+    CK_RV rv = run ? gate(s, q, &tok, &err)
+                   : hc_err(&err, CKR_FUNCTION_NOT_SUPPORTED, "hsmcached: no handler "
+                            "for operation %s", hc_op_name(q->op));
+    if (rv == CKR_OK)
+        run(s, q, tok, w);
+    else
+        answer(w, q, rv, &err, NULL);
 }
 
 static void peer_log(session_t *s, int level, const char *what)
@@ -664,7 +714,7 @@ static void serve_loop(session_t *s)
         hc_req_free(&q);
         OPENSSL_cleanse(body, len); /* a login request carries a PIN */
         free(body);
-        bool sent = hc_w_finish(&w) &&
+        bool sent = !w.failed &&
                     hc_send_all(s->fd, w.p, w.len, hc_now_ms() + IO_MS) == 0;
         if (!sent) {
             peer_log(s, HC_LOG_INFO, "reply not taken");

@@ -1,6 +1,10 @@
 /*
  * agent_client.c: the agent transport. Every core call becomes one
- * request to hsmcached over its unix socket (proto.h).
+ * request to hsmcached over its unix socket (proto.h): each member below
+ * only maps its arguments to the request's fields and the reply's fields
+ * to its results; the wire format, limits, retry rule and the checks the
+ * agent would make are the op table's (proto_ops.c, through
+ * hc_link_call).
  *
  * Connections: a list of idle connections; a call takes one (or dials a
  * new one), so concurrent callers run concurrent requests. A connection
@@ -25,15 +29,6 @@
 #include "agent_link.h"
 #include "err.h"
 #include "proto_check.h"
-
-/* A template the agent would refuse (proto_check.h), refused here with
- * the same code before anything is sent. */
-static CK_RV check_template(const CK_ATTRIBUTE *t, CK_ULONG n, hc_err_t *err)
-{
-    char why[200];
-    CK_RV rv = hc_template_check(t, n, why, sizeof why);
-    return rv == CKR_OK ? rv : hc_err(err, rv, "hsmcache: %s (not sent to hsmcached)", why);
-}
 
 /* ---- the transport's members ---- */
 
@@ -77,32 +72,38 @@ static bool agent_cache_enabled(const void *impl)
     return ((const hc_agent_t *)impl)->cache_enabled;
 }
 
-struct status_arg {
-    const char *token;
-    hc_token_status_t *st;
-};
-
-static void build_status(hc_wbuf_t *w, uint64_t aref, void *arg)
+/* A request on token tok (the client's own numbering: hello's list). */
+static hc_req_t token_req(const hc_agent_t *a, uint8_t op, size_t tok)
 {
-    (void)aref;
-    hc_w_str(w, ((struct status_arg *)arg)->token);
+    hc_req_t q = { .op = op };
+    snprintf(q.token, sizeof q.token, "%s", a->tokens[tok]);
+    return q;
 }
 
-static void parse_status(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
+/* A (u64 len, bytes) result into a caller's buffer (sign, crypt, random),
+ * with PKCS#11 size semantics: the length with CKR_OK or
+ * CKR_BUFFER_TOO_SMALL, the bytes with CKR_OK when a buffer was given. */
+static CK_RV copy_out(const hc_rep_t *rep, CK_RV rv, unsigned char *buf, size_t cap,
+                      size_t *len, hc_err_t *err)
 {
-    (void)rv, (void)err;
-    hc_token_status_t *st = ((struct status_arg *)arg)->st;
-    hc_r_str(r, st->name, sizeof st->name);
-    hc_r_str(r, st->module, sizeof st->module);
-    uint8_t f = hc_r_u8(r);
-    st->present = f & 1, st->pin_stored = f & 2, st->pin_rejected = f & 4;
-    st->logged_in = f & 8, st->info_valid = f & 16;
-    size_t n;
-    const unsigned char *info = hc_r_bytes(r, &n, sizeof st->info);
-    if (n == sizeof st->info)
-        memcpy(&st->info, info, n);
-    else
-        st->info_valid = false;
+    if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+        *len = (size_t)rep->num[0];
+    if (rv == CKR_OK && buf) {
+        if (rep->len > cap || rep->len != rep->num[0])
+            return hc_err(err, CKR_DEVICE_ERROR, "hsmcached: reply larger than "
+                          "the buffer");
+        memcpy(buf, rep->data, rep->len);
+    }
+    return rv;
+}
+
+/* A call whose results are nothing but its rv. */
+static CK_RV plain_call(hc_agent_t *a, hc_req_t *q, hc_obj_t obj, hc_err_t *err)
+{
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, q, obj, &rep, err);
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_token_status(void *impl, size_t tok, hc_token_status_t *st,
@@ -110,69 +111,39 @@ static CK_RV agent_token_status(void *impl, size_t tok, hc_token_status_t *st,
 {
     hc_agent_t *a = impl;
     memset(st, 0, sizeof *st);
-    struct status_arg sa = { a->tokens[tok], st };
-    return hc_link_call(a, HC_OP_TOKEN_STATUS, 0, true, build_status, parse_status,
-                &sa, err);
-}
-
-struct mechs_arg {
-    const char *token;
-    CK_MECHANISM_TYPE *list;
-    CK_ULONG *count;
-};
-
-static void build_mechs(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    struct mechs_arg *m = arg;
-    hc_w_str(w, m->token);
-    hc_w_u8(w, m->list != NULL);
-    hc_w_u64(w, *m->count > 4096 ? 4096 : *m->count);
-}
-
-static void parse_mechs(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    (void)err;
-    struct mechs_arg *m = arg;
-    uint64_t n = hc_r_u64(r);
-    uint32_t listed = hc_r_u32(r);
-    if (listed > 4096 || (m->list && listed > *m->count))
-        r->bad = true;
-    for (uint32_t i = 0; i < listed && !r->bad; i++)
-        m->list[i] = (CK_MECHANISM_TYPE)hc_r_u64(r);
-    if (!r->bad && (*rv == CKR_OK || *rv == CKR_BUFFER_TOO_SMALL))
-        *m->count = (CK_ULONG)n;
+    hc_req_t q = token_req(a, HC_OP_TOKEN_STATUS, tok);
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, 0, &rep, err);
+    memcpy(st->name, rep.name, sizeof st->name);
+    memcpy(st->module, rep.module, sizeof st->module);
+    uint8_t f = rep.flags;
+    st->present = f & 1, st->pin_stored = f & 2, st->pin_rejected = f & 4;
+    st->logged_in = f & 8;
+    st->info_valid = (f & 16) && rep.len == sizeof st->info;
+    if (st->info_valid)
+        memcpy(&st->info, rep.data, sizeof st->info);
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
                               CK_ULONG *count, hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    struct mechs_arg m = { a->tokens[tok], list, count };
-    return hc_link_call(a, HC_OP_MECHANISMS, 0, true, build_mechs, parse_mechs, &m, err);
-}
-
-struct mech_info_arg {
-    const char *token;
-    CK_MECHANISM_TYPE type;
-    CK_MECHANISM_INFO *info;
-};
-
-static void build_mech_info(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    struct mech_info_arg *m = arg;
-    hc_w_str(w, m->token);
-    hc_w_u64(w, m->type);
-}
-
-static void parse_mech_info(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    (void)rv, (void)err;
-    struct mech_info_arg *m = arg;
-    m->info->ulMinKeySize = (CK_ULONG)hc_r_u64(r);
-    m->info->ulMaxKeySize = (CK_ULONG)hc_r_u64(r);
-    m->info->flags = (CK_FLAGS)hc_r_u64(r);
+    hc_req_t q = token_req(a, HC_OP_MECHANISMS, tok);
+    q.want = list != NULL;
+    q.cap = *count > 4096 ? 4096 : *count;
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, 0, &rep, err);
+    if ((rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL) && list && rep.nlist > *count)
+        rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: more mechanisms than asked for");
+    if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL) {
+        for (uint32_t i = 0; list && i < rep.nlist; i++)
+            list[i] = rep.list[i];
+        *count = (CK_ULONG)rep.num[0];
+    }
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type,
@@ -190,9 +161,14 @@ static CK_RV agent_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type
     pthread_mutex_unlock(&a->lock);
     if (known)
         return CKR_OK;
-    struct mech_info_arg m = { a->tokens[tok], type, info };
-    CK_RV rv = hc_link_call(a, HC_OP_MECH_INFO, 0, true, build_mech_info, parse_mech_info,
-                    &m, err);
+    hc_req_t q = token_req(a, HC_OP_MECH_INFO, tok);
+    q.cap = type;
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, 0, &rep, err);
+    info->ulMinKeySize = (CK_ULONG)rep.num[0];
+    info->ulMaxKeySize = (CK_ULONG)rep.num[1];
+    info->flags = (CK_FLAGS)rep.num[2];
+    hc_rep_free(&rep);
     if (rv != CKR_OK)
         return rv;
     pthread_mutex_lock(&a->lock);
@@ -213,43 +189,34 @@ static CK_RV agent_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type
     return CKR_OK;
 }
 
-struct login_arg {
-    const char *token;
-    const unsigned char *pin;
-    size_t len;
-};
-
-static void build_login(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    struct login_arg *l = arg;
-    hc_w_str(w, l->token);
-    hc_w_bytes(w, l->pin, l->len); /* hc_w_free wipes the buffer */
-}
-
 static CK_RV agent_login_with(void *impl, size_t tok, const unsigned char *pin,
                               size_t len, hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    struct login_arg l = { a->tokens[tok], pin, len };
-    /* Not retried: a login counts against the card's tries. */
-    return hc_link_call(a, HC_OP_LOGIN_WITH, 0, false, build_login, hc_link_parse_none, &l, err);
+    hc_req_t q = token_req(a, HC_OP_LOGIN_WITH, tok);
+    q.data = pin; /* the request's buffer is wiped (hc_w_free) */
+    q.len = len;
+    return plain_call(a, &q, 0, err);
 }
 
 static CK_RV agent_login_check(void *impl, size_t tok, hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    return hc_link_call(a, HC_OP_LOGIN_CHECK, 0, true, hc_link_build_token, hc_link_parse_none,
-                a->tokens[tok], err);
+    hc_req_t q = token_req(a, HC_OP_LOGIN_CHECK, tok);
+    return plain_call(a, &q, 0, err);
 }
 
 static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl,
                         CK_ULONG n, hc_obj_t **objs, size_t *count, hc_err_t *err)
 {
     hc_agent_t *a = impl;
-    CK_RV checked = check_template(tmpl, n, err);
+    char why[200];
+    hc_req_t q = { .op = HC_OP_FIND, .tmpl = tmpl, .n = n };
+    CK_RV checked = hc_req_check(&q, why, sizeof why);
     if (checked != CKR_OK)
-        return checked;
+        return hc_err(err, checked, "hsmcache: %s (not sent to hsmcached)", why);
+    /* Not hc_link_call: the objects are interned with the instance of the
+     * connection that found them. */
     for (int attempt = 0;; attempt++) {
         struct conn *c = hc_link_conn_take(a, err);
         if (!c)
@@ -270,74 +237,39 @@ static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl,
     }
 }
 
-struct attrs_arg {
-    CK_ATTRIBUTE *tmpl;
-    CK_ULONG n;
-};
-
-static void build_attrs(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    struct attrs_arg *g = arg;
-    hc_w_u64(w, aref);
-    hc_w_u32(w, (uint32_t)g->n);
-    for (CK_ULONG i = 0; i < g->n; i++) {
-        hc_w_u64(w, g->tmpl[i].type);
-        hc_w_u8(w, g->tmpl[i].pValue != NULL);
-        CK_ULONG cap = g->tmpl[i].ulValueLen;
-        hc_w_u64(w, cap > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : cap);
-    }
-}
-
-static void parse_attrs(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    (void)rv, (void)err;
-    struct attrs_arg *g = arg;
-    for (CK_ULONG i = 0; i < g->n && !r->bad; i++) {
-        uint64_t len = hc_r_u64(r);
-        size_t got;
-        const unsigned char *p = hc_r_bytes(r, &got, HC_PROTO_MAX_VALUE);
-        CK_ATTRIBUTE *t = &g->tmpl[i];
-        if (r->bad)
-            break;
-        if (t->pValue && got) {
-            if (got > t->ulValueLen || got != len) {
-                r->bad = true;
-                break;
-            }
-            memcpy(t->pValue, p, got);
-        }
-        t->ulValueLen = len == UINT64_MAX ? CK_UNAVAILABLE_INFORMATION : (CK_ULONG)len;
-    }
-}
-
 static CK_RV agent_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl,
                              CK_ULONG n, hc_err_t *err)
 {
     if (n > HC_PROTO_MAX_ATTRS)
         return hc_err(err, CKR_ARGUMENTS_BAD, "more than %d attributes in one "
                       "request", HC_PROTO_MAX_ATTRS);
-    struct attrs_arg g = { tmpl, n };
-    return hc_link_call(impl, HC_OP_GET_ATTRS, obj, true, build_attrs, parse_attrs, &g, err);
-}
-
-struct bytes_arg {
-    unsigned char *p;
-    size_t len;
-};
-
-static void parse_bytes(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    struct bytes_arg *b = arg;
-    size_t n;
-    const unsigned char *p = hc_r_bytes(r, &n, HC_PROTO_MAX_BODY);
-    if (r->bad || *rv != CKR_OK)
-        return;
-    if (!(b->p = malloc(n ? n : 1))) {
-        *rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-        return;
+    /* The query: each type, with the caller's buffer size (at most what
+     * one value may be) or none. */
+    CK_ATTRIBUTE ask[HC_PROTO_MAX_ATTRS];
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_ULONG cap = tmpl[i].ulValueLen > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE
+                                                               : tmpl[i].ulValueLen;
+        ask[i] = (CK_ATTRIBUTE){ tmpl[i].type, NULL,
+                                 tmpl[i].pValue ? cap : CK_UNAVAILABLE_INFORMATION };
     }
-    memcpy(b->p, p, n);
-    b->len = n;
+    hc_req_t q = { .op = HC_OP_GET_ATTRS, .tmpl = ask, .n = n };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(impl, &q, obj, &rep, err);
+    for (CK_ULONG i = 0; i < n && rep.body; i++) {
+        const hc_rep_attr_t *v = &rep.attrs[i];
+        if (tmpl[i].pValue && v->vlen) {
+            if (v->vlen > ask[i].ulValueLen || v->vlen != v->len) {
+                rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: malformed "
+                            "get-attributes reply");
+                break;
+            }
+            memcpy(tmpl[i].pValue, v->val, v->vlen);
+        }
+        tmpl[i].ulValueLen = v->len == UINT64_MAX ? CK_UNAVAILABLE_INFORMATION
+                                                  : (CK_ULONG)v->len;
+    }
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
@@ -355,29 +287,31 @@ static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
     pthread_mutex_unlock(&a->lock);
     if (*spki)
         return CKR_OK;
-    struct bytes_arg b = { 0 };
-    CK_RV rv = hc_link_call(a, HC_OP_PUBLIC_KEY, obj, true, hc_link_build_obj, parse_bytes, &b, err);
-    if (rv != CKR_OK)
-        return rv;
-    unsigned char *keep = malloc(b.len ? b.len : 1);
-    pthread_mutex_lock(&a->lock);
-    if (keep && !ref->spki) {
-        memcpy(keep, b.p, b.len);
-        ref->spki = keep;
-        ref->spki_len = b.len;
-        keep = NULL;
+    hc_req_t q = { .op = HC_OP_PUBLIC_KEY };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, obj, &rep, err);
+    unsigned char *mine = rv == CKR_OK ? malloc(rep.len ? rep.len : 1) : NULL;
+    unsigned char *keep = rv == CKR_OK ? malloc(rep.len ? rep.len : 1) : NULL;
+    if (rv == CKR_OK && (!mine || !keep))
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    if (rv == CKR_OK) {
+        memcpy(mine, rep.data, rep.len);
+        memcpy(keep, rep.data, rep.len);
+        *spki = mine;
+        *len = rep.len;
+        mine = NULL;
+        pthread_mutex_lock(&a->lock);
+        if (!ref->spki) {
+            ref->spki = keep;
+            ref->spki_len = rep.len;
+            keep = NULL;
+        }
+        pthread_mutex_unlock(&a->lock);
     }
-    pthread_mutex_unlock(&a->lock);
+    free(mine);
     free(keep);
-    *spki = b.p;
-    *len = b.len;
-    return CKR_OK;
-}
-
-static void parse_u64(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    (void)rv, (void)err;
-    *(uint64_t *)arg = hc_r_u64(r);
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_signature_length(void *impl, hc_obj_t obj, size_t *len,
@@ -390,42 +324,17 @@ static CK_RV agent_signature_length(void *impl, hc_obj_t obj, size_t *len,
     pthread_mutex_unlock(&a->lock);
     if (*len)
         return CKR_OK;
-    uint64_t n = 0;
-    CK_RV rv = hc_link_call(a, HC_OP_SIG_LEN, obj, true, hc_link_build_obj, parse_u64, &n, err);
+    hc_req_t q = { .op = HC_OP_SIG_LEN };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, obj, &rep, err);
     if (rv == CKR_OK) {
-        *len = (size_t)n;
+        *len = (size_t)rep.num[0];
         pthread_mutex_lock(&a->lock);
-        ref->sig_len = (size_t)n;
+        ref->sig_len = *len;
         pthread_mutex_unlock(&a->lock);
     }
+    hc_rep_free(&rep);
     return rv;
-}
-
-struct sign_arg {
-    const CK_MECHANISM *mech;
-    const unsigned char *data;
-    size_t len;
-    hc_sign_opts_t *opts;
-    struct out_buf out;
-};
-
-static void build_sign(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    struct sign_arg *s = arg;
-    hc_w_u64(w, aref);
-    hc_w_mech(w, s->mech);
-    hc_w_bytes(w, s->data, s->len);
-    hc_w_u8(w, s->opts->background ? HC_SIGN_BACKGROUND : 0);
-    hc_w_u64(w, (uint64_t)s->opts->expires);
-    hc_w_u8(w, s->out.buf != NULL);
-    hc_w_u64(w, s->out.cap > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : s->out.cap);
-}
-
-static void parse_sign(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    struct sign_arg *s = arg;
-    s->opts->from_cache = hc_r_u8(r) != 0;
-    hc_link_parse_out(r, rv, &s->out, err);
 }
 
 static CK_RV agent_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
@@ -433,68 +342,35 @@ static CK_RV agent_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
                         hc_sign_opts_t *opts, unsigned char *sig,
                         size_t *sig_len, hc_err_t *err)
 {
-    struct sign_arg s = { mech, data, len, opts, { sig, sig_len, *sig_len } };
-    return hc_link_call(impl, HC_OP_SIGN, key, true, build_sign, parse_sign, &s, err);
-}
-
-static void build_none(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)w, (void)aref, (void)arg;
+    hc_req_t q = { .op = HC_OP_SIGN, .mech.m = *mech, .data = data, .len = len,
+                   .flags = opts->background ? HC_SIGN_BACKGROUND : 0,
+                   .expires = opts->expires, .want = sig != NULL,
+                   .cap = *sig_len > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : *sig_len };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(impl, &q, key, &rep, err);
+    opts->from_cache = rep.flags != 0;
+    rv = copy_out(&rep, rv, sig, q.cap, sig_len, err);
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_cache_purge(void *impl, size_t *dropped, hc_err_t *err)
 {
-    uint64_t n = 0;
-    CK_RV rv = hc_link_call(impl, HC_OP_CACHE_PURGE, 0, true, build_none, parse_u64, &n, err);
-    *dropped = (size_t)n;
+    hc_req_t q = { .op = HC_OP_CACHE_PURGE };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(impl, &q, 0, &rep, err);
+    *dropped = (size_t)rep.num[0];
+    hc_rep_free(&rep);
     return rv;
-}
-
-struct verify_arg {
-    const CK_MECHANISM *mech;
-    const unsigned char *data, *sig;
-    size_t len, sig_len;
-};
-
-static void build_verify(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    struct verify_arg *v = arg;
-    hc_w_u64(w, aref);
-    hc_w_mech(w, v->mech);
-    hc_w_bytes(w, v->data, v->len);
-    hc_w_bytes(w, v->sig, v->sig_len);
 }
 
 static CK_RV agent_verify(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
                           const unsigned char *data, size_t len,
                           const unsigned char *sig, size_t sig_len, hc_err_t *err)
 {
-    struct verify_arg v = { mech, data, sig, len, sig_len };
-    return hc_link_call(impl, HC_OP_VERIFY, key, true, build_verify, hc_link_parse_none, &v, err);
-}
-
-struct crypt_arg {
-    bool encrypt;
-    const CK_MECHANISM *mech;
-    const unsigned char *in;
-    size_t in_len;
-    struct out_buf out;
-};
-
-static void build_crypt(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    struct crypt_arg *c = arg;
-    hc_w_u8(w, c->encrypt);
-    hc_w_u64(w, aref);
-    hc_w_mech(w, c->mech);
-    hc_w_bytes(w, c->in, c->in_len);
-    hc_w_u8(w, c->out.buf != NULL);
-    hc_w_u64(w, c->out.cap > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : c->out.cap);
-}
-
-static void parse_crypt(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    hc_link_parse_out(r, rv, &((struct crypt_arg *)arg)->out, err);
+    hc_req_t q = { .op = HC_OP_VERIFY, .mech.m = *mech, .data = data, .len = len,
+                   .data2 = sig, .len2 = sig_len };
+    return plain_call(impl, &q, key, err);
 }
 
 static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
@@ -502,43 +378,14 @@ static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
                          size_t in_len, unsigned char *out, size_t *out_len,
                          hc_err_t *err)
 {
-    struct crypt_arg c = { encrypt, mech, in, in_len, { out, out_len, *out_len } };
-    return hc_link_call(impl, HC_OP_CRYPT, key, true, build_crypt, parse_crypt, &c, err);
-}
-
-struct gen_arg {
-    hc_agent_t *a;
-    size_t tok;
-    const CK_MECHANISM *mech;
-    const CK_ATTRIBUTE *pub_tmpl, *priv_tmpl;
-    CK_ULONG npub, npriv;
-    hc_obj_t *pub, *priv;
-};
-
-static void build_gen(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    struct gen_arg *g = arg;
-    hc_w_str(w, g->a->tokens[g->tok]);
-    hc_w_mech(w, g->mech);
-    hc_w_template(w, g->pub_tmpl, g->npub);
-    hc_w_template(w, g->priv_tmpl, g->npriv);
-}
-
-static void parse_gen(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    struct gen_arg *g = arg;
-    hc_proto_obj_t pub, priv;
-    hc_r_obj(r, &pub);
-    hc_r_obj(r, &priv);
-    if (r->bad || *rv != CKR_OK)
-        return;
-    /* The connection's instance is the newest one: interning with the
-     * reply's instance happens through the next call if it changed. */
-    *g->pub = hc_link_ref_intern(g->a, g->tok, 0, &pub);
-    *g->priv = hc_link_ref_intern(g->a, g->tok, 0, &priv);
-    if (!*g->pub || !*g->priv)
-        *rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    hc_req_t q = { .op = HC_OP_CRYPT, .flags = encrypt, .mech.m = *mech, .data = in,
+                   .len = in_len, .want = out != NULL,
+                   .cap = *out_len > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : *out_len };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(impl, &q, key, &rep, err);
+    rv = copy_out(&rep, rv, out, q.cap, out_len, err);
+    hc_rep_free(&rep); /* wiped: a decrypted secret */
+    return rv;
 }
 
 static CK_RV agent_generate(void *impl, size_t tok, const CK_MECHANISM *mech,
@@ -546,41 +393,29 @@ static CK_RV agent_generate(void *impl, size_t tok, const CK_MECHANISM *mech,
                             const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
                             hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
 {
-    CK_RV rv = check_template(pub_tmpl, npub, err);
-    if (rv == CKR_OK)
-        rv = check_template(priv_tmpl, npriv, err);
-    if (rv != CKR_OK)
-        return rv;
-    struct gen_arg g = { impl, tok, mech, pub_tmpl, priv_tmpl, npub, npriv, pub, priv };
-    /* Not retried: a lost reply may still have made the key pair. */
-    return hc_link_call(impl, HC_OP_GENERATE, 0, false, build_gen, parse_gen, &g, err);
+    hc_agent_t *a = impl;
+    hc_req_t q = token_req(a, HC_OP_GENERATE, tok);
+    q.mech.m = *mech;
+    q.tmpl = pub_tmpl, q.n = npub;
+    q.tmpl2 = priv_tmpl, q.n2 = npriv;
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, 0, &rep, err);
+    if (rv == CKR_OK) {
+        /* Interned with instance 0: found again by identity at first use
+         * (the connection's instance is not known here). */
+        *pub = hc_link_ref_intern(a, tok, 0, &rep.objs[0]);
+        *priv = hc_link_ref_intern(a, tok, 0, &rep.objs[1]);
+        if (!*pub || !*priv)
+            rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    }
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_destroy(void *impl, hc_obj_t obj, hc_err_t *err)
 {
-    return hc_link_call(impl, HC_OP_DESTROY, obj, false, hc_link_build_obj, hc_link_parse_none, NULL, err);
-}
-
-struct random_arg {
-    const char *token;
-    size_t len;
-    struct out_buf out;
-};
-
-static void build_random(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    struct random_arg *r = arg;
-    hc_w_str(w, r->token);
-    hc_w_u64(w, r->len);
-}
-
-static void parse_random(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    struct random_arg *ra = arg;
-    hc_link_parse_out(r, rv, &ra->out, err);
-    if (*rv == CKR_OK && *ra->out.len != ra->len)
-        *rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: short random reply");
+    hc_req_t q = { .op = HC_OP_DESTROY };
+    return plain_call(impl, &q, obj, err);
 }
 
 static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len,
@@ -590,37 +425,31 @@ static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len
     if (len > HC_PROTO_MAX_VALUE)
         return hc_err(err, CKR_ARGUMENTS_BAD, "more than %d random bytes in "
                       "one request", HC_PROTO_MAX_VALUE);
+    hc_req_t q = token_req(a, HC_OP_RANDOM, tok);
+    q.cap = len;
+    hc_rep_t rep;
     size_t got = 0;
-    struct random_arg r = { a->tokens[tok], len, { buf, &got, len } };
-    return hc_link_call(a, HC_OP_RANDOM, 0, true, build_random, parse_random, &r, err);
-}
-
-/* parse_bytes's argument first, so parse_bytes may take the struct. */
-struct stats_arg {
-    struct bytes_arg b;
-    bool prometheus;
-};
-
-static void build_stats(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    hc_w_u8(w, ((struct stats_arg *)arg)->prometheus);
+    CK_RV rv = copy_out(&rep, hc_link_call(a, &q, 0, &rep, err), buf, len, &got, err);
+    if (rv == CKR_OK && got != len)
+        rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: short random reply");
+    hc_rep_free(&rep);
+    return rv;
 }
 
 static CK_RV agent_stats_text(void *impl, bool prometheus, char **out,
                               hc_err_t *err)
 {
-    struct stats_arg sa = { { 0 }, prometheus };
-    struct bytes_arg b = { 0 };
-    CK_RV rv = hc_link_call(impl, HC_OP_STATS, 0, true, build_stats, parse_bytes, &sa, err);
-    b = sa.b;
-    char *text = rv == CKR_OK ? realloc(b.p, b.len + 1) : NULL;
-    if (rv == CKR_OK && !text) {
-        free(b.p);
-        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    hc_req_t q = { .op = HC_OP_STATS, .flags = prometheus };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(impl, &q, 0, &rep, err);
+    char *text = rv == CKR_OK ? malloc(rep.len + 1) : NULL;
+    if (rv == CKR_OK && !text)
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    if (text) {
+        memcpy(text, rep.data, rep.len);
+        text[rep.len] = '\0';
     }
-    if (text)
-        text[b.len] = '\0';
+    hc_rep_free(&rep);
     *out = text;
     return rv;
 }
@@ -639,8 +468,12 @@ static CK_RV agent_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
 
 static CK_RV agent_audit(void *impl, const char *record, hc_err_t *err)
 {
-    return hc_link_call(impl, HC_OP_AUDIT, 0, false, hc_link_build_token, hc_link_parse_none,
-                (void *)record, err);
+    hc_req_t q = { .op = HC_OP_AUDIT };
+    if (strlen(record) >= sizeof q.text)
+        return hc_err(err, CKR_ARGUMENTS_BAD, "audit record longer than %zu bytes",
+                      sizeof q.text - 1);
+    memcpy(q.text, record, strlen(record) + 1);
+    return plain_call(impl, &q, 0, err);
 }
 
 static const hc_ops_t agent_ops = {

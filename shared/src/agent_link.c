@@ -64,25 +64,34 @@ static int dial(hc_agent_t *a, hc_err_t *err)
     return fd;
 }
 
-/* Sends w and reads the reply body. *lost: failed before any reply byte
- * (safe to retry on a new connection for calls that change nothing). */
-static CK_RV exchange(hc_agent_t *a, struct conn *c, hc_wbuf_t *w,
-                      unsigned char **body, size_t *len, bool *lost,
-                      hc_err_t *err)
+/* Sends q on c and reads its reply into rep (fields pointing into
+ * rep->body). *lost: failed before any reply byte (safe to resend on a
+ * new connection for calls that change nothing). CKR_OK when a well-formed
+ * reply came, whatever its rv (rep->rv; its message in err). */
+static CK_RV round_trip(hc_agent_t *a, struct conn *c, const hc_req_t *q,
+                        hc_rep_t *rep, bool *lost, hc_err_t *err)
 {
     *lost = false;
-    if (!hc_w_finish(w))
-        return hc_err(err, CKR_ARGUMENTS_BAD, "request for hsmcached too large "
-                      "(or an array attribute, which the agent does not carry)");
+    memset(rep, 0, sizeof *rep);
+    hc_wbuf_t w = { 0 };
+    bool encoded = hc_req_encode(&w, q);
     uint64_t deadline = hc_now_ms() + (uint64_t)a->timeout_ms;
-    if (hc_send_all(c->fd, w->p, w->len, deadline) != 0) {
-        int e = errno;
+    int sent = encoded ? hc_send_all(c->fd, w.p, w.len, deadline) : 0;
+    int e = errno;
+    hc_w_free(&w); /* wiped: a login request carries a PIN */
+    if (!encoded)
+        return hc_err(err, CKR_ARGUMENTS_BAD, "%s request for hsmcached too "
+                      "large (or a value above the protocol's limits)",
+                      hc_op_name(q->op));
+    if (sent != 0) {
         *lost = e == EPIPE || e == ECONNRESET;
         return dial_error(a, e, err);
     }
-    switch (hc_recv_frame(c->fd, body, len, a->timeout_ms, a->timeout_ms, -1)) {
+    unsigned char *body = NULL;
+    size_t len = 0;
+    switch (hc_recv_frame(c->fd, &body, &len, a->timeout_ms, a->timeout_ms, -1)) {
     case HC_RECV_OK:
-        return CKR_OK;
+        break;
     case HC_RECV_EOF:
         *lost = true;
         return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s closed the "
@@ -93,20 +102,22 @@ static CK_RV exchange(hc_agent_t *a, struct conn *c, hc_wbuf_t *w,
         return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: broken reply",
                       a->socket);
     }
-}
-
-/* Reads a reply header; CKR_OK when it is well formed, the agent's rv in
- * *rv (with its message in err). */
-static bool read_header(hc_rbuf_t *r, uint8_t op, CK_RV *rv, hc_err_t *err)
-{
-    char msg[512];
-    if (hc_r_u8(r) != HC_PROTO_VERSION || hc_r_u8(r) != op)
-        return false;
-    *rv = (CK_RV)hc_r_u64(r);
-    hc_r_str(r, msg, sizeof msg);
-    if (!r->bad && *rv != CKR_OK)
-        hc_err(err, *rv, "%s", msg);
-    return !r->bad;
+    bool other_version = len > 0 && body[0] != HC_PROTO_VERSION;
+    if (!hc_rep_decode(body, len, q, rep)) {
+        OPENSSL_cleanse(body, len);
+        free(body);
+        if (other_version)
+            return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s speaks another "
+                          "protocol version (this client: %d)", a->socket,
+                          HC_PROTO_VERSION);
+        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: malformed %s reply",
+                      a->socket, hc_op_name(q->op));
+    }
+    rep->body = body;
+    rep->body_len = len;
+    if (rep->rv != CKR_OK)
+        hc_err(err, rep->rv, "%s", rep->msg);
+    return CKR_OK;
 }
 
 void hc_link_conn_close(struct conn *c)
@@ -144,54 +155,36 @@ struct conn *hc_link_conn_new(hc_agent_t *a, bool names, hc_err_t *err)
         free(c);
         return NULL;
     }
-    hc_wbuf_t w = { 0 };
-    hc_w_begin(&w, HC_OP_HELLO);
-    hc_w_str(&w, a->profile);
-    unsigned char *body = NULL;
-    size_t len;
+    hc_req_t q = { .op = HC_OP_HELLO };
+    snprintf(q.text, sizeof q.text, "%s", a->profile);
+    hc_rep_t rep;
     bool lost;
-    CK_RV rv = exchange(a, c, &w, &body, &len, &lost, err);
-    hc_w_free(&w);
-    if (rv == CKR_OK) {
-        hc_rbuf_t r;
-        hc_r_init(&r, body, len);
-        if (!read_header(&r, HC_OP_HELLO, &rv, err)) {
-            rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s speaks another "
-                        "protocol version (this client: %d)", a->socket,
-                        HC_PROTO_VERSION);
-        } else {
-            c->instance = hc_r_u64(&r);
-            pthread_mutex_lock(&a->lock);
-            a->instance = c->instance;
-            pthread_mutex_unlock(&a->lock);
-            bool cache = hc_r_u8(&r) != 0;
-            uint32_t n = hc_r_u32(&r);
-            if (n > HC_PROTO_MAX_TOKENS)
-                r.bad = true;
-            char **toks = names && !r.bad ? calloc(n + 1, sizeof *toks) : NULL;
-            for (uint32_t i = 0; i < n && !r.bad; i++) {
-                char name[64];
-                hc_r_str(&r, name, sizeof name);
-                if (toks)
-                    toks[i] = strdup(name);
-            }
-            char client[64];
-            hc_r_str(&r, client, sizeof client);
-            if (rv == CKR_OK && (!hc_r_done(&r) || (names && !toks)))
-                rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: broken "
-                            "hello reply", a->socket);
-            if (rv == CKR_OK && names) {
-                a->tokens = toks;
-                a->ntokens = n;
-                a->cache_enabled = cache;
+    CK_RV rv = round_trip(a, c, &q, &rep, &lost, err);
+    if (rv == CKR_OK && (rv = rep.rv) == CKR_OK) {
+        c->instance = rep.num[0];
+        pthread_mutex_lock(&a->lock);
+        a->instance = c->instance;
+        pthread_mutex_unlock(&a->lock);
+    }
+    if (rv == CKR_OK && names) {
+        /* The client's tokens (its slots), kept for the context's life. */
+        char **toks = calloc(rep.nnames + 1, sizeof *toks);
+        for (uint32_t i = 0; toks && i < rep.nnames; i++)
+            if (!(toks[i] = strdup(rep.names[i]))) {
+                for (uint32_t k = 0; k < i; k++)
+                    free(toks[k]);
+                free(toks);
                 toks = NULL;
             }
-            for (uint32_t i = 0; toks && i < n; i++)
-                free(toks[i]);
-            free(toks);
+        if (toks) {
+            a->tokens = toks;
+            a->ntokens = rep.nnames;
+            a->cache_enabled = rep.flags != 0;
+        } else {
+            rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
         }
     }
-    free(body);
+    hc_rep_free(&rep);
     if (rv != CKR_OK) {
         hc_link_conn_close(c);
         return NULL;
@@ -294,44 +287,26 @@ CK_RV hc_link_find_on(hc_agent_t *a, struct conn *c, size_t tok,
 {
     *objs = NULL;
     *count = 0;
-    hc_wbuf_t w = { 0 };
-    hc_w_begin(&w, HC_OP_FIND);
-    hc_w_str(&w, a->tokens[tok]);
-    hc_w_template(&w, tmpl, n);
-    unsigned char *body = NULL;
-    size_t len;
-    CK_RV rv = exchange(a, c, &w, &body, &len, lost, err);
-    hc_w_free(&w);
-    if (rv != CKR_OK)
-        return rv;
-    hc_rbuf_t r;
-    hc_r_init(&r, body, len);
-    CK_RV arv;
-    if (!read_header(&r, HC_OP_FIND, &arv, err)) {
-        free(body);
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached: broken find reply");
-    }
-    uint32_t m = hc_r_u32(&r);
-    if (m > HC_PROTO_MAX_OBJS)
-        r.bad = true;
-    hc_obj_t *out = r.bad ? NULL : malloc((m ? m : 1) * sizeof *out);
-    for (uint32_t i = 0; out && i < m && !r.bad; i++) {
-        hc_proto_obj_t o;
-        hc_r_obj(&r, &o);
-        out[i] = r.bad ? 0 : hc_link_ref_intern(a, tok, c->instance, &o);
-        if (!r.bad && !out[i])
-            arv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    }
-    if (!hc_r_done(&r) || !out)
-        arv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: broken find reply");
-    free(body);
-    if (arv != CKR_OK) {
+    hc_req_t q = { .op = HC_OP_FIND, .tmpl = tmpl, .n = n };
+    snprintf(q.token, sizeof q.token, "%s", a->tokens[tok]);
+    hc_rep_t rep;
+    CK_RV rv = round_trip(a, c, &q, &rep, lost, err);
+    if (rv == CKR_OK)
+        rv = rep.rv;
+    hc_obj_t *out = rv == CKR_OK ? malloc((rep.nobjs ? rep.nobjs : 1) * sizeof *out) : NULL;
+    if (rv == CKR_OK && !out)
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    for (uint32_t i = 0; out && i < rep.nobjs && rv == CKR_OK; i++)
+        if (!(out[i] = hc_link_ref_intern(a, tok, c->instance, &rep.objs[i])))
+            rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    if (rv == CKR_OK) {
+        *objs = out;
+        *count = rep.nobjs;
+    } else {
         free(out);
-        return arv;
     }
-    *objs = out;
-    *count = m;
-    return CKR_OK;
+    hc_rep_free(&rep);
+    return rv;
 }
 
 /* The agent's reference for `obj` on connection c's instance: found again
@@ -374,28 +349,26 @@ static CK_RV agent_ref(hc_agent_t *a, struct conn *c, hc_obj_t obj,
 
 /* ---- calls ---- */
 
-/* One request: `obj` (0: none) is translated to the agent's reference;
- * `retry`: the call changes nothing, so it is retried once on a fresh
- * connection when the first one was lost. */
-CK_RV hc_link_call(hc_agent_t *a, uint8_t op, hc_obj_t obj, bool retry,
-                  build_fn build, parse_fn parse, void *arg, hc_err_t *err)
+CK_RV hc_link_call(hc_agent_t *a, hc_req_t *q, hc_obj_t obj, hc_rep_t *rep,
+                   hc_err_t *err)
 {
+    memset(rep, 0, sizeof *rep);
+    /* What the agent would refuse is refused here with the same code,
+     * before anything is sent. */
+    char why[200];
+    CK_RV rv = hc_req_check(q, why, sizeof why);
+    if (rv != CKR_OK)
+        return hc_err(err, rv, "hsmcache: %s (not sent to hsmcached)", why);
+    const hc_op_def_t *d = hc_op_def(q->op);
+    bool retry = d && d->retry;
     for (int attempt = 0;; attempt++) {
         struct conn *c = hc_link_conn_take(a, err);
         if (!c)
             return err ? err->rv : CKR_DEVICE_ERROR;
-        uint64_t aref = 0;
         bool lost = false;
-        CK_RV rv = obj ? agent_ref(a, c, obj, &aref, &lost, err) : CKR_OK;
-        unsigned char *body = NULL;
-        size_t len = 0;
-        if (rv == CKR_OK) {
-            hc_wbuf_t w = { 0 };
-            hc_w_begin(&w, op);
-            build(&w, aref, arg);
-            rv = exchange(a, c, &w, &body, &len, &lost, err);
-            hc_w_free(&w);
-        }
+        rv = obj ? agent_ref(a, c, obj, &q->obj, &lost, err) : CKR_OK;
+        if (rv == CKR_OK)
+            rv = round_trip(a, c, q, rep, &lost, err);
         if (lost) {
             hc_link_conn_close(c);
             hc_link_drop_idle(a);
@@ -403,66 +376,17 @@ CK_RV hc_link_call(hc_agent_t *a, uint8_t op, hc_obj_t obj, bool retry,
                 continue;
             return rv;
         }
-        if (rv != CKR_OK && !body) {
+        if (rv != CKR_OK) {
             /* An object gone or a request refused before sending leaves
-             * the connection usable; an I/O failure does not. */
+             * the connection usable; an I/O failure or a broken reply
+             * does not. */
             if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_ARGUMENTS_BAD)
                 hc_link_conn_put(a, c);
             else
                 hc_link_conn_close(c);
             return rv;
         }
-        hc_rbuf_t r;
-        hc_r_init(&r, body, len);
-        if (read_header(&r, op, &rv, err))
-            parse(&r, &rv, arg, err);
-        bool ok = hc_r_done(&r);
-        OPENSSL_cleanse(body, len);
-        free(body);
-        if (!ok) {
-            hc_link_conn_close(c);
-            return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: malformed "
-                          "%s reply", a->socket, hc_op_name(op));
-        }
         hc_link_conn_put(a, c);
-        return rv;
+        return rep->rv;
     }
 }
-
-void hc_link_parse_none(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    (void)r, (void)rv, (void)arg, (void)err;
-}
-
-void hc_link_build_token(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)aref;
-    hc_w_str(w, arg);
-}
-
-void hc_link_build_obj(hc_wbuf_t *w, uint64_t aref, void *arg)
-{
-    (void)arg;
-    hc_w_u64(w, aref);
-}
-
-
-void hc_link_parse_out(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err)
-{
-    struct out_buf *o = arg;
-    uint64_t n = hc_r_u64(r);
-    size_t got;
-    const unsigned char *p = hc_r_bytes(r, &got, HC_PROTO_MAX_VALUE);
-    if (r->bad)
-        return;
-    if (*rv == CKR_OK || *rv == CKR_BUFFER_TOO_SMALL)
-        *o->len = (size_t)n;
-    if (*rv == CKR_OK && o->buf) {
-        if (got > o->cap || got != n)
-            *rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: reply larger "
-                         "than the buffer");
-        else
-            memcpy(o->buf, p, got);
-    }
-}
-

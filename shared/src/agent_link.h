@@ -56,17 +56,15 @@ typedef struct hc_agent {
 } hc_agent_t;
 
 
-/* Builds a request's arguments; `aref` is the agent's reference for the
- * call's object (0: none). */
-typedef void (*build_fn)(hc_wbuf_t *w, uint64_t aref, void *arg);
-/* Reads the results (present whatever the rv); may change *rv. */
-typedef void (*parse_fn)(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err);
-
-/* One request: `obj` (0: none) is translated to the agent's reference;
- * `retry`: the call changes nothing, so it is retried once on a fresh
- * connection when the first one was lost. */
-CK_RV hc_link_call(hc_agent_t *a, uint8_t op, hc_obj_t obj, bool retry,
-                   build_fn build, parse_fn parse, void *arg, hc_err_t *err);
+/* One request (q's fields set as its op's table entry says, q->obj
+ * filled in here): `obj` (0: none) is translated to the agent's
+ * reference; templates the agent would refuse are refused before sending
+ * (hc_req_check); an op the table marks `retry` is sent again once on a
+ * fresh connection when the first one was lost. Returns the agent's rv
+ * (its message in err) with its results in *rep, or a transport error;
+ * free *rep with hc_rep_free either way. */
+CK_RV hc_link_call(hc_agent_t *a, hc_req_t *q, hc_obj_t obj, hc_rep_t *rep,
+                   hc_err_t *err);
 /* Connections: a new one (HELLO; `names`: keep the token list), an idle
  * one or a new one, back to the idle list, closed, all idle ones closed. */
 struct conn *hc_link_conn_new(hc_agent_t *a, bool names, hc_err_t *err);
@@ -84,17 +82,5 @@ hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
 CK_RV hc_link_find_on(hc_agent_t *a, struct conn *c, size_t tok,
                       const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
                       size_t *count, bool *lost, hc_err_t *err);
-/* Small builders and parsers several calls share. */
-void hc_link_parse_none(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err);
-void hc_link_build_token(hc_wbuf_t *w, uint64_t aref, void *arg);
-void hc_link_build_obj(hc_wbuf_t *w, uint64_t aref, void *arg);
-/* Copies a (u64 len, bytes) result into a caller's buffer (sign, crypt,
- * random), with PKCS#11 size semantics. */
-struct out_buf {
-    unsigned char *buf;
-    size_t *len;
-    size_t cap;
-};
-void hc_link_parse_out(hc_rbuf_t *r, CK_RV *rv, void *arg, hc_err_t *err);
 
 #endif

@@ -314,8 +314,8 @@ void hc_r_template(hc_rbuf_t *r, CK_ATTRIBUTE **out, CK_ULONG *n)
 
 void hc_req_free(hc_req_t *q)
 {
-    free(q->tmpl);
-    free(q->tmpl2);
+    free((void *)q->tmpl);   /* the decoder's own arrays */
+    free((void *)q->tmpl2);
     q->tmpl = q->tmpl2 = NULL;
     q->n = q->n2 = 0;
 }

@@ -154,26 +154,30 @@ void hc_r_mech(hc_rbuf_t *r, hc_proto_mech_t *m);
  * malloc'ed (free it); NULL with n = 0 for an empty template. */
 void hc_r_template(hc_rbuf_t *r, CK_ATTRIBUTE **out, CK_ULONG *n);
 
-/* A decoded request: the fields its op uses are set, the rest zero.
- * Pointers point into the body or into malloc'ed arrays freed by
- * hc_req_free. */
+/* A request: the fields its op uses (hc_op_def_t.req) are set, the rest
+ * zero. The client fills one and encodes it (hc_req_encode); the agent
+ * decodes one (hc_req_decode). Decoded, pointers point into the body or
+ * into malloc'ed arrays freed by hc_req_free; filled by the client, they
+ * are the caller's (never freed). */
 typedef struct hc_req {
     uint8_t op;
     char token[64];
     char text[HC_PROTO_MAX_STR];   /* profile (HELLO), record (AUDIT) */
     uint64_t obj;
-    hc_proto_mech_t mech;
+    hc_proto_mech_t mech;          /* the client sets mech.m only */
     const unsigned char *data, *data2;  /* data/sig, in; pin */
     size_t len, len2;
     uint8_t flags;                 /* sign flags; crypt: encrypt; stats: prometheus */
     int64_t expires;
     bool want;                     /* the caller gave an output buffer */
-    uint64_t cap;                  /* its size, or a count */
-    CK_ATTRIBUTE *tmpl, *tmpl2;
+    uint64_t cap;                  /* its size, or a count, or a mechanism */
+    /* Templates (FIND, GENERATE); GET_ATTRS's query: type, and in
+     * ulValueLen the buffer size, CK_UNAVAILABLE_INFORMATION for none. */
+    const CK_ATTRIBUTE *tmpl, *tmpl2;
     CK_ULONG n, n2;
     /* Set by the decoder for a well-formed request that asks for what may
      * not reach the module (proto_check.h): the agent answers `refuse`
-     * and the op's empty results (hc_op_empty_reply) without running it. */
+     * and the op's empty results without running it. */
     CK_RV refuse;
     char why[200];
     /* GET_ATTRS: bit i set when attribute i's type is not on the list (it
@@ -181,38 +185,115 @@ typedef struct hc_req {
     uint64_t blocked;
 } hc_req_t;
 
-/* Decodes a request body (proto_ops.c); false when it is malformed in any
- * way (wrong version, unknown op, bad lengths, trailing bytes). A request
- * that decodes may still carry `refuse`. */
-bool hc_req_decode(const unsigned char *body, size_t len, hc_req_t *req);
-void hc_req_free(hc_req_t *req);
-/* The op's name for logs ("sign"), or "?". */
-const char *hc_op_name(unsigned op);
+/* One attribute of a GET_ATTRS reply: its length (UINT64_MAX:
+ * unavailable) and value. */
+typedef struct hc_rep_attr {
+    uint64_t len;
+    const unsigned char *val;
+    size_t vlen;
+} hc_rep_attr_t;
+
+/* A reply's results: the fields its op uses (hc_op_def_t.rep) are set,
+ * the rest zero. The agent fills one (pointers are its own) and encodes
+ * it; the client decodes one (pointers into the body, arrays malloc'ed
+ * and freed by hc_rep_free). A refused request's reply is a zeroed one. */
+typedef struct hc_rep {
+    CK_RV rv;
+    char msg[512];
+    uint8_t flags;           /* status: present 1, PIN stored 2, rejected 4,
+                                logged in 8, info valid 16; sign: from the
+                                cache; hello: signature cache on */
+    uint64_t num[3];         /* counts and lengths; hello: instance; mech
+                                info: min, max, flags */
+    char name[64];           /* status: token; hello: client */
+    char module[256];        /* status: module */
+    const unsigned char *data;  /* bytes: token info, spki, signature, out, text */
+    size_t len;
+    const CK_ULONG *list;    /* mechanisms */
+    uint32_t nlist;
+    const hc_proto_obj_t *objs;  /* find; generate: public, private */
+    uint32_t nobjs;
+    const char *const *names;    /* hello: the client's tokens */
+    uint32_t nnames;
+    hc_rep_attr_t attrs[HC_PROTO_MAX_ATTRS];  /* get-attributes: one per
+                                                 attribute asked */
+    void *owned[2];          /* what hc_rep_free frees (decoded) */
+    unsigned char *body;     /* the client's: the reply's bytes, which the
+                                fields point into; wiped and freed by
+                                hc_rep_free */
+    size_t body_len;
+} hc_rep_t;
 
 /* ---- the operation table (proto_ops.c) ----
- * Each op once: its name, the [client] operations bit it needs, what it
- * is scoped by, its request decoder and the results a refused request
- * carries. */
+ * Each op once: its name, the [client] operations bit it needs, how the
+ * agent scopes it to the client's keys, whether a request lost before
+ * its reply may be sent again, and its request and reply fields, from
+ * which one encoder and one decoder each serve every op (client and
+ * agent alike). Adding an op is one table entry (and its handler). */
 typedef enum hc_op_scope {
-    HC_SCOPE_NONE,   /* the client as a whole (hello, stats, cache-purge) */
-    HC_SCOPE_TOKEN,  /* a token named in the request */
-    HC_SCOPE_OBJ,    /* an object (key) the request references */
+    HC_SCOPE_NONE,   /* the client as a whole; stats and audit scope
+                        themselves (report.c, audit_record.c) */
+    HC_SCOPE_TOKEN,  /* the token named (req.token): one the client's keys
+                        select, else "no such token" */
+    HC_SCOPE_OBJ,    /* the object referenced (req.obj): in the client's
+                        keys, else refused naming only the reference */
 } hc_op_scope_t;
+
+/* One field of a request or reply, in wire order. */
+typedef enum hc_field {
+    HC_F_END = 0,
+    /* request: hc_req_t's member */
+    HC_F_TEXT, HC_F_TOKEN, HC_F_OBJ, HC_F_MECH, HC_F_DATA, HC_F_DATA2,
+    HC_F_FLAGS, HC_F_EXPIRES, HC_F_WANT, HC_F_CAP, HC_F_TMPL, HC_F_TMPL2,
+    HC_F_QUERY,
+    /* reply: hc_rep_t's member */
+    HC_R_FLAGS, HC_R_NUM0, HC_R_NUM1, HC_R_NUM2, HC_R_NAME, HC_R_MODULE,
+    HC_R_DATA, HC_R_LIST, HC_R_OBJS, HC_R_PAIR, HC_R_NAMES, HC_R_ATTRS,
+} hc_field_t;
+
+typedef struct hc_field_def {
+    hc_field_t f;
+    uint32_t max;    /* DATA, DATA2, CAP, R_DATA: the largest value */
+} hc_field_def_t;
 
 typedef struct hc_op_def {
     const char *name;
     unsigned perm;   /* HC_OPS_* needed; 0: any listed client (CRYPT: by
                         its flag, see hc_op_perm) */
     hc_op_scope_t scope;
-    void (*decode)(hc_rbuf_t *r, hc_req_t *q);
-    void (*empty)(hc_wbuf_t *w, const hc_req_t *q);
+    bool retry;      /* changes nothing: resent once on a new connection
+                        when the first was lost before the reply */
+    hc_field_def_t req[8], rep[5];
 } hc_op_def_t;
 
 /* The table entry for op, or NULL when op is unknown. */
 const hc_op_def_t *hc_op_def(unsigned op);
+/* The op's name for logs ("sign"), or "?". */
+const char *hc_op_name(unsigned op);
 /* The HC_OPS_* bit a decoded request needs (0: none). */
 unsigned hc_op_perm(const hc_req_t *q);
-/* Writes a refused request's results (after the reply header). */
-void hc_op_empty_reply(hc_wbuf_t *w, const hc_req_t *q);
+
+/* Writes q as a whole frame into w (hc_w_begin ... its fields); false
+ * (w->failed) when a value is above its limit or a template holds a type
+ * not on proto_check.h's list. */
+bool hc_req_encode(hc_wbuf_t *w, const hc_req_t *q);
+/* Decodes a request body; false when it is malformed in any way (wrong
+ * version, unknown op, bad lengths, values above their limits, trailing
+ * bytes). A request that decodes may still carry `refuse`. */
+bool hc_req_decode(const unsigned char *body, size_t len, hc_req_t *req);
+void hc_req_free(hc_req_t *req);
+/* What the agent would refuse in q's templates (proto_check.h): CKR_OK,
+ * or the code with a sentence in why. The client asks it before sending. */
+CK_RV hc_req_check(const hc_req_t *q, char *why, size_t whysize);
+
+/* Writes the reply to q as a whole frame: header (rv, msg: only when rv
+ * is not CKR_OK) and r's fields (a zeroed r: the refused results). */
+bool hc_rep_encode(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const char *msg,
+                   const hc_rep_t *r);
+/* Decodes the reply to q (its op; GET_ATTRS: one value per attribute
+ * asked); false when malformed. Free with hc_rep_free. */
+bool hc_rep_decode(const unsigned char *body, size_t len, const hc_req_t *q,
+                   hc_rep_t *r);
+void hc_rep_free(hc_rep_t *r);
 
 #endif

@@ -48,12 +48,18 @@ lacks "... nor its name" "$slots" "token other"
 contains "... (control: the front as root shows the other token)" \
     "$(pkcs11-tool --module "$FRONT" -L 2>&1)" "hsmcache token other"
 
+# pdns_stats: the client's stats text (its key and token lines shown).
+pdns_stats() {
+    hostile_call hc-scope-pdns stats > "$T/stats.out"
+    grep '^key\|^token' "$T/stats.out" | sed 's/^/# pdns stats: /'
+}
+
 # Stats: the client's key, and the same label on the other token.
 check "the client signs with its key through the front" \
     agent_as hc-scope-pdns "$BUILD/tests/sigload" "$FRONT" ec 1 0.3
 contains "root signs with the other token's ec" "$(hostile_call root sign-all other ec)" "signed 1"
-out=$(hostile_call hc-scope-pdns stats)
-grep '^key\|^token' <<< "$out" | sed 's/^/# pdns stats: /'
+pdns_stats
+out=$(cat "$T/stats.out")
 contains "its stats show its own key (matched by real token label and CKA_ID)" "$out" "key dns/ec: sign requests"
 lacks "... and nothing of the other token's ec" "$out" "other/ec"
 lacks "... nor the other token" "$out" "token other"
@@ -63,8 +69,8 @@ contains "... (control: root's stats show the other token's ec)" \
 # A second ec on the client's token, outside its keys, signs too.
 check "control: key ec (id bb) made on scopetok" gen_key scopetok bb ec
 contains "root signs with both ec keys of dns" "$(hostile_call root sign-all dns ec)" "signed 2"
-out=$(hostile_call hc-scope-pdns stats)
-grep '^key\|^token' <<< "$out" | sed 's/^/# pdns stats: /'
+pdns_stats
+out=$(cat "$T/stats.out")
 lacks "dns/ec's counters now include a key outside its keys: hidden" "$out" "key dns/ec"
 contains "... while its token's own counters are still shown" "$out" "token dns: sign requests"
 contains "... (control: root's stats show dns/ec)" "$(hostile_call root stats)" "key dns/ec: sign requests"
