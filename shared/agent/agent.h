@@ -11,6 +11,7 @@
  *             run it on the core, answer
  *   report.c  per-client counters and the stats reply
  *   scope.c   which tokens a client may see; token status at most 1 s old
+ *   module_info.c  the Cryptoki version each token's module reports
  *
  * Threads: the accept loop, one per connection, one waiting for signals.
  * `agent_t.lock` guards the current state, connection counts and client
@@ -58,6 +59,10 @@ typedef struct agent_state {
     agent_rules_t self;
     pthread_mutex_t tokstat_lock; /* guards tokstat (scope.c) */
     struct agent_tokstat *tokstat[HC_P_COUNT];
+    pthread_mutex_t modinfo_lock; /* guards the three below (module_info.c) */
+    struct hc_modules *modules;   /* the state's own module loads */
+    struct agent_modinfo *modinfo;
+    size_t nmodinfo;
     int stop_pipe[2];             /* readable once the state is retired */
     unsigned refs;                /* guarded by agent->lock */
 } agent_state_t;
@@ -109,6 +114,14 @@ CK_RV agent_token_status(agent_state_t *st, hc_ctx_t *ctx, int profile, size_t t
 bool agent_token_allowed(const agent_rules_t *rules, const char *name,
                          const hc_token_status_t *st);
 void agent_tokstat_free(agent_state_t *st);
+
+/* module_info.c */
+/* The Cryptoki version `module` (a token's module name or path as
+ * configured) reports in C_GetInfo; read once per state. An error (err
+ * names the module) when it cannot be loaded or answered. */
+CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v,
+                           hc_err_t *err);
+void agent_modinfo_free(agent_state_t *st);
 
 /* serve.c */
 typedef struct agent_conn_arg {

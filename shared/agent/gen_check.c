@@ -5,7 +5,9 @@
  * the label and id within their sizes, safe boolean values; then the key
  * it will become (token, class, label, the id the core will give it) must
  * be covered by one of the client's keys URIs, exactly as the agent
- * authorizes an existing object (hc_uri_covers).
+ * authorizes an existing object (hc_uri_covers). After generation the
+ * made keys are read back (agent_gen_verify): the agent trusts what the
+ * module did, not what it was asked.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,6 +88,24 @@ static CK_RV require(const check_t *c, half_t *h, CK_ATTRIBUTE_TYPE type,
     return CKR_OK;
 }
 
+/* CKA_DESTROYABLE (Cryptoki 2.40): false is refused; when absent it is
+ * added as true only for a module of 2.40 or later, which knows it (an
+ * older one refuses a template with a type it does not know, and keys
+ * there are always destroyable: agent_gen_verify checks the rest). */
+static CK_RV destroyable(const check_t *c, half_t *h, bool v240)
+{
+    if (v240)
+        return require(c, h, CKA_DESTROYABLE, "CKA_DESTROYABLE", true,
+                       "a key the agent makes can be destroyed");
+    if (flag(h, CKA_DESTROYABLE) == -2)
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's CKA_DESTROYABLE "
+                      "is not one CK_BBOOL", h->name);
+    if (flag(h, CKA_DESTROYABLE) == 0)
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's CKA_DESTROYABLE "
+                      "is false: a key the agent makes can be destroyed", h->name);
+    return CKR_OK;
+}
+
 /* The template's shape: no type twice, its class, label and id sizes. */
 static CK_RV shape(const check_t *c, const half_t *h)
 {
@@ -140,7 +160,7 @@ static CK_RV covered(const check_t *c, const half_t *h, const CK_ATTRIBUTE *give
                   id.label, given_id ? " and the CKA_ID given" : "");
 }
 
-CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok,
+CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bool v240,
                       const CK_ATTRIBUTE *pub, CK_ULONG npub,
                       const CK_ATTRIBUTE *priv, CK_ULONG npriv,
                       agent_gen_tmpl_t *out, hc_err_t *err)
@@ -167,10 +187,8 @@ CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok,
                       "a private key the agent makes must be sensitive")) != CKR_OK ||
         (rv = require(&c, privh, CKA_EXTRACTABLE, "CKA_EXTRACTABLE", false,
                       "a private key the agent makes never leaves the token")) != CKR_OK ||
-        (rv = require(&c, privh, CKA_DESTROYABLE, "CKA_DESTROYABLE", true,
-                      "a key the agent makes can be destroyed")) != CKR_OK ||
-        (rv = require(&c, pubh, CKA_DESTROYABLE, "CKA_DESTROYABLE", true,
-                      "a key the agent makes can be destroyed")) != CKR_OK)
+        (rv = destroyable(&c, privh, v240)) != CKR_OK ||
+        (rv = destroyable(&c, pubh, v240)) != CKR_OK)
         return rv;
     if (flag(pubh, CKA_TOKEN) == -2 || flag(privh, CKA_TOKEN) == -2)
         return refuse(&c, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_TOKEN is not one CK_BBOOL");
@@ -186,5 +204,45 @@ CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok,
             return rv;
     }
     *out = t;
+    return CKR_OK;
+}
+
+/* One boolean attribute of a made key: 0, 1, or -1 when it cannot be read
+ * (unknown to the module, or an error). */
+static int made_flag(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE_TYPE type)
+{
+    CK_BBOOL v = CK_FALSE;
+    CK_ATTRIBUTE a = { type, &v, sizeof v };
+    if (hc_get_attrs(ctx, obj, &a, 1, NULL) != CKR_OK || a.ulValueLen != sizeof v)
+        return -1;
+    return v != CK_FALSE;
+}
+
+CK_RV agent_gen_verify(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bool v240,
+                       hc_obj_t pub, hc_obj_t priv, hc_err_t *err)
+{
+    const char *token = hc_token_name(ctx, tok);
+    check_t c = { rules, token ? token : "?", err };
+    static const struct {
+        bool private_half, want, v240_only;
+        CK_ATTRIBUTE_TYPE type;
+        const char *name;
+    } musts[] = {
+        { true, true, false, CKA_SENSITIVE, "CKA_SENSITIVE" },
+        { true, false, false, CKA_EXTRACTABLE, "CKA_EXTRACTABLE" },
+        { true, true, true, CKA_DESTROYABLE, "CKA_DESTROYABLE" },
+        { false, true, true, CKA_DESTROYABLE, "CKA_DESTROYABLE" },
+    };
+    for (size_t i = 0; i < sizeof musts / sizeof *musts; i++) {
+        if (musts[i].v240_only && !v240)
+            continue;
+        int v = made_flag(ctx, musts[i].private_half ? priv : pub, musts[i].type);
+        if (v != musts[i].want)
+            return hc_err(err, CKR_TEMPLATE_INCONSISTENT, "hsmcached refused generate "
+                          "for [client %s] on token %s: the module made a %s key whose "
+                          "%s is %s", agent_rules_name(c.rules), c.token,
+                          musts[i].private_half ? "private" : "public", musts[i].name,
+                          v < 0 ? "unreadable" : v ? "true" : "false");
+    }
     return CKR_OK;
 }

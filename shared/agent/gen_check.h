@@ -19,7 +19,9 @@
 /* The templates to generate with: the request's attributes, in order,
  * then the safe values the request left out (CKA_SENSITIVE true,
  * CKA_EXTRACTABLE false on the private half, CKA_DESTROYABLE true on
- * both). Values point into the request's templates or static storage. */
+ * both when the module reports Cryptoki 2.40 or later: an older one
+ * refuses a type it does not know, and has no undestroyable keys). Values
+ * point into the request's templates or static storage. */
 typedef struct agent_gen_tmpl {
     CK_ATTRIBUTE pub[HC_PROTO_MAX_ATTRS + 3];
     CK_ATTRIBUTE priv[HC_PROTO_MAX_ATTRS + 3];
@@ -27,7 +29,8 @@ typedef struct agent_gen_tmpl {
 } agent_gen_tmpl_t;
 
 /* Checks the generation request of `rules`'s client on token `tok` of
- * `ctx` (templates of at most HC_PROTO_MAX_ATTRS attributes each). CKR_OK:
+ * `ctx` (templates of at most HC_PROTO_MAX_ATTRS attributes each); `v240`:
+ * the token's module reports Cryptoki 2.40 or later (module_info.c). CKR_OK:
  * `out` holds the templates to pass to the module. Else nothing is
  * filled, and err names the client, the token and the attribute at fault:
  * CKR_TEMPLATE_INCONSISTENT (an attribute given twice, a wrong class),
@@ -36,9 +39,17 @@ typedef struct agent_gen_tmpl {
  * the agent's other key refusals), CKR_TOKEN_NOT_PRESENT (the token's
  * identity cannot be read to match the keys URIs). May read the token's
  * status (a call to the token). Thread-safe. */
-CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok,
+CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bool v240,
                       const CK_ATTRIBUTE *pub, CK_ULONG npub,
                       const CK_ATTRIBUTE *priv, CK_ULONG npriv,
                       agent_gen_tmpl_t *out, hc_err_t *err);
+/* After the module made the pair: reads the keys back and checks they are
+ * what agent_gen_check asked for (private half sensitive and not
+ * extractable; both destroyable when `v240`). CKR_OK, or
+ * CKR_TEMPLATE_INCONSISTENT naming the client, token, half and attribute
+ * (one that cannot be read counts as wrong): the caller destroys the
+ * pair. Calls the token. Thread-safe. */
+CK_RV agent_gen_verify(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bool v240,
+                       hc_obj_t pub, hc_obj_t priv, hc_err_t *err);
 
 #endif

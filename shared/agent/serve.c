@@ -349,6 +349,19 @@ static void do_crypt(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     OPENSSL_cleanse(out, sizeof out); /* a decrypted secret */
 }
 
+/* Whether token tok's module reports Cryptoki 2.40 or later (it knows
+ * CKA_DESTROYABLE). */
+static CK_RV module_v240(session_t *s, size_t tok, bool *v240, hc_err_t *err)
+{
+    const hc_token_cfg_t *t = hc_config_token(s->st->cfg, hc_token_name(s->ctx, tok));
+    CK_VERSION v = { 0, 0 };
+    CK_RV rv = t ? agent_module_version(s->st, t->module, &v, err)
+                 : hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: token %s is not in %s",
+                          hc_token_name(s->ctx, tok), s->st->cfg->path);
+    *v240 = v.major > 2 || (v.major == 2 && v.minor >= 40);
+    return rv;
+}
+
 static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
@@ -356,8 +369,11 @@ static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *
     /* Checked before the module is called (gen_check.c): a refused
      * request makes no key, so none can be left behind. */
     agent_gen_tmpl_t t;
-    CK_RV rv = agent_gen_check(s->rules, s->ctx, tok, q->tmpl, q->n, q->tmpl2, q->n2,
-                               &t, &err);
+    bool v240 = false;
+    CK_RV rv = module_v240(s, tok, &v240, &err);
+    if (rv == CKR_OK)
+        rv = agent_gen_check(s->rules, s->ctx, tok, v240, q->tmpl, q->n, q->tmpl2, q->n2,
+                             &t, &err);
     if (rv != CKR_OK) {
         __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
         hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): %s",
@@ -366,15 +382,22 @@ static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *
     if (rv == CKR_OK)
         rv = hc_generate_key_pair(s->ctx, tok, &q->mech.m, t.pub, t.npub,
                                   t.priv, t.npriv, &pub, &priv, &err);
-    /* A module that made something else than asked: removed again, and
-     * said so when it cannot be. */
+    /* A module that made something else than asked (outside the client's
+     * keys, or unsafe): removed again, and said so when it cannot be. */
+    bool unmade = false;
     if (rv == CKR_OK && (!allowed(s, pub) || !allowed(s, priv))) {
         rv = refuse_key(s, "generate", priv, &err);
-        if (hc_destroy(s->ctx, pub, NULL) != CKR_OK || hc_destroy(s->ctx, priv, NULL) != CKR_OK)
-            hc_log(&s->ag->log, HC_LOG_ERROR, "token %s: a key pair generated for "
-                   "[client %s] outside its keys could not be destroyed",
-                   hc_token_name(s->ctx, tok), agent_rules_name(s->rules));
+        unmade = true;
+    } else if (rv == CKR_OK &&
+               (rv = agent_gen_verify(s->rules, s->ctx, tok, v240, pub, priv, &err)) != CKR_OK) {
+        log_refusal(s, err.msg);
+        unmade = true;
     }
+    if (unmade &&
+        (hc_destroy(s->ctx, pub, NULL) != CKR_OK || hc_destroy(s->ctx, priv, NULL) != CKR_OK))
+        hc_log(&s->ag->log, HC_LOG_ERROR, "token %s: a key pair generated for "
+               "[client %s] and refused could not be destroyed",
+               hc_token_name(s->ctx, tok), agent_rules_name(s->rules));
     hc_obj_identity_t ids[2];
     hc_proto_obj_t pair[2] = { wire_obj(s->ctx, rv == CKR_OK ? pub : 0, &ids[0]),
                                wire_obj(s->ctx, rv == CKR_OK ? priv : 0, &ids[1]) };

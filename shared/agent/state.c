@@ -31,6 +31,7 @@ static void state_free(agent_state_t *st)
     hc_config_free(st->cfg);
     pthread_mutex_destroy(&st->lock);
     agent_tokstat_free(st);
+    agent_modinfo_free(st);
     free(st);
 }
 
@@ -71,6 +72,7 @@ agent_state_t *agent_state_load(agent_t *ag, hc_err_t *err)
     st->stop_pipe[0] = st->stop_pipe[1] = -1;
     pthread_mutex_init(&st->lock, NULL);
     pthread_mutex_init(&st->tokstat_lock, NULL);
+    pthread_mutex_init(&st->modinfo_lock, NULL);
     CK_RV rv = hc_config_load(ag->conf_path, &st->cfg, err);
     if (rv == CKR_OK && !st->cfg->agent.socket[0])
         rv = hc_err(err, CKR_GENERAL_ERROR, "%s: [core] agent is not set (the "

@@ -14,21 +14,33 @@
 # sshca pubkey` prints the same keys.
 # A generation inside its keys still works, and the private key the agent
 # made is sensitive and never extractable though the client asked for
-# neither.
+# neither. On a module from before Cryptoki 2.40 (tests/lib/
+# oldcryptoki.c: it reports 2.20 and refuses CKA_DESTROYABLE, which it
+# does not know) the agent leaves CKA_DESTROYABLE out, so generation
+# works there too; and a key that module makes unsafe (extractable,
+# non-sensitive, whatever it was asked) is read back after generation,
+# refused and destroyed.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/hostile.sh"
 hostile_setup hc-gen-sock hc-gen
 make_token sshtok
 make_token dnstok
+make_token oldtok
+# A module from before Cryptoki 2.40 (tests/lib/oldcryptoki.c).
+cc -shared -fPIC $(pkg-config --cflags p11-kit-1) -o "$T/oldcryptoki.so" \
+    "$TOP/tests/lib/oldcryptoki.c" -ldl
+export OLDCRYPTOKI_REAL=$SOFTHSM_MODULE OLDCRYPTOKI_UNSAFE=$T/old-unsafe
 "$SIMCTL" "$SIMSTATE" reset
 write_config ssh "$SIM" sshtok "[token dns]" "module = softhsm2" "label = dnstok" \
+    "[token old]" "module = $T/oldcryptoki.so" "label = oldtok" \
     "[agent]" "socket-group = hc-gen-sock" \
     "[client gen]" "uid = hc-gen" "operations = generate" \
-    "keys = pkcs11:token=ssh;object=mine, pkcs11:token=ssh;object=byid;id=%42" \
+    "keys = pkcs11:token=ssh;object=mine, pkcs11:token=ssh;object=byid;id=%42, pkcs11:token=old;object=mine" \
     "[sshca]" "keys = pkcs11:token=ssh;object=ca" "audit-log = $T/audit.log"
 chmod 644 "$HSMCACHE_CONF"
 store_pin ssh
 store_pin dns
+store_pin old
 "$HC" keygen ssh ca ecdsa-p256 > /dev/null
 "$HC" sshca pubkey > "$T/ca-before.pub"
 equals "setup: sshca pubkey lists the one CA key" "$(awk '{print $3}' "$T/ca-before.pub" | xargs)" "ca"
@@ -85,4 +97,24 @@ attrs=$(printf '%s' "$PIN" > "$T/p"; pkcs11-tool --module "$SOFTHSM_MODULE" --to
     --pin "$(cat "$T/p")" -O --type privkey --label mine 2>&1)
 contains "... its private key is sensitive and never extractable" "$attrs" "sensitive, always sensitive, never extractable"
 equals "the SSH token holds the two new pairs besides the CA's" "$(token_objects sshtok | grep -c Object)" "6"
+
+# A module from before Cryptoki 2.40 (it reports 2.20 and refuses
+# CKA_DESTROYABLE, a type it does not know): the agent does not add it.
+check "on a pre-2.40 module, a key under its own label: made" hostile_api hc-gen keygen cli old mine
+attrs=$(printf '%s' "$PIN" > "$T/p"; pkcs11-tool --module "$SOFTHSM_MODULE" --token-label oldtok --login \
+    --pin "$(cat "$T/p")" -O --type privkey --label mine 2>&1)
+contains "... its private key is sensitive and never extractable" "$attrs" "sensitive, always sensitive, never extractable"
+refused "... a non-destroyable key there (refused before the module: it cannot say)" \
+    "private key's CKA_DESTROYABLE is false" old mine destroyable=0
+# The module turns buggy: it makes an extractable, non-sensitive key
+# whatever it is asked. The agent reads the keys back and removes them.
+before=$(token_objects oldtok | grep -c Object)
+touch "$T/old-unsafe"
+expect_fail "a key the module made unsafe: refused after generation, naming what is wrong" \
+    "the module made a private key whose CKA_SENSITIVE is false" hostile_api hc-gen keygen cli old mine
+rm -f "$T/old-unsafe"
+equals "... and destroyed: the token holds what it held before ($before objects)" \
+    "$(token_objects oldtok | grep -c Object)" "$before"
+contains "... the agent logs the refusal with the client" "$(cat "$T/agent.log")" \
+    "client gen (uid $(id -u hc-gen), pid"
 done_testing
