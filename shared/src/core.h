@@ -146,7 +146,9 @@ hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok);
 /* The real handle of `e` valid in session `s` (re-found after reconnect). */
 CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
                           hc_keyent_t *e, CK_OBJECT_HANDLE *out, hc_err_t *err);
-/* Fills e->spki/sig_len (once); CKR_KEY_HANDLE_INVALID-ish when unknown. */
+/* Fills e->spki/sig_len (once); CKR_KEY_TYPE_INCONSISTENT when the key
+ * has no public key. A failure that says nothing of the key (a lost
+ * session, a refused handle, a module fault) is returned, not kept. */
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err);
 void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e);
 /* hc_keyindex_get, with an error naming the reference when unknown. */
@@ -156,7 +158,9 @@ hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
 typedef CK_RV (*hc_key_op_fn)(hc_token_t *t, const hc_session_t *s,
                               CK_OBJECT_HANDLE h, void *arg, hc_err_t *err);
 /* hc_pool_run for an operation on `e`: resolves its handle (again after a
- * reconnect) before calling `fn`. */
+ * reconnect) before calling `fn`; a handle the module refuses
+ * (CKR_OBJECT_HANDLE_INVALID, CKR_KEY_HANDLE_INVALID) is dropped, found
+ * again by identity and `fn` run once more. */
 CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
                  hc_key_op_fn fn, void *arg, hc_err_t *err);
 void hc_keyindex_free(hc_token_t *t);

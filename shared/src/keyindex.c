@@ -237,13 +237,47 @@ struct key_run {
     void *arg;
 };
 
+/* The module refused a handle it gave: the object was deleted (perhaps
+ * created again), or the handle was never good (a buggy module's search). */
+static bool handle_refused(CK_RV rv)
+{
+    return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID;
+}
+
+/* Not a property of the key: a later call may well succeed. */
+static bool transient(CK_RV rv)
+{
+    return hc_rv_lost(rv) || handle_refused(rv) || rv == HC_P11_FAULT;
+}
+
+/* Forgets `h` as e's handle in generation `gen` (unless another thread
+ * found it again meanwhile), so that it is found again by identity. */
+static void drop_handle(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
+                        uint64_t gen)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    if (e->gen == gen && e->handle == h)
+        e->gen = 0; /* generation 0 never matches */
+    pthread_mutex_unlock(&t->idx_lock);
+}
+
 static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
                         hc_err_t *err)
 {
     struct key_run *k = arg;
-    CK_OBJECT_HANDLE h;
-    CK_RV rv = hc_keyindex_resolve(t, s, k->e, &h, err);
-    return rv == CKR_OK ? k->fn(t, s, h, k->arg, err) : rv;
+    CK_RV rv = CKR_OK;
+    /* A refused handle is not kept for the next call, and is found again
+     * once in this one: a cached handle outlives a re-created object. */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        CK_OBJECT_HANDLE h;
+        if ((rv = hc_keyindex_resolve(t, s, k->e, &h, err)) != CKR_OK)
+            return rv;
+        rv = k->fn(t, s, h, k->arg, err);
+        if (!handle_refused(rv))
+            break;
+        drop_handle(t, k->e, h, s->gen);
+    }
+    return rv;
 }
 
 CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
@@ -303,8 +337,9 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     }
     if (rv != CKR_OK)
         return rv;
-    if (n == 1 && spki_of(t, s->h, ph, e->ktype, a, NULL) == CKR_OK)
-        return CKR_OK;
+    if (n == 1 && ((rv = spki_of(t, s->h, ph, e->ktype, a, err)) == CKR_OK ||
+                   transient(rv)))
+        return rv;
     /* No public object: an RSA private key carries its public parts. */
     if (e->ktype == CKK_RSA)
         return spki_of(t, s->h, h, e->ktype, a, err);
@@ -327,7 +362,7 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
                       "not a key", t->cfg->name, hc_keyent_name(e, name, sizeof name));
     struct pub_arg a = { .e = e };
     CK_RV rv = hc_key_run(t, e, true, false, public_op, &a, err);
-    if (rv != CKR_OK && (hc_rv_lost(rv) || rv == HC_P11_FAULT))
+    if (rv != CKR_OK && transient(rv))
         return rv; /* not a property of the key: try again next time */
     pthread_mutex_lock(&t->idx_lock);
     if (!e->pub_tried) {
