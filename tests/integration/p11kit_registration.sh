@@ -31,13 +31,15 @@ fi
 # -o all: install what $BUILD holds, the build under test; a rebuild here
 # would race other builds, and under ASan make it without the sanitizer.
 check "make install into a staging root" make -s -o all -C "$TOP" install DESTDIR="$T/root" PREFIX=/usr BUILD="$BUILD"
-mod=$(cat "$T/root/usr/share/p11-kit/modules/hsmcache.module" 2>/dev/null)
-contains "make install: module 'hsmcache' (what PowerDNS rows name) is the pdns front" "$mod" "hsmcache-pdns.so"
-lib=${mod#module: }
+modfile=$T/root/usr/share/p11-kit/modules/hsmcache.module
+lib=$(sed -n 's/^module: //p' "$modfile" 2>/dev/null)
+contains "make install: module 'hsmcache' (what PowerDNS rows name) is the pdns front" "$lib" "hsmcache-pdns.so"
+equals "... loaded by pdns_server and pdnsutil only (p11-kit enable-in)" \
+    "$(sed -n 's/^enable-in: *//p' "$modfile" 2>/dev/null)" "pdns_server, pdnsutil"
 check "... and points at the installed file" test -f "$T/root$lib"
-mod=$(cat "$T/root/usr/share/p11-kit/modules/hsmcache-pkcs11.module" 2>/dev/null)
+mod=$(sed -n 's/^module: //p' "$T/root/usr/share/p11-kit/modules/hsmcache-pkcs11.module" 2>/dev/null)
 contains "make install: module 'hsmcache-pkcs11' is the generic front" "$mod" "hsmcache-pkcs11.so"
-check "... and points at the installed file" test -f "$T/root${mod#module: }"
+check "... and points at the installed file" test -f "$T/root$mod"
 check "make install: the SSH CA module" test -f "$T/root${lib%/*}/hsmcache-sshca.so"
 check "the installed CLI runs" "$T/root/usr/bin/hsmcache" --help
 check "... and is the one under test" cmp "$BUILD/hsmcache" "$T/root${lib%/*}/hsmcache"
