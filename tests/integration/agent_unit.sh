@@ -6,12 +6,13 @@
 #     HC_UNIT_EXPOSURE_MAX (2.0; 1.5 now, 8.7 before the sandbox), and each
 #     setting the unit's comment promises is counted as in force (a line
 #     removed names itself here, not only as a higher score);
-#   - LimitCORE=0 and UMask=0077 are set (LimitCORE is not rated).
+#   - LimitCORE=0 and UMask=0027 are set (LimitCORE is not rated; UMask
+#     0027 is, as group-readable: the audit log is made 0640 on purpose).
 # And what the sandbox asks of the agent, without a running systemd (a
 # container has none): every object hsmcached maps (itself, libhsmcache,
 # SoftHSM, p11-kit, OpenSSL...) has a non-executable stack, and the agent
 # under the kernel's own W^X (prctl PR_SET_MDWE, what
-# MemoryDenyWriteExecute asks) and umask 077 starts, gives its socket the
+# MemoryDenyWriteExecute asks) and umask 027 starts, gives its socket the
 # configured mode, generates a key and signs with it.
 # Without systemd-analyze the file is reported skipped, with that reason.
 . "$(dirname "$0")/../lib/env.sh"
@@ -41,12 +42,12 @@ for s in NoNewPrivileges= ProtectSystem= ProtectHome= PrivateTmp= PrivateMounts=
          MemoryDenyWriteExecute= RestrictRealtime= RestrictSUIDSGID= RemoveIPC= SystemCallArchitectures= \
          'SystemCallFilter=~@debug' 'SystemCallFilter=~@mount' 'CapabilityBoundingSet=~CAP_SYS_ADMIN' \
          'CapabilityBoundingSet=~CAP_SYS_PTRACE' AmbientCapabilities= 'RestrictAddressFamilies=~AF_NETLINK' \
-         'RestrictAddressFamilies=~AF_PACKET' UMask=; do
+         'RestrictAddressFamilies=~AF_PACKET'; do
     line=$(grep -F "✓ $s " <<< "$report")
     contains "in force: $s" "$line" "✓ $s"
 done
 equals "LimitCORE=0 (no core file, whatever the agent does)" "$(grep -c '^LimitCORE=0$' "$UNIT")" "1"
-equals "UMask=0077" "$(grep -c '^UMask=0077$' "$UNIT")" "1"
+equals "UMask=0027 (nothing readable by others)" "$(grep -c '^UMask=0027$' "$UNIT")" "1"
 
 # W^X: no object the agent maps asks for an executable stack (glibc would
 # mprotect the stack PROT_EXEC, which MemoryDenyWriteExecute refuses).
@@ -59,7 +60,7 @@ done
 equals "no executable stack in the $(wc -w <<< "$objs") objects hsmcached and SoftHSM map" "$execstack" ""
 
 # The agent under PR_SET_MDWE (refuse a mapping gaining exec) and umask
-# 077. The wrapper first shows the kernel refusing a W+X mapping (the
+# 027. The wrapper first shows the kernel refusing a W+X mapping (the
 # control: W^X is on), then execs the agent.
 cat > "$T/wx.py" <<'EOP'
 import ctypes, mmap, os, sys
@@ -79,14 +80,14 @@ make_token wx
 write_config t softhsm2 wx "[agent]" "socket-mode = 0660"
 store_pin t
 sed -i "s|^\[core\]\$|[core]\nagent = $T/agent.sock|" "$HSMCACHE_CONF"
-(umask 077; exec python3 "$T/wx.py" "$BUILD/hsmcached" --config "$HSMCACHE_CONF") > "$T/agent.log" 2>&1 &
+(umask 027; exec python3 "$T/wx.py" "$BUILD/hsmcached" --config "$HSMCACHE_CONF") > "$T/agent.log" 2>&1 &
 AGENT=$!
 HC_PIDS="$AGENT"
 for i in $(seq 100); do [ -S "$T/agent.sock" ] && break; sleep 0.05; done
 contains "W^X is on for the agent (the kernel refused a W+X mapping)" "$(head -1 "$T/agent.log")" \
     "wx: writable and executable mapping refused"
 equals "the agent runs under it ($(tail -1 "$T/agent.log"))" "$(sed -n 's/^Name:\t//p' "/proc/$AGENT/status")" "hsmcached"
-equals "... with umask 077, its socket has the configured mode 0660" "$(stat -c %a "$T/agent.sock")" "660"
+equals "... with umask 027, its socket has the configured mode 0660" "$(stat -c %a "$T/agent.sock")" "660"
 check "... it generates a key in SoftHSM through the agent" "$HC" keygen t wxkey ecdsa-p256
 ref=$(agent_raw root find t wxkey)
 contains "... and signs with it" "$(agent_raw root sign "${ref##* }")" "rv=0x0, 64 bytes"
