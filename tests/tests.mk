@@ -55,14 +55,34 @@ test-tsan:
 	$(MAKE) BUILD=build-tsan SANITIZE="-fsanitize=thread" OPT="-O1 -g" all
 	@HC_SANITIZER=tsan BUILD=$(CURDIR)/build-tsan bash tests/run.sh concurrency
 
-# make bench-NAME runs tests/bench/NAME.sh (dashes become underscores).
+# make bench-NAME runs tests/bench/NAME.sh (dashes become underscores);
+# its headline figures go to $(BUILD)/bench/NAME.results. make bench runs
+# the benches named in BENCH (default all, in this order), each even when
+# one before it failed, then prints tests/bench/summary.py's table of the
+# goals over them; it fails when a bench failed.
 BENCHES := front ssh pdns-calls pdns bind agent
+BENCH ?= $(BENCHES)
+BENCH_DIR = $(BUILD)/bench
 bench-%:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	@bash tests/bench/$(subst -,_,$*).sh
+	@$(MAKE) --no-print-directory bench-run-$*
 
-bench: $(BENCHES:%=bench-%)
+bench-run-%:
+	@test -f tests/bench/$(subst -,_,$*).sh || { echo "no bench $* (benches: $(BENCHES))"; exit 1; }
+	@mkdir -p $(BENCH_DIR)
+	@rm -f $(BENCH_DIR)/$*.results
+	@HC_BENCH_RESULTS=$(abspath $(BENCH_DIR))/$*.results bash tests/bench/$(subst -,_,$*).sh
+
+.PHONY: bench
+bench:
+	@for b in $(BENCH); do case " $(BENCHES) " in *" $$b "*) ;; \
+	    *) echo "BENCH: no bench $$b (benches: $(BENCHES))"; exit 1 ;; esac; done
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	@st=0; for b in $(BENCH); do echo "== bench-$$b"; \
+	    $(MAKE) --no-print-directory bench-run-$$b || { st=1; echo "== bench-$$b FAILED"; }; done; \
+	echo; python3 tests/bench/summary.py $(BENCH_DIR) $(BENCH); exit $$st
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)

@@ -13,6 +13,11 @@
 #   ssh_certs_ok CA_PUB N WHAT
 #                         the N certificates $T/u*-cert.pub are all signed by
 #                         CA_PUB's key (else a message naming WHAT, status 1)
+#   bench_begin/bench_result/bench_stat/bench_done
+#                         the results file summary.py reads (below)
+#   device_limit INFLIGHT MS, share RATE LIMIT
+#                         a simulated card's C_Sign/s ceiling and the share
+#                         of it a rate reached
 
 stats() {
     sort -g | awk -v f="${1:-%.2f}" '{ v[NR] = $1 } END { if (NR)
@@ -48,3 +53,42 @@ ssh_certs_ok() {
     done
     [ "$n" -eq "$2" ] || { echo "$3: $n of $2 certificates signed by the CA" >&2; return 1; }
 }
+
+# Results for tests/bench/summary.py: each bench writes its headline
+# figures as `KEY VALUE...` lines to $HC_BENCH_RESULTS (nothing when it is
+# unset), besides its human output. `status ok` is written last and only
+# by a bench whose every figure counted: a file without it is a failed run.
+#   bench_begin NAME KNOB=VALUE...   empties the file; the knobs the run used,
+#                                    `short yes` when one came from the environment
+#   bench_result KEY VALUE...        one line
+#   bench_stat KEY FORMAT < NUMBERS  `KEY median lowest highest`
+#   bench_done                       `status ok`
+bench_result() {
+    [ -n "${HC_BENCH_RESULTS:-}" ] || return 0
+    printf '%s\n' "$*" >> "$HC_BENCH_RESULTS"
+}
+bench_begin() {
+    [ -n "${HC_BENCH_RESULTS:-}" ] || return 0
+    mkdir -p "$(dirname "$HC_BENCH_RESULTS")"
+    : > "$HC_BENCH_RESULTS"
+    bench_result bench "$1"
+    shift
+    bench_result knobs "$@"
+    # A knob set in the environment is a run away from the defaults.
+    local k short=no
+    for k in "$@"; do [ -n "$(printenv "${k%%=*}")" ] && short=yes; done
+    bench_result short "$short"
+}
+bench_stat() {
+    local s
+    s=$(stats "$2" | tr -d '[]' | tr -- '-' ' ')
+    [ -n "$s" ] && bench_result "$1" "$s"
+    return 0
+}
+bench_done() { bench_result status ok; }
+
+# device_limit INFLIGHT MS: a card's ceiling, C_Sign per second when
+# INFLIGHT calls run at once and each C_Sign takes MS ms.
+device_limit() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.1f", n * 1000 / ms }'; }
+# share RATE LIMIT: RATE as a percentage of LIMIT.
+share() { awk -v r="$1" -v l="$2" 'BEGIN { printf "%.0f", (l > 0 ? 100 * r / l : 0) }'; }
