@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_fields.h"
 #include "audit_record.h"
 #include "err.h"
 #include "jsonline.h"
@@ -16,47 +17,23 @@ struct agent_audit {
     json_t *obj;
 };
 
-enum kind { STR, STR_OR_NULL, UINT, BOOL, STR_ARRAY };
+/* The fields, their kinds and order: audit_fields.h, which the module
+ * writes from too. */
+#define NFIELDS ((size_t)HC_AUDIT_NFIELDS)
 
-/* The record sshca-plugin/audit.c writes, field by field, in its order.
- * A change there is a change here: the agent refuses anything else. */
-static const struct field {
-    const char *name;
-    enum kind kind;
-} fields[] = {
-    { "time", STR },
-    { "uid", UINT },
-    { "user", STR_OR_NULL },
-    { "pid", UINT },
-    { "host", STR_OR_NULL },
-    { "identity", STR_OR_NULL },
-    { "principals", STR_OR_NULL },
-    { "validity", STR_OR_NULL },
-    { "serial", STR_OR_NULL },
-    { "options", STR_ARRAY },
-    { "host_certificate", BOOL },
-    { "key_file", STR_OR_NULL },
-    { "public_key", STR_OR_NULL },
-    { "public_key_fingerprint", STR_OR_NULL },
-    { "ca_key", STR },
-    { "ca_fingerprint", STR_OR_NULL },
-    { "result", STR },
-};
-#define NFIELDS (sizeof fields / sizeof fields[0])
-
-static bool kind_ok(const json_t *v, enum kind k)
+static bool kind_ok(const json_t *v, hc_audit_kind_t k)
 {
     switch (k) {
-    case STR:
+    case HC_AUDIT_STR:
         return json_is_string(v);
-    case STR_OR_NULL:
+    case HC_AUDIT_STR_OR_NULL:
         return json_is_string(v) || json_is_null(v);
-    case UINT:
+    case HC_AUDIT_UINT:
         return json_is_integer(v) && json_integer_value(v) >= 0 &&
                json_integer_value(v) <= UINT32_MAX;
-    case BOOL:
+    case HC_AUDIT_BOOL:
         return json_is_boolean(v);
-    case STR_ARRAY:
+    case HC_AUDIT_STR_ARRAY:
         if (!json_is_array(v))
             return false;
         for (size_t i = 0; i < json_array_size(v); i++)
@@ -67,7 +44,7 @@ static bool kind_ok(const json_t *v, enum kind k)
     return false;
 }
 
-static const char *kind_name(enum kind k)
+static const char *kind_name(hc_audit_kind_t k)
 {
     static const char *const names[] = { "a string", "a string or null",
                                          "an integer from 0 to 2^32-1", "true or false",
@@ -91,10 +68,10 @@ CK_RV agent_audit_parse(const char *text, agent_audit_t **rec, hc_err_t *err)
         want = "an object";
     }
     for (size_t i = 0; !bad && i < NFIELDS; i++) {
-        json_t *v = json_object_get(obj, fields[i].name);
-        if (!v || !kind_ok(v, fields[i].kind)) {
-            bad = fields[i].name;
-            want = v ? kind_name(fields[i].kind) : "present";
+        json_t *v = json_object_get(obj, hc_audit_fields[i].name);
+        if (!v || !kind_ok(v, hc_audit_fields[i].kind)) {
+            bad = hc_audit_fields[i].name;
+            want = v ? kind_name(hc_audit_fields[i].kind) : "present";
         }
     }
     if (!bad && json_object_size(obj) != NFIELDS) {
@@ -103,7 +80,7 @@ CK_RV agent_audit_parse(const char *text, agent_audit_t **rec, hc_err_t *err)
         json_object_foreach(obj, key, v) {
             bool known = false;
             for (size_t i = 0; i < NFIELDS && !known; i++)
-                known = !strcmp(key, fields[i].name);
+                known = !strcmp(key, hc_audit_fields[i].name);
             if (!known) {
                 bad = key;
                 want = "absent (not a field of the SSH CA module's record)";
@@ -172,8 +149,8 @@ char *agent_audit_line(const agent_audit_t *rec, unsigned peer_uid, int peer_pid
     json_t *out = json_object();
     bool ok = out != NULL;
     for (size_t i = 0; ok && i < NFIELDS; i++)
-        ok = json_object_set(out, fields[i].name,
-                             json_object_get(rec->obj, fields[i].name)) == 0;
+        ok = json_object_set(out, hc_audit_fields[i].name,
+                             json_object_get(rec->obj, hc_audit_fields[i].name)) == 0;
     /* What the agent knows for sure, last, and never from the sender. */
     ok = ok && json_object_set_new(out, "peer_uid", json_integer(peer_uid)) == 0 &&
          json_object_set_new(out, "peer_pid", json_integer(peer_pid)) == 0 &&

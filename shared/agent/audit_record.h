@@ -4,7 +4,7 @@
  *
  * The SSH CA module (sshca-plugin/audit.c) writes one JSON object per
  * signing attempt. The agent parses it with libjansson and accepts only
- * that object: exactly the module's fields with their types, no field
+ * that object: exactly the fields of audit_fields.h with their types, no field
  * twice, nothing after it, valid UTF-8 (no NUL). It writes the record
  * back itself, compact, in the module's field order, every non-ASCII or
  * control character escaped, followed by what it knows of the sender
