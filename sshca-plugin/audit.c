@@ -1,12 +1,12 @@
 /* audit.c: one JSON object per line per signing attempt (written with
  * libjansson), appended with O_APPEND under an exclusive flock and
  * fsync'ed, so concurrent signers never interleave and a crash loses at
- * most the line being written. */
+ * most the line being written. Its fields are audit_fields.h's, which
+ * hsmcached checks against; their values are the certificate's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shared/agent/audit_fields.h"
 #include "jsonline.h"
 #include "sshca.h"
 #include "sshkey.h"
@@ -95,40 +96,86 @@ int sshca_audit_writable(const char *path)
     return 0;
 }
 
-int sshca_audit(hc_ctx_t *ctx, const sshca_args_t *a, const sshca_key_t *key,
-                const char *subject_file, const char *result)
+/* The certificate's options as -O arguments (see audit_fields.h). */
+static json_t *options_of(const sshca_request_t *r)
 {
-    char when[32];
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < r->noptions; i++) {
+        char *t = sshca_certopt_text(&r->options[i]);
+        if (!t || json_array_append_new(arr, text(t)) != 0) {
+            free(t);
+            json_decref(arr);
+            return NULL;
+        }
+        free(t);
+    }
+    return arr;
+}
+
+static json_t *principals_of(const sshca_request_t *r)
+{
+    if (r->nprincipals == 0)
+        return json_null();
+    size_t len = 0;
+    for (size_t i = 0; i < r->nprincipals; i++)
+        len += strlen(r->principals[i]) + 1;
+    char *joined = malloc(len), *p = joined;
+    if (!joined)
+        return NULL;
+    for (size_t i = 0; i < r->nprincipals; i++)
+        p = stpcpy(p, r->principals[i]), *p++ = ',';
+    p[-1] = '\0';
+    json_t *v = text(joined);
+    free(joined);
+    return v;
+}
+
+int sshca_audit(hc_ctx_t *ctx, const sshca_caller_t *who, const sshca_args_t *a,
+                const sshca_key_t *key, size_t index, const char *result)
+{
+    char when[32], validity[48], serial[24];
     time_t now = time(NULL);
     struct tm tm;
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    struct passwd *pw = getpwuid(getuid());
+    /* What ssh-keygen puts in the certificate, when its arguments were
+     * read; nothing of it otherwise (the refusal says why). */
+    const sshca_request_t *r = a->parsed && a->req.certify ? &a->req : NULL;
+    const char *file = r && index < r->nfiles ? r->files[index] : NULL;
+    if (r) {
+        sshca_validity_format(r->valid_after, r->valid_before, validity, sizeof validity);
+        snprintf(serial, sizeof serial, "%llu",
+                 (unsigned long long)sshca_request_serial(r, index));
+    }
     char *subj, *subj_fp;
-    subject(subject_file, &subj, &subj_fp);
-    json_t *options = json_array();
-    for (size_t i = 0; options && i < a->noptions; i++)
-        json_array_append_new(options, text(a->options[i]));
-    /* The fields in this order are what hsmcached accepts from the module
-     * (shared/agent/audit_record.c): a change here is a change there. */
-    json_t *o = json_pack("{s:o, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:b,"
-                          " s:o, s:o, s:o, s:o, s:o, s:o}",
-                          "time", text(when),
-                          "uid", (json_int_t)getuid(),
-                          "user", text(pw ? pw->pw_name : NULL),
-                          "pid", (json_int_t)getpid(),
-                          "host", text(a->program),
-                          "identity", text(a->identity),
-                          "principals", text(a->principals),
-                          "validity", text(a->validity),
-                          "serial", text(a->serial),
-                          "options", options,
-                          "host_certificate", a->host_cert,
-                          "key_file", text(subject_file),
-                          "public_key", text(subj),
-                          "public_key_fingerprint", text(subj_fp),
-                          "ca_key", text(key ? key->uri : NULL),
-                          "ca_fingerprint", text(key ? key->fingerprint : NULL),
-                          "result", text(result));
+    subject(file, &subj, &subj_fp);
+    json_t *o = json_object();
+    for (int f = 0; o && f < HC_AUDIT_NFIELDS; f++) {
+        json_t *v = NULL;
+        switch ((hc_audit_field_t)f) {
+        case HC_AUDIT_F_time: v = text(when); break;
+        case HC_AUDIT_F_uid: v = json_integer((json_int_t)who->uid); break;
+        case HC_AUDIT_F_user: v = text(who->user[0] ? who->user : NULL); break;
+        case HC_AUDIT_F_pid: v = json_integer((json_int_t)getpid()); break;
+        case HC_AUDIT_F_host: v = text(a->program); break;
+        case HC_AUDIT_F_identity: v = text(r ? r->key_id : NULL); break;
+        case HC_AUDIT_F_principals: v = r ? principals_of(r) : json_null(); break;
+        case HC_AUDIT_F_validity: v = text(r ? validity : NULL); break;
+        case HC_AUDIT_F_serial: v = text(r ? serial : NULL); break;
+        case HC_AUDIT_F_options: v = r ? options_of(r) : json_array(); break;
+        case HC_AUDIT_F_host_certificate: v = json_boolean(r && r->host); break;
+        case HC_AUDIT_F_key_file: v = text(file); break;
+        case HC_AUDIT_F_public_key: v = text(subj); break;
+        case HC_AUDIT_F_public_key_fingerprint: v = text(subj_fp); break;
+        case HC_AUDIT_F_ca_key: v = text(key ? key->uri : NULL); break;
+        case HC_AUDIT_F_ca_fingerprint: v = text(key ? key->fingerprint : NULL); break;
+        case HC_AUDIT_F_result: v = text(result); break;
+        case HC_AUDIT_NFIELDS: break;
+        }
+        if (!v || json_object_set_new(o, hc_audit_fields[f].name, v) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
     free(subj);
     free(subj_fp);
     /* Compact, in this order, every non-ASCII and control character

@@ -1,11 +1,8 @@
-/* policy.c: the [sshca] signing rules, checked before every signature.
- * Each refusal names its rule and says how to satisfy it. */
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
+/* policy.c: the [sshca] signing rules, checked before every signature
+ * against the caller and what ssh-keygen will put in the certificate (not
+ * its raw argv). Each refusal names its rule and says how to satisfy it. */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sshca.h"
 
@@ -17,43 +14,29 @@ static bool listed(const hc_strlist_t *l, const char *name)
     return false;
 }
 
-static bool in_allowed_group(const hc_strlist_t *allowed)
+static bool in_allowed_group(const hc_strlist_t *allowed, const sshca_caller_t *who)
 {
-    gid_t groups[256];
-    int n = getgroups(256, groups);
-    if (n < 0)
-        n = 0;
-    groups[n < 256 ? n++ : 255] = getgid();
-    for (int i = 0; i < n; i++) {
-        struct group *g = getgrgid(groups[i]);
-        if (g && listed(allowed, g->gr_name))
+    for (size_t i = 0; i < who->ngroups; i++)
+        if (listed(allowed, who->groups[i]))
             return true;
-    }
     return false;
 }
 
-static void human(long long s, char *out, size_t size)
+static void human(unsigned long long s, char *out, size_t size)
 {
     if (s % 86400 == 0)
-        snprintf(out, size, "%lldd", s / 86400);
+        snprintf(out, size, "%llud", s / 86400);
     else if (s % 3600 == 0)
-        snprintf(out, size, "%lldh", s / 3600);
+        snprintf(out, size, "%lluh", s / 3600);
     else
-        snprintf(out, size, "%llds", s);
+        snprintf(out, size, "%llus", s);
 }
 
-const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
-                               time_t now, char *why, size_t size)
+/* The host and the command line: ssh-keygen itself, a release we can
+ * read, arguments it will certify with. */
+static const char *host_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
+                              char *why, size_t size)
 {
-    struct passwd *pw = getpwuid(getuid());
-    const char *user = pw ? pw->pw_name : "?";
-    if ((cfg->allowed_users.n || cfg->allowed_groups.n) &&
-        !listed(&cfg->allowed_users, user) && !in_allowed_group(&cfg->allowed_groups)) {
-        snprintf(why, size, "user %s (uid %u) is not in allowed-users and in "
-                 "none of allowed-groups; run as an allowed user or ask for "
-                 "the user to be added", user, (unsigned)getuid());
-        return "allowed-users";
-    }
     if (a->is_agent_helper) {
         if (!cfg->allow_agent) {
             snprintf(why, size, "signing through ssh-agent is off (its "
@@ -61,49 +44,81 @@ const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
                      "set allow-agent = yes in [sshca]");
             return "allow-agent";
         }
-        return NULL; /* the agent's own checks apply; nothing more to see */
+        return NULL;
     }
     if (!a->is_keygen) {
-        snprintf(why, size, "the host program is %s, not ssh-keygen",
-                 a->program ? a->program : "?");
+        snprintf(why, size, "%s; only the installed ssh-keygen may sign with "
+                 "this module", a->host_why);
         return "host";
     }
-    if (!a->ca_file) {
-        snprintf(why, size, "ssh-keygen was not asked to certify (-s)");
-        return "host";
+    if (!a->parsed) {
+        snprintf(why, size, "ssh-keygen %s's arguments: %s", a->release, a->parse_why);
+        return "arguments";
     }
-    if (a->host_cert && !cfg->host_certs) {
-        snprintf(why, size, "host certificates (-h) are not allowed here "
-                 "(host-certs = no)");
-        return "host-certs";
+    if (!a->req.certify) {
+        snprintf(why, size, "ssh-keygen %s was not asked to certify a key (-s CA "
+                 "-I ID ... KEYFILE, options before the key files)", a->release);
+        return "arguments";
     }
-    if (cfg->require_principals && (!a->principals || !a->principals[0])) {
-        snprintf(why, size, "no principals: give -n with the user (or host) "
-                 "names the certificate is for");
-        return "require-principals";
-    }
-    if (!a->validity) {
+    return NULL;
+}
+
+static const char *validity_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
+                                  char *why, size_t size)
+{
+    const sshca_request_t *r = &a->req;
+    if (!r->validity_arg) {
         if (cfg->require_validity || cfg->max_validity_s) {
             snprintf(why, size, "no validity: give -V, e.g. -V +8h");
             return "require-validity";
         }
         return NULL;
     }
-    long long from, to;
-    if (sshca_validity(a->validity, now, &from, &to) != 0) {
-        snprintf(why, size, "-V %s is not a validity interval this policy "
-                 "understands; use e.g. -V +8h or -V -5m:+8h", a->validity);
-        return "require-validity";
-    }
-    if (cfg->max_validity_s &&
-        (from == LLONG_MIN || to == LLONG_MAX || to - from > cfg->max_validity_s)) {
-        char max[32], got[32] = "unbounded";
-        human(cfg->max_validity_s, max, sizeof max);
-        if (from != LLONG_MIN && to != LLONG_MAX)
-            human(to - from, got, sizeof got);
-        snprintf(why, size, "-V %s is valid for %s, more than max-validity %s; "
-                 "give a shorter -V, e.g. -V +%s", a->validity, got, max, max);
+    if (!cfg->max_validity_s)
+        return NULL;
+    /* the length of the interval in the certificate; for -V +TIME,
+     * ssh-keygen's own backdate (under 2 min, for skewed clocks) is not
+     * counted: TIME from now is what was asked */
+    bool unbounded = r->valid_after == 0 || r->valid_before == UINT64_MAX;
+    uint64_t start = r->backdated ? (uint64_t)a->now : r->valid_after;
+    uint64_t len = unbounded || r->valid_before < start ? 0 : r->valid_before - start;
+    if (unbounded || len > (uint64_t)cfg->max_validity_s) {
+        char max[32], got[32] = "unbounded", iv[48];
+        human((unsigned long long)cfg->max_validity_s, max, sizeof max);
+        if (!unbounded)
+            human((unsigned long long)len, got, sizeof got);
+        sshca_validity_format(r->valid_after, r->valid_before, iv, sizeof iv);
+        snprintf(why, size, "-V %s (%s) is valid for %s, more than max-validity %s; "
+                 "give a shorter -V, e.g. -V +%s", r->validity_arg, iv, got, max, max);
         return "max-validity";
     }
     return NULL;
+}
+
+const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
+                               const sshca_args_t *a, char *why, size_t size)
+{
+    const char *user = who->user[0] ? who->user : "?";
+    if ((cfg->allowed_users.n || cfg->allowed_groups.n) &&
+        !listed(&cfg->allowed_users, user) && !in_allowed_group(&cfg->allowed_groups, who)) {
+        snprintf(why, size, "user %s (uid %u) is not in allowed-users and in "
+                 "none of allowed-groups; run as an allowed user or ask for "
+                 "the user to be added", user, who->uid);
+        return "allowed-users";
+    }
+    const char *rule = host_check(cfg, a, why, size);
+    if (rule || a->is_agent_helper)
+        return rule;
+    const sshca_request_t *r = &a->req;
+    if (r->host && !cfg->host_certs) {
+        snprintf(why, size, "host certificates (-h) are not allowed here "
+                 "(host-certs = no)");
+        return "host-certs";
+    }
+    if (cfg->require_principals && r->nprincipals == 0) {
+        snprintf(why, size, "no principals: give -n with the user (or host) "
+                 "names the certificate is for, before the key files");
+        return "require-principals";
+    }
+    return validity_check(cfg, a, why, size);
 }

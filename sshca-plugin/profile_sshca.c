@@ -84,6 +84,7 @@ static void sshca_fini(void *state)
     free(st->keys);
     free(st->visible);
     sshca_args_free(&st->args);
+    sshca_caller_free(&st->caller);
     hc_config_free(st->cfg);
     pthread_mutex_destroy(&st->lock);
     free(st);
@@ -109,8 +110,9 @@ static CK_RV sshca_init(hc_ctx_t *ctx, void **state)
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
-    if (sshca_args_read_self(&st->args) != 0) {
-        hc_log(&st->log, HC_LOG_ERROR, "cannot read this process's command line");
+    if (sshca_args_read_self(&st->args) != 0 || sshca_caller_self(&st->caller) != 0) {
+        hc_log(&st->log, HC_LOG_ERROR, "cannot read this process's command line, "
+               "binary or user from /proc and the user database");
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
@@ -140,7 +142,6 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     pthread_mutex_lock(&st->lock);
     size_t attempt = st->attempts++;
     pthread_mutex_unlock(&st->lock);
-    const char *file = attempt < st->args.nfiles ? st->args.files[attempt] : NULL;
     const sshca_key_t *ca = NULL;
     for (size_t i = 0; i < st->nkeys; i++)
         if (st->keys[i].obj == key)
@@ -149,11 +150,18 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
         return hc_err(err, CKR_KEY_HANDLE_INVALID, "not one of the [sshca] keys");
 
     char why[512], result[600];
-    const char *rule = sshca_policy_check(cfg, &st->args, time(NULL), why, sizeof why);
+    const char *rule = sshca_policy_check(cfg, &st->caller, &st->args, why, sizeof why);
+    /* one signature per key file, in order: more than the files given
+     * is not ssh-keygen certifying them */
+    if (!rule && st->args.is_keygen && attempt >= st->args.req.nfiles) {
+        snprintf(why, sizeof why, "signature %zu asked for, but ssh-keygen was "
+                 "given %zu key file(s)", attempt + 1, st->args.req.nfiles);
+        rule = "arguments";
+    }
     if (rule) {
         hc_log(&st->log, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
         snprintf(result, sizeof result, "refused: %s", rule);
-        if (sshca_audit(ctx, &st->args, ca, file, result) != 0)
+        if (sshca_audit(ctx, &st->caller, &st->args, ca, attempt, result) != 0)
             hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s", cfg->audit_log,
                    strerror(errno));
         return hc_err(err, CKR_FUNCTION_REJECTED, "refused by rule %s", rule);
@@ -169,7 +177,7 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     char b[32];
     snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s",
              hc_rv_name(rv, b));
-    if (sshca_audit(ctx, &st->args, ca, file, result) != 0 && rv == CKR_OK) {
+    if (sshca_audit(ctx, &st->caller, &st->args, ca, attempt, result) != 0 && rv == CKR_OK) {
         hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
                cfg->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit record not written");

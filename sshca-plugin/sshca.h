@@ -4,36 +4,48 @@
  *
  * Only the keys named in [sshca] keys (and the other halves sharing their
  * CKA_ID) are visible. Before each signature the policy in [sshca] is
- * checked against ssh-keygen's own arguments (/proc/self/cmdline) and the
- * calling user; every attempt, signed or refused, appends one JSON line
- * to the audit log. The audit log failing means no signature (fail
- * closed).
+ * checked against the calling user and what ssh-keygen will put in the
+ * certificate: its own arguments (/proc/self/cmdline) read as the
+ * installed ssh-keygen reads them (keygen.h), after checking that the
+ * process is that ssh-keygen. Every attempt, signed or refused, appends
+ * one JSON line to the audit log. The audit log failing means no
+ * signature (fail closed).
  */
 #ifndef SSHCA_H
 #define SSHCA_H
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config.h"
+#include "keygen.h"
 #include "hsmcache.h"
 #include "log.h"
 
-/* What the host process asked for, from its command line. */
+/* The process the module is loaded in, and what its command line asks
+ * (host.c). */
 typedef struct sshca_args {
     char *program;        /* basename of /proc/self/exe */
-    bool is_keygen;       /* ssh-keygen */
-    bool is_agent_helper; /* ssh-agent's ssh-pkcs11-helper */
-    const char *identity, *principals, *validity, *serial, *ca_file;
-    const char **options; /* -O, repeated */
-    size_t noptions;
-    bool host_cert, use_agent;
-    const char **files;   /* the public keys to certify, in order */
-    size_t nfiles;
-    char *buf;            /* backing store of all strings */
-    size_t buflen;
+    char *exe;            /* /proc/self/exe */
+    bool is_keygen;       /* the installed /usr/bin/ssh-keygen, checked */
+    bool is_agent_helper; /* the installed ssh-agent ssh-pkcs11-helper, checked */
+    char host_why[320];   /* why neither (the name, path, owner or version at fault) */
+    char release[32];     /* ssh-keygen's, from its binary ("9.2p1") */
+    time_t now;           /* when the module loaded: ssh-keygen's -V clock */
+    bool parsed;          /* req holds ssh-keygen's reading of its argv */
+    char parse_why[320];  /* else why not */
+    sshca_request_t req;
 } sshca_args_t;
+
+/* Who runs it, for allowed-users / allowed-groups. */
+typedef struct sshca_caller {
+    unsigned uid;
+    char user[64];        /* "" when the uid has no name */
+    char **groups;        /* the names of its gid and supplementary groups */
+    size_t ngroups;
+} sshca_caller_t;
 
 typedef struct sshca_key {
     hc_obj_t obj;
@@ -49,30 +61,42 @@ typedef struct sshca_state {
     sshca_key_t *keys;
     size_t nkeys;
     sshca_args_t args;
+    sshca_caller_t caller;
     pthread_mutex_t lock;
     size_t attempts;      /* signing attempts so far: index into files */
 } sshca_state_t;
 
-/* cmdline.c: parses a NUL-separated argv (as in /proc/self/cmdline). */
-int sshca_args_parse(sshca_args_t *a, const char *exe, const char *cmdline,
-                     size_t len);
+/* host.c: this process: its binary (path, owner, mode, the same inode
+ * as the installed file, the OpenSSH release inside it) and its
+ * command line read as that release reads it. -1 only when /proc cannot
+ * be read; a host that is not trusted is recorded in a->host_why. Called
+ * once, from the module's init. */
 int sshca_args_read_self(sshca_args_t *a);
 void sshca_args_free(sshca_args_t *a);
-
-/* validity.c: ssh-keygen -V syntax -> [from, to] (seconds since the
- * epoch); unbounded ends are LLONG_MIN / LLONG_MAX. 0 or -1 (bad). */
-int sshca_validity(const char *spec, time_t now, long long *from, long long *to);
+/* Only root can change it: owned by root, not writable by others, nor by
+ * a group other than root's. */
+bool sshca_root_only(const struct stat *st);
+/* dpkg.c: the OpenSSH release of the running ssh-keygen (`exe_fd`: its
+ * /proc/self/exe), which dpkg installed with exactly these bytes. 0, or
+ * -1 with `why`. */
+int sshca_dpkg_release(int exe_fd, char *release, size_t size, char *why, size_t wsize);
+/* The calling user: real uid, its name and its groups' names. 0 or -1.
+ * Uses getpwuid/getgrgid: call once, from the module's init. */
+int sshca_caller_self(sshca_caller_t *c);
+void sshca_caller_free(sshca_caller_t *c);
 
 /* policy.c: NULL when allowed, else the rule's name; `why` says what
- * failed and how to satisfy it. */
-const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
-                               time_t now, char *why, size_t size);
+ * failed and how to satisfy it. Pure (reads only its arguments):
+ * thread-safe. */
+const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
+                               const sshca_args_t *a, char *why, size_t size);
 
 /* audit.c: one JSON line for the [sshca] audit log, appended through
- * hc_audit (O_APPEND, flock, fsync; by hsmcached when ctx talks to it).
- * 0 or -1 with errno. `subject_file` may be NULL. */
-int sshca_audit(hc_ctx_t *ctx, const sshca_args_t *a, const sshca_key_t *key,
-                const char *subject_file, const char *result);
+ * hc_audit (O_APPEND, flock, fsync; by hsmcached when ctx talks to it):
+ * the certificate for the `index`th key file (its serial), or the
+ * refusal. 0 or -1 with errno. */
+int sshca_audit(hc_ctx_t *ctx, const sshca_caller_t *who, const sshca_args_t *a,
+                const sshca_key_t *key, size_t index, const char *result);
 /* Checks that the audit log can be opened for appending. */
 int sshca_audit_writable(const char *path);
 

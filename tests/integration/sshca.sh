@@ -157,6 +157,7 @@ audit_take
 AUDIT_WANT=$((AUDIT_WANT + 3))
 check "audit: one JSON line per key, each naming its own key file" python3 - "$T" <<'EOP'
 import json, sys
+from datetime import datetime, timezone
 lines = [json.loads(l) for l in open(sys.argv[1] + "/audit.new")]
 assert len(lines) == 3, lines
 for i, l in enumerate(lines, 1):
@@ -164,7 +165,13 @@ for i, l in enumerate(lines, 1):
     assert l["key_file"] == f"{sys.argv[1]}/multi{i}.pub", l
     assert l["public_key_fingerprint"].startswith("SHA256:"), l
     assert l["ca_key"] == "pkcs11:token=ssh;object=ca-p256", l
-    assert l["identity"] == "multi" and l["validity"] == "+1h" and l["principals"] == "hc-alice"
+    assert l["identity"] == "multi" and l["principals"] == "hc-alice", l
+    # the certificate's interval (-V +1h: from a minute boundary 59-118 s
+    # back to 1 h from now), in ssh-keygen's own UTC -V syntax
+    a, b = l["validity"].split(":")
+    t = [datetime.strptime(x, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc).timestamp() for x in (a, b)]
+    assert t[0] % 60 == 0 and 3600 + 59 <= t[1] - t[0] <= 3600 + 118, l["validity"]
+    assert l["serial"] == "0" and l["host_certificate"] is False, l
 EOP
 
 # Policy: each rule refuses, says which rule, leaves no certificate, and
