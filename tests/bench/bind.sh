@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make bench-bind: BIND 9.20 signing one zone (BENCH_NAMES names, default
-# 5000, ECDSA P-256 KSK+ZSK) side by side in one run, with the keys
+# make bench-bind: BIND 9.20 signing one zone (ECDSA P-256 KSK+ZSK) side
+# by side in one run, with the keys
 #   (a) in the token through pkcs11-provider 1.0 (Debian's, the anchor),
 #   (b) in the token through the hsmcache provider,
 #   (c) in files (no HSM: the ceiling, on SoftHSM's row only),
@@ -13,32 +13,52 @@
 #     polling, AXFR and ldns-verify-zone are not in the time;
 #   dnssec-signzone's signatures/s (-n 4) with those keys;
 #   on the simulator, the PKCS#11 calls per C_Sign during dnssec-signzone.
-# Every cell runs BENCH_REPEAT passes (default 3), (a) and (b) alternating
-# within a pass so load drifts hit both; shown: the median and, in
+# Zone sizes, so that every timed pass lasts 5 s or more: on SoftHSM named
+# signs BENCH_NAMES names (default 25000: about 10 s) and dnssec-signzone
+# a zone of BENCH_SIGNZONE_NAMES (default 100000: 200,000 signatures,
+# about 5-8 s at SoftHSM's speed); on the simulator both sign
+# BENCH_SIM_NAMES (default 2000: at the card's limit that is over 10 s of
+# signatures per run, and a named pass over a minute).
+# Every cell runs BENCH_REPEAT passes (default 5), (b) and (a) alternating
+# (b, a, b, a ...) so load drifts hit both; shown: the median and, in
 # brackets, the lowest and highest pass. The b/a ratios are taken per pass
 # and shown the same way. Each signed zone is checked with
-# ldns-verify-zone after AXFR, so no cell is counted unsigned.
+# ldns-verify-zone (after AXFR for named), so no cell is counted unsigned.
+# The simulator's rows end with its limit (4 calls in flight / 11 ms =
+# 363.6 C_Sign/s) and the share of it each side reached: named's C_Sign
+# counted at the simulator over named's time, dnssec-signzone's own
+# signatures/s. Headline figures go to $HC_BENCH_RESULTS
+# (tests/bench/summary.py).
 # BENCH_HSMS="softhsm" (or "sim") runs one half only.
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../lib/bench.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
-N=${BENCH_NAMES:-5000}
+N_SOFT=${BENCH_NAMES:-25000}
+N_SIGNZONE=${BENCH_SIGNZONE_NAMES:-100000}
+N_SIM=${BENCH_SIM_NAMES:-2000}
+REPEAT=${BENCH_REPEAT:-5}
 P11PROV=/usr/lib/x86_64-linux-gnu/ossl-modules/pkcs11.so
 hc_setup
+bench_begin bind BENCH_NAMES=$N_SOFT BENCH_SIGNZONE_NAMES=$N_SIGNZONE BENCH_SIM_NAMES=$N_SIM BENCH_REPEAT=$REPEAT
 PORT=$((23000 + $$ % 9000))
 make_token dnstok
 store_pin_file() { # FILE: the PIN pkcs11-provider reads (mode 600, in $T)
     (umask 077; printf '%s' "$PIN" > "$1")
 }
 store_pin_file "$T/p11prov.pin"
+# zone_file FILE [NAMES]: the zone, NAMES names (default $N).
 zone_file() {
     { printf '$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n'
-      for i in $(seq "$N"); do printf 'n%d IN A 192.0.2.%d\n' "$i" $((i % 250 + 1)); done; } > "$1"
+      awk -v n="${2:-$N}" 'BEGIN { for (i = 1; i <= n; i++) printf "n%d IN A 192.0.2.%d\n", i, i % 250 + 1 }'; } > "$1"
 }
-# The name DNSSEC order puts last, so the one signed last.
-LAST=$(seq "$N" | sed 's/^/n/' | LC_ALL=C sort | tail -1)
+# set_names COUNT: the zone named signs has COUNT names; LAST is the one
+# DNSSEC order puts last, so the one signed last.
+set_names() {
+    N=$1
+    LAST=$(seq "$N" | sed 's/^/n/' | LC_ALL=C sort | tail -1)
+}
 
 # p11prov_conf FILE MODULE: pkcs11-provider 1.0 as BIND 9.20 needs it.
 p11prov_conf() {
@@ -103,22 +123,25 @@ run_named() {
     echo "$end - $t0" | bc -l > "$d/seconds"
 }
 
-# run_signzone DIR [ENV...]: dnssec-signzone's signatures/s with DIR's keys.
+# run_signzone DIR ZONEFILE [ENV...]: dnssec-signzone's signatures/s with
+# DIR's keys over ZONEFILE.
 run_signzone() {
-    local d=$1
-    shift
-    (cd "$d" && env "$@" dnssec-signzone -t -n 4 -S -K keys -o bench.test -f bench.signed bench.db > signzone.log 2>&1) ||
+    local d=$1 z=$2
+    shift 2
+    (cd "$d" && env "$@" dnssec-signzone -t -n 4 -S -K keys -o bench.test -f bench.signed "$z" > signzone.log 2>&1) ||
         { echo "dnssec-signzone failed: $(tail -3 "$d/signzone.log")" >&2; return 1; }
     ldns-verify-zone "$d/bench.signed" > /dev/null || { echo "$d/bench.signed does not verify" >&2; return 1; }
     sed -n 's/^Signatures per second: *//p' "$d/signzone.log"
 }
 
+# pct FILE: FILE's fractions as "median% [lowest-highest%]".
+pct() { awk '{ print 100 * $1 }' "$1" | stats %.0f | sed 's/^\([0-9]*\) \[\([0-9]*\)-\([0-9]*\)\]/\1% [\2-\3%]/'; }
 calls_total() { "$SIMCTL" "$SIMSTATE" counts | awk '{ s += $2 } END { print s + 0 }'; }
 # pass HSM PROVIDER R: one named run and one dnssec-signzone run (dir
-# $T/HSM-PROVIDER-R); prints "named-secs sigs/s calls/sig" (calls "-"
-# off the simulator).
+# $T/HSM-PROVIDER-R); prints "named-secs sigs/s calls/sig named-C_Sign/s"
+# (the last two "-" off the simulator).
 pass() {
-    local hsm=$1 prov=$2 d=$T/$1-$2-$3 module env=() cnf calls="-" sigs
+    local hsm=$1 prov=$2 d=$T/$1-$2-$3 module env=() cnf calls="-" sigs zone named_rate="-"
     module=$SOFTHSM_MODULE
     [ "$hsm" = sim ] && module=$SIM
     cnf=$T/$hsm-$prov.cnf
@@ -137,12 +160,15 @@ pass() {
     named_dir "$d" "bench$prov" "$([ "$prov" = c ] && echo no || echo yes)"
     "$SIMCTL" "$SIMSTATE" reset
     run_named "$d" "${env[@]}"
+    [ "$hsm" = sim ] && named_rate=$(echo "$(sim_count C_Sign) / $(cat "$d/seconds")" | bc -l)
     "$SIMCTL" "$SIMSTATE" reset
-    sigs=$(run_signzone "$d" "${env[@]}")
+    zone=bench.db
+    [ "$hsm" = softhsm ] && zone=$T/signzone.db
+    sigs=$(run_signzone "$d" "$zone" "${env[@]}")
     if [ "$hsm" = sim ]; then
         calls=$(printf '%.2f' "$(echo "$(calls_total) / $(sim_count C_Sign)" | bc -l)")
     fi
-    echo "$(cat "$d/seconds") $sigs $calls"
+    echo "$(cat "$d/seconds") $sigs $calls $named_rate"
 }
 
 set_sim() { # like a network HSM
@@ -158,24 +184,27 @@ module = $SOFTHSM_MODULE
 latency-ms = 0
 concurrency = 0
 EOC
-REPEAT=${BENCH_REPEAT:-3}
-echo "BIND $(named -v | awk '{print $2}'), $N names, ECDSA P-256 KSK+ZSK, $REPEAT passes: median [lowest-highest]"
+LIMIT=$(device_limit 4 11)
+zone_file "$T/signzone.db" "$N_SIGNZONE"
+echo "BIND $(named -v | awk '{print $2}'), ECDSA P-256 KSK+ZSK, $REPEAT passes: median [lowest-highest]"
+echo "names: named on SoftHSM $N_SOFT, dnssec-signzone on SoftHSM $N_SIGNZONE, both on the simulator $N_SIM"
 echo "named s: named's time from start to the journal commit completing the zone (the harness's AXFR and validation not timed)"
 echo "dnssec-signzone -n 4: signatures/s; calls/sig: all PKCS#11 calls per C_Sign at the simulator during dnssec-signzone"
 printf '%-8s %-24s %20s %26s %10s\n' hsm keys "named s" "signzone sig/s" "calls/sig"
+set_names "$N_SOFT"
 for r in $(seq "$REPEAT"); do pass softhsm c "$r"; done > "$T/c.out"
 for hsm in ${BENCH_HSMS:-softhsm sim}; do
-    [ "$hsm" = sim ] && set_sim
+    case $hsm in softhsm) set_names "$N_SOFT" ;; sim) set_sim; set_names "$N_SIM" ;; esac
     : > "$T/a.out"
     : > "$T/b.out"
     : > "$T/ratio.out"
     for r in $(seq "$REPEAT"); do
-        pass "$hsm" a "$r" > "$T/pass.out"
-        cat "$T/pass.out" >> "$T/a.out"
-        read -r a_secs a_sigs _ < "$T/pass.out"
         pass "$hsm" b "$r" > "$T/pass.out"
         cat "$T/pass.out" >> "$T/b.out"
         read -r b_secs b_sigs _ < "$T/pass.out"
+        pass "$hsm" a "$r" > "$T/pass.out"
+        cat "$T/pass.out" >> "$T/a.out"
+        read -r a_secs a_sigs _ < "$T/pass.out"
         echo "$(echo "$a_secs / $b_secs" | bc -l) $(echo "$b_sigs / $a_sigs" | bc -l)" >> "$T/ratio.out"
     done
     for x in a b c; do
@@ -187,4 +216,24 @@ for hsm in ${BENCH_HSMS:-softhsm sim}; do
     done
     printf '%-8s b/a: named %s (time a/b), dnssec-signzone %s (sig/s b/a)\n' "$hsm" \
         "$(awk '{ print $1 }' "$T/ratio.out" | stats)" "$(awk '{ print $2 }' "$T/ratio.out" | stats)"
+    for x in a b; do
+        awk '{ print $1 }' "$T/$x.out" | bench_stat "${hsm}_named_$x" %.2f
+        awk '{ print $2 }' "$T/$x.out" | bench_stat "${hsm}_signzone_$x" %.0f
+    done
+    awk '{ print $1 }' "$T/ratio.out" | bench_stat "${hsm}_named_ratio" %.3f
+    awk '{ print $2 }' "$T/ratio.out" | bench_stat "${hsm}_signzone_ratio" %.3f
+    [ "$hsm" = sim ] || continue
+    # The card's limit, and per pass the share of it each side reached.
+    for x in a b; do
+        awk -v l="$LIMIT" '{ print $4 / l }' "$T/$x.out" > "$T/named-share.$x"
+        awk -v l="$LIMIT" '{ print $2 / l }' "$T/$x.out" > "$T/signzone-share.$x"
+    done
+    printf '%-8s card limit: 4 in flight / 11 ms = %s C_Sign/s; share reached: named a %s, b %s (C_Sign/s over named s);' \
+        "$hsm" "$LIMIT" "$(pct "$T/named-share.a")" "$(pct "$T/named-share.b")"
+    printf ' dnssec-signzone a %s, b %s\n' "$(pct "$T/signzone-share.a")" "$(pct "$T/signzone-share.b")"
+    bench_result sim_limit "$LIMIT"
+    awk '{ print $4 }' "$T/b.out" | bench_stat sim_named_rate_b %.1f
+    bench_stat sim_named_share_b %.3f < "$T/named-share.b"
+    bench_stat sim_signzone_share_b %.3f < "$T/signzone-share.b"
 done
+bench_done

@@ -37,11 +37,15 @@
 # others are compared as rates of complete passes.
 # Last, the reliability run: dnsperf over S2's signed names while the
 # token is removed for BENCH_ABSENT seconds (default 30).
+# Headline figures go to $HC_BENCH_RESULTS (tests/bench/summary.py): the
+# per-repetition ratios S2/S4 and S3/S4f and the most HSM calls (all
+# functions, counted at the simulator) any pass of S2 or S3 made.
 set -euo pipefail
 trap 'echo "bench-pdns: stopped at line $LINENO: $BASH_COMMAND" >&2' ERR
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../lib/pdns-load.sh"
+. "$(dirname "$0")/../lib/bench.sh"
 N=${BENCH_NAMES:-25000}
 S1_NAMES=${BENCH_S1_NAMES:-1000}
 R=${BENCH_REPEAT:-5}
@@ -50,6 +54,7 @@ ABSENT=${BENCH_ABSENT:-30}
 EXTRA=200                                  # never signed: the reliability run's new names
 FAST="latency.C_Sign=0;latency.C_Digest=0" # HSMSIM_SET for the fill passes
 hc_setup
+bench_begin pdns BENCH_NAMES=$N BENCH_S1_NAMES=$S1_NAMES BENCH_REPEAT=$R BENCH_PRESIGN_SIGN_MS=$PRESIGN_MS BENCH_ABSENT=$ABSENT
 # The stock Engine is a copy of the simulator: p11-kit loads every
 # registered module into every PowerDNS process on the machine, and the
 # simulator's own path loaded that way collides with hsmcache's core
@@ -109,7 +114,7 @@ fill() {
 }
 # pass NAME ZONE NAMES QUERYFILE: one pass after a restart; adds its
 # figures to NAME's (QPS, P50, P99, the totals, the most C_Sign/C_Digest).
-declare -A QPS P50 P99 NOERR SENT LOST SIGNS DIGESTS PASSES
+declare -A QPS P50 P99 NOERR SENT LOST SIGNS DIGESTS CALLS PASSES
 pass() {
     local name=$1 zone=$2 count=$3 qf=$4 f
     NAME_NOW=$name
@@ -129,6 +134,9 @@ pass() {
     LOST[$name]=$(( ${LOST[$name]:-0} + $(perf_get "$f" lost) ))
     [ "$(sim_count C_Sign)" -gt "${SIGNS[$name]:-0}" ] && SIGNS[$name]=$(sim_count C_Sign)
     [ "$(sim_count C_Digest)" -gt "${DIGESTS[$name]:-0}" ] && DIGESTS[$name]=$(sim_count C_Digest)
+    local all
+    all=$("$SIMCTL" "$SIMSTATE" counts | awk '{ s += $2 } END { print s + 0 }')
+    [ "$all" -gt "${CALLS[$name]:-0}" ] && CALLS[$name]=$all
     return 0
 }
 # row NAME ZONE DESC: a dig sample from the running pdns, then the row.
@@ -145,11 +153,16 @@ median() {
     printf '%s\n' "$@" | sort -g | awk -v f="$f" '{ v[NR] = $1 } END { printf f, NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 spread() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f-%.1f", lo, hi }'; }
-# ratio X Y: the per-repetition ratios of X's and Y's q/s, "median (min-max)".
-ratio() {
+# ratios X Y: the per-repetition ratios of X's and Y's q/s, one a line.
+ratios() {
     local -a x=($1) y=($2)
-    local i r=()
-    for i in "${!x[@]}"; do r+=("$(awk -v a="${x[$i]}" -v b="${y[$i]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')"); done
+    local i
+    for i in "${!x[@]}"; do awk -v a="${x[$i]}" -v b="${y[$i]}" 'BEGIN { printf "%.3f\n", (b > 0 ? a / b : 0) }'; done
+}
+# ratio X Y: those ratios as "median (min-max)".
+ratio() {
+    local r=()
+    mapfile -t r < <(ratios "$1" "$2")
     echo "$(median -f %.2f "${r[@]}") ($(printf '%s\n' "${r[@]}" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'))"
 }
 
@@ -210,7 +223,7 @@ echo "S2/S4 $(ratio "${QPS[S2]}" "${QPS[S4]}")  S3/S4 $(ratio "${QPS[S3]}" "${QP
 # The device limit: one call in flight, C_Sign 50 ms, so 20 C_Sign/s;
 # S1's rate is its C_Sign per pass over the pass's duration.
 s1_rate=$(awk -v s="${SIGNS[S1]:-0}" -v n="$S1_NAMES" -v q="$(median ${QPS[S1]})" 'BEGIN { printf "%.1f", (n > 0 ? s * q / n : 0) }')
-echo "card limit: 1 call in flight / 50 ms = 20 C_Sign/s; S1 made $s1_rate C_Sign/s ($(awk -v r="$s1_rate" 'BEGIN { printf "%.0f", r * 5 }')% of the limit); S2 and S3 made ${SIGNS[S2]:-0} and ${SIGNS[S3]:-0} C_Sign in their passes"
+echo "card limit: 1 call in flight / 50 ms = 20 C_Sign/s; S1 made $s1_rate C_Sign/s ($(awk -v r="$s1_rate" 'BEGIN { printf "%.0f", r * 5 }')% of the limit); S2 and S3 made ${SIGNS[S2]:-0} and ${SIGNS[S3]:-0} C_Sign in their passes, and at most ${CALLS[S2]:-0} and ${CALLS[S3]:-0} HSM calls of any kind in one pass (goal 0)"
 echo "S3's presigner: $inputs inputs, $done_ done, $signed signed on the card in ${presign_s} s; warm pass: $(tail -1 "$T/warm.out")"
 rv() { awk -v k="$1" '$1 == k { print $2; exit }' "$T/removal"; }
 echo "token removed ${ABSENT} s during dnsperf over S2's signed names: $(rv completed) of $(rv sent) answered, $(rv lost) lost," \
@@ -226,3 +239,9 @@ if [ -n "$FAILED" ]; then
     printf 'BENCH FAILED: these figures do not count:\n%s' "$FAILED" >&2
     exit 1
 fi
+for x in S1 S2 S4 S3 S4f; do printf '%s\n' ${QPS[$x]} | bench_stat "${x,,}_qps" %.1f; done
+ratios "${QPS[S2]}" "${QPS[S4]}" | bench_stat s2_s4 %.3f
+ratios "${QPS[S3]}" "${QPS[S4f]}" | bench_stat s3_s4f %.3f
+bench_result s2_calls "${CALLS[S2]:-0}"
+bench_result s3_calls "${CALLS[S3]:-0}"
+bench_done

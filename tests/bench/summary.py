@@ -148,6 +148,8 @@ def machine():
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=False).stdout.strip() or "?"
+        if subprocess.run(["git", "diff", "--quiet", "HEAD"], check=False).returncode != 0:
+            commit += " with uncommitted changes"
     except OSError:
         commit = "?"
     return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, commit {commit}"
