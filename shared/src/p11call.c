@@ -109,6 +109,27 @@ static CK_RV counted(const hc_p11_t *p, const char *fn, const char *what,
     return fault(p, err, "%s returned %lu %s for room for %lu", fn, got, what, cap);
 }
 
+/* What `fn` returned into `buf` (room for `cap`; NULL: a size query),
+ * its length in *len: it must fit, and be more than 0 when `noun` names
+ * what an empty answer would wrongly be. */
+static CK_RV output(const hc_p11_t *p, const char *fn, CK_RV rv,
+                    const unsigned char *buf, CK_ULONG cap, CK_ULONG *len,
+                    const char *noun, hc_err_t *err)
+{
+    if (rv != CKR_OK) {
+        if (rv != CKR_BUFFER_TOO_SMALL)
+            *len = 0;
+        return failed(p, fn, rv, err);
+    }
+    CK_ULONG got = *len;
+    if ((got > 0 || !noun) && (!buf || got <= cap))
+        return CKR_OK;
+    *len = 0;
+    if (got == 0)
+        return fault(p, err, "%s returned CKR_OK with an empty %s", fn, noun);
+    return fault(p, err, "%s returned %lu bytes for a %lu-byte buffer", fn, got, cap);
+}
+
 CK_RV hc_p11_get_info(const hc_p11_t *p, CK_INFO *info, hc_err_t *err)
 {
     return plain(p, "C_GetInfo", p->fl->C_GetInfo(info), err);
@@ -340,19 +361,8 @@ CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s,
                   CK_ULONG *siglen, hc_err_t *err)
 {
     CK_ULONG cap = *siglen;
-    CK_RV rv = p->fl->C_Sign(s, (CK_BYTE *)data, len, sig, siglen);
-    if (rv != CKR_OK) {
-        if (rv != CKR_BUFFER_TOO_SMALL)
-            *siglen = 0;
-        return failed(p, "C_Sign", rv, err);
-    }
-    CK_ULONG got = *siglen;
-    if (got > 0 && (!sig || got <= cap))
-        return CKR_OK;
-    *siglen = 0;
-    if (got == 0)
-        return fault(p, err, "C_Sign returned CKR_OK with an empty signature");
-    return fault(p, err, "C_Sign returned %lu bytes for a %lu-byte buffer", got, cap);
+    return output(p, "C_Sign", p->fl->C_Sign(s, (CK_BYTE *)data, len, sig, siglen),
+                  sig, cap, siglen, "signature", err);
 }
 
 CK_RV hc_p11_verify_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
@@ -385,21 +395,13 @@ CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
                    const unsigned char *in, CK_ULONG inlen, unsigned char *out,
                    CK_ULONG *outlen, hc_err_t *err)
 {
-    const char *fn = encrypt ? "C_Encrypt" : "C_Decrypt";
     CK_ULONG cap = *outlen;
     CK_BYTE *i = (CK_BYTE *)in;
-    CK_RV rv = encrypt ? p->fl->C_Encrypt(s, i, inlen, out, outlen)
-                       : p->fl->C_Decrypt(s, i, inlen, out, outlen);
-    if (rv != CKR_OK) {
-        if (rv != CKR_BUFFER_TOO_SMALL)
-            *outlen = 0;
-        return failed(p, fn, rv, err);
-    }
-    CK_ULONG got = *outlen;
-    if (!out || got <= cap)
-        return CKR_OK;
-    *outlen = 0;
-    return fault(p, err, "%s returned %lu bytes for a %lu-byte buffer", fn, got, cap);
+    if (encrypt)
+        return output(p, "C_Encrypt", p->fl->C_Encrypt(s, i, inlen, out, outlen),
+                      out, cap, outlen, NULL, err);
+    return output(p, "C_Decrypt", p->fl->C_Decrypt(s, i, inlen, out, outlen),
+                  out, cap, outlen, NULL, err);
 }
 
 CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
