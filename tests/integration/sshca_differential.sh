@@ -10,7 +10,9 @@
 # with attached and separate values, repeated options, every -V form
 # (9.2's strtol quirks included), -O options, -h, -z, several key files.
 # After the table: a copy or a renamed copy of ssh-keygen is refused, a
-# symlink to the installed one is not.
+# symlink to the installed one is not; with dpkg's record edited (in a
+# private mount namespace), a release the module has not read, or a
+# binary dpkg did not install, is refused, and 10.0p1 is read as 10.0p1.
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
 SSHCA=$BUILD/hsmcache-sshca.so
@@ -49,24 +51,29 @@ use_cfg() {
     open) sshca_config "require-principals = no" "require-validity = no" ;;
     esac
 }
-# row CONFIG EXPECT DESC ARGS...: ssh-keygen -s ca.pub -D module ARGS in
-# the key dir, stdin closed; EXPECT is sshca_diff.py's (signs:N,
-# refused:RULE, none).
+# keygen_run EXPECT DESC CMD...: CMD (an ssh-keygen run) in the key dir,
+# stdin closed, judged by sshca_diff.py: EXPECT is signs:N, refused:RULE
+# or none. Its output stays in $T/run.out.
+keygen_run() {
+    local expect=$1 desc=$2 before st
+    shift 2
+    rm -f "$K"/*-cert.pub
+    before=$(audit_lines)
+    second_start
+    (cd "$K" && exec "$@" < /dev/null > "$T/run.out" 2>&1)
+    st=$?
+    tail -n +"$((before + 1))" "$AUDIT" > "$T/run.audit" 2>/dev/null
+    check "$desc: $expect" \
+        python3 "$TOP/tests/lib/sshca_diff.py" "$expect" "$K" "$T/run.audit" "$T/run.out" "$st"
+}
+# row CONFIG EXPECT DESC ARGS...: ssh-keygen -s ca.pub -D module ARGS.
 ROW=0
 row() {
     local cfg=$1 expect=$2 desc=$3
     shift 3
     ROW=$((ROW + 1))
     use_cfg "$cfg"
-    rm -f "$K"/*-cert.pub
-    local before st
-    before=$(audit_lines)
-    second_start
-    (cd "$K" && exec ssh-keygen -s "$CA" -D "$SSHCA" "$@" < /dev/null > "$T/row.out" 2>&1)
-    st=$?
-    tail -n +"$((before + 1))" "$AUDIT" > "$T/row.audit" 2>/dev/null
-    check "row $ROW [$cfg] $desc: $expect (ssh-keygen $*)" \
-        python3 "$TOP/tests/lib/sshca_diff.py" "$expect" "$K" "$T/row.audit" "$T/row.out" "$st"
+    keygen_run "$expect" "row $ROW [$cfg] $desc (ssh-keygen $*)" ssh-keygen -s "$CA" -D "$SSHCA" "$@"
 }
 
 # Dates for the absolute -V forms (the test's zone, which ssh-keygen shares).
@@ -183,20 +190,44 @@ cp /usr/bin/ssh-keygen "$T/bin/ssh-keygen"
 cp /usr/bin/ssh-keygen "$T/bin/keygen"
 ln -s /usr/bin/ssh-keygen "$T/bin/linked-keygen"
 use_cfg strict
-# prog_run PROG EXPECT DESC: PROG as ssh-keygen, one certificate asked for.
-prog_run() {
-    rm -f "$K"/*-cert.pub
-    local before st
-    before=$(audit_lines)
-    (cd "$K" && exec "$1" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub < /dev/null > "$T/prog.out" 2>&1)
-    st=$?
-    tail -n +"$((before + 1))" "$AUDIT" > "$T/row.audit"
-    check "$3" python3 "$TOP/tests/lib/sshca_diff.py" "$2" "$K" "$T/row.audit" "$T/prog.out" "$st"
-}
 for prog in "$T/bin/ssh-keygen" "$T/bin/keygen"; do
-    prog_run "$prog" refused:host "a copy of ssh-keygen at $prog is refused: ssh-keygen fails, no certificate, audited"
-    contains "... the refusal names the program" "$(cat "$T/prog.out")" "the host program is $prog, not /usr/bin/ssh-keygen"
+    keygen_run refused:host "a copy of ssh-keygen at $prog is refused, audited" \
+        "$prog" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub
+    contains "... the refusal names the program" "$(cat "$T/run.out")" \
+        "the host program is $prog, not /usr/bin/ssh-keygen"
 done
-prog_run "$T/bin/linked-keygen" signs:1 \
-    "a symlink to /usr/bin/ssh-keygen runs the installed binary: signed, equal to its audit line"
+keygen_run signs:1 "a symlink to /usr/bin/ssh-keygen runs the installed binary: signed as audited" \
+    "$T/bin/linked-keygen" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub
+
+# --- the release, from dpkg: in a private mount namespace dpkg's status
+# and openssh-client's md5sums are replaced by edited copies.
+# dpkg_run VERSION MD5 EXPECT DESC ARGS...: ssh-keygen ARGS while dpkg says
+# openssh-client VERSION is installed, with MD5 for usr/bin/ssh-keygen.
+MD5=$(md5sum < /usr/bin/ssh-keygen | cut -d' ' -f1)
+REAL_VERSION=$(dpkg-query -W -f '${Version}' openssh-client)
+dpkg_run() {
+    local version=$1 md5=$2 expect=$3 desc=$4
+    shift 4
+    sed "/^Package: openssh-client\$/,/^\$/ s/^Version: .*/Version: $version/" \
+        /var/lib/dpkg/status > "$T/status"
+    sed "s|^[0-9a-f]*  usr/bin/ssh-keygen\$|$md5  usr/bin/ssh-keygen|" \
+        /var/lib/dpkg/info/openssh-client.md5sums > "$T/md5sums"
+    keygen_run "$expect" "$desc" unshare --mount --propagation private sh -c \
+        'mount --bind "$1" /var/lib/dpkg/status && \
+         mount --bind "$2" /var/lib/dpkg/info/openssh-client.md5sums && shift 2 && exec ssh-keygen "$@"' \
+        - "$T/status" "$T/md5sums" -s "$CA" -D "$SSHCA" "$@"
+}
+dpkg_run "$REAL_VERSION" "$MD5" signs:1 "the control: dpkg's own record, copied, signs" \
+    -I x -n alice -V +1h k1.pub
+dpkg_run 1:10.5p1-1 "$MD5" refused:host "a release the module has not read (10.5p1) is refused" \
+    -I x -n alice -V +1h k1.pub
+contains "... naming it and the ones it knows" "$(cat "$T/run.out")" \
+    "/usr/bin/ssh-keygen is OpenSSH 10.5p1, a release whose arguments this module cannot read (it knows 9.2p1, 10.0p1, 10.0p2)"
+dpkg_run 1:10.0p1-7~bpo12+1 "$MD5" refused:arguments "as 10.0p1, -V ++1h is refused (10.0 reads digits only)" \
+    -I x -n alice -V ++1h k1.pub
+contains "... naming the argument" "$(cat "$T/run.out")" "ssh-keygen 10.0p1's arguments: -V '++1h'"
+dpkg_run 1:10.0p1-7~bpo12+1 "$MD5" signs:1 "as 10.0p1, -V +1h signs" -I x -n alice -V +1h k1.pub
+dpkg_run "$REAL_VERSION" 00112233445566778899aabbccddeeff refused:host \
+    "a binary whose MD5 is not dpkg's record is refused" -I x -n alice -V +1h k1.pub
+contains "... saying so" "$(cat "$T/run.out")" "is not the file the openssh-client package installed"
 done_testing
