@@ -95,9 +95,8 @@ printf '  %-30s %24s ms/cert\n' "embedded (login per process)" "$(stats %.1f < "
     "agent (one login)" "$(stats %.1f < "$T/cert.a")"
 printf '  %-30s %24sx\n' "agent speed-up" "$(stats < "$T/cert.ratio")"
 LIMIT=$(device_limit 1 70)
-card_share() { share "$(while read -r m; do echo "1000 / $m" | bc -l; done < "$1" | stats %.3f | cut -d' ' -f1)" "$LIMIT"; }
 printf '  card limit: 1 in flight / 70 ms = %s C_Sign/s (one C_Sign per certificate, counted); share reached: embedded %s%%, agent %s%%\n' \
-    "$LIMIT" "$(card_share "$T/cert.e")" "$(card_share "$T/cert.a")"
+    "$LIMIT" "$(ms_share "$LIMIT" "$T/cert.e")" "$(ms_share "$LIMIT" "$T/cert.a")"
 
 printf '\none signature on SoftHSM through the PKCS#11 front (EC P-256, warm, %ss runs):\n' "$SECS"
 printf '  %-8s %24s %24s %20s\n' threads "embedded us" "agent us" "a/e"

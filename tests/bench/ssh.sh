@@ -90,9 +90,6 @@ passes() {
         awk -v c="$col" '{ print $c }' "$T/ratio" | bench_stat "${1}_${mode// /_}_ratio" %.3f
     done
 }
-# card_share COLUMN FILE: the share of the card's C_Sign limit the median
-# pass of FILE reached (one C_Sign per certificate, counted).
-card_share() { share "$(awk -v c="$1" '{ print 1000 / $c }' "$2" | stats %.3f | cut -d' ' -f1)" "$LIMIT"; }
 
 echo "$N certificates, EC P-256 CA, ssh-keygen $(ssh -V 2>&1 | cut -d, -f1), $(nproc) cores"
 echo "$REPEAT passes: median [lowest-highest]; every certificate checked (signed by the CA key)"
@@ -106,8 +103,8 @@ ON_SIM=1
 passes sim "$SIM"
 LIMIT=$(device_limit 1 70)
 echo "sim: every C_Login costs 300 ms and every C_Sign 70 ms, one call at a time; one C_Sign per certificate counted."
-echo "sim: card limit 1 in flight / 70 ms = $LIMIT C_Sign/s; share reached: per process a $(card_share 1 "$T/a")%, b $(card_share 1 "$T/b")%" \
-     "(each process also logs in: 300 ms), one process a $(card_share 2 "$T/a")%, b $(card_share 2 "$T/b")%"
+echo "sim: card limit 1 in flight / 70 ms = $LIMIT C_Sign/s; share reached: per process a $(ms_share "$LIMIT" "$T/a" 1)%, b $(ms_share "$LIMIT" "$T/b" 1)%" \
+     "(each process also logs in: 300 ms), one process a $(ms_share "$LIMIT" "$T/a" 2)%, b $(ms_share "$LIMIT" "$T/b" 2)%"
 bench_result sim_limit "$LIMIT"
 echo "audit lines written by (b): $(wc -l < "$AUDIT")"
 bench_done

@@ -15,9 +15,9 @@
 #                         CA_PUB's key (else a message naming WHAT, status 1)
 #   bench_begin/bench_result/bench_stat/bench_done
 #                         the results file summary.py reads (below)
-#   device_limit INFLIGHT MS, share RATE LIMIT
+#   device_limit INFLIGHT MS, share RATE LIMIT, ms_share LIMIT FILE [COLUMN]
 #                         a simulated card's C_Sign/s ceiling and the share
-#                         of it a rate reached
+#                         of it a rate (or ms per C_Sign) reached
 
 stats() {
     sort -g | awk -v f="${1:-%.2f}" '{ v[NR] = $1 } END { if (NR)
@@ -92,3 +92,7 @@ bench_done() { bench_result status ok; }
 device_limit() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.1f", n * 1000 / ms }'; }
 # share RATE LIMIT: RATE as a percentage of LIMIT.
 share() { awk -v r="$1" -v l="$2" 'BEGIN { printf "%.0f", (l > 0 ? 100 * r / l : 0) }'; }
+# ms_share LIMIT FILE [COLUMN]: the share of LIMIT C_Sign/s the median
+# pass of FILE reached, its COLUMN (default 1) holding ms per C_Sign (one
+# C_Sign per certificate, as the SSH benches count).
+ms_share() { share "$(awk -v c="${3:-1}" '{ print 1000 / $c }' "$2" | stats %.3f | cut -d' ' -f1)" "$1"; }
