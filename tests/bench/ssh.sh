@@ -10,16 +10,17 @@
 # and b/a. N = BENCH_CERTS (default 200). BENCH_REPEAT passes (default 5),
 # (b) and (a) alternating (b, a, b, a ...): the median and, in brackets, the
 # lowest and highest pass; b/a is taken per pass. A per-process pass lasts
-# about 6 s on SoftHSM and over a minute on the card; the one-process
-# pass on SoftHSM is not scaled up: it lasts well under a second
-# (process start plus N signatures at SoftHSM speed), and it is shown for
-# information only: the goal (P5) is the per-process cost. The card's
-# rows end with its limit (1 call in flight / 70 ms = 14.3 C_Sign/s) and
-# the share of it each side reached. Both sides start cold in
-# the same way (each process loads its module and logs in). A run counts
-# only when all N certificates exist and are signed by the CA key, and on
-# the simulator when it counted one C_Sign per certificate. Headline
-# figures go to $HC_BENCH_RESULTS (tests/bench/summary.py).
+# 5-7 s on SoftHSM (23-34 ms a certificate) and over a minute on the
+# card; the one-process pass on SoftHSM is not scaled up: it lasts under
+# a second (process start plus N signatures at SoftHSM speed, about 4 ms a
+# certificate), and it is shown for information only: the goal (P5) is the
+# per-process cost. The card's rows end with its limit (1 call in flight /
+# 70 ms = 14.3 C_Sign/s) and the share of it each side reached. Both sides
+# start cold in the same way (each process loads its module and logs
+# in). A run counts only when all N certificates exist and are signed by
+# the CA key, and on the simulator when it counted one C_Sign per
+# certificate. Headline figures go to $HC_BENCH_RESULTS
+# (tests/bench/summary.py).
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/bench.sh"
