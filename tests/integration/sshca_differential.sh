@@ -190,14 +190,17 @@ cp /usr/bin/ssh-keygen "$T/bin/ssh-keygen"
 cp /usr/bin/ssh-keygen "$T/bin/keygen"
 ln -s /usr/bin/ssh-keygen "$T/bin/linked-keygen"
 use_cfg strict
+# (run by path, they miss run.sh's ASan wrappers on PATH: preloaded here)
+PRELOAD=()
+[ -n "${HC_HOST_PRELOAD:-}" ] && PRELOAD=(env LD_PRELOAD="$HC_HOST_PRELOAD")
 for prog in "$T/bin/ssh-keygen" "$T/bin/keygen"; do
     keygen_run refused:host "a copy of ssh-keygen at $prog is refused, audited" \
-        "$prog" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub
+        "${PRELOAD[@]}" "$prog" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub
     contains "... the refusal names the program" "$(cat "$T/run.out")" \
         "the host program is $prog, not /usr/bin/ssh-keygen"
 done
 keygen_run signs:1 "a symlink to /usr/bin/ssh-keygen runs the installed binary: signed as audited" \
-    "$T/bin/linked-keygen" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub
+    "${PRELOAD[@]}" "$T/bin/linked-keygen" -s "$CA" -D "$SSHCA" -I x -n alice -V +1h k1.pub
 
 # --- the release, from dpkg: in a private mount namespace dpkg's status
 # and openssh-client's md5sums are replaced by edited copies.
