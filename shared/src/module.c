@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "p11call.h"
+#include "p11kit_rules.h"
 
 struct loaded {
     char *key;               /* name or path as configured */
@@ -64,7 +65,9 @@ void hc_modules_free(hc_modules_t *m)
  * not root), a relative path taken against p11-kit's module directory.
  * Why not p11_kit_modules_load(): it dlopens every registered module
  * (the trust store, OpenSC, ...), about 4 ms in each short-lived host such
- * as ssh-keygen. When no file is found, the full registry is used. */
+ * as ssh-keygen. When no file is found, the full registry is used. A
+ * file whose enable-in/disable-in leaves this program out is not used
+ * (p11kit_rules.h), nor is the module then found in the registry. */
 bool hc_module_registered_path(const char *name, char *out, size_t size)
 {
     char dirs[3][PATH_MAX];
@@ -95,6 +98,8 @@ bool hc_module_registered_path(const char *name, char *out, size_t size)
                 snprintf(out, size, "%s/%s", HC_P11_MODULE_PATH, v);
             found = true;
         }
+        /* ... and its enable-in/disable-in rule, as p11-kit applies it */
+        found = found && hc_p11kit_file_enabled(f, hc_p11kit_progname());
         fclose(f);
         return found; /* the first file for a name decides, as in p11-kit */
     }
@@ -165,8 +170,10 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
             fl = p11_kit_module_for_name(m->registry, key);
         if (!fl)
             return hc_err(err, CKR_GENERAL_ERROR, "module '%s' is not registered"
-                          " with p11-kit (see 'p11-kit list-modules'; give an "
-                          "absolute path or add a .module file)", key);
+                          " with p11-kit for program '%s' (see 'p11-kit "
+                          "list-modules' and the module file's enable-in/"
+                          "disable-in; or give an absolute path)", key,
+                          hc_p11kit_progname());
         from_registry = true;
         char *file = p11_kit_module_get_filename(fl);
         snprintf(who, sizeof who, "'%s' (%s)", key, file ? file : "no file");

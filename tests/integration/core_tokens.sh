@@ -5,7 +5,10 @@
 # the token with that serial (two tokens, each found by its own serial,
 # each with its own real label; a key on it signs); `hsmcache tokens` exits
 # 1 for an absent token (a label no token has, a serial no token has, a
-# token removed at the simulator) and 0 when all are present.
+# token removed at the simulator) and 0 when all are present. A module
+# named through a p11-kit module file whose enable-in leaves out the
+# program is not loaded, with a message naming the program and the rule
+# (control: the same file enabling `hsmcache` loads it).
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
 make_token tokA
@@ -73,4 +76,18 @@ check "tokens: the token on the simulator is present: exit 0 (control)" "$HC" to
 expect_fail "tokens: the same token removed at the simulator: exit 1" 1 "$HC" tokens
 "$SIMCTL" "$SIMSTATE" insert
 check "tokens: inserted again: exit 0" "$HC" tokens
+
+# --- p11-kit's enable-in, honoured by the core's own module-file reader
+mod=hc-rule-$$
+modfile=/etc/pkcs11/modules/$mod.module
+mkdir -p /etc/pkcs11/modules
+HC_MODULE_FILES="${HC_MODULE_FILES:-} $modfile"
+write_config a "$mod" tokA
+printf '# hsmcache test or demo, pid %s\nmodule: %s\nenable-in: hsmcache\n' "$$" "$SOFTHSM_MODULE" > "$modfile"
+check "control: a module file with enable-in: hsmcache loads for the CLI" "$HC" tokens
+printf '# hsmcache test or demo, pid %s\nmodule: %s\nenable-in: pdns_server, pdnsutil\n' "$$" "$SOFTHSM_MODULE" > "$modfile"
+expect_fail "enable-in: pdns_server, pdnsutil: the CLI does not load it, and says why" \
+    "module '$mod' is not registered with p11-kit for program 'hsmcache'" "$HC" tokens
+printf '# hsmcache test or demo, pid %s\nmodule: %s\ndisable-in: hsmcache\n' "$$" "$SOFTHSM_MODULE" > "$modfile"
+expect_fail "disable-in: hsmcache: not loaded either" "enable-in/disable-in" "$HC" tokens
 done_testing
