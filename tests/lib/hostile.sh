@@ -27,7 +27,7 @@ hostile_setup() {
 hostile_api() {
     local u=$1
     shift
-    runuser -u "$u" -- env HSMCACHE_CONF="$HSMCACHE_CONF" \
+    runuser -u "$u" -- env ${HC_HOST_PRELOAD:+LD_PRELOAD="$HC_HOST_PRELOAD"} HSMCACHE_CONF="$HSMCACHE_CONF" \
         python3 "$TOP/tests/lib/hostile_api.py" "$BUILD/libhsmcache.so" "$@"
 }
 
