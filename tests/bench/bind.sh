@@ -14,11 +14,13 @@
 #   dnssec-signzone's signatures/s (-n 4) with those keys;
 #   on the simulator, the PKCS#11 calls per C_Sign during dnssec-signzone.
 # Zone sizes, so that every timed pass lasts 5 s or more: on SoftHSM named
-# signs BENCH_NAMES names (default 25000: about 10 s) and dnssec-signzone
-# a zone of BENCH_SIGNZONE_NAMES (default 100000: 200,000 signatures,
-# about 5-8 s at SoftHSM's speed); on the simulator both sign
-# BENCH_SIM_NAMES (default 2000: at the card's limit that is over 10 s of
-# signatures per run, and a named pass over a minute).
+# signs BENCH_NAMES names (default 10000; named's time grows faster than
+# the zone: 2.2 s at 5000 names, 34 s at 25000, 5.3-6.7 s at 10000 on a
+# shared 2-core machine) and dnssec-signzone a zone of BENCH_SIGNZONE_NAMES (default
+# 100000: about 200,000 signatures, 9-10 s at SoftHSM's speed, measured);
+# on the simulator both sign BENCH_SIM_NAMES (default 2000: about 4000
+# signatures, some 13 s for dnssec-signzone at the card's speed and close
+# to a minute for named).
 # Every cell runs BENCH_REPEAT passes (default 5), (b) and (a) alternating
 # (b, a, b, a ...) so load drifts hit both; shown: the median and, in
 # brackets, the lowest and highest pass. The b/a ratios are taken per pass
@@ -35,7 +37,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../lib/bench.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
-N_SOFT=${BENCH_NAMES:-25000}
+N_SOFT=${BENCH_NAMES:-10000}
 N_SIGNZONE=${BENCH_SIGNZONE_NAMES:-100000}
 N_SIM=${BENCH_SIM_NAMES:-2000}
 REPEAT=${BENCH_REPEAT:-5}
