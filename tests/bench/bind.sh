@@ -16,8 +16,9 @@
 # Zone sizes, so that every timed pass lasts 5 s or more: on SoftHSM named
 # signs BENCH_NAMES names (default 10000; named's time grows faster than
 # the zone: 2.2 s at 5000 names, 34 s at 25000, 5.3-6.7 s at 10000 on a
-# shared 2-core machine) and dnssec-signzone a zone of BENCH_SIGNZONE_NAMES (default
-# 100000: about 200,000 signatures, 9-10 s at SoftHSM's speed, measured);
+# shared 2-core machine) and dnssec-signzone a zone of
+# BENCH_SIGNZONE_NAMES (default 100000: about 200,000 signatures, 9-10 s
+# at SoftHSM's speed, measured);
 # on the simulator both sign BENCH_SIM_NAMES (default 2000: about 4000
 # signatures, some 13 s for dnssec-signzone at the card's speed and close
 # to a minute for named).
