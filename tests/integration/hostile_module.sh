@@ -20,8 +20,9 @@
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../lib/pdns-load.sh"
 . "$(dirname "$0")/../lib/dns.sh"
-FAULTS="sign-oversize sign-empty attr-huge attr-oversize attr-scalar-len attr-unavailable
-        attr-label-bytes count-oversize stale-objects invalid-session"
+# HOSTILE_FAULTS: a few of them only (when looking into one).
+FAULTS=${HOSTILE_FAULTS:-sign-oversize sign-empty attr-huge attr-oversize attr-scalar-len
+        attr-unavailable attr-label-bytes count-oversize stale-objects invalid-session}
 
 # token dns (label dnstok) on the simulator; no presigner, whose background
 # signatures would count as hits of whichever user runs meanwhile.
@@ -32,10 +33,14 @@ add_hsm_zone "$zone" "$MOD" dns '' 60 || { not_ok "zone setup failed"; done_test
 # pkcs11-tool (OpenSC 0.23) signs with the first private key unless given
 # an id: --label does not select one.
 k1_id=$("$HC" keys dns | awk '$1 == "k1" { print $2 }')
-pkcs11-tool --module "$SOFTHSM_MODULE" --token-label dnstok --read-object --type pubkey --id "$k1_id" \
-    -o "$T/k1.der" > /dev/null 2>&1
+# By path: under make test-asan, the pkcs11-tool on PATH has the ASan runtime
+# preloaded, and OpenSC 0.23 reads an EC public key after freeing it (this
+# read loads SoftHSM only, none of our code).
+/usr/bin/pkcs11-tool --module "$SOFTHSM_MODULE" --token-label dnstok --read-object --type pubkey \
+    --id "$k1_id" -o "$T/k1.der" > "$T/k1.log" 2>&1
 openssl pkey -pubin -inform DER -in "$T/k1.der" -out "$T/k1.pem" 2> /dev/null
-check "setup: k1's public key, read from SoftHSM directly ($k1_id)" test -s "$T/k1.pem" -a -n "$k1_id"
+check "setup: k1's public key, read from SoftHSM directly ($k1_id)" \
+    sh -c "test -s '$T/k1.pem' -a -n '$k1_id' || cat '$T/k1.log'"
 must_start_pdns
 ksk_anchor "$zone" "$DNS_PORT" > "$T/anchor"
 
