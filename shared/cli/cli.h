@@ -32,8 +32,9 @@ long hc_cli_token(hc_ctx_t *ctx, const char *name);
 void hc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Fixed PKCS#11 text field without its padding. */
 void hc_cli_field(char *out, size_t size, const unsigned char *field, size_t n);
-/* pkcs11: URI of an object (token by hsmcache name); malloc'ed. */
-char *hc_cli_uri(const char *token, const char *label, const unsigned char *id,
-                 size_t idlen, CK_OBJECT_CLASS cls);
+/* pkcs11: URI of an object (token by hsmcache name; the label's bytes,
+ * any of them, percent-encoded by p11-kit); malloc'ed. */
+char *hc_cli_uri(const char *token, const char *label, size_t labellen,
+                 const unsigned char *id, size_t idlen, CK_OBJECT_CLASS cls);
 
 #endif

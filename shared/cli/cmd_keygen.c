@@ -118,7 +118,8 @@ int hc_cmd_keygen(hc_cli_t *cli)
         hc_cli_error("key made, but reading its id failed: %s", err.msg);
         goto out;
     }
-    char *uri = hc_cli_uri(cli->argv[0], label, id, ida.ulValueLen, CKO_PRIVATE_KEY);
+    char *uri = hc_cli_uri(cli->argv[0], label, strlen(label), id, ida.ulValueLen,
+                           CKO_PRIVATE_KEY);
     printf("%s\n", uri ? uri : "?");
     free(uri);
     status = 0;

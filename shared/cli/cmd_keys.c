@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "swcrypto.h"
+#include "textsafe.h"
 
 int hc_cmd_tokens(hc_cli_t *cli)
 {
@@ -84,6 +85,7 @@ int hc_cmd_keys(hc_cli_t *cli)
         hc_close(ctx);
         return 2;
     }
+    int status = 0;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof cls };
     hc_obj_t *objs;
@@ -101,9 +103,16 @@ int hc_cmd_keys(hc_cli_t *cli)
         unsigned char id[128];
         CK_ATTRIBUTE a[] = { { CKA_LABEL, label, sizeof label - 1 },
                              { CKA_ID, id, sizeof id } };
-        if (hc_get_attrs(ctx, objs[i], a, 2, NULL) != CKR_OK)
+        hc_err_t aerr = { 0 };
+        if (hc_get_attrs(ctx, objs[i], a, 2, &aerr) != CKR_OK) {
+            hc_cli_error("a key's label and id cannot be read: %s", aerr.msg);
+            status = 1;
             continue;
-        label[a[0].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[0].ulValueLen] = '\0';
+        }
+        size_t labellen = a[0].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[0].ulValueLen;
+        label[labellen] = '\0';
+        char shown[4 * sizeof label + 1]; /* every byte may become \xNN */
+        hc_text_escape(label, labellen, shown, sizeof shown);
         size_t idlen = a[1].ulValueLen == CK_UNAVAILABLE_INFORMATION ? 0 : a[1].ulValueLen;
         char idhex[260] = "";
         for (size_t k = 0; k < idlen && k < 128; k++)
@@ -115,14 +124,15 @@ int hc_cmd_keys(hc_cli_t *cli)
         if (hc_public_key(ctx, objs[i], &spki, &spki_len, NULL) == CKR_OK)
             describe(spki, spki_len, type, sizeof type, &bits, fp, sizeof fp);
         free(spki);
-        printf("%-24s %-34s %-9s %-6d %s\n", label[0] ? label : "-",
+        printf("%-24s %-34s %-9s %-6d %s\n", shown[0] ? shown : "-",
                idhex[0] ? idhex : "-", type, bits, fp);
-        char *uri = hc_cli_uri(cli->argv[0], label, id, idlen, CKO_PRIVATE_KEY);
+        char *uri = hc_cli_uri(cli->argv[0], label, labellen, id, idlen,
+                               CKO_PRIVATE_KEY);
         if (uri)
             printf("  %s\n", uri);
         free(uri);
     }
     free(objs);
     hc_close(ctx);
-    return 0;
+    return status;
 }

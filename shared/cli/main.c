@@ -73,8 +73,8 @@ void hc_cli_field(char *out, size_t size, const unsigned char *field, size_t n)
     out[n] = '\0';
 }
 
-char *hc_cli_uri(const char *token, const char *label, const unsigned char *id,
-                 size_t idlen, CK_OBJECT_CLASS cls)
+char *hc_cli_uri(const char *token, const char *label, size_t labellen,
+                 const unsigned char *id, size_t idlen, CK_OBJECT_CLASS cls)
 {
     P11KitUri *u = p11_kit_uri_new();
     char *out = NULL;
@@ -84,7 +84,7 @@ char *hc_cli_uri(const char *token, const char *label, const unsigned char *id,
     memset(ti->label, ' ', sizeof ti->label);
     memcpy(ti->label, token, strlen(token) < sizeof ti->label ? strlen(token) : sizeof ti->label);
     CK_ATTRIBUTE a[] = {
-        { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_LABEL, (void *)label, labellen },
         { CKA_ID, (void *)id, idlen },
         { CKA_CLASS, &cls, sizeof cls },
     };

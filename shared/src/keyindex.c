@@ -19,6 +19,7 @@
 #include "core.h"
 #include "err.h"
 #include "swcrypto.h"
+#include "textsafe.h"
 
 #define ID_SHIFT 40
 
@@ -37,20 +38,13 @@ size_t hc_obj_index(hc_obj_t obj)
     return (size_t)(obj & ((1ull << ID_SHIFT) - 1)) - 1;
 }
 
-/* A label's bytes are the module's: outside printable ASCII, and the
- * quote and backslash, they are shown as \xNN, so that no NUL cuts the
- * name and no control byte reaches a terminal or a log. */
+/* A label's bytes are the module's: quoted, escaped by textsafe.h so that
+ * no NUL cuts the name and no control byte reaches a terminal or a log. */
 static void quoted_label(const hc_keyent_t *e, char *buf, size_t size)
 {
-    size_t n = 0;
-    buf[n++] = '\'';
-    for (size_t i = 0; i < e->labellen && n + 6 < size; i++) {
-        unsigned char c = (unsigned char)e->label[i];
-        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\')
-            buf[n++] = (char)c;
-        else
-            n += (size_t)snprintf(buf + n, size - n, "\\x%02x", c);
-    }
+    buf[0] = '\'';
+    hc_text_escape(e->label, e->labellen, buf + 1, size - 2);
+    size_t n = strlen(buf);
     buf[n++] = '\'';
     buf[n] = '\0';
 }
