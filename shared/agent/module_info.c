@@ -21,6 +21,7 @@
 #include "agent.h"
 #include "err.h"
 #include "module.h"
+#include "p11call.h"
 
 #define MODINFO_MAX 64
 
@@ -56,8 +57,11 @@ CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v,
     CK_RV rv = hc_modules_get(mods, module, &fl, err);
     CK_INFO info;
     memset(&info, 0, sizeof info);
-    if (rv == CKR_OK && (rv = fl->C_GetInfo(&info)) != CKR_OK)
-        hc_err(err, rv, "module %s: C_GetInfo failed (0x%lx)", module, (unsigned long)rv);
+    /* Through the checked layer, as every call into a module (p11call.h);
+     * the caller logs the error it returns. */
+    hc_p11_t p = { fl, NULL, module, NULL };
+    if (rv == CKR_OK)
+        rv = hc_p11_get_info(&p, &info, err);
     if (rv != CKR_OK)
         return rv;
     *v = info.cryptokiVersion;
