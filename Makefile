@@ -122,9 +122,12 @@ $(PDNSHSM): $(PDNSHSM_OBJ) $(LIB)
 $(CLI): $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
 
-$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent $(JSON_CFLAGS)
-$(AGENT): $(AGENT_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) $(JSON_LIBS) -lpthread
+# hsmcached judges issue requests with the SSH CA module's own pure
+# parser and policy (sshca-plugin/keygen.h, policy.c): linked, not copied.
+SSHCA_PURE_OBJ := $(patsubst %,$(BUILD)/obj/sshca-plugin/%.o,keygen_argv validity certopts policy)
+$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent -Isshca-plugin $(JSON_CFLAGS)
+$(AGENT): $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) $(SSHCA_PURE_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) $(JSON_LIBS) -lpthread
 
 # The simulator's pass-through wrappers are generated from p11-kit's header.
 SIM_GEN  := $(BUILD)/tests/gen

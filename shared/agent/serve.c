@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "err.h"
 #include "gen_check.h"
+#include "issue.h"
 #include "mech_policy.h"
 #include "proto.h"
 #include "proto_check.h"
@@ -566,6 +567,29 @@ static void do_audit(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     answer(w, q, rv, &err, NULL);
 }
 
+/* An SSH certificate issued under the agent's policy (issue.c): the
+ * client never touches the CA key. */
+static void do_issue(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+{
+    (void)tok;
+    hc_err_t err = { 0 };
+    char *cert = NULL;
+    uint64_t serial = 0;
+    CK_RV rv = agent_issue(s->st, s->rules, &s->cred, q->data, q->len, q->data2, q->len2,
+                           &cert, &serial, &err);
+    if (rv == CKR_FUNCTION_REJECTED || rv == CKR_ARGUMENTS_BAD)
+        __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
+    else if (rv == CKR_OK)
+        __atomic_fetch_add(&s->rules->counts->signatures, 1, __ATOMIC_RELAXED);
+    hc_rep_t rep;
+    memset(&rep, 0, sizeof rep);
+    rep.num[0] = serial;
+    rep.data = (const unsigned char *)cert;
+    rep.len = cert ? strlen(cert) : 0;
+    answer(w, q, rv, &err, &rep);
+    free(cert);
+}
+
 /* Every op the table knows but hello (answered before any other). */
 static handler_fn *const handlers[HC_OP_COUNT] = {
     [HC_OP_TOKEN_STATUS] = do_token_status,
@@ -586,6 +610,7 @@ static handler_fn *const handlers[HC_OP_COUNT] = {
     [HC_OP_RANDOM] = do_random,
     [HC_OP_STATS] = do_stats,
     [HC_OP_AUDIT] = do_audit,
+    [HC_OP_ISSUE] = do_issue,
 };
 
 /* The gates every request passes before its handler, all from the op

@@ -1,6 +1,6 @@
 /* cmd_sshca.c: `hsmcache sshca pubkey`: the CA keys named in [sshca] keys,
  * as OpenSSH public key lines (for -s ca.pub, TrustedUserCAKeys and
- * @cert-authority). */
+ * @cert-authority); `sshca sign` is cmd_sshca_sign.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,8 +62,11 @@ static int print_keys(hc_ctx_t *ctx, const char *uri, char ***seen, size_t *nsee
 
 int hc_cmd_sshca(hc_cli_t *cli)
 {
+    if (cli->argc >= 1 && strcmp(cli->argv[0], "sign") == 0)
+        return hc_cmd_sshca_sign(cli);
     if (cli->argc != 1 || strcmp(cli->argv[0], "pubkey") != 0) {
-        hc_cli_error("usage: hsmcache sshca pubkey");
+        hc_cli_error("usage: hsmcache sshca pubkey | sshca sign [-I ID] [-n PRINCIPALS] "
+                     "[-V VALIDITY] [-h] [-O OPTION]... PUBKEY");
         return 2;
     }
     hc_config_t *cfg = hc_cli_config(cli);

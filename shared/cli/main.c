@@ -21,6 +21,8 @@ static void usage(FILE *out)
           "  stats [--prometheus]       counters of every process using hsmcache\n"
           "  doctor [--user USER]       check config, PIN files, modules, tokens\n"
           "  sshca pubkey               the [sshca] CA keys in OpenSSH format\n"
+          "  sshca sign [-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY\n"
+          "                             a certificate issued by hsmcached (PUBKEY-cert.pub)\n"
           "CONFIG defaults to $HSMCACHE_CONF, then /etc/hsmcache/hsmcache.conf.\n",
           out);
 }

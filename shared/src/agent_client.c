@@ -476,6 +476,30 @@ static CK_RV agent_audit(void *impl, const char *record, hc_err_t *err)
     return plain_call(impl, &q, 0, err);
 }
 
+static CK_RV agent_issue(hc_agent_t *a, const unsigned char *opts, size_t opts_len,
+                         const char *pubkey, char **cert, uint64_t *serial, hc_err_t *err)
+{
+    hc_req_t q = { .op = HC_OP_ISSUE, .data = opts, .len = opts_len,
+                   .data2 = (const unsigned char *)pubkey, .len2 = strlen(pubkey) };
+    hc_rep_t rep;
+    CK_RV rv = hc_link_call(a, &q, 0, &rep, err);
+    /* the certificate is one line of base64 text: nothing else accepted */
+    if (rv == CKR_OK && (rep.len == 0 || memchr(rep.data, '\0', rep.len) ||
+                         memchr(rep.data, '\n', rep.len)))
+        rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: issue: malformed certificate in the reply");
+    char *text = rv == CKR_OK ? malloc(rep.len + 1) : NULL;
+    if (rv == CKR_OK && !text)
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    if (text) {
+        memcpy(text, rep.data, rep.len);
+        text[rep.len] = '\0';
+        *serial = rep.num[0];
+    }
+    hc_rep_free(&rep);
+    *cert = text;
+    return rv;
+}
+
 static const hc_ops_t agent_ops = {
     .close = agent_close,
     .config_path = agent_config_path,
@@ -525,4 +549,22 @@ CK_RV hc_agent_open(const char *profile, const char *conf_path,
     *impl = a;
     *ops = &agent_ops;
     return CKR_OK;
+}
+
+CK_RV hc_agent_issue(const char *conf_path, const char *socket, long long timeout_ms,
+                     const unsigned char *opts, size_t opts_len, const char *pubkey,
+                     char **cert, uint64_t *serial, hc_err_t *err)
+{
+    void *impl;
+    const hc_ops_t *ops;
+    *cert = NULL;
+    if (opts_len > HC_ISSUE_MAX_OPTS || strlen(pubkey) > HC_ISSUE_MAX_PUBKEY)
+        return hc_err(err, CKR_ARGUMENTS_BAD, "issue: options or public key too long "
+                      "(at most %u and %u bytes)", HC_ISSUE_MAX_OPTS, HC_ISSUE_MAX_PUBKEY);
+    CK_RV rv = hc_agent_open("cli", conf_path, socket, timeout_ms, &impl, &ops, err);
+    if (rv != CKR_OK)
+        return rv;
+    rv = agent_issue(impl, opts, opts_len, pubkey, cert, serial, err);
+    ops->close(impl);
+    return rv;
 }

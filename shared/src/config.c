@@ -388,7 +388,7 @@ static bool parse_ops(struct parse *p, const char *k, const char *v, unsigned *o
         { "sign", HC_OPS_SIGN }, { "decrypt", HC_OPS_DECRYPT },
         { "encrypt", HC_OPS_ENCRYPT }, { "generate", HC_OPS_GENERATE },
         { "destroy", HC_OPS_DESTROY }, { "random", HC_OPS_RANDOM },
-        { "login", HC_OPS_LOGIN }, { "all", HC_OPS_ALL },
+        { "login", HC_OPS_LOGIN }, { "issue", HC_OPS_ISSUE }, { "all", HC_OPS_ALL },
     };
     hc_strlist_t list = { 0 };
     bool ok = parse_list(p, k, v, &list, NULL, NULL);

@@ -79,7 +79,9 @@ enum {
     HC_OPS_DESTROY = 1u << 4,
     HC_OPS_RANDOM = 1u << 5,
     HC_OPS_LOGIN = 1u << 6,     /* log in with a PIN the client sends */
-    HC_OPS_ALL = (1u << 7) - 1,
+    HC_OPS_ISSUE = 1u << 7,     /* SSH certificates issued by the agent under
+                                   its policy ([sshca] keys); no raw signature */
+    HC_OPS_ALL = (1u << 8) - 1,
 };
 
 /* [client NAME]: who may use the agent, with which keys. A client

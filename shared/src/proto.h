@@ -40,6 +40,9 @@
 #define HC_PROTO_MAX_STR 4096
 #define HC_PROTO_MAX_OBJS 65536    /* objects in one find reply */
 #define HC_PROTO_MAX_TOKENS 1024   /* tokens in a hello reply */
+#define HC_ISSUE_MAX_OPTS 8192     /* issue: the options, pairs "L\0VALUE\0" */
+#define HC_ISSUE_MAX_PUBKEY 16384  /* issue: the public key line */
+#define HC_ISSUE_MAX_CERT 65536    /* issue: the certificate line */
 
 enum hc_proto_op {
     HC_OP_HELLO = 1,    /* str profile -> u64 instance, u8 cache, u32 n, n x str token, str client;
@@ -62,6 +65,8 @@ enum hc_proto_op {
     HC_OP_RANDOM,       /* str token, u64 len -> bytes */
     HC_OP_STATS,        /* u8 prometheus -> str text */
     HC_OP_AUDIT,        /* str record (one JSON line from the SSH CA module) */
+    HC_OP_ISSUE,        /* bytes options, bytes public key line -> u64 serial, bytes certificate line
+                           (an SSH certificate built, checked and signed by the agent) */
     HC_OP_COUNT
 };
 
@@ -295,5 +300,15 @@ bool hc_rep_encode(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const char *msg,
 bool hc_rep_decode(const unsigned char *body, size_t len, const hc_req_t *q,
                    hc_rep_t *r);
 void hc_rep_free(hc_rep_t *r);
+
+/* agent_client.c: asks the agent at `socket` (hello as profile "cli")
+ * to issue an SSH certificate (HC_OP_ISSUE) for the public key line
+ * `pubkey`; `opts` holds `nopts` options as pairs "LETTER\0VALUE\0"
+ * (I, n, V, O with a value; h with an empty one). CKR_OK, *cert (the
+ * "TYPE-cert-v01@openssh.com BASE64" line, malloc'ed) and *serial; or
+ * the agent's refusal in err. Thread-safe (its own connection). */
+CK_RV hc_agent_issue(const char *conf_path, const char *socket, long long timeout_ms,
+                     const unsigned char *opts, size_t opts_len, const char *pubkey,
+                     char **cert, uint64_t *serial, hc_err_t *err);
 
 #endif

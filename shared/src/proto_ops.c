@@ -70,6 +70,10 @@ static const hc_op_def_t ops[HC_OP_COUNT] = {
     [HC_OP_STATS] = { "stats", 0, HC_SCOPE_NONE, true, REQ(F(FLAGS)),
                       REP(RM(DATA, HC_PROTO_MAX_BODY)) },
     [HC_OP_AUDIT] = { "audit", 0, HC_SCOPE_NONE, false, REQ(F(TEXT)), NONE },
+    /* the CA key is the agent's to choose ([sshca] keys): no client scope */
+    [HC_OP_ISSUE] = { "issue", HC_OPS_ISSUE, HC_SCOPE_NONE, false,
+                      REQ(FM(DATA, HC_ISSUE_MAX_OPTS), FM(DATA2, HC_ISSUE_MAX_PUBKEY)),
+                      REP(R(NUM0), RM(DATA, HC_ISSUE_MAX_CERT)) },
 };
 
 const hc_op_def_t *hc_op_def(unsigned op)

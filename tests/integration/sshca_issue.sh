@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Certificates issued by hsmcached (`hsmcache sshca sign`, the [client]
+# operation `issue`; issue 15 item 4), with the real ssh-keygen, sshd and
+# ssh on 127.0.0.1, the caller a separate uid (hc-is-a, [client issuer]:
+# operations = issue, its keys even covering the CA key):
+#   - the certificate ssh-keygen -L reads holds what was asked (type, key
+#     id, principals, validity, serial, extensions) and the CA's
+#     fingerprint, and sshd lets hc-is-a in with it;
+#   - serials come from the agent's counter in its cache dir: 1, 2, ...,
+#     kept across a restart; a request that fails after its serial was
+#     reserved (the audit log unwritable) leaves a gap, never a reuse; a
+#     counter file that is not a number refuses, naming it;
+#   - the audit line is the agent's: the peer's uid, pid and client, the
+#     certificate's values; an audit log that cannot be written withholds
+#     the certificate;
+#   - the [sshca] policy refuses (naming the rule): -h with host-certs =
+#     no, -V beyond max-validity, no -n with require-principals;
+#   - issue without sign gives no raw signature from the CA key: not
+#     through the raw protocol (agentwire), not through ssh-keygen -D with
+#     the module pointed at the agent; a [client] with sign does get one
+#     (the control); a client without issue is refused issue;
+#   - hostile requests through the raw protocol: an option that is not
+#     -I -n -V -h -O (-z, -s), a value for -h, a key type not on the list,
+#     bad base64, trailing bytes in the key blob.
+. "$(dirname "$0")/../lib/env.sh"
+hc_setup
+HC_AGENT=1
+SSHCA=$BUILD/hsmcache-sshca.so
+agent_user hc-is-a hc-is-sock
+agent_user hc-is-s hc-is-sock
+agent_user hc-is-n hc-is-sock
+usermod -s /bin/sh -p '*' hc-is-a # a login shell for sshd, no password
+chmod 711 "$T"
+make_token ssh
+AUDIT=$T/audit.log
+CA="pkcs11:token=ssh;object=ca-p256"
+issue_config() { # extra [sshca] lines
+    write_config ssh softhsm2 ssh "[agent]" "socket-group = hc-is-sock" \
+        "[client issuer]" "uid = hc-is-a" "keys = $CA" "operations = issue" \
+        "[client signer]" "uid = hc-is-s" "keys = $CA" "operations = sign" \
+        "[client nobody]" "uid = hc-is-n" "keys = $CA" "operations = sign" \
+        "[sshca]" "keys = $CA" "audit-log = $AUDIT" "max-validity = 30d" "$@"
+    chmod 644 "$HSMCACHE_CONF"
+}
+issue_config "host-certs = no"
+store_pin ssh
+"$HC" keygen ssh ca-p256 ecdsa-p256 > /dev/null
+"$HC" sshca pubkey > "$T/ca.pub"
+ca_fp=$(ssh-keygen -l -f "$T/ca.pub" | awk '{print $2}')
+A=$T/a
+mkdir -p "$A"
+ssh-keygen -q -t ed25519 -N '' -C alice@test -f "$A/k"
+chown -R hc-is-a: "$A"
+a_uid=$(id -u hc-is-a)
+
+# as_a CMD...: CMD as hc-is-a, stdin closed; its output in $T/a.out.
+as_a() { agent_as hc-is-a "$@" < /dev/null > "$T/a.out" 2>&1; }
+hsign() { as_a "$HC" sshca sign "$@"; }
+# hsign_out: the same, its output on stdout/stderr (for expect_fail)
+hsign_out() { agent_as hc-is-a "$HC" sshca sign "$@" < /dev/null; }
+listing() { TZ=UTC ssh-keygen -L -f "$1" 2>&1; }
+audit_last() { tail -n 1 "$AUDIT"; }
+
+# ---- a certificate for hc-is-a, read back and used ----
+check "hc-is-a ([client issuer], operations = issue) gets a certificate" \
+    hsign -I alice-1 -n hc-is-a -V +1h "$A/k.pub"
+L=$(listing "$A/k-cert.pub")
+contains "ssh-keygen -L: a user certificate" "$L" "Type: ssh-ed25519-cert-v01@openssh.com user certificate"
+contains "... signed by the CA key" "$L" "Signing CA: ECDSA $ca_fp"
+contains "... key id as asked" "$L" 'Key ID: "alice-1"'
+contains "... serial 1 (the counter's first)" "$L" "Serial: 1"
+equals "... principals as asked" "$(sed -n '/Principals:/{n;p}' <<< "$L" | xargs)" "hc-is-a"
+contains "... ssh-keygen's default extensions" "$L" "permit-pty"
+before=$(date -u -d "+1 hour" +%Y-%m-%dT%H:%M)
+contains "... valid for one hour from now" "$L" "to $before"
+equals "... the key's comment kept, like ssh-keygen" "$(awk '{print $3}' "$A/k-cert.pub")" "alice@test"
+line=$(audit_last)
+contains "audit: the agent's line, signed" "$line" '"result":"signed","peer_uid":'"$a_uid"','
+contains "... the certificate's values" "$line" '"identity":"alice-1","principals":"hc-is-a","validity":'
+contains "... its serial" "$line" '"serial":"1"'
+contains "... the client" "$line" '"client":"issuer"'
+contains "... the CA's fingerprint" "$line" "\"ca_fingerprint\":\"$ca_fp\""
+
+# sshd trusting the CA, on a private port.
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
+PORT=$((20000 + ($$ + 7) % 20000))
+cat > "$T/sshd_config" <<EOC
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $T/host_key
+PidFile $T/sshd.pid
+TrustedUserCAKeys $T/ca.pub
+AuthorizedKeysFile none
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+EOC
+/usr/sbin/sshd -D -e -f "$T/sshd_config" 2> "$T/sshd.log" &
+HC_PIDS="$HC_PIDS $!"
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+login() { # KEY USER: logs in as USER with KEY and KEY-cert.pub
+    ssh -F /dev/null -p "$PORT" -i "$1" -o CertificateFile="$1-cert.pub" \
+        -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 \
+        "$2@127.0.0.1" echo logged-in < /dev/null 2> "$T/ssh.err"
+}
+equals "sshd accepts the issued certificate" "$(login "$A/k" hc-is-a)" "logged-in"
+# the control for the login: the same key without its certificate
+mv "$A/k-cert.pub" "$A/k-cert.saved"
+lacks "... and without it the key alone is refused" "$(login "$A/k" hc-is-a)" "logged-in"
+mv "$A/k-cert.saved" "$A/k-cert.pub"
+
+# ---- serials ----
+check "a second certificate" hsign -I alice-2 -n hc-is-a -V +1h "$A/k.pub"
+contains "... serial 2" "$(listing "$A/k-cert.pub")" "Serial: 2"
+issue_config "host-certs = no" # restarts hsmcached
+check "after the agent restarted" hsign -I alice-3 -n hc-is-a -V +1h "$A/k.pub"
+contains "... serial 3 (the counter is on disk)" "$(listing "$A/k-cert.pub")" "Serial: 3"
+equals "the counter file holds the last serial" "$(cat "$T/cache/sshca-serial")" "3"
+# audit log unwritable: reserved (4), signed, not audited: no certificate
+issue_config "host-certs = no" # audit log path kept, the directory swapped in
+mv "$AUDIT" "$T/audit.saved" && mkdir "$AUDIT"
+rm -f "$A/k-cert.pub"
+expect_fail "audit log a directory: sign fails" "audit log $AUDIT cannot be written" \
+    hsign_out -I alice-4 -n hc-is-a -V +1h "$A/k.pub"
+check "... and writes no certificate" test ! -e "$A/k-cert.pub"
+rmdir "$AUDIT" && mv "$T/audit.saved" "$AUDIT"
+check "the audit log back" hsign -I alice-5 -n hc-is-a -V +1h "$A/k.pub"
+contains "... serial 5: the number reserved for the failed one is never reused" \
+    "$(listing "$A/k-cert.pub")" "Serial: 5"
+cp "$T/cache/sshca-serial" "$T/serial.saved"
+echo "5x" > "$T/cache/sshca-serial"
+expect_fail "a counter that is not a number refuses, naming the file" \
+    "serial counter $T/cache/sshca-serial: unreadable or not one decimal number" \
+    hsign_out -I alice-6 -n hc-is-a -V +1h "$A/k.pub"
+cp "$T/serial.saved" "$T/cache/sshca-serial"
+
+# ---- the [sshca] policy ----
+expect_fail "-h with host-certs = no is refused by rule host-certs" \
+    "refused issue by rule host-certs" hsign_out -h -I h -n web1 -V +1h "$A/k.pub"
+contains "... audited as refused" "$(audit_last)" '"result":"refused: host-certs"'
+expect_fail "-V +31d beyond max-validity 30d is refused by rule max-validity" \
+    "refused issue by rule max-validity" hsign_out -I v -n hc-is-a -V +31d "$A/k.pub"
+expect_fail "no -n is refused by rule require-principals" \
+    "refused issue by rule require-principals" hsign_out -I v -V +1h "$A/k.pub"
+expect_fail "no -I is refused naming the key id" "give -I ID" hsign_out -n hc-is-a -V +1h "$A/k.pub"
+expect_fail "options after PUBKEY are not options (getopt stops there)" \
+    "give exactly one PUBKEY" hsign_out -I x "$A/k.pub" -n hc-is-a -V +1h
+
+# ---- issue is not sign ----
+ref=$(agent_raw hc-is-a find ssh ca-p256 | awk '{print $4}')
+contains "hc-is-a's keys cover the CA key (find sees it)" "$(agent_raw hc-is-a find ssh ca-p256)" "found 1"
+contains "... yet a raw signature with it is refused (agentwire)" "$(agent_raw hc-is-a sign "$ref")" \
+    "hsmcached refused operation 'sign': not in [client issuer] operations"
+sref=$(agent_raw hc-is-s find ssh ca-p256 | awk '{print $4}')
+contains "the control: [client signer] (operations = sign) gets one" "$(agent_raw hc-is-s sign "$sref")" \
+    "rv=0x0, 64 bytes"
+ssh-keygen -q -t ed25519 -N '' -f "$A/d" && chown hc-is-a: "$A/d" "$A/d.pub"
+expect_fail "ssh-keygen -D (the module through the agent) as hc-is-a fails" 255 \
+    as_a ssh-keygen -s "$T/ca.pub" -D "$SSHCA" -I d -n hc-is-a -V +1h "$A/d.pub"
+contains "... the agent refused the signature (its log)" "$(tail -n 5 "$T/agent.log")" \
+    "client issuer (uid $a_uid, pid"
+contains "... as not in its operations" "$(tail -n 5 "$T/agent.log")" "refused operation 'sign'"
+check "... no certificate written" test ! -e "$A/d-cert.pub"
+expect_fail "a client without issue ([client nobody]) is refused issue" \
+    "refused operation 'issue': not in [client nobody] operations" \
+    agent_as hc-is-n "$HC" sshca sign -I n -n hc-is-n -V +1h "$A/k.pub"
+
+# ---- hostile requests, raw ----
+cat > "$T/issue-raw.py" <<'EOP'
+import sys
+from agentwire import *
+path, opts, key = sys.argv[1], sys.argv[2], sys.argv[3]
+body = s(opts.encode().replace(b',', b'\0')) + s(key)
+r = call(connect(path, 10), 20, body)
+serial = r.u64(); cert = r.str()
+print('rv=0x%x serial %d %s: %s' % (r.rv, serial, cert[:40].decode(errors='replace'), r.msg))
+EOP
+pub=$(cat "$A/k.pub")
+raw_issue() { agentwire_run hc-is-a "$T/issue-raw.py" "$@"; }
+contains "raw: a well-formed request is issued (the control)" \
+    "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "$pub")" "rv=0x0 serial"
+contains "raw: -z (the serial is the agent's) is refused" \
+    "$(raw_issue 'I,r,n,hc-is-a,V,+1h,z,7,' "$pub")" "option 'z' is not one of -I -n -V -h -O"
+contains "raw: -s is refused" "$(raw_issue 's,x,I,r,' "$pub")" "option 's' is not one of"
+contains "raw: -h with a value is refused" "$(raw_issue 'I,r,h,x,' "$pub")" "-h takes no value"
+contains "raw: options not NUL-terminated are refused" "$(raw_issue 'I,r' "$pub")" "without a value"
+contains "raw: a key type not on the list is refused" \
+    "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "ssh-dss AAAA")" "type 'ssh-dss' is not one of"
+contains "raw: bad base64 is refused" \
+    "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "ssh-ed25519 AA*A")" "not base64"
+b64=$(awk '{print $2}' "$A/k.pub")
+long=$( (echo "$b64" | base64 -d; printf 'X') | base64 -w0)
+contains "raw: trailing bytes after the key's fields are refused" \
+    "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "ssh-ed25519 $long")" "bytes after the key's fields"
+short=$(echo "$b64" | base64 -d | head -c 50 | base64 -w0)
+contains "raw: a truncated Ed25519 key is refused" \
+    "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "ssh-ed25519 $short")" "an Ed25519 key is 32 bytes"
+done_testing
