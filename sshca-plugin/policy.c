@@ -2,7 +2,9 @@
  * against the caller and what ssh-keygen will put in the certificate (not
  * its raw argv). Each refusal names its rule and says how to satisfy it. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sshca.h"
 
@@ -95,6 +97,104 @@ static const char *validity_check(const hc_sshca_cfg_t *cfg, const sshca_args_t 
     return NULL;
 }
 
+/* Whether `name` matches the allowed-principals entry `pat`: equal, with
+ * each "%u" standing for `user` (never matched when the caller has no
+ * name). */
+static bool principal_matches(const char *pat, const char *name, const char *user)
+{
+    while (*pat) {
+        if (pat[0] == '%' && pat[1] == 'u') {
+            size_t n = strlen(user);
+            if (!n || strncmp(name, user, n) != 0)
+                return false;
+            name += n, pat += 2;
+        } else if (*pat++ != *name++) {
+            return false;
+        }
+    }
+    return *name == '\0';
+}
+
+static const char *principals_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
+                                    const sshca_request_t *r, char *why, size_t size)
+{
+    const hc_strlist_t *l = &cfg->allowed_principals;
+    if (!l->n)
+        return NULL;
+    if (r->nprincipals == 0) {
+        snprintf(why, size, "no principals, which would be valid for every name; give "
+                 "-n with names allowed-principals allows");
+        return "allowed-principals";
+    }
+    for (size_t i = 0; i < r->nprincipals; i++) {
+        bool ok = false;
+        for (size_t j = 0; j < l->n && !ok; j++)
+            ok = principal_matches(l->items[j], r->principals[i], who->user);
+        if (!ok) {
+            snprintf(why, size, "principal '%.100s' is not in allowed-principals (for "
+                     "user %s: %s%s)", r->principals[i], who->user[0] ? who->user : "?",
+                     l->items[0], l->n > 1 ? ", ..." : "");
+            return "allowed-principals";
+        }
+    }
+    return NULL;
+}
+
+static bool same_options(const sshca_certopt_t *a, size_t na, const sshca_certopt_t *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (a[i].critical != b[i].critical || strcmp(a[i].name, b[i].name) ||
+            !a[i].value != !b[i].value || (a[i].value && strcmp(a[i].value, b[i].value)))
+            return false;
+    return true;
+}
+
+static const char *options_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
+                                 char *why, size_t size)
+{
+    const sshca_request_t *r = &a->req;
+    size_t own = r->nraw_options >= a->nforced ? r->nraw_options - a->nforced : 0;
+    for (size_t i = 0; cfg->allowed_options.n && i < own; i++) {
+        const char *o = r->raw_options[i];
+        size_t n = strcspn(o, "=");
+        bool ok = false;
+        for (size_t j = 0; j < cfg->allowed_options.n && !ok; j++)
+            ok = strlen(cfg->allowed_options.items[j]) == n &&
+                 !strncasecmp(cfg->allowed_options.items[j], o, n);
+        if (!ok) {
+            snprintf(why, size, "-O '%.100s' is not in allowed-options", o);
+            return "allowed-options";
+        }
+    }
+    if (!cfg->force_options.n || a->nforced == cfg->force_options.n)
+        return NULL;
+    /* the caller's own ssh-keygen: its options must already be what the
+     * forced ones make them */
+    size_t n = r->nraw_options + cfg->force_options.n;
+    const char **all = malloc(n * sizeof *all);
+    sshca_certopt_t *want = NULL;
+    size_t nwant = 0;
+    char w[200];
+    bool ok = all != NULL;
+    for (size_t i = 0; ok && i < r->nraw_options; i++)
+        all[i] = r->raw_options[i];
+    for (size_t i = 0; ok && i < cfg->force_options.n; i++)
+        all[r->nraw_options + i] = cfg->force_options.items[i];
+    ok = ok && sshca_certopts(all, n, r->host, &want, &nwant, w, sizeof w) == 0 &&
+         same_options(want, nwant, r->options, r->noptions);
+    sshca_certopts_free(want, nwant);
+    free(all);
+    if (!ok) {
+        snprintf(why, size, "the certificate's options are not what force-options "
+                 "make them; add -O %s%s after the others", cfg->force_options.items[0],
+                 cfg->force_options.n > 1 ? " (and the rest of force-options)" : "");
+        return "force-options";
+    }
+    return NULL;
+}
+
 const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
                                const sshca_args_t *a, char *why, size_t size)
 {
@@ -120,5 +220,8 @@ const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *
                  "names the certificate is for, before the key files");
         return "require-principals";
     }
-    return validity_check(cfg, a, why, size);
+    const char *rule2 = principals_check(cfg, who, r, why, size);
+    if (!rule2)
+        rule2 = options_check(cfg, a, why, size);
+    return rule2 ? rule2 : validity_check(cfg, a, why, size);
 }

@@ -35,6 +35,9 @@ typedef struct sshca_args {
     char release[32];     /* ssh-keygen's, from its binary ("9.2p1") */
     time_t now;           /* when the module loaded: ssh-keygen's -V clock */
     bool parsed;          /* req holds ssh-keygen's reading of its argv */
+    size_t nforced;       /* the last nforced of req.raw_options are the
+                             policy's force-options, added by hsmcached (0
+                             in the module: ssh-keygen's argv is the caller's) */
     char parse_why[320];  /* else why not */
     sshca_request_t req;
 } sshca_args_t;
@@ -86,8 +89,13 @@ int sshca_caller_self(sshca_caller_t *c);
 void sshca_caller_free(sshca_caller_t *c);
 
 /* policy.c: NULL when allowed, else the rule's name; `why` says what
- * failed and how to satisfy it. Pure (reads only its arguments):
- * thread-safe. */
+ * failed and how to satisfy it. The rules, in order: allowed-users /
+ * allowed-groups, the host and its arguments, host-certs,
+ * require-principals, allowed-principals (each principal one of the list,
+ * "%u" the caller's user name), allowed-options (each -O the caller gave,
+ * by name), force-options (the certificate's options must be what they
+ * are with force-options added after the caller's), max-validity /
+ * require-validity. Pure (reads only its arguments): thread-safe. */
 const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
                                const sshca_args_t *a, char *why, size_t size);
 

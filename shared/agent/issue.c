@@ -58,10 +58,12 @@ static int caller_of(const struct ucred *cred, sshca_caller_t *c)
 }
 
 /* The request's options as ssh-keygen's argv: ssh-keygen -s (agent) OPTS
- * -- (key). Only -I -n -V -O with a value and -h without: the CA, the
- * serial and the files are the agent's. */
-static CK_RV build_argv(const unsigned char *opts, size_t len, char **argv, int *argc,
-                        hc_err_t *err)
+ * -O FORCED... -- (key). Only -I -n -V -O with a value and -h without:
+ * the CA, the serial and the files are the agent's; the policy's
+ * force-options come after the caller's. argv has room for
+ * 3 + 2 * (MAX_OPTS + force->n) + 3. */
+static CK_RV build_argv(const unsigned char *opts, size_t len, const hc_strlist_t *force,
+                        char **argv, int *argc, hc_err_t *err)
 {
     static char prog[] = "ssh-keygen", s[] = "-s", ca[] = "hsmcached", dd[] = "--",
                 key[] = "PUBKEY";
@@ -94,6 +96,8 @@ static CK_RV build_argv(const unsigned char *opts, size_t len, char **argv, int 
         if (!h)
             argv[n++] = (char *)value;
     }
+    for (size_t i = 0; i < force->n; i++)
+        argv[n++] = flags[3], argv[n++] = force->items[i];
     argv[n++] = dd, argv[n++] = key;
     argv[n] = NULL;
     *argc = n;
@@ -267,7 +271,11 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     sshca_caller_t who;
     sshca_args_t a;
     memset(&a, 0, sizeof a);
-    char *argv[3 + 2 * MAX_OPTS + 3], why[600], type[32], *subject = NULL, *subject_fp = NULL,
+    /* this client's policy: its own issue keys, else [sshca]'s */
+    hc_sshca_cfg_t policy;
+    hc_client_sshca(st->cfg, rules->cfg, &policy);
+    char **argv = calloc(3 + 2 * (MAX_OPTS + policy.force_options.n) + 3, sizeof *argv);
+    char why[600], type[32], *subject = NULL, *subject_fp = NULL,
          *ca_fp = NULL, result[80];
     int argc = 0;
     bool have_req = false;
@@ -283,8 +291,11 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
                         (unsigned)cred->uid);
     if (rv == CKR_OK)
         rv = ca_key(st, &ctx, &key, &uri, &ca_blob, &ca_len, &ca_fp, err);
+    if (rv == CKR_OK && !argv)
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
     if (rv == CKR_OK)
-        rv = build_argv(opts, opts_len, argv, &argc, err);
+        rv = build_argv(opts, opts_len, &policy.force_options, argv, &argc, err);
+    a.nforced = policy.force_options.n;
     if (rv == CKR_OK && agent_ssh_pubkey_read((const char *)pubkey, pubkey_len, &blob,
                                               &blob_len, type, sizeof type, why, sizeof why))
         rv = hc_err(err, CKR_ARGUMENTS_BAD, "hsmcached refused issue: %s", why);
@@ -310,7 +321,7 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
             rule = "arguments";
             snprintf(why, sizeof why, "%s", a.parse_why);
         } else {
-            rule = sshca_policy_check(&st->cfg->sshca, &who, &a, why, sizeof why);
+            rule = sshca_policy_check(&policy, &who, &a, why, sizeof why);
         }
         if (rule) {
             snprintf(result, sizeof result, "refused: %s", rule);
@@ -351,6 +362,7 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     if (have_req)
         sshca_request_free(&a.req);
     free_caller(&who);
+    free(argv);
     free(blob);
     free(ca_blob);
     free(ca_fp);

@@ -14,6 +14,7 @@
 #include <ini.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,10 +239,87 @@ static bool duration_key(struct parse *p, const char *k, const char *v, long lon
     return true;
 }
 
+/* The -O option names ssh-keygen knows (certopts.c), lower case. */
+static const char *const certopt_names[] = {
+    "clear", "force-command", "source-address", "verify-required", "no-verify-required",
+    "permit-x11-forwarding", "no-x11-forwarding", "permit-agent-forwarding",
+    "no-agent-forwarding", "permit-port-forwarding", "no-port-forwarding", "permit-pty",
+    "no-pty", "permit-user-rc", "no-user-rc", "no-touch-required", "touch-required",
+};
+
+/* Whether the first `n` bytes of v name an -O option, and whether it
+ * takes a value (force-command=, source-address=). */
+static bool certopt_name(const char *v, size_t n, bool *valued)
+{
+    for (size_t i = 0; i < sizeof certopt_names / sizeof certopt_names[0]; i++)
+        if (strlen(certopt_names[i]) == n && !strncasecmp(certopt_names[i], v, n)) {
+            *valued = i == 1 || i == 2;
+            return true;
+        }
+    return false;
+}
+
+static bool allowed_option_like(const char *v)
+{
+    bool valued;
+    return certopt_name(v, strlen(v), &valued);
+}
+
+static bool force_option_like(const char *v)
+{
+    bool valued;
+    size_t n = strcspn(v, "=");
+    return certopt_name(v, n, &valued) && valued == (v[n] == '=') && (!valued || v[n + 1]);
+}
+
+/* The issue policy keys, in [sshca] and in a [client]: true when `k` is
+ * one (parsed into c, *bit set), false otherwise (*bit 0) or on error. */
+static bool issue_key(struct parse *p, const char *k, const char *v, hc_sshca_cfg_t *c,
+                      unsigned *bit)
+{
+    *bit = 0;
+    if (!strcmp(k, "allowed-principals"))
+        return *bit = HC_ISSUE_PRINCIPALS, parse_list(p, k, v, &c->allowed_principals, NULL, NULL);
+    if (!strcmp(k, "max-validity"))
+        return *bit = HC_ISSUE_MAX_VALIDITY, duration_key(p, k, v, &c->max_validity_s);
+    if (!strcmp(k, "host-certs"))
+        return *bit = HC_ISSUE_HOST_CERTS, parse_bool(p, k, v, &c->host_certs);
+    if (!strcmp(k, "allowed-options"))
+        return *bit = HC_ISSUE_ALLOWED_OPTIONS,
+               parse_list(p, k, v, &c->allowed_options, allowed_option_like,
+                          "ssh-keygen -O option name (e.g. permit-pty, force-command)");
+    if (!strcmp(k, "force-options"))
+        return *bit = HC_ISSUE_FORCE_OPTIONS,
+               parse_list(p, k, v, &c->force_options, force_option_like,
+                          "ssh-keygen -O option (e.g. no-port-forwarding, "
+                          "source-address=10.0.0.0/8, force-command=/usr/bin/true)");
+    return false;
+}
+
+void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_cfg_t *out)
+{
+    *out = cfg->sshca;
+    unsigned set = c ? c->issue_set : 0;
+    if (set & HC_ISSUE_PRINCIPALS)
+        out->allowed_principals = c->issue.allowed_principals;
+    if (set & HC_ISSUE_MAX_VALIDITY)
+        out->max_validity_s = c->issue.max_validity_s;
+    if (set & HC_ISSUE_HOST_CERTS)
+        out->host_certs = c->issue.host_certs;
+    if (set & HC_ISSUE_ALLOWED_OPTIONS)
+        out->allowed_options = c->issue.allowed_options;
+    if (set & HC_ISSUE_FORCE_OPTIONS)
+        out->force_options = c->issue.force_options;
+}
+
 /* [sshca] settings beyond the common profile keys. */
 static bool sshca_key(struct parse *p, const char *k, const char *v)
 {
     hc_sshca_cfg_t *c = &p->cfg->sshca;
+    unsigned bit;
+    bool ok = issue_key(p, k, v, c, &bit);
+    if (bit)
+        return ok;
     if (!strcmp(k, "keys"))
         return parse_list(p, k, v, &c->keys, uri_like, "pkcs11: URI");
     if (!strcmp(k, "audit-log"))
@@ -250,19 +328,16 @@ static bool sshca_key(struct parse *p, const char *k, const char *v)
         return parse_bool(p, k, v, &c->require_validity);
     if (!strcmp(k, "require-principals"))
         return parse_bool(p, k, v, &c->require_principals);
-    if (!strcmp(k, "host-certs"))
-        return parse_bool(p, k, v, &c->host_certs);
     if (!strcmp(k, "allow-agent"))
         return parse_bool(p, k, v, &c->allow_agent);
     if (!strcmp(k, "allowed-users"))
         return parse_list(p, k, v, &c->allowed_users, NULL, NULL);
     if (!strcmp(k, "allowed-groups"))
         return parse_list(p, k, v, &c->allowed_groups, NULL, NULL);
-    if (!strcmp(k, "max-validity"))
-        return duration_key(p, k, v, &c->max_validity_s);
     return fail(p, k, "unknown key (known: signature-cache, tokens, keys, "
                 "audit-log, require-validity, max-validity, require-principals, "
-                "allowed-users, allowed-groups, host-certs, allow-agent)");
+                "allowed-users, allowed-groups, host-certs, allow-agent, "
+                "allowed-principals, allowed-options, force-options)");
 }
 
 /* [pdns] settings beyond the common profile keys. */
@@ -456,7 +531,16 @@ static bool client_key(struct parse *p, const char *k, const char *v)
         return parse_ops(p, k, v, &c->ops);
     if (!strcmp(k, "mechanisms"))
         return parse_mechs(p, k, v, c);
-    return fail(p, k, "unknown key (known: uid, group, keys, operations, mechanisms)");
+    unsigned bit;
+    bool ok = issue_key(p, k, v, &c->issue, &bit);
+    if (bit && ok && (c->issue_set & bit))
+        return fail(p, k, "given twice in [client %s]", c->name);
+    c->issue_set |= bit;
+    if (bit)
+        return ok;
+    return fail(p, k, "unknown key (known: uid, group, keys, operations, mechanisms, "
+                "and with operations = issue: allowed-principals, max-validity, "
+                "host-certs, allowed-options, force-options)");
 }
 
 static bool token_key(struct parse *p, const char *k, const char *v)
@@ -651,6 +735,11 @@ static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
             return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
                           "key 'keys' (the pkcs11: URIs it may use)", name,
                           cl->line, cl->name);
+        if (cl->issue_set && !(cl->ops & HC_OPS_ISSUE))
+            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: allowed-principals, "
+                          "max-validity, host-certs, allowed-options and force-options "
+                          "apply to operations = issue, which it lacks", name, cl->line,
+                          cl->name);
     }
     return CKR_OK;
 }
@@ -761,8 +850,15 @@ void hc_config_free(hc_config_t *cfg)
     free_list(&cfg->sshca.keys);
     free_list(&cfg->sshca.allowed_users);
     free_list(&cfg->sshca.allowed_groups);
-    for (size_t i = 0; i < cfg->nclients; i++)
+    free_list(&cfg->sshca.allowed_principals);
+    free_list(&cfg->sshca.allowed_options);
+    free_list(&cfg->sshca.force_options);
+    for (size_t i = 0; i < cfg->nclients; i++) {
         free_list(&cfg->clients[i].keys);
+        free_list(&cfg->clients[i].issue.allowed_principals);
+        free_list(&cfg->clients[i].issue.allowed_options);
+        free_list(&cfg->clients[i].issue.force_options);
+    }
     free(cfg->clients);
     for (int id = 0; id < HC_P_COUNT; id++) {
         for (size_t i = 0; i < cfg->profiles[id].ntokens; i++)

@@ -6,13 +6,17 @@
  *                     agent, agent-timeout
  *   [agent]           socket-mode, socket-group, max-connections,
  *                     max-connections-per-client (hsmcached only)
- *   [client NAME]     uid, group, keys, operations (hsmcached only)
+ *   [client NAME]     uid, group, keys, operations, mechanisms; with
+ *                     operations = issue also allowed-principals,
+ *                     max-validity, host-certs, allowed-options,
+ *                     force-options (hsmcached only)
  *   [token NAME]      module, label | serial, max-sessions
  *   [pkcs11] [pdns] [bind] [sshca] [cli]
  *                     signature-cache = yes|no, tokens = a, b
  *   [sshca] also      keys, audit-log, require-validity, max-validity,
  *                     require-principals, allowed-users, allowed-groups,
- *                     host-certs, allow-agent
+ *                     host-certs, allow-agent, allowed-principals,
+ *                     allowed-options, force-options
  *
  * Every error names the file, line, section and key. Unknown sections and
  * keys are errors: a typo must not silently fall back to a default.
@@ -58,7 +62,25 @@ typedef struct hc_sshca_cfg {
     hc_strlist_t allowed_groups;
     bool host_certs;            /* -h allowed */
     bool allow_agent;           /* signing from ssh-agent's helper */
+    /* Each principal must be one of these ("%u": the caller's own user
+     * name); empty: any. */
+    hc_strlist_t allowed_principals;
+    /* The -O option names a caller may give (before any '='); empty: any. */
+    hc_strlist_t allowed_options;
+    /* -O options every certificate gets, after the caller's (hsmcached
+     * adds them; the module requires the caller to have given them). */
+    hc_strlist_t force_options;
 } hc_sshca_cfg_t;
+
+/* Which of a [client]'s own issue policy keys are set (hc_client_cfg_t
+ * issue_set): the others fall back to [sshca]'s. */
+enum {
+    HC_ISSUE_PRINCIPALS = 1u << 0,
+    HC_ISSUE_MAX_VALIDITY = 1u << 1,
+    HC_ISSUE_HOST_CERTS = 1u << 2,
+    HC_ISSUE_ALLOWED_OPTIONS = 1u << 3,
+    HC_ISSUE_FORCE_OPTIONS = 1u << 4,
+};
 
 /* [pdns]: the presigner (pdns-backend/presign.c). */
 typedef struct hc_pdns_cfg {
@@ -98,6 +120,11 @@ typedef struct hc_client_cfg {
      * mechanisms but raw RSA, for sign and verify only. */
     CK_MECHANISM_TYPE mechs[32];
     size_t nmechs;
+    /* With `issue`: allowed-principals, max-validity, host-certs,
+     * allowed-options, force-options of its own (issue_set says which;
+     * only those members of `issue` are used). */
+    hc_sshca_cfg_t issue;
+    unsigned issue_set;
     int line;
 } hc_client_cfg_t;
 
@@ -137,6 +164,11 @@ typedef struct hc_config {
     hc_client_cfg_t *clients;
     size_t nclients;
 } hc_config_t;
+
+/* The SSH CA policy for issuing to client `c` (NULL: the agent's own
+ * user): [sshca], with the issue keys `c` sets itself in their place.
+ * The lists are borrowed from cfg (valid while it is). */
+void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_cfg_t *out);
 
 /* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */
 const char *hc_config_resolve(const char *given);

@@ -198,4 +198,68 @@ contains "raw: trailing bytes after the key's fields are refused" \
 short=$(echo "$b64" | base64 -d | head -c 50 | base64 -w0)
 contains "raw: a truncated Ed25519 key is refused" \
     "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "ssh-ed25519 $short")" "an Ed25519 key is 32 bytes"
+
+# ---- per-client policy (issue 15 item 5) ----
+# [client issuer] has its own: principals only its user (or web-USER),
+# 2 h at most, no host certificates, two -O names, and a source address
+# forced in; [client nobody] (issue added) has none of its own: [sshca]'s
+# apply (allowed-principals = %u there too, max-validity 30d, host-certs).
+write_config ssh softhsm2 ssh "[agent]" "socket-group = hc-is-sock" \
+    "[client issuer]" "uid = hc-is-a" "keys = $CA" "operations = issue" \
+    "allowed-principals = %u, web-%u" "max-validity = 2h" "host-certs = no" \
+    "allowed-options = no-pty, permit-pty" "force-options = source-address=127.0.0.1/32" \
+    "[client nobody]" "uid = hc-is-n" "keys = $CA" "operations = issue" \
+    "[sshca]" "keys = $CA" "audit-log = $AUDIT" "max-validity = 30d" "host-certs = yes" \
+    "allowed-principals = %u"
+chmod 644 "$HSMCACHE_CONF"
+check "policy: hc-is-a gets a certificate for itself" hsign -I self -n hc-is-a -V +1h "$A/k.pub"
+L=$(listing "$A/k-cert.pub")
+contains "... with the forced source-address (force-options)" "$L" "source-address 127.0.0.1/32"
+equals "... and sshd (on 127.0.0.1) accepts it" "$(login "$A/k" hc-is-a)" "logged-in"
+check "policy: web-hc-is-a too (%u inside an entry)" hsign -I web -n web-hc-is-a -V +1h "$A/k.pub"
+rm -f "$A/k-cert.pub"
+expect_fail "policy: a certificate for root is refused by rule allowed-principals" \
+    "refused issue by rule allowed-principals: principal 'root' is not in allowed-principals (for user hc-is-a" \
+    hsign_out -I root -n root -V +1h "$A/k.pub"
+check "... no certificate written" test ! -e "$A/k-cert.pub"
+contains "... audited as refused" "$(audit_last)" '"result":"refused: allowed-principals"'
+expect_fail "policy: itself and root together is refused" "principal 'root'" \
+    hsign_out -I two -n hc-is-a,root -V +1h "$A/k.pub"
+expect_fail "policy: another user's name is refused" "principal 'hc-is-n'" \
+    hsign_out -I other -n hc-is-n -V +1h "$A/k.pub"
+expect_fail "policy: -V +3h beyond the client's max-validity 2h ([sshca] says 30d)" \
+    "refused issue by rule max-validity" hsign_out -I long -n hc-is-a -V +3h "$A/k.pub"
+expect_fail "policy: -h refused by the client's host-certs = no ([sshca] says yes)" \
+    "refused issue by rule host-certs" hsign_out -h -I h -n hc-is-a -V +1h "$A/k.pub"
+expect_fail "policy: -O permit-port-forwarding is not in allowed-options" \
+    "refused issue by rule allowed-options: -O 'permit-port-forwarding'" \
+    hsign_out -I o -n hc-is-a -V +1h -O permit-port-forwarding "$A/k.pub"
+check "policy: -O no-pty is" hsign -I o -n hc-is-a -V +1h -O no-pty "$A/k.pub"
+lacks "... and the certificate has no permit-pty" "$(listing "$A/k-cert.pub")" "permit-pty"
+expect_fail "policy: a source-address of its own clashes with the forced one" \
+    "source-address" hsign_out -I s -n hc-is-a -V +1h -O source-address=0.0.0.0/0 "$A/k.pub"
+mkdir "$T/nd" && ssh-keygen -q -t ed25519 -N '' -f "$T/nd/n" && chown -R hc-is-n: "$T/nd"
+expect_fail "fallback: [client nobody] is held to [sshca]'s allowed-principals = %u" \
+    "principal 'root' is not in allowed-principals (for user hc-is-n" \
+    agent_as hc-is-n "$HC" sshca sign -I n -n root -V +1h "$T/nd/n.pub"
+check "... and gets one for itself, valid 7 days ([sshca]'s 30d, not the issuer's 2h)" \
+    agent_as hc-is-n "$HC" sshca sign -I n -n hc-is-n -V +7d "$T/nd/n.pub"
+# The module judges by the same code: root runs ssh-keygen -D, [sshca]'s
+# allowed-principals = %u is root for it.
+ssh-keygen -q -t ed25519 -N '' -f "$T/m"
+expect_fail "the module: root asking for hc-is-a is refused (allowed-principals)" 255 \
+    ssh-keygen -s "$T/ca.pub" -D "$SSHCA" -I m -n hc-is-a -V +1h "$T/m.pub"
+contains "... audited with the rule" "$(audit_last)" '"result":"refused: allowed-principals"'
+check "the module: root asking for root signs" \
+    ssh-keygen -s "$T/ca.pub" -D "$SSHCA" -I m -n root -V +1h "$T/m.pub"
+# Config errors name the file, line and key.
+printf '[core]\npin-store = %s/pins\n[client x]\nuid = root\nkeys = %s\nallowed-principals = %%u\n' \
+    "$T" "$CA" > "$T/bad1.conf"
+expect_fail "config: issue keys without operations = issue name the file and line" \
+    "$T/bad1.conf:3: [client x]: allowed-principals, max-validity, host-certs, allowed-options and force-options apply to operations = issue" \
+    "$HC" -c "$T/bad1.conf" tokens
+printf '[core]\npin-store = %s/pins\n[sshca]\nforce-options = force-command\n' "$T" > "$T/bad2.conf"
+expect_fail "config: force-options without its value names the key" \
+    "$T/bad2.conf:4: [sshca] force-options: 'force-command' is not a valid ssh-keygen -O option" \
+    "$HC" -c "$T/bad2.conf" tokens
 done_testing
