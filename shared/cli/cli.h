@@ -23,6 +23,8 @@ int hc_cmd_doctor(hc_cli_t *cli);
 int hc_cmd_sshca(hc_cli_t *cli);
 /* `sshca sign` (cmd_sshca_sign.c); argv[0] is "sign". */
 int hc_cmd_sshca_sign(hc_cli_t *cli);
+/* `sshca revoke` and `sshca krl` (cmd_sshca_revoke.c); argv[0] says which. */
+int hc_cmd_sshca_revoke(hc_cli_t *cli);
 
 /* Opens the CLI's context or prints why not (returns NULL). */
 hc_ctx_t *hc_cli_open(const hc_cli_t *cli);

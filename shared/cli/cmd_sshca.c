@@ -1,6 +1,7 @@
 /* cmd_sshca.c: `hsmcache sshca pubkey`: the CA keys named in [sshca] keys,
  * as OpenSSH public key lines (for -s ca.pub, TrustedUserCAKeys and
- * @cert-authority); `sshca sign` is cmd_sshca_sign.c's. */
+ * @cert-authority); `sshca sign` is cmd_sshca_sign.c's, `sshca revoke` and
+ * `sshca krl` cmd_sshca_revoke.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +65,12 @@ int hc_cmd_sshca(hc_cli_t *cli)
 {
     if (cli->argc >= 1 && strcmp(cli->argv[0], "sign") == 0)
         return hc_cmd_sshca_sign(cli);
+    if (cli->argc >= 1 && (!strcmp(cli->argv[0], "revoke") || !strcmp(cli->argv[0], "krl")))
+        return hc_cmd_sshca_revoke(cli);
     if (cli->argc != 1 || strcmp(cli->argv[0], "pubkey") != 0) {
         hc_cli_error("usage: hsmcache sshca pubkey | sshca sign [-I ID] [-n PRINCIPALS] "
-                     "[-V VALIDITY] [-h] [-O OPTION]... PUBKEY");
+                     "[-V VALIDITY] [-h] [-O OPTION]... PUBKEY | sshca revoke SERIAL|KEYFILE "
+                     "| sshca krl FILE");
         return 2;
     }
     hc_config_t *cfg = hc_cli_config(cli);

@@ -23,6 +23,8 @@ static void usage(FILE *out)
           "  sshca pubkey               the [sshca] CA keys in OpenSSH format\n"
           "  sshca sign [-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY\n"
           "                             a certificate issued by hsmcached (PUBKEY-cert.pub)\n"
+          "  sshca revoke SERIAL|KEYFILE  record a revoked certificate serial or key\n"
+          "  sshca krl FILE             an OpenSSH KRL of every revocation (sshd RevokedKeys)\n"
           "CONFIG defaults to $HSMCACHE_CONF, then /etc/hsmcache/hsmcache.conf.\n",
           out);
 }

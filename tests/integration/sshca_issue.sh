@@ -262,4 +262,43 @@ printf '[core]\npin-store = %s/pins\n[sshca]\nforce-options = force-command\n' "
 expect_fail "config: force-options without its value names the key" \
     "$T/bad2.conf:4: [sshca] force-options: 'force-command' is not a valid ssh-keygen -O option" \
     "$HC" -c "$T/bad2.conf" tokens
+
+# ---- revocation (issue 15 item 6) ----
+# Three certificates for hc-is-a; the first revoked by serial, the third
+# by key file; the KRL from `sshca krl` makes a second sshd (RevokedKeys)
+# refuse those two while the second still logs in.
+for r in r1 r2 r3; do
+    ssh-keygen -q -t ed25519 -N '' -f "$A/$r" && chown hc-is-a: "$A/$r" "$A/$r.pub"
+    check "revocation: certificate $r issued" hsign -I "$r" -n hc-is-a -V +1h "$A/$r.pub"
+done
+serial_of() { ssh-keygen -L -f "$1" | sed -n 's/^ *Serial: //p'; }
+s1=$(serial_of "$A/r1-cert.pub")
+check "sshca revoke $s1 (r1's serial)" "$HC" sshca revoke "$s1"
+check "sshca revoke r3.pub (a key file)" "$HC" sshca revoke "$A/r3.pub"
+equals "the record holds both, in ssh-keygen's KRL syntax" "$(cat "$T/cache/sshca-revoked")" \
+    "serial: $s1
+key: $(awk '{print $1" "$2}' "$A/r3.pub")"
+expect_fail "sshca revoke 0 is refused" "'0' is not a serial" "$HC" sshca revoke 0
+expect_fail "sshca revoke 2^64 is refused" "is not a serial" "$HC" sshca revoke 18446744073709551616
+echo "not a key" > "$T/notkey"
+expect_fail "sshca revoke of a file that is not a key is refused" "not an OpenSSH public key" \
+    "$HC" sshca revoke "$T/notkey"
+equals "... and nothing of them recorded" "$(wc -l < "$T/cache/sshca-revoked")" "2"
+check "sshca krl writes a KRL" "$HC" sshca krl "$T/revoked.krl"
+Q=$(ssh-keygen -Q -f "$T/revoked.krl" "$A/r1-cert.pub" "$A/r2-cert.pub" "$A/r3-cert.pub" 2>&1 |
+    sed 's/ (.*)//') # the key's comment dropped
+contains "ssh-keygen -Q: r1's certificate is revoked" "$Q" "$A/r1-cert.pub: REVOKED"
+contains "... r3's too (by key)" "$Q" "$A/r3-cert.pub: REVOKED"
+contains "... r2's is not" "$Q" "$A/r2-cert.pub: ok"
+PORT2=$((PORT + 1))
+sed "s/^Port .*/Port $PORT2/; s|^PidFile .*|PidFile $T/sshd2.pid|" "$T/sshd_config" > "$T/sshd2_config"
+echo "RevokedKeys $T/revoked.krl" >> "$T/sshd2_config"
+/usr/sbin/sshd -D -e -f "$T/sshd2_config" 2> "$T/sshd2.log" &
+HC_PIDS="$HC_PIDS $!"
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT2) 2>/dev/null && break; sleep 0.1; done
+PORT=$PORT2
+equals "sshd with RevokedKeys: r2 (not revoked) logs in" "$(login "$A/r2" hc-is-a)" "logged-in"
+lacks "... r1 (revoked by serial) does not" "$(login "$A/r1" hc-is-a)" "logged-in"
+lacks "... r3 (revoked by key) does not" "$(login "$A/r3" hc-is-a)" "logged-in"
+contains "... sshd says why" "$(cat "$T/sshd2.log")" "revoked"
 done_testing
