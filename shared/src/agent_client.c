@@ -436,21 +436,27 @@ static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len
     return rv;
 }
 
+/* The reply's data as a malloc'ed string in *out (when rv is CKR_OK). */
+static CK_RV reply_text(const hc_rep_t *rep, CK_RV rv, char **out, hc_err_t *err)
+{
+    if (rv != CKR_OK)
+        return rv;
+    if (!(*out = malloc(rep->len + 1)))
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    memcpy(*out, rep->data, rep->len);
+    (*out)[rep->len] = '\0';
+    return CKR_OK;
+}
+
 static CK_RV agent_stats_text(void *impl, bool prometheus, char **out,
                               hc_err_t *err)
 {
     hc_req_t q = { .op = HC_OP_STATS, .flags = prometheus };
     hc_rep_t rep;
     CK_RV rv = hc_link_call(impl, &q, 0, &rep, err);
-    char *text = rv == CKR_OK ? malloc(rep.len + 1) : NULL;
-    if (rv == CKR_OK && !text)
-        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    if (text) {
-        memcpy(text, rep.data, rep.len);
-        text[rep.len] = '\0';
-    }
+    *out = NULL;
+    rv = reply_text(&rep, rv, out, err);
     hc_rep_free(&rep);
-    *out = text;
     return rv;
 }
 
@@ -487,16 +493,10 @@ static CK_RV agent_issue(hc_agent_t *a, const unsigned char *opts, size_t opts_l
     if (rv == CKR_OK && (rep.len == 0 || memchr(rep.data, '\0', rep.len) ||
                          memchr(rep.data, '\n', rep.len)))
         rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: issue: malformed certificate in the reply");
-    char *text = rv == CKR_OK ? malloc(rep.len + 1) : NULL;
-    if (rv == CKR_OK && !text)
-        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    if (text) {
-        memcpy(text, rep.data, rep.len);
-        text[rep.len] = '\0';
+    rv = reply_text(&rep, rv, cert, err);
+    if (rv == CKR_OK)
         *serial = rep.num[0];
-    }
     hc_rep_free(&rep);
-    *cert = text;
     return rv;
 }
 
