@@ -21,7 +21,14 @@
 #     (the control); a client without issue is refused issue;
 #   - hostile requests through the raw protocol: an option that is not
 #     -I -n -V -h -O (-z, -s), a value for -h, a key type not on the list,
-#     bad base64, trailing bytes in the key blob.
+#     bad base64, trailing bytes in the key blob, a truncated key.
+# Per-client policy (item 5): [client issuer]'s own allowed-principals
+# (%u), max-validity, host-certs, allowed-options, force-options win over
+# [sshca]'s; [client nobody] falls back to [sshca]'s; the module (root's
+# ssh-keygen -D) is judged by the same rules; config errors name file,
+# line and key. Revocation (item 6): `sshca revoke` by serial and by key
+# file, `sshca krl`, ssh-keygen -Q and an sshd with RevokedKeys refusing
+# the revoked certificates while the third logs in.
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
 HC_AGENT=1
