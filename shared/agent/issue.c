@@ -299,12 +299,19 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     if (rv == CKR_OK && agent_ssh_pubkey_read((const char *)pubkey, pubkey_len, &blob,
                                               &blob_len, type, sizeof type, why, sizeof why))
         rv = hc_err(err, CKR_ARGUMENTS_BAD, "hsmcached refused issue: %s", why);
+    if (rv == CKR_ARGUMENTS_BAD) /* malformed: refused before the policy, not audited */
+        hc_log(&st->agent->log, HC_LOG_WARN, "client %s (uid %u, pid %d): %s",
+               agent_rules_name(rules), (unsigned)cred->uid, (int)cred->pid, err->msg);
+    /* the audited key: type and base64 of the checked blob (the request's
+     * bytes are not NUL-terminated, and its comment is not audited) */
+    size_t slen = strlen(type) + 1 + (blob_len + 2) / 3 * 4 + 1;
     if (rv == CKR_OK && (!(subject_fp = hc_ssh_fingerprint(blob, blob_len)) ||
-                         !(subject = malloc(pubkey_len + 1))))
+                         !(subject = malloc(slen))))
         rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    if (subject) /* type and base64, without the comment */
-        snprintf(subject, pubkey_len + 1, "%.*s", (int)(strlen(type) + 1 +
-                 strcspn((const char *)pubkey + strlen(type) + 1, " \n")), pubkey);
+    if (rv == CKR_OK) {
+        int n = snprintf(subject, slen, "%s ", type);
+        EVP_EncodeBlock((unsigned char *)subject + n, blob, (int)blob_len);
+    }
     a.program = (char *)"hsmcached";
     a.is_keygen = true;
     a.now = time(NULL);

@@ -36,10 +36,12 @@ CK_RV agent_serial_reserve(const char *dir, uint64_t *serial, hc_err_t *err);
 
 /* Runs one issue request from `cred`'s peer (client `rules`): options
  * `opts` (pairs "LETTER\0VALUE\0", see proto.h) and the public key line
- * `pubkey`. CKR_OK with *cert (the certificate line, malloc'ed) and
- * *serial; or a refusal naming the rule (CKR_FUNCTION_REJECTED), the
- * argument (CKR_ARGUMENTS_BAD) or what failed. Every attempt that names a
- * key is audited; an audit that cannot be written withholds the
+ * `pubkey` (`pubkey_len` bytes, not NUL-terminated). CKR_OK with *cert
+ * (the certificate line, malloc'ed) and *serial; or a refusal naming the
+ * rule (CKR_FUNCTION_REJECTED), the argument (CKR_ARGUMENTS_BAD) or what
+ * failed. Every request whose options and key are well-formed is
+ * audited, signed or refused by a rule (malformed ones are refused
+ * before, and logged); an audit that cannot be written withholds the
  * certificate. */
 CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct ucred *cred,
                   const unsigned char *opts, size_t opts_len, const unsigned char *pubkey,

@@ -87,6 +87,10 @@ contains "... the certificate's values" "$line" '"identity":"alice-1","principal
 contains "... its serial" "$line" '"serial":"1"'
 contains "... the client" "$line" '"client":"issuer"'
 contains "... the CA's fingerprint" "$line" "\"ca_fingerprint\":\"$ca_fp\""
+contains "... the subject key (type and base64, no comment)" "$line" \
+    "\"public_key\":\"$(awk '{print $1" "$2}' "$A/k.pub")\","
+contains "... and its fingerprint" "$line" \
+    "\"public_key_fingerprint\":\"$(ssh-keygen -l -f "$A/k.pub" | awk '{print $2}')\","
 
 # sshd trusting the CA, on a private port.
 mkdir -p /run/sshd
@@ -205,6 +209,10 @@ contains "raw: trailing bytes after the key's fields are refused" \
 short=$(echo "$b64" | base64 -d | head -c 50 | base64 -w0)
 contains "raw: a truncated Ed25519 key is refused" \
     "$(raw_issue 'I,r,n,hc-is-a,V,+1h,' "ssh-ed25519 $short")" "an Ed25519 key is 32 bytes"
+agent_log=$(tail -n 1 "$T/agent.log")
+contains "raw: a malformed request is logged by the agent, naming the client and the fault" \
+    "$agent_log" "client issuer (uid $a_uid, pid"
+contains "... and what was wrong" "$agent_log" "): hsmcached refused issue: public key (ssh-ed25519): an Ed25519 key is 32 bytes"
 
 # ---- per-client policy (issue 15 item 5) ----
 # [client issuer] has its own: principals only its user (or web-USER),
