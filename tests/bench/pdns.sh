@@ -175,17 +175,25 @@ QMAX=10 fill S1 stock.example "$S1_NAMES"
 for i in $(seq "$R"); do QMAX=10 pass S1 stock.example "$S1_NAMES" "$T/stock.q"; done
 QMAX=10 row S1 stock.example "stock (Engine: simulator, PIN in row)"
 stop_pdns
-# ours.example and soft.example are served by the same pdns_server.
-fill S2 ours.example "$N"
-ask soft.example "$N" > /dev/null || fail "S4: fill pass incomplete"
-for i in $(seq "$R"); do
-    pass S2 ours.example "$N" "$T/ours.q"
-    pass S4 soft.example "$N" "$T/soft.q"
-done
-row S2 ours.example "ours (Engine: hsmcache)"
-row S4 soft.example "software keys (the ceiling)"
+# alternate NAME DESC CEILING CEILING_DESC: NAME (ours.example) and its
+# ceiling (soft.example, served by the same pdns_server), filled once each,
+# then R passes each, alternating; then both rows.
+alternate() {
+    fill "$1" ours.example "$N"
+    ask soft.example "$N" > /dev/null || fail "$3: fill pass incomplete"
+    for i in $(seq "$R"); do
+        pass "$1" ours.example "$N" "$T/ours.q"
+        pass "$3" soft.example "$N" "$T/soft.q"
+    done
+    row "$1" ours.example "$2"
+    row "$3" soft.example "$4"
+}
+alternate S2 "ours (Engine: hsmcache)" S4 "software keys (the ceiling)"
 
-# The reliability run, while pdns is up with every name of S2 signed.
+# The reliability run, while pdns is up with S2's keys loaded and every
+# name of S2 signed (the last pass was S4's: a restart and one ours query
+# bring pdns back to where S2's passes left it).
+restart_primed ours.example
 removal_run ours.example "$N" "$ABSENT" $((ABSENT + 15)) > "$T/removal"
 stop_pdns
 
@@ -208,14 +216,7 @@ stop_pdns
 # libfaketime slows every clock call pdns makes: S4f, software keys under
 # the same clock, is S3's ceiling.
 FT=$((B + 600))
-fill S3 ours.example "$N"
-ask soft.example "$N" > /dev/null || fail "S4f: fill pass incomplete"
-for i in $(seq "$R"); do
-    pass S3 ours.example "$N" "$T/ours.q"
-    pass S4f soft.example "$N" "$T/soft.q"
-done
-row S3 ours.example "ours after the weekly boundary, presigned"
-row S4f soft.example "software keys under libfaketime (S3's ceiling)"
+alternate S3 "ours after the weekly boundary, presigned" S4f "software keys under libfaketime (S3's ceiling)"
 stop_pdns
 FT=""
 
