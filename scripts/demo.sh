@@ -117,6 +117,59 @@ wait "$sshd_pid" 2>/dev/null || true
 sshd_pid=""
 grep -o 'Accepted publickey .* CA ECDSA [^ ]*' "$RUN/sshd.log" || true
 
+step "Certificates from hsmcached: an ordinary user gets one for themselves, not for root"
+# The agent owns the token and judges the kernel-verified caller: a user
+# with only `issue` gets certificates within [client] policy and never a
+# raw signature. The demo user is created here and removed at the end.
+demo_user=hc-demo-user
+user_made=""
+if ! id "$demo_user" > /dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$demo_user"
+    user_made=1
+fi
+cat > "$RUN/agent.conf" <<EOC
+[core]
+pin-store = $RUN/pins
+cache-dir = $RUN/agent-cache
+agent = $RUN/agent.sock
+
+[token demo]
+module = softhsm2
+label = demo-token
+
+[agent]
+socket-group = $demo_user
+
+[client demo]
+uid = $demo_user
+keys = pkcs11:token=demo;object=user-ca
+operations = issue
+allowed-principals = %u
+max-validity = 8h
+
+[sshca]
+keys = pkcs11:token=demo;object=user-ca
+audit-log = $RUN/sshca-audit.log
+max-validity = 30d
+EOC
+chmod 644 "$RUN/agent.conf"
+chmod 711 "$RUN"
+HSMCACHE_CONF=$RUN/agent.conf "$BUILD/hsmcached" --pidfile "$RUN/agent.pid" 2> "$RUN/agent.log" &
+agent_pid=$!
+for _ in $(seq 100); do [ -S "$RUN/agent.sock" ] && break; sleep 0.05; done
+mkdir -p "$RUN/user"
+ssh-keygen -q -t ed25519 -N '' -C "$demo_user" -f "$RUN/user/id"
+chown -R "$demo_user" "$RUN/user"
+as_user() { runuser -u "$demo_user" -- env HSMCACHE_CONF="$RUN/agent.conf" "$@" < /dev/null; }
+echo "-- $demo_user asks for a certificate for $demo_user:"
+as_user "$HC" sshca sign -I "$demo_user-laptop" -n "$demo_user" -V +1h "$RUN/user/id.pub"
+ssh-keygen -L -f "$RUN/user/id-cert.pub" | sed -n '2,9p'
+echo "-- $demo_user asks for a certificate for root:"
+as_user "$HC" sshca sign -I "$demo_user-root" -n root -V +1h "$RUN/user/id.pub" 2>&1 || true
+kill "$agent_pid"
+wait "$agent_pid" 2>/dev/null || true
+[ -z "$user_made" ] || userdel "$demo_user"
+
 step "PowerDNS: a zone signed through hsmcache, no PIN in the database"
 T=$RUN/pdns
 mkdir -p "$T"
