@@ -62,7 +62,8 @@ for _ in $(seq 300); do
     a=$EPOCHREALTIME; c=$(sim_count C_Sign); b=$EPOCHREALTIME
     echo "${a/./} ${b/./} $c" >> "$T/samples"
     if [ -z "$holders" ] && [ $((c - W)) -ge 5 ]; then
-        holders=$(lslocks -n -o PID,PATH | awk '$2 ~ /presign\.lock$/ { print $1 }' | sort -u | xargs)
+        # This test's lock only: another run's pdns holds its own.
+        holders=$(lslocks -n -o PID,PATH | awk -v f="$T/cache/presign.lock" '$2 == f { print $1 }' | sort -u | xargs)
     fi
     [ $((c - W)) -ge 30 ] && break
     sleep 0.05
