@@ -87,6 +87,11 @@ static CK_RV core_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type,
                                  CK_MECHANISM_INFO *info, hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    /* A token's mechanisms do not change while it is away: what was read
+     * before answers hosts (PowerDNS asks at every C_SignInit) whose
+     * signatures come from the cache during an outage. */
+    if (hc_token_mech_info_known(t, type, info))
+        return CKR_OK;
     CK_RV rv = hc_pool_connect(t, err);
     return rv == CKR_OK ? hc_token_mech_info(t, type, info) : rv;
 }

@@ -136,6 +136,11 @@ CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err);
 /* Cached C_GetMechanismInfo; CKR_MECHANISM_INVALID if the token lacks it. */
 CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
                          CK_MECHANISM_INFO *info);
+/* The same, only from what an earlier connection read: true and *info set
+ * when known, with no call to the module, so a signature served from the
+ * cache does not wait for (or fail on) an absent token. Thread-safe. */
+bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m,
+                              CK_MECHANISM_INFO *info);
 
 /* keyindex.c */
 /* Maps real handles found in session `s` to stable ids. */

@@ -546,6 +546,20 @@ CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err)
     return rv;
 }
 
+bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m,
+                              CK_MECHANISM_INFO *info)
+{
+    bool known = false;
+    pthread_mutex_lock(&t->lock);
+    for (CK_ULONG i = 0; i < t->nmechs && !known; i++)
+        if (t->mechs[i] == m && t->mech_info[i].flags != 0) {
+            *info = t->mech_info[i];
+            known = true;
+        }
+    pthread_mutex_unlock(&t->lock);
+    return known;
+}
+
 CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
                          CK_MECHANISM_INFO *info)
 {
