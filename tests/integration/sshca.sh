@@ -15,6 +15,7 @@
 # signing through ssh-agent works when allowed and is refused (and
 # audited) when not.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/sshd.sh"
 hc_setup
 SSHCA=$BUILD/hsmcache-sshca.so
 USER_NAME=hc-alice
@@ -91,22 +92,7 @@ check "host certificate signed through the module (-h)" \
     sign "$T/host-ca.pub" -h -I host -n 127.0.0.1 -V +1h "$T/host_key.pub"
 audited "host certificate" 1 signed
 PORT=$((20000 + $$ % 20000))
-cat > "$T/sshd_config" <<EOC
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/host_key
-HostCertificate $T/host_key-cert.pub
-PidFile $T/sshd.pid
-TrustedUserCAKeys $T/user_cas
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-EOC
-/usr/sbin/sshd -D -e -f "$T/sshd_config" 2> "$T/sshd.log" &
-HC_PIDS=$!
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+start_sshd sshd "$PORT" "HostCertificate $T/host_key-cert.pub" "TrustedUserCAKeys $T/user_cas"
 echo "@cert-authority * $(cat "$T/host-ca.pub")" > "$T/known_hosts"
 login() { # KEY: logs in as $USER_NAME with KEY and KEY-cert.pub
     ssh -F /dev/null -p "$PORT" -i "$1" -o CertificateFile="$1-cert.pub" \

@@ -30,6 +30,7 @@
 # file, `sshca krl`, ssh-keygen -Q and an sshd with RevokedKeys refusing
 # the revoked certificates while the third logs in.
 . "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../lib/sshd.sh"
 hc_setup
 HC_AGENT=1
 SSHCA=$BUILD/hsmcache-sshca.so
@@ -96,21 +97,7 @@ contains "... and its fingerprint" "$line" \
 mkdir -p /run/sshd
 ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
 PORT=$((20000 + ($$ + 7) % 20000))
-cat > "$T/sshd_config" <<EOC
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/host_key
-PidFile $T/sshd.pid
-TrustedUserCAKeys $T/ca.pub
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-EOC
-/usr/sbin/sshd -D -e -f "$T/sshd_config" 2> "$T/sshd.log" &
-HC_PIDS="$HC_PIDS $!"
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+start_sshd sshd "$PORT" "TrustedUserCAKeys $T/ca.pub"
 login() { # KEY USER: logs in as USER with KEY and KEY-cert.pub
     ssh -F /dev/null -p "$PORT" -i "$1" -o CertificateFile="$1-cert.pub" \
         -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
@@ -306,11 +293,7 @@ contains "ssh-keygen -Q: r1's certificate is revoked" "$Q" "$A/r1-cert.pub: REVO
 contains "... r3's too (by key)" "$Q" "$A/r3-cert.pub: REVOKED"
 contains "... r2's is not" "$Q" "$A/r2-cert.pub: ok"
 PORT2=$((PORT + 1))
-sed "s/^Port .*/Port $PORT2/; s|^PidFile .*|PidFile $T/sshd2.pid|" "$T/sshd_config" > "$T/sshd2_config"
-echo "RevokedKeys $T/revoked.krl" >> "$T/sshd2_config"
-/usr/sbin/sshd -D -e -f "$T/sshd2_config" 2> "$T/sshd2.log" &
-HC_PIDS="$HC_PIDS $!"
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$PORT2) 2>/dev/null && break; sleep 0.1; done
+start_sshd sshd2 "$PORT2" "TrustedUserCAKeys $T/ca.pub" "RevokedKeys $T/revoked.krl"
 PORT=$PORT2
 equals "sshd with RevokedKeys: r2 (not revoked) logs in" "$(login "$A/r2" hc-is-a)" "logged-in"
 lacks "... r1 (revoked by serial) does not" "$(login "$A/r1" hc-is-a)" "logged-in"
