@@ -70,7 +70,7 @@ struct parse {
     hc_token_cfg_t *cur_token;
     hc_profile_cfg_t *cur_profile;
     hc_client_cfg_t *cur_client;
-    bool in_core, in_agent;
+    bool in_core, in_agent, in_shared;
 };
 
 static bool enter_section(struct parse *p, const char *section);
@@ -457,6 +457,15 @@ static bool agent_key(struct parse *p, const char *k, const char *v)
                 "max-connections, max-connections-per-client)");
 }
 
+/* [shared-cache]: config_shared.c judges, this names file, line and key. */
+static bool shared_key(struct parse *p, const char *k, const char *v)
+{
+    char why[400];
+    if (!hc_shared_cfg_key(&p->cfg->shared, k, v, why, sizeof why))
+        return fail(p, k, "%s", why);
+    return true;
+}
+
 static bool parse_ops(struct parse *p, const char *k, const char *v, unsigned *ops)
 {
     static const struct { const char *name; unsigned bit; } names[] = {
@@ -589,7 +598,15 @@ static bool enter_section(struct parse *p, const char *section)
     p->cur_token = NULL;
     p->cur_profile = NULL;
     p->cur_client = NULL;
-    p->in_core = p->in_agent = false;
+    p->in_core = p->in_agent = p->in_shared = false;
+    if (!strcmp(section, "shared-cache")) {
+        if (p->cfg->shared.enabled)
+            return fail(p, NULL, "section given twice");
+        p->cfg->shared.enabled = true;
+        p->cfg->shared.line = p->rd.line;
+        p->in_shared = true;
+        return true;
+    }
     if (!strcmp(section, "core")) {
         p->in_core = true;
         return true;
@@ -649,7 +666,7 @@ static bool enter_section(struct parse *p, const char *section)
         return true;
     }
     return fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
-                "pdns, bind, sshca, cli, agent, client NAME)");
+                "pdns, bind, sshca, cli, agent, client NAME, shared-cache)");
 }
 
 static int handler(void *user, const char *section, const char *key,
@@ -665,6 +682,8 @@ static int handler(void *user, const char *section, const char *key,
         client_key(p, key, value);
     else if (p->in_agent)
         agent_key(p, key, value);
+    else if (p->in_shared)
+        shared_key(p, key, value);
     else if (p->cur_profile)
         profile_key(p, key, value);
     else if (p->in_core)
@@ -696,6 +715,7 @@ static void set_defaults(hc_config_t *c)
     c->agent.socket_mode = 0660;
     c->agent.max_connections = 256;
     c->agent.max_per_client = 64;
+    hc_shared_cfg_defaults(&c->shared);
 }
 
 /* Checks that need the whole file: each token is complete, each profile's
@@ -741,6 +761,10 @@ static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
                           "apply to operations = issue, which it lacks", name, cl->line,
                           cl->name);
     }
+    char why[400];
+    if (c->shared.enabled && !hc_shared_cfg_check(&c->shared, why, sizeof why))
+        return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [shared-cache]: %s", name,
+                      c->shared.line, why);
     return CKR_OK;
 }
 

@@ -17,6 +17,9 @@
  *                     require-principals, allowed-users, allowed-groups,
  *                     host-certs, allow-agent, allowed-principals,
  *                     allowed-options, force-options
+ *   [shared-cache]    host, port | socket, read-host, read-port |
+ *                     read-socket, database, user, password-file, tls,
+ *                     tls-ca, read-timeout-ms, node (config_shared.c)
  *
  * Every error names the file, line, section and key. Unknown sections and
  * keys are errors: a typo must not silently fall back to a default.
@@ -138,6 +141,34 @@ typedef struct hc_agent_cfg {
     size_t max_connections, max_per_client;
 } hc_agent_cfg_t;
 
+/* [shared-cache]: the fleet's signature tier on MariaDB (sharedtier.h).
+ * Parsed and checked by config_shared.c. */
+enum hc_shared_tls {
+    HC_TLS_NO,      /* plain (a unix socket, or a trusted network) */
+    HC_TLS_YES,     /* TLS required, the server's certificate not checked */
+    HC_TLS_VERIFY,  /* TLS required, certificate checked against tls-ca
+                       (or the system's CAs) and the host name */
+};
+typedef struct hc_db_endpoint {
+    char host[256];             /* "" when socket is used */
+    unsigned port;              /* 0: MariaDB's default, 3306 */
+    char socket[108];
+} hc_db_endpoint_t;
+typedef struct hc_shared_cfg {
+    bool enabled;               /* the section is present */
+    hc_db_endpoint_t write;     /* the primary (or any Galera node) */
+    hc_db_endpoint_t read;      /* a replica next to this node; unset
+                                   (no host, no socket): reads go to write */
+    char database[65];
+    char user[81];
+    char password_file[PATH_MAX]; /* "": no password (unix_socket auth) */
+    int tls;                    /* enum hc_shared_tls */
+    char tls_ca[PATH_MAX];
+    unsigned read_timeout_ms;   /* a lookup on the query path, at most */
+    char node[HC_NAME_MAX + 1]; /* this server's name in the rows it writes */
+    int line;                   /* of the section header */
+} hc_shared_cfg_t;
+
 typedef struct hc_profile_cfg {
     bool signature_cache;
     char **tokens;           /* tokens the profile may use; NULL = all */
@@ -160,6 +191,7 @@ typedef struct hc_config {
     hc_profile_cfg_t profiles[HC_P_COUNT];
     hc_sshca_cfg_t sshca;
     hc_pdns_cfg_t pdns;
+    hc_shared_cfg_t shared;
     hc_agent_cfg_t agent;
     hc_client_cfg_t *clients;
     size_t nclients;
@@ -169,6 +201,14 @@ typedef struct hc_config {
  * user): [sshca], with the issue keys `c` sets itself in their place.
  * The lists are borrowed from cfg (valid while it is). */
 void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_cfg_t *out);
+
+/* config_shared.c: [shared-cache]. Defaults (node = the host name); one
+ * key, false with `why` set when refused; the whole section's checks,
+ * false with `why` set (config.c adds file and line). */
+void hc_shared_cfg_defaults(hc_shared_cfg_t *s);
+bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *key, const char *value,
+                       char *why, size_t size);
+bool hc_shared_cfg_check(const hc_shared_cfg_t *s, char *why, size_t size);
 
 /* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */
 const char *hc_config_resolve(const char *given);

@@ -5,7 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -140,6 +144,128 @@ static void missing_file_is_named(void **state)
     assert_non_null(strstr(err.msg, "/nonexistent/hsmcache.conf"));
 }
 
+/* [shared-cache]: a password file in a private temp dir, with `mode`. */
+static char shared_dir[64];
+static const char *shared_password(int mode)
+{
+    static char path[128];
+    if (!shared_dir[0]) {
+        strcpy(shared_dir, "/tmp/hc-test-config.XXXXXX");
+        assert_non_null(mkdtemp(shared_dir));
+    }
+    snprintf(path, sizeof path, "%s/password", shared_dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("s3cret-db-pw\n", f);
+    fclose(f);
+    assert_int_equal(chmod(path, (mode_t)mode), 0);
+    return path;
+}
+
+static const char *shared_text(const char *extra, int mode)
+{
+    static char text[1024];
+    snprintf(text, sizeof text, "[core]\npin-store = /p\n[shared-cache]\n"
+             "socket = /run/mysqld/mysqld.sock\ndatabase = pdns\nuser = hsmcache\n"
+             "password-file = %s\n%s", shared_password(mode), extra);
+    return text;
+}
+
+static void shared_cache_section(void **state)
+{
+    (void)state;
+    hc_config_t *c = parse_ok(shared_text("read-host = 10.0.0.2\nread-port = 3307\n"
+                                          "node = ns1.example\ntls = no\n", 0600));
+    assert_true(c->shared.enabled);
+    assert_int_equal(c->shared.line, 3);
+    assert_string_equal(c->shared.write.socket, "/run/mysqld/mysqld.sock");
+    assert_string_equal(c->shared.read.host, "10.0.0.2");
+    assert_int_equal(c->shared.read.port, 3307);
+    assert_string_equal(c->shared.database, "pdns");
+    assert_string_equal(c->shared.user, "hsmcache");
+    assert_int_equal(c->shared.read_timeout_ms, 50);   /* the default */
+    assert_string_equal(c->shared.node, "ns1.example");
+    hc_config_free(c);
+    c = parse_ok("[pdns]\n");
+    assert_false(c->shared.enabled);
+    assert_true(c->shared.node[0] != '\0');             /* the host name */
+    hc_config_free(c);
+}
+
+/* Each refusal names the file, the line and the key (or the section). */
+static void shared_cache_refusals(void **state)
+{
+    (void)state;
+    static const struct { const char *extra, *want[3]; } bad[] = {
+        { "port = 0\n", { "t.conf:8:", "[shared-cache] port", "from 1 to 65535" } },
+        { "read-port = 70000\n", { "t.conf:8:", "read-port", "from 1 to 65535" } },
+        { "read-socket = relative\n", { "t.conf:8:", "read-socket", "absolute" } },
+        { "database = pdns;drop\n", { "t.conf:8:", "database", "not a database name" } },
+        { "user = a b\n", { "t.conf:8:", "user", "not a user name" } },
+        { "tls = maybe\n", { "t.conf:8:", "tls", "not no, yes" } },
+        { "read-timeout-ms = 0\n", { "t.conf:8:", "read-timeout-ms", "from 1 to 10000" } },
+        { "read-timeout-ms = 50ms\n", { "t.conf:8:", "read-timeout-ms", "whole number" } },
+        { "node = ../x\n", { "t.conf:8:", "node", "not a node name" } },
+        { "host = db'1\n", { "t.conf:8:", "host", "not a host name" } },
+        { "passwd = x\n", { "t.conf:8:", "passwd", "unknown key" } },
+        { "host = db1\n", { "t.conf:3:", "[shared-cache]", "'host' and 'socket' both" } },
+        { "read-host = a\nread-socket = /s\n", { "t.conf:3:", "[shared-cache]", "'read-host' and 'read-socket'" } },
+        { "read-port = 3306\n", { "t.conf:3:", "[shared-cache]", "'read-port' without 'read-host'" } },
+        { "tls-ca = /ca.pem\n", { "t.conf:3:", "[shared-cache]", "'tls-ca' given without tls = verify" } },
+        { "[shared-cache]\n", { "t.conf:8:", "[shared-cache]", "given twice" } },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *m = parse_err(shared_text(bad[i].extra, 0600));
+        for (int k = 0; k < 3; k++)
+            if (!strstr(m, bad[i].want[k]))
+                fail_msg("case %zu: '%s' not in: %s", i, bad[i].want[k], m);
+    }
+    const char *m = parse_err("[shared-cache]\nsocket = /s\nuser = u\n");
+    assert_non_null(strstr(m, "t.conf:1: [shared-cache]: missing key 'database'"));
+    m = parse_err("[shared-cache]\nsocket = /s\ndatabase = d\n");
+    assert_non_null(strstr(m, "missing key 'user'"));
+    m = parse_err("[shared-cache]\nport = 3306\ndatabase = d\nuser = u\n");
+    assert_non_null(strstr(m, "'port' without 'host'"));
+    m = parse_err("[shared-cache]\ndatabase = d\nuser = u\n");
+    assert_non_null(strstr(m, "missing key 'host' or 'socket'"));
+}
+
+/* The password file: like a PIN file, never readable by group or others. */
+static void shared_cache_password_file(void **state)
+{
+    (void)state;
+    static const int modes[] = { 0640, 0604, 0620, 0660, 0644 };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        const char *m = parse_err(shared_text("", modes[i]));
+        if (!strstr(m, "t.conf:7: [shared-cache] password-file: password file") ||
+            !strstr(m, "group or others") || !strstr(m, "chmod 600"))
+            fail_msg("mode %04o: %s", modes[i], m);
+        assert_null(strstr(m, "s3cret"));
+    }
+    hc_config_free(parse_ok(shared_text("", 0400)));
+    char link[160];
+    snprintf(link, sizeof link, "%s/link", shared_dir);
+    unlink(link);
+    assert_int_equal(symlink(shared_password(0600), link), 0);
+    char text[512];
+    snprintf(text, sizeof text, "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
+             "password-file = %s\n", link);
+    assert_non_null(strstr(parse_err(text), "t.conf:5: [shared-cache] password-file: "
+                                            "password file"));
+    assert_non_null(strstr(parse_err(text), "is a symlink"));
+    snprintf(text, sizeof text, "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
+             "password-file = %s/absent\n", shared_dir);
+    assert_non_null(strstr(parse_err(text), "t.conf:5: [shared-cache] password-file: "));
+    assert_non_null(strstr(parse_err(text), "No such file"));
+    snprintf(text, sizeof text, "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
+             "password-file = %s\n", shared_dir);
+    assert_non_null(strstr(parse_err(text), "not a regular file"));
+    unlink(link);
+    snprintf(link, sizeof link, "%s/password", shared_dir);
+    unlink(link);
+    rmdir(shared_dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +280,9 @@ int main(void)
         cmocka_unit_test(module_hsmcache_refused),
         cmocka_unit_test(long_line_and_syntax_errors),
         cmocka_unit_test(missing_file_is_named),
+        cmocka_unit_test(shared_cache_section),
+        cmocka_unit_test(shared_cache_refusals),
+        cmocka_unit_test(shared_cache_password_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
