@@ -1,19 +1,21 @@
 # tests/tests.mk: building the tests (included by the top Makefile).
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
-INTEG_SRC  := $(wildcard tests/integration/*.c)
-INTEG_BIN  := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+# Helper programs the tests run (tests/tools): each is built into
+# $(BUILD)/tests/NAME; mktoken alone does not link libhsmcache.
 MKTOKEN    := $(BUILD)/tests/mktoken
+TOOL_SRC   := $(filter-out tests/tools/mktoken.c,$(wildcard tests/tools/*.c))
+TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
 TEST_LIBS  := -L$(BUILD) -lhsmcache $(PKG_LIBS) -lcmocka -lpthread -ldl
 
-tests-build: $(UNIT_BIN) $(INTEG_BIN) $(MKTOKEN)
+tests-build: $(UNIT_BIN) $(TOOL_BIN) $(MKTOKEN)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/../..' -o $@ $< $(TEST_LIBS)
 
-$(BUILD)/tests/%: tests/integration/%.c $(LIB)
+$(BUILD)/tests/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/..' -o $@ $< $(TEST_LIBS)
