@@ -242,6 +242,25 @@ static void add_key(hc_stats_file_t *sum, const hc_key_stats_t *k)
     d->hsm_signs += HC_GET(k->hsm_signs);
 }
 
+/* The shared tier's counters, from every file. */
+static void add_shared(hc_stats_file_t *sum, const hc_shared_stats_t *sh)
+{
+    const uint64_t *src = &sh->hits;
+    uint64_t *dst = &sum->shared.hits;
+    size_t n = (sizeof *sh - offsetof(hc_shared_stats_t, hits)) / sizeof(uint64_t);
+    sum->shared.enabled += HC_GET(sh->enabled);
+    for (size_t i = 0; i < n; i++)
+        dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+/* ... and its gauges, from live processes only. */
+static void add_shared_gauges(hc_stats_file_t *sum, const hc_shared_stats_t *sh)
+{
+    sum->shared.reading += HC_GET(sh->reading);
+    sum->shared.skipping += HC_GET(sh->skipping);
+    sum->shared.writing += HC_GET(sh->writing);
+}
+
 int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
 {
     memset(sum, 0, sizeof *sum);
@@ -269,7 +288,9 @@ int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
                 (*live)++;
                 if (f->presign.running)
                     sum->presign = f->presign; /* one presigner at a time */
+                add_shared_gauges(sum, &f->shared);
             }
+            add_shared(sum, &f->shared);
             for (uint32_t i = 0; i < f->ntokens && i < HC_STATS_TOKENS; i++)
                 add_token(sum, &f->tokens[i]);
             for (uint32_t i = 0; i < f->nkeys && i < HC_STATS_KEYS; i++)
@@ -331,6 +352,17 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)p->failed, (unsigned long long)p->signed_now,
                       (unsigned long long)p->dropped_inputs,
                       (unsigned long long)p->purged);
+        const hc_shared_stats_t *sh = &f->shared;
+        if (sh->enabled)
+            hc_sb_printf(&b, "shared-cache: processes reading %llu, skipping %llu, "
+                         "writing %llu; hits %llu, misses %llu, forged %llu, skipped "
+                         "%llu, written %llu, write errors %llu, dropped %llu\n",
+                         (unsigned long long)sh->reading, (unsigned long long)sh->skipping,
+                         (unsigned long long)sh->writing, (unsigned long long)sh->hits,
+                         (unsigned long long)sh->misses, (unsigned long long)sh->forged,
+                         (unsigned long long)sh->skipped, (unsigned long long)sh->written,
+                         (unsigned long long)sh->write_errors,
+                         (unsigned long long)sh->dropped);
 
         return hc_sb_take(&b);
     }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define HC_STATS_MAGIC 0x48435354u /* "HCST" */
-#define HC_STATS_VERSION 3u
+#define HC_STATS_VERSION 4u
 #define HC_STATS_TOKENS 32
 #define HC_STATS_KEYS 128
 #define HC_STATS_BUCKETS 12
@@ -58,6 +58,23 @@ typedef struct hc_presign_stats {
     uint64_t purged;          /* expired cache entries deleted */
 } hc_presign_stats_t;
 
+/* The shared signature tier (sharedtier.h): counters, summed over all
+ * files, and gauges (1 or 0 per process), summed over live processes. */
+typedef struct hc_shared_stats {
+    uint64_t enabled;         /* 1: this process has the tier */
+    uint64_t reading;         /* gauge: lookups use the tier */
+    uint64_t skipping;        /* gauge: the breaker is open, lookups skip it */
+    uint64_t writing;         /* gauge: the writer's connection is up */
+    uint64_t hits;            /* rows verified with the public key, served */
+    uint64_t misses;          /* lookups the tier had no live row for */
+    uint64_t forged;          /* rows that failed verification: never served */
+    uint64_t skipped;         /* lookups not made: breaker open, no idle
+                                 connection, or the read failed */
+    uint64_t written;         /* signatures written by the writer */
+    uint64_t write_errors;    /* batches the database refused or lost */
+    uint64_t dropped;         /* signatures given up (queue full, failed batch) */
+} hc_shared_stats_t;
+
 typedef struct hc_stats_file {
     uint32_t magic, version;
     int32_t pid;
@@ -67,6 +84,7 @@ typedef struct hc_stats_file {
     hc_token_stats_t tokens[HC_STATS_TOKENS];
     hc_key_stats_t keys[HC_STATS_KEYS];
     hc_presign_stats_t presign;
+    hc_shared_stats_t shared;
 } hc_stats_file_t;
 
 typedef struct hc_stats {
