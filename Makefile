@@ -114,9 +114,12 @@ $(PROV): $(PROV_OBJ) $(CORE_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,--version-script=bind-keystore/exports.map \
 	    -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(BUILD)/obj/pdns-backend/hsm/%.o: CFLAGS += $(shell pkg-config --cflags libmariadb ldns 2>/dev/null)
-$(PDNSHSM): $(PDNSHSM_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(PDNSHSM_OBJ) -L$(BUILD) -lhsmcache \
+# The command-line conventions (--help, getopt_long, exit statuses) that
+# hsmcache, pdns-hsm, hsmcached and hsmsim-ctl share: shared/cli/cmdline.h.
+CMDLINE_OBJ := $(BUILD)/obj/shared/cli/cmdline.o
+$(BUILD)/obj/pdns-backend/hsm/%.o: CFLAGS += -Ishared/cli $(shell pkg-config --cflags libmariadb ldns 2>/dev/null)
+$(PDNSHSM): $(PDNSHSM_OBJ) $(CMDLINE_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(PDNSHSM_OBJ) $(CMDLINE_OBJ) -L$(BUILD) -lhsmcache \
 	    $(shell pkg-config --libs libmariadb ldns 2>/dev/null) $(PKG_LIBS) -lpthread
 
 $(CLI): $(CLI_OBJ) $(LIB)
@@ -125,9 +128,9 @@ $(CLI): $(CLI_OBJ) $(LIB)
 # hsmcached judges issue requests with the SSH CA module's own pure
 # parser and policy (sshca-plugin/keygen.h, policy.c): linked, not copied.
 SSHCA_PURE_OBJ := $(patsubst %,$(BUILD)/obj/sshca-plugin/%.o,keygen_argv validity certopts policy)
-$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent -Isshca-plugin $(JSON_CFLAGS)
-$(AGENT): $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) $(SSHCA_PURE_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) $(JSON_LIBS) -lpthread
+$(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent -Isshca-plugin -Ishared/cli $(JSON_CFLAGS)
+$(AGENT): $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(CMDLINE_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(CMDLINE_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) $(JSON_LIBS) -lpthread
 
 # The simulator's pass-through wrappers are generated from p11-kit's header.
 SIM_GEN  := $(BUILD)/tests/gen
@@ -141,8 +144,8 @@ $(SIM): tests/sim/hsmsim.c tests/sim/simstate.c tests/sim/hsmsim.h tests/sim/sim
 	$(CC) $(SIM_CFLAGS) -shared -Wl,--version-script=shared/front/exports.map -o $@ \
 	    tests/sim/hsmsim.c tests/sim/simstate.c $(SIM_GEN)/wrappers.c $(SIM_GEN)/names.c -ldl -lpthread
 
-$(SIMCTL): tests/sim/hsmsim-ctl.c tests/sim/simstate.c tests/sim/simstate.h $(SIM_GEN)/names.c
-	$(CC) $(SIM_CFLAGS) -o $@ tests/sim/hsmsim-ctl.c tests/sim/simstate.c $(SIM_GEN)/names.c
+$(SIMCTL): tests/sim/hsmsim-ctl.c tests/sim/simstate.c tests/sim/simstate.h $(SIM_GEN)/names.c shared/cli/cmdline.c shared/cli/cmdline.h
+	$(CC) $(SIM_CFLAGS) -Ishared/cli -o $@ tests/sim/hsmsim-ctl.c tests/sim/simstate.c $(SIM_GEN)/names.c shared/cli/cmdline.c
 
 include tests/tests.mk
 

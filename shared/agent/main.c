@@ -1,5 +1,6 @@
 /*
- * main.c: hsmcached [--config FILE] [--pidfile FILE]
+ * main.c: hsmcached [--config FILE] [--pidfile FILE] (options, --help and
+ * exit statuses by cmdline.h's conventions)
  *
  * Runs in the foreground and logs to stderr (systemd's way; no fork, no
  * socket activation: the agent creates its socket itself, so it works the
@@ -38,6 +39,7 @@
 
 #include "agent.h"
 #include "clock.h"
+#include "cmdline.h"
 #include "err.h"
 
 #define STOP_GRACE_S 30
@@ -121,12 +123,33 @@ static bool harden_process(void)
     return true;
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: hsmcached [--config FILE] [--pidfile FILE]\n"
-            "  Serves the hsmcache core on the unix socket named by [core] agent.\n"
-            "  The config defaults to $HSMCACHE_CONF, else %s.\n", HC_DEFAULT_CONF);
-}
+enum { OPT_CONFIG = 256, OPT_PIDFILE };
+
+static const struct option longopts[] = {
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "pidfile", required_argument, NULL, OPT_PIDFILE },
+    HC_LONGOPT_HELP,
+    { 0 },
+};
+
+static const hc_cmdline_t cmdline = {
+    .prog = "hsmcached",
+    .args = "[--config FILE] [--pidfile FILE]",
+    .help = "Serves the hsmcache core on the unix socket named by [core] agent, in the\n"
+            "foreground, logging to stderr. SIGHUP reloads the config; SIGTERM stops\n"
+            "after the requests in flight.\n"
+            "Options:\n"
+            "  --config FILE    the configuration; default $HSMCACHE_CONF, then\n"
+            "                   " HC_DEFAULT_CONF "\n"
+            "  --pidfile FILE   write the agent's process id to FILE\n"
+            "  --help           this help\n",
+    .exits = "  0  stopped by SIGTERM or SIGINT, after the requests in flight\n"
+             "  1  could not start (process hardening, the config, the socket, the\n"
+             "     pidfile), or could not run\n"
+             "  2  usage error (an unknown option, a missing value, an argument)\n",
+    .shortopts = "",
+    .longopts = longopts,
+};
 
 /* Binds the socket, refusing to take over from a running agent. */
 static int listen_on(agent_t *ag, const hc_agent_cfg_t *cfg)
@@ -307,16 +330,18 @@ int main(int argc, char **argv)
     if (!harden_process())
         return 1;
     const char *conf = NULL, *pidfile = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--config") && i + 1 < argc)
-            conf = argv[++i];
-        else if (!strcmp(argv[i], "--pidfile") && i + 1 < argc)
-            pidfile = argv[++i];
-        else {
-            usage();
-            return 2;
-        }
+    hc_opts_t o = HC_OPTS(&cmdline, argc, argv);
+    int c;
+    while ((c = hc_opt_next(&o)) != -1) {
+        if (c == HC_OPT_STOP)
+            return o.status;
+        if (c == OPT_CONFIG)
+            conf = optarg;
+        else if (c == OPT_PIDFILE)
+            pidfile = optarg;
     }
+    if ((c = hc_opt_args(&o, 0, 0)) >= 0)
+        return c;
     static agent_t ag;
     snprintf(ag.conf_path, sizeof ag.conf_path, "%s", hc_config_resolve(conf));
     snprintf(ag.log.prefix, sizeof ag.log.prefix, "hsmcached");

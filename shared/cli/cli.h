@@ -1,18 +1,35 @@
 /* cli.h: the `hsmcache` command-line tool's commands. Each returns the
- * process exit status: 0 ok, 1 a check failed, 2 usage or config error. */
+ * process exit status (cmdline.h): 0 ok, 1 the operation failed or found
+ * a problem, 2 usage or configuration error; each reads its options with
+ * cmdline.h and answers --help with its own usage and exit statuses. */
 #ifndef HC_CLI_H
 #define HC_CLI_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cmdline.h"
 #include "hsmcache.h"
 
 typedef struct hc_cli {
     const char *conf;      /* -c PATH, or NULL for the default */
     int argc;
-    char **argv;           /* the command's own arguments */
+    char **argv;           /* the command's name, then its own arguments
+                            * (getopt's convention: argv[0] is skipped) */
 } hc_cli_t;
+
+/* The exit statuses every command shares, for hc_cmdline_t.exits. */
+#define HC_CLI_EXIT_OK "  0  success\n"
+#define HC_CLI_EXIT_USAGE "  2  usage or configuration error (an unknown option or token, a bad config)\n"
+
+/* The options of a command that has none but --help. */
+extern const struct option hc_cli_no_options[];
+
+/* Reads a command's options when it has none but --help, and checks that
+ * min..max arguments follow (max -1: any number). Returns -1 to go on,
+ * with *first the index of the first argument in cli->argv, else the exit
+ * status (0 after --help, 2 after a usage error, both printed). */
+int hc_cli_args(hc_cli_t *cli, const hc_cmdline_t *cl, int min, int max, int *first);
 
 int hc_cmd_tokens(hc_cli_t *cli);
 int hc_cmd_keys(hc_cli_t *cli);

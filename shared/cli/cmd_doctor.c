@@ -149,21 +149,47 @@ static void check_cache_dir(struct doctor *d, const hc_config_t *cfg)
         verdict(d, 0, "cache-dir %s", cfg->cache_dir);
 }
 
+enum { OPT_USER = 256 };
+
+static const struct option doctor_longopts[] = {
+    { "user", required_argument, NULL, OPT_USER },
+    HC_LONGOPT_HELP,
+    { 0 },
+};
+
+static const hc_cmdline_t doctor_cmdline = {
+    .prog = "hsmcache doctor",
+    .args = "[--user USER]",
+    .help = "Checks what usually goes wrong on a new install, one verdict a line with the\n"
+            "fix: the config, the PIN files, the front's p11-kit registration, the modules\n"
+            "and tokens, SoftHSM's config and token directory, the cache directory.\n"
+            "Options:\n"
+            "  --user USER   also judge whether USER (a service's user) can read what it\n"
+            "                needs\n"
+            "  --help        this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  a check failed (the config cannot be loaded, a PIN file is refused,\n"
+             "     a token is absent, ...)\n"
+             "  2  usage error (an unknown option, an unknown USER)\n",
+    .shortopts = "",
+    .longopts = doctor_longopts,
+};
+
 int hc_cmd_doctor(hc_cli_t *cli)
 {
     struct doctor d = { 0 };
-    for (int i = 0; i < cli->argc; i++) {
-        if (!strcmp(cli->argv[i], "--user") && i + 1 < cli->argc) {
-            if (!(d.user = getpwnam(cli->argv[++i]))) {
-                hc_cli_error("no user '%s'", cli->argv[i]);
-                return 2;
-            }
-            d.ngroups = 256;
-            getgrouplist(d.user->pw_name, d.user->pw_gid, d.groups, &d.ngroups);
-        } else {
-            hc_cli_error("usage: hsmcache doctor [--user USER]");
-            return 2;
-        }
+    hc_opts_t o = HC_OPTS(&doctor_cmdline, cli->argc, cli->argv);
+    int c;
+    while ((c = hc_opt_next(&o)) != -1) {
+        if (c == HC_OPT_STOP)
+            return o.status;
+        if (c == OPT_USER && !(d.user = getpwnam(optarg)))
+            return hc_usage_error(&doctor_cmdline, "no user '%s'", optarg);
+    }
+    if ((c = hc_opt_args(&o, 0, 0)) >= 0)
+        return c;
+    if (d.user) {
+        d.ngroups = 256;
+        getgrouplist(d.user->pw_name, d.user->pw_gid, d.groups, &d.ngroups);
     }
     const char *path = hc_config_resolve(cli->conf);
     hc_config_t *cfg;

@@ -45,20 +45,37 @@ static bool label_taken(hc_ctx_t *ctx, size_t tok, const char *label)
     return taken;
 }
 
+static const hc_cmdline_t keygen_cmdline = {
+    .prog = "hsmcache keygen",
+    .args = "TOKEN LABEL ALGO",
+    .help = "A key pair made on TOKEN, labelled LABEL (1 to 255 bytes, not in use on the\n"
+            "token), with a fresh CKA_ID; the private half is sensitive and never\n"
+            "extractable. ALGO: rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384 or\n"
+            "ed25519 (where the token has it). Prints the private key's pkcs11: URI.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  the token cannot make such a key, the label is taken, or generation\n"
+             "     failed\n"
+             "  2  usage or configuration error (an unknown option, token or ALGO, a bad\n"
+             "     LABEL, a bad config)\n",
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+};
+
 int hc_cmd_keygen(hc_cli_t *cli)
 {
-    if (cli->argc != 3) {
-        hc_cli_error("usage: hsmcache keygen TOKEN LABEL ALGO");
-        return 2;
-    }
-    const char *label = cli->argv[1];
+    int first, usage = hc_cli_args(cli, &keygen_cmdline, 3, 3, &first);
+    if (usage >= 0)
+        return usage;
+    const char *token = cli->argv[first], *label = cli->argv[first + 1],
+               *algo = cli->argv[first + 2];
     const struct algo *al = NULL;
     for (size_t i = 0; i < sizeof algos / sizeof algos[0]; i++)
-        if (!strcmp(cli->argv[2], algos[i].name))
+        if (!strcmp(algo, algos[i].name))
             al = &algos[i];
     if (!al) {
         hc_cli_error("unknown algorithm '%s' (rsa2048, rsa3072, rsa4096, "
-                     "ecdsa-p256, ecdsa-p384, ed25519)", cli->argv[2]);
+                     "ecdsa-p256, ecdsa-p384, ed25519)", algo);
         return 2;
     }
     if (!label[0] || strlen(label) > 255) {
@@ -68,7 +85,7 @@ int hc_cmd_keygen(hc_cli_t *cli)
     hc_ctx_t *ctx = hc_cli_open(cli);
     if (!ctx)
         return 2;
-    long tok = hc_cli_token(ctx, cli->argv[0]);
+    long tok = hc_cli_token(ctx, token);
     int status = 1;
     if (tok < 0) {
         status = 2;
@@ -77,13 +94,13 @@ int hc_cmd_keygen(hc_cli_t *cli)
     CK_MECHANISM_INFO mi;
     hc_err_t err = { 0 };
     if (hc_mechanism_info(ctx, (size_t)tok, al->mech, &mi, &err) != CKR_OK) {
-        hc_cli_error("token %s cannot generate %s keys%s%s", cli->argv[0],
+        hc_cli_error("token %s cannot generate %s keys%s%s", token,
                      al->name, err.msg[0] ? ": " : "", err.msg);
         goto out;
     }
     if (label_taken(ctx, (size_t)tok, label)) {
         hc_cli_error("token %s already has an object labelled '%s'; choose "
-                     "another label", cli->argv[0], label);
+                     "another label", token, label);
         goto out;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -118,7 +135,7 @@ int hc_cmd_keygen(hc_cli_t *cli)
         hc_cli_error("key made, but reading its id failed: %s", err.msg);
         goto out;
     }
-    char *uri = hc_cli_uri(cli->argv[0], label, strlen(label), id, ida.ulValueLen,
+    char *uri = hc_cli_uri(token, label, strlen(label), id, ida.ulValueLen,
                            CKO_PRIVATE_KEY);
     printf("%s\n", uri ? uri : "?");
     free(uri);

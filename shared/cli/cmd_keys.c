@@ -6,20 +6,77 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
+#include "pinstore.h"
 #include "swcrypto.h"
+#include "table.h"
 #include "textsafe.h"
+
+static const hc_cmdline_t tokens_cmdline = {
+    .prog = "hsmcache tokens",
+    .args = "",
+    .help = "The configured tokens, one a line: the hsmcache name, the module, the real\n"
+            "token's label and serial, whether it is present, and its PIN file: stored;\n"
+            "missing; rejected (the token refused this file: hsmcache pin set); refused,\n"
+            "with the reason and the fix (an owner or mode that could leak it); or\n"
+            "unreadable by this user. Columns stay aligned whatever a module path's length.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  a token is absent, or its state cannot be read\n" HC_CLI_EXIT_USAGE,
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+};
+
+/* The PIN column: the PIN store's own verdict (in-process), or the
+ * agent's (it reads the PIN files as its own user, not ours). */
+static void pin_cell(const hc_config_t *cfg, const hc_token_status_t *st, char *out,
+                     size_t size)
+{
+    if (cfg->agent.socket[0]) {
+        snprintf(out, size, "%s", !st->pin_stored ? "missing or refused (for hsmcached)"
+                                  : st->pin_rejected ? "rejected" : "stored");
+        return;
+    }
+    hc_pin_state_t ps;
+    hc_pin_inspect(cfg->pin_store, st->name, &ps);
+    switch (ps.verdict) {
+    case HC_PIN_ABSENT:
+        snprintf(out, size, "missing");
+        break;
+    case HC_PIN_REFUSED:
+        snprintf(out, size, "refused: %s %s (%s)", ps.path, ps.what, ps.fix);
+        break;
+    case HC_PIN_UNREADABLE:
+        snprintf(out, size, "unreadable: %s: %s", ps.path, ps.what);
+        break;
+    case HC_PIN_USABLE:
+        snprintf(out, size, "%s", st->pin_rejected ? "rejected" : "stored");
+        break;
+    }
+}
 
 int hc_cmd_tokens(hc_cli_t *cli)
 {
+    int first, status = hc_cli_args(cli, &tokens_cmdline, 0, 0, &first);
+    if (status >= 0)
+        return status;
     hc_ctx_t *ctx = hc_cli_open(cli);
-    if (!ctx)
-        return 2;
-    int status = 0;
-    printf("%-16s %-12s %-32s %-18s %-8s %s\n", "TOKEN", "MODULE", "REAL LABEL",
-           "SERIAL", "PRESENT", "PIN");
+    hc_config_t *cfg = NULL;
+    hc_err_t err = { 0 };
+    if (ctx && hc_config_load(hc_config_path(ctx), &cfg, &err) != CKR_OK)
+        hc_cli_error("%s", err.msg);
+    static const char *const headers[] = { "TOKEN", "MODULE", "REAL LABEL", "SERIAL",
+                                           "PRESENT", "PIN" };
+    hc_table_t *table = cfg ? hc_table_new(6, headers) : NULL;
+    if (!table) {
+        hc_config_free(cfg);
+        hc_close(ctx);
+        return cfg ? 1 : 2;
+    }
+    status = 0;
     for (size_t i = 0; i < hc_token_count(ctx); i++) {
         hc_token_status_t st;
-        hc_err_t err = { 0 };
+        err.msg[0] = '\0';
         CK_RV rv = hc_token_status(ctx, i, &st, &err);
         char label[33] = "", serial[17] = "";
         if (st.info_valid) {
@@ -27,16 +84,27 @@ int hc_cmd_tokens(hc_cli_t *cli)
             hc_cli_field(serial, sizeof serial, st.info.serialNumber,
                          sizeof st.info.serialNumber);
         }
-        const char *pin = !st.pin_stored ? "missing"
-                          : st.pin_rejected ? "rejected" : "stored";
-        printf("%-16s %-12s %-32s %-18s %-8s %s\n", st.name, st.module,
-               label[0] ? label : "-", serial[0] ? serial : "-",
-               rv == CKR_OK ? "yes" : "no", pin);
+        /* A module's label and serial are whatever it says: escaped. */
+        char module[4 * sizeof st.module + 1], shown_label[4 * sizeof label + 1],
+            shown_serial[4 * sizeof serial + 1], pin[sizeof(hc_pin_state_t) + 32];
+        hc_text_escape(st.module, strnlen(st.module, sizeof st.module), module, sizeof module);
+        hc_text_escape(label, strlen(label), shown_label, sizeof shown_label);
+        hc_text_escape(serial, strlen(serial), shown_serial, sizeof shown_serial);
+        pin_cell(cfg, &st, pin, sizeof pin);
+        const char *row[] = { st.name, module, label[0] ? shown_label : "-",
+                              serial[0] ? shown_serial : "-", rv == CKR_OK ? "yes" : "no", pin };
+        if (hc_table_add(table, row) != 0) {
+            hc_cli_error("out of memory");
+            status = 1;
+        }
         if (rv != CKR_OK) {
             hc_cli_error("%s", err.msg);
             status = 1;
         }
     }
+    hc_table_print(table, stdout);
+    hc_table_free(table);
+    hc_config_free(cfg);
     hc_close(ctx);
     return status;
 }
@@ -71,16 +139,30 @@ static void describe(const unsigned char *spki, size_t len, char *type,
         n += snprintf(fp + n, fpsize - (size_t)n, "%02x", h[i]);
 }
 
+static const hc_cmdline_t keys_cmdline = {
+    .prog = "hsmcache keys",
+    .args = "TOKEN",
+    .help = "The private keys on TOKEN (an hsmcache token name): label (escaped), id,\n"
+            "type, bits, the SHA-256 fingerprint of the public key, and the key's\n"
+            "pkcs11: URI on the next line.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  the keys cannot be listed, or a key's label and id cannot be read\n"
+             HC_CLI_EXIT_USAGE,
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+};
+
 int hc_cmd_keys(hc_cli_t *cli)
 {
-    if (cli->argc != 1) {
-        hc_cli_error("usage: hsmcache keys TOKEN");
-        return 2;
-    }
+    int first, usage = hc_cli_args(cli, &keys_cmdline, 1, 1, &first);
+    if (usage >= 0)
+        return usage;
+    const char *token = cli->argv[first];
     hc_ctx_t *ctx = hc_cli_open(cli);
     if (!ctx)
         return 2;
-    long tok = hc_cli_token(ctx, cli->argv[0]);
+    long tok = hc_cli_token(ctx, token);
     if (tok < 0) {
         hc_close(ctx);
         return 2;
@@ -126,7 +208,7 @@ int hc_cmd_keys(hc_cli_t *cli)
         free(spki);
         printf("%-24s %-34s %-9s %-6d %s\n", shown[0] ? shown : "-",
                idhex[0] ? idhex : "-", type, bits, fp);
-        char *uri = hc_cli_uri(cli->argv[0], label, labellen, id, idlen,
+        char *uri = hc_cli_uri(token, label, labellen, id, idlen,
                                CKO_PRIVATE_KEY);
         if (uri)
             printf("  %s\n", uri);

@@ -161,19 +161,72 @@ static int pin_clear(const hc_cli_t *cli, const char *token)
     return status;
 }
 
+#define PIN_HELP_OPTIONS "Options:\n  --help   this help\n"
+
+static const hc_cmdline_t pin_cmdline = {
+    .prog = "hsmcache pin",
+    .args = "set|check|clear TOKEN",
+    .help = "The PIN of TOKEN (an hsmcache token name), in the PIN store:\n"
+            "  set TOKEN     store it (from the terminal without echo, or stdin)\n"
+            "  check TOKEN   one login: ok, wrong or locked\n"
+            "  clear TOKEN   remove the PIN rejection mark (one more try)\n"
+            "Each answers --help.\n" PIN_HELP_OPTIONS,
+    .exits = HC_CLI_EXIT_OK "  1  see each subcommand's --help\n" HC_CLI_EXIT_USAGE,
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+    .in_order = true,
+};
+
+static const hc_cmdline_t pin_sub_cmdline[] = {
+    {
+        .prog = "hsmcache pin set",
+        .args = "TOKEN",
+        .help = "Reads the PIN of TOKEN from the terminal without echo (asked twice), or one\n"
+                "line of standard input when it is not a terminal, never from the command\n"
+                "line or the environment, and writes it atomically to the PIN store (mode\n"
+                "0600). Run it as the user that reads the PINs (hsmcached's, with an agent).\n"
+                PIN_HELP_OPTIONS,
+        .exits = HC_CLI_EXIT_OK "  1  no PIN read, or the PIN file cannot be written\n" HC_CLI_EXIT_USAGE,
+        .shortopts = "",
+        .longopts = hc_cli_no_options,
+    },
+    {
+        .prog = "hsmcache pin check",
+        .args = "TOKEN",
+        .help = "One login with the stored PIN (unless the token rejected this PIN file\n"
+                "before): ok, wrong or locked, and why.\n" PIN_HELP_OPTIONS,
+        .exits = HC_CLI_EXIT_OK "  1  the PIN is wrong or locked, or cannot be checked\n"
+                 HC_CLI_EXIT_USAGE,
+        .shortopts = "",
+        .longopts = hc_cli_no_options,
+    },
+    {
+        .prog = "hsmcache pin clear",
+        .args = "TOKEN",
+        .help = "Removes TOKEN's PIN rejection mark, so that the next login tries the PIN\n"
+                "file once more.\n" PIN_HELP_OPTIONS,
+        .exits = HC_CLI_EXIT_OK "  1  the mark cannot be removed\n" HC_CLI_EXIT_USAGE,
+        .shortopts = "",
+        .longopts = hc_cli_no_options,
+    },
+};
+
 int hc_cmd_pin(hc_cli_t *cli)
 {
-    if (cli->argc != 2 || (strcmp(cli->argv[0], "set") && strcmp(cli->argv[0], "check") &&
-                           strcmp(cli->argv[0], "clear"))) {
-        hc_cli_error("usage: hsmcache pin set|check|clear TOKEN");
-        return 2;
-    }
-    if (!hc_valid_token_name(cli->argv[1])) {
-        hc_cli_error("'%s' is not a valid token name", cli->argv[1]);
-        return 2;
-    }
-    if (!strcmp(cli->argv[0], "clear"))
-        return pin_clear(cli, cli->argv[1]);
-    return !strcmp(cli->argv[0], "set") ? pin_set(cli, cli->argv[1])
-                                        : pin_check(cli, cli->argv[1]);
+    int first, usage = hc_cli_args(cli, &pin_cmdline, 1, -1, &first);
+    if (usage >= 0)
+        return usage;
+    static const char *const subs[] = { "set", "check", "clear" };
+    size_t k = 0;
+    while (k < 3 && strcmp(cli->argv[first], subs[k]))
+        k++;
+    if (k == 3)
+        return hc_usage_error(&pin_cmdline, "unknown subcommand '%s'", cli->argv[first]);
+    hc_cli_t sub = { cli->conf, cli->argc - first, cli->argv + first };
+    if ((usage = hc_cli_args(&sub, &pin_sub_cmdline[k], 1, 1, &first)) >= 0)
+        return usage;
+    const char *token = sub.argv[first];
+    if (!hc_valid_token_name(token))
+        return hc_usage_error(&pin_sub_cmdline[k], "'%s' is not a valid token name", token);
+    return k == 0 ? pin_set(cli, token) : k == 1 ? pin_check(cli, token) : pin_clear(cli, token);
 }

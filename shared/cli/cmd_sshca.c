@@ -61,18 +61,52 @@ static int print_keys(hc_ctx_t *ctx, const char *uri, char ***seen, size_t *nsee
     return printed;
 }
 
+static const hc_cmdline_t sshca_cmdline = {
+    .prog = "hsmcache sshca",
+    .args = "pubkey|sign|revoke|krl [ARGS]",
+    .help = "The SSH CA whose keys [sshca] keys names:\n"
+            "  pubkey                  the CA keys as OpenSSH public key lines\n"
+            "  sign [-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY\n"
+            "                          a certificate issued by hsmcached (PUBKEY-cert.pub)\n"
+            "  revoke SERIAL|KEYFILE   record a revoked certificate serial or key\n"
+            "  krl FILE                an OpenSSH KRL of every revocation\n"
+            "Each answers --help.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  see each subcommand's --help\n" HC_CLI_EXIT_USAGE,
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+    .in_order = true,
+};
+
+static const hc_cmdline_t pubkey_cmdline = {
+    .prog = "hsmcache sshca pubkey",
+    .args = "",
+    .help = "The CA keys named in [sshca] keys, as OpenSSH public key lines (for\n"
+            "ssh-keygen -s, TrustedUserCAKeys and @cert-authority), each key once.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  a URI of [sshca] keys matches no key\n"
+             "  2  usage or configuration error ([sshca] keys empty, a bad config)\n",
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+};
+
 int hc_cmd_sshca(hc_cli_t *cli)
 {
-    if (cli->argc >= 1 && strcmp(cli->argv[0], "sign") == 0)
-        return hc_cmd_sshca_sign(cli);
-    if (cli->argc >= 1 && (!strcmp(cli->argv[0], "revoke") || !strcmp(cli->argv[0], "krl")))
-        return hc_cmd_sshca_revoke(cli);
-    if (cli->argc != 1 || strcmp(cli->argv[0], "pubkey") != 0) {
-        hc_cli_error("usage: hsmcache sshca pubkey | sshca sign [-I ID] [-n PRINCIPALS] "
-                     "[-V VALIDITY] [-h] [-O OPTION]... PUBKEY | sshca revoke SERIAL|KEYFILE "
-                     "| sshca krl FILE");
-        return 2;
-    }
+    int first, usage = hc_cli_args(cli, &sshca_cmdline, 1, -1, &first);
+    if (usage >= 0)
+        return usage;
+    const char *name = cli->argv[first];
+    hc_cli_t sub = { cli->conf, cli->argc - first, cli->argv + first };
+    if (!strcmp(name, "sign"))
+        return hc_cmd_sshca_sign(&sub);
+    if (!strcmp(name, "revoke") || !strcmp(name, "krl"))
+        return hc_cmd_sshca_revoke(&sub);
+    if (strcmp(name, "pubkey"))
+        return hc_usage_error(&sshca_cmdline, "unknown subcommand '%s'", name);
+    if ((usage = hc_cli_args(&sub, &pubkey_cmdline, 0, 0, &first)) >= 0)
+        return usage;
     hc_config_t *cfg = hc_cli_config(cli);
     if (!cfg)
         return 2;

@@ -177,13 +177,38 @@ static int do_krl(hc_cli_t *cli, const char *out)
     return status;
 }
 
+static const hc_cmdline_t revoke_cmdline = {
+    .prog = "hsmcache sshca revoke",
+    .args = "SERIAL|KEYFILE",
+    .help = "Records a revocation in [core] cache-dir/sshca-revoked: a certificate serial\n"
+            "(1 to 18446744073709551615), or a public key or certificate file. Revocations\n"
+            "are only ever added; sshca krl makes the KRL sshd reads.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  the record cannot be appended\n"
+             "  2  usage or configuration error (a bad serial, KEYFILE not a public key)\n",
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+};
+
+static const hc_cmdline_t krl_cmdline = {
+    .prog = "hsmcache sshca krl",
+    .args = "FILE",
+    .help = "Writes an OpenSSH KRL of every recorded revocation to FILE (ssh-keygen -k,\n"
+            "bound to the first key of [sshca] keys), for sshd's RevokedKeys.\n"
+            "Options:\n"
+            "  --help   this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  nothing revoked yet, the CA key not found, or ssh-keygen failed\n"
+             "  2  usage or configuration error ([sshca] keys empty, a bad config)\n",
+    .shortopts = "",
+    .longopts = hc_cli_no_options,
+};
+
 int hc_cmd_sshca_revoke(hc_cli_t *cli)
 {
     bool is_krl = !strcmp(cli->argv[0], "krl");
-    if (cli->argc != 2) {
-        hc_cli_error(is_krl ? "usage: hsmcache sshca krl FILE"
-                            : "usage: hsmcache sshca revoke SERIAL|KEYFILE");
-        return 2;
-    }
-    return is_krl ? do_krl(cli, cli->argv[1]) : do_revoke(cli, cli->argv[1]);
+    int first, usage = hc_cli_args(cli, is_krl ? &krl_cmdline : &revoke_cmdline, 1, 1, &first);
+    if (usage >= 0)
+        return usage;
+    return is_krl ? do_krl(cli, cli->argv[first]) : do_revoke(cli, cli->argv[first]);
 }

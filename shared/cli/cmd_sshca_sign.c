@@ -6,7 +6,6 @@
  * Options mean what they mean to ssh-keygen, and are read as OpenSSH's
  * getopt reads them (options end at the first non-option). */
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +15,28 @@
 #include "config.h"
 #include "proto.h"
 
-static const char usage_text[] =
-    "usage: hsmcache sshca sign [-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY";
+static const struct option sign_longopts[] = { HC_LONGOPT_HELP, { 0 } };
+
+static const hc_cmdline_t sign_cmdline = {
+    .prog = "hsmcache sshca sign",
+    .args = "[-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY",
+    .help = "Asks hsmcached to issue a certificate for the public key in PUBKEY, under its\n"
+            "[sshca] policy, and writes it where ssh-keygen would: PUBKEY without .pub,\n"
+            "plus -cert.pub. Options mean what they mean to ssh-keygen -s, and end at the\n"
+            "first argument, as ssh-keygen's do:\n"
+            "  -I ID           the key identity\n"
+            "  -n PRINCIPALS   comma-separated user or host names\n"
+            "  -V VALIDITY     validity interval (e.g. +1h, always:forever)\n"
+            "  -h              a host certificate (not help: that is --help)\n"
+            "  -O OPTION       a certificate option (repeatable)\n"
+            "  --help          this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  hsmcached refused or failed, or the certificate cannot be written\n"
+             "  2  usage or configuration error (an unknown option, PUBKEY unreadable, no\n"
+             "     [core] agent)\n",
+    .shortopts = "I:n:V:hO:",
+    .longopts = sign_longopts,
+    .in_order = true, /* as OpenSSH's getopt reads them */
+};
 
 /* Appends "L\0VALUE\0" to the request's options. */
 static int add_opt(unsigned char *buf, size_t *len, char letter, const char *value)
@@ -91,26 +110,18 @@ int hc_cmd_sshca_sign(hc_cli_t *cli)
     size_t len = 0;
     int c;
     bool host = false;
-    optind = 1;
-    opterr = 0;
-    /* '+': stop at the first non-option, as OpenSSH's getopt does */
-    while ((c = getopt(cli->argc, cli->argv, "+I:n:V:hO:")) != -1) {
-        if (c == '?' || c == ':') {
-            hc_cli_error("sshca sign: option -%c %s\n%s", optopt,
-                         strchr("InVO", optopt) ? "needs a value" : "is not known", usage_text);
-            return 2;
-        }
+    hc_opts_t o = HC_OPTS(&sign_cmdline, cli->argc, cli->argv);
+    while ((c = hc_opt_next(&o)) != -1) {
+        if (c == HC_OPT_STOP)
+            return o.status;
         host |= c == 'h';
-        if (add_opt(opts, &len, (char)c, c == 'h' ? "" : optarg) != 0) {
-            hc_cli_error("sshca sign: options longer than %d bytes", HC_ISSUE_MAX_OPTS);
-            return 2;
-        }
+        if (add_opt(opts, &len, (char)c, c == 'h' ? "" : optarg) != 0)
+            return hc_usage_error(&sign_cmdline, "options longer than %d bytes",
+                                  HC_ISSUE_MAX_OPTS);
     }
-    if (optind != cli->argc - 1) {
-        hc_cli_error("sshca sign: give exactly one PUBKEY, after the options\n%s", usage_text);
-        return 2;
-    }
-    const char *file = cli->argv[optind];
+    if ((c = hc_opt_args(&o, 1, 1)) >= 0)
+        return c;
+    const char *file = cli->argv[o.first];
     hc_config_t *cfg = hc_cli_config(cli);
     if (!cfg)
         return 2;

@@ -9,17 +9,40 @@
 #include "config.h"
 #include "stats.h"
 
+enum { OPT_PROMETHEUS = 256 };
+
+static const struct option stats_longopts[] = {
+    { "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+    HC_LONGOPT_HELP,
+    { 0 },
+};
+
+static const hc_cmdline_t stats_cmdline = {
+    .prog = "hsmcache stats",
+    .args = "[--prometheus]",
+    .help = "The counters of every process that used this cache directory, running or\n"
+            "exited (or, with [core] agent, hsmcached's, per client): sign requests, cache\n"
+            "hits in memory and on disk, HSM signatures and their latency, errors, logins.\n"
+            "Options:\n"
+            "  --prometheus   in the Prometheus text format\n"
+            "  --help         this help\n",
+    .exits = HC_CLI_EXIT_OK "  1  no statistics yet, or the agent did not answer\n" HC_CLI_EXIT_USAGE,
+    .shortopts = "",
+    .longopts = stats_longopts,
+};
+
 int hc_cmd_stats(hc_cli_t *cli)
 {
     bool prometheus = false;
-    for (int i = 0; i < cli->argc; i++) {
-        if (!strcmp(cli->argv[i], "--prometheus"))
-            prometheus = true;
-        else {
-            hc_cli_error("usage: hsmcache stats [--prometheus]");
-            return 2;
-        }
+    hc_opts_t o = HC_OPTS(&stats_cmdline, cli->argc, cli->argv);
+    int c;
+    while ((c = hc_opt_next(&o)) != -1) {
+        if (c == HC_OPT_STOP)
+            return o.status;
+        prometheus |= c == OPT_PROMETHEUS;
     }
+    if ((c = hc_opt_args(&o, 0, 0)) >= 0)
+        return c;
     hc_config_t *cfg = hc_cli_config(cli);
     if (!cfg)
         return 2;

@@ -1,4 +1,5 @@
-/* main.c: `hsmcache` argument parsing and dispatch, and shared helpers. */
+/* main.c: `hsmcache` options (cmdline.h's conventions) and dispatch, and
+ * the helpers the commands share. */
 #include <p11-kit/uri.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,25 +9,53 @@
 #include "cli.h"
 #include "config.h"
 
-static void usage(FILE *out)
+static const struct option main_longopts[] = {
+    { "config", required_argument, NULL, 'c' },
+    { "help", no_argument, NULL, 'h' },
+    { 0 },
+};
+
+static const hc_cmdline_t main_cmdline = {
+    .prog = "hsmcache",
+    .args = "[-c CONFIG] COMMAND [ARGS]",
+    .help = "Commands (each answers --help):\n"
+            "  tokens                     configured tokens: module, real token, present, PIN\n"
+            "  keys TOKEN                 keys on a token: label, id, type, size, fingerprint\n"
+            "  keygen TOKEN LABEL ALGO    new key pair on the token (rsa2048, rsa3072,\n"
+            "                             rsa4096, ecdsa-p256, ecdsa-p384, ed25519)\n"
+            "  pin set TOKEN              store the token's PIN (from the tty, or stdin)\n"
+            "  pin check TOKEN            one login: ok, wrong or locked\n"
+            "  pin clear TOKEN            remove the PIN rejection mark (one more try)\n"
+            "  stats [--prometheus]       counters of every process using hsmcache\n"
+            "  doctor [--user USER]       check config, PIN files, modules, tokens\n"
+            "  sshca pubkey               the [sshca] CA keys in OpenSSH format\n"
+            "  sshca sign [-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY\n"
+            "                             a certificate issued by hsmcached (PUBKEY-cert.pub)\n"
+            "  sshca revoke SERIAL|KEYFILE  record a revoked certificate serial or key\n"
+            "  sshca krl FILE             an OpenSSH KRL of every revocation (sshd RevokedKeys)\n"
+            "Options:\n"
+            "  -c, --config CONFIG        the configuration; default $HSMCACHE_CONF, then\n"
+            "                             /etc/hsmcache/hsmcache.conf\n"
+            "  -h, --help                 this help\n",
+    .exits = HC_CLI_EXIT_OK
+             "  1  the operation failed or found a problem (each command's --help says which)\n"
+             HC_CLI_EXIT_USAGE,
+    .shortopts = "c:h",
+    .longopts = main_longopts,
+    .in_order = true,
+};
+
+const struct option hc_cli_no_options[] = { HC_LONGOPT_HELP, { 0 } };
+
+int hc_cli_args(hc_cli_t *cli, const hc_cmdline_t *cl, int min, int max, int *first)
 {
-    fputs("usage: hsmcache [-c CONFIG] COMMAND [ARGS]\n"
-          "  tokens                     configured tokens: module, real token, present, PIN\n"
-          "  keys TOKEN                 keys on a token: label, id, type, size, fingerprint\n"
-          "  keygen TOKEN LABEL ALGO    new key pair on the token (rsa2048, rsa3072,\n"
-          "                             rsa4096, ecdsa-p256, ecdsa-p384, ed25519)\n"
-          "  pin set TOKEN              store the token's PIN (from the tty, or stdin)\n"
-          "  pin check TOKEN            one login: ok, wrong or locked\n"
-          "  pin clear TOKEN            remove the PIN rejection mark (one more try)\n"
-          "  stats [--prometheus]       counters of every process using hsmcache\n"
-          "  doctor [--user USER]       check config, PIN files, modules, tokens\n"
-          "  sshca pubkey               the [sshca] CA keys in OpenSSH format\n"
-          "  sshca sign [-I ID] [-n PRINCIPALS] [-V VALIDITY] [-h] [-O OPTION]... PUBKEY\n"
-          "                             a certificate issued by hsmcached (PUBKEY-cert.pub)\n"
-          "  sshca revoke SERIAL|KEYFILE  record a revoked certificate serial or key\n"
-          "  sshca krl FILE             an OpenSSH KRL of every revocation (sshd RevokedKeys)\n"
-          "CONFIG defaults to $HSMCACHE_CONF, then /etc/hsmcache/hsmcache.conf.\n",
-          out);
+    hc_opts_t o = HC_OPTS(cl, cli->argc, cli->argv);
+    int c;
+    while ((c = hc_opt_next(&o)) != -1)
+        if (c == HC_OPT_STOP)
+            return o.status;
+    *first = o.first;
+    return hc_opt_args(&o, min, max);
 }
 
 void hc_cli_error(const char *fmt, ...)
@@ -103,37 +132,28 @@ char *hc_cli_uri(const char *token, const char *label, size_t labellen,
 int main(int argc, char **argv)
 {
     hc_cli_t cli = { 0 };
-    int i = 1;
-    while (i < argc && argv[i][0] == '-') {
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc) {
-            cli.conf = argv[i + 1];
-            i += 2;
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
-        } else {
-            hc_cli_error("unknown option '%s'", argv[i]);
-            usage(stderr);
-            return 2;
-        }
+    hc_opts_t o = HC_OPTS(&main_cmdline, argc, argv);
+    int c;
+    while ((c = hc_opt_next(&o)) != -1) {
+        if (c == HC_OPT_STOP)
+            return o.status;
+        if (c == 'c')
+            cli.conf = optarg;
     }
-    if (i >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (o.first >= argc)
+        return hc_usage_error(&main_cmdline, "no COMMAND given");
     static const struct { const char *name; int (*fn)(hc_cli_t *); } cmds[] = {
         { "tokens", hc_cmd_tokens }, { "keys", hc_cmd_keys },
         { "keygen", hc_cmd_keygen }, { "pin", hc_cmd_pin },
         { "stats", hc_cmd_stats }, { "doctor", hc_cmd_doctor },
         { "sshca", hc_cmd_sshca },
     };
+    const char *name = argv[o.first];
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
-        if (!strcmp(argv[i], cmds[k].name)) {
-            cli.argc = argc - i - 1;
-            cli.argv = argv + i + 1;
+        if (!strcmp(name, cmds[k].name)) {
+            cli.argc = argc - o.first;
+            cli.argv = argv + o.first;
             return cmds[k].fn(&cli);
         }
-    hc_cli_error("unknown command '%s'", argv[i]);
-    usage(stderr);
-    return 2;
+    return hc_usage_error(&main_cmdline, "unknown command '%s'", name);
 }

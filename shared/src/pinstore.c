@@ -40,34 +40,36 @@ static bool in_my_groups(gid_t gid)
     return false;
 }
 
-/* The ownership and mode rules; returns CKR_OK or a refusal naming the
- * path and the command that fixes it. */
-static CK_RV check_stat(const char *path, const struct stat *st, hc_err_t *err)
+/* The ownership and mode rules; HC_PIN_USABLE, or HC_PIN_REFUSED with
+ * what is wrong and the command that fixes it. */
+static hc_pin_verdict_t check_stat(const char *token, const struct stat *st,
+                                   hc_pin_state_t *ps)
 {
-    if (S_ISLNK(st->st_mode))
-        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is a symlink; "
-                      "refused (replace it with a regular file: hsmcache pin "
-                      "set)", path);
-    if (!S_ISREG(st->st_mode))
-        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is not a regular "
-                      "file; refused", path);
-    if (st->st_uid != 0 && st->st_uid != geteuid())
-        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is owned by uid %u,"
-                      " neither root nor this process's user (uid %u); refused "
-                      "(fix: chown %u %s)", path, (unsigned)st->st_uid,
-                      (unsigned)geteuid(), (unsigned)geteuid(), path);
-    if (st->st_mode & (S_IWGRP | S_IWOTH))
-        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is writable by "
-                      "group or others; refused (fix: chmod 600 %s)", path, path);
-    if (st->st_mode & S_IROTH)
-        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is readable by "
-                      "others; refused (fix: chmod 600 %s)", path, path);
-    if ((st->st_mode & S_IRGRP) && !(st->st_uid == 0 && in_my_groups(st->st_gid)))
-        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s is readable by "
-                      "group %u; refused (fix: chmod 600 %s, or chown "
-                      "root:<service group> and chmod 640 for a group of "
-                      "services)", path, (unsigned)st->st_gid, path);
-    return CKR_OK;
+    const char *path = ps->path;
+    ps->verdict = HC_PIN_REFUSED;
+    if (S_ISLNK(st->st_mode) || !S_ISREG(st->st_mode)) {
+        snprintf(ps->what, sizeof ps->what, "%s",
+                 S_ISLNK(st->st_mode) ? "is a symlink" : "is not a regular file");
+        snprintf(ps->fix, sizeof ps->fix, "rm %s; hsmcache pin set %s", path, token);
+    } else if (st->st_uid != 0 && st->st_uid != geteuid()) {
+        snprintf(ps->what, sizeof ps->what, "is owned by uid %u, neither root nor "
+                 "this process's user (uid %u)", (unsigned)st->st_uid,
+                 (unsigned)geteuid());
+        snprintf(ps->fix, sizeof ps->fix, "chown %u %s", (unsigned)geteuid(), path);
+    } else if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+        snprintf(ps->what, sizeof ps->what, "is writable by group or others");
+        snprintf(ps->fix, sizeof ps->fix, "chmod 600 %s", path);
+    } else if (st->st_mode & S_IROTH) {
+        snprintf(ps->what, sizeof ps->what, "is readable by others");
+        snprintf(ps->fix, sizeof ps->fix, "chmod 600 %s", path);
+    } else if ((st->st_mode & S_IRGRP) && !(st->st_uid == 0 && in_my_groups(st->st_gid))) {
+        snprintf(ps->what, sizeof ps->what, "is readable by group %u", (unsigned)st->st_gid);
+        snprintf(ps->fix, sizeof ps->fix, "chmod 600 %s, or chown root:<service group> "
+                 "and chmod 640 for a group of services", path);
+    } else {
+        ps->verdict = HC_PIN_USABLE;
+    }
+    return ps->verdict;
 }
 
 static void version_of(const struct stat *st, hc_pin_version_t *v)
@@ -89,45 +91,39 @@ bool hc_pin_version_equal(const hc_pin_version_t *a, const hc_pin_version_t *b)
            a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
 }
 
-/* Opens the PIN file after the checks; returns an fd or -1 with rv set. */
-static int open_checked(const char *store, const char *token, char *path,
-                        size_t path_size, hc_pin_version_t *ver, CK_RV *rv,
-                        hc_err_t *err)
+/* Opens the PIN file after the checks; returns an fd, or -1 with the
+ * verdict and its reason in *ps. */
+static int open_checked(const char *store, const char *token, hc_pin_state_t *ps,
+                        hc_pin_version_t *ver)
 {
-    if (!hc_valid_token_name(token)) {
-        *rv = hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid token name",
-                     token);
-        return -1;
-    }
-    hc_pin_path(store, token, path, path_size);
+    memset(ps, 0, sizeof *ps);
+    hc_pin_path(store, token, ps->path, sizeof ps->path);
     struct stat st;
-    if (lstat(path, &st) != 0) {
-        *rv = hc_err(err, errno == ENOENT ? CKR_USER_PIN_NOT_INITIALIZED
-                                         : CKR_GENERAL_ERROR,
-                     "no PIN for token %s: %s: %s (fix: hsmcache pin set %s)",
-                     token, path, strerror(errno), token);
+    if (lstat(ps->path, &st) != 0) {
+        ps->verdict = errno == ENOENT ? HC_PIN_ABSENT : HC_PIN_UNREADABLE;
+        snprintf(ps->what, sizeof ps->what, "%s", strerror(errno));
         return -1;
     }
-    if ((*rv = check_stat(path, &st, err)) != CKR_OK)
+    if (check_stat(token, &st, ps) != HC_PIN_USABLE)
         return -1;
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = open(ps->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        *rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: %s", path,
-                     strerror(errno));
+        ps->verdict = HC_PIN_UNREADABLE;
+        snprintf(ps->what, sizeof ps->what, "%s", strerror(errno));
         return -1;
     }
     /* Check again on the open file: the path may have been swapped. */
-    if (fstat(fd, &st) != 0 || (*rv = check_stat(path, &st, err)) != CKR_OK) {
-        if (*rv == CKR_OK)
-            *rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: %s", path,
-                         strerror(errno));
-        close(fd);
-        return -1;
+    if (fstat(fd, &st) != 0) {
+        ps->verdict = HC_PIN_UNREADABLE;
+        snprintf(ps->what, sizeof ps->what, "%s", strerror(errno));
+    } else if (check_stat(token, &st, ps) == HC_PIN_USABLE &&
+               (st.st_size == 0 || st.st_size > HC_PIN_MAX + 2)) {
+        ps->verdict = HC_PIN_REFUSED;
+        snprintf(ps->what, sizeof ps->what, "holds %lld bytes, and a PIN is 1 to %d bytes",
+                 (long long)st.st_size, HC_PIN_MAX);
+        snprintf(ps->fix, sizeof ps->fix, "hsmcache pin set %s", token);
     }
-    if (st.st_size == 0 || st.st_size > HC_PIN_MAX + 2) {
-        *rv = hc_err(err, CKR_GENERAL_ERROR, "PIN file %s holds %lld bytes; a "
-                     "PIN is 1 to %d bytes (fix: hsmcache pin set %s)", path,
-                     (long long)st.st_size, HC_PIN_MAX, token);
+    if (ps->verdict != HC_PIN_USABLE) {
         close(fd);
         return -1;
     }
@@ -136,12 +132,59 @@ static int open_checked(const char *store, const char *token, char *path,
     return fd;
 }
 
+/* The verdict as a CK_RV and a message naming the file and the fix. */
+static CK_RV verdict_err(const char *token, const hc_pin_state_t *ps, hc_err_t *err)
+{
+    switch (ps->verdict) {
+    case HC_PIN_USABLE:
+        return CKR_OK;
+    case HC_PIN_ABSENT:
+        return hc_err(err, CKR_USER_PIN_NOT_INITIALIZED, "no PIN for token %s: %s: %s "
+                      "(fix: hsmcache pin set %s)", token, ps->path, ps->what, token);
+    case HC_PIN_REFUSED:
+        return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s %s; refused (fix: %s)",
+                      ps->path, ps->what, ps->fix);
+    case HC_PIN_UNREADABLE:
+        break;
+    }
+    return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s: %s", ps->path, ps->what);
+}
+
+void hc_pin_inspect(const char *store, const char *token, hc_pin_state_t *ps)
+{
+    if (!hc_valid_token_name(token)) {
+        memset(ps, 0, sizeof *ps);
+        ps->verdict = HC_PIN_REFUSED;
+        snprintf(ps->what, sizeof ps->what, "is not looked for: '%s' is not a valid "
+                 "token name", token);
+        return;
+    }
+    int fd = open_checked(store, token, ps, NULL);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* open_checked for the readers: an fd, or -1 with rv and err set. */
+static int open_pin(const char *store, const char *token, char *path, size_t path_size,
+                    hc_pin_version_t *ver, CK_RV *rv, hc_err_t *err)
+{
+    if (!hc_valid_token_name(token)) {
+        *rv = hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid token name", token);
+        return -1;
+    }
+    hc_pin_state_t ps;
+    int fd = open_checked(store, token, &ps, ver);
+    snprintf(path, path_size, "%s", ps.path);
+    *rv = verdict_err(token, &ps, err);
+    return fd;
+}
+
 CK_RV hc_pin_check(const char *store, const char *token,
                    hc_pin_version_t *ver, hc_err_t *err)
 {
     char path[PATH_MAX];
     CK_RV rv = CKR_OK;
-    int fd = open_checked(store, token, path, sizeof path, ver, &rv, err);
+    int fd = open_pin(store, token, path, sizeof path, ver, &rv, err);
     if (fd >= 0)
         close(fd);
     return rv;
@@ -154,7 +197,7 @@ CK_RV hc_pin_read(const char *store, const char *token, hc_pin_t *pin,
     pin->len = 0;
     char path[PATH_MAX];
     CK_RV rv = CKR_OK;
-    int fd = open_checked(store, token, path, sizeof path, ver, &rv, err);
+    int fd = open_pin(store, token, path, sizeof path, ver, &rv, err);
     if (fd < 0)
         return rv;
     unsigned char buf[HC_PIN_MAX + 3];

@@ -47,6 +47,28 @@ CK_RV hc_pin_check(const char *store, const char *token,
                    hc_pin_version_t *ver, hc_err_t *err);
 void hc_pin_wipe(hc_pin_t *pin);
 
+/* Why a token's PIN file is or is not used, in parts an operator's table
+ * can show ("refused: PATH WHAT (FIX)"); the messages of hc_pin_read and
+ * hc_pin_check are made of the same parts. */
+typedef enum hc_pin_verdict {
+    HC_PIN_USABLE,     /* it would be read */
+    HC_PIN_ABSENT,     /* no file (what: strerror) */
+    HC_PIN_REFUSED,    /* unsafe owner, mode, type or size: what and fix */
+    HC_PIN_UNREADABLE, /* this process cannot reach it (what: strerror) */
+} hc_pin_verdict_t;
+
+typedef struct hc_pin_state {
+    hc_pin_verdict_t verdict;
+    char path[PATH_MAX];     /* the file judged (credentials first) */
+    char what[192];          /* after the path: "is readable by others" */
+    char fix[PATH_MAX + 96]; /* REFUSED: the command that fixes it,
+                              * "chmod 600 PATH"; else "" */
+} hc_pin_state_t;
+
+/* Judges `token`'s PIN file by hc_pin_check's rules, without reading the
+ * PIN. Thread-safe (no shared state). */
+void hc_pin_inspect(const char *store, const char *token, hc_pin_state_t *ps);
+
 /* Atomically replaces STORE/token with `pin` (mode 0600): temp file,
  * fsync, rename, fsync of the directory. Creates STORE (0700) if needed.
  * On failure the old file is untouched and no temp file is left. */

@@ -24,15 +24,37 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmdline.h"
 #include "simstate.h"
+
+static const struct option longopts[] = { HC_LONGOPT_HELP, { 0 } };
+
+static const hc_cmdline_t cmdline = {
+    .prog = "hsmsim-ctl",
+    .args = "STATE counts|get FN|reset|remove MS|insert|invalidate|pin-status|unlock|"
+            "loads|hostile NAME|hits",
+    .help = "Reads and steers the simulators that use the state file STATE (see the top\n"
+            "of tests/sim/hsmsim-ctl.c for each command). Options:\n"
+            "  --help   this help\n",
+    .exits = "  0  done\n"
+             "  1  STATE cannot be mapped, or no simulator loaded it (for a report)\n"
+             "  2  usage error (an unknown option, command, function or fault)\n",
+    .shortopts = "",
+    .longopts = longopts,
+    .in_order = true,
+};
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: hsmsim-ctl STATE counts|get FN|reset|remove MS|"
-                "insert|invalidate|pin-status|unlock|loads|hostile NAME|hits\n");
-        return 2;
-    }
+    hc_opts_t o = HC_OPTS(&cmdline, argc, argv);
+    int c;
+    while ((c = hc_opt_next(&o)) != -1)
+        if (c == HC_OPT_STOP)
+            return o.status;
+    if ((c = hc_opt_args(&o, 2, 3)) >= 0)
+        return c;
+    argc -= o.first - 1; /* STATE is argv[1] below, whatever came before */
+    argv += o.first - 1;
     const char *cmd = argv[2];
     sim_shared_t *s = sim_map(argv[1], !strcmp(cmd, "reset"));
     if (!s) {

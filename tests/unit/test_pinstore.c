@@ -125,6 +125,33 @@ static void missing_pin_says_how_to_set_it(void **state)
     assert_non_null(strstr(refusal("empty"), "1 to 255 bytes"));
 }
 
+/* hc_pin_inspect gives the same verdict in parts: what and the fix. */
+static void inspect_says_why_in_parts(void **state)
+{
+    (void)state;
+    char path[512], fix[600];
+    snprintf(path, sizeof path, "%s/dns", dir);
+    hc_pin_state_t ps;
+    hc_pin_inspect(dir, "dns", &ps);
+    assert_int_equal(ps.verdict, HC_PIN_ABSENT);
+    assert_string_equal(ps.path, path);
+    put("dns", "1234", 0644);
+    hc_pin_inspect(dir, "dns", &ps);
+    assert_int_equal(ps.verdict, HC_PIN_REFUSED);
+    assert_string_equal(ps.what, "is readable by others");
+    snprintf(fix, sizeof fix, "chmod 600 %s", path);
+    assert_string_equal(ps.fix, fix);
+    put("dns", "", 0600);
+    hc_pin_inspect(dir, "dns", &ps);
+    assert_int_equal(ps.verdict, HC_PIN_REFUSED);
+    assert_non_null(strstr(ps.what, "holds 0 bytes"));
+    put("dns", "1234", 0600);
+    hc_pin_inspect(dir, "dns", &ps);
+    assert_int_equal(ps.verdict, HC_PIN_USABLE);
+    hc_pin_inspect(dir, "../dns", &ps);
+    assert_int_equal(ps.verdict, HC_PIN_REFUSED);
+}
+
 static void write_is_atomic_and_private(void **state)
 {
     (void)state;
@@ -243,6 +270,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refuses_unsafe_files_with_fix, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_symlinks_and_non_files, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_pin_says_how_to_set_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(inspect_says_why_in_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(write_is_atomic_and_private, setup, teardown),
         cmocka_unit_test_setup_teardown(credentials_directory_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(rejection_mark_matches_one_version, setup, teardown),
