@@ -54,10 +54,17 @@ CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
     return CKR_OK;
 }
 
+static void count_error(const hc_p11_t *p)
+{
+    if (p->errors)
+        __atomic_fetch_add(p->errors, 1, __ATOMIC_RELAXED);
+}
+
 /* The module broke its contract: logged once, answered as HC_P11_FAULT. */
 __attribute__((format(printf, 3, 4)))
 static CK_RV fault(const hc_p11_t *p, hc_err_t *err, const char *fmt, ...)
 {
+    count_error(p);
     char what[320], tok[80] = "";
     va_list ap;
     va_start(ap, fmt);
@@ -69,22 +76,35 @@ static CK_RV fault(const hc_p11_t *p, hc_err_t *err, const char *fmt, ...)
     return hc_err(err, HC_P11_FAULT, "%smodule %s: %s", tok, p->module, what);
 }
 
-/* Return values that answer a question rather than report a failure. */
-static bool is_answer(CK_RV rv)
+bool hc_p11_is_failure(CK_RV rv)
 {
-    return rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_SENSITIVE ||
-           rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_SIGNATURE_INVALID ||
-           rv == CKR_SIGNATURE_LEN_RANGE || rv == CKR_USER_ALREADY_LOGGED_IN;
+    switch (rv) {
+    case CKR_OK:
+    case CKR_BUFFER_TOO_SMALL:
+    case CKR_ATTRIBUTE_SENSITIVE:
+    case CKR_ATTRIBUTE_TYPE_INVALID:
+    case CKR_SIGNATURE_INVALID:
+    case CKR_SIGNATURE_LEN_RANGE:
+    case CKR_ENCRYPTED_DATA_INVALID:
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+    case CKR_USER_ALREADY_LOGGED_IN:
+        return false;
+    default:
+        return true;
+    }
 }
 
-/* An ordinary failure: the module's value, unchanged. */
+/* A failure or an answer: the module's value, unchanged. */
 static CK_RV failed(const hc_p11_t *p, const char *fn, CK_RV rv, hc_err_t *err)
 {
     char b[32];
     const char *name = hc_rv_name(rv, b);
     const char *kind = p->token ? "token" : "module";
     const char *who = p->token ? p->token : p->module;
-    hc_log(p->log, is_answer(rv) ? HC_LOG_DEBUG : HC_LOG_INFO, "%s %s: %s: %s",
+    bool failure = hc_p11_is_failure(rv);
+    if (failure)
+        count_error(p);
+    hc_log(p->log, failure ? HC_LOG_WARN : HC_LOG_DEBUG, "%s %s: %s: %s",
            kind, who, fn, name);
     return hc_err(err, rv, "%s %s: %s: %s", kind, who, fn, name);
 }
@@ -346,6 +366,26 @@ CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
                             CK_OBJECT_HANDLE obj, hc_err_t *err)
 {
     return plain(p, "C_DestroyObject", p->fl->C_DestroyObject(s, obj), err);
+}
+
+CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *tmpl,
+                         CK_ULONG n, CK_OBJECT_HANDLE *copy, hc_err_t *err)
+{
+    *copy = CK_INVALID_HANDLE;
+    if (!p->fl->C_CopyObject)
+        return failed(p, "C_CopyObject", CKR_FUNCTION_NOT_SUPPORTED, err);
+    CK_RV rv = p->fl->C_CopyObject(s, obj, (CK_ATTRIBUTE *)tmpl, n, copy);
+    if (rv != CKR_OK) {
+        *copy = CK_INVALID_HANDLE;
+        return failed(p, "C_CopyObject", rv, err);
+    }
+    if (*copy != CK_INVALID_HANDLE && *copy != obj)
+        return CKR_OK;
+    CK_OBJECT_HANDLE got = *copy;
+    *copy = CK_INVALID_HANDLE;
+    return fault(p, err, "C_CopyObject returned CKR_OK with handle %lu for a "
+                 "copy of object %lu (a new handle expected)", got, obj);
 }
 
 CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s,

@@ -28,11 +28,19 @@
  *
  * Any other failure returns the module's value unchanged (pool.c's
  * recovery needs the real CKR_ value) with `err` set to "token NAME:
- * C_Func: CKR_NAME", logged at info level; values that are answers rather
- * than failures (CKR_BUFFER_TOO_SMALL, CKR_ATTRIBUTE_SENSITIVE,
- * CKR_ATTRIBUTE_TYPE_INVALID, CKR_SIGNATURE_INVALID,
- * CKR_SIGNATURE_LEN_RANGE, CKR_USER_ALREADY_LOGGED_IN) at debug level.
- * `err` may be NULL. A PIN is passed to the module, never formatted.
+ * C_Func: CKR_NAME", logged at warning level. Values that answer the
+ * caller rather than report a failure are logged at debug level only:
+ * a size query's CKR_BUFFER_TOO_SMALL, an absent or secret attribute's
+ * CKR_ATTRIBUTE_TYPE_INVALID / CKR_ATTRIBUTE_SENSITIVE, a verdict on the
+ * caller's data (CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
+ * CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE), and
+ * CKR_USER_ALREADY_LOGGED_IN at C_Login.
+ *
+ * HSM errors: every failure and every violation (never an answer) adds one
+ * to *errors (the token's `hsm_errors` counter, shown by `hsmcache
+ * stats`), so each counted error has one log line naming its call and
+ * CKR_ name. `err` may be NULL. A PIN is passed to the module, never
+ * formatted.
  *
  * Thread-safety: as the module's (loaded with CKF_OS_LOCKING_OK through
  * p11-kit): the wrappers keep no state; an hc_p11_t is read-only once
@@ -54,7 +62,12 @@ typedef struct hc_p11 {
                                  messages then start "module M: " */
     const char *module;       /* module name or path as configured */
     const hc_logger_t *log;
+    uint64_t *errors;         /* counts failures (see above); NULL: none */
 } hc_p11_t;
+
+/* Whether a module's return value is a failure (counted, logged at
+ * warning level) rather than CKR_OK or an answer (see above). */
+bool hc_p11_is_failure(CK_RV rv);
 
 /* Whether `fl` has every function the wrappers call, and a version with
  * major 2 or 3 (a 3.0 module's C_GetFunctionList list keeps the 2.x
@@ -108,6 +121,14 @@ CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
                                hc_err_t *err);
 CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
                             CK_OBJECT_HANDLE obj, hc_err_t *err);
+/* C_CopyObject. A module without it answers CKR_FUNCTION_NOT_SUPPORTED
+ * (the function is optional: hc_p11_check_list does not require it). With
+ * CKR_OK *copy is a handle other than CK_INVALID_HANDLE and other than
+ * `obj` (a copy that is the original would be destroyed with the session
+ * holding it); else HC_P11_FAULT and *copy CK_INVALID_HANDLE. */
+CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *tmpl,
+                         CK_ULONG n, CK_OBJECT_HANDLE *copy, hc_err_t *err);
 
 /* ---- cryptography ---- */
 CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s,

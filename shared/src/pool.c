@@ -42,7 +42,7 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
     t->cfg = cfg;
     t->core = core;
     t->index = index;
-    t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log };
+    t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log, NULL };
     t->idle = calloc(cfg->max_sessions, sizeof *t->idle);
     if (!t->idle)
         return CKR_HOST_MEMORY;
@@ -50,6 +50,7 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
     pthread_cond_init(&t->cond, NULL);
     pthread_mutex_init(&t->idx_lock, NULL);
     t->stats = hc_stats_token(&core->stats, cfg->name);
+    t->p11.errors = &t->stats->hsm_errors; /* p11call.c counts failures */
     return CKR_OK;
 }
 
@@ -481,8 +482,6 @@ CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
         hc_log(&t->core->log, HC_LOG_INFO, "token %s: session lost (%s); "
                "reconnecting and retrying once", t->cfg->name, hc_rv_name(rv, b));
     }
-    if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL && rv != CKR_SIGNATURE_INVALID)
-        HC_INC(t->stats->hsm_errors);
     return rv;
 }
 

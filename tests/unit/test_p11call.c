@@ -137,7 +137,8 @@ static CK_RV m_info(CK_INFO *info)
 static CK_FUNCTION_LIST hostile;
 
 static const hc_logger_t logger = { "test", HC_LOG_DEBUG };
-static const hc_p11_t P = { &hostile, "tok", "/opt/hostile.so", &logger };
+static uint64_t errors; /* P's HSM error counter */
+static const hc_p11_t P = { &hostile, "tok", "/opt/hostile.so", &logger, &errors };
 
 static int setup(void **state)
 {
@@ -619,7 +620,7 @@ static void session_and_key_handles(void **state)
 static void module_level_call(void **state)
 {
     (void)state;
-    hc_p11_t m = { &hostile, NULL, "/opt/hostile.so", &logger };
+    hc_p11_t m = { &hostile, NULL, "/opt/hostile.so", &logger, NULL };
     CK_INFO info;
     hc_err_t err = { 0 };
     mock.rv = CKR_OK;
