@@ -292,7 +292,7 @@ static void sign_sound_and_failures(void **state)
                      CKR_SESSION_HANDLE_INVALID);
     const char *log = logged(&lines);
     assert_int_equal(lines, 1);
-    assert_non_null(strstr(log, "test: info: token tok: C_Sign: CKR_SESSION_HANDLE_INVALID"));
+    assert_non_null(strstr(log, "test: warning: token tok: C_Sign: CKR_SESSION_HANDLE_INVALID"));
     assert_string_equal(err.msg, "token tok: C_Sign: CKR_SESSION_HANDLE_INVALID");
     assert_int_equal(err.rv, CKR_SESSION_HANDLE_INVALID);
     assert_int_equal(n, 0);
@@ -615,6 +615,48 @@ static void session_and_key_handles(void **state)
     assert_int_equal(s, 77);
 }
 
+/* HSM errors: a failure and a violation are counted, each with one
+ * warning (or error) line naming the call and CKR_ name; answers (an
+ * absent attribute, a size query, already logged in, a bad signature)
+ * are not, and stay at debug level. */
+static void errors_counted_answers_not(void **state)
+{
+    (void)state;
+    static const CK_RV answers[] = { CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
+                                     CKR_ATTRIBUTE_SENSITIVE, CKR_SIGNATURE_INVALID };
+    unsigned char buf[64];
+    CK_ULONG n;
+    hc_err_t err = { 0 };
+    int lines;
+    errors = 0;
+    for (size_t i = 0; i < sizeof answers / sizeof *answers; i++) {
+        mock.rv = answers[i];
+        n = sizeof buf;
+        capture();
+        hc_p11_sign(&P, 1, (const unsigned char *)"x", 1, buf, &n, &err);
+        const char *log = logged(&lines);
+        assert_non_null(strstr(log, "test: debug: token tok: C_Sign: CKR_"));
+    }
+    assert_false(hc_p11_is_failure(CKR_USER_ALREADY_LOGGED_IN));
+    assert_int_equal(errors, 0);
+    mock.rv = CKR_DEVICE_ERROR;
+    n = sizeof buf;
+    capture();
+    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"x", 1, buf, &n, &err),
+                     CKR_DEVICE_ERROR);
+    const char *log = logged(&lines);
+    assert_int_equal(lines, 1);
+    assert_non_null(strstr(log, "test: warning: token tok: C_Sign: CKR_DEVICE_ERROR"));
+    assert_int_equal(errors, 1);
+    mock.rv = CKR_OK; /* a lie: an empty signature */
+    mock.len = 0;
+    n = sizeof buf;
+    capture();
+    hc_p11_sign(&P, 1, (const unsigned char *)"x", 1, buf, &n, &err);
+    one_fault_logged(&err, "C_Sign returned CKR_OK with an empty signature");
+    assert_int_equal(errors, 2);
+}
+
 /* A call about the module, not a token (the agent's C_GetInfo): its
  * messages name the module. */
 static void module_level_call(void **state)
@@ -778,6 +820,7 @@ int main(void)
         cmocka_unit_test_setup(slot_and_mechanism_counts, setup),
         cmocka_unit_test_setup(session_and_key_handles, setup),
         cmocka_unit_test_setup(module_level_call, setup),
+        cmocka_unit_test_setup(errors_counted_answers_not, setup),
         cmocka_unit_test_setup(keyindex_survives_lies, setup),
         cmocka_unit_test_setup(function_list_check, setup),
         cmocka_unit_test(bad_modules_refused_at_load),
