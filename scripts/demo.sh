@@ -208,15 +208,13 @@ echo "pdns_server and MariaDB stopped"
 
 step "BIND 9.20: named generates its keys in the token and signs a zone"
 . "$TOP/scripts/lib/openssl-conf.sh"
+. "$TOP/scripts/lib/named-conf.sh"
 write_openssl_conf "$RUN/openssl.cnf" "$BUILD/hsmcache-provider.so"
 N=$RUN/named
 mkdir -p "$N/keys"
 nport=$((40000 + RANDOM % 10000))
-cat > "$N/named.conf" <<EOC
-options { directory "$N"; listen-on port $nport { 127.0.0.1; }; listen-on-v6 { none; };
-          pid-file "$N/named.pid"; recursion no; dnssec-validation no; };
-controls { };
-key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=demo"; };
+write_named_conf "$N/named.conf" "$N" "$nport" demo
+cat >> "$N/named.conf" <<EOC
 dnssec-policy "hsm" { keys {
     ksk key-store "hsm" lifetime unlimited algorithm ecdsap256sha256;
     zsk key-store "hsm" lifetime unlimited algorithm ecdsap256sha256; }; };

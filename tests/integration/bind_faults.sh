@@ -7,11 +7,8 @@
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../lib/named.sh"
 named_setup "$SIM"
-cat > "$D/named.conf" <<EOC
-options { directory "$D"; listen-on port $PORT { 127.0.0.1; }; listen-on-v6 { none; };
-          pid-file "$D/named.pid"; recursion no; dnssec-validation no; allow-transfer { 127.0.0.1; }; };
-controls { };
-key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=dns"; };
+write_named_conf "$D/named.conf" "$D" "$PORT" dns
+cat >> "$D/named.conf" <<EOC
 dnssec-policy "hsm" { keys { csk key-store "hsm" lifetime unlimited algorithm ecdsap256sha256; }; };
 zone "r.test" { type primary; file "r.db"; dnssec-policy "hsm"; inline-signing yes; allow-update { 127.0.0.1; }; };
 EOC

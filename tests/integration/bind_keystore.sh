@@ -14,28 +14,15 @@
 named_setup softhsm2
 N=${BIND_NAMES:-2000}
 zones="p256 p384 rsa"
+write_named_conf "$D/named.conf" "$D" "$PORT" dns "sig-signing-nodes 2000;" \
+    "sig-signing-signatures 10000;"
 {
-    cat <<EOC
-options {
-    directory "$D";
-    listen-on port $PORT { 127.0.0.1; };
-    listen-on-v6 { none; };
-    pid-file "$D/named.pid";
-    recursion no;
-    allow-transfer { 127.0.0.1; };
-    dnssec-validation no;
-    sig-signing-nodes 2000;
-    sig-signing-signatures 10000;
-};
-controls { };
-key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=dns"; };
-EOC
     for z in $zones; do
         case $z in p256) a=ecdsap256sha256 ;; p384) a=ecdsap384sha384 ;; rsa) a="rsasha256 2048" ;; esac
         printf 'dnssec-policy "%s" { keys { ksk key-store "hsm" lifetime unlimited algorithm %s; zsk key-store "hsm" lifetime unlimited algorithm %s; }; };\n' "$z" "$a" "$a"
         printf 'zone "%s.test" { type primary; file "%s.db"; dnssec-policy "%s"; inline-signing yes; allow-update { 127.0.0.1; }; };\n' "$z" "$z" "$z"
     done
-} > "$D/named.conf"
+} >> "$D/named.conf"
 for z in $zones; do
     { printf '$TTL 3600\n@ IN SOA ns1 hostmaster 1 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n'
       for i in $(seq "$N"); do printf 'n%d IN A 192.0.2.%d\n' "$i" $((i % 250 + 1)); done; } > "$D/$z.db"

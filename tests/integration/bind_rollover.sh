@@ -7,11 +7,8 @@
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../lib/named.sh"
 named_setup softhsm2
-cat > "$D/named.conf" <<EOC
-options { directory "$D"; listen-on port $PORT { 127.0.0.1; }; listen-on-v6 { none; };
-          pid-file "$D/named.pid"; recursion no; dnssec-validation no; allow-transfer { 127.0.0.1; }; };
-controls { };
-key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=dns"; };
+write_named_conf "$D/named.conf" "$D" "$PORT" dns
+cat >> "$D/named.conf" <<EOC
 dnssec-policy "roll" {
     dnskey-ttl 5; max-zone-ttl 5; publish-safety 1; retire-safety 1; purge-keys 0;
     zone-propagation-delay 1; signatures-refresh PT30S; signatures-validity PT1M;
