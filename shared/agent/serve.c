@@ -19,9 +19,9 @@
 #include "err.h"
 #include "gen_check.h"
 #include "issue.h"
-#include "mech_policy.h"
 #include "proto.h"
 #include "proto_check.h"
+#include "session.h"
 
 /* A request's bytes must all arrive within this once it has begun, and a
  * reply must be taken within it: a stalled peer loses its connection. */
@@ -30,110 +30,6 @@
  * connecting; after that an authorized client may stay idle (pdns keeps
  * its connection for days). */
 #define FIRST_REQUEST_MS 10000
-
-typedef struct session {
-    agent_t *ag;
-    agent_state_t *st;
-    int fd;
-    struct ucred cred;
-    uint64_t accepted_ms;
-    bool quiet;                 /* refusal at accept not logged (main.c) */
-    agent_rules_t *rules;       /* NULL: not listed */
-    hc_ctx_t *ctx;              /* after HELLO */
-    int profile;
-    hc_obj_t *allowed;          /* objects already authorized */
-    size_t nallowed;
-} session_t;
-
-/* Whether the client may use obj; `st` as for agent_key_allowed. */
-static bool allowed_on(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
-{
-    for (size_t i = 0; i < s->nallowed; i++)
-        if (s->allowed[i] == obj)
-            return true;
-    hc_token_status_t own;
-    if (!st && s->rules->cfg) {
-        if (agent_token_status(s->st, s->ctx, s->profile, hc_obj_token(obj), &own, NULL)
-                != CKR_OK && !own.info_valid)
-            return false;
-        st = &own;
-    }
-    if (!agent_key_allowed(s->rules, s->ctx, obj, st))
-        return false;
-    hc_obj_t *grown = realloc(s->allowed, (s->nallowed + 1) * sizeof *grown);
-    if (grown) {
-        s->allowed = grown;
-        s->allowed[s->nallowed++] = obj;
-    }
-    return true;
-}
-
-static bool allowed(session_t *s, hc_obj_t obj)
-{
-    return allowed_on(s, obj, NULL);
-}
-
-static void log_refusal(session_t *s, const char *what)
-{
-    __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
-    hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): refused %s",
-           agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid, what);
-}
-
-static CK_RV refuse_key(session_t *s, const char *op, hc_obj_t obj, hc_err_t *err)
-{
-    hc_obj_identity_t id;
-    char what[400];
-    if (hc_describe(s->ctx, obj, &id, NULL) == CKR_OK)
-        snprintf(what, sizeof what, "%s with key '%s' on token %s", op, id.label,
-                 hc_token_name(s->ctx, hc_obj_token(obj)));
-    else
-        snprintf(what, sizeof what, "%s with unknown object 0x%llx", op,
-                 (unsigned long long)obj);
-    log_refusal(s, what);
-    /* The log names the key; the client, to whom it is not there, only
-     * its own reference. */
-    return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused %s with "
-                  "object 0x%llx: not in [client %s] keys", op,
-                  (unsigned long long)obj, agent_rules_name(s->rules));
-}
-
-static CK_RV refuse_op(session_t *s, const char *op, hc_err_t *err)
-{
-    char what[128];
-    snprintf(what, sizeof what, "operation '%s'", op);
-    log_refusal(s, what);
-    return hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused operation "
-                  "'%s': not in [client %s] operations", op, agent_rules_name(s->rules));
-}
-
-static bool may(const session_t *s, unsigned op_bit)
-{
-    return !s->rules->cfg || (s->rules->cfg->ops & op_bit);
-}
-
-/* Whether token tok of the session's profile is the client's (one of its
- * keys URIs selects it; its status at most 1 s old). */
-static bool token_visible(session_t *s, size_t tok)
-{
-    if (!s->rules->cfg)
-        return true;
-    hc_token_status_t st;
-    agent_token_status(s->st, s->ctx, s->profile, tok, &st, NULL);
-    return agent_token_allowed(s->rules, hc_token_name(s->ctx, tok), &st);
-}
-
-/* The token index named in a request, or an error: a token that is not
- * the client's answers as one that does not exist. */
-static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err)
-{
-    long i = hc_token_index(s->ctx, name);
-    if (i < 0 || !token_visible(s, (size_t)i))
-        return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
-                      "profile %s", name, hc_profile_name(s->profile));
-    *tok = (size_t)i;
-    return CKR_OK;
-}
 
 /* The reply to q: rv (err's message when not CKR_OK) and rep's fields
  * (NULL: the op's empty results). */
@@ -194,7 +90,7 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
     size_t n = s->ctx ? hc_token_count(s->ctx) : 0;
     const char *names[HC_PROTO_MAX_TOKENS];
     for (size_t i = 0; i < n && rep.nnames < HC_PROTO_MAX_TOKENS; i++)
-        if (token_visible(s, i))
+        if (agent_token_visible(s, i))
             names[rep.nnames++] = hc_token_name(s->ctx, i);
     rep.names = names;
     snprintf(rep.name, sizeof rep.name, "%s", s->rules ? agent_rules_name(s->rules) : "");
@@ -234,7 +130,7 @@ static void do_find(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
                  (agent_token_status(s->st, s->ctx, s->profile, tok, &st, NULL) == CKR_OK ||
                   st.info_valid);
     for (size_t i = 0; i < n; i++)
-        if (allowed_on(s, objs[i], known ? &st : NULL))
+        if (agent_obj_allowed(s, objs[i], known ? &st : NULL))
             objs[kept++] = objs[i];
     hc_rep_t rep;
     memset(&rep, 0, sizeof rep);
@@ -386,12 +282,12 @@ static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *
     /* A module that made something else than asked (outside the client's
      * keys, or unsafe): removed again, and said so when it cannot be. */
     bool unmade = false;
-    if (rv == CKR_OK && (!allowed(s, pub) || !allowed(s, priv))) {
-        rv = refuse_key(s, "generate", priv, &err);
+    if (rv == CKR_OK && (!agent_obj_allowed(s, pub, NULL) || !agent_obj_allowed(s, priv, NULL))) {
+        rv = agent_refuse_key(s, "generate", priv, &err);
         unmade = true;
     } else if (rv == CKR_OK &&
                (rv = agent_gen_verify(s->rules, s->ctx, tok, v240, pub, priv, &err)) != CKR_OK) {
-        log_refusal(s, err.msg);
+        agent_log_refusal(s, err.msg);
         unmade = true;
     }
     if (unmade &&
@@ -552,7 +448,7 @@ static void do_audit(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     if (rv != CKR_OK) {
         char what[600];
         snprintf(what, sizeof what, "an audit record: %s", err.msg);
-        log_refusal(s, what);
+        agent_log_refusal(s, what);
     } else {
         char *line = agent_audit_line(rec, (unsigned)s->cred.uid, (int)s->cred.pid,
                                       agent_rules_name(s->rules));
@@ -613,63 +509,12 @@ static handler_fn *const handlers[HC_OP_COUNT] = {
     [HC_OP_ISSUE] = do_issue,
 };
 
-/* The gates every request passes before its handler, all from the op
- * table (proto_ops.c): the op's [client] operations bit, the decoder's
- * whitelists (proto_check.h: nothing outside them reaches the module),
- * the client's mechanisms (mech_policy.h), then the op's scope: the
- * token it names must be one the client's keys select (*tok set), the
- * object it references one its keys cover. CKR_OK when it may run. */
-static CK_RV gate(session_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
-{
-    const hc_op_def_t *d = hc_op_def(q->op);
-    unsigned perm = hc_op_perm(q);
-    /* The name the client's config uses: crypt is two operations. */
-    const char *op = q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
-                                          : hc_op_name(q->op);
-    if (perm && !may(s, perm))
-        return refuse_op(s, op, err);
-    if (q->refuse != CKR_OK) {
-        char what[300];
-        snprintf(what, sizeof what, "%s: %s", hc_op_name(q->op), q->why);
-        log_refusal(s, what);
-        return hc_err(err, q->refuse, "hsmcached refused %s", what);
-    }
-    if (!agent_mech_allowed(s->rules, q)) {
-        const char *name = hc_mech_name(q->mech.m.mechanism);
-        char what[160];
-        snprintf(what, sizeof what, "%s with mechanism %s", op, name ? name : "?");
-        log_refusal(s, what);
-        return hc_err(err, CKR_MECHANISM_INVALID, "hsmcached refused %s: not in "
-                      "[client %s] mechanisms", what, agent_rules_name(s->rules));
-    }
-    switch (d->scope) {
-    case HC_SCOPE_TOKEN: {
-        CK_RV rv = token_of(s, q->token, tok, err);
-        if (rv == CKR_SLOT_ID_INVALID && q->op == HC_OP_LOGIN_WITH &&
-            hc_token_index(s->ctx, q->token) >= 0) {
-            /* A PIN for a token outside the client's keys is never tried. */
-            char what[128];
-            snprintf(what, sizeof what, "login on token %s", q->token);
-            log_refusal(s, what);
-            rv = hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused login on "
-                        "token %s: no [client %s] keys name it", q->token,
-                        agent_rules_name(s->rules));
-        }
-        return rv;
-    }
-    case HC_SCOPE_OBJ:
-        return allowed(s, q->obj) ? CKR_OK : refuse_key(s, op, q->obj, err);
-    default:
-        return CKR_OK;
-    }
-}
-
 static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     size_t tok = 0;
     handler_fn *run = q->op < HC_OP_COUNT ? handlers[q->op] : NULL;
-    CK_RV rv = run ? gate(s, q, &tok, &err)
+    CK_RV rv = run ? agent_gate(s, q, &tok, &err)
                    : hc_err(&err, CKR_FUNCTION_NOT_SUPPORTED, "hsmcached: no handler "
                             "for operation %s", hc_op_name(q->op));
     if (rv == CKR_OK)
