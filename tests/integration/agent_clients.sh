@@ -74,7 +74,15 @@ equals "meanwhile hc-ag-c connects" "$(agent_raw hc-ag-c hello)" "client ca"
 equals "... and signs" "$(agent_raw hc-ag-c sign "$ca")" "rv=0x0, 64 bytes: "
 touch "$T/stop"
 wait "$holder"
-equals "once hc-ag-b's connections close, it signs again" "$(agent_raw hc-ag-b sign "$k1")" "rv=0x0, 64 bytes: "
+# The agent frees a connection's slot when its thread sees the hang-up,
+# a moment after the holder exits (longer on a loaded machine): until
+# then a 4th is still over the limit. Within 5 s it must get in.
+for _ in $(seq 50); do
+    again=$(agent_raw hc-ag-b sign "$k1" 2>&1)
+    [ "$again" = "rv=0x0, 64 bytes: " ] && break
+    sleep 0.1
+done
+equals "once hc-ag-b's connections close, it signs again" "$again" "rv=0x0, 64 bytes: "
 
 # The SSH CA module as hc-ag-c, through the agent: the agent appends to
 # the audit record who it verified the sender to be. ssh-keygen is exec'd
