@@ -36,6 +36,7 @@ static hc_stats_file_t *map_file(const char *path)
 
 static void add_token(hc_stats_file_t *sum, const hc_token_stats_t *t);
 static void add_key(hc_stats_file_t *sum, const hc_key_stats_t *k);
+static void add_shared(hc_stats_file_t *sum, const hc_shared_stats_t *sh);
 static void *map_existing(const char *path, int prot);
 
 /* Folds the files of processes that have exited into retired.stats, so
@@ -76,6 +77,7 @@ static void fold_exited(const char *dir)
                 add_token(retired, &f->tokens[i]);
             for (uint32_t i = 0; i < f->nkeys && i < HC_STATS_KEYS; i++)
                 add_key(retired, &f->keys[i]);
+            add_shared(retired, &f->shared);
             unlink(path);
         }
         munmap(f, sizeof *f);
