@@ -34,6 +34,16 @@ equals "audit before: exit 1" "$st" "1"
 contains "audit before: the rows store a PIN" "$out" "YES"
 contains "audit before: they resolve through hsmcache after migration" "$out" "after migrate (token dns)"
 case $out in *"$PIN"*) not_ok "audit printed the PIN" ;; *) ok "audit does not print the PIN" ;; esac
+# pdnsutil's users write --config-dir=DIR; before or after the command.
+out_eq=$("$PH" --config-dir="$T" audit 2>&1); st_eq=$?
+out_after=$("$PH" audit --config-dir "$T" 2>&1); st_after=$?
+out_after_eq=$("$PH" audit --config-dir="$T" 2>&1); st_after_eq=$?
+equals "audit --config-dir=DIR (before and after the command) and --config-dir DIR: same rows, same exit" \
+    "$st_eq$st_after$st_after_eq:$([ "$out_eq" = "$out" ] && [ "$out_after" = "$out" ] && [ "$out_after_eq" = "$out" ] && echo same)" "111:same"
+contains "... the rows of that config's database" "$out_eq" "after migrate (token dns)"
+out=$("$PH" audit --config-dir="$T/nowhere" 2>&1); st=$?
+equals "audit --config-dir=ELSEWHERE reads that directory: exit 2, named ($out)" \
+    "$st:$(grep -c "$T/nowhere/pdns.conf: cannot read" <<< "$out")" "2:1"
 
 before=$(dump)
 out=$(ph migrate --engine "$MOD" 2>&1); st=$?
