@@ -171,6 +171,10 @@ CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok,
 CK_RV hc_destroy(hc_ctx_t *ctx, hc_obj_t obj, hc_err_t *err);
 CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
                 hc_err_t *err);
+/* Mixes `seed` into the token's generator (C_SeedRandom); through the
+ * agent, CKR_RANDOM_SEED_NOT_SUPPORTED (clients do not seed its tokens). */
+CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed,
+                     size_t len, hc_err_t *err);
 
 /* Writes the context's counters as text ("prometheus" = exposition
  * format) to a malloc'ed string. */

@@ -260,6 +260,16 @@ CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
     return ctx->ops->random(ctx->impl, tok, buf, len, err);
 }
 
+CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed,
+                     size_t len, hc_err_t *err)
+{
+    TOKEN_CHECK(ctx, tok, err);
+    if (!ctx->ops->seed_random)
+        return hc_err(err, CKR_RANDOM_SEED_NOT_SUPPORTED, "token %s: seeds are "
+                      "not passed to hsmcached", hc_token_name(ctx, tok));
+    return ctx->ops->seed_random(ctx->impl, tok, seed, len, err);
+}
+
 CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out, hc_err_t *err)
 {
     return ctx->ops->stats_text(ctx->impl, prometheus, out, err);

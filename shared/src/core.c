@@ -138,6 +138,22 @@ static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len,
                        random_op, &a, err);
 }
 
+static CK_RV seed_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                     hc_err_t *err)
+{
+    struct random_arg *a = arg;
+    return hc_p11_seed_random(&t->p11, s->h, a->buf, a->len, err);
+}
+
+/* The token's generator is shared by every session: one seeds it. */
+static CK_RV core_seed_random(void *impl, size_t tok, const unsigned char *seed,
+                              size_t len, hc_err_t *err)
+{
+    struct random_arg a = { (unsigned char *)seed, len };
+    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, false,
+                       seed_op, &a, err);
+}
+
 static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
                              hc_err_t *err)
 {
@@ -188,6 +204,7 @@ static const hc_ops_t embedded_ops = {
     .generate_key_pair = hc_core_generate_key_pair,
     .destroy = hc_core_destroy,
     .random = core_random,
+    .seed_random = core_seed_random,
     .stats_text = core_stats_text,
     .presign_stats = core_presign_stats,
     .describe = hc_core_describe,

@@ -88,6 +88,7 @@ bool hc_p11_is_failure(CK_RV rv)
     case CKR_ENCRYPTED_DATA_INVALID:
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
     case CKR_USER_ALREADY_LOGGED_IN:
+    case CKR_RANDOM_SEED_NOT_SUPPORTED:
         return false;
     default:
         return true;
@@ -448,4 +449,12 @@ CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
                              unsigned char *buf, CK_ULONG len, hc_err_t *err)
 {
     return plain(p, "C_GenerateRandom", p->fl->C_GenerateRandom(s, buf, len), err);
+}
+
+CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                         const unsigned char *seed, CK_ULONG len, hc_err_t *err)
+{
+    CK_RV rv = p->fl->C_SeedRandom ? p->fl->C_SeedRandom(s, (CK_BYTE *)seed, len)
+                                   : CKR_RANDOM_SEED_NOT_SUPPORTED;
+    return plain(p, "C_SeedRandom", rv, err);
 }

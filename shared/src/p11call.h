@@ -33,8 +33,9 @@
  * a size query's CKR_BUFFER_TOO_SMALL, an absent or secret attribute's
  * CKR_ATTRIBUTE_TYPE_INVALID / CKR_ATTRIBUTE_SENSITIVE, a verdict on the
  * caller's data (CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
- * CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE), and
- * CKR_USER_ALREADY_LOGGED_IN at C_Login.
+ * CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE),
+ * CKR_USER_ALREADY_LOGGED_IN at C_Login and a token's
+ * CKR_RANDOM_SEED_NOT_SUPPORTED at C_SeedRandom.
  *
  * HSM errors: every failure and every violation (never an answer) adds one
  * to *errors (the token's `hsm_errors` counter, shown by `hsmcache
@@ -155,5 +156,9 @@ CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
                    CK_ULONG *outlen, hc_err_t *err);
 CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
                              unsigned char *buf, CK_ULONG len, hc_err_t *err);
+/* C_SeedRandom; CKR_RANDOM_SEED_NOT_SUPPORTED (an answer) when the module
+ * has no such function. */
+CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                         const unsigned char *seed, CK_ULONG len, hc_err_t *err);
 
 #endif

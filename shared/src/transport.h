@@ -40,6 +40,8 @@ typedef struct hc_ops {
     CK_RV (*generate_key_pair)(void *impl, size_t tok, const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub, const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
     CK_RV (*destroy)(void *impl, hc_obj_t obj, hc_err_t *err);
     CK_RV (*random)(void *impl, size_t tok, unsigned char *buf, size_t len, hc_err_t *err);
+    /* C_SeedRandom; NULL when the transport does not pass seeds on. */
+    CK_RV (*seed_random)(void *impl, size_t tok, const unsigned char *seed, size_t len, hc_err_t *err);
     CK_RV (*stats_text)(void *impl, bool prometheus, char **out, hc_err_t *err);
     struct hc_presign_stats *(*presign_stats)(void *impl);
     /* The object's identity (what the agent authorizes against and what a
