@@ -49,11 +49,17 @@ typedef struct hc_keyent {
     EVP_PKEY *pkey;            /* spki parsed, for verifying (may be NULL) */
     size_t sig_len;
     hc_key_stats_t *stats;
+    /* Session copies (keycopy.h), under idx_lock: `epoch` bumps whenever
+     * the object behind the entry may have changed (destroyed, handle
+     * refused, found again), making copies made before it stale. */
+    uint64_t epoch;
+    bool no_copy;              /* the token would not copy it (remembered) */
 } hc_keyent_t;
 
 typedef struct hc_session {
     CK_SESSION_HANDLE h;
     uint64_t gen;
+    struct hc_pooled *own;      /* this open session's own state (keycopy.h) */
 } hc_session_t;
 
 typedef struct hc_token {
@@ -70,7 +76,7 @@ typedef struct hc_token {
     CK_TOKEN_INFO info;
     bool info_valid;
     uint64_t generation;        /* bumps on every (re)connect */
-    CK_SESSION_HANDLE *idle;
+    struct hc_pooled **idle;    /* idle sessions, each with its copies */
     size_t nidle, nopen;
     size_t live_waiting;
     bool logged_in;
@@ -147,6 +153,11 @@ bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m,
 CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
                       const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
                       hc_err_t *err);
+/* The same for handles a search found: the core's own session copies of
+ * keys (keycopy.h) are left out; *mapped ids are written. */
+CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s,
+                            const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
+                            size_t *mapped, hc_err_t *err);
 hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok);
 /* The real handle of `e` valid in session `s` (re-found after reconnect). */
 CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,

@@ -18,6 +18,7 @@
 
 #include "core.h"
 #include "err.h"
+#include "keycopy.h"
 #include "swcrypto.h"
 #include "textsafe.h"
 
@@ -97,48 +98,76 @@ static bool same_identity(const hc_keyent_t *a, const hc_keyent_t *b)
            memcmp(a->label, b->label, a->labellen) == 0;
 }
 
+/* Under idx_lock: the id of the object behind `h` in session `s`, its
+ * entry made or rebound as needed; 0 (with CKR_OK) for one of the core's
+ * session copies when `skip_copies`. */
+static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                     bool skip_copies, hc_obj_t *out, hc_err_t *err)
+{
+    hc_keyent_t *found = NULL;
+    for (size_t k = 0; k < t->nents && !found; k++)
+        if (t->ents[k]->gen == s->gen && t->ents[k]->handle == h)
+            found = t->ents[k];
+    if (!found) {
+        hc_keyent_t probe = { 0 };
+        CK_RV rv = read_identity(t, s->h, h, &probe, err);
+        if (rv != CKR_OK)
+            return rv;
+        if (skip_copies && hc_keycopy_is_copy(&probe)) {
+            *out = 0;
+            return CKR_OK;
+        }
+        /* A stale entry with the same identity is the same object seen
+         * before a reconnect: rebind it so references stay valid. */
+        for (size_t k = 0; k < t->nents && !found; k++)
+            if (t->ents[k]->gen != s->gen && same_identity(t->ents[k], &probe))
+                found = t->ents[k];
+        if (!found) {
+            hc_keyent_t **grown = realloc(t->ents, (t->nents + 1) * sizeof *grown);
+            hc_keyent_t *e = malloc(sizeof *e);
+            if (!grown || !e) {
+                free(e);
+                if (grown)
+                    t->ents = grown;
+                return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+            }
+            *e = probe;
+            t->ents = grown;
+            e->id = hc_obj_make(t->index, t->nents);
+            t->ents[t->nents++] = e;
+            found = e;
+        }
+        found->handle = h;
+        found->gen = s->gen;
+    }
+    *out = found->id;
+    return CKR_OK;
+}
+
 CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
                       const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
                       hc_err_t *err)
 {
     CK_RV rv = CKR_OK;
     pthread_mutex_lock(&t->idx_lock);
-    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
-        hc_keyent_t *found = NULL;
-        for (size_t k = 0; k < t->nents && !found; k++)
-            if (t->ents[k]->gen == s->gen && t->ents[k]->handle == h[i])
-                found = t->ents[k];
-        if (!found) {
-            hc_keyent_t probe = { 0 };
-            if ((rv = read_identity(t, s->h, h[i], &probe, err)) != CKR_OK)
-                break;
-            /* A stale entry with the same identity is the same object seen
-             * before a reconnect: rebind it so references stay valid. */
-            for (size_t k = 0; k < t->nents && !found; k++)
-                if (t->ents[k]->gen != s->gen && same_identity(t->ents[k], &probe))
-                    found = t->ents[k];
-            if (!found) {
-                hc_keyent_t **grown = realloc(t->ents, (t->nents + 1) * sizeof *grown);
-                hc_keyent_t *e = malloc(sizeof *e);
-                if (!grown || !e) {
-                    free(e);
-                    if (grown)
-                        t->ents = grown;
-                    rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
-                    break;
-                }
-                *e = probe;
-                t->ents = grown;
-                e->id = hc_obj_make(t->index, t->nents);
-                t->ents[t->nents++] = e;
-                found = e;
-            }
-            found->handle = h[i];
-            found->gen = s->gen;
-        }
-        out[i] = found->id;
-    }
+    for (size_t i = 0; i < n && rv == CKR_OK; i++)
+        rv = map_one(t, s, h[i], false, &out[i], err);
     pthread_mutex_unlock(&t->idx_lock);
+    return rv;
+}
+
+CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s,
+                            const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
+                            size_t *mapped, hc_err_t *err)
+{
+    CK_RV rv = CKR_OK;
+    size_t k = 0;
+    pthread_mutex_lock(&t->idx_lock);
+    for (size_t i = 0; i < n && rv == CKR_OK; i++)
+        if ((rv = map_one(t, s, h[i], true, &out[k], err)) == CKR_OK && out[k])
+            k++;
+    pthread_mutex_unlock(&t->idx_lock);
+    *mapped = k;
     return rv;
 }
 
@@ -229,6 +258,7 @@ struct key_run {
     hc_keyent_t *e;
     hc_key_op_fn fn;
     void *arg;
+    bool copy;                  /* sign with e's session copy (keycopy.h) */
 };
 
 /* The module refused a handle it gave: the object was deleted (perhaps
@@ -245,13 +275,16 @@ static bool transient(CK_RV rv)
 }
 
 /* Forgets `h` as e's handle in generation `gen` (unless another thread
- * found it again meanwhile), so that it is found again by identity. */
+ * found it again meanwhile), so that it is found again by identity; the
+ * object may have changed, so session copies made before are stale. */
 static void drop_handle(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
                         uint64_t gen)
 {
     pthread_mutex_lock(&t->idx_lock);
-    if (e->gen == gen && e->handle == h)
+    if (e->gen == gen && e->handle == h) {
         e->gen = 0; /* generation 0 never matches */
+        e->epoch++;
+    }
     pthread_mutex_unlock(&t->idx_lock);
 }
 
@@ -263,13 +296,22 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
     /* A refused handle is not kept for the next call, and is found again
      * once in this one: a cached handle outlives a re-created object. */
     for (int attempt = 0; attempt < 2; attempt++) {
-        CK_OBJECT_HANDLE h;
+        CK_OBJECT_HANDLE h, use;
         if ((rv = hc_keyindex_resolve(t, s, k->e, &h, err)) != CKR_OK)
             return rv;
-        rv = k->fn(t, s, h, k->arg, err);
+        use = h;
+        if (k->copy)
+            rv = hc_keycopy_handle(t, s, k->e, h, &use, err);
+        if (rv == CKR_OK)
+            rv = k->fn(t, s, use, k->arg, err);
         if (!handle_refused(rv))
             break;
-        drop_handle(t, k->e, h, s->gen);
+        if (use != h) { /* the copy refused: the token object, at once */
+            hc_keycopy_refused(t, s, use); /* not copied again: no loop */
+            attempt--;
+        } else {
+            drop_handle(t, k->e, h, s->gen);
+        }
     }
     return rv;
 }
@@ -277,8 +319,15 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
 CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
                  hc_key_op_fn fn, void *arg, hc_err_t *err)
 {
-    struct key_run k = { e, fn, arg };
+    struct key_run k = { e, fn, arg, false };
     return hc_pool_run(t, live, need_login, key_run_op, &k, err);
+}
+
+CK_RV hc_key_run_signing(hc_token_t *t, hc_keyent_t *e, bool live,
+                         hc_key_op_fn fn, void *arg, hc_err_t *err)
+{
+    struct key_run k = { e, fn, arg, true };
+    return hc_pool_run(t, live, true, key_run_op, &k, err);
 }
 
 struct pub_arg {
@@ -386,6 +435,7 @@ void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e)
     pthread_mutex_lock(&t->idx_lock);
     e->gen = 0; /* generation 0 never matches: unresolvable until re-found */
     e->cls = (CK_OBJECT_CLASS)-2;
+    e->epoch++; /* its session copies are stale */
     pthread_mutex_unlock(&t->idx_lock);
 }
 

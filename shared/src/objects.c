@@ -39,9 +39,11 @@ static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
             break;
         }
         a->objs = grown;
-        if ((rv = hc_keyindex_map(t, s, h, got, a->objs + a->count, err)) != CKR_OK)
+        size_t mapped; /* the core's own session copies are left out */
+        if ((rv = hc_keyindex_map_found(t, s, h, got, a->objs + a->count,
+                                        &mapped, err)) != CKR_OK)
             break;
-        a->count += got;
+        a->count += mapped;
     }
     hc_p11_find_final(&t->p11, s->h);
     return rv;

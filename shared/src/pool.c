@@ -7,6 +7,8 @@
  * login state is per application and token, so partial repair buys
  * nothing); the operation is then retried once. While a token is absent,
  * probes back off from 100 ms to 2 s and calls in between fail at once.
+ * Each open session has a record (keycopy.h's hc_pooled_t, with its key
+ * copies), handed out with the session and freed when the session closes.
  */
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include "core.h"
 #include "err.h"
+#include "keycopy.h"
 #include "pinmark.h"
 
 #define BACKOFF_FIRST_MS 100u
@@ -54,10 +57,19 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
     return CKR_OK;
 }
 
+/* Under t->lock: the idle sessions' records, once they are closed. */
+static void free_idle(hc_token_t *t)
+{
+    for (size_t i = 0; i < t->nidle; i++)
+        hc_pooled_free(t->idle[i]);
+    t->nidle = 0;
+}
+
 void hc_token_destroy(hc_token_t *t)
 {
     if (t->p11.fl && t->connected)
         hc_p11_close_all_sessions(&t->p11, t->slot);
+    free_idle(t);
     hc_keyindex_free(t);
     if (t->caller_pin) {
         OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
@@ -98,6 +110,7 @@ static void reset_locked(hc_token_t *t)
 {
     if (t->connected)
         hc_p11_close_all_sessions(&t->p11, t->slot);
+    free_idle(t); /* sessions in use free theirs at release */
     t->connected = false;
     t->nidle = t->nopen = 0;
     t->logged_in = false;
@@ -410,13 +423,19 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
             pthread_cond_wait(&t->cond, &t->lock);
             continue;
         }
-        CK_SESSION_HANDLE s;
+        hc_pooled_t *p;
         if (t->nidle > 0) {
-            s = t->idle[--t->nidle];
+            p = t->idle[--t->nidle];
         } else if (t->nopen < t->cfg->max_sessions) {
+            if (!(p = hc_pooled_new(CK_INVALID_HANDLE))) {
+                rv = hc_err(err, CKR_HOST_MEMORY, "token %s: out of memory",
+                            t->cfg->name);
+                break;
+            }
             rv = hc_p11_open_session(&t->p11, t->slot,
-                                     CKF_SERIAL_SESSION | CKF_RW_SESSION, &s, err);
+                                     CKF_SERIAL_SESSION | CKF_RW_SESSION, &p->h, err);
             if (rv != CKR_OK) {
+                hc_pooled_free(p);
                 if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
                     reset_locked(t); /* the next call probes the token */
                     HC_INC(t->stats->recoveries);
@@ -428,18 +447,20 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
             pthread_cond_wait(&t->cond, &t->lock);
             continue;
         }
-        rv = login_locked(t, s, need_login, err);
+        rv = login_locked(t, p->h, need_login, err);
         if (rv != CKR_OK) {
             if (hc_rv_lost(rv) && rv != CKR_USER_NOT_LOGGED_IN) {
+                hc_pooled_free(p);
                 reset_locked(t);
                 HC_INC(t->stats->recoveries);
             } else {
-                t->idle[t->nidle++] = s;
+                t->idle[t->nidle++] = p;
             }
             break;
         }
-        out->h = s;
+        out->h = p->h;
         out->gen = t->generation;
+        out->own = p;
         break;
     }
     if (live) {
@@ -454,14 +475,18 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
 static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
 {
     pthread_mutex_lock(&t->lock);
+    bool kept = false;
     if (s->gen == t->generation && t->connected) {
         if (hc_rv_lost(rv)) {
             reset_locked(t);
             HC_INC(t->stats->recoveries);
         } else {
-            t->idle[t->nidle++] = s->h;
+            t->idle[t->nidle++] = s->own;
+            kept = true;
         }
     }
+    if (!kept) /* closed by a reset: its copies went with it */
+        hc_pooled_free(s->own);
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
 }

@@ -3,8 +3,9 @@
  * order, by the in-memory cache, the persistent cache (verified with the
  * public key before it is served), or the HSM through a pooled session,
  * sending a locally computed hash instead of the data when the token has
- * the raw mechanism. Verification runs in libcrypto; encrypt and decrypt
- * go to the token.
+ * the raw mechanism, with the key's session copy where the token allows
+ * one (keycopy.h). Verification runs in libcrypto; encrypt and decrypt go
+ * to the token.
  */
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "core.h"
 #include "err.h"
+#include "keycopy.h"
 #include "swcrypto.h"
 
 struct sign_arg {
@@ -166,7 +168,7 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
         a->len = len;
     }
     opts->from_cache = false;
-    rv = hc_key_run(t, e, !opts->background, true, sign_op, a, err);
+    rv = hc_key_run_signing(t, e, !opts->background, sign_op, a, err);
     if (rv == CKR_OK && cacheable &&
         key_verify(e, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
         hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);

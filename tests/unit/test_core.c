@@ -1,12 +1,14 @@
 /* test_core.c: the core against a real SoftHSM token ("dns", holding
  * rsa-key, ec-key and ec-key2, PIN in the store), prepared by with-token.sh.
  * Signatures are checked with OpenSSL using the public key, independently
- * of the core's own verify. */
+ * of the core's own verify. The session copies the core signs with are
+ * counted in the SoftHSM the core loaded (same process). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <dlfcn.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "hsmcache.h"
+#include "keycopy.h"
 #include "swcrypto.h"
 
 static const unsigned char rrset[] = "www.example.com. 3600 IN A 192.0.2.80";
@@ -276,6 +279,156 @@ static void keygen_replaces_missing_or_pdns_constant_id(void **state)
     hc_close(ctx);
 }
 
+/* ---- session copies of signing keys (keycopy.h) ---- */
+
+/* The SoftHSM the core loaded, in this process (RTLD_NOLOAD: the same
+ * instance, already initialized by the core), for what the core's own
+ * API does not show: the session objects it made. */
+static CK_FUNCTION_LIST *loaded_softhsm(void)
+{
+    void *h = dlopen("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+                     RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(h);
+    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
+    CK_FUNCTION_LIST *f = NULL;
+    assert_int_equal(get(&f), CKR_OK);
+    dlclose(h); /* the core's reference keeps it loaded */
+    return f;
+}
+
+/* Private keys that are session objects (CKA_TOKEN false) on token "unit",
+ * seen from a session of our own (session objects are per application). */
+static int session_private_keys(void)
+{
+    CK_FUNCTION_LIST *f = loaded_softhsm();
+    CK_SLOT_ID slots[16];
+    CK_ULONG ns = 16;
+    assert_int_equal(f->C_GetSlotList(CK_TRUE, slots, &ns), CKR_OK);
+    for (CK_ULONG i = 0; i < ns; i++) {
+        CK_TOKEN_INFO ti;
+        if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK || memcmp(ti.label, "unit ", 5))
+            continue;
+        CK_SESSION_HANDLE s;
+        assert_int_equal(f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+        CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+        CK_BBOOL no = CK_FALSE;
+        CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_TOKEN, &no, 1 } };
+        CK_OBJECT_HANDLE h[64];
+        CK_ULONG n = 0;
+        assert_int_equal(f->C_FindObjectsInit(s, t, 2), CKR_OK);
+        assert_int_equal(f->C_FindObjects(s, h, 64, &n), CKR_OK);
+        f->C_FindObjectsFinal(s);
+        f->C_CloseSession(s);
+        return (int)n;
+    }
+    fail_msg("no token 'unit' in the loaded SoftHSM");
+    return -1;
+}
+
+static size_t count_uri(hc_ctx_t *ctx, const char *uri)
+{
+    hc_obj_t *objs;
+    size_t n;
+    hc_err_t err = { 0 };
+    if (hc_find_uri(ctx, uri, &objs, &n, &err) != CKR_OK)
+        fail_msg("%s: %s", uri, err.msg);
+    free(objs);
+    return n;
+}
+
+static void sign_key(hc_ctx_t *ctx, hc_obj_t key, hc_ctx_t *pubctx, hc_obj_t pub)
+{
+    CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+    unsigned char sig[HC_MAX_SIG];
+    size_t len = sizeof sig;
+    hc_err_t err = { 0 };
+    if (hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, &len, &err) != CKR_OK)
+        fail_msg("hc_sign: %s", err.msg);
+    openssl_verifies(pubctx, pub, EVP_sha256(), sig, len);
+}
+
+/* One copy per key in a session however often it signs; the core's finds
+ * never report the copies. (One thread: one pooled session.) */
+static void signing_uses_one_session_copy_per_key(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx(HC_PROFILE_CLI);
+    size_t privs = count_uri(ctx, "pkcs11:token=dns;type=private");
+    hc_obj_t k1 = one_key(ctx, "pkcs11:token=dns;object=ec-key;type=private");
+    hc_obj_t k2 = one_key(ctx, "pkcs11:token=dns;object=ec-key2;type=private");
+    for (int i = 0; i < 3; i++)
+        sign_key(ctx, k1, ctx, k1);
+    assert_int_equal(session_private_keys(), 1);
+    sign_key(ctx, k2, ctx, k2);
+    sign_key(ctx, k1, ctx, k1);
+    sign_key(ctx, k2, ctx, k2);
+    assert_int_equal(session_private_keys(), 2);
+    assert_int_equal(count_uri(ctx, "pkcs11:token=dns;type=private"), privs);
+    hc_close(ctx);
+}
+
+/* An EC P-256 pair labelled `label` with CKA_ID `id`; `copyable` false
+ * sets CKA_COPYABLE false on the private half. */
+static void make_pair(hc_ctx_t *ctx, const char *label, const unsigned char *id,
+                      size_t idlen, bool copyable, hc_obj_t *pk, hc_obj_t *sk)
+{
+    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    CK_BBOOL yes = CK_TRUE, cp = copyable ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof p256 },
+                           { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, (void *)label, strlen(label) },
+                           { CKA_ID, (void *)id, idlen } };
+    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 }, { CKA_SIGN, &yes, 1 },
+                            { CKA_PRIVATE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
+                            { CKA_LABEL, (void *)label, strlen(label) },
+                            { CKA_ID, (void *)id, idlen }, { CKA_COPYABLE, &cp, 1 } };
+    CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+    hc_err_t err = { 0 };
+    if (hc_generate_key_pair(ctx, 0, &m, pub, 4, priv, 7, pk, sk, &err) != CKR_OK)
+        fail_msg("%s", err.msg);
+}
+
+/* A key destroyed and made again under the same label and CKA_ID by
+ * someone else (here another context): a context that signed with the old
+ * key's session copy signs with the new key once the recheck interval has
+ * passed (verified with the NEW public key), never with a stale copy. */
+static void copy_never_outlives_a_recreated_key(void **state)
+{
+    (void)state;
+    static const unsigned char id[] = { 0xc0, 0x11, 0x0e };
+    hc_ctx_t *a = open_ctx(HC_PROFILE_CLI), *b = open_ctx(HC_PROFILE_CLI);
+    hc_obj_t pk, sk;
+    make_pair(a, "recreated", id, sizeof id, true, &pk, &sk);
+    int before = session_private_keys();
+    sign_key(a, sk, a, pk);
+    assert_int_equal(session_private_keys(), before + 1); /* a copy */
+    hc_obj_t old_pk = one_key(b, "pkcs11:token=dns;object=recreated;type=public");
+    hc_obj_t old_sk = one_key(b, "pkcs11:token=dns;object=recreated;type=private");
+    assert_int_equal(hc_destroy(b, old_sk, NULL), CKR_OK);
+    assert_int_equal(hc_destroy(b, old_pk, NULL), CKR_OK);
+    hc_obj_t new_pk, new_sk;
+    make_pair(b, "recreated", id, sizeof id, true, &new_pk, &new_sk);
+    usleep((HC_COPY_RECHECK_MS + 200) * 1000);
+    sign_key(a, sk, b, new_pk); /* a's old reference, b's new public key */
+    hc_close(b);
+    hc_close(a);
+}
+
+/* A key the token will not copy (CKA_COPYABLE false: SoftHSM refuses
+ * C_CopyObject with CKR_ACTION_PROHIBITED) is signed with as a token object. */
+static void key_the_token_will_not_copy_still_signs(void **state)
+{
+    (void)state;
+    static const unsigned char id[] = { 0x0c, 0x0c };
+    hc_ctx_t *ctx = open_ctx(HC_PROFILE_CLI);
+    hc_obj_t pk, sk;
+    make_pair(ctx, "not-copyable", id, sizeof id, false, &pk, &sk);
+    int before = session_private_keys();
+    for (int i = 0; i < 3; i++)
+        sign_key(ctx, sk, ctx, pk);
+    assert_int_equal(session_private_keys(), before); /* no copy */
+    hc_close(ctx);
+}
+
 static void missing_pin_file_is_explained(void **state)
 {
     (void)state;
@@ -305,6 +458,9 @@ int main(void)
         cmocka_unit_test(cache_never_answers_for_another_key),
         cmocka_unit_test(tampered_disk_entry_is_never_served),
         cmocka_unit_test(keygen_replaces_missing_or_pdns_constant_id),
+        cmocka_unit_test(signing_uses_one_session_copy_per_key),
+        cmocka_unit_test(copy_never_outlives_a_recreated_key),
+        cmocka_unit_test(key_the_token_will_not_copy_still_signs),
         cmocka_unit_test(missing_pin_file_is_explained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -687,7 +687,7 @@ static void keyindex_survives_lies(void **state)
     hc_core_t core = { .log = logger };
     hc_token_t t = { .cfg = &cfg, .core = &core, .p11 = P };
     pthread_mutex_init(&t.idx_lock, NULL);
-    hc_session_t s = { 1, 1 };
+    hc_session_t s = { .h = 1, .gen = 1 };
     CK_OBJECT_HANDLE h = 42;
     hc_obj_t id = 0;
     hc_err_t err = { 0 };
