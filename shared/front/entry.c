@@ -15,6 +15,7 @@
 #include "err.h"
 #include "front.h"
 #include "front_calls.h"
+#include "keyfacts.h"
 
 hc_front_t hc_front = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -37,6 +38,7 @@ static void after_fork_child(void)
     hc_front.sessions = NULL;     /* likewise: a bounded, one-time leak */
     hc_front.nsessions = 0;
     pthread_mutex_init(&hc_front.lock, NULL);
+    hc_keyfacts_after_fork();
 }
 
 static void register_atfork(void)
@@ -115,6 +117,7 @@ CK_RV C_Finalize(CK_VOID_PTR reserved)
     pthread_mutex_unlock(&hc_front.lock);
     if (hc_front_profile.fini)
         hc_front_profile.fini(pstate);
+    hc_keyfacts_clear(); /* references are per context */
     hc_close(ctx);
     return CKR_OK;
 }

@@ -56,12 +56,14 @@ typedef struct hc_front_profile {
 extern const hc_front_profile_t hc_front_profile;
 
 #define HC_FRONT_MAX_BUFFER (64u << 20) /* multi-part data we keep */
+#define HC_FRONT_MAX_LABEL 256u         /* an OAEP label we keep */
 
 /* One multi-part or size-queried operation in progress. */
 typedef struct hc_op {
     bool active;
     CK_MECHANISM mech;         /* pParameter points into param[] */
-    unsigned char param[256];
+    _Alignas(CK_RSA_PKCS_OAEP_PARAMS) unsigned char param[256];
+    unsigned char label[HC_FRONT_MAX_LABEL]; /* OAEP's pSourceData copy */
     hc_obj_t key;
     unsigned char *buf;        /* data collected by *Update */
     size_t len, cap;
@@ -112,6 +114,8 @@ hc_ctx_t *hc_front_ctx(void);
 CK_RV hc_front_session(CK_SESSION_HANDLE h, hc_vsession_t **out);
 void hc_front_unlock(hc_vsession_t *s);
 void hc_op_reset(hc_op_t *op);
+/* Starts `op` with copies of the mechanism and its parameter (an OAEP
+ * label too: the caller's memory is not the front's after C_*Init). */
 CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key);
 CK_RV hc_op_append(hc_op_t *op, const unsigned char *data, size_t len);
 /* Copies a finished result to the caller with PKCS#11 size semantics;

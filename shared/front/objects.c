@@ -1,10 +1,13 @@
-/* objects.c (front): finding objects, attributes, key generation,
- * destruction and random numbers, forwarded to the core. */
+/* objects.c (front): finding objects, attributes, key generation (the
+ * mechanisms mechs.h serves), destruction, random numbers and seeding,
+ * forwarded to the core. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "front_calls.h"
+#include "keyfacts.h"
+#include "mechs.h"
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
@@ -117,7 +120,9 @@ CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
     hc_ctx_t *ctx;
     CK_RV rv = session_obj(h, obj, &ctx);
-    return rv == CKR_OK ? hc_destroy(ctx, obj, NULL) : rv;
+    if (rv == CKR_OK && (rv = hc_destroy(ctx, obj, NULL)) == CKR_OK)
+        hc_keyfacts_forget(obj);
+    return rv;
 }
 
 CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
@@ -127,6 +132,8 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
 {
     if (!mech || !pub || !priv || (npub && !pub_tmpl) || (npriv && !priv_tmpl))
         return CKR_ARGUMENTS_BAD;
+    if (!(hc_front_served_ops(mech->mechanism) & CKF_GENERATE_KEY_PAIR))
+        return CKR_MECHANISM_INVALID; /* not listed either (mechs.h) */
     CK_SLOT_ID slot;
     hc_ctx_t *ctx;
     CK_RV rv = session_slot(h, &slot, &ctx);
@@ -155,4 +162,18 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
     if (rv != CKR_OK)
         return rv;
     return hc_random(ctx, slot, buf, len, NULL);
+}
+
+/* Passed to the token (hc_seed_random): its generator, not ours, makes
+ * C_GenerateRandom's bytes. */
+CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
+{
+    if (!seed && len)
+        return CKR_ARGUMENTS_BAD;
+    CK_SLOT_ID slot;
+    hc_ctx_t *ctx;
+    CK_RV rv = session_slot(h, &slot, &ctx);
+    if (rv != CKR_OK)
+        return rv;
+    return hc_seed_random(ctx, slot, seed, len, NULL);
 }

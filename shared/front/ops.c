@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "front_calls.h"
+#include "mechs.h"
 #include "swcrypto.h"
 
 void hc_op_reset(hc_op_t *op)
@@ -43,6 +44,18 @@ CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key)
     if (mech->ulParameterLen) {
         memcpy(op->param, mech->pParameter, mech->ulParameterLen);
         op->mech.pParameter = op->param;
+    }
+    if (mech->mechanism == CKM_RSA_PKCS_OAEP &&
+        mech->ulParameterLen == sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
+        CK_RSA_PKCS_OAEP_PARAMS *p = (CK_RSA_PKCS_OAEP_PARAMS *)op->param;
+        if (p->ulSourceDataLen > sizeof op->label ||
+            (p->ulSourceDataLen && !p->pSourceData)) {
+            hc_op_reset(op);
+            return CKR_MECHANISM_PARAM_INVALID;
+        }
+        if (p->ulSourceDataLen)
+            memcpy(op->label, p->pSourceData, p->ulSourceDataLen);
+        p->pSourceData = p->ulSourceDataLen ? op->label : NULL;
     }
     op->key = key;
     op->active = true;
@@ -189,28 +202,16 @@ static size_t signature_size(hc_vsession_t *s, hc_obj_t key)
             return rv_;                                                       \
     } while (0)
 
-/* The token must offer `mech` for this use (`flag`: CKF_SIGN, ...), as it
- * would answer at C_SignInit if called directly. */
-static CK_RV mechanism_allowed(hc_vsession_t *s, const CK_MECHANISM *mech,
-                               CK_FLAGS flag)
-{
-    CK_MECHANISM_INFO info;
-    if (!mech)
-        return CKR_ARGUMENTS_BAD;
-    CK_RV rv = hc_mechanism_info(s->ctx, s->slot, mech->mechanism, &info, NULL);
-    if (rv == CKR_MECHANISM_INVALID || (rv == CKR_OK && !(info.flags & flag)))
-        return CKR_MECHANISM_INVALID;
-    return rv;
-}
-
 static CK_RV op_init(CK_SESSION_HANDLE h, size_t field, CK_MECHANISM_PTR mech,
                      CK_OBJECT_HANDLE key, CK_FLAGS flag)
 {
     SESSION_OR_RETURN(h, s);
     hc_op_t *op = (hc_op_t *)((char *)s + field);
     CK_RV rv = own_key(s, key);
+    if (rv == CKR_OK && op->active)
+        rv = CKR_OPERATION_ACTIVE;
     if (rv == CKR_OK)
-        rv = mechanism_allowed(s, mech, flag);
+        rv = hc_front_check_init(s, flag, mech, key);
     if (rv == CKR_OK)
         rv = hc_op_start(op, mech, key);
     hc_front_unlock(s);

@@ -1,6 +1,6 @@
 /*
- * slots.c: virtual slots (one per profile token), token info, mechanisms,
- * virtual sessions and login. Sessions are pure front state: real
+ * slots.c: virtual slots (one per profile token), token info, mechanisms
+ * (those the front serves: mechs.h), virtual sessions and login. Sessions are pure front state: real
  * sessions live in the core's pool and are taken per operation.
  */
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "err.h"
 #include "front_calls.h"
+#include "mechs.h"
 
 static bool valid_slot(hc_ctx_t *ctx, CK_SLOT_ID slot)
 {
@@ -97,7 +98,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
         return CKR_ARGUMENTS_BAD;
     if (!valid_slot(ctx, slot))
         return CKR_SLOT_ID_INVALID;
-    return hc_mechanisms(ctx, slot, list, count, NULL);
+    return hc_front_mech_list(ctx, slot, list, count);
 }
 
 CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
@@ -108,7 +109,7 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
         return CKR_ARGUMENTS_BAD;
     if (!valid_slot(ctx, slot))
         return CKR_SLOT_ID_INVALID;
-    return hc_mechanism_info(ctx, slot, type, info, NULL);
+    return hc_front_mech_info(ctx, slot, type, info);
 }
 
 CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
