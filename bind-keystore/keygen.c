@@ -183,7 +183,9 @@ void *hp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         hp_raise(g->prov, "%s", err.msg);
         return NULL;
     }
-    hp_key_t *k = hp_key_new(g->prov, q, spki, spki_len);
+    char name[sizeof ((hp_key_t *)0)->name];
+    hp_key_name(name, sizeof name, hc_token_name(ctx, tok), (const unsigned char *)label, strlen(label));
+    hp_key_t *k = hp_key_new(g->prov, q, spki, spki_len, name);
     free(spki);
     return k;
 }

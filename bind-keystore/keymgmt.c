@@ -1,35 +1,61 @@
 /* keymgmt.c: EC, RSA and Ed25519 keys that live in the HSM. The private half is a
  * reference into the core; the public half is an ordinary libcrypto key,
  * which answers parameter queries and is what export hands out (so
- * OpenSSL can encode the public key, e.g. into a certificate). */
+ * OpenSSL can encode the public key, e.g. into a certificate). A public
+ * key may also be imported (OpenSSL does so to compare a certificate's
+ * key with an HSM key: `openssl x509 -CA ... -CAkey pkcs11:...`); a
+ * private key never is: OpenSSL then compares the other way round. */
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <openssl/x509.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "prov.h"
 
-hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, size_t len)
+static hp_key_t *key_alloc(hp_prov_t *p, hc_obj_t priv, EVP_PKEY *pub, int type, const char *name)
 {
-    const unsigned char *q = spki;
-    EVP_PKEY *pub = d2i_PUBKEY(NULL, &q, (long)len);
-    int type = pub ? EVP_PKEY_get_base_id(pub) : 0;
-    if (!hp_key_type_name(type)) {
-        EVP_PKEY_free(pub);
-        return NULL;
-    }
     hp_key_t *k = calloc(1, sizeof *k);
-    if (!k) {
-        EVP_PKEY_free(pub);
+    if (!k)
         return NULL;
-    }
     k->prov = p;
     k->refs = 1;
     k->priv = priv;
     k->pub = pub;
     k->type = type;
+    snprintf(k->name, sizeof k->name, "%s", name);
     return k;
+}
+
+hp_key_t *hp_key_new(hp_prov_t *p, hc_obj_t priv, const unsigned char *spki, size_t len,
+                     const char *name)
+{
+    const unsigned char *q = spki;
+    EVP_PKEY *pub = d2i_PUBKEY(NULL, &q, (long)len);
+    int type = pub ? EVP_PKEY_get_base_id(pub) : 0;
+    hp_key_t *k = hp_key_type_name(type) ? key_alloc(p, priv, pub, type, name) : NULL;
+    if (!k)
+        EVP_PKEY_free(pub);
+    return k;
+}
+
+void hp_key_name(char *out, size_t size, const char *token, const unsigned char *label,
+                 size_t label_len)
+{
+    int n = snprintf(out, size, "pkcs11:token=%s;object=", token);
+    size_t o = n < 0 ? 0 : (size_t)n;
+    for (size_t i = 0; i < label_len && o + 4 <= size; i++) {
+        unsigned char c = label[i];
+        if (c > 0x20 && c < 0x7f && !strchr(";?%/", c))
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
+    }
+    if (o >= size && size)
+        o = size - 1;
+    if (size)
+        out[o] = 0;
 }
 
 const char *hp_key_type_name(int type)
@@ -55,10 +81,46 @@ void hp_key_unref(hp_key_t *k)
     }
 }
 
-static void *km_new(void *provctx)
+/* An empty key for an import to fill: only ever a public key, which
+ * OpenSSL moves here to compare it with an HSM key (X509_check_private_key
+ * in `openssl x509 -CAkey`). Without it OpenSSL reports a failed compare
+ * as "malloc failure", which then shows under any later error. */
+static void *km_new(void *provctx, int type)
 {
-    (void)provctx;
-    return NULL; /* keys come from the store or from generation only */
+    return key_alloc(provctx, 0, NULL, type, "(a public key given to the provider)");
+}
+
+static void *ec_new(void *provctx)
+{
+    return km_new(provctx, EVP_PKEY_EC);
+}
+
+static void *rsa_new(void *provctx)
+{
+    return km_new(provctx, EVP_PKEY_RSA);
+}
+
+static void *ed25519_new(void *provctx)
+{
+    return km_new(provctx, EVP_PKEY_ED25519);
+}
+
+/* Public parts only, made an ordinary libcrypto key by a provider other
+ * than this one. A private key is refused without an error: OpenSSL then
+ * tries the comparison the other way (our key exported), as before. */
+static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
+{
+    hp_key_t *k = keydata;
+    if (!k || k->pub || k->priv || (selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) ||
+        OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PRIV_KEY) ||
+        OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_D) ||
+        !(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
+        return 0;
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, hp_key_type_name(k->type), "provider!=pkcs11");
+    int ok = c && EVP_PKEY_fromdata_init(c) > 0 &&
+             EVP_PKEY_fromdata(c, &k->pub, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) > 0;
+    EVP_PKEY_CTX_free(c);
+    return ok;
 }
 
 static void km_free(void *keydata)
@@ -96,7 +158,7 @@ static void *ed25519_load(const void *reference, size_t size)
 static int km_has(const void *keydata, int selection)
 {
     const hp_key_t *k = keydata;
-    if (!k)
+    if (!k || !k->pub)
         return 0;
     if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && !k->priv)
         return 0;
@@ -107,12 +169,14 @@ static int km_match(const void *a, const void *b, int selection)
 {
     (void)selection;
     const hp_key_t *x = a, *y = b;
-    return EVP_PKEY_eq(x->pub, y->pub) == 1;
+    return x->pub && y->pub && EVP_PKEY_eq(x->pub, y->pub) == 1;
 }
 
 static int km_get_params(void *keydata, OSSL_PARAM params[])
 {
     hp_key_t *k = keydata;
+    if (!k->pub)
+        return 0;
     /* EdDSA hashes inside the algorithm: the public key says so itself. */
     OSSL_PARAM *p = k->type == EVP_PKEY_ED25519 ? NULL
                     : OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
@@ -148,7 +212,7 @@ static const OSSL_PARAM *km_gettable_params(void *provctx)
 static int km_export(void *keydata, int selection, OSSL_CALLBACK *cb, void *cbarg)
 {
     hp_key_t *k = keydata;
-    if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->priv)
+    if (!k->pub || ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) && k->priv))
         return 0;
     if (!(selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)))
         return 0;
@@ -208,7 +272,7 @@ static const char *ed25519_operation(int op)
 }
 
 #define KEYMGMT_COMMON                                                          \
-    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))km_new },                          \
+    { OSSL_FUNC_KEYMGMT_IMPORT, (void (*)(void))km_import },                    \
     { OSSL_FUNC_KEYMGMT_FREE, (void (*)(void))km_free },                        \
     { OSSL_FUNC_KEYMGMT_HAS, (void (*)(void))km_has },                          \
     { OSSL_FUNC_KEYMGMT_MATCH, (void (*)(void))km_match },                      \
@@ -225,6 +289,8 @@ const OSSL_DISPATCH hp_ec_keymgmt_functions[] = {
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ec_load },
     { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_ec_gen_init },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ec_export_types },
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ec_export_types },
+    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ec_new },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ec_operation },
     { 0, NULL },
 };
@@ -234,6 +300,8 @@ const OSSL_DISPATCH hp_rsa_keymgmt_functions[] = {
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))rsa_load },
     { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_rsa_gen_init },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))rsa_export_types },
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))rsa_export_types },
+    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))rsa_new },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))rsa_operation },
     { 0, NULL },
 };
@@ -243,6 +311,8 @@ const OSSL_DISPATCH hp_ed25519_keymgmt_functions[] = {
     { OSSL_FUNC_KEYMGMT_LOAD, (void (*)(void))ed25519_load },
     { OSSL_FUNC_KEYMGMT_GEN_INIT, (void (*)(void))hp_ed25519_gen_init },
     { OSSL_FUNC_KEYMGMT_EXPORT_TYPES, (void (*)(void))ed25519_export_types },
+    { OSSL_FUNC_KEYMGMT_IMPORT_TYPES, (void (*)(void))ed25519_export_types },
+    { OSSL_FUNC_KEYMGMT_NEW, (void (*)(void))ed25519_new },
     { OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, (void (*)(void))ed25519_operation },
     { 0, NULL },
 };

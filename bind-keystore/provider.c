@@ -29,6 +29,16 @@ void hp_raise(hp_prov_t *p, const char *fmt, ...)
     va_end(ap);
 }
 
+void hp_raise_key(const hp_key_t *k, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    hp_raise(k->prov, "key %s: %s", k->name, msg);
+}
+
 hc_ctx_t *hp_ctx(hp_prov_t *p)
 {
     pthread_mutex_lock(&p->lock);

@@ -3,11 +3,14 @@
  * (ECDSA) or the DigestInfo / hash (RSA PKCS#1 / PSS) through the core;
  * EdDSA hashes inside the algorithm, so the token gets the message. Signature
  * caching is off for this profile: each call is one HSM signature. */
+#include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +23,8 @@ typedef struct hp_sig {
     EVP_MD *md;              /* NULL: the data is already a digest */
     EVP_MD_CTX *mdctx;
     int pad;                 /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
-    int saltlen;             /* PSS: -1 digest length, -2 max */
-    EVP_MD *mgf1;
+    int saltlen;             /* PSS: bytes, or RSA_PSS_SALTLEN_DIGEST/AUTO/MAX */
+    EVP_MD *mgf1;            /* PSS: NULL means the signature's digest */
 } hp_sig_t;
 
 static void *sig_new(void *provctx, const char *propq)
@@ -31,7 +34,9 @@ static void *sig_new(void *provctx, const char *propq)
     if (s) {
         s->prov = provctx;
         s->pad = RSA_PKCS1_PADDING;
-        s->saltlen = RSA_PSS_SALTLEN_DIGEST;
+        /* OpenSSL's default provider signs PSS with the longest salt
+         * unless told otherwise; so do we, and verify with any. */
+        s->saltlen = RSA_PSS_SALTLEN_AUTO;
     }
     return s;
 }
@@ -68,13 +73,62 @@ static void *sig_dup(void *ctx)
     return d;
 }
 
-static int set_md(hp_sig_t *s, const char *name)
+/* An error naming the key when there is one yet; returns 0. */
+static int fail(const hp_sig_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(const hp_sig_t *s, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (s->key)
+        hp_raise_key(s->key, "%s", msg);
+    else
+        hp_raise(s->prov, "%s", msg);
+    return 0;
+}
+
+/* The digest named `name`, fetched into *slot; 0 and an error if libcrypto
+ * has none by that name. */
+static int fetch_md(hp_sig_t *s, EVP_MD **slot, const char *name, const char *what)
 {
     EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
     if (!md)
-        return 0;
-    EVP_MD_free(s->md);
-    s->md = md;
+        return fail(s, "unknown %s '%s'", what, name);
+    EVP_MD_free(*slot);
+    *slot = md;
+    return 1;
+}
+
+/* A text parameter `what` into name; with `md`, also the digest it names
+ * fetched into *md. 0 and an error naming the parameter otherwise. */
+static int get_name(hp_sig_t *s, const OSSL_PARAM *p, char *name, size_t size, const char *what,
+                    EVP_MD **md)
+{
+    if (!OSSL_PARAM_get_utf8_string(p, &name, size))
+        return fail(s, "the %s is not a name of at most %zu bytes", what, size - 1);
+    return !md || fetch_md(s, md, name, what);
+}
+
+/* A PSS salt length given as text: "digest", "max", "auto" or a decimal
+ * number of bytes; anything else is refused. */
+static int parse_saltlen(hp_sig_t *s, const char *v)
+{
+    if (!strcmp(v, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST))
+        s->saltlen = RSA_PSS_SALTLEN_DIGEST;
+    else if (!strcmp(v, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX))
+        s->saltlen = RSA_PSS_SALTLEN_MAX;
+    else if (!strcmp(v, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO))
+        s->saltlen = RSA_PSS_SALTLEN_AUTO;
+    else {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        if (!v[0] || *end || errno || v[0] == '-' || v[0] == '+' || n > HC_MAX_SIG)
+            return fail(s, "PSS salt length '%s' is not digest, max, auto or 0..%d", v, HC_MAX_SIG);
+        s->saltlen = (int)n;
+    }
     return 1;
 }
 
@@ -82,36 +136,42 @@ static int sig_set_params(void *ctx, const OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
     const OSSL_PARAM *p;
-    char name[64], *np = name;
+    char name[64];
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_DIGEST)) &&
-        (!OSSL_PARAM_get_utf8_string(p, &np, sizeof name) || !set_md(s, name)))
+        !get_name(s, p, name, sizeof name, "digest", &s->md))
         return 0;
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PAD_MODE))) {
+        int pad = 0;
         if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &s->pad))
-                return 0;
-        } else if (OSSL_PARAM_get_utf8_string(p, &np, sizeof name)) {
-            s->pad = !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PSS) ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
-        }
-        if (s->pad != RSA_PKCS1_PADDING && s->pad != RSA_PKCS1_PSS_PADDING)
+            if (!OSSL_PARAM_get_int(p, &pad))
+                return fail(s, "the RSA padding mode is not an int");
+        } else if (get_name(s, p, name, sizeof name, "RSA padding mode", NULL)) {
+            pad = !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PSS) ? RSA_PKCS1_PSS_PADDING
+                  : !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) ? RSA_PKCS1_PADDING : 0;
+            if (!pad)
+                return fail(s, "RSA padding mode '%s' cannot sign here (pkcs1 or pss)", name);
+        } else {
             return 0;
+        }
+        if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_PSS_PADDING)
+            return fail(s, "RSA padding mode %d cannot sign here (PKCS#1 v1.5 or PSS)", pad);
+        if (s->key && s->key->type != EVP_PKEY_RSA)
+            return fail(s, "an RSA padding mode was given for a %s key", hp_key_type_name(s->key->type));
+        s->pad = pad;
     }
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN))) {
         if (p->data_type == OSSL_PARAM_INTEGER) {
-            if (!OSSL_PARAM_get_int(p, &s->saltlen))
-                return 0;
-        } else if (OSSL_PARAM_get_utf8_string(p, &np, sizeof name)) {
-            s->saltlen = !strcmp(name, "digest") ? RSA_PSS_SALTLEN_DIGEST
-                         : !strcmp(name, "max") ? RSA_PSS_SALTLEN_MAX : atoi(name);
+            int n;
+            if (!OSSL_PARAM_get_int(p, &n) || n < RSA_PSS_SALTLEN_MAX || n > HC_MAX_SIG)
+                return fail(s, "PSS salt length is not digest (-1), auto (-2), max (-3) or 0..%d", HC_MAX_SIG);
+            s->saltlen = n;
+        } else if (!get_name(s, p, name, sizeof name, "PSS salt length", NULL) || !parse_saltlen(s, name)) {
+            return 0;
         }
     }
-    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST))) {
-        EVP_MD *m;
-        if (!OSSL_PARAM_get_utf8_string(p, &np, sizeof name) || !(m = EVP_MD_fetch(NULL, name, NULL)))
-            return 0;
-        EVP_MD_free(s->mgf1);
-        s->mgf1 = m;
-    }
+    if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST)) &&
+        !get_name(s, p, name, sizeof name, "MGF1 digest", &s->mgf1))
+        return 0;
     return 1;
 }
 
@@ -129,32 +189,62 @@ static const OSSL_PARAM *sig_settable(void *ctx, void *provctx)
     return p;
 }
 
-/* AlgorithmIdentifier of the signature, for certificates and CSRs. */
-static int algorithm_id(const hp_sig_t *s, unsigned char *out, size_t size, size_t *len)
+/* PKCS#11's name for a SHA-1/SHA-2 digest (the signature's hash, or
+ * MGF1's), 0 for one the PSS mechanism cannot name. */
+static CK_MECHANISM_TYPE ckm_of(const EVP_MD *md, CK_RSA_PKCS_MGF_TYPE *mgf)
 {
-    int nid = NID_undef;
-    if (s->key->type == EVP_PKEY_EC && s->md)
-        OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(s->md), NID_X9_62_id_ecPublicKey);
-    else if (s->key->type == EVP_PKEY_RSA && s->md && s->pad == RSA_PKCS1_PADDING)
-        OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(s->md), NID_rsaEncryption);
-    else if (s->key->type == EVP_PKEY_ED25519)
-        nid = NID_ED25519;
-    if (nid == NID_undef)
-        return 0; /* PSS parameters: not offered */
-    X509_ALGOR *a = X509_ALGOR_new();
-    unsigned char *der = NULL;
-    int n = -1;
-    if (a && X509_ALGOR_set0(a, OBJ_nid2obj(nid),
-                             s->key->type == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF, NULL))
-        n = i2d_X509_ALGOR(a, &der);
-    X509_ALGOR_free(a);
-    if (n <= 0 || (size_t)n > size) {
-        OPENSSL_free(der);
-        return 0;
+    switch (EVP_MD_get_type(md)) {
+    case NID_sha1: *mgf = CKG_MGF1_SHA1; return CKM_SHA_1;
+    case NID_sha224: *mgf = CKG_MGF1_SHA224; return CKM_SHA224;
+    case NID_sha256: *mgf = CKG_MGF1_SHA256; return CKM_SHA256;
+    case NID_sha384: *mgf = CKG_MGF1_SHA384; return CKM_SHA384;
+    case NID_sha512: *mgf = CKG_MGF1_SHA512; return CKM_SHA512;
+    default: return 0;
     }
-    memcpy(out, der, (size_t)n);
-    *len = (size_t)n;
+}
+
+/* The PSS parameters this context signs with, checked against the key
+ * (RFC 8017 9.1.1: salt <= emLen - hLen - 2, emLen = ceil((bits-1)/8));
+ * the salt resolved to bytes. 0 and an error naming the key otherwise. */
+static int pss_resolve(hp_sig_t *s, CK_RSA_PKCS_PSS_PARAMS *out)
+{
+    CK_RSA_PKCS_MGF_TYPE unused, mgf;
+    const EVP_MD *m = s->mgf1 ? s->mgf1 : s->md;
+    if (!s->md)
+        return fail(s, "RSA-PSS needs a digest");
+    if (!(out->hashAlg = ckm_of(s->md, &unused)))
+        return fail(s, "RSA-PSS with %s: the token's PSS signs SHA-1 or SHA-2 only", EVP_MD_get0_name(s->md));
+    if (!ckm_of(m, &mgf))
+        return fail(s, "RSA-PSS with MGF1 over %s: the token's PSS takes SHA-1 or SHA-2 only", EVP_MD_get0_name(m));
+    int hlen = EVP_MD_get_size(s->md), bits = EVP_PKEY_get_bits(s->key->pub);
+    int max = (bits - 1 + 7) / 8 - hlen - 2;
+    int salt = s->saltlen == RSA_PSS_SALTLEN_DIGEST ? hlen : s->saltlen < 0 ? max : s->saltlen;
+    if (max < 0 || salt > max)
+        return fail(s, "RSA-PSS salt of %d bytes with %s does not fit a %d-bit key (at most %d)",
+                    salt, EVP_MD_get0_name(s->md), bits, max < 0 ? 0 : max);
+    out->mgf = mgf;
+    out->sLen = (CK_ULONG)salt;
+    return 1;
+}
+
+/* OSSL_SIGNATURE_PARAM_ALGORITHM_ID: what `openssl req/x509/ca` put into a
+ * certificate or CSR as the signature's algorithm. */
+static int get_algorithm_id(hp_sig_t *s, OSSL_PARAM *p)
+{
+    CK_RSA_PKCS_PSS_PARAMS pss = { 0 };
+    bool is_pss = s->key->type == EVP_PKEY_RSA && s->pad == RSA_PKCS1_PSS_PADDING;
+    if (is_pss && !pss_resolve(s, &pss))
+        return 0;
+    const char *why = NULL;
+    unsigned char *der = NULL;
+    int n = hp_algorithm_id(s->key->type, s->md, is_pss, s->mgf1 ? s->mgf1 : s->md, (int)pss.sLen,
+                            &der, &why);
+    int ok = n > 0 && OSSL_PARAM_set_octet_string(p, der, (size_t)n);
     OPENSSL_free(der);
+    if (!ok)
+        return fail(s, "no AlgorithmIdentifier for %s%s%s: %s", is_pss ? "RSA-PSS" : hp_key_type_name(s->key->type),
+                    s->md ? " with " : "", s->md ? EVP_MD_get0_name(s->md) : "",
+                    n > 0 ? "OpenSSL's buffer is too small" : why);
     return 1;
 }
 
@@ -162,16 +252,34 @@ static int sig_get_params(void *ctx, OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
     OSSL_PARAM *p;
-    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID))) {
-        unsigned char der[64];
-        size_t len;
-        if (!s->key || !algorithm_id(s, der, sizeof der, &len) ||
-            !OSSL_PARAM_set_octet_string(p, der, len))
-            return 0;
-    }
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_ALGORITHM_ID)) &&
+        (!s->key ? fail(s, "no AlgorithmIdentifier before a key is set") : !get_algorithm_id(s, p)))
+        return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_DIGEST)) &&
         !OSSL_PARAM_set_utf8_string(p, s->md ? EVP_MD_get0_name(s->md) : ""))
         return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) &&
+        !(p->data_type == OSSL_PARAM_INTEGER
+              ? OSSL_PARAM_set_int(p, s->pad)
+              : OSSL_PARAM_set_utf8_string(p, s->pad == RSA_PKCS1_PSS_PADDING ? OSSL_PKEY_RSA_PAD_MODE_PSS
+                                                                                : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN))) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", s->saltlen);
+        if (!(p->data_type == OSSL_PARAM_INTEGER
+                  ? OSSL_PARAM_set_int(p, s->saltlen)
+                  : OSSL_PARAM_set_utf8_string(p, s->saltlen == RSA_PSS_SALTLEN_DIGEST ? OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST
+                                                  : s->saltlen == RSA_PSS_SALTLEN_MAX  ? OSSL_PKEY_RSA_PSS_SALT_LEN_MAX
+                                                  : s->saltlen == RSA_PSS_SALTLEN_AUTO ? OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO
+                                                                                       : num)))
+            return 0;
+    }
+    if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST))) {
+        const EVP_MD *m = s->mgf1 ? s->mgf1 : s->md;
+        if (!OSSL_PARAM_set_utf8_string(p, m ? EVP_MD_get0_name(m) : ""))
+            return 0;
+    }
     return 1;
 }
 
@@ -182,6 +290,9 @@ static const OSSL_PARAM *sig_gettable(void *ctx, void *provctx)
     static const OSSL_PARAM p[] = {
         OSSL_PARAM_octet_string(OSSL_SIGNATURE_PARAM_ALGORITHM_ID, NULL, 0),
         OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, NULL, 0),
+        OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, NULL, 0),
         OSSL_PARAM_END,
     };
     return p;
@@ -192,7 +303,8 @@ static int sig_init(void *ctx, void *provkey, const OSSL_PARAM params[])
     hp_sig_t *s = ctx;
     hp_key_t *k = provkey;
     if (!k || !k->priv) {
-        hp_raise(s->prov, "not a private key in an HSM");
+        hp_raise(s->prov, "signing needs a private key in an HSM; %s%s is a public key", k ? "key " : "",
+                 k ? k->name : "none was given");
         return 0;
     }
     hp_key_ref(k);
@@ -205,28 +317,6 @@ static int sig_init(void *ctx, void *provkey, const OSSL_PARAM params[])
 static size_t max_size(const hp_sig_t *s)
 {
     return (size_t)EVP_PKEY_get_size(s->key->pub);
-}
-
-static CK_RSA_PKCS_MGF_TYPE mgf_of(const EVP_MD *md)
-{
-    switch (EVP_MD_get_type(md)) {
-    case NID_sha1: return CKG_MGF1_SHA1;
-    case NID_sha224: return CKG_MGF1_SHA224;
-    case NID_sha384: return CKG_MGF1_SHA384;
-    case NID_sha512: return CKG_MGF1_SHA512;
-    default: return CKG_MGF1_SHA256;
-    }
-}
-
-static CK_MECHANISM_TYPE ckm_of(const EVP_MD *md)
-{
-    switch (EVP_MD_get_type(md)) {
-    case NID_sha1: return CKM_SHA_1;
-    case NID_sha224: return CKM_SHA224;
-    case NID_sha384: return CKM_SHA384;
-    case NID_sha512: return CKM_SHA512;
-    default: return CKM_SHA256;
-    }
 }
 
 /* Signs a digest (or, with no digest set, raw RSA PKCS#1 input, or the
@@ -243,16 +333,15 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
         return 0;
     unsigned char in[128], raw[HC_MAX_SIG];
     size_t in_len = tbslen, raw_len = sizeof raw;
-    CK_RSA_PKCS_PSS_PARAMS pss;
+    CK_RSA_PKCS_PSS_PARAMS pss = { 0 };
     CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
     const unsigned char *data = tbs;
     if (s->key->type == EVP_PKEY_RSA && s->pad == RSA_PKCS1_PSS_PADDING) {
-        if (!s->md)
+        if (!pss_resolve(s, &pss))
             return 0;
-        const EVP_MD *mgf = s->mgf1 ? s->mgf1 : s->md;
-        int salt = s->saltlen == RSA_PSS_SALTLEN_DIGEST ? EVP_MD_get_size(s->md)
-                   : s->saltlen < 0 ? (int)max_size(s) - EVP_MD_get_size(s->md) - 2 : s->saltlen;
-        pss = (CK_RSA_PKCS_PSS_PARAMS){ ckm_of(s->md), mgf_of(mgf), (CK_ULONG)salt };
+        if (tbslen != (size_t)EVP_MD_get_size(s->md))
+            return fail(s, "RSA-PSS with %s signs a %d-byte digest, not %zu bytes", EVP_MD_get0_name(s->md),
+                        EVP_MD_get_size(s->md), tbslen);
         mech = (CK_MECHANISM){ CKM_RSA_PKCS_PSS, &pss, sizeof pss };
     } else if (s->key->type == EVP_PKEY_ED25519) {
         mech.mechanism = CKM_EDDSA;
@@ -260,18 +349,17 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
         mech.mechanism = CKM_RSA_PKCS;
         if (s->md) {
             if (!(in_len = hc_digestinfo(s->md, tbs, tbslen, in)))
-                return 0;
+                return fail(s, "RSA PKCS#1 v1.5 with %s: no DigestInfo for it, or the input is not a %d-byte digest",
+                            EVP_MD_get0_name(s->md), EVP_MD_get_size(s->md));
             data = in;
         }
     }
     hc_err_t err = { 0 };
-    if (hc_sign(ctx, s->key->priv, &mech, data, in_len, raw, &raw_len, &err) != CKR_OK) {
-        hp_raise(s->prov, "%s", err.msg);
-        return 0;
-    }
+    if (hc_sign(ctx, s->key->priv, &mech, data, in_len, raw, &raw_len, &err) != CKR_OK)
+        return fail(s, "%s", err.msg);
     if (s->key->type != EVP_PKEY_EC) { /* RSA and EdDSA: as the token gives it */
         if (raw_len > sigsize)
-            return 0;
+            return fail(s, "the token's %zu-byte signature exceeds OpenSSL's %zu-byte buffer", raw_len, sigsize);
         memcpy(sig, raw, raw_len);
         *siglen = raw_len;
         return 1;
@@ -295,7 +383,8 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
     BN_free(q);
     ECDSA_SIG_free(es);
     if (n < 0)
-        return 0;
+        return fail(s, "the token's %zu-byte ECDSA signature does not make a DER signature of at most %zu bytes",
+                    raw_len, sigsize);
     *siglen = (size_t)n;
     return 1;
 }
@@ -309,7 +398,7 @@ static int sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsiz
 static int dsign_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
-    if (!sig_init(s, provkey, params) || !set_md(s, mdname && mdname[0] ? mdname : "SHA256"))
+    if (!sig_init(s, provkey, params) || !fetch_md(s, &s->md, mdname && mdname[0] ? mdname : "SHA256", "digest"))
         return 0;
     if (!s->mdctx && !(s->mdctx = EVP_MD_CTX_new()))
         return 0;
@@ -339,7 +428,8 @@ static int eddsa_init(void *ctx, const char *mdname, void *provkey, const OSSL_P
 {
     hp_sig_t *s = ctx;
     if (mdname && mdname[0]) {
-        hp_raise(s->prov, "Ed25519 takes no digest (got %s)", mdname);
+        hp_raise(s->prov, "Ed25519 takes no digest (got %s)%s%s", mdname, provkey ? " for key " : "",
+                 provkey ? ((hp_key_t *)provkey)->name : "");
         return 0;
     }
     return sig_init(s, provkey, params);
@@ -395,7 +485,7 @@ static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen,
 static int dverify_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
-    if (!verify_init(s, provkey, params) || !set_md(s, mdname && mdname[0] ? mdname : "SHA256"))
+    if (!verify_init(s, provkey, params) || !fetch_md(s, &s->md, mdname && mdname[0] ? mdname : "SHA256", "digest"))
         return 0;
     if (!s->mdctx && !(s->mdctx = EVP_MD_CTX_new()))
         return 0;

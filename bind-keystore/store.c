@@ -28,7 +28,15 @@ static hp_key_t *key_of(hp_prov_t *p, hc_ctx_t *ctx, hc_obj_t obj)
         (cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY) ||
         hc_public_key(ctx, obj, &spki, &len, NULL) != CKR_OK)
         return NULL;
-    hp_key_t *k = hp_key_new(p, cls == CKO_PRIVATE_KEY ? obj : 0, spki, len);
+    /* Its name in errors: the label as read (up to 128 bytes; a longer
+     * or unreadable one is left out). */
+    unsigned char label[128];
+    CK_ATTRIBUTE l = { CKA_LABEL, label, sizeof label };
+    char name[sizeof ((hp_key_t *)0)->name];
+    if (hc_get_attrs(ctx, obj, &l, 1, NULL) != CKR_OK || l.ulValueLen > sizeof label)
+        l.ulValueLen = 0;
+    hp_key_name(name, sizeof name, hc_token_name(ctx, hc_obj_token(obj)), label, l.ulValueLen);
+    hp_key_t *k = hp_key_new(p, cls == CKO_PRIVATE_KEY ? obj : 0, spki, len, name);
     free(spki);
     return k;
 }

@@ -4,12 +4,14 @@
 # all stay in the HSM (root EC P-384/SHA-512 and RSA-2048, an intermediate
 # with pathlen:0 issued by `openssl ca`, a server certificate) verified by
 # `openssl verify`, pkeyutl sign/verify round trips (ECDSA, RSA PKCS#1
-# v1.5 and PSS, Ed25519) and an Ed25519 certificate. Signatures are
+# v1.5 and PSS, Ed25519) and an Ed25519 certificate (RSA-PSS
+# certificates: provider_certs.sh). Signatures are
 # verified, and certificates compared, against public keys read from
 # SoftHSM directly (pkcs11-tool, not through hsmcache): what the provider
 # made must match the token's keys, not only what the provider reports.
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
+. "$(dirname "$0")/../lib/provider.sh"
 hc_setup
 make_token x509tok
 write_config ca softhsm2 x509tok
@@ -18,43 +20,6 @@ write_openssl_conf "$T/openssl.cnf" "$BUILD/hsmcache-provider.so"
 export OPENSSL_CONF=$T/openssl.cnf
 printf 'basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\n' > "$T/inter.ext"
 printf 'basicConstraints = critical, CA:FALSE\nsubjectAltName = DNS:www.example.test\n' > "$T/server.ext"
-uri() { echo "pkcs11:token=ca;object=$1;type=private"; }
-o() { openssl "$@" > "$T/openssl.out" 2>&1 || { cat "$T/openssl.out"; return 1; }; }
-# obj MODULE TYPE LABEL: pkcs11-tool's listing of that one object (-O
-# lists every object of TYPE whatever --label says).
-obj() {
-    pkcs11-tool --module "$1" -O --type "$2" 2>/dev/null |
-        awk -v l="$3" '/ Object;/ { if (hit) exit; b = "" } { b = b $0 "\n" } $1 == "label:" && $2 == l { hit = 1 }
-                       END { if (hit) printf "%s", b }'
-}
-# token_pub LABEL FILE: the token's public key LABEL as PEM, read by
-# SoftHSM itself (no login: public objects). pkcs11-tool 0.23 cannot
-# export P-384, so EC keys are rebuilt from CKA_EC_PARAMS and CKA_EC_POINT
-# (a DER OCTET STRING, short form below 128 bytes: its 2-byte header is
-# dropped) as a SubjectPublicKeyInfo.
-token_pub() {
-    local l=$1 f=$2 list params point alg bits
-    list=$(OPENSSL_CONF=/dev/null obj "$SOFTHSM_MODULE" pubkey "$l")
-    case $list in
-    *"Object; EC "*)
-        params=$(echo "$list" | sed -n 's/^ *EC_PARAMS: *\([0-9a-f]*\).*/\1/p')
-        point=$(echo "$list" | sed -n 's/^ *EC_POINT: *//p')
-        alg="06072a8648ce3d0201$params"   # id-ecPublicKey, the curve
-        alg="30$(printf %02x $((${#alg} / 2)))$alg"
-        bits="00${point:4}"
-        bits="03$(printf %02x $((${#bits} / 2)))$bits"
-        echo "30$(printf %02x $(((${#alg} + ${#bits}) / 2)))$alg$bits" | xxd -r -p > "$f.der" ;;
-    *) OPENSSL_CONF=/dev/null pkcs11-tool --module "$SOFTHSM_MODULE" --read-object --type pubkey \
-           --label "$l" -o "$f.der" > /dev/null 2>&1 || return 1 ;;
-    esac
-    OPENSSL_CONF=/dev/null openssl pkey -pubin -in "$f.der" -out "$f"
-}
-# carries CERT LABEL: the certificate's public key is the token's key LABEL.
-carries() {
-    token_pub "$2" "$T/$2.tokpub" &&
-        [ "$(openssl x509 -in "$1" -noout -pubkey)" = "$(cat "$T/$2.tokpub")" ]
-}
-
 chain() { # ALGO (hsmcache keygen) DIGEST: root -> intermediate -> server
     local a=$1 md=$2 d=$T/$1
     mkdir -p "$d"
