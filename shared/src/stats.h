@@ -28,7 +28,8 @@ typedef struct hc_token_stats {
     uint64_t cache_hits_disk; /* answered by the persistent store */
     uint64_t cache_misses;    /* went to the HSM */
     uint64_t hsm_signs;       /* C_Sign calls made */
-    uint64_t hsm_errors;      /* HSM operations that failed */
+    uint64_t hsm_errors;      /* module calls that failed, each logged with
+                                 its call and CKR_ name (p11call.h) */
     uint64_t recoveries;      /* pool resets after a lost session/token */
     uint64_t logins;          /* C_Login calls made */
     uint64_t login_failures;
