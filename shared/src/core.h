@@ -11,6 +11,7 @@
 #define HC_CORE_H
 
 #include <openssl/evp.h>
+#include <openssl/lhash.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,6 +55,7 @@ typedef struct hc_keyent {
      * refused, found again), making copies made before it stale. */
     uint64_t epoch;
     bool no_copy;              /* the token would not copy it (remembered) */
+    struct hc_keyent *next_label, *next_id; /* keyhash.h's chains */
 } hc_keyent_t;
 
 typedef struct hc_session {
@@ -100,6 +102,8 @@ typedef struct hc_token {
     pthread_mutex_t idx_lock;
     hc_keyent_t **ents;
     size_t nents;
+    OPENSSL_LHASH *by_handle, *by_label, *by_id; /* keyhash.h */
+    bool indexed;               /* every object seen once (objects.c) */
 
     hc_token_stats_t *stats;
 } hc_token_t;
@@ -158,6 +162,15 @@ CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
 CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s,
                             const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
                             size_t *mapped, hc_err_t *err);
+/* A lookup answered by the index alone, without the token: true with the
+ * matching ids (*objs malloc'ed, *count >= 1) when `tmpl` holds only
+ * identity attributes (CKA_CLASS, CKA_LABEL, CKA_ID, CKA_TOKEN,
+ * CKA_KEY_TYPE) with a label or an id, every object has been seen once
+ * (t->indexed) and some entry matches; false otherwise: the token's search
+ * is then the answer (an object another process made since is found so).
+ * Constant time in the number of objects (keyhash.h). Thread-safe. */
+bool hc_keyindex_lookup(hc_token_t *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                        hc_obj_t **objs, size_t *count);
 hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok);
 /* The real handle of `e` valid in session `s` (re-found after reconnect). */
 CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,

@@ -7,6 +7,12 @@
  * identity, so callers' references survive lost sessions and reinserted
  * tokens. The public key (SPKI) of a key is read once and kept.
  *
+ * Entries are hashed per token (keyhash.h) by (generation, handle) and by
+ * label and id, so mapping a found handle and finding an entry again cost
+ * the same with 20,000 keys as with 10; once every object has been seen
+ * (objects.c's one search), hc_keyindex_lookup answers a lookup by label
+ * or id from memory, and the token's search answers a miss.
+ *
  * Ids: (token index + 1) << 40 | (entry index + 1). Entries are never
  * freed before the context, so a reference is never reused for another
  * object.
@@ -19,6 +25,7 @@
 #include "core.h"
 #include "err.h"
 #include "keycopy.h"
+#include "keyhash.h"
 #include "swcrypto.h"
 #include "textsafe.h"
 
@@ -104,10 +111,7 @@ static bool same_identity(const hc_keyent_t *a, const hc_keyent_t *b)
 static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                      bool skip_copies, hc_obj_t *out, hc_err_t *err)
 {
-    hc_keyent_t *found = NULL;
-    for (size_t k = 0; k < t->nents && !found; k++)
-        if (t->ents[k]->gen == s->gen && t->ents[k]->handle == h)
-            found = t->ents[k];
+    hc_keyent_t *found = hc_keyhash_handle(t, s->gen, h);
     if (!found) {
         hc_keyent_t probe = { 0 };
         CK_RV rv = read_identity(t, s->h, h, &probe, err);
@@ -119,9 +123,11 @@ static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
         }
         /* A stale entry with the same identity is the same object seen
          * before a reconnect: rebind it so references stay valid. */
-        for (size_t k = 0; k < t->nents && !found; k++)
-            if (t->ents[k]->gen != s->gen && same_identity(t->ents[k], &probe))
-                found = t->ents[k];
+        bool label;
+        for (hc_keyent_t *c = hc_keyhash_first(t, &probe, &label); c && !found;
+             c = hc_keyhash_next(c, label))
+            if (c->gen != s->gen && same_identity(c, &probe))
+                found = c;
         if (!found) {
             hc_keyent_t **grown = realloc(t->ents, (t->nents + 1) * sizeof *grown);
             hc_keyent_t *e = malloc(sizeof *e);
@@ -135,10 +141,10 @@ static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
             t->ents = grown;
             e->id = hc_obj_make(t->index, t->nents);
             t->ents[t->nents++] = e;
+            hc_keyhash_add(t, e);
             found = e;
         }
-        found->handle = h;
-        found->gen = s->gen;
+        hc_keyhash_bind(t, found, h, s->gen);
     }
     *out = found->id;
     return CKR_OK;
@@ -169,6 +175,98 @@ CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s,
     pthread_mutex_unlock(&t->idx_lock);
     *mapped = k;
     return rv;
+}
+
+enum { Q_CLASS = 1, Q_LABEL = 2, Q_ID = 4, Q_TOKEN = 8, Q_KTYPE = 16 };
+
+/* A template the index can answer: identity attributes only, each of its
+ * type's size, with a label or an id to look up by. Fills `key`. */
+static bool index_query(const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_keyent_t *key,
+                        unsigned *want)
+{
+    *want = 0;
+    for (CK_ULONG i = 0; i < n; i++) {
+        const CK_ATTRIBUTE *a = &tmpl[i];
+        size_t len = a->ulValueLen;
+        if (!a->pValue && len)
+            return false;
+        switch (a->type) {
+        case CKA_CLASS:
+        case CKA_KEY_TYPE:
+            if (len != sizeof(CK_ULONG))
+                return false;
+            memcpy(a->type == CKA_CLASS ? (void *)&key->cls : (void *)&key->ktype,
+                   a->pValue, len);
+            *want |= a->type == CKA_CLASS ? Q_CLASS : Q_KTYPE;
+            break;
+        case CKA_LABEL:
+            if (len == 0 || len >= sizeof key->label)
+                return false;
+            memcpy(key->label, a->pValue, len);
+            key->labellen = len;
+            *want |= Q_LABEL;
+            break;
+        case CKA_ID:
+            if (len == 0 || len > sizeof key->ckaid)
+                return false;
+            memcpy(key->ckaid, a->pValue, len);
+            key->idlen = len;
+            *want |= Q_ID;
+            break;
+        case CKA_TOKEN:
+            if (len != 1)
+                return false;
+            key->on_token = *(const CK_BBOOL *)a->pValue ? CK_TRUE : CK_FALSE;
+            *want |= Q_TOKEN;
+            break;
+        default:
+            return false;
+        }
+    }
+    return *want & (Q_LABEL | Q_ID);
+}
+
+static bool query_matches(const hc_keyent_t *e, const hc_keyent_t *k, unsigned want)
+{
+    return (!(want & Q_CLASS) || e->cls == k->cls) &&
+           (!(want & Q_KTYPE) || e->ktype == k->ktype) &&
+           (!(want & Q_TOKEN) || !e->on_token == !k->on_token) &&
+           (!(want & Q_LABEL) || (e->labellen == k->labellen &&
+                                  memcmp(e->label, k->label, k->labellen) == 0)) &&
+           (!(want & Q_ID) || (e->idlen == k->idlen &&
+                               memcmp(e->ckaid, k->ckaid, k->idlen) == 0));
+}
+
+bool hc_keyindex_lookup(hc_token_t *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                        hc_obj_t **objs, size_t *count)
+{
+    hc_keyent_t key = { 0 };
+    unsigned want;
+    *objs = NULL;
+    *count = 0;
+    if (!index_query(tmpl, n, &key, &want))
+        return false;
+    pthread_mutex_lock(&t->idx_lock);
+    bool label, ok = t->indexed;
+    for (hc_keyent_t *e = ok ? hc_keyhash_first(t, &key, &label) : NULL; e;
+         e = hc_keyhash_next(e, label)) {
+        if (!query_matches(e, &key, want))
+            continue;
+        hc_obj_t *grown = realloc(*objs, (*count + 1) * sizeof *grown);
+        if (!grown) {
+            ok = false; /* the token's search answers instead */
+            break;
+        }
+        *objs = grown;
+        (*objs)[(*count)++] = e->id;
+    }
+    pthread_mutex_unlock(&t->idx_lock);
+    if (!ok || *count == 0) {
+        free(*objs);
+        *objs = NULL;
+        *count = 0;
+    }
+    return ok && *count > 0;
 }
 
 hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok)
@@ -211,8 +309,7 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
         hc_p11_find_final(&t->p11, s->h);
     }
     if (rv == CKR_OK && n == 1) {
-        e->handle = h;
-        e->gen = s->gen;
+        hc_keyhash_bind(t, e, h, s->gen);
         *out = h;
     }
     pthread_mutex_unlock(&t->idx_lock);
@@ -282,7 +379,7 @@ static void drop_handle(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
 {
     pthread_mutex_lock(&t->idx_lock);
     if (e->gen == gen && e->handle == h) {
-        e->gen = 0; /* generation 0 never matches */
+        hc_keyhash_unbind(t, e); /* generation 0 never matches */
         e->epoch++;
     }
     pthread_mutex_unlock(&t->idx_lock);
@@ -433,7 +530,7 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
 void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e)
 {
     pthread_mutex_lock(&t->idx_lock);
-    e->gen = 0; /* generation 0 never matches: unresolvable until re-found */
+    hc_keyhash_remove(t, e); /* unbound: unresolvable, in no lookup */
     e->cls = (CK_OBJECT_CLASS)-2;
     e->epoch++; /* its session copies are stale */
     pthread_mutex_unlock(&t->idx_lock);
@@ -441,6 +538,7 @@ void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e)
 
 void hc_keyindex_free(hc_token_t *t)
 {
+    hc_keyhash_free(t);
     for (size_t i = 0; i < t->nents; i++) {
         free(t->ents[i]->spki);
         EVP_PKEY_free(t->ents[i]->pkey);

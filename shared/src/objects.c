@@ -1,6 +1,8 @@
 /*
  * objects.c: finding objects, reading their attributes, generating and
- * destroying keys, all through pooled sessions and stable references.
+ * destroying keys, all through pooled sessions and stable references. A
+ * lookup by label or id is answered by the key index once it has seen
+ * every object (one search per context), else by the token's search.
  */
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -49,12 +51,46 @@ static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
     return rv;
 }
 
+/* Every object on the token into the key index, once per context: one
+ * search with an empty template, logged in so that private keys are among
+ * them. From then on a lookup by label or id is answered from memory
+ * (hc_keyindex_lookup); a failure leaves it to the token's search. */
+static void index_all(hc_token_t *t)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    bool done = t->indexed;
+    pthread_mutex_unlock(&t->idx_lock);
+    if (done)
+        return;
+    struct find_arg a = { NULL, 0, NULL, 0 };
+    if (hc_pool_run(t, true, true, find_op, &a, NULL) == CKR_OK) {
+        pthread_mutex_lock(&t->idx_lock);
+        t->indexed = true;
+        pthread_mutex_unlock(&t->idx_lock);
+    }
+    free(a.objs);
+}
+
+static bool by_label_or_id(const CK_ATTRIBUTE *tmpl, CK_ULONG n)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (tmpl[i].type == CKA_LABEL || tmpl[i].type == CKA_ID)
+            return true;
+    return false;
+}
+
 CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                    hc_obj_t **objs, size_t *count, hc_err_t *err)
 {
     hc_core_t *c = impl;
+    hc_token_t *t = &c->tokens[tok];
+    if (by_label_or_id(tmpl, n)) {
+        index_all(t);
+        if (hc_keyindex_lookup(t, tmpl, n, objs, count))
+            return CKR_OK;
+    }
     struct find_arg a = { tmpl, n, NULL, 0 };
-    CK_RV rv = hc_pool_run(&c->tokens[tok], true, false, find_op, &a, err);
+    CK_RV rv = hc_pool_run(t, true, false, find_op, &a, err);
     if (rv != CKR_OK) {
         free(a.objs);
         return rv;

@@ -2,9 +2,10 @@
 # bench_summary.sh: `make bench`'s summary (tests/bench/summary.py) over
 # results files written by tests/lib/bench.sh's own functions: a goal is
 # "met" or "MISSED" only from a bench that finished with every figure; a
-# failed bench, a bench not asked for, a missing figure and P9 (no
-# bench-scale yet) never read as met; knobs from the environment mark a
-# verdict "(short)". No servers, no tokens: nothing to lock.
+# failed bench, a bench not asked for and a missing figure never read as
+# met; P9 (bench-scale) is met or missed on its ratio; knobs from the
+# environment mark a verdict "(short)". No servers, no tokens: nothing to
+# lock.
 set -uo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/bench.sh"
@@ -39,7 +40,22 @@ equals "memory hit 0.8 us: met" "$(verdict "$out" "memory hit")" met
 equals "disk hit median 1.5 us (one pass 6.0): met on the median" "$(verdict "$out" "disk hit")" met
 contains "ours shown as median [lowest-highest]" "$out" "1.50 [1.40-6.00]"
 equals "pdns not asked for: not run" "$(verdict "$out" "pdns after restart, q/s")" "not run (bench-pdns)"
-equals "P9: not measured" "$(verdict "$out" "key lookup")" "not measured (no bench-scale yet)"
+equals "P9: bench-scale not asked for: not run" "$(verdict "$out" "key lookup")" "not run (bench-scale)"
+# scale_results FILE RATIO: bench-scale's P9 figures, lookups RATIO times slower at the most keys.
+scale_results() {
+    HC_BENCH_RESULTS=$1
+    bench_begin scale BENCH_SCALE_LOOKUPS=2000
+    bench_result lookup_us_small 80.0
+    bench_result lookup_us_large "$(echo "80 * $2" | bc -l)"
+    bench_result lookup_ratio "$2"
+    bench_done
+    HC_BENCH_RESULTS=
+}
+mkdir -p "$T/scale-ok" "$T/scale-missed"
+scale_results "$T/scale-ok/scale.results" 1.10
+equals "P9: lookups 1.1x at the most keys: met" "$(verdict "$($SUMMARY "$T/scale-ok" scale)" "key lookup")" met
+scale_results "$T/scale-missed/scale.results" 2.50
+equals "P9: lookups 2.5x at the most keys: MISSED" "$(verdict "$($SUMMARY "$T/scale-missed" scale)" "key lookup")" MISSED
 
 front_results "$T/missed/front.results" 1.300 done
 out=$($SUMMARY "$T/missed" front)

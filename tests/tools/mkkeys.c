@@ -4,9 +4,10 @@
  * benchmarks that need many keys (bench-scale) or keys with attributes the
  * hsmcache CLI does not set. The user PIN is read from stdin (one line),
  * never from the command line.
- *   printf 'PIN\n' | mkkeys [--not-copyable] MODULE TOKEN PREFIX COUNT
- * Pair i (1..COUNT) is labelled PREFIX-i, or PREFIX alone when COUNT is 1,
- * and has that label as its CKA_ID too. --not-copyable sets CKA_COPYABLE
+ *   printf 'PIN\n' | mkkeys [--not-copyable] [--first N] MODULE TOKEN PREFIX COUNT
+ * Pair i (N..N+COUNT-1, N default 1) is labelled PREFIX-i, or PREFIX alone
+ * when COUNT is 1 and no --first is given, and has that label as its
+ * CKA_ID too (--first lets a bench make its keys in timed chunks). --not-copyable sets CKA_COPYABLE
  * false on the private keys. Prints "made COUNT key pairs in S s" and
  * exits 1 on the first failure, naming the call and the CKR_ value.
  */
@@ -50,17 +51,30 @@ static CK_RV find_slot(CK_FUNCTION_LIST *f, const char *label, CK_SLOT_ID *out)
 
 int main(int argc, char **argv)
 {
-    bool copyable = true;
-    if (argc > 1 && !strcmp(argv[1], "--not-copyable")) {
-        copyable = false;
-        argc--;
-        argv++;
+    bool copyable = true, numbered = false;
+    long first = 1;
+    for (;;) {
+        if (argc > 1 && !strcmp(argv[1], "--not-copyable")) {
+            copyable = false;
+            argc--;
+            argv++;
+        } else if (argc > 2 && !strcmp(argv[1], "--first")) {
+            char *e = NULL;
+            first = strtol(argv[2], &e, 10);
+            if (!e || *e || first < 1 || first > 1000000)
+                first = 0;
+            numbered = true;
+            argc -= 2;
+            argv += 2;
+        } else {
+            break;
+        }
     }
     char *end = NULL;
     long count = argc == 5 ? strtol(argv[4], &end, 10) : 0;
-    if (argc != 5 || !end || *end || count < 1 || count > 1000000) {
-        fprintf(stderr, "usage: printf 'PIN\\n' | mkkeys [--not-copyable] MODULE "
-                "TOKEN PREFIX COUNT (1..1000000)\n");
+    if (argc != 5 || !end || *end || count < 1 || count > 1000000 || first < 1) {
+        fprintf(stderr, "usage: printf 'PIN\\n' | mkkeys [--not-copyable] [--first N] "
+                "MODULE TOKEN PREFIX COUNT (1..1000000)\n");
         return 2;
     }
     char pin[256];
@@ -90,9 +104,9 @@ int main(int argc, char **argv)
     CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long i = 1; i <= count; i++) {
+    for (long i = first; i < first + count; i++) {
         char label[300];
-        int n = count == 1 ? snprintf(label, sizeof label, "%s", argv[3])
+        int n = count == 1 && !numbered ? snprintf(label, sizeof label, "%s", argv[3])
                            : snprintf(label, sizeof label, "%s-%ld", argv[3], i);
         if (n < 0 || (size_t)n >= sizeof label)
             return fail("label too long", CKR_ARGUMENTS_BAD);

@@ -429,6 +429,37 @@ static void key_the_token_will_not_copy_still_signs(void **state)
     hc_close(ctx);
 }
 
+/* ---- the key index (keyhash.h): lookups by label or id from memory ---- */
+
+/* Once every object has been seen, lookups by label are answered by the
+ * index: it must follow the context's own generate and destroy (a second
+ * pair under a known label is found, a destroyed key no longer is), and a
+ * key another context made since is found by the token's search. */
+static void lookup_by_label_follows_generate_and_destroy(void **state)
+{
+    (void)state;
+    static const unsigned char id1[] = { 0x1d, 1 }, id2[] = { 0x1d, 2 }, id3[] = { 0x1d, 3 };
+    hc_ctx_t *a = open_ctx(HC_PROFILE_CLI), *b = open_ctx(HC_PROFILE_CLI);
+    hc_obj_t pk, sk, pk2, sk2;
+    make_pair(a, "indexed", id1, sizeof id1, true, &pk, &sk);
+    assert_int_equal(count_uri(a, "pkcs11:token=dns;object=indexed;type=private"), 1);
+    make_pair(a, "indexed", id2, sizeof id2, true, &pk2, &sk2);
+    assert_int_equal(count_uri(a, "pkcs11:token=dns;object=indexed;type=private"), 2);
+    assert_int_equal(count_uri(a, "pkcs11:token=dns;object=indexed"), 4);
+    assert_int_equal(hc_destroy(a, sk, NULL), CKR_OK);
+    assert_int_equal(count_uri(a, "pkcs11:token=dns;object=indexed;type=private"), 1);
+    assert_true(one_key(a, "pkcs11:token=dns;object=indexed;type=private") == sk2);
+    hc_obj_t pk3, sk3;
+    make_pair(b, "made-elsewhere", id3, sizeof id3, true, &pk3, &sk3);
+    hc_obj_t found = one_key(a, "pkcs11:token=dns;object=made-elsewhere;type=private");
+    sign_key(a, found, b, pk3);
+    assert_int_equal(hc_destroy(a, sk2, NULL), CKR_OK);
+    assert_int_equal(hc_destroy(a, pk, NULL), CKR_OK);
+    assert_int_equal(hc_destroy(a, pk2, NULL), CKR_OK);
+    hc_close(b);
+    hc_close(a);
+}
+
 static void missing_pin_file_is_explained(void **state)
 {
     (void)state;
@@ -461,6 +492,7 @@ int main(void)
         cmocka_unit_test(signing_uses_one_session_copy_per_key),
         cmocka_unit_test(copy_never_outlives_a_recreated_key),
         cmocka_unit_test(key_the_token_will_not_copy_still_signs),
+        cmocka_unit_test(lookup_by_label_follows_generate_and_destroy),
         cmocka_unit_test(missing_pin_file_is_explained),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
