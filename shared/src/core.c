@@ -251,6 +251,9 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
             core_close(c);
             return hc_err(err, CKR_HOST_MEMORY, "out of memory");
         }
+        if (c->cfg->shared.enabled && c->stats.f) /* [shared-cache]: sharedtier.h */
+            hc_sigcache_set_shared(c->cache, hc_sharedtier_new(&c->cfg->shared, &c->log,
+                                                               &c->stats.f->shared));
     }
     *impl = c;
     *ops = &embedded_ops;

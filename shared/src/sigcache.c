@@ -6,6 +6,11 @@
  * signature. Format 1 (no tag: version | 0 | expires | sig) was written
  * by hsmcache before 2026-11; such an entry is handed to the caller as
  * unverified, checked once with the public key and rewritten in format 2.
+ *
+ * The shared tier's rows are handed out the same way (unverified); which
+ * keys were handed out so is remembered in `pending` (a small table, a
+ * newer key evicting an older one in its slot) until the caller's
+ * put_disk or del_disk for that key says how the verification went.
  */
 #include "sigcache.h"
 
@@ -29,6 +34,16 @@
 #define LEGACY_VERSION 1u
 #define HEAD_LEN 16                     /* version, padding, expires */
 #define TAGGED_LEN (HEAD_LEN + HC_SIGMAC_LEN)
+#define PENDING_SLOTS 256
+
+/* A shared row handed out unverified (see the file comment). */
+struct pending {
+    bool used;
+    unsigned char key[HC_CACHE_KEY_LEN];
+    size_t len;
+    unsigned char sig[HC_MAX_SIG];
+    char node[HC_NAME_MAX + 1];
+};
 
 struct lru_ent {
     unsigned char key[HC_CACHE_KEY_LEN];
@@ -48,6 +63,8 @@ struct hc_sigcache {
     MDB_dbi dbi;
     hc_sigmac_t *mac;              /* set whenever env is */
     bool disk_full_warned;
+    hc_sharedtier_t *shared;       /* NULL: no shared tier */
+    struct pending *pending;       /* PENDING_SLOTS, with shared; under lock */
 };
 
 void hc_sigcache_key(const unsigned char spki_hash[32],
@@ -233,10 +250,23 @@ void hc_sigcache_free(hc_sigcache_t *c)
     }
     if (c->env)
         env_release(c->env);
+    hc_sharedtier_free(c->shared);
+    free(c->pending);
     hc_sigmac_free(c->mac);
     free(c->buckets);
     pthread_mutex_destroy(&c->lock);
     free(c);
+}
+
+void hc_sigcache_set_shared(hc_sigcache_t *c, hc_sharedtier_t *t)
+{
+    if (!t)
+        return;
+    if (!(c->pending = calloc(PENDING_SLOTS, sizeof *c->pending))) {
+        hc_sharedtier_free(t);
+        return;
+    }
+    c->shared = t;
 }
 
 bool hc_sigcache_has_disk(const hc_sigcache_t *c)
@@ -326,8 +356,62 @@ void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
     pthread_mutex_unlock(&c->lock);
 }
 
+static struct pending *pending_slot(hc_sigcache_t *c, const unsigned char *key)
+{
+    uint64_t h;
+    memcpy(&h, key + 40, sizeof h);
+    return &c->pending[h % PENDING_SLOTS];
+}
+
+/* A shared row for `key`, remembered as handed out unverified. */
+static bool shared_get(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                       size_t *len, int64_t *expires)
+{
+    char node[HC_NAME_MAX + 1];
+    if (!hc_sharedtier_get(c->shared, key, HC_CACHE_KEY_LEN, sig, len, expires, node))
+        return false;
+    pthread_mutex_lock(&c->lock);
+    struct pending *p = pending_slot(c, key);
+    p->used = true;
+    memcpy(p->key, key, HC_CACHE_KEY_LEN);
+    memcpy(p->sig, sig, *len);
+    p->len = *len;
+    memcpy(p->node, node, sizeof p->node);
+    pthread_mutex_unlock(&c->lock);
+    return true;
+}
+
+/* Whether `key` was handed out from the shared tier (and, when sig is
+ * given, with that signature); forgets it. *node: who wrote the row. */
+static bool pending_take(hc_sigcache_t *c, const unsigned char *key,
+                         const unsigned char *sig, size_t len, char *node)
+{
+    pthread_mutex_lock(&c->lock);
+    struct pending *p = pending_slot(c, key);
+    bool match = p->used && !memcmp(p->key, key, HC_CACHE_KEY_LEN) &&
+                 (!sig || (p->len == len && !memcmp(p->sig, sig, len)));
+    if (match) {
+        p->used = false;
+        memcpy(node, p->node, sizeof p->node);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return match;
+}
+
+static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key,
+                               unsigned char *sig, size_t *len, int64_t *expires);
+
 hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
                                    unsigned char *sig, size_t *len, int64_t *expires)
+{
+    hc_disk_get_t got = local_get(c, key, sig, len, expires);
+    if (got == HC_DISK_MISS && c->shared && shared_get(c, key, sig, len, expires))
+        got = HC_DISK_LEGACY;
+    return got;
+}
+
+static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key,
+                               unsigned char *sig, size_t *len, int64_t *expires)
 {
     if (!c->env)
         return HC_DISK_MISS;
@@ -413,11 +497,21 @@ void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key,
                           const unsigned char *sig, size_t len, int64_t expires)
 {
     disk_write(c, key, sig, len, expires, false);
+    char node[HC_NAME_MAX + 1];
+    if (!c->shared)
+        return;
+    if (pending_take(c, key, sig, len, node))
+        hc_sharedtier_verified(c->shared, true, node); /* it came from there */
+    else
+        hc_sharedtier_put(c->shared, key, HC_CACHE_KEY_LEN, sig, len, expires);
 }
 
 void hc_sigcache_del_disk(hc_sigcache_t *c, const unsigned char *key)
 {
     disk_write(c, key, NULL, 0, 0, true);
+    char node[HC_NAME_MAX + 1];
+    if (c->shared && pending_take(c, key, NULL, 0, node))
+        hc_sharedtier_verified(c->shared, false, node);
 }
 
 size_t hc_sigcache_purge(hc_sigcache_t *c, int64_t now)
