@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_sharedcache.h"
 #include "config.h"
 
 static const struct option main_longopts[] = {
@@ -33,6 +34,7 @@ static const hc_cmdline_t main_cmdline = {
             "                             a certificate issued by hsmcached (PUBKEY-cert.pub)\n"
             "  sshca revoke SERIAL|KEYFILE  record a revoked certificate serial or key\n"
             "  sshca krl FILE             an OpenSSH KRL of every revocation (sshd RevokedKeys)\n"
+            "  shared-cache init|status   the fleet's shared signature table on MariaDB\n"
             "Options:\n"
             "  -c, --config CONFIG        the configuration; default $HSMCACHE_CONF, then\n"
             "                             /etc/hsmcache/hsmcache.conf\n"
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
         { "tokens", hc_cmd_tokens }, { "keys", hc_cmd_keys },
         { "keygen", hc_cmd_keygen }, { "pin", hc_cmd_pin },
         { "stats", hc_cmd_stats }, { "doctor", hc_cmd_doctor },
-        { "sshca", hc_cmd_sshca },
+        { "sshca", hc_cmd_sshca }, { "shared-cache", hc_cmd_sharedcache },
     };
     const char *name = argv[o.first];
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)
