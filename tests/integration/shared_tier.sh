@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# The fleet's shared signature tier ([shared-cache], issue 19) with two
+# pdns_server nodes over one simulated card:
+# - a MariaDB primary and a replica (two mariadbd on private sockets and
+#   127.0.0.1 ports, replication set up here) hold the shared table, made
+#   by `hsmcache shared-cache init`; the zones live on a third MariaDB, as
+#   in the other PowerDNS tests, so that stopping the tier's databases
+#   stops nothing else;
+# - node A (its own cache dir, reads and writes on the primary) answers N
+#   names: N C_Sign, the signatures reach the replica;
+# - node B (its own cache dir, writes to the primary, reads the replica)
+#   answers the same N names with 0 C_Sign, its lookups counted on the
+#   replica and not on the primary, every answer's RRSIG accepted by
+#   ldns-verify-zone and delv;
+# - a row forged on the primary (another RRset's signature by the same
+#   key) is never served: node A's answer carries a signature the card
+#   makes, counted as forged, and A's signature replaces the row;
+# - both tier databases hung (SIGSTOP) under dnsperf load on a restarted
+#   node B: 0 SERVFAIL for the names in its local tiers, p99 within 50 ms
+#   of the same pass without the outage, new names signed by the card,
+#   lookups skipping the tier; after SIGCONT it reads the tier again by
+#   itself;
+# - the database password is nowhere in the logs, argv or environment.
+. "$(dirname "$0")/../lib/env.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
+. "$(dirname "$0")/../lib/dns.sh"
+. "$(dirname "$0")/../lib/pdns-load.sh"
+N=${SHARED_NAMES:-1000}
+Z=fleet.example
+pdns_sim_setup
+trap 'kill -CONT $DBP_PID $DBR_PID 2> /dev/null; hc_cleanup' EXIT
+
+# --- the tier's databases: a primary and a replica --------------------
+DBPORT=$((DNS_PORT + 2))
+db_start() { # NAME PORT SERVER-ID EXTRA...
+    local name=$1 port=$2 id=$3
+    shift 3
+    mkdir -p "$T/$name"
+    mariadb-install-db --no-defaults --datadir="$T/$name" --user=root \
+        --auth-root-authentication-method=normal > "$T/$name-install.log" 2>&1 || return 1
+    mariadbd --no-defaults --datadir="$T/$name" --socket="$T/$name.sock" --port="$port" \
+        --bind-address=127.0.0.1 --skip-name-resolve --server-id="$id" --user=root \
+        --pid-file="$T/$name.pid" --log-error="$T/$name.err" "$@" &
+    DB_PID=$!
+    HC_PIDS="$HC_PIDS $DB_PID"
+    for _ in $(seq 100); do
+        mariadb --no-defaults -S "$T/$name.sock" -u root -e 'SELECT 1' > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+dbp() { mariadb --no-defaults -S "$T/primary.sock" -u root -N --raw "$@"; }
+dbr() { mariadb --no-defaults -S "$T/replica.sock" -u root -N --raw "$@"; }
+db_start primary "$DBPORT" 1 --log-bin=primary-bin --binlog-format=ROW || {
+    not_ok "the primary did not start: $(tail -3 "$T/primary.err")"; done_testing; exit 1; }
+DBP_PID=$DB_PID
+db_start replica $((DBPORT + 1)) 2 --read-only --relay-log=replica-relay || {
+    not_ok "the replica did not start: $(tail -3 "$T/replica.err")"; done_testing; exit 1; }
+DBR_PID=$DB_PID
+dbp -e "CREATE USER repl@'127.0.0.1' IDENTIFIED BY 'repl-pw';
+        GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'"
+read -r bin pos < <(dbp -e "SHOW MASTER STATUS" | awk '{ print $1, $2 }')
+dbr -e "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$DBPORT, MASTER_USER='repl',
+        MASTER_PASSWORD='repl-pw', MASTER_LOG_FILE='$bin', MASTER_LOG_POS=$pos,
+        MASTER_USE_GTID=no; START SLAVE"
+DBPW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+dbp -e "CREATE DATABASE fleet; CREATE USER hsmcache@localhost IDENTIFIED BY '$DBPW';
+        GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON fleet.* TO hsmcache@localhost"
+printf '%s\n' "$DBPW" > "$T/shared.pw"
+chmod 600 "$T/shared.pw"
+
+# --- the nodes' configs -------------------------------------------------
+node_conf() { # NODE EXTRA... : $T/NODE.conf, cache dir $T/cache-NODE
+    sed "s|^cache-dir = .*|cache-dir = $T/cache-$1|" "$HSMCACHE_CONF" > "$T/$1.conf"
+    printf '[shared-cache]\nsocket = %s\ndatabase = fleet\nuser = hsmcache\npassword-file = %s\nnode = %s\n' \
+        "$T/primary.sock" "$T/shared.pw" "$1" >> "$T/$1.conf"
+    local line
+    for line in "${@:2}"; do printf '%s\n' "$line" >> "$T/$1.conf"; done
+}
+node_conf node-a
+node_conf node-b "read-socket = $T/replica.sock"
+out=$("$HC" -c "$T/node-a.conf" shared-cache init 2>&1)
+contains "hsmcache shared-cache init creates the table on the primary" "$out" "table fleet.hsmcache_signatures is there"
+for _ in $(seq 50); do
+    st=$("$HC" -c "$T/node-b.conf" shared-cache status 2>&1) && break
+    sleep 0.1
+done
+contains "... and replication brings it to the replica, which node B reads (shared-cache status)" \
+    "$st" "socket $T/replica.sock: answers, 0 rows"
+
+add_hsm_zone "$Z" "$MOD" dns '' $((N + 10))
+# Node B: its own pdns.conf (port, control socket), the same zone data.
+PORT_B=$((DNS_PORT + 1))
+mkdir -p "$T/b"
+sed -e "s/^local-port=.*/local-port=$PORT_B/" -e "s|^socket-dir=.*|socket-dir=$T/b|" \
+    "$T/pdns.conf" > "$T/b/pdns.conf"
+start_b() {
+    HSMCACHE_CONF=$T/node-b.conf pdns_server --config-dir="$T/b" >> "$T/pdns-b.log" 2>&1 &
+    PDNS_B=$!
+    HC_PIDS="$HC_PIDS $PDNS_B"
+    for _ in $(seq 100); do
+        dig +short +time=1 +tries=1 -p "$PORT_B" @127.0.0.1 version.bind CH TXT > /dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+stop_b() { kill "$PDNS_B" 2> /dev/null; wait "$PDNS_B" 2> /dev/null; }
+stats_of() { "$HC" -c "$T/$1.conf" stats | grep '^shared-cache:'; }
+stat_field() { echo "$1" | sed -n "s/.*[ ,;]$2 \([0-9]*\).*/\1/p"; }
+rows() { "$1" -e "SELECT COUNT(*) FROM fleet.hsmcache_signatures"; }
+wait_rows() { # DB-FUNCTION N
+    for _ in $(seq 100); do [ "$(rows "$1")" -ge "$2" ] && return 0; sleep 0.1; done
+    return 1
+}
+selects() { "$1" -e "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }'; }
+
+# --- node A signs, the tier gets the signatures -------------------------
+HSMCACHE_CONF=$T/node-a.conf must_start_pdns
+"$SIMCTL" "$SIMSTATE" reset
+n=$(ask "$Z" "$N")
+equals "node A: $N answers with an RRSIG, $N C_Sign at the card (the control)" \
+    "$n answers, $(sim_count C_Sign) C_Sign" "$N answers, $N C_Sign"
+wait_rows dbp "$N"
+equals "... written to the shared table by node A's writer, asynchronously ($(stats_of node-a))" \
+    "$(rows dbp) rows, node $(dbp -e 'SELECT DISTINCT node FROM fleet.hsmcache_signatures')" "$N rows, node node-a"
+check "... and replicated to the replica" wait_rows dbr "$N"
+
+# --- node B: the same names, no card signature, reads on the replica ---
+sel_p=$(selects dbp) sel_r=$(selects dbr)
+start_b || { not_ok "node B did not start: $(tail -3 "$T/pdns-b.log")"; done_testing; exit 1; }
+"$SIMCTL" "$SIMSTATE" reset
+n=$(DNS_PORT=$PORT_B ask "$Z" "$N")
+equals "node B: the same $N names answered with an RRSIG and 0 C_Sign at the card" \
+    "$n answers, $(sim_count C_Sign) C_Sign" "$N answers, 0 C_Sign"
+sb=$(stats_of node-b)
+equals "... each a shared row verified with the public key (stats: $sb)" \
+    "hits $(stat_field "$sb" hits), forged $(stat_field "$sb" forged)" "hits $N, forged 0"
+dp=$(( $(selects dbp) - sel_p )) dr=$(( $(selects dbr) - sel_r ))
+check "... its lookups went to the replica ($dr SELECTs there, $dp on the primary)" \
+    test "$dr" -ge "$N" -a "$dp" -lt 10
+equals "... and ldns-verify-zone accepts the $N RRSIGs node B served" \
+    "$(DNS_PORT=$PORT_B answers_verify "$Z")" "$N Zone is verified and complete"
+ksk_anchor "$Z" "$PORT_B" > "$T/anchor"
+contains "... delv validates one of them with the KSK as trust anchor" \
+    "$(delv -a "$T/anchor" +root="$Z" -p "$PORT_B" @127.0.0.1 "n7.$Z" A 2>&1)" "; fully validated"
+
+# --- a forged row is never served ----------------------------------------
+# Node B's AXFR for ldns-verify-zone had it sign every RRset of the zone,
+# n$((N + 1)) too, which node A never answered: that row is replaced on
+# the primary by another row's signature (a valid signature by the same
+# key over other data: a replayed row), and node A, reading the primary,
+# is asked for the name.
+X=$((N + 1))
+rrsig_hex() { dig +dnssec +noall +answer +nomultiline -p "$1" @127.0.0.1 "$2" A |
+              awk '$4 == "RRSIG" { s = ""; for (i = 13; i <= NF; i++) s = s $i; print s }' |
+              base64 -d 2> /dev/null | od -An -v -tx1 | tr -d ' \n'; }
+row_of() { dbp -e "SELECT node, HEX(signature) FROM fleet.hsmcache_signatures WHERE cache_key = X'$1'" |
+           tr 'A-F' 'a-f'; }
+sig_b=$(rrsig_hex "$PORT_B" "n$X.$Z")
+key=$(dbp -e "SELECT HEX(cache_key) FROM fleet.hsmcache_signatures WHERE signature = X'${sig_b:-00}'")
+equals "the row of n$X holds the signature node B served for it (the comparison's control)" \
+    "$(echo "$key" | grep -c .) $(row_of "$key")" "1 node-b	$sig_b"
+other=$(dbp -e "SELECT HEX(cache_key) FROM fleet.hsmcache_signatures WHERE cache_key <> X'$key' LIMIT 1")
+dbp -e "UPDATE fleet.hsmcache_signatures SET signature = (SELECT signature FROM
+        (SELECT signature FROM fleet.hsmcache_signatures WHERE cache_key = X'$other') o)
+        WHERE cache_key = X'$key'"
+forged=$(row_of "$key" | cut -f2)
+"$SIMCTL" "$SIMSTATE" reset
+sig_a=$(rrsig_hex "$DNS_PORT" "n$X.$Z")
+check "node A answers the name of the forged row with an RRSIG" test -n "$sig_a"
+lacks "... which is not the forged row's signature" "$sig_a" "$forged"
+sa=$(stats_of node-a)
+equals "... the card signed it instead, and the row counts as forged (stats: $sa)" \
+    "C_Sign $(sim_count C_Sign), forged $(stat_field "$sa" forged)" "C_Sign 1, forged 1"
+ksk_anchor "$Z" "$DNS_PORT" > "$T/anchor-a"
+contains "... the answer validates with delv" \
+    "$(delv -a "$T/anchor-a" +root="$Z" -p "$DNS_PORT" @127.0.0.1 "n$X.$Z" A 2>&1)" "; fully validated"
+contains "... node A's log names the node the forged row claims" "$(cat "$T/pdns.log")" \
+    "a row written as node 'node-b' does not verify"
+for _ in $(seq 50); do
+    now=$(row_of "$key")
+    [ "$now" = "node-a	$sig_a" ] && break
+    sleep 0.1
+done
+equals "... and node A's signature replaced the forged row" "$now" "node-a	$sig_a"
+
+# --- the tier's databases hung under load --------------------------------
+# A restarted node B (PowerDNS's own signature cache empty) answers the
+# names of its local tiers; first a pass with the databases up (the p99
+# to compare with), then one in which both hang 1 s in, for 4 s.
+query_file "$Z" 1 "$N" "$T/known.q"
+# Names no node has signed (the AXFR above signed every other one).
+mysql_q -e "INSERT INTO records (domain_id, name, type, content, ttl, auth)
+    SELECT d.id, CONCAT('new', s.seq, '.', d.name), 'A', '192.0.2.2', 3600, 1
+    FROM domains d, seq_1_to_5 s WHERE d.name = '$Z'"
+pdnsutil_t rectify-zone "$Z" > /dev/null 2>&1
+stop_b; start_b
+DNS_PORT=$PORT_B perf_pass "$T/base.perf" "$T/known.q" -l 4 -Q 1500
+stop_b; start_b
+DNS_PORT=$PORT_B perf_pass "$T/outage.perf" "$T/known.q" -l 5 -Q 1500 &
+perf=$!
+sleep 1
+kill -STOP "$DBP_PID" "$DBR_PID"
+"$SIMCTL" "$SIMSTATE" reset
+new_ok=0 slow=0
+for i in 1 2 3 4 5; do
+    t0=$(date +%s%3N)
+    signed_a "$(dig +dnssec +noall +answer +time=3 +tries=1 -p "$PORT_B" @127.0.0.1 "new$i.$Z" A)" &&
+        new_ok=$((new_ok + 1))
+    ms=$(( $(date +%s%3N) - t0 ))
+    [ "$ms" -gt "$slow" ] && slow=$ms
+    sleep 0.3
+done
+sb=$(stats_of node-b)
+wait "$perf"
+kill -CONT "$DBP_PID" "$DBR_PID"
+pv() { perf_get "$T/$1.perf" "$2"; }
+equals "databases hung under dnsperf: names in node B's local tiers all answered ($(pv outage completed) of $(pv outage sent))" \
+    "lost $(pv outage lost), SERVFAIL $(pv outage servfail), other $(pv outage other_rcodes), parsed $(pv outage parse_ok)" \
+    "lost 0, SERVFAIL 0, other -, parsed 1"
+check "... p99 $(pv outage p99_ms) ms, within 50 ms of the pass without the outage ($(pv base p99_ms) ms)" \
+    awk -v a="$(pv outage p99_ms)" -v b="$(pv base p99_ms)" 'BEGIN { exit !(a <= b + 50) }'
+equals "... new names meanwhile signed by the card" "$new_ok signed, C_Sign $(sim_count C_Sign)" "5 signed, C_Sign 5"
+check "... none waiting on the hung database (slowest $slow ms, limit 1000)" test "$slow" -lt 1000
+check "... lookups skipped the tier while it hung (breaker open: $sb)" \
+    test "$(stat_field "$sb" skipping)" = 1 -a "$(stat_field "$sb" skipped)" -ge 1
+for _ in $(seq 100); do
+    sb=$(stats_of node-b)
+    [ "$(stat_field "$sb" reading)" = 1 ] && break
+    sleep 0.1
+done
+equals "... and after the databases resume node B reads the tier again by itself ($sb)" \
+    "reading $(stat_field "$sb" reading), skipping $(stat_field "$sb" skipping)" "reading 1, skipping 0"
+
+# --- the password stays a secret -----------------------------------------
+leaks=$(grep -l -- "$DBPW" "$T"/pdns*.log "$T"/*.conf /proc/"$PDNS_PID"/cmdline /proc/"$PDNS_PID"/environ \
+        /proc/"$PDNS_B"/cmdline /proc/"$PDNS_B"/environ 2> /dev/null)
+equals "the database password is in no log, config, argv or environment (only in its file)" "${leaks:-none}" "none"
+stop_b
+done_testing
