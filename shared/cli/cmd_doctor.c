@@ -2,8 +2,9 @@
  * cmd_doctor.c: `hsmcache doctor [--user USER]`: checks what usually goes
  * wrong on a new install, each with a one-line verdict and the fix:
  * config, PIN store and files, p11-kit registration of the front, the
- * real modules and tokens, SoftHSM's config and token directory, and the
- * cache dir, optionally from the point of view of a service user.
+ * real modules and tokens, SoftHSM's config and token directory, the
+ * cache dir, and [shared-cache]'s databases (cmd_sharedcache.c),
+ * optionally from the point of view of a service user.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_sharedcache.h"
 #include "config.h"
 #include "pinstore.h"
 
@@ -235,6 +237,7 @@ int hc_cmd_doctor(hc_cli_t *cli)
             verdict(&d, 0, "token %s: present in module %s", st.name, st.module);
     }
     hc_close(ctx);
+    d.failures += hc_sharedcache_doctor(cfg, &d.warnings);
     hc_config_free(cfg);
     printf("%d failure(s), %d warning(s)\n", d.failures, d.warnings);
     return d.failures ? 1 : 0;

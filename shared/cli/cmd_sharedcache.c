@@ -1,15 +1,19 @@
 /* cmd_sharedcache.c: `hsmcache shared-cache init|status`: creates the
  * shared signature tier's table on the primary named by [shared-cache]
  * (sharedtier.h has the schema), and shows whether the primary and the
- * read endpoint answer and how many rows each holds. */
+ * read endpoint answer and how many rows each holds; the same, with the
+ * running processes' breakers, as lines of `hsmcache doctor`. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_sharedcache.h"
 #include "cmdline.h"
 #include "config.h"
 #include "dbclient.h"
+#include "err.h"
 #include "sharedtier.h"
+#include "stats.h"
 
 #define TIMEOUT_MS 10000
 
@@ -27,28 +31,85 @@ static const hc_cmdline_t sharedcache_cmdline = {
     .longopts = hc_cli_no_options,
 };
 
-/* Rows in the table at `ep`, or -1 (the error printed). */
-static long long count_rows(const hc_shared_cfg_t *s, const hc_db_endpoint_t *ep)
+/* Rows in the table at `ep` (where: the endpoint, for messages), or -1
+ * with err set. */
+static long long rows_at(const hc_shared_cfg_t *s, const hc_db_endpoint_t *ep,
+                         char *where, size_t size, hc_err_t *err)
 {
-    hc_err_t err = { 0 };
-    hc_db_t *db = hc_db_connect(s, ep, TIMEOUT_MS, &err);
+    hc_db_t *db = hc_db_connect(s, ep, TIMEOUT_MS, err);
     hc_db_result_t *res = NULL;
     static const char sql[] = "SELECT COUNT(*) FROM " HC_SHARED_TABLE;
-    if (!db || hc_db_query(db, sql, sizeof sql - 1, TIMEOUT_MS, &res, &err) != CKR_OK) {
-        hc_cli_error("%s", err.msg);
-        hc_db_close(db);
-        return -1;
-    }
-    const char *v;
-    size_t n;
     long long rows = -1;
-    if (hc_db_row(res, 1, &v, &n) && v && sscanf(v, "%lld", &rows) != 1)
-        rows = -1;
-    printf("%s: answers, %lld rows in %s.%s\n", hc_db_where(db), rows, s->database,
-           HC_SHARED_TABLE);
+    if (db && hc_db_query(db, sql, sizeof sql - 1, TIMEOUT_MS, &res, err) == CKR_OK) {
+        const char *v;
+        size_t n;
+        if (!hc_db_row(res, 1, &v, &n) || !v || sscanf(v, "%lld", &rows) != 1) {
+            rows = -1;
+            hc_err(err, CKR_GENERAL_ERROR, "%s: no row count", hc_db_where(db));
+        }
+        snprintf(where, size, "%s", hc_db_where(db));
+    }
     hc_db_free(res);
     hc_db_close(db);
     return rows;
+}
+
+/* The endpoints to check: the primary, and the read endpoint if set. */
+static size_t endpoints(const hc_shared_cfg_t *s, const hc_db_endpoint_t *ep[2])
+{
+    ep[0] = &s->write;
+    ep[1] = &s->read;
+    return s->read.host[0] || s->read.socket[0] ? 2 : 1;
+}
+
+static int status_of(const hc_shared_cfg_t *s)
+{
+    const hc_db_endpoint_t *ep[2];
+    int failed = 0;
+    for (size_t i = 0, n = endpoints(s, ep); i < n; i++) {
+        char where[300];
+        hc_err_t err = { 0 };
+        long long rows = rows_at(s, ep[i], where, sizeof where, &err);
+        if (rows < 0) {
+            hc_cli_error("%s", err.msg);
+            failed = 1;
+        } else {
+            printf("%s: answers, %lld rows in %s.%s\n", where, rows, s->database,
+                   HC_SHARED_TABLE);
+        }
+    }
+    return failed;
+}
+
+int hc_sharedcache_doctor(const hc_config_t *cfg, int *warnings)
+{
+    const hc_shared_cfg_t *s = &cfg->shared;
+    if (!s->enabled)
+        return 0;
+    const hc_db_endpoint_t *ep[2];
+    int failures = 0;
+    for (size_t i = 0, n = endpoints(s, ep); i < n; i++) {
+        char where[300];
+        hc_err_t err = { 0 };
+        long long rows = rows_at(s, ep[i], where, sizeof where, &err);
+        if (rows < 0)
+            printf("[FAIL] shared cache: %s (fix: the database, [shared-cache], or "
+                   "hsmcache shared-cache init)\n", err.msg);
+        else
+            printf("[ok  ] shared cache: %s answers, %lld rows (%s)\n", where, rows,
+                   i ? "lookups" : "primary, writes");
+        failures += rows < 0;
+    }
+    hc_stats_file_t *sum = malloc(sizeof *sum);
+    int live = 0;
+    if (sum && hc_stats_collect(cfg->cache_dir, sum, &live) >= 0 && sum->shared.skipping) {
+        printf("[warn] shared cache: %llu running process(es) skip the tier: their "
+               "database failed or was slow; they probe it and resume by themselves "
+               "(see their log)\n", (unsigned long long)sum->shared.skipping);
+        (*warnings)++;
+    }
+    free(sum);
+    return failures;
 }
 
 static int init(const hc_shared_cfg_t *s)
@@ -85,10 +146,7 @@ int hc_cmd_sharedcache(hc_cli_t *cli)
     } else if (!strcmp(sub, "init")) {
         status = init(s);
     } else {
-        bool replica = s->read.host[0] || s->read.socket[0];
-        status = count_rows(s, &s->write) < 0;
-        if (replica && count_rows(s, &s->read) < 0)
-            status = 1;
+        status = status_of(s);
     }
     hc_config_free(cfg);
     return status;
