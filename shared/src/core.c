@@ -12,6 +12,7 @@
 #include "core.h"
 #include "err.h"
 #include "transport.h"
+#include "urimatch.h"
 
 static bool profile_uses(const hc_profile_cfg_t *p, const char *token)
 {
@@ -20,6 +21,25 @@ static bool profile_uses(const hc_profile_cfg_t *p, const char *token)
     for (size_t i = 0; i < p->ntokens; i++)
         if (strcmp(p->tokens[i], token) == 0)
             return true;
+    return false;
+}
+
+/* The SSH CA module shows its [sshca] keys only, so a token none of their
+ * URIs can select is not one of its slots: in an ssh-keygen run its
+ * module is never loaded or initialized, nor its absence logged. A URI
+ * that does not parse keeps every token (sshca_init reports it). */
+static bool sshca_may_use(const hc_config_t *cfg, int profile,
+                          const hc_token_cfg_t *t)
+{
+    if (profile != HC_P_SSHCA || cfg->sshca.keys.n == 0)
+        return true;
+    for (size_t k = 0; k < cfg->sshca.keys.n; k++) {
+        void *u = hc_uri_compile(cfg->sshca.keys.items[k], NULL);
+        bool may = !u || hc_uri_may_select(u, t->name, t->label);
+        hc_uri_release(u);
+        if (may)
+            return true;
+    }
     return false;
 }
 
@@ -234,7 +254,8 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
     }
     hc_stats_open(&c->stats, c->cfg->cache_dir, profile);
     for (size_t i = 0; i < c->cfg->ntokens; i++) {
-        if (!profile_uses(pc, c->cfg->tokens[i].name))
+        if (!profile_uses(pc, c->cfg->tokens[i].name) ||
+            !sshca_may_use(c->cfg, pid, &c->cfg->tokens[i]))
             continue;
         if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i],
                           c->ntokens) != CKR_OK) {

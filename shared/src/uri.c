@@ -149,6 +149,18 @@ bool hc_uri_selects_token(void *u, const char *token_name, const hc_token_status
     return token_selected(u, token_name, st);
 }
 
+bool hc_uri_may_select(void *u, const char *token_name, const char *cfg_label)
+{
+    const CK_TOKEN_INFO *want = p11_kit_uri_get_token_info(u);
+    size_t wl = field_len(want->label, sizeof want->label);
+    if (wl == 0 || !cfg_label[0])
+        return true;
+    /* token_selected: the hsmcache name, else the real label, which is
+     * the configured one whenever the token is connected at all. */
+    return (wl == strlen(token_name) && memcmp(want->label, token_name, wl) == 0) ||
+           (wl == strlen(cfg_label) && memcmp(want->label, cfg_label, wl) == 0);
+}
+
 void hc_uri_release(void *u)
 {
     if (u)

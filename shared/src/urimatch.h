@@ -15,5 +15,10 @@ void hc_uri_release(void *u);
 bool hc_uri_selects_token(void *u, const char *token_name, const hc_token_status_t *st);
 bool hc_uri_covers(void *u, const char *token_name, const hc_token_status_t *st,
                    const hc_obj_identity_t *id);
+/* false only when the URI cannot select the token, known without asking
+ * it: its token= is neither `token_name` nor the real label the token is
+ * configured to have (`cfg_label`; "" when unknown). Lets a host leave a
+ * token's module unloaded. */
+bool hc_uri_may_select(void *u, const char *token_name, const char *cfg_label);
 
 #endif
