@@ -12,6 +12,10 @@
 #               2000) further lookups, spread over all the keys, each
 #               answer checked (one object, the right label)
 #   rss kB      the process's growth from before hc_open to the end
+#   find us     median of as many lookups by template (hc_find with
+#               CKA_CLASS and CKA_LABEL): the key index without the URI
+#               layer, which asks every configured token's status (a
+#               C_GetTokenInfo, the PIN store and its mark) on each lookup
 # SoftHSM's file store slows down as it fills (it rescans its directory,
 # one file per object, on every change), so making the keys is what takes
 # time: a token stops growing once BENCH_SCALE_MAKE_LIMIT seconds (default
@@ -20,15 +24,22 @@
 # count with the smallest. Headline figures go to $HC_BENCH_RESULTS
 # (tests/bench/summary.py, goal P9: later lookups at the largest count
 # within 2x of those at the smallest).
+# Then the signature cache's disk tier at BENCH_SCALE_CACHE_ENTRIES
+# entries (default 1000000; 0 skips it; tests/cachegrow through the
+# cache's own API, a 64-byte signature each, half of them expired): time
+# per write and per read, the file's size and bytes per entry, the purge
+# of the expired half, and the pages the live half's tree holds after.
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/bench.sh"
 COUNTS=${BENCH_SCALE_COUNTS:-10 1000 20000}
 LOOKUPS=${BENCH_SCALE_LOOKUPS:-2000}
 LIMIT=${BENCH_SCALE_MAKE_LIMIT:-600}
+CACHE_ENTRIES=${BENCH_SCALE_CACHE_ENTRIES:-1000000}
 CHUNK=1000
 hc_setup
-bench_begin scale "BENCH_SCALE_COUNTS=$COUNTS" BENCH_SCALE_LOOKUPS=$LOOKUPS BENCH_SCALE_MAKE_LIMIT=$LIMIT
+bench_begin scale "BENCH_SCALE_COUNTS=$COUNTS" BENCH_SCALE_LOOKUPS=$LOOKUPS BENCH_SCALE_MAKE_LIMIT=$LIMIT \
+    BENCH_SCALE_CACHE_ENTRIES=$CACHE_ENTRIES
 now() { date +%s.%N; }
 
 # make_keys TOKEN COUNT: pairs k-1..k-COUNT, or fewer when the limit
@@ -51,7 +62,7 @@ make_keys() {
 }
 
 echo "SoftHSM $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo '?'), file store; ECDSA P-256 pairs; $LOOKUPS lookups by URI after the first"
-printf '%-8s %8s %10s %10s %10s %9s %20s %8s\n' pairs objects "made s" "pairs/s" "open ms" "first ms" "later us [p90]" "rss kB"
+printf '%-8s %8s %10s %10s %10s %9s %20s %8s %8s\n' pairs objects "made s" "pairs/s" "open ms" "first ms" "later us [p90]" "rss kB" "find us"
 smallest="" largest=""
 for want in $COUNTS; do
     tok=scale$want
@@ -60,9 +71,9 @@ for want in $COUNTS; do
     write_config dns softhsm2 "$tok" "[cli]" "signature-cache = no"
     store_pin dns
     out=$("$BUILD/tests/keyscale" dns k "$made" "$LOOKUPS")
-    read -r _ open _ first _ later _ p90 _ rss <<< "$out"
-    printf '%-8s %8s %10s %10s %10s %9s %20s %8s\n' "$made" $((2 * made)) "$secs" "$pace" \
-        "$open" "$first" "$later [$p90]" "$rss"
+    read -r _ open _ first _ later _ p90 _ rss _ find <<< "$out"
+    printf '%-8s %8s %10s %10s %10s %9s %20s %8s %8s\n' "$made" $((2 * made)) "$secs" "$pace" \
+        "$open" "$first" "$later [$p90]" "$rss" "$find"
     [ "$made" -lt "$want" ] && echo "  ($want asked: SoftHSM's pace fell to $pace pairs/s; stopped at $made within $LIMIT s)"
     bench_result "pairs_$want" "$made"
     bench_result "make_s_$want" "$secs"
@@ -70,6 +81,7 @@ for want in $COUNTS; do
     bench_result "first_ms_$want" "$first"
     bench_result "lookup_us_$want" "$later" "$p90"
     bench_result "rss_kb_$want" "$rss"
+    bench_result "find_us_$want" "$find"
     [ -z "$smallest" ] && smallest=$later small_n=$made
     largest=$later large_n=$made
 done
@@ -80,4 +92,20 @@ bench_result lookup_us_small "$smallest"
 bench_result lookup_us_large "$largest"
 bench_result lookup_pairs_large "$large_n"
 bench_result lookup_ratio "$(printf '%.3f' "$ratio")"
+if [ "$CACHE_ENTRIES" -gt 0 ]; then
+    # The map holds twice what the fill measured at 100,000 (281 B/entry).
+    map_mb=$((CACHE_ENTRIES * 600 / 1048576 + 16))
+    mkdir -p "$T/cachegrow"
+    read -r _ n _ put _ get _ purge _ fill _ per _ tree <<< "$("$BUILD/tests/cachegrow" "$T/cachegrow" "$CACHE_ENTRIES" "$map_mb")"
+    printf 'signature cache, %s entries: write %s us, read %s us, file %s MB (%s B/entry), purge of the expired half %s s, live tree after %s MB\n' \
+        "$n" "$put" "$get" "$((fill / 1048576))" "$per" "$purge" "$((tree / 1048576))"
+    bench_result cache_entries "$n"
+    bench_result cache_put_us "$put"
+    bench_result cache_get_us "$get"
+    bench_result cache_bytes_per_entry "$per"
+    bench_result cache_file_bytes "$fill"
+    bench_result cache_purge_s "$purge"
+    bench_result cache_tree_bytes "$tree"
+    rm -rf "$T/cachegrow"
+fi
 bench_done

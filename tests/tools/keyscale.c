@@ -6,12 +6,15 @@
  * times hc_open, the first lookup (which builds the key index: one search
  * of the whole token) and LOOKUPS later ones of PREFIX-i's private key, i
  * spread over 1..COUNT, each by URI (pkcs11:token=TOKEN;object=PREFIX-i;
- * type=private, as BIND names keys). Every answer is checked, untimed: one
+ * type=private, as BIND names keys), then as many by template with
+ * hc_find (CKA_CLASS and CKA_LABEL: the key index alone, without the URI
+ * layer's per-lookup token status). Every answer is checked, untimed: one
  * object, whose CKA_LABEL is PREFIX-i. Prints one line:
- *   open_ms X first_ms X later_us X later_p90_us X rss_kb X
- * (later: median and 90th percentile; rss_kb: VmRSS growth from before
- * hc_open to the end) and exits 1 on a wrong answer, naming it.
+ *   open_ms X first_ms X later_us X later_p90_us X rss_kb X find_us X
+ * (later, find: median and 90th percentile / median; rss_kb: VmRSS growth
+ * from before hc_open to the end) and exits 1 on a wrong answer, naming it.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +48,22 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Looks PREFIX-i up; returns its time in us, or -1 (message printed). */
-static double lookup(hc_ctx_t *ctx, const char *tok, const char *prefix, long i)
+/* Looks PREFIX-i up, by URI or (`by_uri` false) by template on token 0;
+ * returns its time in us, or -1 (message printed). */
+static double lookup(hc_ctx_t *ctx, const char *tok, const char *prefix, long i,
+                     bool by_uri)
 {
     char uri[512], label[300];
-    snprintf(label, sizeof label, "%s-%ld", prefix, i);
+    int len = snprintf(label, sizeof label, "%s-%ld", prefix, i);
     snprintf(uri, sizeof uri, "pkcs11:token=%s;object=%s;type=private", tok, label);
     hc_obj_t *objs = NULL;
     size_t n = 0;
     hc_err_t err = { 0 };
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, label, (CK_ULONG)len } };
     double t0 = now_us();
-    CK_RV rv = hc_find_uri(ctx, uri, &objs, &n, &err);
+    CK_RV rv = by_uri ? hc_find_uri(ctx, uri, &objs, &n, &err)
+                      : hc_find(ctx, 0, tmpl, 2, &objs, &n, &err);
     double took = now_us() - t0;
     if (rv != CKR_OK || n != 1) {
         fprintf(stderr, "keyscale: %s: %zu objects (%s)\n", uri, n,
@@ -93,19 +101,23 @@ int main(int argc, char **argv)
         return 1;
     }
     double open_us = now_us() - t0;
-    double first = lookup(ctx, argv[1], argv[2], 1);
+    double first = lookup(ctx, argv[1], argv[2], 1, true);
     double *later = calloc((size_t)lookups, sizeof *later);
-    if (first < 0 || !later)
+    double *find = calloc((size_t)lookups, sizeof *find);
+    if (first < 0 || !later || !find)
         return 1;
     /* A stride coprime to most counts walks the whole range. */
     for (long k = 0; k < lookups; k++)
-        if ((later[k] = lookup(ctx, argv[1], argv[2], 1 + (k * 7919) % count)) < 0)
+        if ((later[k] = lookup(ctx, argv[1], argv[2], 1 + (k * 7919) % count, true)) < 0 ||
+            (find[k] = lookup(ctx, argv[1], argv[2], 1 + (k * 7727) % count, false)) < 0)
             return 1;
     qsort(later, (size_t)lookups, sizeof *later, cmp_double);
-    printf("open_ms %.2f first_ms %.2f later_us %.1f later_p90_us %.1f rss_kb %ld\n",
-           open_us / 1e3, first / 1e3, later[lookups / 2],
-           later[(size_t)((double)lookups * 0.9)], rss_kb() - rss0);
+    qsort(find, (size_t)lookups, sizeof *find, cmp_double);
+    printf("open_ms %.2f first_ms %.2f later_us %.1f later_p90_us %.1f rss_kb %ld "
+           "find_us %.1f\n", open_us / 1e3, first / 1e3, later[lookups / 2],
+           later[(size_t)((double)lookups * 0.9)], rss_kb() - rss0, find[lookups / 2]);
     free(later);
+    free(find);
     hc_close(ctx);
     return 0;
 }
