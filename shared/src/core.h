@@ -104,6 +104,7 @@ typedef struct hc_token {
     size_t nents;
     OPENSSL_LHASH *by_handle, *by_label, *by_id; /* keyhash.h */
     bool indexed;               /* every object seen once (objects.c) */
+    unsigned lookups;           /* by label or id, until indexed */
 
     hc_token_stats_t *stats;
 } hc_token_t;

@@ -10,8 +10,9 @@
  * Entries are hashed per token (keyhash.h) by (generation, handle) and by
  * label and id, so mapping a found handle and finding an entry again cost
  * the same with 20,000 keys as with 10; once every object has been seen
- * (objects.c's one search), hc_keyindex_lookup answers a lookup by label
- * or id from memory, and the token's search answers a miss.
+ * (objects.c's one search, from a context's fourth lookup on),
+ * hc_keyindex_lookup answers a lookup by label or id from memory, and the
+ * token's search answers a miss.
  *
  * Ids: (token index + 1) << 40 | (entry index + 1). Entries are never
  * freed before the context, so a reference is never reused for another

@@ -6,8 +6,10 @@
 # and looks keys up by URI (pkcs11:token=...;object=k-i;type=private, as
 # BIND names them):
 #   open ms     hc_open
-#   first ms    the first lookup: the key index's one search of the whole
-#               token (two attribute reads per object)
+#   first ms    the first lookup: a search of the token
+#   index ms    the slowest later lookup: the fourth, where the core indexes
+#               every object (one search of the whole token, two attribute
+#               reads per object), answering lookups from memory after
 #   later us    median [90th percentile] of BENCH_SCALE_LOOKUPS (default
 #               2000) further lookups, spread over all the keys, each
 #               answer checked (one object, the right label)
@@ -62,7 +64,7 @@ make_keys() {
 }
 
 echo "SoftHSM $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo '?'), file store; ECDSA P-256 pairs; $LOOKUPS lookups by URI after the first"
-printf '%-8s %8s %10s %10s %10s %9s %20s %8s %8s\n' pairs objects "made s" "pairs/s" "open ms" "first ms" "later us [p90]" "rss kB" "find us"
+printf '%-8s %8s %8s %8s %8s %9s %9s %20s %8s %8s\n' pairs objects "made s" "pairs/s" "open ms" "first ms" "index ms" "later us [p90]" "rss kB" "find us"
 smallest="" largest=""
 for want in $COUNTS; do
     tok=scale$want
@@ -71,9 +73,9 @@ for want in $COUNTS; do
     write_config dns softhsm2 "$tok" "[cli]" "signature-cache = no"
     store_pin dns
     out=$("$BUILD/tests/keyscale" dns k "$made" "$LOOKUPS")
-    read -r _ open _ first _ later _ p90 _ rss _ find <<< "$out"
-    printf '%-8s %8s %10s %10s %10s %9s %20s %8s %8s\n' "$made" $((2 * made)) "$secs" "$pace" \
-        "$open" "$first" "$later [$p90]" "$rss" "$find"
+    read -r _ open _ first _ later _ p90 _ rss _ find _ index <<< "$out"
+    printf '%-8s %8s %8s %8s %8s %9s %9s %20s %8s %8s\n' "$made" $((2 * made)) "$secs" "$pace" \
+        "$open" "$first" "$index" "$later [$p90]" "$rss" "$find"
     [ "$made" -lt "$want" ] && echo "  ($want asked: SoftHSM's pace fell to $pace pairs/s; stopped at $made within $LIMIT s)"
     bench_result "pairs_$want" "$made"
     bench_result "make_s_$want" "$secs"
@@ -82,6 +84,7 @@ for want in $COUNTS; do
     bench_result "lookup_us_$want" "$later" "$p90"
     bench_result "rss_kb_$want" "$rss"
     bench_result "find_us_$want" "$find"
+    bench_result "index_ms_$want" "$index"
     [ -z "$smallest" ] && smallest=$later small_n=$made
     largest=$later large_n=$made
 done
