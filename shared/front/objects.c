@@ -77,9 +77,10 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
     return rv;
 }
 
-/* Slot and context of a session, without holding its lock during the
- * core call. */
-static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx)
+/* Slot, context and flags (may be NULL) of a session, without holding
+ * its lock during the core call. */
+static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx,
+                          CK_FLAGS *flags)
 {
     hc_vsession_t *s;
     CK_RV rv = hc_front_session(h, &s);
@@ -87,19 +88,24 @@ static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx)
         return rv;
     *slot = s->slot;
     *ctx = s->ctx;
+    if (flags)
+        *flags = s->flags;
     hc_front_unlock(s);
     return CKR_OK;
 }
 
 /* Like session_slot, for a call on `obj`: it must be on the session's
  * token and visible to the profile. */
-static CK_RV session_obj(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, hc_ctx_t **ctx)
+static CK_RV session_obj(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, hc_ctx_t **ctx,
+                         CK_FLAGS *flags)
 {
     hc_vsession_t *s;
     CK_RV rv = hc_front_session(h, &s);
     if (rv != CKR_OK)
         return rv;
     *ctx = s->ctx;
+    if (flags)
+        *flags = s->flags;
     if (hc_obj_token(obj) != s->slot || !hc_front_visible(s, obj))
         rv = CKR_OBJECT_HANDLE_INVALID;
     hc_front_unlock(s);
@@ -112,17 +118,30 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
     if (!tmpl && n)
         return CKR_ARGUMENTS_BAD;
     hc_ctx_t *ctx;
-    CK_RV rv = session_obj(h, obj, &ctx);
+    CK_RV rv = session_obj(h, obj, &ctx, NULL);
     return rv == CKR_OK ? hc_get_attrs(ctx, obj, tmpl, n, NULL) : rv;
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj)
 {
     hc_ctx_t *ctx;
-    CK_RV rv = session_obj(h, obj, &ctx);
+    CK_FLAGS flags;
+    CK_RV rv = session_obj(h, obj, &ctx, &flags);
+    /* The objects the front shows are token objects. */
+    if (rv == CKR_OK && !(flags & CKF_RW_SESSION))
+        rv = CKR_SESSION_READ_ONLY;
     if (rv == CKR_OK && (rv = hc_destroy(ctx, obj, NULL)) == CKR_OK)
         hc_keyfacts_forget(obj);
     return rv;
+}
+
+/* Whether a template makes a token object (CKA_TOKEN true). */
+static bool token_object(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (t[i].type == CKA_TOKEN && t[i].pValue && t[i].ulValueLen == sizeof(CK_BBOOL))
+            return *(const CK_BBOOL *)t[i].pValue == CK_TRUE;
+    return false;
 }
 
 CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
@@ -136,9 +155,13 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
         return CKR_MECHANISM_INVALID; /* not listed either (mechs.h) */
     CK_SLOT_ID slot;
     hc_ctx_t *ctx;
-    CK_RV rv = session_slot(h, &slot, &ctx);
+    CK_FLAGS flags;
+    CK_RV rv = session_slot(h, &slot, &ctx, &flags);
     if (rv != CKR_OK)
         return rv;
+    if (!(flags & CKF_RW_SESSION) &&
+        (token_object(pub_tmpl, npub) || token_object(priv_tmpl, npriv)))
+        return CKR_SESSION_READ_ONLY;
     hc_obj_t p, q;
     hc_err_t err = { 0 };
     rv = hc_generate_key_pair(ctx, slot, mech, pub_tmpl, npub, priv_tmpl, npriv,
@@ -158,7 +181,7 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
         return CKR_ARGUMENTS_BAD;
     CK_SLOT_ID slot;
     hc_ctx_t *ctx;
-    CK_RV rv = session_slot(h, &slot, &ctx);
+    CK_RV rv = session_slot(h, &slot, &ctx, NULL);
     if (rv != CKR_OK)
         return rv;
     return hc_random(ctx, slot, buf, len, NULL);
@@ -172,7 +195,7 @@ CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
         return CKR_ARGUMENTS_BAD;
     CK_SLOT_ID slot;
     hc_ctx_t *ctx;
-    CK_RV rv = session_slot(h, &slot, &ctx);
+    CK_RV rv = session_slot(h, &slot, &ctx, NULL);
     if (rv != CKR_OK)
         return rv;
     return hc_seed_random(ctx, slot, seed, len, NULL);

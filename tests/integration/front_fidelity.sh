@@ -11,6 +11,8 @@
 #   (PSS hash, MGF and salt; a parameter a mechanism does not take) and
 #   refuse at the init with the CKR_ a module gives, and no C_SignInit
 #   reaches the token for them;
+# - a read-only session neither makes nor destroys token objects
+#   (CKR_SESSION_READ_ONLY);
 # - C_SeedRandom reaches the token;
 # - HSM errors: a demo-like flow (pkcs11-tool listing objects, reading a
 #   public key, signing twice, verifying) counts none in `hsmcache stats`
@@ -88,6 +90,11 @@ equals "control: PSS with a 222-byte salt signs" \
     "$(probe init sign CKM_RSA_PKCS_PSS rsa pss:sha256:sha256:222 | tr '\n' ' ')" "init CKR_OK data CKR_OK "
 equals "control: CKM_ECDSA_SHA256 on the key allowed only it gets past the init" \
     "$(probe init sign CKM_ECDSA_SHA256 only256 | head -1)" "init CKR_OK"
+
+# ---- read-only sessions ----
+equals "a read-only session cannot make token objects" "$(probe keypair rokey ro)" "keypair CKR_SESSION_READ_ONLY"
+equals "... nor destroy them" "$(probe destroy nosign ro)" "destroy CKR_SESSION_READ_ONLY"
+equals "... a read-write one can (control)" "$(probe destroy nosign)" "destroy CKR_OK"
 
 # ---- C_SeedRandom ----
 "$SIMCTL" "$SIMSTATE" reset

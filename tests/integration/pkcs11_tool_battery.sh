@@ -3,8 +3,9 @@
 # reports OK directly against SoftHSM on the same token, and no error the
 # direct run lacks. (SoftHSM 2.6.1 fails its own RSA-OAEP-with-label
 # check, so the two runs are compared rather than a clean pass expected.)
-# The front defers *Init to the data call, so the same refusal can surface
-# one call later: errors are compared by their return value.
+# The front judges at *Init what a module would (front_fidelity.sh); a
+# refusal only the token knows (SoftHSM refuses an OAEP label) still
+# surfaces one call later: errors are compared by their return value.
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
 make_token battery

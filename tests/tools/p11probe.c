@@ -16,10 +16,12 @@
  *       "init CKR_..." and, when the init succeeded, "data CKR_..." for
  *       the data call. PARAM: pss:HASH:MGF:SALT (e.g. pss:sha256:sha1:32),
  *       oaep:HASH:MGF, or raw:N (N bytes of parameter, all zero).
- *   p11probe MODULE keypair LABEL [nosign] [allow=MECH]
+ *   p11probe MODULE keypair LABEL [nosign] [allow=MECH] [ro]
  *       An EC P-256 key pair on the token, its private half without
- *       CKA_SIGN (nosign) or limited to MECH (CKA_ALLOWED_MECHANISMS):
- *       "keypair CKR_...".
+ *       CKA_SIGN (nosign) or limited to MECH (CKA_ALLOWED_MECHANISMS),
+ *       made in a read-only session (ro): "keypair CKR_...".
+ *   p11probe MODULE destroy LABEL [ro]
+ *       C_DestroyObject on the private key labelled LABEL: "destroy CKR_...".
  *   p11probe MODULE seed
  *       C_SeedRandom with 16 bytes: "seed CKR_...".
  * Mechanisms by PKCS#11 name (CKM_ECDSA_SHA256) or hex (0x1044). The
@@ -48,7 +50,7 @@ static const struct named { unsigned long v; const char *name; } rvs[] = {
     N(CKR_TEMPLATE_INCONSISTENT), N(CKR_USER_NOT_LOGGED_IN),
     N(CKR_RANDOM_SEED_NOT_SUPPORTED), N(CKR_RANDOM_NO_RNG),
     N(CKR_BUFFER_TOO_SMALL), N(CKR_ATTRIBUTE_TYPE_INVALID),
-    N(CKR_TOKEN_NOT_PRESENT), N(CKR_SESSION_HANDLE_INVALID),
+    N(CKR_TOKEN_NOT_PRESENT), N(CKR_SESSION_HANDLE_INVALID), N(CKR_SESSION_READ_ONLY),
 }, mechs[] = {
     N(CKM_RSA_PKCS), N(CKM_RSA_X_509), N(CKM_RSA_PKCS_OAEP), N(CKM_RSA_PKCS_PSS),
     N(CKM_MD5_RSA_PKCS), N(CKM_SHA1_RSA_PKCS), N(CKM_SHA224_RSA_PKCS),
@@ -406,6 +408,8 @@ static int cmd_keypair(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "nosign"))
             sign = CK_FALSE;
+        else if (!strcmp(argv[i], "ro"))
+            continue; /* main opened a read-only session */
         else if (strncmp(argv[i], "allow=", 6) || !mech_by_name(argv[i] + 6, &allowed))
             return fprintf(stderr, "bad option %s\n", argv[i]), 1;
     }
@@ -424,7 +428,7 @@ static int cmd_keypair(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 3)
-        return fprintf(stderr, "usage: p11probe MODULE mechs|init|keypair|seed ...\n"), 1;
+        return fprintf(stderr, "usage: p11probe MODULE mechs|init|keypair|destroy|seed ...\n"), 1;
     void *lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
     CK_C_GetFunctionList gfl = lib ? (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList") : NULL;
     if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
@@ -435,8 +439,11 @@ int main(int argc, char **argv)
     CK_RV rv = f->C_GetSlotList(CK_TRUE, &slot, &n);
     if ((rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL) || n == 0)
         return fprintf(stderr, "p11probe: no slot with a token\n"), 1;
-    if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                               &sess)) != CKR_OK)
+    CK_FLAGS flags = CKF_SERIAL_SESSION | CKF_RW_SESSION;
+    for (int i = 3; i < argc; i++)
+        if (!strcmp(argv[i], "ro"))
+            flags = CKF_SERIAL_SESSION;
+    if ((rv = f->C_OpenSession(slot, flags, NULL, NULL, &sess)) != CKR_OK)
         return fprintf(stderr, "p11probe: C_OpenSession %s\n", RV(rv)), 1;
     int st = 1;
     if (!strcmp(argv[2], "mechs")) {
@@ -445,6 +452,12 @@ int main(int argc, char **argv)
         st = cmd_init(argc - 3, argv + 3);
     } else if (!strcmp(argv[2], "keypair")) {
         st = cmd_keypair(argc - 3, argv + 3);
+    } else if (!strcmp(argv[2], "destroy") && argc > 3) {
+        CK_OBJECT_HANDLE k;
+        if (keys(CKO_PRIVATE_KEY, argv[3], &k, 1) == 1) {
+            printf("destroy %s\n", RV(f->C_DestroyObject(sess, k)));
+            st = 0;
+        }
     } else if (!strcmp(argv[2], "seed")) {
         unsigned char seed[16] = "p11probe seed..";
         printf("seed %s\n", RV(f->C_SeedRandom(sess, seed, sizeof seed)));
