@@ -206,7 +206,7 @@ CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
         }
         destroy_copy(t, s, c);
         char name[300];
-        if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID)
+        if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
             return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: key %s: "
                           "its token object is gone (%s)", t->cfg->name,
                           hc_keyent_name(e, name, sizeof name),

@@ -393,6 +393,7 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
     CK_RV rv = CKR_OK;
     /* A refused handle is not kept for the next call, and is found again
      * once in this one: a cached handle outlives a re-created object. */
+    bool copy_refused = false;
     for (int attempt = 0; attempt < 2; attempt++) {
         CK_OBJECT_HANDLE h, use;
         if ((rv = hc_keyindex_resolve(t, s, k->e, &h, err)) != CKR_OK)
@@ -404,10 +405,11 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
             rv = k->fn(t, s, use, k->arg, err);
         if (!handle_refused(rv))
             break;
-        if (use != h) { /* the copy refused: the token object, at once */
-            hc_keycopy_refused(t, s, use); /* not copied again: no loop */
+        if (use != h && !copy_refused) { /* the token object, at once */
+            hc_keycopy_refused(t, s, use); /* and the key not copied again */
+            copy_refused = true;
             attempt--;
-        } else {
+        } else if (use == h) {
             drop_handle(t, k->e, h, s->gen);
         }
     }
