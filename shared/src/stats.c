@@ -415,6 +415,26 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
               "# TYPE hsmcache_processes gauge\nhsmcache_processes{state="
               "\"recorded\"} %d\nhsmcache_processes{state=\"running\"} %d\n",
               files, live);
+    const hc_shared_stats_t *sh = &f->shared;
+    if (sh->enabled) {
+        hc_sb_printf(&b, "# HELP hsmcache_shared_total Shared signature tier events "
+                     "(sharedtier.h).\n# TYPE hsmcache_shared_total counter\n");
+        static const char *const ev[] = { "hits", "misses", "forged", "skipped", "written",
+                                          "write_errors", "dropped" };
+        _Static_assert(sizeof *sh == offsetof(hc_shared_stats_t, hits) + sizeof ev /
+                       sizeof ev[0] * sizeof(uint64_t), "one name per shared counter");
+        const uint64_t *v = &sh->hits;
+        for (size_t k = 0; k < sizeof ev / sizeof ev[0]; k++)
+            hc_sb_printf(&b, "hsmcache_shared_total{event=\"%s\"} %llu\n", ev[k],
+                         (unsigned long long)v[k]);
+        hc_sb_printf(&b, "# HELP hsmcache_shared_processes Running processes by the "
+                     "shared tier's state.\n# TYPE hsmcache_shared_processes gauge\n"
+                     "hsmcache_shared_processes{state=\"reading\"} %llu\n"
+                     "hsmcache_shared_processes{state=\"skipping\"} %llu\n"
+                     "hsmcache_shared_processes{state=\"writing\"} %llu\n",
+                     (unsigned long long)sh->reading, (unsigned long long)sh->skipping,
+                     (unsigned long long)sh->writing);
+    }
     if (f->presign.running)
         hc_sb_printf(&b, "# HELP hsmcache_presign_signatures Next week's signatures "
                   "by state.\n# TYPE hsmcache_presign_signatures gauge\n"
