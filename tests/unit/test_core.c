@@ -429,6 +429,40 @@ static void key_the_token_will_not_copy_still_signs(void **state)
     hc_close(ctx);
 }
 
+/* A module whose C_CopyObject lies about the copy's handle: the checked
+ * layer (p11call.h) answers HC_P11_FAULT and hands out no handle, so the
+ * core never signs with, or destroys with its session, the original. */
+static int copy_mode; /* 0: the original's handle, 1: none, 2: a new one */
+static CK_RV lying_copy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
+                        CK_ULONG n, CK_OBJECT_HANDLE_PTR copy)
+{
+    (void)s, (void)t, (void)n;
+    *copy = copy_mode == 0 ? o : copy_mode == 1 ? CK_INVALID_HANDLE : o + 1;
+    return CKR_OK;
+}
+
+static void lying_copy_object_is_a_fault(void **state)
+{
+    (void)state;
+    static const hc_logger_t quiet = { "test", -1 };
+    CK_FUNCTION_LIST fl = { .version = { 2, 40 } };
+    hc_p11_t p = { .fl = &fl, .token = "tok", .module = "/opt/liar.so", .log = &quiet };
+    CK_OBJECT_HANDLE h = 7;
+    hc_err_t err = { 0 };
+    assert_int_equal(hc_p11_copy_object(&p, 1, 42, NULL, 0, &h, &err), CKR_FUNCTION_NOT_SUPPORTED);
+    assert_int_equal(h, CK_INVALID_HANDLE);
+    fl.C_CopyObject = lying_copy;
+    for (copy_mode = 0; copy_mode < 2; copy_mode++) {
+        h = 7;
+        assert_int_equal(hc_p11_copy_object(&p, 1, 42, NULL, 0, &h, &err), HC_P11_FAULT);
+        assert_int_equal(h, CK_INVALID_HANDLE);
+        assert_non_null(strstr(err.msg, "token tok: module /opt/liar.so: C_CopyObject "
+                                        "returned CKR_OK with handle"));
+    }
+    assert_int_equal(hc_p11_copy_object(&p, 1, 42, NULL, 0, &h, &err), CKR_OK);
+    assert_int_equal(h, 43); /* a new handle: accepted */
+}
+
 /* ---- the key index (keyhash.h): lookups by label or id from memory ---- */
 
 /* Once every object has been seen (a context's fourth lookup by label),
@@ -495,6 +529,7 @@ int main(void)
         cmocka_unit_test(signing_uses_one_session_copy_per_key),
         cmocka_unit_test(copy_never_outlives_a_recreated_key),
         cmocka_unit_test(key_the_token_will_not_copy_still_signs),
+        cmocka_unit_test(lying_copy_object_is_a_fault),
         cmocka_unit_test(lookup_by_label_follows_generate_and_destroy),
         cmocka_unit_test(missing_pin_file_is_explained),
     };
