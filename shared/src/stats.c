@@ -261,6 +261,7 @@ static void add_shared_gauges(hc_stats_file_t *sum, const hc_shared_stats_t *sh)
     sum->shared.reading += HC_GET(sh->reading);
     sum->shared.skipping += HC_GET(sh->skipping);
     sum->shared.writing += HC_GET(sh->writing);
+    sum->shared.purging += HC_GET(sh->purging);
 }
 
 int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
@@ -357,14 +358,16 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
         const hc_shared_stats_t *sh = &f->shared;
         if (sh->enabled)
             hc_sb_printf(&b, "shared-cache: processes reading %llu, skipping %llu, "
-                         "writing %llu; hits %llu, misses %llu, forged %llu, skipped "
-                         "%llu, written %llu, write errors %llu, dropped %llu\n",
+                         "writing %llu, purging %llu; hits %llu, misses %llu, forged %llu, "
+                         "skipped %llu, written %llu, write errors %llu, dropped %llu, "
+                         "purged %llu\n",
                          (unsigned long long)sh->reading, (unsigned long long)sh->skipping,
-                         (unsigned long long)sh->writing, (unsigned long long)sh->hits,
+                         (unsigned long long)sh->writing, (unsigned long long)sh->purging,
+                         (unsigned long long)sh->hits,
                          (unsigned long long)sh->misses, (unsigned long long)sh->forged,
                          (unsigned long long)sh->skipped, (unsigned long long)sh->written,
                          (unsigned long long)sh->write_errors,
-                         (unsigned long long)sh->dropped);
+                         (unsigned long long)sh->dropped, (unsigned long long)sh->purged);
 
         return hc_sb_take(&b);
     }
@@ -420,7 +423,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
         hc_sb_printf(&b, "# HELP hsmcache_shared_total Shared signature tier events "
                      "(sharedtier.h).\n# TYPE hsmcache_shared_total counter\n");
         static const char *const ev[] = { "hits", "misses", "forged", "skipped", "written",
-                                          "write_errors", "dropped" };
+                                          "write_errors", "dropped", "purged" };
         _Static_assert(sizeof *sh == offsetof(hc_shared_stats_t, hits) + sizeof ev /
                        sizeof ev[0] * sizeof(uint64_t), "one name per shared counter");
         const uint64_t *v = &sh->hits;
@@ -431,9 +434,10 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                      "shared tier's state.\n# TYPE hsmcache_shared_processes gauge\n"
                      "hsmcache_shared_processes{state=\"reading\"} %llu\n"
                      "hsmcache_shared_processes{state=\"skipping\"} %llu\n"
-                     "hsmcache_shared_processes{state=\"writing\"} %llu\n",
+                     "hsmcache_shared_processes{state=\"writing\"} %llu\n"
+                     "hsmcache_shared_processes{state=\"purging\"} %llu\n",
                      (unsigned long long)sh->reading, (unsigned long long)sh->skipping,
-                     (unsigned long long)sh->writing);
+                     (unsigned long long)sh->writing, (unsigned long long)sh->purging);
     }
     if (f->presign.running)
         hc_sb_printf(&b, "# HELP hsmcache_presign_signatures Next week's signatures "

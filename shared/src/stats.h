@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define HC_STATS_MAGIC 0x48435354u /* "HCST" */
-#define HC_STATS_VERSION 4u
+#define HC_STATS_VERSION 5u
 #define HC_STATS_TOKENS 32
 #define HC_STATS_KEYS 128
 #define HC_STATS_BUCKETS 12
@@ -66,6 +66,7 @@ typedef struct hc_shared_stats {
     uint64_t reading;         /* gauge: lookups use the tier */
     uint64_t skipping;        /* gauge: the breaker is open, lookups skip it */
     uint64_t writing;         /* gauge: the writer's connection is up */
+    uint64_t purging;         /* gauge: holds the purge lease (sharedpurge.h) */
     uint64_t hits;            /* rows verified with the public key, served */
     uint64_t misses;          /* lookups the tier had no live row for */
     uint64_t forged;          /* rows that failed verification: never served */
@@ -74,6 +75,7 @@ typedef struct hc_shared_stats {
     uint64_t written;         /* signatures written by the writer */
     uint64_t write_errors;    /* batches the database refused or lost */
     uint64_t dropped;         /* signatures given up (queue full, failed batch) */
+    uint64_t purged;          /* expired rows deleted as the lease holder */
 } hc_shared_stats_t;
 
 typedef struct hc_stats_file {
