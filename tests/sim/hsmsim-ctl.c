@@ -15,6 +15,8 @@
  *                                    config's `hostile` too
  *   hsmsim-ctl STATE hits            answers the fault falsified since the
  *                                    last reset, per function, "C_Sign 2"
+ *   hsmsim-ctl STATE hang on|off     every call blocks until `hang off`
+ *   hsmsim-ctl STATE hanging         how many calls are blocked now
  * Only `reset` creates a missing state file. The reports (counts, get,
  * pin-status, hits) refuse a file no simulator has loaded: a count of 0 from a
  * simulator nobody used is not an answer.
@@ -32,7 +34,7 @@ static const struct option longopts[] = { HC_LONGOPT_HELP, { 0 } };
 static const hc_cmdline_t cmdline = {
     .prog = "hsmsim-ctl",
     .args = "STATE counts|get FN|reset|remove MS|insert|invalidate|pin-status|unlock|"
-            "loads|hostile NAME|hits",
+            "loads|hostile NAME|hits|hang on|off|hanging",
     .help = "Reads and steers the simulators that use the state file STATE (see the top\n"
             "of tests/sim/hsmsim-ctl.c for each command). Options:\n"
             "  --help   this help\n",
@@ -105,6 +107,11 @@ int main(int argc, char **argv)
         printf("wrong %u locked %u\n", s->wrong_pins, s->locked);
     } else if (!strcmp(cmd, "loads")) {
         printf("%llu\n", (unsigned long long)__atomic_load_n(&s->loads, __ATOMIC_RELAXED));
+    } else if (!strcmp(cmd, "hang") && argc == 4 &&
+               (!strcmp(argv[3], "on") || !strcmp(argv[3], "off"))) {
+        __atomic_store_n(&s->hang, !strcmp(argv[3], "on"), __ATOMIC_RELAXED);
+    } else if (!strcmp(cmd, "hanging")) {
+        printf("%u\n", __atomic_load_n(&s->hanging, __ATOMIC_RELAXED));
     } else if (!strcmp(cmd, "unlock")) {
         __atomic_store_n(&s->wrong_pins, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&s->locked, 0, __ATOMIC_RELAXED);

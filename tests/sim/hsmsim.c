@@ -19,6 +19,20 @@
  * $HSMSIM_SET="key=value;key=value" overrides the file (for one run).
  * Faults are switched at run time with hsmsim-ctl.
  *
+ * Several simulated devices in one process (the members of a token
+ * group): copy hsmsim.so to another name, e.g. hsmsim-a.so; that copy
+ * reads $HSMSIM_CONF_hsmsim_a (its file name without ".so", every byte
+ * but a letter or digit made '_') when set, else $HSMSIM_CONF. Each copy
+ * has its own config and state file; for faults that close sessions
+ * (remove, invalidate) to hit one device only, give each copy its own
+ * copy of the real module too (`module =`): one module instance serves
+ * every copy that names the same file.
+ *
+ * Hang: `hsmsim-ctl STATE hang on` makes every call that reaches the
+ * device block until `hang off` (a device that stops answering, as a
+ * network HSM behind a dead link does); `hsmsim-ctl STATE hanging` says
+ * how many calls are blocked.
+ *
  * Hostile mode: answers a buggy or hostile module gives, one fault at a
  * time, switched for every process by `hsmsim-ctl STATE hostile NAME|off`
  * (which then overrides the config's `hostile`). The simulator never
@@ -152,6 +166,30 @@ static int parse_item(char *item)
     return key[0] ? set_option(key, val) : 0;
 }
 
+/* "HSMSIM_CONF_" and this copy's file name without ".so", every byte
+ * but a letter or digit made '_'; false when the name is unknown or long. */
+static bool own_conf_var(char *out, size_t size)
+{
+    Dl_info info;
+    if (!dladdr((void *)&sim_enter, &info) || !info.dli_fname)
+        return false;
+    const char *base = strrchr(info.dli_fname, '/');
+    base = base ? base + 1 : info.dli_fname;
+    size_t len = strlen(base);
+    if (len > 3 && !strcmp(base + len - 3, ".so"))
+        len -= 3;
+    if (len == 0 || len + 13 > size)
+        return false;
+    memcpy(out, "HSMSIM_CONF_", 12);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)base[i];
+        out[12 + i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') ? (char)c : '_';
+    }
+    out[12 + len] = '\0';
+    return true;
+}
+
 static int load_config(void)
 {
     memset(&cfg, 0, sizeof cfg);
@@ -160,7 +198,10 @@ static int load_config(void)
     cfg.concurrency = 1;
     cfg.pin_tries = 3;
     snprintf(cfg.module, sizeof cfg.module, "/usr/lib/softhsm/libsofthsm2.so");
-    const char *path = getenv("HSMSIM_CONF");
+    char own[64];
+    const char *path = own_conf_var(own, sizeof own) ? getenv(own) : NULL;
+    if (!path || !path[0])
+        path = getenv("HSMSIM_CONF");
     if (!path || !path[0]) {
         sim_error("%s", "HSMSIM_CONF is not set");
         return -1;
@@ -287,6 +328,12 @@ CK_RV sim_enter(int idx, enum sim_kind kind)
     if (!sim_real)
         return CKR_CRYPTOKI_NOT_INITIALIZED;
     __atomic_fetch_add(&sh->calls[idx], 1, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&sh->hang, __ATOMIC_RELAXED)) {
+        __atomic_fetch_add(&sh->hanging, 1, __ATOMIC_RELAXED);
+        while (__atomic_load_n(&sh->hang, __ATOMIC_RELAXED))
+            sleep_ms(5);
+        __atomic_fetch_sub(&sh->hanging, 1, __ATOMIC_RELAXED);
+    }
     if (idx == idx_sign && cfg.absent_after_ops &&
         __atomic_add_fetch(&sh->sign_ops, 1, __ATOMIC_RELAXED) == cfg.absent_after_ops)
         remove_token(cfg.absent_for_ms);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #define SIM_NFUNCS 68
-#define SIM_MAGIC 0x53494d32u
+#define SIM_MAGIC 0x53494d33u
 
 /* The hostile faults (a buggy or hostile module's answers; hsmsim.c's
  * header says what each does). SIM_HOSTILE_OFF is none. */
@@ -49,6 +49,9 @@ typedef struct sim_shared {
                                        1 + enum sim_hostile (1 = off) */
     uint64_t hits[SIM_NFUNCS];      /* answers a hostile fault falsified,
                                        per function, since reset */
+    uint32_t hang;                  /* set by hsmsim-ctl hang on: every call
+                                       blocks until it is off again */
+    uint32_t hanging;               /* calls blocked by it right now */
 } sim_shared_t;
 
 extern const char *const sim_function_names[SIM_NFUNCS];
