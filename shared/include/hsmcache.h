@@ -3,10 +3,10 @@
  *
  * A plugin never talks to a PKCS#11 module itself: it opens one context
  * (hc_open) for its profile and turns its host's requests into the calls
- * below. Behind the context sits a transport: today the embedded core
- * (sessions, caches and PINs in this process); the agent transport slots in
- * behind the same calls (see struct hc_ops in src/transport.h), so plugins do
- * not change when it does.
+ * below. Behind the context sits one of two transports (struct hc_ops in
+ * src/transport.h), chosen at hc_open by the config: the embedded core
+ * (sessions, caches and PINs in this process), or hsmcached's socket when
+ * `[core] agent` names one. Plugins make the same calls either way.
  *
  * Contract for every call:
  * - Returns a PKCS#11 return value (CKR_OK on success) so the PKCS#11 front
