@@ -88,6 +88,38 @@ static bool by_label_or_id(const CK_ATTRIBUTE *tmpl, CK_ULONG n)
     return false;
 }
 
+static CK_RV class_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                      void *arg, hc_err_t *err)
+{
+    CK_ATTRIBUTE a = { CKA_CLASS, arg, sizeof(CK_OBJECT_CLASS) };
+    return hc_p11_get_attrs(&t->p11, s->h, h, &a, 1, err);
+}
+
+/* Keeps the index's answers whose object is still on the token (one
+ * attribute read each, found again by identity when its handle is
+ * refused): another process may have destroyed one since, and a lookup
+ * must then find what the token holds now. Gone ones are forgotten. */
+static CK_RV still_there(hc_core_t *c, hc_token_t *t, hc_obj_t *objs, size_t *count)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < *count; i++) {
+        hc_keyent_t *e = hc_keyindex_get(c, objs[i], NULL);
+        CK_OBJECT_CLASS cls;
+        CK_RV rv = e ? hc_key_run(t, e, true, false, class_op, &cls, NULL)
+                     : CKR_OBJECT_HANDLE_INVALID;
+        if (rv == CKR_OK)
+            objs[kept++] = objs[i];
+        else if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID) {
+            if (e)
+                hc_keyindex_forget(t, e);
+        } else {
+            return rv; /* the token's search reports it */
+        }
+    }
+    *count = kept;
+    return CKR_OK;
+}
+
 CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                    hc_obj_t **objs, size_t *count, hc_err_t *err)
 {
@@ -95,8 +127,13 @@ CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
     hc_token_t *t = &c->tokens[tok];
     if (by_label_or_id(tmpl, n)) {
         index_all(t);
-        if (hc_keyindex_lookup(t, tmpl, n, objs, count))
-            return CKR_OK;
+        if (hc_keyindex_lookup(t, tmpl, n, objs, count)) {
+            if (still_there(c, t, *objs, count) == CKR_OK && *count > 0)
+                return CKR_OK;
+            free(*objs);
+            *objs = NULL;
+            *count = 0;
+        }
     }
     struct find_arg a = { tmpl, n, NULL, 0 };
     CK_RV rv = hc_pool_run(t, true, false, find_op, &a, err);

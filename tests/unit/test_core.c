@@ -468,8 +468,9 @@ static void lying_copy_object_is_a_fault(void **state)
 /* Once every object has been seen (a context's fourth lookup by label),
  * lookups by label are answered by the index: it must follow the
  * context's own generate and destroy (a second pair under a known label is
- * found, a destroyed key no longer is), and a key another context made
- * since is found by the token's search. */
+ * found, a destroyed key no longer is); a key another context made since
+ * is found by the token's search, and one it destroyed and made again
+ * under the same label is found anew, not answered from the index. */
 static void lookup_by_label_follows_generate_and_destroy(void **state)
 {
     (void)state;
@@ -489,6 +490,14 @@ static void lookup_by_label_follows_generate_and_destroy(void **state)
     hc_obj_t pk3, sk3;
     make_pair(b, "made-elsewhere", id3, sizeof id3, true, &pk3, &sk3);
     hc_obj_t found = one_key(a, "pkcs11:token=dns;object=made-elsewhere;type=private");
+    sign_key(a, found, b, pk3);
+    /* Made again elsewhere under the same label, another id: a's index
+     * still names the old key, which must not be the answer. */
+    static const unsigned char id4[] = { 0x1d, 4 };
+    assert_int_equal(hc_destroy(b, sk3, NULL), CKR_OK);
+    assert_int_equal(hc_destroy(b, pk3, NULL), CKR_OK);
+    make_pair(b, "made-elsewhere", id4, sizeof id4, true, &pk3, &sk3);
+    found = one_key(a, "pkcs11:token=dns;object=made-elsewhere;type=private");
     sign_key(a, found, b, pk3);
     assert_int_equal(hc_destroy(a, sk2, NULL), CKR_OK);
     assert_int_equal(hc_destroy(a, pk, NULL), CKR_OK);
