@@ -2,7 +2,11 @@
  * the HSM. Digest-sign hashes here and sends the token only the hash
  * (ECDSA) or the DigestInfo / hash (RSA PKCS#1 / PSS) through the core;
  * EdDSA hashes inside the algorithm, so the token gets the message. Signature
- * caching is off for this profile: each call is one HSM signature. */
+ * caching is off for this profile: each call is one HSM signature. The
+ * parameters (digest, padding, PSS salt and MGF1) are checked when set and
+ * against the key before the token is asked; the AlgorithmIdentifier for
+ * certificates comes from algid.c. Every refusal puts a message naming
+ * the key on OpenSSL's error stack. */
 #include <errno.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
@@ -424,15 +428,17 @@ static int dsign_final(void *ctx, unsigned char *sig, size_t *siglen, size_t sig
 }
 
 /* EdDSA is one-shot and takes no digest ("" or none from OpenSSL). */
+static int eddsa_no_digest(hp_sig_t *s, const char *mdname, const hp_key_t *k)
+{
+    if (!mdname || !mdname[0])
+        return 1;
+    hp_raise(s->prov, "Ed25519 takes no digest (got %s)%s%s", mdname, k ? " for key " : "", k ? k->name : "");
+    return 0;
+}
+
 static int eddsa_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
 {
-    hp_sig_t *s = ctx;
-    if (mdname && mdname[0]) {
-        hp_raise(s->prov, "Ed25519 takes no digest (got %s)%s%s", mdname, provkey ? " for key " : "",
-                 provkey ? ((hp_key_t *)provkey)->name : "");
-        return 0;
-    }
-    return sig_init(s, provkey, params);
+    return eddsa_no_digest(ctx, mdname, provkey) && sig_init(ctx, provkey, params);
 }
 
 static int eddsa_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsize,
@@ -450,8 +456,10 @@ static int verify_init(void *ctx, void *provkey, const OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
     hp_key_t *k = provkey;
-    if (!k)
+    if (!k || !k->pub) {
+        hp_raise(s->prov, "verification needs a key with its public half");
         return 0;
+    }
     hp_key_ref(k);
     hp_key_unref(s->key);
     s->key = k;
@@ -502,9 +510,7 @@ static int dverify_final(void *ctx, const unsigned char *sig, size_t siglen)
 
 static int eddsa_verify_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
 {
-    if (mdname && mdname[0])
-        return 0;
-    return verify_init(ctx, provkey, params);
+    return eddsa_no_digest(ctx, mdname, provkey) && verify_init(ctx, provkey, params);
 }
 
 static int eddsa_verify(void *ctx, const unsigned char *sig, size_t siglen,
