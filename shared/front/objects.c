@@ -175,7 +175,9 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     return CKR_OK;
 }
 
-CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
+/* C_GenerateRandom, or C_SeedRandom (`seed`), on the session's token:
+ * seeds go to the token, whose generator, not ours, makes the bytes. */
+static CK_RV random_call(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len, bool seed)
 {
     if (!buf && len)
         return CKR_ARGUMENTS_BAD;
@@ -184,19 +186,16 @@ CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
     CK_RV rv = session_slot(h, &slot, &ctx, NULL);
     if (rv != CKR_OK)
         return rv;
-    return hc_random(ctx, slot, buf, len, NULL);
+    return seed ? hc_seed_random(ctx, slot, buf, len, NULL)
+                : hc_random(ctx, slot, buf, len, NULL);
 }
 
-/* Passed to the token (hc_seed_random): its generator, not ours, makes
- * C_GenerateRandom's bytes. */
+CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)
+{
+    return random_call(h, buf, len, false);
+}
+
 CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
-    if (!seed && len)
-        return CKR_ARGUMENTS_BAD;
-    CK_SLOT_ID slot;
-    hc_ctx_t *ctx;
-    CK_RV rv = session_slot(h, &slot, &ctx, NULL);
-    if (rv != CKR_OK)
-        return rv;
-    return hc_seed_random(ctx, slot, seed, len, NULL);
+    return random_call(h, seed, len, true);
 }
