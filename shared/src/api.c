@@ -104,6 +104,12 @@ const char *hc_token_name(const hc_ctx_t *ctx, size_t tok)
     return ctx->ops->token_name(ctx->impl, tok);
 }
 
+const char *hc_token_configured_label(const hc_ctx_t *ctx, size_t tok)
+{
+    const char *l = ctx->ops->token_label ? ctx->ops->token_label(ctx->impl, tok) : NULL;
+    return l ? l : "";
+}
+
 long hc_token_index(const hc_ctx_t *ctx, const char *name)
 {
     size_t n = hc_token_count(ctx);

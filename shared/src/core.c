@@ -74,6 +74,12 @@ static const char *core_token_name(const void *impl, size_t tok)
     return tok < c->ntokens ? c->tokens[tok].cfg->name : NULL;
 }
 
+static const char *core_token_label(const void *impl, size_t tok)
+{
+    const hc_core_t *c = impl;
+    return tok < c->ntokens ? c->tokens[tok].cfg->label : NULL;
+}
+
 static bool core_cache_enabled(const void *impl)
 {
     return ((const hc_core_t *)impl)->cache != NULL;
@@ -207,6 +213,7 @@ static const hc_ops_t embedded_ops = {
     .config_path = core_config_path,
     .token_count = core_token_count,
     .token_name = core_token_name,
+    .token_label = core_token_label,
     .signature_cache_enabled = core_cache_enabled,
     .token_status = core_token_status,
     .mechanisms = core_mechanisms,

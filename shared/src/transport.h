@@ -23,6 +23,10 @@ typedef struct hc_ops {
     const char *(*config_path)(const void *impl);
     size_t (*token_count)(const void *impl);
     const char *(*token_name)(const void *impl, size_t tok);
+    /* The real label the token is configured to have, known without
+     * asking it ("" when only a serial is configured); NULL when the
+     * transport does not know (then every token may match a URI). */
+    const char *(*token_label)(const void *impl, size_t tok);
     bool (*signature_cache_enabled)(const void *impl);
     CK_RV (*token_status)(void *impl, size_t tok, hc_token_status_t *st, hc_err_t *err);
     CK_RV (*mechanisms)(void *impl, size_t tok, CK_MECHANISM_TYPE *list, CK_ULONG *count, hc_err_t *err);
@@ -57,6 +61,8 @@ typedef struct hc_ops {
  * index is the transport's own table position. hc_obj_index of a
  * reference that is not one gives SIZE_MAX. */
 hc_obj_t hc_obj_make(size_t tok, size_t index);
+/* ops->token_label, "" when the transport has none (api.c). */
+const char *hc_token_configured_label(const hc_ctx_t *ctx, size_t tok);
 size_t hc_obj_index(hc_obj_t obj);
 
 /* The embedded core: opens `impl` for `profile` with a loaded config,

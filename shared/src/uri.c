@@ -5,6 +5,8 @@
  * use), else the real token label; serial=, model=, manufacturer= match the
  * real token. object=, id= and type= become the find template. A URI that
  * carries pin-value or pin-source is refused: PINs come from the store.
+ * A token the URI cannot select by what is configured (hc_uri_may_select)
+ * is not asked at all, so a lookup never loads an unrelated token's module.
  */
 #include <p11-kit/uri.h>
 #include <stdlib.h>
@@ -69,6 +71,8 @@ CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label,
                       "token matches (see 'hsmcache tokens')", uri);
     for (size_t i = 0; i < hc_token_count(ctx); i++) {
         hc_token_status_t st;
+        if (!hc_uri_may_select(u, hc_token_name(ctx, i), hc_token_configured_label(ctx, i)))
+            continue; /* not asked: its module stays unloaded */
         if (hc_token_status(ctx, i, &st, NULL) != CKR_OK && !st.info_valid)
             continue;
         if (token_selected(u, hc_token_name(ctx, i), &st)) {
@@ -104,6 +108,8 @@ CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
     bool any_token = false;
     for (size_t tok = 0; tok < hc_token_count(ctx) && rv == CKR_OK; tok++) {
         hc_token_status_t st;
+        if (!hc_uri_may_select(u, hc_token_name(ctx, tok), hc_token_configured_label(ctx, tok)))
+            continue; /* not asked: its module stays unloaded */
         if (hc_token_status(ctx, tok, &st, NULL) != CKR_OK && !st.info_valid)
             continue;
         if (!token_selected(u, hc_token_name(ctx, tok), &st))

@@ -4,7 +4,9 @@
 # also holds a token whose module does not exist, a token that is absent
 # from its module, and a present token behind the simulator, ssh-keygen
 # signs with nothing on stderr and the simulator's module is never
-# initialized (its load count does not move). The control: when the key
+# initialized (its load count does not move); nor does `hsmcache sshca
+# pubkey` initialize it (a pkcs11: URI lookup asks only the tokens the
+# URI can select). The control: when the key
 # URI names no token, every token may hold it, so all are asked again:
 # the simulator is initialized and the missing module is reported, which
 # shows both observations can see a token being touched.
@@ -26,7 +28,12 @@ lazy_config "pkcs11:token=ssh;object=ca"
 store_pin ssh
 store_pin spare
 "$HC" keygen ssh ca ecdsa-p256 > /dev/null
-grep ' ca$' < <("$HC" sshca pubkey 2>/dev/null) > "$T/ca.pub"
+loads=$("$SIMCTL" "$SIMSTATE" loads)
+"$HC" sshca pubkey > "$T/pubkey.out" 2> "$T/pubkey.err"
+grep ' ca$' "$T/pubkey.out" > "$T/ca.pub"
+check "hsmcache sshca pubkey prints the CA key" test -s "$T/ca.pub"
+equals "... and finds it without initializing the other tokens' modules (simulator loads)" \
+    "$("$SIMCTL" "$SIMSTATE" loads)" "$loads"
 CA_FP=$(ssh-keygen -lf "$T/ca.pub" | awk '{ print $2 }')
 ssh-keygen -q -t ed25519 -N '' -f "$T/u1"
 
