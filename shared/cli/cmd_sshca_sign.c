@@ -119,8 +119,14 @@ int hc_cmd_sshca_sign(hc_cli_t *cli)
             return hc_usage_error(&sign_cmdline, "options longer than %d bytes",
                                   HC_ISSUE_MAX_OPTS);
     }
-    if ((c = hc_opt_args(&o, 1, 1)) >= 0)
-        return c;
+    /* Options end at PUBKEY (ssh-keygen's way): one after it is an
+     * argument too many, and the message says why. */
+    int nargs = cli->argc - o.first;
+    if (nargs != 1)
+        return hc_usage_error(&sign_cmdline, "give exactly one PUBKEY, after the options "
+                              "(%d argument%s given%s%s%s)", nargs, nargs == 1 ? "" : "s",
+                              nargs > 1 ? "; unexpected '" : "",
+                              nargs > 1 ? cli->argv[o.first + 1] : "", nargs > 1 ? "'" : "");
     const char *file = cli->argv[o.first];
     hc_config_t *cfg = hc_cli_config(cli);
     if (!cfg)

@@ -63,7 +63,7 @@ equals "pdns-hsm -h (kept): the same help, exit 0" "$st:$(head -1 <<< "$out")" \
     "0:usage: pdns-hsm [--config-dir DIR] [--hsmcache-conf FILE] COMMAND [ARGS]"
 # In sshca sign, -h is ssh-keygen's host certificate, not help.
 usage_fail "hsmcache sshca sign -h: a host certificate still wants its PUBKEY" \
-    "0 arguments given, 1 wanted" "$HC" sshca sign -h
+    "give exactly one PUBKEY, after the options (0 arguments given)" "$HC" sshca sign -h
 contains "hsmcache tokens --help documents the exit status of an absent token" \
     "$("$HC" tokens --help)" "  1  a token is absent"
 
