@@ -37,8 +37,9 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
         rv = hc_p11_sign(&t->p11, s->h, a->data, a->len, a->sig, &n, err);
         a->sig_len = n;
         HC_INC(t->stats->hsm_signs);
-        if (a->e->stats)
-            HC_INC(a->e->stats->hsm_signs);
+        hc_key_stats_t *ks = __atomic_load_n(&a->e->stats, __ATOMIC_RELAXED);
+        if (ks)
+            HC_INC(ks->hsm_signs);
         hc_stats_latency(t->stats, hc_now_us() - start);
     }
     char name[300];
@@ -121,7 +122,8 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     if (!e)
         return rv;
     HC_INC(t->stats->sign_requests);
-    if (!e->stats) {
+    /* Set once, by whichever thread signs with the key first. */
+    if (!__atomic_load_n(&e->stats, __ATOMIC_RELAXED)) {
         char name[300];
         hc_key_stats_t *ks = hc_stats_key(&c->stats, t->cfg->name,
                                           e->labellen ? e->label
