@@ -1,5 +1,7 @@
-/* urimatch.h: pkcs11: URIs as access rules (hsmcached's [client] keys).
- * A compiled URI is immutable and may be matched from any thread. */
+/* urimatch.h: pkcs11: URIs as access rules (hsmcached's [client] keys),
+ * and which configured tokens a URI can be on at all (hosts leave the
+ * others' modules unloaded). A compiled URI is immutable and may be
+ * matched from any thread. */
 #ifndef HC_URIMATCH_H
 #define HC_URIMATCH_H
 
