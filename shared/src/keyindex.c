@@ -10,7 +10,7 @@
  * Entries are hashed per token (keyhash.h) by (generation, handle) and by
  * label and id, so mapping a found handle and finding an entry again cost
  * the same with 20,000 keys as with 10; once every object has been seen
- * (objects.c's one search, from a context's fourth lookup on),
+ * (objects.c's one search, from a context's 16th lookup on),
  * hc_keyindex_lookup answers a lookup by label or id from memory, and the
  * token's search answers a miss.
  *

@@ -7,7 +7,7 @@
 # BIND names them):
 #   open ms     hc_open
 #   first ms    the first lookup: a search of the token
-#   index ms    the slowest later lookup: the fourth, where the core indexes
+#   index ms    the slowest later lookup: the 16th, where the core indexes
 #               every object (one search of the whole token, two attribute
 #               reads per object), answering lookups from memory after
 #   later us    median [90th percentile] of BENCH_SCALE_LOOKUPS (default

@@ -5,7 +5,7 @@
  *   keyscale TOKEN PREFIX COUNT LOOKUPS
  * times hc_open, the first lookup (a search of the token) and LOOKUPS
  * later ones of PREFIX-i's private key (the core indexes every object at
- * its fourth lookup: the slowest later one, max_ms, is that pass), i
+ * its 16th lookup: the slowest later one, max_ms, is that pass), i
  * spread over 1..COUNT, each by URI (pkcs11:token=TOKEN;object=PREFIX-i;
  * type=private, as BIND names keys), then as many by template with
  * hc_find (CKA_CLASS and CKA_LABEL: the key index alone, without the URI
