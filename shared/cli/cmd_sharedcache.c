@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dbclient.h"
 #include "err.h"
+#include "sharedpurge.h"
 #include "sharedtier.h"
 #include "stats.h"
 
@@ -21,7 +22,8 @@ static const hc_cmdline_t sharedcache_cmdline = {
     .prog = "hsmcache shared-cache",
     .args = "init|status",
     .help = "The fleet's shared signature tier on MariaDB ([shared-cache]):\n"
-            "  init     create its table " HC_SHARED_TABLE " on the primary (if absent)\n"
+            "  init     create its tables " HC_SHARED_TABLE " and " HC_LEASE_TABLE "\n"
+            "           on the primary (those absent)\n"
             "  status   whether the primary and the read endpoint answer, and their rows\n"
             "Options:\n"
             "  --help   this help\n",
@@ -116,14 +118,17 @@ static int init(const hc_shared_cfg_t *s)
 {
     hc_err_t err = { 0 };
     hc_db_t *db = hc_db_connect(s, &s->write, TIMEOUT_MS, &err);
-    const char *sql = hc_sharedtier_schema();
-    if (!db || hc_db_query(db, sql, strlen(sql), TIMEOUT_MS, NULL, &err) != CKR_OK) {
-        hc_cli_error("%s", err.msg);
-        hc_db_close(db);
-        return 1;
+    const char *sql[2] = { hc_sharedtier_schema(), hc_sharedpurge_schema() };
+    const char *table[2] = { HC_SHARED_TABLE, HC_LEASE_TABLE };
+    for (int i = 0; i < 2; i++) {
+        if (!db || hc_db_query(db, sql[i], strlen(sql[i]), TIMEOUT_MS, NULL, &err) != CKR_OK) {
+            hc_cli_error("%s", err.msg);
+            hc_db_close(db);
+            return 1;
+        }
+        printf("%s: table %s.%s is there (created if it was absent)\n", hc_db_where(db),
+               s->database, table[i]);
     }
-    printf("%s: table %s.%s is there (created if it was absent)\n", hc_db_where(db),
-           s->database, HC_SHARED_TABLE);
     hc_db_close(db);
     return 0;
 }

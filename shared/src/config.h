@@ -19,7 +19,8 @@
  *                     allowed-options, force-options
  *   [shared-cache]    host, port | socket, read-host, read-port |
  *                     read-socket, database, user, password-file, tls,
- *                     tls-ca, read-timeout-ms, node (config_shared.c)
+ *                     tls-ca, read-timeout-ms, node, purge-interval
+ *                     (config_shared.c)
  *
  * Every error names the file, line, section and key. Unknown sections and
  * keys are errors: a typo must not silently fall back to a default.
@@ -166,6 +167,8 @@ typedef struct hc_shared_cfg {
     char tls_ca[PATH_MAX];
     unsigned read_timeout_ms;   /* a lookup on the query path, at most */
     char node[HC_NAME_MAX + 1]; /* this server's name in the rows it writes */
+    unsigned purge_interval_s;  /* how often expired rows are purged (by the
+                                   lease holder; the lease lasts 3 times it) */
     int line;                   /* of the section header */
 } hc_shared_cfg_t;
 

@@ -103,6 +103,7 @@ static bool endpoint_key(hc_db_endpoint_t *e, const char *k, const char *v,
 void hc_shared_cfg_defaults(hc_shared_cfg_t *s)
 {
     s->read_timeout_ms = 50;
+    s->purge_interval_s = 3600;
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) == 0 && hc_valid_token_name(host))
         snprintf(s->node, sizeof s->node, "%s", host);
@@ -133,6 +134,13 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
         return path(v, s->tls_ca, sizeof s->tls_ca, why, size);
     if (!strcmp(k, "read-timeout-ms"))
         return number(v, 1, 10000, &s->read_timeout_ms, why, size);
+    if (!strcmp(k, "purge-interval")) {
+        long long secs = hc_parse_duration(v);
+        if (secs < 1 || secs > 7 * 86400)
+            return refuse(why, size, "'%s' is not a duration from 1s to 7d (e.g. 1h)", v);
+        s->purge_interval_s = (unsigned)secs;
+        return true;
+    }
     if (!strcmp(k, "node")) {
         if (!hc_valid_token_name(v))
             return refuse(why, size, "'%s' is not a node name (1 to %d of letters, "
@@ -142,7 +150,7 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
     }
     return refuse(why, size, "unknown key (known: host, port, socket, read-host, "
                   "read-port, read-socket, database, user, password-file, tls, "
-                  "tls-ca, read-timeout-ms, node)");
+                  "tls-ca, read-timeout-ms, node, purge-interval)");
 }
 
 static bool endpoint_check(const hc_db_endpoint_t *e, const char *pre, bool required,

@@ -28,7 +28,8 @@
     X(mysql_get_timeout_value_ms) X(mysql_real_connect_start) \
     X(mysql_real_connect_cont) X(mysql_real_query_start) X(mysql_real_query_cont) \
     X(mysql_store_result_start) X(mysql_store_result_cont) X(mysql_fetch_row) \
-    X(mysql_fetch_lengths) X(mysql_num_fields) X(mysql_free_result)
+    X(mysql_fetch_lengths) X(mysql_num_fields) X(mysql_free_result) \
+    X(mysql_affected_rows)
 
 static struct {
 #define FIELD(f) __typeof__(f) *f;
@@ -270,6 +271,11 @@ bool hc_db_row(hc_db_result_t *res, unsigned n, const char **val, size_t *len)
         len[i] = row[i] ? lens[i] : 0;
     }
     return true;
+}
+
+unsigned long long hc_db_affected(hc_db_t *db)
+{
+    return api.mysql_affected_rows(db->m);
 }
 
 void hc_db_free(hc_db_result_t *res)

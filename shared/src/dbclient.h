@@ -61,5 +61,7 @@ CK_RV hc_db_query(hc_db_t *db, const char *sql, size_t len, unsigned timeout_ms,
  * exactly n columns. The values live until hc_db_free. */
 bool hc_db_row(hc_db_result_t *res, unsigned n, const char **val, size_t *len);
 void hc_db_free(hc_db_result_t *res);
+/* Rows the last statement on `db` inserted, changed or deleted. */
+unsigned long long hc_db_affected(hc_db_t *db);
 
 #endif

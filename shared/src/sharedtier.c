@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "dbclient.h"
 #include "err.h"
+#include "sharedpurge.h"
 #include "swcrypto.h"
 
 #define CONNECT_MS 1000
@@ -27,6 +29,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define FLUSH_AGE_MS 200
+#define PURGE_MS 2000
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS " HC_SHARED_TABLE " (\n"
@@ -57,6 +60,10 @@ struct hc_sharedtier {
     bool first_done;
     hc_db_t *idle[HC_SHARED_READERS];
     size_t nidle, nreaders;     /* idle ones, and all open (idle or in use) */
+    /* Failed ones, for the keeper to close; nreaders + ndead never exceeds
+     * HC_SHARED_READERS. */
+    hc_db_t *dead[HC_SHARED_READERS];
+    size_t ndead;
     bool open;                  /* breaker: lookups skip the tier */
     uint64_t next_probe;
     unsigned backoff;
@@ -66,6 +73,8 @@ struct hc_sharedtier {
     hc_db_t *writer;
     uint64_t writer_retry;
     unsigned writer_backoff;
+    uint64_t next_purge;
+    char holder[HC_NAME_MAX + 16]; /* "node:pid": the lease row's holder */
     bool stop;
     pthread_t thread;
 };
@@ -127,26 +136,38 @@ static hc_db_t *take_reader(hc_sharedtier_t *t)
     return db;
 }
 
-/* Returns a lookup's connection; after a failure it is closed with every
- * idle one (they lead to the same server, which just failed), so that the
- * probe starts the pool afresh. */
+/* Returns a lookup's connection; after a failure it goes, with every idle
+ * one (they lead to the same server, which just failed), to the keeper to
+ * close: closing a connection cut off mid-statement can block in the
+ * library (up to its 1 s backstop), which no lookup may wait for. */
 static void give_reader(hc_sharedtier_t *t, hc_db_t *db, const char *failure)
 {
-    hc_db_t *drop[HC_SHARED_READERS + 1];
-    size_t ndrop = 0;
     pthread_mutex_lock(&t->lock);
-    if (failure) {
-        drop[ndrop++] = db;
-        while (t->nidle)
-            drop[ndrop++] = t->idle[--t->nidle];
-        t->nreaders -= ndrop;
-        trip_locked(t, failure);
+    if (failure || t->open) {   /* open: the pool starts afresh after the probe */
+        t->dead[t->ndead++] = db;
+        t->nreaders--;
     } else {
         t->idle[t->nidle++] = db;
     }
+    if (failure) {
+        for (; t->nidle; t->nreaders--) /* those in use come back later */
+            t->dead[t->ndead++] = t->idle[--t->nidle];
+        trip_locked(t, failure);
+    }
     pthread_mutex_unlock(&t->lock);
-    for (size_t i = 0; i < ndrop; i++)
-        hc_db_close(drop[i]);
+}
+
+/* The keeper closes the connections lookups gave up on. */
+static void bury(hc_sharedtier_t *t)
+{
+    hc_db_t *dead[HC_SHARED_READERS];
+    pthread_mutex_lock(&t->lock);
+    size_t n = t->ndead;
+    memcpy(dead, t->dead, n * sizeof *dead);
+    t->ndead = 0;
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n; i++)
+        hc_db_close(dead[i]);
 }
 
 /* A row's expires column: decimal digits only, within int64. */
@@ -295,8 +316,8 @@ static bool keep_reader(hc_sharedtier_t *t)
 {
     pthread_mutex_lock(&t->lock);
     bool open = t->open;
-    bool due = !t->stop && (open ? hc_now_ms() >= t->next_probe
-                                 : t->nreaders < HC_SHARED_READERS);
+    bool due = !t->stop && t->nreaders + t->ndead < HC_SHARED_READERS &&
+               (!open || hc_now_ms() >= t->next_probe);
     pthread_mutex_unlock(&t->lock);
     if (!due)
         return false;
@@ -321,7 +342,7 @@ static bool keep_reader(hc_sharedtier_t *t)
     } else {
         trip_locked(t, err.msg);
     }
-    bool more = db && t->nreaders < HC_SHARED_READERS;
+    bool more = db && t->nreaders + t->ndead < HC_SHARED_READERS;
     pthread_mutex_unlock(&t->lock);
     return more;
 }
@@ -352,6 +373,74 @@ static char *batch_sql(const hc_sharedtier_t *t, const struct wentry *e, size_t 
                            "VALUES(signature), expires = VALUES(expires), node = VALUES(node)");
     *len = at;
     return sql;
+}
+
+/* Returns the primary's connection after a statement: kept when it
+ * worked; closed when it failed (`failed` says what was lost), and the
+ * next attempt put off with backoff. */
+static void give_writer(hc_sharedtier_t *t, hc_db_t *w, const char *failed,
+                        const char *why)
+{
+    if (failed) {
+        hc_db_close(w);
+        w = NULL;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->writer = w;
+    if (!failed) {
+        t->writer_backoff = 0;
+    } else {
+        t->writer_backoff = next_backoff(t->writer_backoff);
+        t->writer_retry = hc_now_ms() + t->writer_backoff;
+        hc_log(t->log, t->writer_backoff == BACKOFF_MIN_MS ? HC_LOG_WARN : HC_LOG_DEBUG,
+               "shared cache: %s: %s; retrying the primary in %u ms", failed, why,
+               t->writer_backoff);
+    }
+    set_gauge(&t->st->writing, t->writer != NULL);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* A purge round when one is due (sharedpurge.h), on the primary's
+ * connection. The first comes a minute after the start (or one interval,
+ * if shorter), so that short-lived processes (pdnsutil) never take the
+ * lease. */
+static void purge(hc_sharedtier_t *t)
+{
+    pthread_mutex_lock(&t->lock);
+    uint64_t now = hc_now_ms();
+    bool due = now >= t->next_purge && (t->writer || now >= t->writer_retry);
+    hc_db_t *w = NULL;
+    if (due) {
+        t->next_purge = now + t->cfg.purge_interval_s * 1000ull;
+        w = t->writer;
+        t->writer = NULL;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (!due)
+        return;
+    hc_err_t err = { 0 };
+    bool held = false;
+    uint64_t n = 0;
+    CK_RV rv = CKR_OK;
+    if (!w && !(w = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, &err)))
+        rv = CKR_GENERAL_ERROR;
+    if (rv == CKR_OK)
+        rv = hc_sharedpurge_run(w, t->holder, 3 * t->cfg.purge_interval_s, PURGE_MS,
+                                &held, &n, &err);
+    HC_ADD(t->st->purged, n);
+    set_gauge(&t->st->purging, rv == CKR_OK && held);
+    give_writer(t, w, rv == CKR_OK ? NULL : "expired rows not purged", err.msg);
+}
+
+/* Gives the lease up at the end, so that another process takes over at
+ * its next round rather than when the lease expires. */
+static void release_lease(hc_sharedtier_t *t)
+{
+    if (!HC_GET(t->st->purging) || !t->writer)
+        return;
+    hc_err_t err = { 0 };
+    hc_sharedpurge_release(t->writer, t->holder, &err);
+    set_gauge(&t->st->purging, false);
 }
 
 /* Writes one batch if one is due; false when nothing was written. */
@@ -386,6 +475,8 @@ static bool flush(hc_sharedtier_t *t, bool force)
     CK_RV rv = CKR_OK;
     if (!w && !(w = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, &err)))
         rv = CKR_GENERAL_ERROR;
+    char what[64];
+    snprintf(what, sizeof what, "%zu signatures not written", n);
     size_t len = 0;
     char *sql = rv == CKR_OK ? batch_sql(t, batch, n, &len) : NULL;
     if (rv == CKR_OK)
@@ -397,22 +488,8 @@ static bool flush(hc_sharedtier_t *t, bool force)
     } else {
         HC_INC(t->st->write_errors);
         HC_ADD(t->st->dropped, n);
-        hc_db_close(w);
-        w = NULL;
     }
-    pthread_mutex_lock(&t->lock);
-    if (rv == CKR_OK) {
-        t->writer = w;
-        t->writer_backoff = 0;
-    } else {
-        t->writer_backoff = next_backoff(t->writer_backoff);
-        t->writer_retry = hc_now_ms() + t->writer_backoff;
-        hc_log(t->log, t->writer_backoff == BACKOFF_MIN_MS ? HC_LOG_WARN : HC_LOG_DEBUG,
-               "shared cache: %zu signatures not written: %s; retrying the primary "
-               "in %u ms", n, err.msg, t->writer_backoff);
-    }
-    set_gauge(&t->st->writing, t->writer != NULL);
-    pthread_mutex_unlock(&t->lock);
+    give_writer(t, w, rv == CKR_OK ? NULL : what, err.msg);
     while (batch) {
         struct wentry *next = batch->next;
         free(batch);
@@ -425,6 +502,7 @@ static void *keeper(void *arg)
 {
     hc_sharedtier_t *t = arg;
     for (;;) {
+        bury(t);
         keep_readers(t);
         pthread_mutex_lock(&t->lock);
         if (!t->first_done) {
@@ -434,6 +512,7 @@ static void *keeper(void *arg)
         pthread_mutex_unlock(&t->lock);
         while (flush(t, false))
             ;
+        purge(t);
         pthread_mutex_lock(&t->lock);
         if (!t->stop) {
             struct timespec ts;
@@ -454,6 +533,7 @@ static void *keeper(void *arg)
     uint64_t until = hc_now_ms() + WRITE_MS;
     while (hc_now_ms() < until && flush(t, true))
         ;
+    release_lease(t);
     return NULL;
 }
 
@@ -473,6 +553,8 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     t->log = log;
     t->st = stats;
     t->open = true;             /* until the first connection answers */
+    t->next_purge = hc_now_ms() + 1000ull * (cfg->purge_interval_s < 60 ? cfg->purge_interval_s : 60);
+    snprintf(t->holder, sizeof t->holder, "%s:%d", cfg->node, (int)getpid());
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -513,6 +595,7 @@ void hc_sharedtier_free(hc_sharedtier_t *t)
     pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
     pthread_join(t->thread, NULL);
+    bury(t);
     for (size_t i = 0; i < t->nidle; i++)
         hc_db_close(t->idle[i]);
     hc_db_close(t->writer);

@@ -18,6 +18,9 @@
  *   and counted) and written by the keeper in batches of up to
  *   HC_SHARED_BATCH rows on its own connection to the primary, which it
  *   reopens with the same backoff when it fails.
+ * - expired rows are deleted by one process of the fleet at a time, the
+ *   holder of a lease row (sharedpurge.h), every purge-interval; the first
+ *   round comes a minute after the start at the earliest.
  * Connections are opened only by the keeper (at most 1 s each), never on
  * the query path, except that hc_sharedtier_new waits up to 1 s for the
  * first read connection, once, so that the first lookups of a process
@@ -50,8 +53,9 @@ typedef struct hc_sharedtier hc_sharedtier_t;
  * cache then runs without the tier. */
 hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t *log,
                                    hc_shared_stats_t *stats);
-/* Stops the keeper after one last attempt to write what is queued (at most
- * 2 s), closes every connection. */
+/* Stops the keeper after one last attempt to write what is queued (batches
+ * started within 2 s, each bounded by the 1 s connect and 2 s write
+ * deadlines), closes every connection; what is left is dropped (counted). */
 void hc_sharedtier_free(hc_sharedtier_t *t);
 
 /* A live row for `key`: true with the signature (*len: buffer size in,

@@ -175,7 +175,8 @@ static void shared_cache_section(void **state)
 {
     (void)state;
     hc_config_t *c = parse_ok(shared_text("read-host = 10.0.0.2\nread-port = 3307\n"
-                                          "node = ns1.example\ntls = no\n", 0600));
+                                          "node = ns1.example\ntls = no\n"
+                                          "purge-interval = 10m\n", 0600));
     assert_true(c->shared.enabled);
     assert_int_equal(c->shared.line, 3);
     assert_string_equal(c->shared.write.socket, "/run/mysqld/mysqld.sock");
@@ -185,10 +186,12 @@ static void shared_cache_section(void **state)
     assert_string_equal(c->shared.user, "hsmcache");
     assert_int_equal(c->shared.read_timeout_ms, 50);   /* the default */
     assert_string_equal(c->shared.node, "ns1.example");
+    assert_int_equal(c->shared.purge_interval_s, 600);
     hc_config_free(c);
     c = parse_ok("[pdns]\n");
     assert_false(c->shared.enabled);
     assert_true(c->shared.node[0] != '\0');             /* the host name */
+    assert_int_equal(c->shared.purge_interval_s, 3600);
     hc_config_free(c);
 }
 
@@ -206,6 +209,8 @@ static void shared_cache_refusals(void **state)
         { "read-timeout-ms = 0\n", { "t.conf:8:", "read-timeout-ms", "from 1 to 10000" } },
         { "read-timeout-ms = 50ms\n", { "t.conf:8:", "read-timeout-ms", "whole number" } },
         { "node = ../x\n", { "t.conf:8:", "node", "not a node name" } },
+        { "purge-interval = 0s\n", { "t.conf:8:", "purge-interval", "from 1s to 7d" } },
+        { "purge-interval = 8d\n", { "t.conf:8:", "purge-interval", "from 1s to 7d" } },
         { "host = db'1\n", { "t.conf:8:", "host", "not a host name" } },
         { "passwd = x\n", { "t.conf:8:", "passwd", "unknown key" } },
         { "host = db1\n", { "t.conf:3:", "[shared-cache]", "'host' and 'socket' both" } },
