@@ -126,7 +126,8 @@ CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
             break;
         }
         *objs = grown;
-        memcpy(*objs + *count, found, n * sizeof *found);
+        if (n) /* a token with no match gives found == NULL */
+            memcpy(*objs + *count, found, n * sizeof *found);
         *count += n;
         free(found);
     }
