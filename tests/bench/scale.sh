@@ -7,12 +7,13 @@
 # BIND names them):
 #   open ms     hc_open
 #   first ms    the first lookup: a search of the token
-#   index ms    the slowest later lookup: the 16th, where the core indexes
-#               every object (one search of the whole token, two attribute
-#               reads per object), answering lookups from memory after
+#   index ms    the slowest of the next 20: the 16th, where the core
+#               indexes every object (one search of the whole token, two
+#               attribute reads per object), answering from memory after
 #   later us    median [90th percentile] of BENCH_SCALE_LOOKUPS (default
-#               2000) further lookups, spread over all the keys, each
-#               answer checked (one object, the right label)
+#               2000) lookups after those, spread over all the keys, each
+#               answer checked (one object, the right label): the index's
+#               answer and its check on the token (one attribute read)
 #   rss kB      the process's growth from before hc_open to the end
 #   find us     median of as many lookups by template (hc_find with
 #               CKA_CLASS and CKA_LABEL): the key index without the URI
