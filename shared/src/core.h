@@ -80,6 +80,8 @@ typedef struct hc_token {
     uint64_t generation;        /* bumps on every (re)connect */
     struct hc_pooled **idle;    /* idle sessions, each with its copies */
     size_t nidle, nopen;
+    size_t inflight;            /* sessions handed out, not yet released */
+    bool close_pending;         /* a reset waits for them (pool.c) */
     size_t live_waiting;
     bool logged_in;
     uint64_t next_probe_ms;     /* absent token: no probe before this */

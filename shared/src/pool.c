@@ -106,10 +106,24 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
     return true;
 }
 
+/* Closes every session: now when none is in use, else when the last one
+ * in use is released (release()), and no new one is opened meanwhile. A
+ * module may free a session's state under a thread still inside a call on
+ * it: SoftHSM's C_CloseAllSessions frees the key of a C_Sign another
+ * thread is in (a crash seen with two signing threads when the sessions
+ * were lost). */
+static void close_all_locked(hc_token_t *t)
+{
+    if (t->inflight == 0)
+        hc_p11_close_all_sessions(&t->p11, t->slot);
+    else
+        t->close_pending = true;
+}
+
 static void reset_locked(hc_token_t *t)
 {
     if (t->connected)
-        hc_p11_close_all_sessions(&t->p11, t->slot);
+        close_all_locked(t);
     free_idle(t); /* sessions in use free theirs at release */
     t->connected = false;
     t->nidle = t->nopen = 0;
@@ -239,6 +253,9 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
     if (t->connected)
         return CKR_OK;
     const hc_token_cfg_t *c = t->cfg;
+    if (t->close_pending) /* the old sessions are not closed yet */
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: reconnecting (calls "
+                      "on the lost sessions are finishing)", c->name);
     if (t->next_probe_ms && hc_now_ms() < t->next_probe_ms)
         return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s is absent (module "
                       "%s, label '%s'); next check in %llu ms", c->name,
@@ -417,6 +434,10 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
     if (live)
         t->live_waiting++;
     for (;;) {
+        if (t->close_pending) { /* a reset waits for sessions in use */
+            pthread_cond_wait(&t->cond, &t->lock);
+            continue;
+        }
         if ((rv = connect_locked(t, err)) != CKR_OK)
             break;
         if (!live && t->live_waiting > 0) {
@@ -461,6 +482,7 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
         out->h = p->h;
         out->gen = t->generation;
         out->own = p;
+        t->inflight++;
         break;
     }
     if (live) {
@@ -475,6 +497,7 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
 static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
 {
     pthread_mutex_lock(&t->lock);
+    t->inflight--;
     bool kept = false;
     if (s->gen == t->generation && t->connected) {
         if (hc_rv_lost(rv)) {
@@ -485,8 +508,12 @@ static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
             kept = true;
         }
     }
-    if (!kept) /* closed by a reset: its copies went with it */
+    if (!kept) /* closed by a reset: its copies go with it */
         hc_pooled_free(s->own);
+    if (t->close_pending && t->inflight == 0) {
+        hc_p11_close_all_sessions(&t->p11, t->slot);
+        t->close_pending = false;
+    }
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->lock);
 }
