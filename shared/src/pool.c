@@ -109,9 +109,9 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
 /* Closes every session: now when none is in use, else when the last one
  * in use is released (release()), and no new one is opened meanwhile. A
  * module may free a session's state under a thread still inside a call on
- * it: SoftHSM's C_CloseAllSessions frees the key of a C_Sign another
- * thread is in (a crash seen with two signing threads when the sessions
- * were lost). */
+ * it: SoftHSM frees the key of a C_Sign another thread is in (a crash in
+ * its C_Sign, seen when the simulator closed SoftHSM's sessions under two
+ * signing threads; a reset closing them here did the same). */
 static void close_all_locked(hc_token_t *t)
 {
     if (t->inflight == 0)
