@@ -111,7 +111,7 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
  * module may free a session's state under a thread still inside a call on
  * it: SoftHSM frees the key of a C_Sign another thread is in (a crash in
  * its C_Sign, seen when the simulator closed SoftHSM's sessions under two
- * signing threads; a reset closing them here did the same). */
+ * signing threads; a reset closing them here would do the same). */
 static void close_all_locked(hc_token_t *t)
 {
     if (t->inflight == 0)
