@@ -146,9 +146,10 @@ typedef struct hc_agent_cfg {
  * Parsed and checked by config_shared.c. */
 enum hc_shared_tls {
     HC_TLS_NO,      /* plain (a unix socket, or a trusted network) */
-    HC_TLS_YES,     /* TLS required, the server's certificate not checked */
     HC_TLS_VERIFY,  /* TLS required, certificate checked against tls-ca
-                       (or the system's CAs) and the host name */
+                       (or the system's CAs) and the host name. There is
+                       no "TLS without checking": libmariadb 3.3 then
+                       logs in in plain text to a server without TLS */
 };
 typedef struct hc_db_endpoint {
     char host[256];             /* "" when socket is used */

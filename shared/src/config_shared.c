@@ -123,12 +123,14 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
     if (!strcmp(k, "password-file"))
         return password_file(s, v, why, size);
     if (!strcmp(k, "tls")) {
-        static const char *const names[] = { "no", "yes", "verify" };
-        for (int i = 0; i < 3; i++)
-            if (!strcmp(v, names[i]))
-                return s->tls = i, true;
-        return refuse(why, size, "'%s' is not no, yes (TLS required) or verify "
-                      "(TLS required, the server's certificate checked)", v);
+        if (!strcmp(v, "no") || !strcmp(v, "verify"))
+            return s->tls = strcmp(v, "no") ? HC_TLS_VERIFY : HC_TLS_NO, true;
+        if (!strcmp(v, "yes"))
+            return refuse(why, size, "'yes' (TLS without checking the server) is not "
+                          "offered: libmariadb would log in in plain text to a server "
+                          "without TLS; use verify (with tls-ca for a private CA)");
+        return refuse(why, size, "'%s' is not no or verify (TLS required, the server's "
+                      "certificate checked)", v);
     }
     if (!strcmp(k, "tls-ca"))
         return path(v, s->tls_ca, sizeof s->tls_ca, why, size);

@@ -29,7 +29,7 @@
     X(mysql_real_connect_cont) X(mysql_real_query_start) X(mysql_real_query_cont) \
     X(mysql_store_result_start) X(mysql_store_result_cont) X(mysql_fetch_row) \
     X(mysql_fetch_lengths) X(mysql_num_fields) X(mysql_free_result) \
-    X(mysql_affected_rows)
+    X(mysql_affected_rows) X(mysql_get_ssl_cipher)
 
 static struct {
 #define FIELD(f) __typeof__(f) *f;
@@ -138,10 +138,9 @@ static bool set_options(MYSQL *m, const hc_shared_cfg_t *cfg)
               api.mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &backstop_s) == 0 &&
               api.mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &backstop_s) == 0 &&
               api.mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &backstop_s) == 0;
-    if (ok && cfg->tls != HC_TLS_NO)
-        ok = api.mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes) == 0;
     if (ok && cfg->tls == HC_TLS_VERIFY)
-        ok = api.mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes) == 0 &&
+        ok = api.mysql_options(m, MYSQL_OPT_SSL_ENFORCE, &yes) == 0 &&
+             api.mysql_options(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes) == 0 &&
              (!cfg->tls_ca[0] || api.mysql_options(m, MYSQL_OPT_SSL_CA, cfg->tls_ca) == 0);
     return ok;
 }
@@ -188,6 +187,14 @@ hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep,
     OPENSSL_cleanse(pw, sizeof pw);
     if (ret && db->m->passwd) /* the library's copy, kept for reconnects we never make */
         OPENSSL_cleanse(db->m->passwd, strlen(db->m->passwd));
+    if (ret && cfg->tls == HC_TLS_VERIFY && !api.mysql_get_ssl_cipher(db->m)) {
+        /* The library promised to refuse; a connection without TLS is not
+         * used even if it did not. */
+        hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: tls = verify, but the "
+               "connection is not encrypted; refused", db->where);
+        hc_db_close(db);
+        return NULL;
+    }
     if (!ret) {
         if (st)
             hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: no connection within "

@@ -92,6 +92,20 @@ out=$("$HC" -c "$T/node-b.conf" doctor 2>&1)
 contains "hsmcache doctor: node B's primary answers" "$out" "[ok  ] shared cache: socket $T/primary.sock answers, 0 rows (primary, writes)"
 contains "... and so does its replica" "$out" "[ok  ] shared cache: socket $T/replica.sock answers, 0 rows (lookups)"
 
+# tls: the test's servers have no TLS, so a config that requires it must
+# not connect (over TCP) rather than fall back to plain text; with tls = no
+# the same connection gets as far as the login (the control). (tls = yes,
+# TLS unchecked, is refused by the config: libmariadb logged in in plain
+# text with it.)
+for tls in verify no; do
+    node_conf "tls-$tls" "tls = $tls"
+    sed -i "s|^socket = .*|host = 127.0.0.1\nport = $DBPORT|" "$T/tls-$tls.conf"
+done
+expect_fail "tls = verify over TCP to a server without TLS: refused before the login" \
+    "SSL is required" "$HC" -c "$T/tls-verify.conf" shared-cache status
+expect_fail "... while tls = no gets to the login (hsmcache@localhost is not 127.0.0.1: the control)" \
+    "Access denied for user 'hsmcache'@'127.0.0.1'" "$HC" -c "$T/tls-no.conf" shared-cache status
+
 add_hsm_zone "$Z" "$MOD" dns '' $((N + 10))
 # Node B: its own pdns.conf (port, control socket), the same zone data.
 PORT_B=$((DNS_PORT + 1))
