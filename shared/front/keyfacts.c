@@ -94,7 +94,7 @@ static void keep(hc_obj_t key, const hc_keyfacts_t *f)
 static CK_RV read_facts(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f)
 {
     CK_BBOOL sign = CK_FALSE, verify = CK_FALSE, enc = CK_FALSE, dec = CK_FALSE;
-    unsigned char label[64];
+    unsigned char label[256];
     memset(f, 0, sizeof *f);
     CK_ATTRIBUTE a[] = {
         { CKA_CLASS, &f->cls, sizeof f->cls },
@@ -134,10 +134,14 @@ static CK_RV read_facts(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f)
     return CKR_OK;
 }
 
-CK_RV hc_keyfacts_get(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f)
+CK_RV hc_keyfacts_get(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f, bool *cached)
 {
-    if (lookup(key, f))
-        return CKR_OK;
+    *cached = lookup(key, f);
+    return *cached ? CKR_OK : hc_keyfacts_reread(ctx, key, f);
+}
+
+CK_RV hc_keyfacts_reread(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f)
+{
     CK_RV rv = read_facts(ctx, key, f);
     if (rv == CKR_OK)
         keep(key, f);

@@ -34,14 +34,19 @@ typedef struct hc_keyfacts {
     bool allowed_known;   /* false: the list was longer than we keep */
     CK_ULONG nallowed;    /* 0: no restriction (absent or empty) */
     CK_MECHANISM_TYPE allowed[HC_KEYFACTS_ALLOWED];
-    char label[72];       /* escaped (textsafe.h), for messages */
+    char label[128];      /* escaped (textsafe.h), cut to fit, for messages */
 } hc_keyfacts_t;
 
-/* The facts of `key` in `ctx`: CKR_OK with *f filled; the core's answer
+/* The facts of `key` in `ctx` (*cached: true when they were kept from an
+ * earlier read): CKR_OK with *f filled; the core's answer
  * when the key is not there (CKR_OBJECT_HANDLE_INVALID,
  * CKR_KEY_HANDLE_INVALID); CKR_DEVICE_ERROR (or the core's value) when
  * they could not be read now, *f then unset. */
-CK_RV hc_keyfacts_get(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f);
+CK_RV hc_keyfacts_get(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f, bool *cached);
+/* As hc_keyfacts_get, always reading them from the token (and keeping
+ * them): for a refusal judged on kept facts, which may be of a key since
+ * destroyed and made again under the same identity. */
+CK_RV hc_keyfacts_reread(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f);
 /* Drops what is kept of `key` (after C_DestroyObject). */
 void hc_keyfacts_forget(hc_obj_t key);
 /* Drops everything (C_Finalize: references are per context). */

@@ -278,6 +278,36 @@ static CK_RV check_param(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *m,
     return CKR_OK;
 }
 
+/* Whether a key with facts f may be used for op with mech (sv its row):
+ * CKR_OK, or the module's refusal with why (not logged here). */
+static CK_RV judge_key(const hc_keyfacts_t *f, CK_FLAGS op, const CK_MECHANISM *mech,
+                       const struct served *sv, char *why, size_t size)
+{
+    bool private_op = op == CKF_SIGN || op == CKF_DECRYPT;
+    if (!(f->usage & op)) {
+        snprintf(why, size, "the key's %s is not CK_TRUE", op_attr(op));
+        return CKR_KEY_FUNCTION_NOT_PERMITTED;
+    }
+    if (f->cls != (private_op ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY)) {
+        snprintf(why, size, "%s needs a %s key", op_call(op), private_op ? "private" : "public");
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    bool allowed = !f->allowed_known || f->nallowed == 0;
+    for (CK_ULONG i = 0; i < f->nallowed && !allowed; i++)
+        allowed = f->allowed[i] == mech->mechanism;
+    if (!allowed) {
+        snprintf(why, size, "not in the key's CKA_ALLOWED_MECHANISMS");
+        return CKR_MECHANISM_INVALID;
+    }
+    char b1[32], b2[32];
+    if (f->type != sv->key) {
+        snprintf(why, size, "the key is %s, the mechanism needs %s",
+                 key_type_name(f->type, b1, sizeof b1), key_type_name(sv->key, b2, sizeof b2));
+        return CKR_KEY_TYPE_INCONSISTENT;
+    }
+    return CKR_OK;
+}
+
 CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mech,
                           hc_obj_t key)
 {
@@ -299,31 +329,23 @@ CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mec
     if (rv != CKR_OK)
         return rv; /* the token's own answer (absent...) */
     hc_keyfacts_t f;
-    rv = hc_keyfacts_get(s->ctx, key, &f);
+    bool cached = false;
+    rv = hc_keyfacts_get(s->ctx, key, &f, &cached);
     if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
         return CKR_KEY_HANDLE_INVALID;
-    const char *kname = rv == CKR_OK ? f.label : NULL;
     if (rv == CKR_OK) {
-        bool private_op = op == CKF_SIGN || op == CKF_DECRYPT;
-        if (!(f.usage & op))
-            return refuse(s, op, mech, kname, CKR_KEY_FUNCTION_NOT_PERMITTED,
-                          "the key's %s is not CK_TRUE", op_attr(op));
-        if (f.cls != (private_op ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY))
-            return refuse(s, op, mech, kname, CKR_KEY_TYPE_INCONSISTENT,
-                          "%s needs a %s key", op_call(op),
-                          private_op ? "private" : "public");
-        bool allowed = !f.allowed_known || f.nallowed == 0;
-        for (CK_ULONG i = 0; i < f.nallowed && !allowed; i++)
-            allowed = f.allowed[i] == mech->mechanism;
-        if (!allowed)
-            return refuse(s, op, mech, kname, CKR_MECHANISM_INVALID,
-                          "not in the key's CKA_ALLOWED_MECHANISMS");
-        char b1[32], b2[32];
-        if (f.type != sv->key)
-            return refuse(s, op, mech, kname, CKR_KEY_TYPE_INCONSISTENT,
-                          "the key is %s, the mechanism needs %s",
-                          key_type_name(f.type, b1, sizeof b1),
-                          key_type_name(sv->key, b2, sizeof b2));
+        char why[160];
+        CK_RV no = judge_key(&f, op, mech, sv, why, sizeof why);
+        /* Kept facts may be of a key another process has since destroyed
+         * and made again under the same identity (the core follows it):
+         * a refusal on kept facts is judged again on fresh ones. */
+        if (no != CKR_OK && cached &&
+            (rv = hc_keyfacts_reread(s->ctx, key, &f)) == CKR_OK)
+            no = judge_key(&f, op, mech, sv, why, sizeof why);
+        if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
+            return CKR_KEY_HANDLE_INVALID;
+        if (rv == CKR_OK && no != CKR_OK)
+            return refuse(s, op, mech, f.label, no, "%s", why);
     }
-    return check_param(s, op, mech, sv, key, kname);
+    return check_param(s, op, mech, sv, key, rv == CKR_OK ? f.label : NULL);
 }

@@ -13,6 +13,8 @@
 #   reaches the token for them;
 # - a read-only session neither makes nor destroys token objects
 #   (CKR_SESSION_READ_ONLY);
+# - a key destroyed and made again (another type, same label and id)
+#   while a host keeps its handle is judged on what it is now;
 # - C_SeedRandom reaches the token;
 # - HSM errors: a demo-like flow (pkcs11-tool listing objects, reading a
 #   public key, signing twice, verifying) counts none in `hsmcache stats`
@@ -95,6 +97,25 @@ equals "control: CKM_ECDSA_SHA256 on the key allowed only it gets past the init"
 equals "a read-only session cannot make token objects" "$(probe keypair rokey ro)" "keypair CKR_SESSION_READ_ONLY"
 equals "... nor destroy them" "$(probe destroy nosign ro)" "destroy CKR_SESSION_READ_ONLY"
 equals "... a read-write one can (control)" "$(probe destroy nosign)" "destroy CKR_OK"
+
+# ---- a key made again under a handle a host keeps ----
+# PowerDNS finds its keys once and keeps the handles. Another process
+# destroys the EC key and makes an RSA one with the same label and id:
+# the front's kept facts (EC) must not refuse the new key's mechanism.
+p11() { pkcs11-tool --module "$SOFTHSM_MODULE" --token-label fid --login --pin "$PIN" "$@"; }
+p11 --keypairgen --key-type EC:prime256v1 --id 4e1d --label held > /dev/null 2>&1
+"$PROBE" "$FRONT" held held CKM_ECDSA CKM_SHA256_RSA_PKCS "$T/swap" > "$T/held.out" 2>&1 &
+holder=$!
+HC_PIDS="${HC_PIDS:-} $holder"
+for _ in $(seq 100); do [ -e "$T/swap.ready" ] && break; sleep 0.1; done
+for type in privkey pubkey; do p11 --delete-object --type "$type" --id 4e1d > /dev/null 2>&1; done
+p11 --keypairgen --key-type rsa:2048 --id 4e1d --label held > /dev/null 2>&1
+touch "$T/swap"
+wait "$holder"
+held=$(cat "$T/held.out")
+contains "a host keeping the EC key's handle signs with it (CKM_ECDSA)" "$held" "before init CKR_OK data CKR_OK"
+contains "... and once an RSA key replaced it under the same label and id, its C_SignInit with CKM_SHA256_RSA_PKCS on the kept handle is judged on the new key" \
+    "$held" "after init CKR_OK data CKR_OK"
 
 # ---- C_SeedRandom ----
 "$SIMCTL" "$SIMSTATE" reset

@@ -24,6 +24,11 @@
  *       C_DestroyObject on the private key labelled LABEL: "destroy CKR_...".
  *   p11probe MODULE seed
  *       C_SeedRandom with 16 bytes: "seed CKR_...".
+ *   p11probe MODULE held LABEL MECH1 MECH2 FILE
+ *       As PowerDNS keeps a key's handle: finds the private key LABEL once,
+ *       signs with MECH1 ("before init CKR_... data CKR_..."), creates
+ *       FILE.ready, waits (up to 60 s) for FILE, then signs with MECH2 on
+ *       the same handle ("after init CKR_... data CKR_...").
  * Mechanisms by PKCS#11 name (CKM_ECDSA_SHA256) or hex (0x1044). The
  * module is used without C_Login (the hsmcache front needs none). Exits
  * 0 when it could ask, 1 when it could not (module, slot, key missing).
@@ -33,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static CK_FUNCTION_LIST *f;
 static CK_SESSION_HANDLE sess;
@@ -396,6 +402,41 @@ static int cmd_init(int argc, char **argv)
     return 0;
 }
 
+/* One C_SignInit and C_Sign with m on k: "WHEN init CKR_... [data CKR_...]". */
+static void sign_once(const char *when, CK_OBJECT_HANDLE k, CK_MECHANISM_TYPE m)
+{
+    mech_t x;
+    default_mech(&x, m);
+    unsigned char data[64] = { 1, 2, 3 }, out[1024];
+    CK_ULONG len = sizeof out;
+    CK_RV rv = f->C_SignInit(sess, &x.m, k);
+    printf("%s init %s", when, RV(rv));
+    if (rv == CKR_OK)
+        printf(" data %s", RV(f->C_Sign(sess, data, data_len(m), out, &len)));
+    printf("\n");
+    fflush(stdout);
+}
+
+static int cmd_held(int argc, char **argv)
+{
+    CK_MECHANISM_TYPE m1, m2;
+    CK_OBJECT_HANDLE k;
+    if (argc < 4 || !mech_by_name(argv[1], &m1) || !mech_by_name(argv[2], &m2))
+        return fprintf(stderr, "held LABEL MECH1 MECH2 FILE\n"), 1;
+    if (keys(CKO_PRIVATE_KEY, argv[0], &k, 1) != 1)
+        return fprintf(stderr, "no private key labelled %s\n", argv[0]), 1;
+    sign_once("before", k, m1);
+    char ready[4096];
+    snprintf(ready, sizeof ready, "%s.ready", argv[3]);
+    FILE *r = fopen(ready, "w");
+    if (!r || fclose(r) != 0)
+        return fprintf(stderr, "cannot create %s\n", ready), 1;
+    for (int i = 0; i < 600 && access(argv[3], F_OK) != 0; i++)
+        usleep(100000);
+    sign_once("after", k, m2);
+    return 0;
+}
+
 /* An EC P-256 pair on the token labelled argv[0]; "nosign": its private
  * half has CKA_SIGN false; "allow=MECH": CKA_ALLOWED_MECHANISMS = MECH. */
 static int cmd_keypair(int argc, char **argv)
@@ -458,6 +499,8 @@ int main(int argc, char **argv)
             printf("destroy %s\n", RV(f->C_DestroyObject(sess, k)));
             st = 0;
         }
+    } else if (!strcmp(argv[2], "held")) {
+        st = cmd_held(argc - 3, argv + 3);
     } else if (!strcmp(argv[2], "seed")) {
         unsigned char seed[16] = "p11probe seed..";
         printf("seed %s\n", RV(f->C_SeedRandom(sess, seed, sizeof seed)));
