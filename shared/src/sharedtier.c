@@ -1,16 +1,11 @@
 /*
  * sharedtier.c: the shared signature tier on MariaDB (sharedtier.h): the
- * read path with its breaker, the write queue, and the keeper thread that
- * opens connections, probes, and writes batches.
- *
- * Locking: `lock` guards the idle read connections, the breaker's probe
- * schedule, the queue and the writer's state; it is never held across a
- * database call. `open` (the breaker) is also read without it, so that a
- * lookup with the breaker open costs one atomic load.
+ * read path with its breaker, and the keeper thread that opens
+ * connections, probes, and runs the writes of sharedwrite.c. State and
+ * locking: sharedtier_int.h.
  */
-#include "sharedtier.h"
+#include "sharedtier_int.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "dbclient.h"
-#include "err.h"
-#include "sharedpurge.h"
 #include "swcrypto.h"
-
-#define CONNECT_MS 1000
-#define PROBE_MS 1000
-#define WRITE_MS 2000
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
-#define FLUSH_AGE_MS 200
-#define PURGE_MS 2000
 
 static const char schema[] =
     "CREATE TABLE IF NOT EXISTS " HC_SHARED_TABLE " (\n"
@@ -42,54 +26,15 @@ static const char schema[] =
     "  KEY by_expiry (expires)\n"
     ") ENGINE=InnoDB";
 
-struct wentry {
-    struct wentry *next;
-    unsigned char key[72];
-    int64_t expires;
-    size_t len;
-    unsigned char sig[];
-};
-
-struct hc_sharedtier {
-    hc_shared_cfg_t cfg;
-    const hc_logger_t *log;
-    hc_shared_stats_t *st;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;        /* the keeper: work or stop */
-    pthread_cond_t started;     /* new(): the first probe is done */
-    bool first_done;
-    hc_db_t *idle[HC_SHARED_READERS];
-    size_t nidle, nreaders;     /* idle ones, and all open (idle or in use) */
-    /* Failed ones, for the keeper to close; nreaders + ndead never exceeds
-     * HC_SHARED_READERS. */
-    hc_db_t *dead[HC_SHARED_READERS];
-    size_t ndead;
-    bool open;                  /* breaker: lookups skip the tier */
-    uint64_t next_probe;
-    unsigned backoff;
-    struct wentry *qhead, *qtail;
-    size_t qlen;
-    uint64_t oldest;            /* when the queue's first entry came */
-    hc_db_t *writer;
-    uint64_t writer_retry;
-    unsigned writer_backoff;
-    uint64_t next_purge;
-    char holder[HC_NAME_MAX + 16]; /* "node:pid": the lease row's holder */
-    bool stop;
-    pthread_t thread;
-};
-
 const char *hc_sharedtier_schema(void)
 {
     return schema;
 }
-
 static const hc_db_endpoint_t *read_endpoint(const hc_sharedtier_t *t)
 {
     return t->cfg.read.host[0] || t->cfg.read.socket[0] ? &t->cfg.read : &t->cfg.write;
 }
-
-static void hex(char *out, const unsigned char *p, size_t n)
+void hc_shared_hex(char *out, const unsigned char *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -99,12 +44,12 @@ static void hex(char *out, const unsigned char *p, size_t n)
     out[2 * n] = '\0';
 }
 
-static unsigned next_backoff(unsigned b)
+unsigned hc_shared_backoff(unsigned b)
 {
     return b < BACKOFF_MIN_MS ? BACKOFF_MIN_MS : b >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : 2 * b;
 }
 
-static void set_gauge(uint64_t *g, bool on)
+void hc_shared_gauge(uint64_t *g, bool on)
 {
     __atomic_store_n(g, on ? 1 : 0, __ATOMIC_RELAXED);
 }
@@ -120,8 +65,8 @@ static void trip_locked(hc_sharedtier_t *t, const char *why)
         hc_log(t->log, HC_LOG_WARN, "shared cache: %s; lookups skip the shared tier "
                "until it answers again (signing and the local tiers go on)", why);
     }
-    set_gauge(&t->st->reading, false);
-    set_gauge(&t->st->skipping, true);
+    hc_shared_gauge(&t->st->reading, false);
+    hc_shared_gauge(&t->st->skipping, true);
     pthread_cond_signal(&t->wake);
 }
 
@@ -209,7 +154,7 @@ bool hc_sharedtier_get(hc_sharedtier_t *t, const unsigned char *key, size_t key_
     char sql[256];
     int n = snprintf(sql, sizeof sql, "SELECT signature, expires, node FROM "
                      HC_SHARED_TABLE " WHERE cache_key = X'");
-    hex(sql + n, key, key_len);
+    hc_shared_hex(sql + n, key, key_len);
     n += 2 * (int)key_len;
     n += snprintf(sql + n, sizeof sql - (size_t)n, "'");
     hc_err_t err = { 0 };
@@ -252,40 +197,6 @@ void hc_sharedtier_verified(hc_sharedtier_t *t, bool good, const char *node)
     hc_log(t->log, HC_LOG_WARN, "shared cache: a row written as node '%s' does not "
            "verify with the key's public key: not served (forged or corrupt); the HSM "
            "signs anew and this node's signature replaces the row", node);
-}
-
-void hc_sharedtier_put(hc_sharedtier_t *t, const unsigned char *key, size_t key_len,
-                       const unsigned char *sig, size_t len, int64_t expires)
-{
-    if (!t || key_len != 72 || len == 0 || len > HC_MAX_SIG || expires <= 0)
-        return;
-    struct wentry *e = malloc(sizeof *e + len);
-    if (!e) {
-        HC_INC(t->st->dropped);
-        return;
-    }
-    e->next = NULL;
-    memcpy(e->key, key, 72);
-    memcpy(e->sig, sig, len);
-    e->len = len;
-    e->expires = expires;
-    pthread_mutex_lock(&t->lock);
-    if (t->qlen >= HC_SHARED_QUEUE) {
-        pthread_mutex_unlock(&t->lock);
-        free(e);
-        HC_INC(t->st->dropped);
-        return;
-    }
-    if (t->qtail)
-        t->qtail->next = e;
-    else {
-        t->qhead = e;
-        t->oldest = hc_now_ms();
-    }
-    t->qtail = e;
-    if (++t->qlen >= HC_SHARED_BATCH)
-        pthread_cond_signal(&t->wake);
-    pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- the keeper thread ---- */
@@ -332,10 +243,10 @@ static bool keep_reader(hc_sharedtier_t *t)
             hc_log(t->log, HC_LOG_WARN, "shared cache: %s answers again; lookups use "
                    "the shared tier", hc_db_where(db));
         }
-        set_gauge(&t->st->reading, true);
-        set_gauge(&t->st->skipping, false);
+        hc_shared_gauge(&t->st->reading, true);
+        hc_shared_gauge(&t->st->skipping, false);
     } else if (open) {
-        t->backoff = next_backoff(t->backoff);
+        t->backoff = hc_shared_backoff(t->backoff);
         t->next_probe = hc_now_ms() + t->backoff;
         hc_log(t->log, HC_LOG_DEBUG, "shared cache: probe failed: %s; next in %u ms",
                err.msg, t->backoff);
@@ -345,157 +256,6 @@ static bool keep_reader(hc_sharedtier_t *t)
     bool more = db && t->nreaders + t->ndead < HC_SHARED_READERS;
     pthread_mutex_unlock(&t->lock);
     return more;
-}
-
-/* One multi-row INSERT ... ON DUPLICATE KEY UPDATE for `n` entries: the
- * newest signature for a key wins, including over a forged row. */
-static char *batch_sql(const hc_sharedtier_t *t, const struct wentry *e, size_t n,
-                       size_t *len)
-{
-    size_t cap = 256 + n * (2 * 72 + 2 * HC_MAX_SIG + 64 + HC_NAME_MAX);
-    char *sql = malloc(cap);
-    if (!sql)
-        return NULL;
-    size_t at = (size_t)snprintf(sql, cap, "INSERT INTO " HC_SHARED_TABLE
-                                 " (cache_key, signature, expires, node) VALUES ");
-    for (size_t i = 0; i < n; i++, e = e->next) {
-        at += (size_t)snprintf(sql + at, cap - at, "%s(X'", i ? "," : "");
-        hex(sql + at, e->key, 72);
-        at += 144;
-        at += (size_t)snprintf(sql + at, cap - at, "',X'");
-        hex(sql + at, e->sig, e->len);
-        at += 2 * e->len;
-        /* node: whitelisted by config_shared.c, nothing to quote */
-        at += (size_t)snprintf(sql + at, cap - at, "',%lld,'%s')", (long long)e->expires,
-                               t->cfg.node);
-    }
-    at += (size_t)snprintf(sql + at, cap - at, " ON DUPLICATE KEY UPDATE signature = "
-                           "VALUES(signature), expires = VALUES(expires), node = VALUES(node)");
-    *len = at;
-    return sql;
-}
-
-/* Returns the primary's connection after a statement: kept when it
- * worked; closed when it failed (`failed` says what was lost), and the
- * next attempt put off with backoff. */
-static void give_writer(hc_sharedtier_t *t, hc_db_t *w, const char *failed,
-                        const char *why)
-{
-    if (failed) {
-        hc_db_close(w);
-        w = NULL;
-    }
-    pthread_mutex_lock(&t->lock);
-    t->writer = w;
-    if (!failed) {
-        t->writer_backoff = 0;
-    } else {
-        t->writer_backoff = next_backoff(t->writer_backoff);
-        t->writer_retry = hc_now_ms() + t->writer_backoff;
-        hc_log(t->log, t->writer_backoff == BACKOFF_MIN_MS ? HC_LOG_WARN : HC_LOG_DEBUG,
-               "shared cache: %s: %s; retrying the primary in %u ms", failed, why,
-               t->writer_backoff);
-    }
-    set_gauge(&t->st->writing, t->writer != NULL);
-    pthread_mutex_unlock(&t->lock);
-}
-
-/* A purge round when one is due (sharedpurge.h), on the primary's
- * connection. The first comes a minute after the start (or one interval,
- * if shorter), so that short-lived processes (pdnsutil) never take the
- * lease. */
-static void purge(hc_sharedtier_t *t)
-{
-    pthread_mutex_lock(&t->lock);
-    uint64_t now = hc_now_ms();
-    bool due = now >= t->next_purge && (t->writer || now >= t->writer_retry);
-    hc_db_t *w = NULL;
-    if (due) {
-        t->next_purge = now + t->cfg.purge_interval_s * 1000ull;
-        w = t->writer;
-        t->writer = NULL;
-    }
-    pthread_mutex_unlock(&t->lock);
-    if (!due)
-        return;
-    hc_err_t err = { 0 };
-    bool held = false;
-    uint64_t n = 0;
-    CK_RV rv = CKR_OK;
-    if (!w && !(w = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, &err)))
-        rv = CKR_GENERAL_ERROR;
-    if (rv == CKR_OK)
-        rv = hc_sharedpurge_run(w, t->holder, 3 * t->cfg.purge_interval_s, PURGE_MS,
-                                &held, &n, &err);
-    HC_ADD(t->st->purged, n);
-    set_gauge(&t->st->purging, rv == CKR_OK && held);
-    give_writer(t, w, rv == CKR_OK ? NULL : "expired rows not purged", err.msg);
-}
-
-/* Gives the lease up at the end, so that another process takes over at
- * its next round rather than when the lease expires. */
-static void release_lease(hc_sharedtier_t *t)
-{
-    if (!HC_GET(t->st->purging) || !t->writer)
-        return;
-    hc_err_t err = { 0 };
-    hc_sharedpurge_release(t->writer, t->holder, &err);
-    set_gauge(&t->st->purging, false);
-}
-
-/* Writes one batch if one is due; false when nothing was written. */
-static bool flush(hc_sharedtier_t *t, bool force)
-{
-    pthread_mutex_lock(&t->lock);
-    uint64_t now = hc_now_ms();
-    bool due = t->qlen && (force || t->qlen >= HC_SHARED_BATCH ||
-                           now - t->oldest >= FLUSH_AGE_MS) &&
-               (t->writer || now >= t->writer_retry);
-    if (!due) {
-        pthread_mutex_unlock(&t->lock);
-        return false;
-    }
-    struct wentry *batch = t->qhead, *last = batch;
-    size_t n = 1;
-    while (n < HC_SHARED_BATCH && last->next) {
-        last = last->next;
-        n++;
-    }
-    t->qhead = last->next;
-    last->next = NULL;
-    if (!t->qhead)
-        t->qtail = NULL;
-    t->qlen -= n;
-    t->oldest = now;
-    hc_db_t *w = t->writer;
-    t->writer = NULL;
-    pthread_mutex_unlock(&t->lock);
-
-    hc_err_t err = { 0 };
-    CK_RV rv = CKR_OK;
-    if (!w && !(w = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, &err)))
-        rv = CKR_GENERAL_ERROR;
-    char what[64];
-    snprintf(what, sizeof what, "%zu signatures not written", n);
-    size_t len = 0;
-    char *sql = rv == CKR_OK ? batch_sql(t, batch, n, &len) : NULL;
-    if (rv == CKR_OK)
-        rv = sql ? hc_db_query(w, sql, len, WRITE_MS, NULL, &err)
-                 : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
-    free(sql);
-    if (rv == CKR_OK) {
-        HC_ADD(t->st->written, n);
-    } else {
-        HC_INC(t->st->write_errors);
-        HC_ADD(t->st->dropped, n);
-    }
-    give_writer(t, w, rv == CKR_OK ? NULL : what, err.msg);
-    while (batch) {
-        struct wentry *next = batch->next;
-        free(batch);
-        batch = next;
-    }
-    return rv == CKR_OK;
 }
 
 static void *keeper(void *arg)
@@ -510,9 +270,9 @@ static void *keeper(void *arg)
             pthread_cond_broadcast(&t->started);
         }
         pthread_mutex_unlock(&t->lock);
-        while (flush(t, false))
+        while (hc_sharedwrite_flush(t, false))
             ;
-        purge(t);
+        hc_sharedwrite_purge(t);
         pthread_mutex_lock(&t->lock);
         if (!t->stop) {
             struct timespec ts;
@@ -531,9 +291,9 @@ static void *keeper(void *arg)
     }
     /* One last attempt for what is queued, bounded by WRITE_MS per batch. */
     uint64_t until = hc_now_ms() + WRITE_MS;
-    while (hc_now_ms() < until && flush(t, true))
+    while (hc_now_ms() < until && hc_sharedwrite_flush(t, true))
         ;
-    release_lease(t);
+    hc_sharedwrite_release(t);
     return NULL;
 }
 
@@ -562,12 +322,12 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     pthread_cond_init(&t->wake, &ca);
     pthread_cond_init(&t->started, &ca);
     pthread_condattr_destroy(&ca);
-    set_gauge(&stats->enabled, true);
-    set_gauge(&stats->skipping, true);
+    hc_shared_gauge(&stats->enabled, true);
+    hc_shared_gauge(&stats->skipping, true);
     if (pthread_create(&t->thread, NULL, keeper, t) != 0) {
         hc_log(log, HC_LOG_ERROR, "shared cache: cannot start its thread; running "
                "without the shared tier");
-        set_gauge(&stats->skipping, false);
+        hc_shared_gauge(&stats->skipping, false);
         pthread_mutex_destroy(&t->lock);
         pthread_cond_destroy(&t->wake);
         pthread_cond_destroy(&t->started);
@@ -604,9 +364,9 @@ void hc_sharedtier_free(hc_sharedtier_t *t)
         HC_INC(t->st->dropped);
         free(e);
     }
-    set_gauge(&t->st->reading, false);
-    set_gauge(&t->st->skipping, false);
-    set_gauge(&t->st->writing, false);
+    hc_shared_gauge(&t->st->reading, false);
+    hc_shared_gauge(&t->st->skipping, false);
+    hc_shared_gauge(&t->st->writing, false);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->wake);
     pthread_cond_destroy(&t->started);
