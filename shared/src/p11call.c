@@ -89,6 +89,26 @@ bool hc_p11_is_failure(CK_RV rv)
     case CKR_ENCRYPTED_DATA_LEN_RANGE:
     case CKR_USER_ALREADY_LOGGED_IN:
     case CKR_RANDOM_SEED_NOT_SUPPORTED:
+    /* A handle the core kept for an object since destroyed: it finds the
+     * object again (or says it is gone). */
+    case CKR_OBJECT_HANDLE_INVALID:
+    case CKR_KEY_HANDLE_INVALID:
+    /* Verdicts on what a host or client asked (its data, mechanism,
+     * parameter or key choice), which it can cause at will. */
+    case CKR_DATA_INVALID:
+    case CKR_DATA_LEN_RANGE:
+    case CKR_MECHANISM_INVALID:
+    case CKR_MECHANISM_PARAM_INVALID:
+    case CKR_KEY_TYPE_INCONSISTENT:
+    case CKR_KEY_FUNCTION_NOT_PERMITTED:
+    case CKR_KEY_SIZE_RANGE:
+    case CKR_TEMPLATE_INCONSISTENT:
+    case CKR_TEMPLATE_INCOMPLETE:
+    case CKR_ATTRIBUTE_VALUE_INVALID:
+    /* An optional function or action the token does not offer (e.g.
+     * C_CopyObject for the core's session copies, remembered per key). */
+    case CKR_FUNCTION_NOT_SUPPORTED:
+    case CKR_ACTION_PROHIBITED:
         return false;
     default:
         return true;

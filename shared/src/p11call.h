@@ -34,8 +34,15 @@
  * CKR_ATTRIBUTE_TYPE_INVALID / CKR_ATTRIBUTE_SENSITIVE, a verdict on the
  * caller's data (CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE,
  * CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE),
- * CKR_USER_ALREADY_LOGGED_IN at C_Login and a token's
- * CKR_RANDOM_SEED_NOT_SUPPORTED at C_SeedRandom.
+ * CKR_USER_ALREADY_LOGGED_IN at C_Login, a token's
+ * CKR_RANDOM_SEED_NOT_SUPPORTED at C_SeedRandom, a stale handle's
+ * CKR_OBJECT_HANDLE_INVALID / CKR_KEY_HANDLE_INVALID (the core finds the
+ * object again), a verdict on what the host or client asked (its data,
+ * mechanism, parameter, key or template: CKR_DATA_*, CKR_MECHANISM_*,
+ * CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_FUNCTION_NOT_PERMITTED, ...), and
+ * CKR_FUNCTION_NOT_SUPPORTED / CKR_ACTION_PROHIBITED for what the token
+ * does not offer (C_CopyObject). A local client cannot make the HSM
+ * error count move by asking for something wrong.
  *
  * HSM errors: every failure and every violation (never an answer) adds one
  * to *errors (the token's `hsm_errors` counter, shown by `hsmcache

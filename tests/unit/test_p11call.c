@@ -623,7 +623,9 @@ static void errors_counted_answers_not(void **state)
 {
     (void)state;
     static const CK_RV answers[] = { CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
-                                     CKR_ATTRIBUTE_SENSITIVE, CKR_SIGNATURE_INVALID };
+                                     CKR_ATTRIBUTE_SENSITIVE, CKR_SIGNATURE_INVALID,
+                                     CKR_KEY_HANDLE_INVALID, CKR_DATA_LEN_RANGE,
+                                     CKR_MECHANISM_PARAM_INVALID, CKR_FUNCTION_NOT_SUPPORTED };
     unsigned char buf[64];
     CK_ULONG n;
     hc_err_t err = { 0 };
@@ -638,6 +640,10 @@ static void errors_counted_answers_not(void **state)
         assert_non_null(strstr(log, "test: debug: token tok: C_Sign: CKR_"));
     }
     assert_false(hc_p11_is_failure(CKR_USER_ALREADY_LOGGED_IN));
+    assert_false(hc_p11_is_failure(CKR_OBJECT_HANDLE_INVALID));
+    assert_false(hc_p11_is_failure(CKR_ACTION_PROHIBITED));
+    assert_true(hc_p11_is_failure(CKR_FUNCTION_FAILED));
+    assert_true(hc_p11_is_failure(CKR_PIN_INCORRECT));
     assert_int_equal(errors, 0);
     mock.rv = CKR_DEVICE_ERROR;
     n = sizeof buf;
