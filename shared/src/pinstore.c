@@ -55,7 +55,11 @@ static hc_pin_verdict_t check_stat(const char *token, const struct stat *st,
         snprintf(ps->what, sizeof ps->what, "is owned by uid %u, neither root nor "
                  "this process's user (uid %u)", (unsigned)st->st_uid,
                  (unsigned)geteuid());
-        snprintf(ps->fix, sizeof ps->fix, "chown %u %s", (unsigned)geteuid(), path);
+        /* Judged for this user: the file may well be a service's own, so
+         * the fix does not hand it to whoever runs the check. */
+        snprintf(ps->fix, sizeof ps->fix, "if it is uid %u's: chown %u %s; a service's "
+                 "own: hsmcache doctor --user NAME", (unsigned)geteuid(),
+                 (unsigned)geteuid(), path);
     } else if (st->st_mode & (S_IWGRP | S_IWOTH)) {
         snprintf(ps->what, sizeof ps->what, "is writable by group or others");
         snprintf(ps->fix, sizeof ps->fix, "chmod 600 %s", path);

@@ -150,7 +150,7 @@ contains "tokens: a group-writable PIN file: refused, why, and the fix" "$("$HC"
 chmod 600 "$T/pins/dns"
 chown 4242 "$T/pins/dns"
 contains "tokens: a PIN file of another user: refused, why, and the fix" "$("$HC" tokens 2>&1)" \
-    "refused: $T/pins/dns is owned by uid 4242, neither root nor this process's user (uid 0) (chown 0 $T/pins/dns)"
+    "refused: $T/pins/dns is owned by uid 4242, neither root nor this process's user (uid 0) (if it is uid 0's: chown 0 $T/pins/dns; a service's own: hsmcache doctor --user NAME)"
 chown 0 "$T/pins/dns"
 equals "tokens: the fixed file is 'stored' again" \
     "$(awk '$1 == "dns" { print $NF }' <<< "$("$HC" tokens 2>&1)")" "stored"
