@@ -307,8 +307,11 @@ static int sig_init(void *ctx, void *provkey, const OSSL_PARAM params[])
     hp_sig_t *s = ctx;
     hp_key_t *k = provkey;
     if (!k || !k->priv) {
-        hp_raise(s->prov, "signing needs a private key in an HSM; %s%s is a public key", k ? "key " : "",
-                 k ? k->name : "none was given");
+        if (k)
+            hp_raise(s->prov, "signing needs a private key in an HSM; key %s is a "
+                     "public key", k->name);
+        else
+            hp_raise(s->prov, "signing needs a private key in an HSM; none was given");
         return 0;
     }
     hp_key_ref(k);

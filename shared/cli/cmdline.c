@@ -107,9 +107,37 @@ int hc_opt_next(hc_opts_t *o)
     return c;
 }
 
+/* The names of positional arguments from..to-1 in the usage line (words
+ * outside [...] groups, not options), space-separated into out; false
+ * when the usage line names fewer. */
+static bool positional_names(const char *args, int from, int to, char *out, size_t size)
+{
+    int depth = 0, index = 0;
+    size_t len = 0;
+    out[0] = '\0';
+    for (const char *p = args; *p && index < to;) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        int start_depth = depth;
+        for (; *p && *p != ' '; p++)
+            depth += *p == '[' ? 1 : *p == ']' ? -1 : 0;
+        if (p == w || start_depth > 0 || *w == '[' || *w == '-')
+            continue;
+        if (index++ >= from && len < size) {
+            int n = snprintf(out + len, size - len, "%s%.*s", len ? " " : "", (int)(p - w), w);
+            len += n > 0 ? (size_t)n : 0;
+        }
+    }
+    return index >= to && len < size;
+}
+
 int hc_opt_args(const hc_opts_t *o, int min, int max)
 {
     int n = o->argc - o->first;
+    char missing[128];
+    if (n < min && positional_names(o->cl->args, n, min, missing, sizeof missing))
+        return hc_usage_error(o->cl, "missing %s", missing);
     if (n < min)
         return hc_usage_error(o->cl, "%d argument%s given, %d wanted", n, n == 1 ? "" : "s",
                               min);

@@ -78,7 +78,7 @@ usage_fail "hsmcache doctor --user without a value: exit 2, named" \
 usage_fail "hsmcache stats --prometheus=yes: a flag takes no value" \
     "option '--prometheus' takes no value" "$HC" stats --prometheus=yes
 usage_fail "hsmcache sshca sign -x: exit 2, named" "unknown option '-x'" "$HC" sshca sign -x k.pub
-usage_fail "hsmcache keygen with two of three arguments" "2 arguments given, 3 wanted" \
+usage_fail "hsmcache keygen with two of three arguments names the missing one" "missing ALGO" \
     "$HC" keygen dns label
 usage_fail "hsmcache keys with an extra argument: named" "unexpected argument 'extra'" \
     "$HC" keys dns extra
@@ -89,7 +89,7 @@ usage_fail "pdns-hsm audit --sha384: another command's option is unknown here" \
     "pdns-hsm audit: unknown option '--sha384'" "$PH" audit --sha384
 usage_fail "pdns-hsm --config-dir without a value: exit 2, named" \
     "option '--config-dir' needs a value" "$PH" audit --config-dir
-usage_fail "pdns-hsm ds without ZONE" "0 arguments given, 1 wanted" "$PH" ds
+usage_fail "pdns-hsm ds without ZONE names it" "missing ZONE" "$PH" ds
 usage_fail "pdns-hsm --h: an ambiguous prefix (--help, --hsmcache-conf) is named" "option '--h' is ambiguous" \
     "$PH" --h=x audit
 usage_fail "hsmcached --bogus: exit 2, named" "unknown option '--bogus'" "$AGENTBIN" --bogus
