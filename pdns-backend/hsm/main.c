@@ -35,6 +35,17 @@ enum { OPT_CONFIG_DIR = 256, OPT_HSMCACHE_CONF, OPT_ENGINE, OPT_SERVER, OPT_APPL
                    "     pdns.conf, the database unreachable)\n"
 
 static const struct option common_longopts[] = { COMMON_LONGOPTS, { 0 } };
+/* Before the command every command's option is read (`pdns-hsm --apply
+ * migrate` as well as `pdns-hsm migrate --apply`); once the command is
+ * known, one that is not its own is refused as if given after it. */
+static const struct option any_longopts[] = {
+    COMMON_LONGOPTS,
+    { "apply", no_argument, NULL, OPT_APPLY },
+    { "engine", required_argument, NULL, OPT_ENGINE },
+    { "sha384", no_argument, NULL, OPT_SHA384 },
+    { "server", required_argument, NULL, OPT_SERVER },
+    { 0 },
+};
 static const struct option migrate_longopts[] = {
     COMMON_LONGOPTS,
     { "apply", no_argument, NULL, OPT_APPLY },
@@ -70,7 +81,7 @@ static const hc_cmdline_t main_cmdline = {
             "Options:\n" COMMON_HELP,
     .exits = EXIT_OK "  1  a finding or failure (each command's --help says which)\n" EXIT_USAGE,
     .shortopts = "h",
-    .longopts = common_longopts,
+    .longopts = any_longopts,
     .in_order = true,
 };
 
@@ -157,10 +168,12 @@ int main(int argc, char **argv)
     struct pdns_hsm h = { .engine = "hsmcache" };
     const char *config_dir = "/etc/powerdns";
     hc_opts_t o = HC_OPTS(&main_cmdline, argc, argv);
-    int c;
+    int c, before[8], nbefore = 0; /* command options given before it */
     while ((c = hc_opt_next(&o)) != -1) {
         if (c == HC_OPT_STOP)
             return o.status;
+        if (c >= OPT_ENGINE && nbefore < 8)
+            before[nbefore++] = c;
         take(&h, &config_dir, c);
     }
     if (o.first >= argc)
@@ -171,6 +184,17 @@ int main(int argc, char **argv)
             cmd = &commands[i];
     if (!cmd)
         return hc_usage_error(&main_cmdline, "unknown command '%s'", argv[o.first]);
+    for (int i = 0; i < nbefore; i++) {
+        const struct option *l = cmd->cl.longopts;
+        while (l->name && l->val != before[i])
+            l++;
+        if (!l->name) {
+            const struct option *a = any_longopts;
+            while (a->val != before[i])
+                a++;
+            return hc_usage_error(&cmd->cl, "unknown option '--%s'", a->name);
+        }
+    }
     /* The command's own options, anywhere after it (pdnsutil's way:
      * "ds ZONE --sha384"), with --config-dir and --hsmcache-conf too. */
     hc_opts_t co = HC_OPTS(&cmd->cl, argc - o.first, argv + o.first);

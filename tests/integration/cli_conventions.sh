@@ -87,6 +87,8 @@ usage_fail "hsmcache pin frob: unknown subcommand named" "unknown subcommand 'fr
 usage_fail "pdns-hsm --bogus: exit 2, named" "unknown option '--bogus'" "$PH" --bogus audit
 usage_fail "pdns-hsm audit --sha384: another command's option is unknown here" \
     "pdns-hsm audit: unknown option '--sha384'" "$PH" audit --sha384
+usage_fail "pdns-hsm --sha384 audit: before the command too, another command's option is unknown" \
+    "pdns-hsm audit: unknown option '--sha384'" "$PH" --sha384 audit
 usage_fail "pdns-hsm --config-dir without a value: exit 2, named" \
     "option '--config-dir' needs a value" "$PH" audit --config-dir
 usage_fail "pdns-hsm ds without ZONE names it" "missing ZONE" "$PH" ds

@@ -88,6 +88,8 @@ want=$(pdnsutil_t show-zone "$zone" 2>/dev/null | grep '^DS = ' | norm | sort)
 got=$( { ph ds "$zone"; ph ds "$zone" --sha384; } 2>/dev/null | norm | sort)
 contains "pdns-hsm ds (SHA-256 and SHA-384) equals pdnsutil show-zone's" "$want" "$got"
 [ -n "$got" ] && [ "$(echo "$got" | wc -l)" = 2 ] && ok "pdns-hsm ds printed two DS records" || not_ok "ds printed: $got"
+equals "pdns-hsm --sha384 ds ZONE (the option before the command) is ds ZONE --sha384" \
+    "$(ph --sha384 ds "$zone" 2>&1)" "$(ph ds "$zone" --sha384 2>&1)"
 # A signature that does not verify is caught by check: a presigned zone
 # serving a real DNSKEY and an RRSIG with its key tag but a forged
 # signature.
