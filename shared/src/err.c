@@ -59,6 +59,8 @@ const char *hc_rv_name(CK_RV rv, char *buf)
         N(CKR_ENCRYPTED_DATA_INVALID), N(CKR_ENCRYPTED_DATA_LEN_RANGE),
         N(CKR_KEY_FUNCTION_NOT_PERMITTED), N(CKR_KEY_SIZE_RANGE),
         N(CKR_RANDOM_NO_RNG), N(CKR_RANDOM_SEED_NOT_SUPPORTED),
+        N(CKR_ACTION_PROHIBITED), N(CKR_ATTRIBUTE_READ_ONLY),
+        N(CKR_KEY_NOT_NEEDED), N(CKR_KEY_UNEXTRACTABLE),
 #undef N
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
