@@ -40,24 +40,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
+
 static CK_FUNCTION_LIST *f;
 static CK_SESSION_HANDLE sess;
 
 #define N(x) { x, #x }
-static const struct named { unsigned long v; const char *name; } rvs[] = {
-    N(CKR_OK), N(CKR_ARGUMENTS_BAD), N(CKR_GENERAL_ERROR), N(CKR_FUNCTION_FAILED),
-    N(CKR_DEVICE_ERROR), N(CKR_DATA_INVALID), N(CKR_DATA_LEN_RANGE),
-    N(CKR_ENCRYPTED_DATA_INVALID), N(CKR_FUNCTION_NOT_SUPPORTED),
-    N(CKR_KEY_HANDLE_INVALID), N(CKR_KEY_TYPE_INCONSISTENT),
-    N(CKR_KEY_FUNCTION_NOT_PERMITTED), N(CKR_MECHANISM_INVALID),
-    N(CKR_MECHANISM_PARAM_INVALID), N(CKR_OPERATION_ACTIVE),
-    N(CKR_OPERATION_NOT_INITIALIZED), N(CKR_SIGNATURE_INVALID),
-    N(CKR_SIGNATURE_LEN_RANGE), N(CKR_TEMPLATE_INCOMPLETE),
-    N(CKR_TEMPLATE_INCONSISTENT), N(CKR_USER_NOT_LOGGED_IN),
-    N(CKR_RANDOM_SEED_NOT_SUPPORTED), N(CKR_RANDOM_NO_RNG),
-    N(CKR_BUFFER_TOO_SMALL), N(CKR_ATTRIBUTE_TYPE_INVALID),
-    N(CKR_TOKEN_NOT_PRESENT), N(CKR_SESSION_HANDLE_INVALID), N(CKR_SESSION_READ_ONLY),
-}, mechs[] = {
+static const struct named { unsigned long v; const char *name; } mechs[] = {
     N(CKM_RSA_PKCS), N(CKM_RSA_X_509), N(CKM_RSA_PKCS_OAEP), N(CKM_RSA_PKCS_PSS),
     N(CKM_MD5_RSA_PKCS), N(CKM_SHA1_RSA_PKCS), N(CKM_SHA224_RSA_PKCS),
     N(CKM_SHA256_RSA_PKCS), N(CKM_SHA384_RSA_PKCS), N(CKM_SHA512_RSA_PKCS),
@@ -80,7 +69,8 @@ static const char *name_of(const struct named *t, size_t n, unsigned long v,
     snprintf(buf, size, "0x%lx", v);
     return buf;
 }
-#define RV(rv) name_of(rvs, sizeof rvs / sizeof *rvs, (rv), (char[24]){ 0 }, 24)
+/* CKR_ names as the project's messages give them (err.h). */
+#define RV(rv) hc_rv_name((rv), (char[32]){ 0 })
 #define MECH(m) name_of(mechs, sizeof mechs / sizeof *mechs, (m), (char[24]){ 0 }, 24)
 
 static int mech_by_name(const char *s, CK_MECHANISM_TYPE *m)
