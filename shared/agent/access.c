@@ -86,12 +86,43 @@ bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj,
     return false;
 }
 
+/* Where obj is, or would go, in the session's sorted allowed list. */
+static size_t allowed_pos(const session_t *s, hc_obj_t obj)
+{
+    size_t lo = 0, hi = s->nallowed;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->allowed[mid] < obj)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Remembers obj at pos (allowed_pos); forgotten when memory is short,
+ * which only costs asking again. */
+static void remember_allowed(session_t *s, size_t pos, hc_obj_t obj)
+{
+    if (s->nallowed == s->callowed) {
+        size_t cap = s->callowed ? s->callowed * 2 : 16;
+        hc_obj_t *grown = realloc(s->allowed, cap * sizeof *grown);
+        if (!grown)
+            return;
+        s->allowed = grown;
+        s->callowed = cap;
+    }
+    memmove(&s->allowed[pos + 1], &s->allowed[pos], (s->nallowed - pos) * sizeof *s->allowed);
+    s->allowed[pos] = obj;
+    s->nallowed++;
+}
+
 /* Whether the client may use obj; `st` as for agent_key_allowed. */
 bool agent_obj_allowed(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
 {
-    for (size_t i = 0; i < s->nallowed; i++)
-        if (s->allowed[i] == obj)
-            return true;
+    size_t pos = allowed_pos(s, obj);
+    if (pos < s->nallowed && s->allowed[pos] == obj)
+        return true;
     hc_token_status_t own;
     if (!st && s->rules->cfg) {
         if (agent_token_status(s->st, s->ctx, s->profile, hc_obj_token(obj), &own, NULL)
@@ -101,11 +132,7 @@ bool agent_obj_allowed(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
     }
     if (!agent_key_allowed(s->rules, s->ctx, obj, st))
         return false;
-    hc_obj_t *grown = realloc(s->allowed, (s->nallowed + 1) * sizeof *grown);
-    if (grown) {
-        s->allowed = grown;
-        s->allowed[s->nallowed++] = obj;
-    }
+    remember_allowed(s, pos, obj);
     return true;
 }
 

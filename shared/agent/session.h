@@ -25,8 +25,10 @@ typedef struct session {
     agent_rules_t *rules;       /* NULL: not listed */
     hc_ctx_t *ctx;              /* after HELLO */
     int profile;
-    hc_obj_t *allowed;          /* objects already authorized (freed by the owner) */
-    size_t nallowed;
+    hc_obj_t *allowed;          /* objects already authorized, sorted (freed
+                                 * by the owner): a find over thousands of
+                                 * keys stays n log n */
+    size_t nallowed, callowed;  /* used, allocated */
 } session_t;
 
 /* Whether the client may use obj (one of its [client] keys covers it);

@@ -12,6 +12,8 @@
 # in again once they close. The SSH CA module used by hc-ag-c (not root)
 # through the agent: the audit line the agent writes carries the uid and
 # pid of that ssh-keygen process and the client's name.
+# Within one connection, a key the client was allowed once lets in no
+# other (the agent remembers allowed objects per connection).
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
 HC_AGENT=1
@@ -72,6 +74,23 @@ ca=$(agent_raw root find t ca)
 ca=${ca##* }
 equals "meanwhile hc-ag-c connects" "$(agent_raw hc-ag-c hello)" "client ca"
 equals "... and signs" "$(agent_raw hc-ag-c sign "$ca")" "rv=0x0, 64 bytes: "
+# In one connection: what a client was allowed once is remembered for the
+# connection, and that memory lets in nothing else. hc-ag-c finds its own
+# key ca (made after k1: a higher reference), then asks k1 to sign.
+cat > "$T/one-conn.py" <<'EOP'
+import sys
+from agentwire import *
+path, own, other = sys.argv[1], sys.argv[2], int(sys.argv[3])
+c = connect(path, 10)
+r = call(c, OP_FIND, find_private_keys('t', own))
+print('found %d' % r.u32())
+body = (u64(other) + u64(0x1041) + b'\0' + s(b'') + s(b'\x11' * 32) + b'\0' + u64(0) + b'\1' + u64(512))
+r = call(c, OP_SIGN, body)
+print('rv=0x%x: %s' % (r.rv, r.msg))
+EOP
+one=$(agentwire_run hc-ag-c "$T/one-conn.py" ca "$k1" 2>&1)
+contains "hc-ag-c finds its key ca, and in the same connection" "$one" "found 1"
+contains "... is refused k1, outside its keys" "$one" "rv=0x60: hsmcached refused sign with object"
 touch "$T/stop"
 wait "$holder"
 # The agent frees a connection's slot when its thread sees the hang-up,
