@@ -34,7 +34,7 @@ CFLAGS   := $(OPT) -std=c11 -D_GNU_SOURCE -fPIC $(WARN) $(HARDEN_CFLAGS) -Ishare
 LDFLAGS  := $(HARDEN_LDFLAGS) $(SANITIZE) $(LDFLAGS)
 RPATH    := -Wl,-rpath,'$$ORIGIN' -Wl,--enable-new-dtags
 
-CORE_SRC := $(wildcard shared/src/*.c)
+CORE_SRC := $(wildcard shared/src/*.c shared/src/*/*.c)
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 # The front's common part; each front module adds one profile file.
 FRONT_SRC := $(filter-out shared/front/profile_%.c,$(wildcard shared/front/*.c))

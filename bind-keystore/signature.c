@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "prov.h"
-#include "swcrypto.h"
+#include "core/swcrypto.h"
 
 typedef struct hp_sig {
     hp_prov_t *prov;

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "../shared/front/front.h"
-#include "../shared/src/config.h"
-#include "../shared/src/stats.h"
-#include "../shared/src/swcrypto.h"
+#include "config.h"
+#include "core/stats.h"
+#include "core/swcrypto.h"
 #include "presign_store.h"
 #include "rrsig.h"
 

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "../shared/agent/audit_fields.h"
-#include "jsonline.h"
+#include "util/jsonline.h"
 #include "sshca.h"
-#include "sshkey.h"
+#include "core/sshkey.h"
 
 /* A JSON string for `s` (null when NULL). Arguments come from the
  * command line and files, in any encoding: bytes that are not UTF-8 are

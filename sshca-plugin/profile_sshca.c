@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "../shared/front/front.h"
-#include "err.h"
+#include "util/err.h"
 #include "sshca.h"
-#include "sshkey.h"
+#include "core/sshkey.h"
 
 static void add_visible(sshca_state_t *st, hc_obj_t obj)
 {

@@ -22,7 +22,7 @@
 #include "config.h"
 #include "keygen.h"
 #include "hsmcache.h"
-#include "log.h"
+#include "util/log.h"
 
 /* The process the module is loaded in, and what its command line asks
  * (host.c). */

@@ -17,7 +17,7 @@
 
 #include "config.h"
 #include "pdnshsm.h"
-#include "pinstore.h"
+#include "core/pinstore.h"
 
 struct move {
     key_row_t *row;

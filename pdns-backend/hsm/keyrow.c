@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "module.h"
+#include "core/module.h"
 #include "pdnshsm.h"
 
 static void field(const char *content, const char *name, char *out, size_t size)

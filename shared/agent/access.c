@@ -15,7 +15,7 @@
 
 #include "agent.h"
 #include "mech_policy.h"
-#include "proto_check.h"
+#include "proto/proto_check.h"
 #include "session.h"
 #include "urimatch.h"
 

@@ -27,8 +27,8 @@
 
 #include "config.h"
 #include "hsmcache.h"
-#include "log.h"
-#include "proto.h"
+#include "util/log.h"
+#include "proto/proto.h"
 #include "transport.h"
 
 /* Counters of one [client] section (kept across reloads, by name). */

@@ -9,8 +9,8 @@
 
 #include "audit_fields.h"
 #include "audit_record.h"
-#include "err.h"
-#include "jsonline.h"
+#include "util/err.h"
+#include "util/jsonline.h"
 #include "transport.h"
 
 struct agent_audit {

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
+#include "util/err.h"
 #include "gen_check.h"
 #include "urimatch.h"
 

@@ -14,7 +14,7 @@
 #define HC_AGENT_GEN_CHECK_H
 
 #include "agent.h"
-#include "proto.h"
+#include "proto/proto.h"
 
 /* The templates to generate with: the request's attributes, in order,
  * then the safe values the request left out (CKA_SENSITIVE true,

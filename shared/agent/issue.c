@@ -15,14 +15,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "appendlog.h"
+#include "util/appendlog.h"
 #include "audit_fields.h"
 #include "audit_record.h"
-#include "err.h"
+#include "util/err.h"
 #include "issue.h"
 #include "sshca.h"
 #include "sshcert.h"
-#include "sshkey.h"
+#include "core/sshkey.h"
 #include "transport.h"
 
 #define MAX_OPTS 64           /* option pairs in one request */

@@ -38,9 +38,9 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "clock.h"
+#include "util/clock.h"
 #include "cmdline.h"
-#include "err.h"
+#include "util/err.h"
 
 #define STOP_GRACE_S 30
 #define REFUSED_MAX 64            /* unlisted peers awaiting their refusal */

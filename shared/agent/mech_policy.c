@@ -2,7 +2,7 @@
  * mech_policy.c: per-client mechanisms. See mech_policy.h.
  */
 #include "mech_policy.h"
-#include "proto_check.h"
+#include "proto/proto_check.h"
 
 bool agent_mech_allowed(const agent_rules_t *rules, const hc_req_t *q)
 {

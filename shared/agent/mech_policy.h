@@ -14,7 +14,7 @@
 #include <stdbool.h>
 
 #include "agent.h"
-#include "proto.h"
+#include "proto/proto.h"
 
 /* Whether the client may run request q's mechanism. */
 bool agent_mech_allowed(const agent_rules_t *rules, const hc_req_t *q);

@@ -19,9 +19,9 @@
 #include <string.h>
 
 #include "agent.h"
-#include "err.h"
-#include "module.h"
-#include "p11call.h"
+#include "util/err.h"
+#include "core/module.h"
+#include "core/p11call.h"
 
 #define MODINFO_MAX 64
 

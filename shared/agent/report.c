@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "agent.h"
-#include "sbuf.h"
-#include "stats.h"
+#include "util/sbuf.h"
+#include "core/stats.h"
 #include "urimatch.h"
 
 /* A token counted in the stats files is matched against the client's

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "agent.h"
-#include "clock.h"
+#include "util/clock.h"
 #include "urimatch.h"
 
 #define STATUS_MAX_AGE_MS 1000

@@ -15,7 +15,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "util/err.h"
 #include "issue.h"
 
 static pthread_mutex_t serial_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -12,15 +12,15 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "agent_conn.h"
-#include "appendlog.h"
+#include "agent-client/agent_conn.h"
+#include "util/appendlog.h"
 #include "audit_record.h"
-#include "clock.h"
-#include "err.h"
+#include "util/clock.h"
+#include "util/err.h"
 #include "gen_check.h"
 #include "issue.h"
-#include "proto.h"
-#include "proto_check.h"
+#include "proto/proto.h"
+#include "proto/proto_check.h"
 #include "session.h"
 
 /* A request's bytes must all arrive within this once it has begun, and a

@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 
 #include "agent.h"
-#include "err.h"
-#include "proto.h"
+#include "util/err.h"
+#include "proto/proto.h"
 
 typedef struct session {
     agent_t *ag;

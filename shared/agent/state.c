@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "err.h"
+#include "util/err.h"
 #include "urimatch.h"
 
 static void state_free(agent_state_t *st)

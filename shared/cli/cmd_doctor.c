@@ -20,7 +20,7 @@
 #include "cli.h"
 #include "cmd_sharedcache.h"
 #include "config.h"
-#include "pinstore.h"
+#include "core/pinstore.h"
 
 struct doctor {
     int failures, warnings;

@@ -7,10 +7,10 @@
 
 #include "cli.h"
 #include "config.h"
-#include "pinstore.h"
-#include "swcrypto.h"
+#include "core/pinstore.h"
+#include "core/swcrypto.h"
 #include "table.h"
-#include "textsafe.h"
+#include "util/textsafe.h"
 
 static const hc_cmdline_t tokens_cmdline = {
     .prog = "hsmcache tokens",

@@ -16,8 +16,8 @@
 
 #include "cli.h"
 #include "config.h"
-#include "pinmark.h"
-#include "pinstore.h"
+#include "core/pinmark.h"
+#include "core/pinstore.h"
 
 /* Reads one line (without its newline) from fd; -1 on error/too long. */
 static int read_line_fd(int fd, unsigned char *buf, size_t size)

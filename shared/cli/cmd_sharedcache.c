@@ -10,11 +10,11 @@
 #include "cmd_sharedcache.h"
 #include "cmdline.h"
 #include "config.h"
-#include "dbclient.h"
-#include "err.h"
-#include "sharedpurge.h"
-#include "sharedtier.h"
-#include "stats.h"
+#include "core/dbclient.h"
+#include "util/err.h"
+#include "core/sharedpurge.h"
+#include "core/sharedtier.h"
+#include "core/stats.h"
 
 #define TIMEOUT_MS 10000
 

@@ -19,10 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "appendlog.h"
+#include "util/appendlog.h"
 #include "cli.h"
 #include "config.h"
-#include "sshkey.h"
+#include "core/sshkey.h"
 
 #define REVOKED_FILE "sshca-revoked"
 #define KEYGEN "/usr/bin/ssh-keygen"

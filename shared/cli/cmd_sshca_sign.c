@@ -13,7 +13,7 @@
 
 #include "cli.h"
 #include "config.h"
-#include "proto.h"
+#include "proto/proto.h"
 
 static const struct option sign_longopts[] = { HC_LONGOPT_HELP, { 0 } };
 

@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "hsmcache.h"
 #include "config.h"
-#include "stats.h"
+#include "core/stats.h"
 
 enum { OPT_PROMETHEUS = 256 };
 

@@ -19,7 +19,7 @@
 #include <sys/types.h>
 
 #include "hsmcache.h"
-#include "log.h"
+#include "util/log.h"
 
 /* The message a signature's data is the digest of: the input of the
  * session's last C_Digest when its output is what C_Sign got (PowerDNS

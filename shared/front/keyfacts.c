@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "textsafe.h"
+#include "util/textsafe.h"
 
 typedef struct slot {
     hc_obj_t key;          /* 0: free (no reference is 0) */

@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "util/err.h"
 #include "keyfacts.h"
-#include "proto.h"
-#include "proto_check.h"
-#include "swcrypto.h"
+#include "proto/proto.h"
+#include "proto/proto_check.h"
+#include "core/swcrypto.h"
 
 #define S CKF_SIGN
 #define V CKF_VERIFY

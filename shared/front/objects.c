@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "util/err.h"
 #include "front_calls.h"
 #include "keyfacts.h"
 #include "mechs.h"

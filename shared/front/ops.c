@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "util/err.h"
 #include "front_calls.h"
 #include "mechs.h"
-#include "swcrypto.h"
+#include "core/swcrypto.h"
 
 void hc_op_reset(hc_op_t *op)
 {

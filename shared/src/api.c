@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "err.h"
-#include "stats.h"
+#include "util/err.h"
+#include "core/stats.h"
 #include "transport.h"
 
 struct hc_ctx {

@@ -4,7 +4,7 @@
  * the line reader below counts lines itself.
  */
 #include "config.h"
-#include "proto_check.h"
+#include "proto/proto_check.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "log.h"
+#include "util/err.h"
+#include "util/log.h"
 
 static const char *const profile_names[HC_P_COUNT] = {
     "pkcs11", "pdns", "bind", "sshca", "cli"

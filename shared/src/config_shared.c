@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "secretfile.h"
+#include "util/secretfile.h"
 
 static bool refuse(char *why, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

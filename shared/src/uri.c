@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "util/err.h"
 #include "hsmcache.h"
 #include "urimatch.h"
 

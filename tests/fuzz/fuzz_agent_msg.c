@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
-#include "proto_check.h"
+#include "proto/proto.h"
+#include "proto/proto_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pinstore.h"
+#include "core/pinstore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

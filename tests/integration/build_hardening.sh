@@ -61,7 +61,7 @@ fi
 # What make would run, with flags in the environment as dpkg-buildflags
 # sets them: ours and theirs on the same command line.
 line=$(cd "$TOP" && CFLAGS=-DHC_FROM_ENV_CFLAGS LDFLAGS=-Wl,-z,hc-from-env \
-    make -n -B BUILD="$T/b" "$T/b/obj/shared/src/clock.o" "$T/b/libhsmcache.so" 2>&1)
+    make -n -B BUILD="$T/b" "$T/b/obj/shared/src/util/clock.o" "$T/b/libhsmcache.so" 2>&1)
 contains "environment CFLAGS are added to the Makefile's" "$(echo "$line" | grep clock.c)" "-DHC_FROM_ENV_CFLAGS"
 contains "... which stay (stack protector)" "$(echo "$line" | grep clock.c)" "-fstack-protector-strong"
 contains "environment LDFLAGS are added to the Makefile's" "$(echo "$line" | grep soname)" "-Wl,-z,hc-from-env"
@@ -78,9 +78,9 @@ contains "... and the variables they read go through it (the grep sees them)" "$
 # An object is rebuilt when the flags change, not only its source: an
 # incremental build must not keep objects compiled without a hardening
 # flag added since (34 of 78 were, before the Makefile's flags file).
-( cd "$TOP" && make -s BUILD="$T/s" "$T/s/obj/shared/src/clock.o" ) > "$T/s.log" 2>&1
-again=$(cd "$TOP" && make -n BUILD="$T/s" "$T/s/obj/shared/src/clock.o" 2>&1)
+( cd "$TOP" && make -s BUILD="$T/s" "$T/s/obj/shared/src/util/clock.o" ) > "$T/s.log" 2>&1
+again=$(cd "$TOP" && make -n BUILD="$T/s" "$T/s/obj/shared/src/util/clock.o" 2>&1)
 lacks "the same flags again: the object is up to date" "$again" "clock.c -o"
-changed=$(cd "$TOP" && CFLAGS=-DHC_FLAGS_CHANGED make -n BUILD="$T/s" "$T/s/obj/shared/src/clock.o" 2>&1)
+changed=$(cd "$TOP" && CFLAGS=-DHC_FLAGS_CHANGED make -n BUILD="$T/s" "$T/s/obj/shared/src/util/clock.o" 2>&1)
 contains "other flags: the object is compiled again, with them" "$(echo "$changed" | grep 'clock.c -o')" "-DHC_FLAGS_CHANGED"
 done_testing

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Session copies of signing keys (shared/src/keycopy.h), counted at the
+# Session copies of signing keys (shared/src/core/keycopy.h), counted at the
 # simulator while sigload signs through the front with two threads on a
 # token with max-sessions = 2: C_CopyObject once per session that signed
 # (not per signature), no search or attribute read per signature, every

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The key index (shared/src/keyhash.h) answers lookups by label or id from
+# The key index (shared/src/core/keyhash.h) answers lookups by label or id from
 # memory: on the simulator, 301 lookups by URI (tests/keyscale, each answer
 # checked: one object, the right label) on a token with 300 pairs make 16
 # searches of the token: the first 15 lookups' own, then at the 16th one of

@@ -1,5 +1,5 @@
 """tests/lib/agentwire.py: a deliberately hostile, raw client of hsmcached's
-wire protocol (shared/src/proto.h), for tests only. It builds frames by hand
+wire protocol (shared/src/proto/proto.h), for tests only. It builds frames by hand
 so that tests can send what libhsmcache never would (garbage pointers in
 templates, wrong-sized values, parameters as plain bytes, idle or
 half-sent requests). It is the one copy of the framing shared by the

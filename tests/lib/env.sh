@@ -181,7 +181,7 @@ agent_as() {
     runuser -u "$u" -- env HSMCACHE_CONF="$HSMCACHE_CONF" "$@"
 }
 # agent_raw USER CMD ARGS: a client speaking the agent protocol itself
-# (shared/src/proto.h), as USER, to ask what the ordinary clients cannot:
+# (shared/src/proto/proto.h), as USER, to ask what the ordinary clients cannot:
 #   hello              prints "client NAME" (the [client] section the
 #                      agent matched), "refused: MESSAGE" or "no reply: ..."
 #   find TOKEN LABEL   prints "rv=0x0 found N REF..." (private keys LABEL)
@@ -254,8 +254,8 @@ agentwire_run() {
 # hc_proto_version: the agent protocol version of the hsmcached under test
 # (from the source tree its build dir sits in, else this tree's).
 hc_proto_version() {
-    local h=$BUILD/../shared/src/proto.h
-    [ -f "$h" ] || h=$TOP/shared/src/proto.h
+    local h=$BUILD/../shared/src/proto/proto.h
+    [ -f "$h" ] || h=$TOP/shared/src/proto/proto.h
     sed -n 's/^#define HC_PROTO_VERSION \([0-9]*\).*/\1/p' "$h"
 }
 

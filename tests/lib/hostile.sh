@@ -205,7 +205,7 @@ token_objects() {
 }
 
 # hostile_call USER CMD ARGS: one agent request as USER, spoken directly
-# (the protocol of shared/src/proto.h), on one connection after hello:
+# (the protocol of shared/src/proto/proto.h), on one connection after hello:
 #   login TOKEN PINFILE     the `login` operation with the PIN in PINFILE
 #   status TOKEN            token status
 #   status-loop TOKEN SECS  token status as fast as answered for SECS

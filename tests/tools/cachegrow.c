@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "sigcache.h"
+#include "core/sigcache.h"
 
 static double now_s(void)
 {

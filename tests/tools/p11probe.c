@@ -40,7 +40,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "util/err.h"
 
 static CK_FUNCTION_LIST *f;
 static CK_SESSION_HANDLE sess;

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "swcrypto.h"
+#include "core/swcrypto.h"
 
 static CK_FUNCTION_LIST *f;
 static CK_SLOT_ID slot;

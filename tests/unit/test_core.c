@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "hsmcache.h"
-#include "keycopy.h"
-#include "swcrypto.h"
+#include "core/keycopy.h"
+#include "core/swcrypto.h"
 
 static const unsigned char rrset[] = "www.example.com. 3600 IN A 192.0.2.80";
 

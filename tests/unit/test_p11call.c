@@ -21,8 +21,8 @@
 #include <libgen.h>
 #include <limits.h>
 
-#include "core.h"
-#include "p11call.h"
+#include "core/core.h"
+#include "core/p11call.h"
 
 /* ---- the hostile module: each function answers from `mock` ---- */
 

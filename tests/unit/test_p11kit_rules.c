@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "p11kit_rules.h"
+#include "core/p11kit_rules.h"
 
 #define M "module: /usr/lib/x86_64-linux-gnu/hsmcache/hsmcache-pdns.so\n"
 

@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pinmark.h"
-#include "pinstore.h"
+#include "core/pinmark.h"
+#include "core/pinstore.h"
 
 static char dir[256];
 

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "config.h"
-#include "proto.h"
-#include "proto_check.h"
+#include "proto/proto.h"
+#include "proto/proto_check.h"
 
 #define CKM_EDDSA_ 0x1057UL
 

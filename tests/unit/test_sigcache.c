@@ -22,7 +22,7 @@
 #include <lmdb.h>
 #include <unistd.h>
 
-#include "sigcache.h"
+#include "core/sigcache.h"
 
 static const hc_logger_t quiet = { "test", HC_LOG_ERROR };
 static const unsigned char spki_hash[32] = { 1, 2, 3 };

@@ -14,7 +14,7 @@
 #include <openssl/x509.h>
 #include <string.h>
 
-#include "swcrypto.h"
+#include "core/swcrypto.h"
 
 static const unsigned char msg[] = "example.com. 3600 IN A 192.0.2.1 (an RRset)";
 

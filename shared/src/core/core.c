@@ -1,0 +1,289 @@
+/*
+ * core.c: the embedded core's context: config, tokens, caches, stats, and
+ * the token-level operations. Objects are in objects.c, signing in sign.c.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/appendlog.h"
+#include "core/core.h"
+#include "util/err.h"
+#include "transport.h"
+#include "urimatch.h"
+
+static bool profile_uses(const hc_profile_cfg_t *p, const char *token)
+{
+    if (!p->tokens)
+        return true;
+    for (size_t i = 0; i < p->ntokens; i++)
+        if (strcmp(p->tokens[i], token) == 0)
+            return true;
+    return false;
+}
+
+/* The SSH CA module shows its [sshca] keys only, so a token none of their
+ * URIs can select is not one of its slots: in an ssh-keygen run its
+ * module is never loaded or initialized, nor its absence logged. A URI
+ * that does not parse keeps every token (sshca_init reports it). */
+static bool sshca_may_use(const hc_config_t *cfg, int profile,
+                          const hc_token_cfg_t *t)
+{
+    if (profile != HC_P_SSHCA || cfg->sshca.keys.n == 0)
+        return true;
+    for (size_t k = 0; k < cfg->sshca.keys.n; k++) {
+        void *u = hc_uri_compile(cfg->sshca.keys.items[k], NULL);
+        bool may = !u || hc_uri_may_select(u, t->name, t->label);
+        hc_uri_release(u);
+        if (may)
+            return true;
+    }
+    return false;
+}
+
+static void core_close(void *impl)
+{
+    hc_core_t *c = impl;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ntokens; i++)
+        hc_token_destroy(&c->tokens[i]);
+    free(c->tokens);
+    hc_modules_free(c->modules);
+    hc_sigcache_free(c->cache);
+    hc_stats_close(&c->stats);
+    hc_config_free(c->cfg);
+    free(c);
+}
+
+static const char *core_config_path(const void *impl)
+{
+    return ((const hc_core_t *)impl)->cfg->path;
+}
+
+static size_t core_token_count(const void *impl)
+{
+    return ((const hc_core_t *)impl)->ntokens;
+}
+
+static const char *core_token_name(const void *impl, size_t tok)
+{
+    const hc_core_t *c = impl;
+    return tok < c->ntokens ? c->tokens[tok].cfg->name : NULL;
+}
+
+static const char *core_token_label(const void *impl, size_t tok)
+{
+    const hc_core_t *c = impl;
+    return tok < c->ntokens ? c->tokens[tok].cfg->label : NULL;
+}
+
+static bool core_cache_enabled(const void *impl)
+{
+    return ((const hc_core_t *)impl)->cache != NULL;
+}
+
+static CK_RV core_token_status(void *impl, size_t tok, hc_token_status_t *st,
+                               hc_err_t *err)
+{
+    return hc_pool_status(&((hc_core_t *)impl)->tokens[tok], st, err);
+}
+
+static CK_RV core_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
+                             CK_ULONG *count, hc_err_t *err)
+{
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    CK_RV rv = hc_pool_connect(t, err);
+    if (rv != CKR_OK)
+        return rv;
+    pthread_mutex_lock(&t->lock);
+    CK_ULONG have = t->nmechs;
+    if (list && *count < have)
+        rv = CKR_BUFFER_TOO_SMALL;
+    else if (list)
+        memcpy(list, t->mechs, have * sizeof *list);
+    *count = have;
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+static CK_RV core_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type,
+                                 CK_MECHANISM_INFO *info, hc_err_t *err)
+{
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    /* A token's mechanisms do not change while it is away: what was read
+     * before answers hosts (PowerDNS asks at every C_SignInit) whose
+     * signatures come from the cache during an outage. */
+    if (hc_token_mech_info_known(t, type, info))
+        return CKR_OK;
+    CK_RV rv = hc_pool_connect(t, err);
+    return rv == CKR_OK ? hc_token_mech_info(t, type, info) : rv;
+}
+
+static CK_RV nop_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                    hc_err_t *err)
+{
+    (void)t, (void)s, (void)arg, (void)err;
+    return CKR_OK;
+}
+
+static CK_RV core_login_with(void *impl, size_t tok, const unsigned char *pin,
+                             size_t len, hc_err_t *err)
+{
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    CK_RV rv = hc_pool_set_caller_pin(t, pin, len, err);
+    /* Log in now, so a wrong PIN is reported to the caller's C_Login. */
+    return rv == CKR_OK ? hc_pool_run(t, true, true, nop_op, NULL, err) : rv;
+}
+
+static CK_RV core_login_check(void *impl, size_t tok, hc_err_t *err)
+{
+    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, true, nop_op,
+                       NULL, err);
+}
+
+struct random_arg {
+    unsigned char *buf;
+    size_t len;
+};
+
+static CK_RV random_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                       hc_err_t *err)
+{
+    struct random_arg *a = arg;
+    return hc_p11_generate_random(&t->p11, s->h, a->buf, a->len, err);
+}
+
+static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len,
+                         hc_err_t *err)
+{
+    struct random_arg a = { buf, len };
+    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, false,
+                       random_op, &a, err);
+}
+
+static CK_RV seed_op(hc_token_t *t, const hc_session_t *s, void *arg,
+                     hc_err_t *err)
+{
+    struct random_arg *a = arg;
+    return hc_p11_seed_random(&t->p11, s->h, a->buf, a->len, err);
+}
+
+/* The token's generator is shared by every session: one seeds it. */
+static CK_RV core_seed_random(void *impl, size_t tok, const unsigned char *seed,
+                              size_t len, hc_err_t *err)
+{
+    struct random_arg a = { (unsigned char *)seed, len };
+    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, false,
+                       seed_op, &a, err);
+}
+
+static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
+                             hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    if (!c->stats.f)
+        return hc_err(err, CKR_HOST_MEMORY, "no stats");
+    *out = hc_stats_render(c->stats.f, prometheus, 1, 1);
+    return *out ? CKR_OK : hc_err(err, CKR_HOST_MEMORY, "out of memory");
+}
+
+static hc_presign_stats_t *core_presign_stats(void *impl)
+{
+    hc_core_t *c = impl;
+    return c->stats.f ? &c->stats.f->presign : NULL;
+}
+
+/* The SSH CA audit record, appended to [sshca] audit-log. */
+static CK_RV core_audit(void *impl, const char *record, hc_err_t *err)
+{
+    const char *path = ((hc_core_t *)impl)->cfg->sshca.audit_log;
+    if (hc_append_line(path, record, strlen(record)) == 0)
+        return CKR_OK;
+    int e = errno;
+    hc_err(err, CKR_FUNCTION_FAILED, "audit log %s: %s", path, strerror(e));
+    errno = e;
+    return CKR_FUNCTION_FAILED;
+}
+
+static const hc_ops_t embedded_ops = {
+    .close = core_close,
+    .config_path = core_config_path,
+    .token_count = core_token_count,
+    .token_name = core_token_name,
+    .token_label = core_token_label,
+    .signature_cache_enabled = core_cache_enabled,
+    .token_status = core_token_status,
+    .mechanisms = core_mechanisms,
+    .mechanism_info = core_mechanism_info,
+    .login_with = core_login_with,
+    .login_check = core_login_check,
+    .find = hc_core_find,
+    .get_attrs = hc_core_get_attrs,
+    .public_key = hc_core_public_key,
+    .signature_length = hc_core_signature_length,
+    .sign = hc_core_sign,
+    .cache_purge = hc_core_cache_purge,
+    .verify = hc_core_verify,
+    .crypt = hc_core_crypt,
+    .generate_key_pair = hc_core_generate_key_pair,
+    .destroy = hc_core_destroy,
+    .random = core_random,
+    .seed_random = core_seed_random,
+    .stats_text = core_stats_text,
+    .presign_stats = core_presign_stats,
+    .describe = hc_core_describe,
+    .audit = core_audit,
+};
+
+CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
+                       void **impl, const hc_ops_t **ops, hc_err_t *err)
+{
+    int pid = hc_profile_id(profile);
+    hc_core_t *c = pid >= 0 ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        hc_config_free(cfg);
+        return pid < 0 ? hc_err(err, CKR_ARGUMENTS_BAD, "unknown profile '%s'", profile)
+                       : hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    }
+    c->cfg = cfg;
+    c->profile = pid;
+    snprintf(c->log.prefix, sizeof c->log.prefix, "hsmcache[%s]", profile);
+    c->log.level = c->cfg->log_level;
+    const hc_profile_cfg_t *pc = &c->cfg->profiles[pid];
+    c->modules = hc_modules_new();
+    c->tokens = calloc(c->cfg->ntokens ? c->cfg->ntokens : 1, sizeof *c->tokens);
+    if (!c->modules || !c->tokens) {
+        core_close(c);
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    }
+    hc_stats_open(&c->stats, c->cfg->cache_dir, profile);
+    for (size_t i = 0; i < c->cfg->ntokens; i++) {
+        if (!profile_uses(pc, c->cfg->tokens[i].name) ||
+            !sshca_may_use(c->cfg, pid, &c->cfg->tokens[i]))
+            continue;
+        if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i],
+                          c->ntokens) != CKR_OK) {
+            core_close(c);
+            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        }
+        c->ntokens++;
+    }
+    if (pc->signature_cache) {
+        c->cache = hc_sigcache_new(c->cfg->memory_cache_entries,
+                                   c->cfg->persistent_cache ? c->cfg->cache_dir : NULL,
+                                   c->cfg->persistent_cache_mb, &c->log);
+        if (!c->cache) {
+            core_close(c);
+            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        }
+        if (c->cfg->shared.enabled && c->stats.f) /* [shared-cache]: sharedtier.h */
+            hc_sigcache_set_shared(c->cache, hc_sharedtier_new(&c->cfg->shared, &c->log,
+                                                               &c->stats.f->shared));
+    }
+    *impl = c;
+    *ops = &embedded_ops;
+    return CKR_OK;
+}

@@ -1,0 +1,650 @@
+/*
+ * pool.c: per-token connection and session pool.
+ *
+ * A token is found by label/serial (never slot number: slots reorder),
+ * opened with up to max-sessions real sessions and logged in once with the
+ * PIN store's PIN. A lost session or token resets the whole pool (PKCS#11
+ * login state is per application and token, so partial repair buys
+ * nothing); the operation is then retried once. While a token is absent,
+ * probes back off from 100 ms to 2 s and calls in between fail at once.
+ * Each open session has a record (keycopy.h's hc_pooled_t, with its key
+ * copies), handed out with the session and freed when the session closes.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "util/err.h"
+#include "core/keycopy.h"
+#include "core/pinmark.h"
+
+#define BACKOFF_FIRST_MS 100u
+#define BACKOFF_MAX_MS 2000u
+
+bool hc_rv_lost(CK_RV rv)
+{
+    return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED ||
+           rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT ||
+           rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+static bool pin_rejection(CK_RV rv)
+{
+    return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
+           rv == CKR_PIN_EXPIRED || rv == CKR_PIN_INVALID ||
+           rv == CKR_PIN_LEN_RANGE;
+}
+
+CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
+                    size_t index)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->core = core;
+    t->index = index;
+    t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log, NULL };
+    t->idle = calloc(cfg->max_sessions, sizeof *t->idle);
+    if (!t->idle)
+        return CKR_HOST_MEMORY;
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->cond, NULL);
+    pthread_mutex_init(&t->idx_lock, NULL);
+    t->stats = hc_stats_token(&core->stats, cfg->name);
+    t->p11.errors = &t->stats->hsm_errors; /* p11call.c counts failures */
+    return CKR_OK;
+}
+
+/* Under t->lock: the idle sessions' records, once they are closed. */
+static void free_idle(hc_token_t *t)
+{
+    for (size_t i = 0; i < t->nidle; i++)
+        hc_pooled_free(t->idle[i]);
+    t->nidle = 0;
+}
+
+void hc_token_destroy(hc_token_t *t)
+{
+    if (t->p11.fl && t->connected)
+        hc_p11_close_all_sessions(&t->p11, t->slot);
+    free_idle(t);
+    hc_keyindex_free(t);
+    if (t->caller_pin) {
+        OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
+        free(t->caller_pin);
+    }
+    free(t->mechs);
+    free(t->mech_info);
+    free(t->idle);
+    pthread_mutex_destroy(&t->idx_lock);
+    pthread_cond_destroy(&t->cond);
+    pthread_mutex_destroy(&t->lock);
+}
+
+static size_t padded_len(const unsigned char *s, size_t n)
+{
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\0'))
+        n--;
+    return n;
+}
+
+static bool padded_eq(const unsigned char *field, size_t size, const char *want)
+{
+    size_t n = padded_len(field, size);
+    return n == strlen(want) && memcmp(field, want, n) == 0;
+}
+
+static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
+{
+    if (cfg->label[0] && !padded_eq(ti->label, sizeof ti->label, cfg->label))
+        return false;
+    if (cfg->serial[0] &&
+        !padded_eq(ti->serialNumber, sizeof ti->serialNumber, cfg->serial))
+        return false;
+    return true;
+}
+
+/* Closes every session: now when none is in use, else when the last one
+ * in use is released (release()), and no new one is opened meanwhile. A
+ * module may free a session's state under a thread still inside a call on
+ * it: SoftHSM frees the key of a C_Sign another thread is in (a crash in
+ * its C_Sign, seen when the simulator closed SoftHSM's sessions under two
+ * signing threads; a reset closing them here would do the same). */
+static void close_all_locked(hc_token_t *t)
+{
+    if (t->inflight == 0)
+        hc_p11_close_all_sessions(&t->p11, t->slot);
+    else
+        t->close_pending = true;
+}
+
+static void reset_locked(hc_token_t *t)
+{
+    if (t->connected)
+        close_all_locked(t);
+    free_idle(t); /* sessions in use free theirs at release */
+    t->connected = false;
+    t->nidle = t->nopen = 0;
+    t->logged_in = false;
+    pthread_cond_broadcast(&t->cond);
+}
+
+/* `why` names the token. */
+static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
+{
+    uint64_t now = hc_now_ms();
+    t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : BACKOFF_FIRST_MS;
+    if (t->backoff_ms > BACKOFF_MAX_MS)
+        t->backoff_ms = BACKOFF_MAX_MS;
+    t->next_probe_ms = now + t->backoff_ms;
+    hc_log(&t->core->log, HC_LOG_INFO, "%s (next check in %u ms)", why,
+           t->backoff_ms);
+    return hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s", why);
+}
+
+/* Hash-then-sign mechanisms the core serves on any token that has the
+ * raw one (it hashes locally and sends CKM_ECDSA / CKM_RSA_PKCS /
+ * CKM_RSA_PKCS_PSS): offered even when the token lacks them, as SoftHSM
+ * 2.6 lacks CKM_ECDSA_SHA256. Signing and verifying only. */
+static const struct { CK_MECHANISM_TYPE hashed, raw; } emulated[] = {
+    { CKM_ECDSA_SHA1, CKM_ECDSA }, { CKM_ECDSA_SHA224, CKM_ECDSA },
+    { CKM_ECDSA_SHA256, CKM_ECDSA }, { CKM_ECDSA_SHA384, CKM_ECDSA },
+    { CKM_ECDSA_SHA512, CKM_ECDSA },
+    { CKM_SHA1_RSA_PKCS, CKM_RSA_PKCS }, { CKM_SHA224_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS }, { CKM_SHA384_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA1_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS }, { CKM_SHA224_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS }, { CKM_SHA384_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA512_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+};
+#define NEMULATED (sizeof emulated / sizeof emulated[0])
+
+static bool in_list(const CK_MECHANISM_TYPE *list, CK_ULONG n, CK_MECHANISM_TYPE m)
+{
+    for (CK_ULONG i = 0; i < n; i++)
+        if (list[i] == m)
+            return true;
+    return false;
+}
+
+static CK_RV read_mechanisms(hc_token_t *t, hc_err_t *err)
+{
+    CK_ULONG n = 0;
+    CK_RV rv = hc_p11_get_mechanism_list(&t->p11, t->slot, NULL, &n, err);
+    if (rv != CKR_OK)
+        return rv;
+    CK_MECHANISM_TYPE *list = calloc(n + NEMULATED + 1, sizeof *list);
+    /* Infos are read on first use (a slow card pays per call), except
+     * for emulated mechanisms, derived here from their raw mechanism. */
+    CK_MECHANISM_INFO *info = calloc(n + NEMULATED + 1, sizeof *info);
+    if (!list || !info) {
+        free(list);
+        free(info);
+        return hc_err(err, CKR_HOST_MEMORY, "token %s: out of memory", t->cfg->name);
+    }
+    if ((rv = hc_p11_get_mechanism_list(&t->p11, t->slot, list, &n, err)) != CKR_OK) {
+        free(list);
+        free(info);
+        return rv;
+    }
+    CK_ULONG real = n;
+    for (size_t i = 0; i < NEMULATED; i++) {
+        CK_MECHANISM_INFO raw;
+        if (in_list(list, n, emulated[i].hashed) || !in_list(list, real, emulated[i].raw) ||
+            hc_p11_get_mechanism_info(&t->p11, t->slot, emulated[i].raw, &raw,
+                                      NULL) != CKR_OK ||
+            !(raw.flags & CKF_SIGN))
+            continue;
+        info[n] = raw;
+        info[n].flags = raw.flags & (CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_EC_F_P |
+                                     CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS);
+        list[n++] = emulated[i].hashed;
+    }
+    free(t->mechs);
+    free(t->mech_info);
+    t->mechs = list;
+    t->mech_info = info;
+    t->nmechs = n;
+    t->raw_rsa = in_list(list, real, CKM_RSA_PKCS);
+    t->raw_pss = in_list(list, real, CKM_RSA_PKCS_PSS);
+    t->raw_ecdsa = in_list(list, real, CKM_ECDSA);
+    return CKR_OK;
+}
+
+/* Finds the configured token among the module's slots and connects the
+ * pool to it: CKR_OK, CKR_TOKEN_NOT_PRESENT, or the module's error (in
+ * `err`). */
+static CK_RV scan_slots(hc_token_t *t, hc_err_t *err)
+{
+    CK_ULONG n = 0;
+    CK_SLOT_ID slots[256];
+    CK_RV rv = hc_p11_get_slot_list(&t->p11, CK_TRUE, NULL, &n, err);
+    if (rv == CKR_OK) {
+        n = n > 256 ? 256 : n;
+        rv = hc_p11_get_slot_list(&t->p11, CK_TRUE, slots, &n, err);
+    }
+    if (rv != CKR_OK)
+        return rv;
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_TOKEN_INFO ti;
+        if (hc_p11_get_token_info(&t->p11, slots[i], &ti, NULL) != CKR_OK ||
+            !token_matches(t->cfg, &ti))
+            continue;
+        t->slot = slots[i];
+        t->info = ti;
+        t->info_valid = true;
+        if ((rv = read_mechanisms(t, err)) != CKR_OK)
+            return rv;
+        t->connected = true;
+        t->generation++;
+        t->backoff_ms = 0;
+        t->next_probe_ms = 0;
+        t->nidle = t->nopen = 0;
+        t->logged_in = false;
+        return CKR_OK;
+    }
+    return CKR_TOKEN_NOT_PRESENT;
+}
+
+static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
+{
+    if (t->connected)
+        return CKR_OK;
+    const hc_token_cfg_t *c = t->cfg;
+    if (t->close_pending) /* the old sessions are not closed yet */
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: reconnecting (calls "
+                      "on the lost sessions are finishing)", c->name);
+    if (t->next_probe_ms && hc_now_ms() < t->next_probe_ms)
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s is absent (module "
+                      "%s, label '%s'); next check in %llu ms", c->name,
+                      c->module, c->label[0] ? c->label : c->serial,
+                      (unsigned long long)(t->next_probe_ms - hc_now_ms()));
+    /* Under the token's cross-process lock, which logins also take: a
+     * SoftHSM file store is unreadable while another process's login
+     * rewrites it, and a token that only blinked would look removed. */
+    int lock = hc_pinmark_lock(t->core->cfg->cache_dir, c->name, NULL, 0);
+    CK_RV rv = CKR_OK;
+    hc_err_t e = { 0 };
+    if (!t->p11.fl)
+        rv = hc_modules_get(t->core->modules, c->module, &t->p11.fl, err);
+    if (rv == CKR_OK)
+        rv = scan_slots(t, &e);
+    hc_pinmark_unlock(lock);
+    if (rv == CKR_OK || !t->p11.fl)
+        return rv;
+    if (rv != CKR_TOKEN_NOT_PRESENT)
+        return absent(t, err, e.msg);
+    char why[512];
+    snprintf(why, sizeof why, "token %s: no token with %s '%s' in module %s (is "
+             "it present? see 'hsmcache tokens')", c->name,
+             c->label[0] ? "label" : "serial", c->label[0] ? c->label : c->serial,
+             c->module);
+    return absent(t, err, why);
+}
+
+static CK_RV rejected_error(hc_token_t *t, const char *path, bool caller,
+                            CK_RV rv, hc_err_t *err)
+{
+    char b[32];
+    const char *name = t->cfg->name;
+    if (caller)
+        return hc_err(err, rv, "token %s rejected a caller's PIN (%s); no further "
+                      "PIN is tried on it, so the token cannot lock, until a PIN "
+                      "is stored in %s (hsmcache pin set %s) or an operator "
+                      "clears the mark (hsmcache pin clear %s)", name,
+                      hc_rv_name(rv, b), path, name, name);
+    return hc_err(err, rv, "token %s rejected the PIN in %s (%s); it is not "
+                  "tried again until that file changes, so the token cannot "
+                  "lock (fix: hsmcache pin set %s)", name, path,
+                  hc_rv_name(rv, b), name);
+}
+
+/* The mark cannot be kept: no login is tried (fail closed). */
+static CK_RV mark_unusable(hc_token_t *t, const char *why, bool need, hc_err_t *err)
+{
+    const char *dir = t->core->cfg->cache_dir;
+    hc_err_t e;
+    hc_err(&e, CKR_FUNCTION_FAILED, "token %s: no login tried: the PIN "
+           "rejection mark cannot be kept (%s), and without it a wrong PIN "
+           "could be tried until the token locks (fix: make %s/pin-rejected a "
+           "directory uid %u can write, e.g. as root 'install -d -m 700 -o %u %s %s/pin-rejected', or set "
+           "[core] cache-dir in %s; for several users on one token see the "
+           "README, \"Several users on one token\")", t->cfg->name, why, dir,
+           (unsigned)geteuid(), (unsigned)geteuid(), dir, dir, t->core->cfg->path);
+    if (!t->warned_mark) {
+        hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
+        t->warned_mark = true;
+    }
+    return need ? hc_err(err, e.rv, "%s", e.msg) : CKR_OK;
+}
+
+static void drop_caller_pin(hc_token_t *t)
+{
+    if (!t->caller_pin)
+        return;
+    OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
+    free(t->caller_pin);
+    t->caller_pin = NULL; /* a caller's PIN is tried at most once */
+}
+
+/* Logs in with the store's PIN, or the caller's when the store has none
+ * (never stored on disk). Either obeys one rule: "check mark, C_Login,
+ * record a rejection" under the token's cross-process lock; once the
+ * token rejects a PIN, nothing is tried until the store's file changes
+ * (a caller's PIN is marked with the all-zero "no file" version) or the
+ * mark is cleared. If the mark cannot be read or kept, nothing is tried. */
+static CK_RV login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need,
+                          hc_err_t *err)
+{
+    if (t->logged_in)
+        return CKR_OK;
+    if (!(t->info.flags & CKF_LOGIN_REQUIRED)) {
+        t->logged_in = true;
+        return CKR_OK;
+    }
+    const hc_config_t *cfg = t->core->cfg;
+    const char *name = t->cfg->name;
+    char path[PATH_MAX];
+    hc_pin_path(cfg->pin_store, name, path, sizeof path);
+    hc_pin_t pin;
+    hc_pin_version_t ver;
+    memset(&ver, 0, sizeof ver);
+    hc_err_t perr = { 0 };
+    CK_RV rv = hc_pin_read(cfg->pin_store, name, &pin, &ver, &perr);
+    bool caller = rv == CKR_USER_PIN_NOT_INITIALIZED && t->caller_pin;
+    if (caller) {
+        memset(&ver, 0, sizeof ver);
+    } else if (rv != CKR_OK) {
+        if (!t->warned_store) {
+            hc_log(&t->core->log, HC_LOG_ERROR, "%s", perr.msg);
+            t->warned_store = true;
+        }
+        return need ? hc_err(err, CKR_USER_NOT_LOGGED_IN, "%s", perr.msg) : CKR_OK;
+    } else {
+        drop_caller_pin(t); /* the store's PIN wins */
+    }
+    /* A rejection this process could not record still holds here. */
+    if (t->rejected_unsaved && hc_pin_version_equal(&t->rejected_ver, &ver)) {
+        if (!caller)
+            hc_pin_wipe(&pin);
+        drop_caller_pin(t);
+        return need ? rejected_error(t, path, caller, t->rejected_rv, err) : CKR_OK;
+    }
+    char why[PATH_MAX + 128];
+    CK_RV mark_rv = 0;
+    int lock = hc_pinmark_lock(cfg->cache_dir, name, why, sizeof why);
+    int mark = lock < 0 ? -1
+             : hc_pinmark_read(cfg->cache_dir, name, &ver, &mark_rv, NULL, why, sizeof why);
+    if (mark != 0) {
+        hc_pinmark_unlock(lock);
+        if (!caller)
+            hc_pin_wipe(&pin);
+        drop_caller_pin(t);
+        if (mark < 0)
+            return mark_unusable(t, why, need, err);
+        return need ? rejected_error(t, path, caller, mark_rv ? mark_rv : CKR_PIN_INCORRECT,
+                                     err) : CKR_OK;
+    }
+    t->warned_mark = false;
+    hc_err_t lerr;
+    if (caller) {
+        rv = hc_p11_login(&t->p11, s, CKU_USER, t->caller_pin, t->caller_pin_len,
+                          &lerr);
+        drop_caller_pin(t);
+    } else {
+        rv = hc_p11_login(&t->p11, s, CKU_USER, pin.bytes, pin.len, &lerr);
+        hc_pin_wipe(&pin);
+    }
+    HC_INC(t->stats->logins);
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        hc_pinmark_clear(cfg->cache_dir, name); /* one for an older version */
+        hc_pinmark_unlock(lock);
+        t->rejected_unsaved = false;
+        t->logged_in = true;
+        t->warned_store = false;
+        return CKR_OK;
+    }
+    HC_INC(t->stats->login_failures);
+    if (!pin_rejection(rv)) {
+        hc_pinmark_unlock(lock);
+        return hc_err(err, rv, "%s%s", lerr.msg, caller ? " (the caller's PIN)" : "");
+    }
+    bool saved = hc_pinmark_set(cfg->cache_dir, name, &ver, rv);
+    hc_pinmark_unlock(lock);
+    t->rejected_unsaved = !saved;
+    t->rejected_ver = ver;
+    t->rejected_rv = rv;
+    hc_err_t e;
+    rejected_error(t, path, caller, rv, &e);
+    if (!saved)
+        hc_log(&t->core->log, HC_LOG_ERROR, "token %s: the PIN rejection mark "
+               "could not be written under %s/pin-rejected; it holds in this "
+               "process only", name, cfg->cache_dir);
+    hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
+    return need || caller ? hc_err(err, rv, "%s", e.msg) : CKR_OK;
+}
+
+static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
+                     hc_session_t *out, hc_err_t *err)
+{
+    CK_RV rv;
+    pthread_mutex_lock(&t->lock);
+    if (live)
+        t->live_waiting++;
+    for (;;) {
+        if (t->close_pending) { /* a reset waits for sessions in use */
+            pthread_cond_wait(&t->cond, &t->lock);
+            continue;
+        }
+        if ((rv = connect_locked(t, err)) != CKR_OK)
+            break;
+        if (!live && t->live_waiting > 0) {
+            pthread_cond_wait(&t->cond, &t->lock);
+            continue;
+        }
+        hc_pooled_t *p;
+        if (t->nidle > 0) {
+            p = t->idle[--t->nidle];
+        } else if (t->nopen < t->cfg->max_sessions) {
+            if (!(p = hc_pooled_new(CK_INVALID_HANDLE))) {
+                rv = hc_err(err, CKR_HOST_MEMORY, "token %s: out of memory",
+                            t->cfg->name);
+                break;
+            }
+            rv = hc_p11_open_session(&t->p11, t->slot,
+                                     CKF_SERIAL_SESSION | CKF_RW_SESSION, &p->h, err);
+            if (rv != CKR_OK) {
+                hc_pooled_free(p);
+                if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
+                    reset_locked(t); /* the next call probes the token */
+                    HC_INC(t->stats->recoveries);
+                }
+                break;
+            }
+            t->nopen++;
+        } else {
+            pthread_cond_wait(&t->cond, &t->lock);
+            continue;
+        }
+        rv = login_locked(t, p->h, need_login, err);
+        if (rv != CKR_OK) {
+            if (hc_rv_lost(rv) && rv != CKR_USER_NOT_LOGGED_IN) {
+                hc_pooled_free(p);
+                reset_locked(t);
+                HC_INC(t->stats->recoveries);
+            } else {
+                t->idle[t->nidle++] = p;
+            }
+            break;
+        }
+        out->h = p->h;
+        out->gen = t->generation;
+        out->own = p;
+        t->inflight++;
+        break;
+    }
+    if (live) {
+        t->live_waiting--;
+        if (t->live_waiting == 0)
+            pthread_cond_broadcast(&t->cond);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
+{
+    pthread_mutex_lock(&t->lock);
+    t->inflight--;
+    bool kept = false;
+    if (s->gen == t->generation && t->connected) {
+        if (hc_rv_lost(rv)) {
+            reset_locked(t);
+            HC_INC(t->stats->recoveries);
+        } else {
+            t->idle[t->nidle++] = s->own;
+            kept = true;
+        }
+    }
+    if (!kept) /* closed by a reset: its copies go with it */
+        hc_pooled_free(s->own);
+    if (t->close_pending && t->inflight == 0) {
+        hc_p11_close_all_sessions(&t->p11, t->slot);
+        t->close_pending = false;
+    }
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->lock);
+}
+
+CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
+                  void *arg, hc_err_t *err)
+{
+    CK_RV rv;
+    for (int attempt = 0;; attempt++) {
+        hc_session_t s;
+        if ((rv = acquire(t, live, need_login, &s, err)) != CKR_OK)
+            return rv;
+        rv = fn(t, &s, arg, err);
+        release(t, &s, rv);
+        if (!hc_rv_lost(rv) || attempt == 1)
+            break;
+        char b[32];
+        hc_log(&t->core->log, HC_LOG_INFO, "token %s: session lost (%s); "
+               "reconnecting and retrying once", t->cfg->name, hc_rv_name(rv, b));
+    }
+    return rv;
+}
+
+CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err)
+{
+    memset(st, 0, sizeof *st);
+    snprintf(st->name, sizeof st->name, "%s", t->cfg->name);
+    snprintf(st->module, sizeof st->module, "%s", t->cfg->module);
+    const hc_config_t *cfg = t->core->cfg;
+    hc_pin_version_t ver;
+    st->pin_stored = hc_pin_check(cfg->pin_store, t->cfg->name, &ver, NULL) == CKR_OK;
+    pthread_mutex_lock(&t->lock);
+    /* A live check: a token pulled since the last call shows as absent. */
+    if (t->connected) {
+        CK_TOKEN_INFO ti;
+        CK_RV r = hc_p11_get_token_info(&t->p11, t->slot, &ti, NULL);
+        if (r == CKR_OK && token_matches(t->cfg, &ti)) {
+            t->info = ti;
+        } else {
+            reset_locked(t);
+            HC_INC(t->stats->recoveries);
+        }
+    }
+    CK_RV rv = connect_locked(t, err);
+    st->present = rv == CKR_OK;
+    st->info = t->info;
+    st->info_valid = t->info_valid;
+    st->logged_in = t->logged_in && (t->info.flags & CKF_LOGIN_REQUIRED);
+    if (!st->pin_stored)
+        memset(&ver, 0, sizeof ver); /* a caller's PIN's mark */
+    st->pin_rejected =
+        (t->rejected_unsaved && hc_pin_version_equal(&t->rejected_ver, &ver)) ||
+        hc_pinmark_matches(cfg->cache_dir, t->cfg->name, &ver, NULL, NULL);
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+CK_RV hc_pool_set_caller_pin(hc_token_t *t, const unsigned char *pin,
+                             size_t len, hc_err_t *err)
+{
+    unsigned char *copy = malloc(len ? len : 1);
+    if (!copy)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    memcpy(copy, pin, len);
+    pthread_mutex_lock(&t->lock);
+    if (t->caller_pin) {
+        OPENSSL_cleanse(t->caller_pin, t->caller_pin_len);
+        free(t->caller_pin);
+    }
+    t->caller_pin = copy;
+    t->caller_pin_len = len;
+    pthread_mutex_unlock(&t->lock);
+    return CKR_OK;
+}
+
+CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err)
+{
+    pthread_mutex_lock(&t->lock);
+    CK_RV rv = connect_locked(t, err);
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m,
+                              CK_MECHANISM_INFO *info)
+{
+    bool known = false;
+    pthread_mutex_lock(&t->lock);
+    for (CK_ULONG i = 0; i < t->nmechs && !known; i++)
+        if (t->mechs[i] == m && t->mech_info[i].flags != 0) {
+            *info = t->mech_info[i];
+            known = true;
+        }
+    pthread_mutex_unlock(&t->lock);
+    return known;
+}
+
+CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
+                         CK_MECHANISM_INFO *info)
+{
+    CK_RV rv = CKR_MECHANISM_INVALID;
+    pthread_mutex_lock(&t->lock);
+    for (CK_ULONG i = 0; i < t->nmechs; i++) {
+        if (t->mechs[i] != m)
+            continue;
+        /* No flags: not read yet (no real mechanism has no flags). A
+         * failed read is returned, not cached: the token may be gone. */
+        rv = CKR_OK;
+        if (t->mech_info[i].flags == 0) {
+            rv = hc_p11_get_mechanism_info(&t->p11, t->slot, m, &t->mech_info[i],
+                                           NULL);
+            if (rv != CKR_OK)
+                memset(&t->mech_info[i], 0, sizeof t->mech_info[i]);
+            if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
+                reset_locked(t);
+                HC_INC(t->stats->recoveries);
+                rv = CKR_TOKEN_NOT_PRESENT;
+            }
+        }
+        *info = t->mech_info[i];
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rv;
+}
+
+void hc_token_raw_mechs(hc_token_t *t, bool *rsa, bool *pss, bool *ecdsa)
+{
+    pthread_mutex_lock(&t->lock);
+    *rsa = t->raw_rsa;
+    *pss = t->raw_pss;
+    *ecdsa = t->raw_ecdsa;
+    pthread_mutex_unlock(&t->lock);
+}

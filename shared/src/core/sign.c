@@ -1,0 +1,274 @@
+/*
+ * sign.c: the private-key path. A signature request is answered, in
+ * order, by the in-memory cache, the persistent cache (verified with the
+ * public key before it is served), or the HSM through a pooled session,
+ * sending a locally computed hash instead of the data when the token has
+ * the raw mechanism, with the key's session copy where the token allows
+ * one (keycopy.h). Verification runs in libcrypto; encrypt and decrypt go
+ * to the token.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "util/err.h"
+#include "core/keycopy.h"
+#include "core/swcrypto.h"
+
+struct sign_arg {
+    hc_keyent_t *e;             /* for messages and per-key stats */
+    const CK_MECHANISM *mech;
+    const unsigned char *data;
+    size_t len;
+    unsigned char sig[HC_MAX_SIG];
+    size_t sig_len;
+};
+
+static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                     void *arg, hc_err_t *err)
+{
+    struct sign_arg *a = arg;
+    uint64_t start = hc_now_us();
+    CK_RV rv = hc_p11_sign_init(&t->p11, s->h, a->mech, h, err);
+    if (rv == CKR_OK) {
+        CK_ULONG n = sizeof a->sig;
+        rv = hc_p11_sign(&t->p11, s->h, a->data, a->len, a->sig, &n, err);
+        a->sig_len = n;
+        HC_INC(t->stats->hsm_signs);
+        hc_key_stats_t *ks = __atomic_load_n(&a->e->stats, __ATOMIC_RELAXED);
+        if (ks)
+            HC_INC(ks->hsm_signs);
+        hc_stats_latency(t->stats, hc_now_us() - start);
+    }
+    char name[300];
+    if (rv != CKR_OK)
+        hc_err_append(err, rv, " (key %s)", hc_keyent_name(a->e, name, sizeof name));
+    return rv;
+}
+
+static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
+                     size_t *out_len, hc_err_t *err)
+{
+    if (out && *out_len < len) {
+        *out_len = len;
+        return hc_err(err, CKR_BUFFER_TOO_SMALL, "signature needs %zu bytes", len);
+    }
+    if (out)
+        memcpy(out, sig, len);
+    *out_len = len;
+    return CKR_OK;
+}
+
+/* Verifies with the key's parsed public key (the SPKI as a fallback). */
+static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech,
+                        const unsigned char *data, size_t len,
+                        const unsigned char *sig, size_t sig_len)
+{
+    return e->pkey ? hc_sw_verify_pkey(e->pkey, mech, data, len, sig, sig_len)
+                   : hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
+}
+
+/* A cache answer proven ours (memory, a tagged disk entry, or an older
+ * untagged one verified with the public key and tagged now), or false. */
+static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
+                       const unsigned char *key, const CK_MECHANISM *mech,
+                       const unsigned char *data, size_t len,
+                       unsigned char *sig, size_t *sig_len)
+{
+    if (hc_sigcache_get_mem(c->cache, key, sig, sig_len)) {
+        HC_INC(t->stats->cache_hits_mem);
+        return true;
+    }
+    int64_t expires = 0;
+    char name[300];
+    switch (hc_sigcache_get_disk(c->cache, key, sig, sig_len, &expires)) {
+    case HC_DISK_MISS:
+        return false;
+    case HC_DISK_REJECTED:
+        HC_INC(t->stats->cache_rejected);
+        hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key %s "
+               "failed its integrity tag (altered, cut short, or written with "
+               "another signatures.key); dropped it and signing anew",
+               t->cfg->name, hc_keyent_name(e, name, sizeof name));
+        return false;
+    case HC_DISK_LEGACY:
+        if (key_verify(e, mech, data, len, sig, *sig_len) != CKR_OK) {
+            hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key "
+                   "%s does not verify; dropped it and signing anew", t->cfg->name,
+                   hc_keyent_name(e, name, sizeof name));
+            hc_sigcache_del_disk(c->cache, key);
+            return false;
+        }
+        hc_sigcache_put_disk(c->cache, key, sig, *sig_len, expires);
+        break;
+    case HC_DISK_HIT:
+        break;
+    }
+    hc_sigcache_put_mem(c->cache, key, sig, *sig_len);
+    HC_INC(t->stats->cache_hits_disk);
+    return true;
+}
+
+CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
+                   const unsigned char *data, size_t len, hc_sign_opts_t *opts,
+                   unsigned char *sig, size_t *sig_len, hc_err_t *err)
+{
+    hc_core_t *c = impl;
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(c, obj, &t, &rv, err);
+    if (!e)
+        return rv;
+    HC_INC(t->stats->sign_requests);
+    /* Set once, by whichever thread signs with the key first. */
+    if (!__atomic_load_n(&e->stats, __ATOMIC_RELAXED)) {
+        char name[300];
+        hc_key_stats_t *ks = hc_stats_key(&c->stats, t->cfg->name,
+                                          e->labellen ? e->label
+                                          : hc_keyent_name(e, name, sizeof name));
+        __atomic_store_n(&e->stats, ks, __ATOMIC_RELAXED);
+    }
+    hc_key_stats_t *ks = __atomic_load_n(&e->stats, __ATOMIC_RELAXED);
+    if (ks)
+        HC_INC(ks->sign_requests);
+
+    /* The cache is used only for mechanisms we can verify in software, so
+     * that a disk entry can always be checked before it is served. */
+    unsigned char key[HC_CACHE_KEY_LEN];
+    bool cacheable = c->cache && hc_keyindex_public(t, e, NULL) == CKR_OK;
+    if (cacheable) {
+        unsigned char probe[HC_MAX_SIG];
+        size_t n = sizeof probe;
+        hc_sigcache_key(e->spki_hash, mech, data, len, key);
+        if (from_cache(c, t, e, key, mech, data, len, probe, &n)) {
+            if (ks)
+                HC_INC(ks->cache_hits);
+            opts->from_cache = true;
+            return deliver(probe, n, sig, sig_len, err);
+        }
+    }
+    HC_INC(t->stats->cache_misses); /* counts every request the HSM serves */
+    struct sign_arg *a = calloc(1, sizeof *a);
+    if (!a)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    a->e = e;
+    /* Hash here and send only the hash or DigestInfo when the token can. */
+    unsigned char prepared[128];
+    size_t prepared_len;
+    CK_MECHANISM raw;
+    bool rsa, pss, ecdsa;
+    hc_token_raw_mechs(t, &rsa, &pss, &ecdsa);
+    if (hc_offload(mech, rsa, pss, ecdsa, data, len, &raw, prepared, &prepared_len)) {
+        a->mech = &raw;
+        a->data = prepared;
+        a->len = prepared_len;
+    } else {
+        a->mech = mech;
+        a->data = data;
+        a->len = len;
+    }
+    opts->from_cache = false;
+    rv = hc_key_run_signing(t, e, !opts->background, sign_op, a, err);
+    if (rv == CKR_OK && cacheable &&
+        key_verify(e, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
+        hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);
+        hc_sigcache_put_disk(c->cache, key, a->sig, a->sig_len, opts->expires);
+    }
+    if (rv == CKR_OK)
+        rv = deliver(a->sig, a->sig_len, sig, sig_len, err);
+    free(a);
+    return rv;
+}
+
+CK_RV hc_core_cache_purge(void *impl, size_t *dropped, hc_err_t *err)
+{
+    (void)err;
+    hc_core_t *c = impl;
+    *dropped = c->cache ? hc_sigcache_purge(c->cache, (int64_t)time(NULL)) : 0;
+    return CKR_OK;
+}
+
+struct token_verify_arg {
+    const CK_MECHANISM *mech;
+    const unsigned char *data, *sig;
+    size_t len, sig_len;
+};
+
+static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s,
+                             CK_OBJECT_HANDLE h, void *arg, hc_err_t *err)
+{
+    struct token_verify_arg *a = arg;
+    CK_RV rv;
+    if ((rv = hc_p11_verify_init(&t->p11, s->h, a->mech, h, err)) != CKR_OK)
+        return rv;
+    return hc_p11_verify(&t->p11, s->h, a->data, a->len, a->sig, a->sig_len, err);
+}
+
+CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
+                     const unsigned char *data, size_t len,
+                     const unsigned char *sig, size_t sig_len, hc_err_t *err)
+{
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
+    if (!e)
+        return rv;
+    if (hc_keyindex_public(t, e, NULL) == CKR_OK) {
+        rv = key_verify(e, mech, data, len, sig, sig_len);
+        if (rv != CKR_MECHANISM_INVALID)
+            return rv;
+    }
+    /* A mechanism libcrypto does not do here: ask the token. */
+    struct token_verify_arg a = { mech, data, sig, len, sig_len };
+    return hc_key_run(t, e, true, false, token_verify_op, &a, err);
+}
+
+struct crypt_arg {
+    bool encrypt;
+    const CK_MECHANISM *mech;
+    const unsigned char *in;
+    size_t in_len;
+    unsigned char *out;
+    CK_ULONG out_len;
+};
+
+static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                      void *arg, hc_err_t *err)
+{
+    struct crypt_arg *a = arg;
+    CK_RV rv = hc_p11_crypt_init(&t->p11, a->encrypt, s->h, a->mech, h, err);
+    if (rv != CKR_OK)
+        return rv;
+    return hc_p11_crypt(&t->p11, a->encrypt, s->h, a->in, a->in_len, a->out,
+                        &a->out_len, err);
+}
+
+CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t obj,
+                    const CK_MECHANISM *mech, const unsigned char *in,
+                    size_t in_len, unsigned char *out, size_t *out_len,
+                    hc_err_t *err)
+{
+    hc_token_t *t;
+    CK_RV rv;
+    hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
+    if (!e)
+        return rv;
+    /* Always into our own buffer: a token's size query and the real call
+     * would otherwise need one session across two pool runs. */
+    unsigned char buf[HC_MAX_SIG + 64];
+    struct crypt_arg a = { encrypt, mech, in, in_len, buf, sizeof buf };
+    rv = hc_key_run(t, e, true, !encrypt, crypt_op, &a, err);
+    if (rv != CKR_OK)
+        return rv;
+    if (out && *out_len < a.out_len) {
+        *out_len = a.out_len;
+        return CKR_BUFFER_TOO_SMALL;
+    }
+    if (out)
+        memcpy(out, buf, a.out_len);
+    *out_len = a.out_len;
+    OPENSSL_cleanse(buf, sizeof buf);
+    return CKR_OK;
+}

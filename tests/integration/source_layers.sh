@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The folders of shared/src are layers (README "Layout"): util/ knows
+# nothing above it, proto/ only util/ and the public header, the agent
+# client uses nothing from core/ (a host linked to the agent alone never
+# needs the embedded core's parts). Read from the #include lines of the
+# source tree this build came from; each layer must have files, so an
+# empty or moved folder cannot pass by matching nothing.
+# no-sanitizer: reads sources only
+. "$(dirname "$0")/../lib/env.sh"
+SRC=$TOP/shared/src
+# includes LAYER FOLDER...: the quoted includes of LAYER's files that name
+# one of FOLDER/ (sorted, one per line, with the including file).
+includes() {
+    local layer=$1; shift
+    local pat
+    pat=$(printf '%s/|' "$@"); pat=${pat%|}
+    grep -HnE "^#include \"(\.\./)?($pat)" "$SRC/$layer"/*.[ch] || true
+}
+for layer in core agent-client proto util; do
+    n=$(ls "$SRC/$layer"/*.c 2>/dev/null | wc -l)
+    check "shared/src/$layer has its sources ($n .c files)" test "$n" -ge 1
+done
+equals "util/ includes nothing from core/, proto/, agent-client/" \
+    "$(includes util core proto agent-client)" ""
+equals "proto/ includes nothing from core/ or agent-client/" \
+    "$(includes proto core agent-client)" ""
+equals "agent-client/ includes nothing from core/" \
+    "$(includes agent-client core)" ""
+# The layers' headers are reached by their folder, never through a second
+# include path: a file outside core/ naming "pool.h"-style bare core
+# headers would compile only if someone added -Ishared/src/core.
+bare=$(cd "$SRC/core" && ls *.h)
+hits=""
+for h in $bare; do
+    hits+=$(grep -rlE "^#include \"$h\"" "$TOP/shared/agent" "$TOP/shared/cli" "$TOP/shared/front" \
+        "$TOP/pdns-backend" "$TOP/bind-keystore" "$TOP/sshca-plugin" "$SRC"/*.c "$SRC"/*.h \
+        "$SRC/agent-client" "$SRC/proto" "$SRC/util" 2>/dev/null)
+done
+equals "no file outside core/ includes a core header by its bare name" "$hits" ""
+lacks "the build adds no include path into shared/src's folders" \
+    "$(grep -hE -- '-Ishared/src/' "$TOP/Makefile" "$TOP/tests/tests.mk")" "-Ishared/src/"
+done_testing
