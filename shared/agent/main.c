@@ -262,6 +262,12 @@ static void accept_one(agent_t *ag, int lfd)
     socklen_t len = sizeof a->cred;
     agent_state_t *st = agent_state_get(ag);
     bool ok = a && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &a->cred, &len) == 0;
+    if (!ok)
+        /* Without the peer's credentials no rule can admit it: closed,
+         * and said, so a refused client is never a silent one. */
+        hc_log(&ag->log, HC_LOG_WARN, "connection closed: %s",
+               a ? "the kernel gave no peer credentials (SO_PEERCRED)"
+                 : "no memory for a connection");
     if (ok && !agent_match_client(st, &a->cred)) {
         refuse_peer(ag, st, fd, &a->cred);
         agent_state_put(st);
