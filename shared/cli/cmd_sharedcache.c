@@ -1,7 +1,8 @@
 /* cmd_sharedcache.c: `hsmcache shared-cache init|status`: creates the
  * shared signature tier's table on the primary named by [shared-cache]
  * (sharedtier.h has the schema), and shows whether the primary and the
- * read endpoint answer and how many rows each holds; the same, with the
+ * read endpoint answer, how many rows each holds and who holds the
+ * fleet's leases (sharedlease.h); the first two, with the
  * running processes' breakers, as lines of `hsmcache doctor`. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,8 @@
 #include "config.h"
 #include "core/dbclient.h"
 #include "util/err.h"
-#include "core/sharedpurge.h"
+#include "util/textsafe.h"
+#include "core/sharedlease.h"
 #include "core/sharedtier.h"
 #include "core/stats.h"
 
@@ -24,7 +26,8 @@ static const hc_cmdline_t sharedcache_cmdline = {
     .help = "The fleet's shared signature tier on MariaDB ([shared-cache]):\n"
             "  init     create its tables " HC_SHARED_TABLE " and " HC_LEASE_TABLE "\n"
             "           on the primary (those absent)\n"
-            "  status   whether the primary and the read endpoint answer, and their rows\n"
+            "  status   whether the primary and the read endpoint answer, their rows,\n"
+            "           and the fleet's leases (who holds each, for how long yet)\n"
             "Options:\n"
             "  --help   this help\n",
     .exits = HC_CLI_EXIT_OK "  1  the database refused or did not answer\n"
@@ -64,6 +67,38 @@ static size_t endpoints(const hc_shared_cfg_t *s, const hc_db_endpoint_t *ep[2])
     return s->read.host[0] || s->read.socket[0] ? 2 : 1;
 }
 
+/* The fleet's leases (sharedlease.h) as the primary has them: who holds
+ * each and for how long yet. Printed escaped: the rows are the
+ * database's, not ours. */
+static int leases_of(const hc_shared_cfg_t *s)
+{
+    hc_err_t err = { 0 };
+    hc_db_t *db = hc_db_connect(s, &s->write, TIMEOUT_MS, &err);
+    hc_db_result_t *res = NULL;
+    static const char sql[] = "SELECT name, holder, expires - UNIX_TIMESTAMP() FROM "
+                              HC_LEASE_TABLE " ORDER BY name";
+    if (!db || hc_db_query(db, sql, sizeof sql - 1, TIMEOUT_MS, &res, &err) != CKR_OK) {
+        hc_cli_error("%s", err.msg);
+        hc_db_close(db);
+        return 1;
+    }
+    const char *v[3];
+    size_t n[3];
+    while (hc_db_row(res, 3, v, n)) {
+        char name[4 * HC_LEASE_NAME_MAX + 1], holder[4 * HC_LEASE_NAME_MAX + 1];
+        long long left = 0;
+        hc_text_escape(v[0] ? v[0] : "", n[0], name, sizeof name);
+        hc_text_escape(v[1] ? v[1] : "", n[1], holder, sizeof holder);
+        if (v[2] && sscanf(v[2], "%lld", &left) == 1 && left >= 0)
+            printf("lease %s: held by %s, %lld s left\n", name, holder, left);
+        else
+            printf("lease %s: free (last held by %s)\n", name, holder);
+    }
+    hc_db_free(res);
+    hc_db_close(db);
+    return 0;
+}
+
 static int status_of(const hc_shared_cfg_t *s)
 {
     const hc_db_endpoint_t *ep[2];
@@ -80,7 +115,7 @@ static int status_of(const hc_shared_cfg_t *s)
                    HC_SHARED_TABLE);
         }
     }
-    return failed;
+    return failed ? failed : leases_of(s);
 }
 
 int hc_sharedcache_doctor(const hc_config_t *cfg, int *warnings)
@@ -118,7 +153,7 @@ static int init(const hc_shared_cfg_t *s)
 {
     hc_err_t err = { 0 };
     hc_db_t *db = hc_db_connect(s, &s->write, TIMEOUT_MS, &err);
-    const char *sql[2] = { hc_sharedtier_schema(), hc_sharedpurge_schema() };
+    const char *sql[2] = { hc_sharedtier_schema(), hc_sharedlease_schema() };
     const char *table[2] = { HC_SHARED_TABLE, HC_LEASE_TABLE };
     for (int i = 0; i < 2; i++) {
         if (!db || hc_db_query(db, sql[i], strlen(sql[i]), TIMEOUT_MS, NULL, &err) != CKR_OK) {

@@ -25,58 +25,16 @@
 . "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../lib/pdns-load.sh"
+. "$(dirname "$0")/../lib/fleet.sh"
 N=${SHARED_NAMES:-1000}
 Z=fleet.example
 pdns_sim_setup
 trap 'kill -CONT $DBP_PID $DBR_PID 2> /dev/null; hc_cleanup' EXIT
 
 # --- the tier's databases: a primary and a replica --------------------
-DBPORT=$((DNS_PORT + 2))
-db_start() { # NAME PORT SERVER-ID EXTRA...
-    local name=$1 port=$2 id=$3
-    shift 3
-    mkdir -p "$T/$name"
-    mariadb-install-db --no-defaults --datadir="$T/$name" --user=root \
-        --auth-root-authentication-method=normal > "$T/$name-install.log" 2>&1 || return 1
-    mariadbd --no-defaults --datadir="$T/$name" --socket="$T/$name.sock" --port="$port" \
-        --bind-address=127.0.0.1 --skip-name-resolve --server-id="$id" --user=root \
-        --pid-file="$T/$name.pid" --log-error="$T/$name.err" "$@" &
-    DB_PID=$!
-    HC_PIDS="$HC_PIDS $DB_PID"
-    for _ in $(seq 100); do
-        mariadb --no-defaults -S "$T/$name.sock" -u root -e 'SELECT 1' > /dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-dbp() { mariadb --no-defaults -S "$T/primary.sock" -u root -N --raw "$@"; }
-dbr() { mariadb --no-defaults -S "$T/replica.sock" -u root -N --raw "$@"; }
-db_start primary "$DBPORT" 1 --log-bin=primary-bin --binlog-format=ROW || {
-    not_ok "the primary did not start: $(tail -3 "$T/primary.err")"; done_testing; exit 1; }
-DBP_PID=$DB_PID
-db_start replica $((DBPORT + 1)) 2 --read-only --relay-log=replica-relay || {
-    not_ok "the replica did not start: $(tail -3 "$T/replica.err")"; done_testing; exit 1; }
-DBR_PID=$DB_PID
-dbp -e "CREATE USER repl@'127.0.0.1' IDENTIFIED BY 'repl-pw';
-        GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'"
-read -r bin pos < <(dbp -e "SHOW MASTER STATUS" | awk '{ print $1, $2 }')
-dbr -e "CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$DBPORT, MASTER_USER='repl',
-        MASTER_PASSWORD='repl-pw', MASTER_LOG_FILE='$bin', MASTER_LOG_POS=$pos,
-        MASTER_USE_GTID=no; START SLAVE"
-DBPW=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-dbp -e "CREATE DATABASE fleet; CREATE USER hsmcache@localhost IDENTIFIED BY '$DBPW';
-        GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON fleet.* TO hsmcache@localhost"
-printf '%s\n' "$DBPW" > "$T/shared.pw"
-chmod 600 "$T/shared.pw"
+fleet_db_setup
 
 # --- the nodes' configs -------------------------------------------------
-node_conf() { # NODE EXTRA... : $T/NODE.conf, cache dir $T/cache-NODE
-    sed "s|^cache-dir = .*|cache-dir = $T/cache-$1|" "$HSMCACHE_CONF" > "$T/$1.conf"
-    printf '[shared-cache]\nsocket = %s\ndatabase = fleet\nuser = hsmcache\npassword-file = %s\nnode = %s\n' \
-        "$T/primary.sock" "$T/shared.pw" "$1" >> "$T/$1.conf"
-    local line
-    for line in "${@:2}"; do printf '%s\n' "$line" >> "$T/$1.conf"; done
-}
 node_conf node-a "purge-interval = 1s"
 node_conf node-b "read-socket = $T/replica.sock" "purge-interval = 1s"
 out=$("$HC" -c "$T/node-a.conf" shared-cache init 2>&1)
@@ -109,20 +67,8 @@ expect_fail "... while tls = no gets to the login (hsmcache@localhost is not 127
 add_hsm_zone "$Z" "$MOD" dns '' $((N + 10))
 # Node B: its own pdns.conf (port, control socket), the same zone data.
 PORT_B=$((DNS_PORT + 1))
-mkdir -p "$T/b"
-sed -e "s/^local-port=.*/local-port=$PORT_B/" -e "s|^socket-dir=.*|socket-dir=$T/b|" \
-    "$T/pdns.conf" > "$T/b/pdns.conf"
-start_b() {
-    HSMCACHE_CONF=$T/node-b.conf pdns_server --config-dir="$T/b" >> "$T/pdns-b.log" 2>&1 &
-    PDNS_B=$!
-    HC_PIDS="$HC_PIDS $PDNS_B"
-    for _ in $(seq 100); do
-        dig +short +time=1 +tries=1 -p "$PORT_B" @127.0.0.1 version.bind CH TXT > /dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
-stop_b() { kill "$PDNS_B" 2> /dev/null; wait "$PDNS_B" 2> /dev/null; }
+start_b() { node_start node-b "$PORT_B" && PDNS_B=${NODE_PID[node-b]}; }
+stop_b() { node_stop node-b; }
 stats_of() { "$HC" -c "$T/$1.conf" stats | grep '^shared-cache:'; }
 stat_field() { echo "$1" | sed -n "s/.*[ ,;]$2 \([0-9]*\).*/\1/p"; }
 rows() { "$1" -e "SELECT COUNT(*) FROM fleet.hsmcache_signatures"; }
@@ -145,7 +91,7 @@ check "... and replicated to the replica" wait_rows dbr "$N"
 
 # --- node B: the same names, no card signature, reads on the replica ---
 sel_p=$(selects dbp) sel_r=$(selects dbr)
-start_b || { not_ok "node B did not start: $(tail -3 "$T/pdns-b.log")"; done_testing; exit 1; }
+start_b || { not_ok "node B did not start: $(tail -3 "$T/pdns-node-b.log")"; done_testing; exit 1; }
 "$SIMCTL" "$SIMSTATE" reset
 n=$(DNS_PORT=$PORT_B ask "$Z" "$N")
 equals "node B: the same $N names answered with an RRSIG and 0 C_Sign at the card" \

@@ -321,7 +321,9 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&t->wake, &ca);
     pthread_cond_init(&t->started, &ca);
+    pthread_cond_init(&t->flushed, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&t->lease_lock, NULL);
     hc_shared_gauge(&stats->enabled, true);
     hc_shared_gauge(&stats->skipping, true);
     if (pthread_create(&t->thread, NULL, keeper, t) != 0) {
@@ -329,8 +331,10 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
                "without the shared tier");
         hc_shared_gauge(&stats->skipping, false);
         pthread_mutex_destroy(&t->lock);
+        pthread_mutex_destroy(&t->lease_lock);
         pthread_cond_destroy(&t->wake);
         pthread_cond_destroy(&t->started);
+        pthread_cond_destroy(&t->flushed);
         free(t);
         return NULL;
     }
@@ -355,6 +359,7 @@ void hc_sharedtier_free(hc_sharedtier_t *t)
     pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
     pthread_join(t->thread, NULL);
+    hc_sharedfleet_free(t);
     bury(t);
     for (size_t i = 0; i < t->nidle; i++)
         hc_db_close(t->idle[i]);
@@ -368,7 +373,9 @@ void hc_sharedtier_free(hc_sharedtier_t *t)
     hc_shared_gauge(&t->st->skipping, false);
     hc_shared_gauge(&t->st->writing, false);
     pthread_mutex_destroy(&t->lock);
+    pthread_mutex_destroy(&t->lease_lock);
     pthread_cond_destroy(&t->wake);
     pthread_cond_destroy(&t->started);
+    pthread_cond_destroy(&t->flushed);
     free(t);
 }

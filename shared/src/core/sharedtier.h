@@ -21,6 +21,8 @@
  * - expired rows are deleted by one process of the fleet at a time, the
  *   holder of a lease row (sharedpurge.h), every purge-interval; the first
  *   round comes a minute after the start at the earliest.
+ * - other fleet-wide work (the presigner) takes leases of its own through
+ *   hc_sharedtier_lease (sharedfleet.c), off the query path.
  * Connections are opened only by the keeper (at most 1 s each), never on
  * the query path, except that hc_sharedtier_new waits up to 1 s for the
  * first read connection, once, so that the first lookups of a process
@@ -75,6 +77,23 @@ void hc_sharedtier_verified(hc_sharedtier_t *t, bool good, const char *node);
  * would never be purged. */
 void hc_sharedtier_put(hc_sharedtier_t *t, const unsigned char *key, size_t key_len,
                        const unsigned char *sig, size_t len, int64_t expires);
+
+/* Waits until every signature queued before the call has been written to
+ * the primary (or dropped after a failed write), at most timeout_ms; the
+ * keeper writes at once while someone waits. true when it has. May wait
+ * on the database: never on the query path. */
+bool hc_sharedtier_sync(hc_sharedtier_t *t, unsigned timeout_ms);
+/* Takes or renews (seconds > 0) or gives back (seconds == 0) the fleet's
+ * lease `name` (sharedlease.h) for this process (holder NODE:PID), on a
+ * connection of its own to the primary, opened on first use (at most 1 s)
+ * and again after a failure. The queued signatures are synced first (up
+ * to 2 s), so that what this process did under the lease is in the table
+ * before another may take it over. *held: whether this process has the
+ * lease now (false after giving it back). Leases still held are given
+ * back by hc_sharedtier_free. Thread-safe; callers of the lease wait for
+ * each other, lookups never do. */
+CK_RV hc_sharedtier_lease(hc_sharedtier_t *t, const char *name, unsigned seconds,
+                          bool *held, hc_err_t *err);
 
 /* The CREATE TABLE statement (IF NOT EXISTS), for hsmcache shared-cache
  * init and the README. */

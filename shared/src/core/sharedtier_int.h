@@ -1,12 +1,14 @@
 /*
  * sharedtier_int.h: the shared tier's state and helpers, for its two
  * files: sharedtier.c (lookups, the breaker, the keeper thread, start and
- * stop) and sharedwrite.c (the write queue, batches, the purge round).
+ * stop), sharedwrite.c (the write queue, batches, the purge round) and
+ * sharedfleet.c (sync and the fleet's leases).
  * Not a public header: sharedtier.h is the tier's contract.
  *
  * Locking: `lock` guards the idle read connections, the breaker's probe
  * schedule, the queue and the writer's state; it is never held across a
- * database call. `open` (the breaker) is also read without it, so that a
+ * database call. `lease_lock` guards the lease connection and the leases
+ * held (sharedlease.c's callers only; taken before `lock`, never after). `open` (the breaker) is also read without it, so that a
  * lookup with the breaker open costs one atomic load. The writer's
  * connection and the purge are the keeper thread's alone.
  */
@@ -16,6 +18,7 @@
 #include <pthread.h>
 
 #include "core/dbclient.h"
+#include "core/sharedlease.h"
 #include "core/sharedtier.h"
 
 #define CONNECT_MS 1000
@@ -25,6 +28,7 @@
 #define BACKOFF_MAX_MS 5000
 #define FLUSH_AGE_MS 200
 #define PURGE_MS 2000
+#define HC_SHARED_LEASES 16   /* leases one process holds at once, at most */
 
 struct wentry {
     struct wentry *next;
@@ -41,6 +45,7 @@ struct hc_sharedtier {
     pthread_mutex_t lock;
     pthread_cond_t wake;        /* the keeper: work or stop */
     pthread_cond_t started;     /* new(): the first probe is done */
+    pthread_cond_t flushed;     /* sync: a batch was written or dropped */
     bool first_done;
     hc_db_t *idle[HC_SHARED_READERS];
     size_t nidle, nreaders;     /* idle ones, and all open (idle or in use) */
@@ -54,11 +59,22 @@ struct hc_sharedtier {
     struct wentry *qhead, *qtail;
     size_t qlen;
     uint64_t oldest;            /* when the queue's first entry came */
+    uint64_t queued, settled;   /* entries ever queued, and ever written or
+                                   dropped by a batch (FIFO: sync waits for
+                                   settled to reach its call's queued) */
+    unsigned syncing;           /* sync callers waiting: flush at once */
     hc_db_t *writer;
     uint64_t writer_retry;
     unsigned writer_backoff;
     uint64_t next_purge;
-    char holder[HC_NAME_MAX + 16]; /* "node:pid": the lease row's holder */
+    char holder[HC_NAME_MAX + 16]; /* "node:pid": the lease rows' holder */
+    /* hc_sharedtier_lease: its own connection to the primary and the
+     * leases held, under lease_lock (held across database calls: only
+     * the lease's callers, never a lookup, take it). */
+    pthread_mutex_t lease_lock;
+    hc_db_t *lease_db;
+    char leases[HC_SHARED_LEASES][HC_LEASE_NAME_MAX + 1];
+    size_t nleases;
     bool stop;
     pthread_t thread;
 };
@@ -71,10 +87,13 @@ void hc_shared_gauge(uint64_t *g, bool on);
 void hc_shared_hex(char *out, const unsigned char *p, size_t n);
 
 /* sharedwrite.c, run by the keeper thread: one batch when one is due
- * (force: whatever is queued; false when nothing was written); a purge
- * round when due; the lease given back at the end. */
+ * (force, or a sync waiting: whatever is queued; false when nothing was
+ * written); a purge round when due; the lease given back at the end. */
 bool hc_sharedwrite_flush(hc_sharedtier_t *t, bool force);
 void hc_sharedwrite_purge(hc_sharedtier_t *t);
 void hc_sharedwrite_release(hc_sharedtier_t *t);
+/* sharedfleet.c, at free after the keeper stopped: the leases this
+ * process holds given back, the lease connection closed. */
+void hc_sharedfleet_free(hc_sharedtier_t *t);
 
 #endif

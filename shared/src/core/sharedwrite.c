@@ -45,6 +45,7 @@ void hc_sharedtier_put(hc_sharedtier_t *t, const unsigned char *key, size_t key_
         t->oldest = hc_now_ms();
     }
     t->qtail = e;
+    t->queued++;
     if (++t->qlen >= HC_SHARED_BATCH)
         pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->lock);
@@ -142,7 +143,7 @@ void hc_sharedwrite_release(hc_sharedtier_t *t)
     if (!HC_GET(t->st->purging) || !t->writer)
         return;
     hc_err_t err = { 0 };
-    hc_sharedpurge_release(t->writer, t->holder, &err);
+    hc_lease_release(t->writer, "purge", t->holder, &err);
     hc_shared_gauge(&t->st->purging, false);
 }
 
@@ -151,7 +152,7 @@ bool hc_sharedwrite_flush(hc_sharedtier_t *t, bool force)
 {
     pthread_mutex_lock(&t->lock);
     uint64_t now = hc_now_ms();
-    bool due = t->qlen && (force || t->qlen >= HC_SHARED_BATCH ||
+    bool due = t->qlen && (force || t->syncing || t->qlen >= HC_SHARED_BATCH ||
                            now - t->oldest >= FLUSH_AGE_MS) &&
                (t->writer || now >= t->writer_retry);
     if (!due) {
@@ -193,6 +194,10 @@ bool hc_sharedwrite_flush(hc_sharedtier_t *t, bool force)
         HC_ADD(t->st->dropped, n);
     }
     give_writer(t, w, rv == CKR_OK ? NULL : what, err.msg);
+    pthread_mutex_lock(&t->lock);
+    t->settled += n;
+    pthread_cond_broadcast(&t->flushed);
+    pthread_mutex_unlock(&t->lock);
     while (batch) {
         struct wentry *next = batch->next;
         free(batch);
