@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_config.h"
 #include "cmd_sharedcache.h"
 #include "config.h"
 
@@ -35,6 +36,7 @@ static const hc_cmdline_t main_cmdline = {
             "  sshca revoke SERIAL|KEYFILE  record a revoked certificate serial or key\n"
             "  sshca krl FILE             an OpenSSH KRL of every revocation (sshd RevokedKeys)\n"
             "  shared-cache init|status   the fleet's shared signature table on MariaDB\n"
+            "  config-keys                every config key: default and meaning\n"
             "Options:\n"
             "  -c, --config CONFIG        the configuration; default $HSMCACHE_CONF, then\n"
             "                             /etc/hsmcache/hsmcache.conf\n"
@@ -149,6 +151,7 @@ int main(int argc, char **argv)
         { "keygen", hc_cmd_keygen }, { "pin", hc_cmd_pin },
         { "stats", hc_cmd_stats }, { "doctor", hc_cmd_doctor },
         { "sshca", hc_cmd_sshca }, { "shared-cache", hc_cmd_sharedcache },
+        { "config-keys", hc_cmd_config_keys },
     };
     const char *name = argv[o.first];
     for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++)

@@ -1,25 +1,20 @@
 /*
- * config.c: parses the INI config with libinih and checks every value.
- * inih does not report line numbers to the handler in Debian's build, so
- * the line reader below counts lines itself.
+ * config.c: reads the INI config with libinih: lines, sections, the
+ * checks that need the whole file, loading and freeing. Each key's parser,
+ * default and meaning are rows of config_keys.c's table. inih does not
+ * report line numbers to the handler in Debian's build, so the line
+ * reader below counts lines itself.
  */
-#include "config.h"
-#include "proto/proto_check.h"
+#include "config_int.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <ini.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <errno.h>
-#include <grp.h>
-#include <ini.h>
-#include <pwd.h>
 #include <stdio.h>
-#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "util/err.h"
-#include "util/log.h"
 
 static const char *const profile_names[HC_P_COUNT] = {
     "pkcs11", "pdns", "bind", "sshca", "cli"
@@ -51,37 +46,16 @@ bool hc_valid_token_name(const char *name)
     return true;
 }
 
-/* Reader state: inih pulls lines through read_line(). */
-struct reader {
-    const char *text, *end;
-    int line;
-    bool too_long;
-    int too_long_line;
-};
-
-/* Parser state handed to the handler. */
-struct parse {
-    const char *name;
-    struct reader rd;
-    hc_config_t *cfg;
-    hc_err_t *err;
-    bool failed;
-    char section[128];
-    hc_token_cfg_t *cur_token;
-    hc_profile_cfg_t *cur_profile;
-    hc_client_cfg_t *cur_client;
-    bool in_core, in_agent, in_shared;
-};
-
-static bool enter_section(struct parse *p, const char *section);
+static bool enter_section(struct hc_cfg_parse *p, const char *section);
 
 /* Feeds inih one line at a time, counting lines for error messages. A
  * section header is handled here, not in the handler, because inih calls
  * the handler only for keys: an empty or unknown section would go unseen. */
 static char *read_line(char *str, int num, void *stream)
 {
-    struct parse *p = (struct parse *)((char *)stream - offsetof(struct parse, rd));
-    struct reader *rd = stream;
+    struct hc_cfg_parse *p =
+        (struct hc_cfg_parse *)((char *)stream - offsetof(struct hc_cfg_parse, rd));
+    struct hc_cfg_reader *rd = stream;
     if (rd->text >= rd->end)
         return NULL;
     const char *nl = memchr(rd->text, '\n', (size_t)(rd->end - rd->text));
@@ -115,13 +89,10 @@ static char *read_line(char *str, int num, void *stream)
     return str;
 }
 
-static bool fail(struct parse *p, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static bool fail(struct parse *p, const char *key, const char *fmt, ...)
+bool hc_cfg_fail(struct hc_cfg_parse *p, const char *key, const char *fmt, ...)
 {
     if (!p->failed) {
-        char what[256];
+        char what[480];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(what, sizeof what, fmt, ap);
@@ -134,165 +105,6 @@ static bool fail(struct parse *p, const char *key, const char *fmt, ...)
                    p->rd.line, p->section, what);
         p->failed = true;
     }
-    return false;
-}
-
-static bool parse_bool(struct parse *p, const char *key, const char *v, bool *out)
-{
-    if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
-        *out = true;
-    else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
-        *out = false;
-    else
-        return fail(p, key, "'%s' is not yes or no", v);
-    return true;
-}
-
-static bool parse_size(struct parse *p, const char *key, const char *v,
-                       size_t min, size_t max, size_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
-        return fail(p, key, "'%s' is not a whole number from %zu to %zu", v,
-                    min, max);
-    *out = (size_t)n;
-    return true;
-}
-
-static bool copy_value(struct parse *p, const char *key, const char *v,
-                       char *dst, size_t size)
-{
-    if (strlen(v) >= size)
-        return fail(p, key, "value longer than %zu characters", size - 1);
-    strcpy(dst, v);
-    return true;
-}
-
-static bool parse_path(struct parse *p, const char *key, const char *v,
-                       char *dst, size_t size)
-{
-    if (v[0] != '/')
-        return fail(p, key, "'%s' is not an absolute path", v);
-    return copy_value(p, key, v, dst, size);
-}
-
-/* Appends the comma/space separated items of `v` to `list`; each must
- * pass `valid` (if given). */
-static bool parse_list(struct parse *p, const char *key, const char *v,
-                       hc_strlist_t *list, bool (*valid)(const char *),
-                       const char *what)
-{
-    char *copy = strdup(v);
-    if (!copy)
-        return fail(p, key, "out of memory");
-    for (char *save = NULL, *t = strtok_r(copy, ", \t", &save); t;
-         t = strtok_r(NULL, ", \t", &save)) {
-        if (valid && !valid(t)) {
-            fail(p, key, "'%s' is not a valid %s", t, what);
-            free(copy);
-            return false;
-        }
-        char **grown = realloc(list->items, (list->n + 1) * sizeof *grown);
-        if (!grown || !(grown[list->n] = strdup(t))) {
-            list->items = grown ? grown : list->items;
-            free(copy);
-            return fail(p, key, "out of memory");
-        }
-        list->items = grown;
-        list->n++;
-    }
-    free(copy);
-    return true;
-}
-
-long long hc_parse_duration(const char *text)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(text, &end, 10);
-    if (errno || end == text || n < 0)
-        return -1;
-    static const struct { char unit; long long s; } units[] = {
-        { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 },
-    };
-    if (*end == '\0')
-        return n;
-    for (size_t i = 0; i < 5; i++)
-        if (end[0] == units[i].unit && end[1] == '\0')
-            return n > LLONG_MAX / units[i].s ? -1 : n * units[i].s;
-    return -1;
-}
-
-static bool uri_like(const char *v)
-{
-    return strncmp(v, "pkcs11:", 7) == 0;
-}
-
-static bool duration_key(struct parse *p, const char *k, const char *v, long long *out)
-{
-    long long s = hc_parse_duration(v);
-    if (s <= 0)
-        return fail(p, k, "'%s' is not a duration (e.g. 30s, 8h, 2d)", v);
-    *out = s;
-    return true;
-}
-
-/* The -O option names ssh-keygen knows (certopts.c), lower case. */
-static const char *const certopt_names[] = {
-    "clear", "force-command", "source-address", "verify-required", "no-verify-required",
-    "permit-x11-forwarding", "no-x11-forwarding", "permit-agent-forwarding",
-    "no-agent-forwarding", "permit-port-forwarding", "no-port-forwarding", "permit-pty",
-    "no-pty", "permit-user-rc", "no-user-rc", "no-touch-required", "touch-required",
-};
-
-/* Whether the first `n` bytes of v name an -O option, and whether it
- * takes a value (force-command=, source-address=). */
-static bool certopt_name(const char *v, size_t n, bool *valued)
-{
-    for (size_t i = 0; i < sizeof certopt_names / sizeof certopt_names[0]; i++)
-        if (strlen(certopt_names[i]) == n && !strncasecmp(certopt_names[i], v, n)) {
-            *valued = i == 1 || i == 2;
-            return true;
-        }
-    return false;
-}
-
-static bool allowed_option_like(const char *v)
-{
-    bool valued;
-    return certopt_name(v, strlen(v), &valued);
-}
-
-static bool force_option_like(const char *v)
-{
-    bool valued;
-    size_t n = strcspn(v, "=");
-    return certopt_name(v, n, &valued) && valued == (v[n] == '=') && (!valued || v[n + 1]);
-}
-
-/* The issue policy keys, in [sshca] and in a [client]: true when `k` is
- * one (parsed into c, *bit set), false otherwise (*bit 0) or on error. */
-static bool issue_key(struct parse *p, const char *k, const char *v, hc_sshca_cfg_t *c,
-                      unsigned *bit)
-{
-    *bit = 0;
-    if (!strcmp(k, "allowed-principals"))
-        return *bit = HC_ISSUE_PRINCIPALS, parse_list(p, k, v, &c->allowed_principals, NULL, NULL);
-    if (!strcmp(k, "max-validity"))
-        return *bit = HC_ISSUE_MAX_VALIDITY, duration_key(p, k, v, &c->max_validity_s);
-    if (!strcmp(k, "host-certs"))
-        return *bit = HC_ISSUE_HOST_CERTS, parse_bool(p, k, v, &c->host_certs);
-    if (!strcmp(k, "allowed-options"))
-        return *bit = HC_ISSUE_ALLOWED_OPTIONS,
-               parse_list(p, k, v, &c->allowed_options, allowed_option_like,
-                          "ssh-keygen -O option name (e.g. permit-pty, force-command)");
-    if (!strcmp(k, "force-options"))
-        return *bit = HC_ISSUE_FORCE_OPTIONS,
-               parse_list(p, k, v, &c->force_options, force_option_like,
-                          "ssh-keygen -O option (e.g. no-port-forwarding, "
-                          "source-address=10.0.0.0/8, force-command=/usr/bin/true)");
     return false;
 }
 
@@ -312,307 +124,34 @@ void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_
         out->force_options = c->issue.force_options;
 }
 
-/* [sshca] settings beyond the common profile keys. */
-static bool sshca_key(struct parse *p, const char *k, const char *v)
+/* The HC_S_* bits of a profile's section: the common keys, and its own. */
+static unsigned profile_sections(int id)
 {
-    hc_sshca_cfg_t *c = &p->cfg->sshca;
-    unsigned bit;
-    bool ok = issue_key(p, k, v, c, &bit);
-    if (bit)
-        return ok;
-    if (!strcmp(k, "keys"))
-        return parse_list(p, k, v, &c->keys, uri_like, "pkcs11: URI");
-    if (!strcmp(k, "audit-log"))
-        return parse_path(p, k, v, c->audit_log, sizeof c->audit_log);
-    if (!strcmp(k, "require-validity"))
-        return parse_bool(p, k, v, &c->require_validity);
-    if (!strcmp(k, "require-principals"))
-        return parse_bool(p, k, v, &c->require_principals);
-    if (!strcmp(k, "allow-agent"))
-        return parse_bool(p, k, v, &c->allow_agent);
-    if (!strcmp(k, "allowed-users"))
-        return parse_list(p, k, v, &c->allowed_users, NULL, NULL);
-    if (!strcmp(k, "allowed-groups"))
-        return parse_list(p, k, v, &c->allowed_groups, NULL, NULL);
-    return fail(p, k, "unknown key (known: signature-cache, tokens, keys, "
-                "audit-log, require-validity, max-validity, require-principals, "
-                "allowed-users, allowed-groups, host-certs, allow-agent, "
-                "allowed-principals, allowed-options, force-options)");
+    return HC_S_PROFILE | (id == HC_P_PDNS ? HC_S_PDNS : 0) |
+           (id == HC_P_SSHCA ? HC_S_SSHCA : 0);
 }
 
-/* [pdns] settings beyond the common profile keys. */
-static bool pdns_key(struct parse *p, const char *k, const char *v)
-{
-    hc_pdns_cfg_t *c = &p->cfg->pdns;
-    if (!strcmp(k, "presign"))
-        return parse_bool(p, k, v, &c->presign);
-    if (!strcmp(k, "presign-lead"))
-        return duration_key(p, k, v, &c->presign_lead_s);
-    if (!strcmp(k, "presign-interval"))
-        return duration_key(p, k, v, &c->presign_interval_s);
-    if (!strcmp(k, "presign-rate"))
-        return parse_size(p, k, v, 1, 100000, &c->presign_rate);
-    return fail(p, k, "unknown key (known: signature-cache, tokens, presign, "
-                "presign-lead, presign-rate, presign-interval)");
-}
-
-static bool core_key(struct parse *p, const char *k, const char *v)
-{
-    hc_config_t *c = p->cfg;
-    if (!strcmp(k, "pin-store"))
-        return parse_path(p, k, v, c->pin_store, sizeof c->pin_store);
-    if (!strcmp(k, "cache-dir"))
-        return parse_path(p, k, v, c->cache_dir, sizeof c->cache_dir);
-    if (!strcmp(k, "memory-cache-entries"))
-        return parse_size(p, k, v, 0, 100000000, &c->memory_cache_entries);
-    if (!strcmp(k, "persistent-cache"))
-        return parse_bool(p, k, v, &c->persistent_cache);
-    if (!strcmp(k, "persistent-cache-mb"))
-        return parse_size(p, k, v, 1, 1024 * 1024, &c->persistent_cache_mb);
-    if (!strcmp(k, "log-level")) {
-        static const char *levels[] = { "error", "warning", "info", "debug" };
-        for (int i = 0; i < 4; i++)
-            if (!strcmp(v, levels[i])) {
-                c->log_level = i;
-                return true;
-            }
-        return fail(p, k, "'%s' is not error, warning, info or debug", v);
-    }
-    if (!strcmp(k, "agent")) {
-        if (v[0] && strlen(v) >= sizeof c->agent.socket)
-            return fail(p, k, "socket path longer than %zu characters",
-                        sizeof c->agent.socket - 1);
-        return !v[0] || parse_path(p, k, v, c->agent.socket, sizeof c->agent.socket);
-    }
-    if (!strcmp(k, "agent-timeout")) {
-        long long s = 0;
-        if (!duration_key(p, k, v, &s))
-            return false;
-        c->agent.timeout_ms = s * 1000;
-        return true;
-    }
-    return fail(p, k, "unknown key (known: pin-store, cache-dir, "
-                "memory-cache-entries, persistent-cache, persistent-cache-mb, "
-                "log-level, agent, agent-timeout)");
-}
-
-/* A numeric uid/gid (not -1, which means "unchanged" to the kernel). */
-static bool parse_id(const char *v, unsigned *id)
-{
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (end == v || *end || v[0] == '-' || n > 0xfffffffeul)
-        return false;
-    *id = (unsigned)n;
-    return true;
-}
-
-/* A user name or number; false when no such user exists. */
-static bool lookup_uid(const char *v, unsigned *uid)
-{
-    char buf[4096];
-    struct passwd pw, *res = NULL;
-    if (getpwnam_r(v, &pw, buf, sizeof buf, &res) == 0 && res) {
-        *uid = res->pw_uid;
-        return true;
-    }
-    return parse_id(v, uid);
-}
-
-static bool lookup_gid(const char *v, unsigned *gid)
-{
-    char buf[16384];
-    struct group gr, *res = NULL;
-    if (getgrnam_r(v, &gr, buf, sizeof buf, &res) == 0 && res) {
-        *gid = res->gr_gid;
-        return true;
-    }
-    return parse_id(v, gid);
-}
-
-/* [agent]: hsmcached's socket and limits. */
-static bool agent_key(struct parse *p, const char *k, const char *v)
-{
-    hc_agent_cfg_t *a = &p->cfg->agent;
-    if (!strcmp(k, "socket-mode")) {
-        char *end;
-        unsigned long m = strtoul(v, &end, 8);
-        if (end == v || *end || m > 0777 || (m & 0600) != 0600)
-            return fail(p, k, "'%s' is not an octal mode with owner read and "
-                        "write (e.g. 0660)", v);
-        a->socket_mode = (unsigned)m;
-        return true;
-    }
-    if (!strcmp(k, "socket-group")) {
-        if (!lookup_gid(v, &a->socket_gid))
-            return fail(p, k, "no group '%s'", v);
-        a->has_group = true;
-        return true;
-    }
-    if (!strcmp(k, "max-connections"))
-        return parse_size(p, k, v, 1, 65536, &a->max_connections);
-    if (!strcmp(k, "max-connections-per-client"))
-        return parse_size(p, k, v, 1, 65536, &a->max_per_client);
-    return fail(p, k, "unknown key (known: socket-mode, socket-group, "
-                "max-connections, max-connections-per-client)");
-}
-
-/* [shared-cache]: config_shared.c judges, this names file, line and key. */
-static bool shared_key(struct parse *p, const char *k, const char *v)
-{
-    char why[400];
-    if (!hc_shared_cfg_key(&p->cfg->shared, k, v, why, sizeof why))
-        return fail(p, k, "%s", why);
-    return true;
-}
-
-static bool parse_ops(struct parse *p, const char *k, const char *v, unsigned *ops)
-{
-    static const struct { const char *name; unsigned bit; } names[] = {
-        { "sign", HC_OPS_SIGN }, { "decrypt", HC_OPS_DECRYPT },
-        { "encrypt", HC_OPS_ENCRYPT }, { "generate", HC_OPS_GENERATE },
-        { "destroy", HC_OPS_DESTROY }, { "random", HC_OPS_RANDOM },
-        { "login", HC_OPS_LOGIN }, { "issue", HC_OPS_ISSUE }, { "all", HC_OPS_ALL },
-    };
-    hc_strlist_t list = { 0 };
-    bool ok = parse_list(p, k, v, &list, NULL, NULL);
-    *ops = 0;
-    for (size_t i = 0; ok && i < list.n; i++) {
-        size_t j = 0;
-        while (j < sizeof names / sizeof names[0] && strcmp(names[j].name, list.items[i]))
-            j++;
-        if (j == sizeof names / sizeof names[0])
-            ok = fail(p, k, "'%s' is not an operation (known: sign, decrypt, "
-                      "encrypt, generate, destroy, random, login, all)", list.items[i]);
-        else
-            *ops |= names[j].bit;
-    }
-    for (size_t i = 0; i < list.n; i++)
-        free(list.items[i]);
-    free(list.items);
-    return ok;
-}
-
-static bool parse_mechs(struct parse *p, const char *k, const char *v,
-                        hc_client_cfg_t *c)
-{
-    hc_strlist_t list = { 0 };
-    bool ok = parse_list(p, k, v, &list, NULL, NULL);
-    c->nmechs = 0;
-    if (ok && list.n == 0)
-        ok = fail(p, k, "empty list (leave it out for the signature mechanisms)");
-    for (size_t i = 0; ok && i < list.n; i++) {
-        CK_MECHANISM_TYPE t;
-        if (!hc_mech_by_name(list.items[i], &t))
-            ok = fail(p, k, "'%s' is not a mechanism the agent passes on (e.g. "
-                      "CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS_PSS, "
-                      "CKM_RSA_PKCS_OAEP, CKM_RSA_X_509, CKM_EDDSA)", list.items[i]);
-        else if (c->nmechs == sizeof c->mechs / sizeof c->mechs[0])
-            ok = fail(p, k, "more than %zu mechanisms", sizeof c->mechs / sizeof c->mechs[0]);
-        else
-            c->mechs[c->nmechs++] = t;
-    }
-    for (size_t i = 0; i < list.n; i++)
-        free(list.items[i]);
-    free(list.items);
-    return ok;
-}
-
-/* [client NAME]: who may use the agent. */
-static bool client_key(struct parse *p, const char *k, const char *v)
-{
-    hc_client_cfg_t *c = p->cur_client;
-    if (!strcmp(k, "uid")) {
-        if (!lookup_uid(v, &c->uid))
-            return fail(p, k, "no user '%s'", v);
-        c->has_uid = true;
-        return true;
-    }
-    if (!strcmp(k, "group")) {
-        if (!lookup_gid(v, &c->gid))
-            return fail(p, k, "no group '%s'", v);
-        c->has_group = true;
-        return true;
-    }
-    if (!strcmp(k, "keys"))
-        return parse_list(p, k, v, &c->keys, uri_like, "pkcs11: URI");
-    if (!strcmp(k, "operations"))
-        return parse_ops(p, k, v, &c->ops);
-    if (!strcmp(k, "mechanisms"))
-        return parse_mechs(p, k, v, c);
-    unsigned bit;
-    bool ok = issue_key(p, k, v, &c->issue, &bit);
-    if (bit && ok && (c->issue_set & bit))
-        return fail(p, k, "given twice in [client %s]", c->name);
-    c->issue_set |= bit;
-    if (bit)
-        return ok;
-    return fail(p, k, "unknown key (known: uid, group, keys, operations, mechanisms, "
-                "and with operations = issue: allowed-principals, max-validity, "
-                "host-certs, allowed-options, force-options)");
-}
-
-static bool token_key(struct parse *p, const char *k, const char *v)
-{
-    hc_token_cfg_t *t = p->cur_token;
-    if (!strcmp(k, "module")) {
-        if (!v[0])
-            return fail(p, k, "empty module");
-        return copy_value(p, k, v, t->module, sizeof t->module);
-    }
-    if (!strcmp(k, "label"))
-        return copy_value(p, k, v, t->label, sizeof t->label);
-    if (!strcmp(k, "serial"))
-        return copy_value(p, k, v, t->serial, sizeof t->serial);
-    if (!strcmp(k, "max-sessions")) {
-        size_t n;
-        if (!parse_size(p, k, v, 1, 1024, &n))
-            return false;
-        t->max_sessions = (unsigned)n;
-        return true;
-    }
-    return fail(p, k, "unknown key (known: module, label, serial, max-sessions)");
-}
-
-static bool profile_key(struct parse *p, const char *k, const char *v)
-{
-    if (!strcmp(k, "signature-cache"))
-        return parse_bool(p, k, v, &p->cur_profile->signature_cache);
-    if (!strcmp(k, "tokens")) {
-        hc_strlist_t list = { p->cur_profile->tokens, p->cur_profile->ntokens };
-        bool ok = parse_list(p, k, v, &list, hc_valid_token_name, "token name");
-        p->cur_profile->tokens = list.items;
-        p->cur_profile->ntokens = list.n;
-        return ok;
-    }
-    if (p->cur_profile == &p->cfg->profiles[HC_P_SSHCA])
-        return sshca_key(p, k, v);
-    if (p->cur_profile == &p->cfg->profiles[HC_P_PDNS])
-        return pdns_key(p, k, v);
-    return fail(p, k, "unknown key (known: signature-cache, tokens)");
-}
-
-static bool enter_section(struct parse *p, const char *section)
+static bool enter_section(struct hc_cfg_parse *p, const char *section)
 {
     snprintf(p->section, sizeof p->section, "%s", section);
     p->cur_token = NULL;
     p->cur_profile = NULL;
     p->cur_client = NULL;
-    p->in_core = p->in_agent = p->in_shared = false;
+    p->sec = 0;
     if (!strcmp(section, "shared-cache")) {
         if (p->cfg->shared.enabled)
-            return fail(p, NULL, "section given twice");
+            return hc_cfg_fail(p, NULL, "section given twice");
         p->cfg->shared.enabled = true;
         p->cfg->shared.line = p->rd.line;
-        p->in_shared = true;
+        p->sec = HC_S_SHARED;
         return true;
     }
     if (!strcmp(section, "core")) {
-        p->in_core = true;
+        p->sec = HC_S_CORE;
         return true;
     }
     if (!strcmp(section, "agent")) {
-        p->in_agent = true;
+        p->sec = HC_S_AGENT;
         return true;
     }
     if (!strncmp(section, "client ", 7)) {
@@ -620,102 +159,73 @@ static bool enter_section(struct parse *p, const char *section)
         while (*name == ' ')
             name++;
         if (!hc_valid_token_name(name))
-            return fail(p, NULL, "'%s' is not a valid client name (letters, "
-                        "digits, '.', '_', '-')", name);
+            return hc_cfg_fail(p, NULL, "'%s' is not a valid client name (letters, "
+                               "digits, '.', '_', '-')", name);
         for (size_t i = 0; i < p->cfg->nclients; i++)
             if (!strcmp(p->cfg->clients[i].name, name))
-                return fail(p, NULL, "client '%s' is defined twice", name);
+                return hc_cfg_fail(p, NULL, "client '%s' is defined twice", name);
         hc_client_cfg_t *grown = realloc(p->cfg->clients,
                                          (p->cfg->nclients + 1) * sizeof *grown);
         if (!grown)
-            return fail(p, NULL, "out of memory");
+            return hc_cfg_fail(p, NULL, "out of memory");
         p->cfg->clients = grown;
         hc_client_cfg_t *c = &grown[p->cfg->nclients++];
         memset(c, 0, sizeof *c);
         snprintf(c->name, sizeof c->name, "%s", name);
-        c->ops = HC_OPS_SIGN;
         c->line = p->rd.line;
         p->cur_client = c;
-        return true;
+        p->sec = HC_S_CLIENT;
+        return hc_cfg_defaults(p, HC_S_CLIENT);
     }
     if (!strncmp(section, "token ", 6)) {
         const char *name = section + 6;
         while (*name == ' ')
             name++;
         if (!hc_valid_token_name(name))
-            return fail(p, NULL, "'%s' is not a valid token name (letters, "
-                        "digits, '.', '_', '-'; it names a PIN file)", name);
+            return hc_cfg_fail(p, NULL, "'%s' is not a valid token name (letters, "
+                               "digits, '.', '_', '-'; it names a PIN file)", name);
         if (hc_config_token(p->cfg, name))
-            return fail(p, NULL, "token '%s' is defined twice", name);
+            return hc_cfg_fail(p, NULL, "token '%s' is defined twice", name);
         hc_token_cfg_t *grown = realloc(p->cfg->tokens,
                                         (p->cfg->ntokens + 1) * sizeof *grown);
         if (!grown)
-            return fail(p, NULL, "out of memory");
+            return hc_cfg_fail(p, NULL, "out of memory");
         p->cfg->tokens = grown;
         hc_token_cfg_t *t = &grown[p->cfg->ntokens++];
         memset(t, 0, sizeof *t);
         snprintf(t->name, sizeof t->name, "%s", name);
-        t->max_sessions = 4;
         t->line = p->rd.line;
         p->cur_token = t;
-        return true;
+        p->sec = HC_S_TOKEN;
+        return hc_cfg_defaults(p, HC_S_TOKEN);
     }
     int id = hc_profile_id(section);
     if (id >= 0) {
         p->cur_profile = &p->cfg->profiles[id];
+        p->sec = profile_sections(id);
         return true;
     }
-    return fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
-                "pdns, bind, sshca, cli, agent, client NAME, shared-cache)");
+    return hc_cfg_fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
+                       "pdns, bind, sshca, cli, agent, client NAME, shared-cache)");
 }
 
 static int handler(void *user, const char *section, const char *key,
                    const char *value)
 {
-    struct parse *p = user;
+    struct hc_cfg_parse *p = user;
     (void)section; /* tracked by read_line, which also sees empty sections */
-    if (p->failed)
-        return 1;
-    if (p->cur_token)
-        token_key(p, key, value);
-    else if (p->cur_client)
-        client_key(p, key, value);
-    else if (p->in_agent)
-        agent_key(p, key, value);
-    else if (p->in_shared)
-        shared_key(p, key, value);
-    else if (p->cur_profile)
-        profile_key(p, key, value);
-    else if (p->in_core)
-        core_key(p, key, value);
-    else
-        fail(p, key, "key outside any section");
+    if (!p->failed)
+        hc_cfg_value(p, key, value);
     return 1;
 }
 
-static void set_defaults(hc_config_t *c)
+/* The defaults of the sections that exist once (the table's), and the one
+ * the table cannot say as a value: [pdns] alone caches signatures. */
+static bool set_defaults(struct hc_cfg_parse *p)
 {
-    snprintf(c->pin_store, sizeof c->pin_store, "%s", HC_DEFAULT_PIN_STORE);
-    snprintf(c->cache_dir, sizeof c->cache_dir, "%s", HC_DEFAULT_CACHE_DIR);
-    c->memory_cache_entries = 100000;
-    c->persistent_cache = true;
-    c->persistent_cache_mb = 1024;
-    c->log_level = HC_LOG_WARN;
-    c->profiles[HC_P_PDNS].signature_cache = true;
-    c->pdns.presign = true;
-    c->pdns.presign_lead_s = 48 * 3600;
-    c->pdns.presign_rate = 10;
-    c->pdns.presign_interval_s = 60;
-    snprintf(c->sshca.audit_log, sizeof c->sshca.audit_log,
-             "/var/log/hsmcache/sshca.log");
-    c->sshca.require_validity = true;
-    c->sshca.require_principals = true;
-    c->sshca.host_certs = true;
-    c->agent.timeout_ms = 30000;
-    c->agent.socket_mode = 0660;
-    c->agent.max_connections = 256;
-    c->agent.max_per_client = 64;
-    hc_shared_cfg_defaults(&c->shared);
+    hc_shared_cfg_defaults(&p->cfg->shared);
+    p->cfg->profiles[HC_P_PDNS].signature_cache = true;
+    return hc_cfg_defaults(p, HC_S_ONCE);
 }
 
 /* Checks that need the whole file: each token is complete, each profile's
@@ -776,14 +286,17 @@ CK_RV hc_config_parse(const char *name, const char *text, size_t len,
     if (!cfg)
         return hc_err(err, CKR_HOST_MEMORY, "%s: out of memory", name);
     snprintf(cfg->path, sizeof cfg->path, "%s", name);
-    set_defaults(cfg);
     if (memchr(text, '\0', len)) {
         hc_config_free(cfg);
         return hc_err(err, CKR_GENERAL_ERROR, "%s: contains a NUL byte", name);
     }
-    struct parse p = { .name = name, .cfg = cfg, .err = err };
+    struct hc_cfg_parse p = { .name = name, .cfg = cfg, .err = err };
     p.rd.text = text;
     p.rd.end = text + len;
+    if (!set_defaults(&p)) {
+        hc_config_free(cfg);
+        return CKR_GENERAL_ERROR;
+    }
     int rc = ini_parse_stream(read_line, &p.rd, handler, &p);
     CK_RV rv = CKR_OK;
     if (p.failed) {

@@ -1,27 +1,16 @@
 /*
  * config.h: the hsmcache INI file (libinih).
  *
- *   [core]            pin-store, cache-dir, memory-cache-entries,
- *                     persistent-cache, persistent-cache-mb, log-level,
- *                     agent, agent-timeout
- *   [agent]           socket-mode, socket-group, max-connections,
- *                     max-connections-per-client (hsmcached only)
- *   [client NAME]     uid, group, keys, operations, mechanisms; with
- *                     operations = issue also allowed-principals,
- *                     max-validity, host-certs, allowed-options,
- *                     force-options (hsmcached only)
+ *   [core]            pin-store, cache-dir, caches, log-level, agent
+ *   [agent]           hsmcached's socket and limits
+ *   [client NAME]     who may use the agent, with which keys and operations
  *   [token NAME]      module, label | serial, max-sessions
  *   [pkcs11] [pdns] [bind] [sshca] [cli]
- *                     signature-cache = yes|no, tokens = a, b
- *   [sshca] also      keys, audit-log, require-validity, max-validity,
- *                     require-principals, allowed-users, allowed-groups,
- *                     host-certs, allow-agent, allowed-principals,
- *                     allowed-options, force-options
- *   [shared-cache]    host, port | socket, read-host, read-port |
- *                     read-socket, database, user, password-file, tls,
- *                     tls-ca, read-timeout-ms, node, purge-interval
- *                     (config_shared.c)
+ *                     each host type's profile; [pdns] and [sshca] have more
+ *   [shared-cache]    the fleet's signature tier (values: config_shared.c)
  *
+ * Every key is a row of config_keys.c's table (its parser, default and
+ * meaning); `hsmcache config-keys` prints the table README shows.
  * Every error names the file, line, section and key. Unknown sections and
  * keys are errors: a typo must not silently fall back to a default.
  * A loaded config is immutable and may be read from any thread.
@@ -32,6 +21,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "hsmcache.h"
 
@@ -206,9 +196,10 @@ typedef struct hc_config {
  * The lists are borrowed from cfg (valid while it is). */
 void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_cfg_t *out);
 
-/* config_shared.c: [shared-cache]. Defaults (node = the host name); one
- * key, false with `why` set when refused; the whole section's checks,
- * false with `why` set (config.c adds file and line). */
+/* config_shared.c: [shared-cache]. The default the table cannot write as
+ * a value (node = the host name); one key, false with `why` set when
+ * refused; the whole section's checks, false with `why` set (config.c
+ * adds file and line). */
 void hc_shared_cfg_defaults(hc_shared_cfg_t *s);
 bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *key, const char *value,
                        char *why, size_t size);
@@ -233,5 +224,8 @@ const hc_token_cfg_t *hc_config_token(const hc_config_t *cfg,
 bool hc_valid_token_name(const char *name);
 /* "30d", "8h", "90m", "3600s", "2w", "3600": seconds, or -1. */
 long long hc_parse_duration(const char *text);
+/* Writes the table of every key (section and key, default, meaning) as
+ * Markdown rows: README's configuration table. Thread-safe. */
+void hc_config_doc(FILE *out);
 
 #endif

@@ -102,8 +102,6 @@ static bool endpoint_key(hc_db_endpoint_t *e, const char *k, const char *v,
 
 void hc_shared_cfg_defaults(hc_shared_cfg_t *s)
 {
-    s->read_timeout_ms = 50;
-    s->purge_interval_s = 3600;
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) == 0 && hc_valid_token_name(host))
         snprintf(s->node, sizeof s->node, "%s", host);
@@ -150,9 +148,8 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
         snprintf(s->node, sizeof s->node, "%s", v);
         return true;
     }
-    return refuse(why, size, "unknown key (known: host, port, socket, read-host, "
-                  "read-port, read-socket, database, user, password-file, tls, "
-                  "tls-ca, read-timeout-ms, node, purge-interval)");
+    return refuse(why, size, "not a key of this section"); /* config_keys.c has a row
+                                                                 for each of the above */
 }
 
 static bool endpoint_check(const hc_db_endpoint_t *e, const char *pre, bool required,

@@ -272,6 +272,140 @@ static void shared_cache_password_file(void **state)
     rmdir(shared_dir);
 }
 
+/* The defaults as they were before the table held them, spelled out: a
+ * row's default changed by mistake shows here. */
+static void defaults_of_an_empty_config(void **state)
+{
+    (void)state;
+    hc_config_t *c = parse_ok("[token t]\nmodule = m\nlabel = l\n"
+                              "[client c]\nuid = 0\nkeys = pkcs11:token=t\n");
+    assert_string_equal(c->pin_store, "/etc/hsmcache/pins");
+    assert_string_equal(c->cache_dir, "/var/lib/hsmcache");
+    assert_int_equal(c->memory_cache_entries, 100000);
+    assert_true(c->persistent_cache);
+    assert_int_equal(c->persistent_cache_mb, 1024);
+    assert_int_equal(c->log_level, 1); /* warning */
+    assert_string_equal(c->agent.socket, "");
+    assert_int_equal(c->agent.timeout_ms, 30000);
+    assert_int_equal(c->agent.socket_mode, 0660);
+    assert_false(c->agent.has_group);
+    assert_int_equal(c->agent.max_connections, 256);
+    assert_int_equal(c->agent.max_per_client, 64);
+    assert_int_equal(c->tokens[0].max_sessions, 4);
+    assert_int_equal(c->clients[0].ops, HC_OPS_SIGN);
+    assert_int_equal(c->clients[0].nmechs, 0);
+    assert_int_equal(c->clients[0].issue_set, 0);
+    for (int id = 0; id < HC_P_COUNT; id++) {
+        assert_int_equal(c->profiles[id].signature_cache, id == HC_P_PDNS);
+        assert_int_equal(c->profiles[id].ntokens, 0);
+    }
+    assert_true(c->pdns.presign);
+    assert_int_equal(c->pdns.presign_lead_s, 48 * 3600);
+    assert_int_equal(c->pdns.presign_rate, 10);
+    assert_int_equal(c->pdns.presign_interval_s, 60);
+    assert_int_equal(c->sshca.keys.n, 0);
+    assert_string_equal(c->sshca.audit_log, "/var/log/hsmcache/sshca.log");
+    assert_true(c->sshca.require_validity);
+    assert_true(c->sshca.require_principals);
+    assert_true(c->sshca.host_certs);
+    assert_false(c->sshca.allow_agent);
+    assert_int_equal(c->sshca.max_validity_s, 0);
+    assert_false(c->shared.enabled);
+    assert_int_equal(c->shared.tls, HC_TLS_NO);
+    assert_int_equal(c->shared.read_timeout_ms, 50);
+    assert_int_equal(c->shared.purge_interval_s, 3600);
+    hc_config_free(c);
+}
+
+/* An unknown key's message lists the section's keys (from the table): a
+ * [client]'s issue keys after the others, with their condition. */
+static void unknown_key_lists_the_section(void **state)
+{
+    (void)state;
+    assert_non_null(strstr(parse_err("[core]\nbogus = 1\n"),
+                           "t.conf:2: [core] bogus: unknown key (known: pin-store, cache-dir, "
+                           "memory-cache-entries, persistent-cache, persistent-cache-mb, "
+                           "log-level, agent, agent-timeout)"));
+    assert_non_null(strstr(parse_err("[client c]\nbogus = 1\n"),
+                           "unknown key (known: uid, group, keys, operations, mechanisms, "
+                           "and with operations = issue: allowed-principals, max-validity, "
+                           "host-certs, allowed-options, force-options)"));
+    assert_non_null(strstr(parse_err("[pdns]\nkeys = x\n"),
+                           "[pdns] keys: unknown key (known: signature-cache, tokens, presign, "
+                           "presign-lead, presign-rate, presign-interval)"));
+    assert_non_null(strstr(parse_err("[bind]\npresign = yes\n"),
+                           "(known: signature-cache, tokens)"));
+    assert_non_null(strstr(parse_err("[shared-cache]\npasswd = x\n"),
+                           "(known: host, port, socket, read-host, read-port, read-socket, "
+                           "database, user, password-file, tls, tls-ca, read-timeout-ms, node, "
+                           "purge-interval)"));
+    const char *m = parse_err("[client c]\nuid = 0\nkeys = pkcs11:\noperations = issue\n"
+                              "max-validity = 8h\nmax-validity = 9h\n");
+    assert_non_null(strstr(m, "t.conf:6: [client c] max-validity: given twice in [client c]"));
+}
+
+/* The lines a key's section needs around it to load. */
+static const char *section_text(const char *label)
+{
+    if (!strcmp(label, "[token NAME]"))
+        return "[token t]\nmodule = m\nlabel = l\n";
+    if (!strcmp(label, "[client NAME]"))
+        return "[client c]\nuid = 0\nkeys = pkcs11:token=t\noperations = issue\n";
+    if (!strcmp(label, "[shared-cache]"))
+        return "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n";
+    static char text[64];
+    snprintf(text, sizeof text, "%s\n", label);
+    return text;
+}
+
+/* Every row of `hsmcache config-keys` (hc_config_doc) names a key the
+ * parser takes in each section it names, and a default shown as a value
+ * (in backquotes) loads there. */
+static void doc_rows_parse(void **state)
+{
+    (void)state;
+    char *doc = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&doc, &size);
+    assert_non_null(f);
+    hc_config_doc(f);
+    fclose(f);
+    int rows = 0, defaults = 0;
+    for (char *save = NULL, *line = strtok_r(doc, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strncmp(line, "| `[", 4))
+            continue;
+        rows++;
+        char *cell = line + 3, *end = strchr(cell, '`');
+        assert_non_null(end);
+        *end = '\0';
+        char *key = strrchr(cell, ' ') + 1, *def = NULL;
+        if (!strncmp(end + 1, " | `", 4)) {
+            def = end + 5;
+            *strchr(def, '`') = '\0';
+        }
+        for (char *lab = cell; *lab == '['; lab = strchr(lab, ']') + 2) {
+            char label[32], text[512];
+            snprintf(label, sizeof label, "%.*s", (int)(strchr(lab, ']') + 1 - lab), lab);
+            snprintf(text, sizeof text, "%s%s = \001\n", section_text(label), key);
+            hc_config_t *c = NULL;
+            hc_err_t err = { 0 };
+            if (hc_config_parse("t.conf", text, strlen(text), &c, &err) != CKR_OK &&
+                strstr(err.msg, "unknown key"))
+                fail_msg("%s %s: %s", label, key, err.msg);
+            hc_config_free(c);
+            if (def) {
+                snprintf(text, sizeof text, "%s%s = %s\n", section_text(label), key, def);
+                hc_config_free(parse_ok(text));
+                defaults++;
+            }
+        }
+    }
+    free(doc);
+    assert_true(rows >= 50);
+    assert_true(defaults >= 25);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +423,9 @@ int main(void)
         cmocka_unit_test(shared_cache_section),
         cmocka_unit_test(shared_cache_refusals),
         cmocka_unit_test(shared_cache_password_file),
+        cmocka_unit_test(defaults_of_an_empty_config),
+        cmocka_unit_test(unknown_key_lists_the_section),
+        cmocka_unit_test(doc_rows_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
