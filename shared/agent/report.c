@@ -109,7 +109,8 @@ static void scope_keys(const scope_t *sc, hc_stats_file_t *sum)
     sum->nkeys = kept;
 }
 
-/* Keeps in `sum` only what the client's keys cover. */
+/* Keeps in `sum` only what the client's keys cover (a group's members
+ * with their group). */
 static void scope_stats(const scope_t *sc, hc_stats_file_t *sum)
 {
     uint32_t kept = 0;
@@ -120,6 +121,15 @@ static void scope_stats(const scope_t *sc, hc_stats_file_t *sum)
             sum->tokens[kept++] = sum->tokens[i];
     }
     sum->ntokens = kept;
+    /* A token group's members: shown where the group is. */
+    kept = 0;
+    for (uint32_t i = 0; i < sum->nmembers && i < HC_STATS_MEMBERS; i++) {
+        hc_token_status_t st;
+        token_status_of(sc, sum->members[i].group, &st);
+        if (agent_token_allowed(sc->rules, sum->members[i].group, &st))
+            sum->members[kept++] = sum->members[i];
+    }
+    sum->nmembers = kept;
     scope_keys(sc, sum);
 }
 

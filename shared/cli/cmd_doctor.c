@@ -207,6 +207,8 @@ int hc_cmd_doctor(hc_cli_t *cli)
      * it reports on them below; this user may not even read them. */
     bool softhsm = false;
     for (size_t i = 0; !agent && i < cfg->ntokens; i++) {
+        if (cfg->tokens[i].members.n)
+            continue; /* a token group: its members have the PIN files */
         check_pin(&d, cfg, cfg->tokens[i].name);
         softhsm = softhsm || strstr(cfg->tokens[i].module, "softhsm");
     }

@@ -32,6 +32,12 @@ static const hc_cmdline_t tokens_cmdline = {
 static void pin_cell(const hc_config_t *cfg, const hc_token_status_t *st, char *out,
                      size_t size)
 {
+    const hc_token_cfg_t *t = hc_config_token(cfg, st->name);
+    if (t && t->members.n) { /* a token group: its members' PIN files */
+        snprintf(out, size, "members': %s", st->pin_rejected ? "one rejected"
+                 : st->pin_stored ? "stored" : "one missing or refused");
+        return;
+    }
     if (cfg->agent.socket[0]) {
         snprintf(out, size, "%s", !st->pin_stored ? "missing or refused (for hsmcached)"
                                   : st->pin_rejected ? "rejected" : "stored");
@@ -92,7 +98,7 @@ int hc_cmd_tokens(hc_cli_t *cli)
         hc_text_escape(serial, strlen(serial), shown_serial, sizeof shown_serial);
         pin_cell(cfg, &st, pin, sizeof pin);
         const char *row[] = { st.name, module, label[0] ? shown_label : "-",
-                              serial[0] ? shown_serial : "-", rv == CKR_OK ? "yes" : "no", pin };
+                              serial[0] ? shown_serial : "-", st.present ? "yes" : "no", pin };
         if (hc_table_add(table, row) != 0) {
             hc_cli_error("out of memory");
             status = 1;
@@ -144,10 +150,13 @@ static const hc_cmdline_t keys_cmdline = {
     .args = "TOKEN",
     .help = "The private keys on TOKEN (an hsmcache token name): label (escaped), id,\n"
             "type, bits, the SHA-256 fingerprint of the public key, and the key's\n"
-            "pkcs11: URI on the next line.\n"
+            "pkcs11: URI on the next line. For a token group, the keys on every member;\n"
+            "a key refused (its public key differs between members) and a member that\n"
+            "is down are named after the list.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  the keys cannot be listed, or a key's label and id cannot be read\n"
+    .exits = HC_CLI_EXIT_OK "  1  the keys cannot be listed, a key's label and id cannot be read, or\n"
+             "     (a token group) a key is refused or a member is down\n"
              HC_CLI_EXIT_USAGE,
     .shortopts = "",
     .longopts = hc_cli_no_options,
@@ -215,6 +224,14 @@ int hc_cmd_keys(hc_cli_t *cli)
         free(uri);
     }
     free(objs);
+    /* A group's refused keys are in no list: its status names them. */
+    hc_token_status_t st;
+    err.msg[0] = '\0';
+    if (hc_token_status(ctx, (size_t)tok, &st, &err) != CKR_OK && st.info_valid &&
+        !memcmp(st.info.model, "token group", 11)) {
+        hc_cli_error("%s", err.msg);
+        status = 1;
+    }
     hc_close(ctx);
     return status;
 }

@@ -232,8 +232,13 @@ static bool set_defaults(struct hc_cfg_parse *p)
  * token list names defined tokens. */
 static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
 {
+    CK_RV grv = hc_group_cfg_check(name, c, err);
+    if (grv != CKR_OK)
+        return grv;
     for (size_t i = 0; i < c->ntokens; i++) {
         hc_token_cfg_t *t = &c->tokens[i];
+        if (t->members.n)
+            continue; /* a token group: config_group.c */
         if (!t->module[0])
             return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s]: missing "
                           "key 'module' (a p11-kit module name or an absolute "
@@ -402,6 +407,8 @@ void hc_config_free(hc_config_t *cfg)
             free(cfg->profiles[id].tokens[i]);
         free(cfg->profiles[id].tokens);
     }
+    for (size_t i = 0; i < cfg->ntokens; i++)
+        free_list(&cfg->tokens[i].members);
     free(cfg->tokens);
     free(cfg);
 }

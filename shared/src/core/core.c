@@ -10,18 +10,31 @@
 
 #include "util/appendlog.h"
 #include "core/core.h"
+#include "core/group.h"
 #include "util/err.h"
 #include "transport.h"
 #include "urimatch.h"
 
-static bool profile_uses(const hc_profile_cfg_t *p, const char *token)
+static bool profile_names(const hc_profile_cfg_t *p, const char *token)
 {
-    if (!p->tokens)
-        return true;
     for (size_t i = 0; i < p->ntokens; i++)
         if (strcmp(p->tokens[i], token) == 0)
             return true;
     return false;
+}
+
+/* A group's member is a slot of its own only where the profile's
+ * `tokens =` names it (group.h). */
+static bool profile_uses(const hc_config_t *cfg, const hc_profile_cfg_t *p,
+                         const hc_token_cfg_t *t)
+{
+    if (p->tokens)
+        return profile_names(p, t->name);
+    for (size_t i = 0; i < cfg->ntokens; i++)
+        for (size_t k = 0; k < cfg->tokens[i].members.n; k++)
+            if (strcmp(cfg->tokens[i].members.items[k], t->name) == 0)
+                return false;
+    return true;
 }
 
 /* The SSH CA module shows its [sshca] keys only, so a token none of their
@@ -48,7 +61,9 @@ static void core_close(void *impl)
     hc_core_t *c = impl;
     if (!c)
         return;
-    for (size_t i = 0; i < c->ntokens; i++)
+    for (size_t i = 0; i < c->nall; i++)
+        hc_group_free(&c->tokens[i]);
+    for (size_t i = 0; i < c->nall; i++)
         hc_token_destroy(&c->tokens[i]);
     free(c->tokens);
     hc_modules_free(c->modules);
@@ -88,13 +103,16 @@ static bool core_cache_enabled(const void *impl)
 static CK_RV core_token_status(void *impl, size_t tok, hc_token_status_t *st,
                                hc_err_t *err)
 {
-    return hc_pool_status(&((hc_core_t *)impl)->tokens[tok], st, err);
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    return t->group ? hc_group_status(t, st, err) : hc_pool_status(t, st, err);
 }
 
 static CK_RV core_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
                              CK_ULONG *count, hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    if (t->group)
+        return hc_group_mechanisms(t, list, count, err);
     CK_RV rv = hc_pool_connect(t, err);
     if (rv != CKR_OK)
         return rv;
@@ -113,6 +131,8 @@ static CK_RV core_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type,
                                  CK_MECHANISM_INFO *info, hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    if (t->group)
+        return hc_group_mechanism_info(t, type, info, err);
     /* A token's mechanisms do not change while it is away: what was read
      * before answers hosts (PowerDNS asks at every C_SignInit) whose
      * signatures come from the cache during an outage. */
@@ -133,6 +153,8 @@ static CK_RV core_login_with(void *impl, size_t tok, const unsigned char *pin,
                              size_t len, hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    if (t->group)
+        return hc_group_login(t, pin, len, err);
     CK_RV rv = hc_pool_set_caller_pin(t, pin, len, err);
     /* Log in now, so a wrong PIN is reported to the caller's C_Login. */
     return rv == CKR_OK ? hc_pool_run(t, true, true, nop_op, NULL, err) : rv;
@@ -140,8 +162,18 @@ static CK_RV core_login_with(void *impl, size_t tok, const unsigned char *pin,
 
 static CK_RV core_login_check(void *impl, size_t tok, hc_err_t *err)
 {
-    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, true, nop_op,
-                       NULL, err);
+    hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
+    if (t->group)
+        return hc_group_login(t, NULL, 0, err);
+    return hc_pool_run(t, true, true, nop_op, NULL, err);
+}
+
+/* hc_pool_run on a token, or on a member of a group (group.h). */
+static CK_RV token_run(hc_token_t *t, bool need_login, hc_op_fn fn, void *arg,
+                       hc_err_t *err)
+{
+    return t->group ? hc_group_pool_run(t, true, need_login, fn, arg, err)
+                    : hc_pool_run(t, true, need_login, fn, arg, err);
 }
 
 struct random_arg {
@@ -160,8 +192,7 @@ static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len,
                          hc_err_t *err)
 {
     struct random_arg a = { buf, len };
-    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, false,
-                       random_op, &a, err);
+    return token_run(&((hc_core_t *)impl)->tokens[tok], false, random_op, &a, err);
 }
 
 static CK_RV seed_op(hc_token_t *t, const hc_session_t *s, void *arg,
@@ -176,8 +207,7 @@ static CK_RV core_seed_random(void *impl, size_t tok, const unsigned char *seed,
                               size_t len, hc_err_t *err)
 {
     struct random_arg a = { (unsigned char *)seed, len };
-    return hc_pool_run(&((hc_core_t *)impl)->tokens[tok], true, false,
-                       seed_op, &a, err);
+    return token_run(&((hc_core_t *)impl)->tokens[tok], false, seed_op, &a, err);
 }
 
 static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
@@ -238,6 +268,39 @@ static const hc_ops_t embedded_ops = {
     .audit = core_audit,
 };
 
+/* The token named `name`: a visible one, a member made for another group,
+ * or a new member after them (at most one hc_token_t per [token]). */
+static hc_token_t *member_token(hc_core_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nall; i++)
+        if (strcmp(c->tokens[i].cfg->name, name) == 0)
+            return &c->tokens[i];
+    const hc_token_cfg_t *cfg = hc_config_token(c->cfg, name);
+    if (!cfg || c->nall >= c->cfg->ntokens ||
+        hc_token_init(&c->tokens[c->nall], c, cfg, c->nall) != CKR_OK)
+        return NULL;
+    return &c->tokens[c->nall++];
+}
+
+/* Each visible group gets its members (config_group.c checked them). */
+static CK_RV open_groups(hc_core_t *c)
+{
+    for (size_t i = 0; i < c->ntokens; i++) {
+        const hc_strlist_t *names = &c->tokens[i].cfg->members;
+        hc_token_t *m[HC_GROUP_MAX_MEMBERS];
+        if (names->n == 0)
+            continue;
+        if (names->n > HC_GROUP_MAX_MEMBERS)
+            return CKR_ARGUMENTS_BAD;
+        for (size_t k = 0; k < names->n; k++)
+            if (!(m[k] = member_token(c, names->items[k])))
+                return CKR_HOST_MEMORY;
+        if (hc_group_init(&c->tokens[i], m, names->n) != CKR_OK)
+            return CKR_HOST_MEMORY;
+    }
+    return CKR_OK;
+}
+
 CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
                        void **impl, const hc_ops_t **ops, hc_err_t *err)
 {
@@ -261,7 +324,7 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
     }
     hc_stats_open(&c->stats, c->cfg->cache_dir, profile);
     for (size_t i = 0; i < c->cfg->ntokens; i++) {
-        if (!profile_uses(pc, c->cfg->tokens[i].name) ||
+        if (!profile_uses(c->cfg, pc, &c->cfg->tokens[i]) ||
             !sshca_may_use(c->cfg, pid, &c->cfg->tokens[i]))
             continue;
         if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i],
@@ -269,7 +332,11 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
             core_close(c);
             return hc_err(err, CKR_HOST_MEMORY, "out of memory");
         }
-        c->ntokens++;
+        c->nall = ++c->ntokens;
+    }
+    if (open_groups(c) != CKR_OK) {
+        core_close(c);
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
     }
     if (pc->signature_cache) {
         c->cache = hc_sigcache_new(c->cfg->memory_cache_entries,

@@ -1,11 +1,13 @@
 /*
  * core.h: the embedded core's internal state, shared by its parts
- * (pool.c, keyindex.c, sign.c, core.c). Not a public header.
+ * (pool.c, keyindex.c, sign.c, core.c, objects.c, group.c, groupkeys.c).
+ * Not a public header.
  *
  * Locking: each token has `lock` guarding its connection, pool and PIN
  * state, and `idx_lock` guarding its key index; neither is held while a
  * slow HSM operation (sign, decrypt) runs. Connect and login do run under
- * `lock`: they must be serialized per token anyway.
+ * `lock`: they must be serialized per token anyway. A token group's locks
+ * (group.h) are never held while a member's are taken.
  */
 #ifndef HC_CORE_H
 #define HC_CORE_H
@@ -56,6 +58,13 @@ typedef struct hc_keyent {
     uint64_t epoch;
     bool no_copy;              /* the token would not copy it (remembered) */
     struct hc_keyent *next_label, *next_id; /* keyhash.h's chains */
+    /* A group token's entry (group.h), under the group token's idx_lock:
+     * the same object's entry on each member (NULL until found there),
+     * which members' public keys were compared with spki_hash, and
+     * whether two of them differed (the key is then refused). */
+    struct hc_keyent **member;
+    uint32_t member_checked;
+    bool mismatch;
 } hc_keyent_t;
 
 typedef struct hc_session {
@@ -109,6 +118,7 @@ typedef struct hc_token {
     unsigned lookups;           /* by label or id, until indexed */
 
     hc_token_stats_t *stats;
+    struct hc_group *group;     /* a token group (group.h); NULL: a token */
 } hc_token_t;
 
 struct hc_core {
@@ -117,8 +127,10 @@ struct hc_core {
     bool cache_signatures;
     hc_logger_t log;
     hc_modules_t *modules;
-    hc_token_t *tokens;         /* profile-visible tokens */
-    size_t ntokens;
+    hc_token_t *tokens;         /* profile-visible tokens, then the members
+                                 * of groups that are not visible (group.h) */
+    size_t ntokens;             /* visible: hosts' token indexes */
+    size_t nall;                /* visible and members */
     hc_sigcache_t *cache;       /* NULL when the profile does not cache */
     hc_stats_t stats;
 };
@@ -174,7 +186,16 @@ CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s,
  * Constant time in the number of objects (keyhash.h). Thread-safe. */
 bool hc_keyindex_lookup(hc_token_t *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                         hc_obj_t **objs, size_t *count);
+/* The entry of reference `id` on any token of the core, a group's member
+ * included (the core's own use); hc_key_lookup takes host-visible ones. */
 hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok);
+/* The entry with `probe`'s identity (class, CKA_ID, CKA_LABEL, CKA_TOKEN)
+ * on `t`, made without a handle when there is none (a group's entries);
+ * NULL when out of memory or when `probe` has neither label nor id.
+ * Takes idx_lock. */
+hc_keyent_t *hc_keyindex_intern(hc_token_t *t, const hc_keyent_t *probe);
+/* The same without making one: NULL when t's index has none. */
+hc_keyent_t *hc_keyindex_known(hc_token_t *t, const hc_keyent_t *probe);
 /* The real handle of `e` valid in session `s` (re-found after reconnect). */
 CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
                           hc_keyent_t *e, CK_OBJECT_HANDLE *out, hc_err_t *err);
@@ -183,7 +204,8 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
  * session, a refused handle, a module fault) is returned, not kept. */
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err);
 void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e);
-/* hc_keyindex_get, with an error naming the reference when unknown. */
+/* hc_keyindex_get for a reference a host gave: unknown (an error naming
+ * it) unless on a host-visible token. */
 hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
                            CK_RV *rv, hc_err_t *err);
 /* An operation on one object: `h` is its real handle in session `s`. */

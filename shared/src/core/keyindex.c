@@ -25,6 +25,7 @@
 
 #include "core/core.h"
 #include "util/err.h"
+#include "core/group.h"
 #include "core/keycopy.h"
 #include "core/keyhash.h"
 #include "core/swcrypto.h"
@@ -106,6 +107,68 @@ static bool same_identity(const hc_keyent_t *a, const hc_keyent_t *b)
            memcmp(a->label, b->label, a->labellen) == 0;
 }
 
+/* Under idx_lock: a new entry for `probe`'s identity, or NULL when out
+ * of memory. */
+static hc_keyent_t *new_entry(hc_token_t *t, const hc_keyent_t *probe)
+{
+    hc_keyent_t **grown = realloc(t->ents, (t->nents + 1) * sizeof *grown);
+    hc_keyent_t *e = malloc(sizeof *e);
+    if (grown)
+        t->ents = grown;
+    if (!grown || !e) {
+        free(e);
+        return NULL;
+    }
+    *e = *probe;
+    e->handle = CK_INVALID_HANDLE;
+    e->gen = 0;
+    e->next_label = e->next_id = NULL;
+    e->id = hc_obj_make(t->index, t->nents);
+    t->ents[t->nents++] = e;
+    hc_keyhash_add(t, e);
+    return e;
+}
+
+/* Under idx_lock: the entry with `probe`'s identity, or NULL. */
+static hc_keyent_t *by_identity(hc_token_t *t, const hc_keyent_t *probe)
+{
+    bool label;
+    for (hc_keyent_t *c = hc_keyhash_first(t, probe, &label); c;
+         c = hc_keyhash_next(c, label))
+        if (same_identity(c, probe))
+            return c;
+    return NULL;
+}
+
+hc_keyent_t *hc_keyindex_known(hc_token_t *t, const hc_keyent_t *probe)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    hc_keyent_t *found = by_identity(t, probe);
+    pthread_mutex_unlock(&t->idx_lock);
+    return found;
+}
+
+hc_keyent_t *hc_keyindex_intern(hc_token_t *t, const hc_keyent_t *probe)
+{
+    if (!probe->labellen && !probe->idlen)
+        return NULL; /* nothing to know it again by */
+    pthread_mutex_lock(&t->idx_lock);
+    hc_keyent_t *found = by_identity(t, probe);
+    if (!found) {
+        hc_keyent_t fresh = { 0 };
+        fresh.cls = probe->cls;
+        fresh.ktype = probe->ktype;
+        fresh.on_token = probe->on_token;
+        memcpy(fresh.ckaid, probe->ckaid, probe->idlen);
+        fresh.idlen = probe->idlen;
+        memcpy(fresh.label, probe->label, probe->labellen);
+        fresh.labellen = probe->labellen;
+        found = new_entry(t, &fresh);
+    }
+    pthread_mutex_unlock(&t->idx_lock);
+    return found;
+}
+
 /* Under idx_lock: the id of the object behind `h` in session `s`, its
  * entry made or rebound as needed; 0 (with CKR_OK) for one of the core's
  * session copies when `skip_copies`. */
@@ -129,22 +192,8 @@ static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
              c = hc_keyhash_next(c, label))
             if (c->gen != s->gen && same_identity(c, &probe))
                 found = c;
-        if (!found) {
-            hc_keyent_t **grown = realloc(t->ents, (t->nents + 1) * sizeof *grown);
-            hc_keyent_t *e = malloc(sizeof *e);
-            if (!grown || !e) {
-                free(e);
-                if (grown)
-                    t->ents = grown;
-                return hc_err(err, CKR_HOST_MEMORY, "out of memory");
-            }
-            *e = probe;
-            t->ents = grown;
-            e->id = hc_obj_make(t->index, t->nents);
-            t->ents[t->nents++] = e;
-            hc_keyhash_add(t, e);
-            found = e;
-        }
+        if (!found && !(found = new_entry(t, &probe)))
+            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
         hc_keyhash_bind(t, found, h, s->gen);
     }
     *out = found->id;
@@ -274,7 +323,7 @@ hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok)
 {
     size_t ti = hc_obj_token(id);
     size_t ei = hc_obj_index(id) + 1;
-    if (ti >= core->ntokens || ei == 0)
+    if (ti >= core->nall || ei == 0)
         return NULL;
     hc_token_t *t = &core->tokens[ti];
     hc_keyent_t *e = NULL;
@@ -328,7 +377,9 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
 hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
                            CK_RV *rv, hc_err_t *err)
 {
-    hc_keyent_t *e = hc_keyindex_get(core, id, tok);
+    /* A member's entry is the core's own: a host never holds one. */
+    hc_keyent_t *e = hc_obj_token(id) < core->ntokens ? hc_keyindex_get(core, id, tok)
+                                                       : NULL;
     *rv = e ? CKR_OK : hc_err(err, CKR_OBJECT_HANDLE_INVALID,
                               "no object with reference 0x%llx",
                               (unsigned long long)id);
@@ -419,6 +470,8 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
 CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
                  hc_key_op_fn fn, void *arg, hc_err_t *err)
 {
+    if (t->group)
+        return hc_group_key_run(t, e, live, need_login, false, fn, arg, err);
     struct key_run k = { e, fn, arg, false };
     return hc_pool_run(t, live, need_login, key_run_op, &k, err);
 }
@@ -426,6 +479,8 @@ CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
 CK_RV hc_key_run_signing(hc_token_t *t, hc_keyent_t *e, bool live,
                          hc_key_op_fn fn, void *arg, hc_err_t *err)
 {
+    if (t->group)
+        return hc_group_key_run(t, e, live, true, true, fn, arg, err);
     struct key_run k = { e, fn, arg, true };
     return hc_pool_run(t, live, true, key_run_op, &k, err);
 }
@@ -491,6 +546,8 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
 
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
 {
+    if (t->group)
+        return hc_group_public(t, e, err);
     pthread_mutex_lock(&t->idx_lock);
     bool done = e->pub_tried;
     bool have = e->spki != NULL;
@@ -545,6 +602,7 @@ void hc_keyindex_free(hc_token_t *t)
     for (size_t i = 0; i < t->nents; i++) {
         free(t->ents[i]->spki);
         EVP_PKEY_free(t->ents[i]->pkey);
+        free(t->ents[i]->member);
         free(t->ents[i]);
     }
     free(t->ents);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/group.h"
 #include "util/err.h"
 
 #define FIND_BATCH 64
@@ -128,6 +129,8 @@ CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
 {
     hc_core_t *c = impl;
     hc_token_t *t = &c->tokens[tok];
+    if (t->group)
+        return hc_group_find(t, tmpl, n, objs, count, err);
     if (by_label_or_id(tmpl, n)) {
         index_all(t);
         if (hc_keyindex_lookup(t, tmpl, n, objs, count)) {
@@ -259,6 +262,8 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
                                 hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
 {
     hc_core_t *c = impl;
+    if (c->tokens[tok].group)
+        return hc_group_refuse_keys(&c->tokens[tok], "generated", err);
     const CK_ATTRIBUTE *given = hc_keygen_given_id(pub_tmpl, npub, priv_tmpl, npriv);
     unsigned char fresh[16];
     unsigned char *id = fresh;
@@ -304,5 +309,7 @@ CK_RV hc_core_destroy(void *impl, hc_obj_t obj, hc_err_t *err)
     hc_keyent_t *e = hc_key_lookup(impl, obj, &t, &rv, err);
     if (!e)
         return rv;
+    if (t->group)
+        return hc_group_refuse_keys(t, "destroyed", err);
     return hc_key_run(t, e, true, true, destroy_op, e, err);
 }

@@ -19,22 +19,39 @@
 
 struct sign_arg {
     hc_keyent_t *e;             /* for messages and per-key stats */
-    const CK_MECHANISM *mech;
+    const CK_MECHANISM *mech;   /* the caller's */
     const unsigned char *data;
     size_t len;
     unsigned char sig[HC_MAX_SIG];
     size_t sig_len;
 };
 
+/* `t` is the token that signs: a group's member (group.h) may have other
+ * raw mechanisms than another member, so the offload is chosen here. */
 static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                      void *arg, hc_err_t *err)
 {
     struct sign_arg *a = arg;
+    /* Hash here and send only the hash or DigestInfo when the token can. */
+    unsigned char prepared[128];
+    size_t prepared_len;
+    CK_MECHANISM raw;
+    const CK_MECHANISM *mech = a->mech;
+    const unsigned char *data = a->data;
+    size_t len = a->len;
+    bool rsa, pss, ecdsa;
+    hc_token_raw_mechs(t, &rsa, &pss, &ecdsa);
+    if (hc_offload(a->mech, rsa, pss, ecdsa, a->data, a->len, &raw, prepared,
+                   &prepared_len)) {
+        mech = &raw;
+        data = prepared;
+        len = prepared_len;
+    }
     uint64_t start = hc_now_us();
-    CK_RV rv = hc_p11_sign_init(&t->p11, s->h, a->mech, h, err);
+    CK_RV rv = hc_p11_sign_init(&t->p11, s->h, mech, h, err);
     if (rv == CKR_OK) {
         CK_ULONG n = sizeof a->sig;
-        rv = hc_p11_sign(&t->p11, s->h, a->data, a->len, a->sig, &n, err);
+        rv = hc_p11_sign(&t->p11, s->h, data, len, a->sig, &n, err);
         a->sig_len = n;
         HC_INC(t->stats->hsm_signs);
         hc_key_stats_t *ks = __atomic_load_n(&a->e->stats, __ATOMIC_RELAXED);
@@ -154,21 +171,9 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     if (!a)
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
     a->e = e;
-    /* Hash here and send only the hash or DigestInfo when the token can. */
-    unsigned char prepared[128];
-    size_t prepared_len;
-    CK_MECHANISM raw;
-    bool rsa, pss, ecdsa;
-    hc_token_raw_mechs(t, &rsa, &pss, &ecdsa);
-    if (hc_offload(mech, rsa, pss, ecdsa, data, len, &raw, prepared, &prepared_len)) {
-        a->mech = &raw;
-        a->data = prepared;
-        a->len = prepared_len;
-    } else {
-        a->mech = mech;
-        a->data = data;
-        a->len = len;
-    }
+    a->mech = mech;
+    a->data = data;
+    a->len = len;
     opts->from_cache = false;
     rv = hc_key_run_signing(t, e, !opts->background, sign_op, a, err);
     if (rv == CKR_OK && cacheable &&

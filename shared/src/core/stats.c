@@ -37,6 +37,7 @@ static hc_stats_file_t *map_file(const char *path)
 static void add_token(hc_stats_file_t *sum, const hc_token_stats_t *t);
 static void add_key(hc_stats_file_t *sum, const hc_key_stats_t *k);
 static void add_shared(hc_stats_file_t *sum, const hc_shared_stats_t *sh);
+static void add_member(hc_stats_file_t *sum, const hc_member_stats_t *m, bool live);
 static void *map_existing(const char *path, int prot);
 
 /* Folds the files of processes that have exited into retired.stats, so
@@ -78,6 +79,8 @@ static void fold_exited(const char *dir)
             for (uint32_t i = 0; i < f->nkeys && i < HC_STATS_KEYS; i++)
                 add_key(retired, &f->keys[i]);
             add_shared(retired, &f->shared);
+            for (uint32_t i = 0; i < f->nmembers && i < HC_STATS_MEMBERS; i++)
+                add_member(retired, &f->members[i], false);
             unlink(path);
         }
         munmap(f, sizeof *f);
@@ -198,6 +201,27 @@ hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token,
     return k;
 }
 
+hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group,
+                                   const char *member)
+{
+    if (!s->f)
+        return NULL;
+    hc_member_stats_t *m = NULL;
+    pthread_mutex_lock(s->key_lock);
+    for (uint32_t i = 0; i < HC_STATS_MEMBERS && !m; i++) {
+        hc_member_stats_t *e = &s->f->members[i];
+        if (i == s->f->nmembers) {
+            snprintf(e->group, sizeof e->group, "%s", group);
+            snprintf(e->member, sizeof e->member, "%s", member);
+            s->f->nmembers++;
+        }
+        if (!strcmp(e->group, group) && !strcmp(e->member, member))
+            m = e;
+    }
+    pthread_mutex_unlock(s->key_lock);
+    return m;
+}
+
 void hc_stats_latency(hc_token_stats_t *t, uint64_t us)
 {
     HC_ADD(t->hsm_latency_us, us);
@@ -255,6 +279,38 @@ static void add_shared(hc_stats_file_t *sum, const hc_shared_stats_t *sh)
         dst[i] += __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
+/* A group member's counters from every file, its gauges (in flight, up,
+ * down) from live processes only. Names are another process's bytes:
+ * used only when terminated. */
+static void add_member(hc_stats_file_t *sum, const hc_member_stats_t *m, bool live)
+{
+    if (strnlen(m->group, sizeof m->group) == sizeof m->group ||
+        strnlen(m->member, sizeof m->member) == sizeof m->member)
+        return;
+    hc_member_stats_t *d = NULL;
+    for (uint32_t i = 0; i < sum->nmembers && !d; i++)
+        if (!strcmp(sum->members[i].group, m->group) &&
+            !strcmp(sum->members[i].member, m->member))
+            d = &sum->members[i];
+    if (!d) {
+        if (sum->nmembers == HC_STATS_MEMBERS)
+            return;
+        d = &sum->members[sum->nmembers++];
+        memcpy(d->group, m->group, sizeof d->group);
+        memcpy(d->member, m->member, sizeof d->member);
+    }
+    d->routed += HC_GET(m->routed);
+    d->served += HC_GET(m->served);
+    d->signs += HC_GET(m->signs);
+    d->errors += HC_GET(m->errors);
+    d->failovers += HC_GET(m->failovers);
+    if (live) {
+        d->inflight += HC_GET(m->inflight);
+        d->up += HC_GET(m->up);
+        d->down += HC_GET(m->down);
+    }
+}
+
 /* ... and its gauges, from live processes only. */
 static void add_shared_gauges(hc_stats_file_t *sum, const hc_shared_stats_t *sh)
 {
@@ -298,11 +354,73 @@ int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
                 add_token(sum, &f->tokens[i]);
             for (uint32_t i = 0; i < f->nkeys && i < HC_STATS_KEYS; i++)
                 add_key(sum, &f->keys[i]);
+            bool live_now = f->pid > 0 && (kill(f->pid, 0) == 0 || errno == EPERM);
+            for (uint32_t i = 0; i < f->nmembers && i < HC_STATS_MEMBERS; i++)
+                add_member(sum, &f->members[i], live_now);
         }
         munmap(p, sizeof(hc_stats_file_t));
     }
     closedir(d);
     return files;
+}
+
+/* "up", "down", both with the processes' counts, or "not in use". */
+static const char *member_state(const hc_member_stats_t *m, char *buf, size_t size)
+{
+    if (m->up && !m->down)
+        return "up";
+    if (m->down && !m->up)
+        return "down";
+    if (!m->up && !m->down)
+        return "not in use by a running process";
+    snprintf(buf, size, "up in %llu processes, down in %llu",
+             (unsigned long long)m->up, (unsigned long long)m->down);
+    return buf;
+}
+
+static void members_text(hc_sbuf_t *b, const hc_stats_file_t *f)
+{
+    for (uint32_t i = 0; i < f->nmembers; i++) {
+        const hc_member_stats_t *m = &f->members[i];
+        char state[80];
+        hc_sb_printf(b, "member %s of group %s: %s, in flight %llu, signs %llu, "
+                     "errors %llu, failovers %llu (operations routed %llu, "
+                     "answered %llu)\n", m->member, m->group,
+                     member_state(m, state, sizeof state),
+                     (unsigned long long)m->inflight, (unsigned long long)m->signs,
+                     (unsigned long long)m->errors, (unsigned long long)m->failovers,
+                     (unsigned long long)m->routed, (unsigned long long)m->served);
+    }
+}
+
+static void members_prometheus(hc_sbuf_t *b, const hc_stats_file_t *f)
+{
+    if (!f->nmembers)
+        return;
+    static const struct { const char *name, *type, *help; size_t off; } m[] = {
+#define M(n, t, h) { #n, t, h, offsetof(hc_member_stats_t, n) }
+        M(routed, "counter", "Token group operations sent to the member"),
+        M(served, "counter", "Token group operations the member answered"),
+        M(signs, "counter", "Token group signatures the member made"),
+        M(errors, "counter", "Token group operations that failed on the member with a device, session, timeout or PIN error"),
+        M(failovers, "counter", "Token group operations that failed on the member and ran again on another"),
+        M(inflight, "gauge", "Token group operations on the member now"),
+        M(up, "gauge", "Running processes that route to the member"),
+        M(down, "gauge", "Running processes for which the member is down"),
+#undef M
+    };
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
+        bool counter = m[k].type[0] == 'c';
+        hc_sb_printf(b, "# HELP hsmcache_member_%s%s %s.\n# TYPE hsmcache_member_%s%s %s\n",
+                     m[k].name, counter ? "_total" : "", m[k].help, m[k].name,
+                     counter ? "_total" : "", m[k].type);
+        for (uint32_t i = 0; i < f->nmembers; i++) {
+            const uint64_t *v = (const uint64_t *)((const char *)&f->members[i] + m[k].off);
+            hc_sb_printf(b, "hsmcache_member_%s%s{group=\"%s\",member=\"%s\"} %llu\n",
+                         m[k].name, counter ? "_total" : "", f->members[i].group,
+                         f->members[i].member, (unsigned long long)*v);
+        }
+    }
 }
 
 char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
@@ -344,6 +462,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)f->keys[i].sign_requests,
                       (unsigned long long)f->keys[i].cache_hits,
                       (unsigned long long)f->keys[i].hsm_signs);
+        members_text(&b, f);
         const hc_presign_stats_t *p = &f->presign;
         if (p->running)
             hc_sb_printf(&b, "presign: on, lead %llus, rate %llu/s, boundary %llu; "
@@ -418,6 +537,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
               "# TYPE hsmcache_processes gauge\nhsmcache_processes{state="
               "\"recorded\"} %d\nhsmcache_processes{state=\"running\"} %d\n",
               files, live);
+    members_prometheus(&b, f);
     const hc_shared_stats_t *sh = &f->shared;
     if (sh->enabled) {
         hc_sb_printf(&b, "# HELP hsmcache_shared_total Shared signature tier events "

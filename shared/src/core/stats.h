@@ -13,9 +13,10 @@
 #include <stdint.h>
 
 #define HC_STATS_MAGIC 0x48435354u /* "HCST" */
-#define HC_STATS_VERSION 5u
+#define HC_STATS_VERSION 6u
 #define HC_STATS_TOKENS 32
 #define HC_STATS_KEYS 128
+#define HC_STATS_MEMBERS 32
 #define HC_STATS_BUCKETS 12
 
 /* Upper bounds (ms) of the HSM latency buckets; the last is +Inf. */
@@ -43,6 +44,24 @@ typedef struct hc_key_stats {
     char label[64];
     uint64_t sign_requests, cache_hits, hsm_signs;
 } hc_key_stats_t;
+
+/* A member of a token group (group.h), as its group routes to it: the
+ * counters summed over every file, the gauges over live processes only.
+ * Its module calls, errors and latency are in its own token entry too
+ * (which an agent's client may not be shown). */
+typedef struct hc_member_stats {
+    char group[64];
+    char member[64];
+    uint64_t routed;          /* group operations sent to it */
+    uint64_t served;          /* ... it answered (an answer, not a failure) */
+    uint64_t signs;           /* ... of those, signatures it made */
+    uint64_t errors;          /* ... that failed on it with a device,
+                                 session, timeout or PIN error */
+    uint64_t failovers;       /* ... of those, run again on another member */
+    uint64_t inflight;        /* gauge: group operations on it now */
+    uint64_t up;              /* gauge: 1 while this process routes to it */
+    uint64_t down;            /* gauge: 1 while it is down for this process */
+} hc_member_stats_t;
 
 /* The PowerDNS presigner's state (pdns-backend/presign.c): gauges of
  * the process running it, so only live processes' values are shown. */
@@ -88,6 +107,8 @@ typedef struct hc_stats_file {
     hc_key_stats_t keys[HC_STATS_KEYS];
     hc_presign_stats_t presign;
     hc_shared_stats_t shared;
+    uint32_t nmembers;        /* slots claimed */
+    hc_member_stats_t members[HC_STATS_MEMBERS];
 } hc_stats_file_t;
 
 typedef struct hc_stats {
@@ -112,6 +133,10 @@ hc_token_stats_t *hc_stats_token(hc_stats_t *s, const char *name);
 hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token,
                              const char *label);
 void hc_stats_latency(hc_token_stats_t *t, uint64_t us);
+/* The slot for member `member` of group `group`; NULL when the table is
+ * full. Thread-safe. */
+hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group,
+                                   const char *member);
 
 #define HC_INC(field) __atomic_fetch_add(&(field), 1, __ATOMIC_RELAXED)
 #define HC_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)

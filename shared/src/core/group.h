@@ -1,0 +1,128 @@
+/*
+ * group.h: token groups: one slot served by several tokens that hold the
+ * same keys (a network HSM cluster, or one key imported into two cards).
+ *
+ * Config (config_group.c checks it):
+ *     [token a]   module = ..., label = ... (or serial), its own PIN file
+ *     [token b]   ...
+ *     [token ha]  members = a, b       (no module, label or serial)
+ * Hosts see one token, "ha". A member is an ordinary token inside the core
+ * (its own hc_token_t: pool, login, PIN rejection mark, recovery); it is
+ * not a slot of its own unless a profile's `tokens =` names it, and then
+ * the slot and the member are the same hc_token_t (one pool, one login).
+ *
+ * Keys: the group's objects are those present on every member that
+ * answers, matched by class, CKA_ID, CKA_LABEL and CKA_TOKEN; a key whose
+ * public key differs between two members is refused (never found, never
+ * used), with both members and both SHA-256 fingerprints in the log and in
+ * the group's token status (`hsmcache doctor`, `hsmcache keys`). The first
+ * search on a group (and its status) compares every private key once.
+ * A member that did not answer then is compared before its first use.
+ *
+ * Routing (group.c): each operation on a group key (sign, decrypt,
+ * attributes) goes to the healthy member with the fewest group operations
+ * in flight, ties in round robin. A device or session error on a member
+ * (hc_group_moves_on) marks it down and the operation runs again on
+ * another member in the same call; any other error (the data, the
+ * mechanism) is returned at once. A down member gets one operation after
+ * its backoff (0.5 s doubling to 10 s) as a probe, and is up again when
+ * one succeeds. A member whose PIN is rejected is down like any other:
+ * its own mark (pinmark.h) keeps that PIN from being tried again.
+ * Key generation and destruction on a group are refused: keys are
+ * replicated with the vendor's tools.
+ *
+ * Thread-safety: everything here may be called from any number of
+ * threads at once. The group's lock guards the members' routing state
+ * (in flight, up/down, backoff); it is never held across a module call.
+ * Group entries' member links and check bits are under the group token's
+ * idx_lock.
+ */
+#ifndef HC_GROUP_H
+#define HC_GROUP_H
+
+#include "core/core.h"
+
+typedef struct hc_member {
+    hc_token_t *t;              /* an ordinary token of the core */
+    unsigned inflight;          /* group operations on it now */
+    bool down;                  /* failed; probed after retry_ms */
+    unsigned backoff_ms;
+    uint64_t retry_ms;
+    hc_member_stats_t *stats;
+} hc_member_t;
+
+typedef struct hc_group {
+    pthread_mutex_t lock;
+    hc_member_t m[HC_GROUP_MAX_MEMBERS];
+    size_t n;
+    size_t rr;                  /* round robin: where the next tie starts */
+    pthread_mutex_t check_lock; /* one full key comparison at a time */
+    bool checked;               /* every private key compared once */
+} hc_group_t;
+
+/* Makes `gt` (a group token, its cfg with members) a group of `members`
+ * (n of them, each an ordinary token of the core); CKR_HOST_MEMORY. */
+CK_RV hc_group_init(hc_token_t *gt, hc_token_t **members, size_t n);
+void hc_group_free(hc_token_t *gt);
+
+/* Whether a member's failure moves the operation to another member:
+ * a device or session error (CKR_DEVICE_ERROR, CKR_DEVICE_REMOVED,
+ * CKR_TOKEN_NOT_PRESENT, a session lost after the pool's own retry, the
+ * call timeout), a rejected or missing PIN, or the key gone from that
+ * member. Everything else (CKR_DATA_LEN_RANGE, CKR_MECHANISM_INVALID,
+ * ...) is the caller's answer. */
+bool hc_group_moves_on(CK_RV rv);
+
+/* hc_key_run / hc_key_run_signing for a group entry: routed and failed
+ * over as above; `err` names the group, the member and the key. */
+CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live,
+                       bool need_login, bool signing, hc_key_op_fn fn,
+                       void *arg, hc_err_t *err);
+/* hc_pool_run on one member, routed and failed over the same way
+ * (random, seeding). */
+CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login,
+                        hc_op_fn fn, void *arg, hc_err_t *err);
+/* Logs in every member (a caller's PIN, when not NULL, is offered to the
+ * members whose PIN store has none, each once): CKR_OK when one member is
+ * logged in, else the first member's error. */
+CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len,
+                     hc_err_t *err);
+/* The group's status: present while one member is; the token info is the
+ * group's own (label = its name, model "token group"), flags from the
+ * members. An error (info_valid still true) names every member that is
+ * down or absent or whose PIN is rejected, and every refused key. */
+CK_RV hc_group_status(hc_token_t *gt, hc_token_status_t *st, hc_err_t *err);
+/* The mechanisms every member that answers has (info: flags and key
+ * sizes all of them allow). */
+CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list,
+                          CK_ULONG *count, hc_err_t *err);
+CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type,
+                              CK_MECHANISM_INFO *info, hc_err_t *err);
+/* Member i answered a call the group made outside routing (a search)
+ * with rv: marked down or up as a routed operation would. */
+void hc_group_note(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e);
+/* The refusal of key generation and destruction on a group. */
+CK_RV hc_group_refuse_keys(hc_token_t *gt, const char *what, hc_err_t *err);
+
+/* groupkeys.c */
+/* The group's objects matching `tmpl` (see above); *objs malloc'ed. */
+CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                    hc_obj_t **objs, size_t *count, hc_err_t *err);
+/* hc_keyindex_public for a group entry: the members' public keys compared;
+ * CKR_KEY_TYPE_INCONSISTENT naming both members and fingerprints when
+ * they differ. */
+CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err);
+/* The entry of `ge` on member `i`, found there by identity if not yet,
+ * its public key compared with the group's before its first use:
+ * CKR_OBJECT_HANDLE_INVALID when the member lacks it, the member's error,
+ * or CKR_KEY_TYPE_INCONSISTENT for a mismatch (the key is then refused
+ * on every member). */
+CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
+                          hc_keyent_t **me, hc_err_t *err);
+/* Compares every private key of every member once per context (the first
+ * search or status); the refusals are logged. */
+void hc_group_check_all(hc_token_t *gt);
+/* Appends "; key K refused: ..." for every refused key to `buf`. */
+void hc_group_refusals(hc_token_t *gt, char *buf, size_t size);
+
+#endif

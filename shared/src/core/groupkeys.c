@@ -1,0 +1,343 @@
+/*
+ * groupkeys.c: a token group's objects (group.h): the objects present on
+ * every member that answers, matched by identity (class, CKA_ID,
+ * CKA_LABEL, CKA_TOKEN), each a group entry in the group token's own key
+ * index linked to the same object's entry on each member; and the
+ * comparison of the members' public keys, which refuses a key whose
+ * public key differs between two members.
+ */
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/group.h"
+#include "core/swcrypto.h"
+#include "util/err.h"
+
+static bool is_key(const hc_keyent_t *e)
+{
+    return e->cls == CKO_PRIVATE_KEY || e->cls == CKO_PUBLIC_KEY;
+}
+
+static void fingerprint(const unsigned char h[32], char out[72])
+{
+    int n = snprintf(out, 72, "sha256:");
+    for (int i = 0; i < 32; i++)
+        n += snprintf(out + n, 72 - (size_t)n, "%02x", h[i]);
+}
+
+/* Under gt->idx_lock: the link array of `ge`, made on first use. */
+static hc_keyent_t **links(hc_token_t *gt, hc_keyent_t *ge)
+{
+    if (!ge->member)
+        ge->member = calloc(gt->group->n, sizeof *ge->member);
+    return ge->member;
+}
+
+/* Member i's public key `me` against the group's: adopted when it is the
+ * first, else compared; a difference refuses the key (logged once, with
+ * both members and fingerprints). */
+static void compare(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
+{
+    hc_group_t *g = gt->group;
+    char log[512] = "";
+    pthread_mutex_lock(&gt->idx_lock);
+    if (ge->member_checked & (1u << i)) {
+        pthread_mutex_unlock(&gt->idx_lock);
+        return;
+    }
+    if (!ge->spki) {
+        unsigned char *copy = malloc(me->spki_len);
+        if (!copy) {
+            pthread_mutex_unlock(&gt->idx_lock);
+            return; /* compared again next time */
+        }
+        memcpy(copy, me->spki, me->spki_len);
+        ge->spki = copy;
+        ge->spki_len = me->spki_len;
+        const unsigned char *p = copy;
+        ge->pkey = d2i_PUBKEY(NULL, &p, (long)me->spki_len);
+        ge->sig_len = me->sig_len;
+        memcpy(ge->spki_hash, me->spki_hash, sizeof ge->spki_hash);
+        ge->pub_tried = true;
+    } else if (memcmp(ge->spki_hash, me->spki_hash, sizeof ge->spki_hash) != 0 &&
+               !ge->mismatch) {
+        size_t first = 0;
+        while (first < g->n && !(ge->member_checked & (1u << first)))
+            first++;
+        char a[72], b[72], name[300];
+        fingerprint(ge->spki_hash, a);
+        fingerprint(me->spki_hash, b);
+        ge->mismatch = true;
+        snprintf(log, sizeof log, "token group %s: key %s refused: its public "
+                 "key differs between members %s (%s) and %s (%s); re-import "
+                 "the same key pair into both", gt->cfg->name,
+                 hc_keyent_name(ge, name, sizeof name),
+                 first < g->n ? g->m[first].t->cfg->name : "?", a,
+                 g->m[i].t->cfg->name, b);
+    }
+    ge->member_checked |= 1u << i;
+    pthread_mutex_unlock(&gt->idx_lock);
+    if (log[0])
+        hc_log(&gt->core->log, HC_LOG_ERROR, "%s", log);
+}
+
+/* The refusal of `ge`, rebuilt from its members' kept fingerprints. */
+static CK_RV refusal(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
+{
+    hc_group_t *g = gt->group;
+    char list[HC_GROUP_MAX_MEMBERS * 140] = "", name[300];
+    pthread_mutex_lock(&gt->idx_lock);
+    for (size_t i = 0; i < g->n; i++) {
+        hc_keyent_t *me = ge->member ? ge->member[i] : NULL;
+        if (!me || !(ge->member_checked & (1u << i)) || !me->spki)
+            continue;
+        char fp[72];
+        fingerprint(me->spki_hash, fp);
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s (%s)", used ? ", " : "",
+                 g->m[i].t->cfg->name, fp);
+    }
+    pthread_mutex_unlock(&gt->idx_lock);
+    return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: key %s refused: "
+                  "its public key differs between members: %s", gt->cfg->name,
+                  hc_keyent_name(ge, name, sizeof name), list);
+}
+
+CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
+{
+    hc_group_t *g = gt->group;
+    char name[300];
+    if (!is_key(ge))
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: object %s "
+                      "is not a key", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
+    for (size_t i = 0; i < g->n; i++) {
+        pthread_mutex_lock(&gt->idx_lock);
+        hc_keyent_t *me = ge->member ? ge->member[i] : NULL;
+        bool checked = (ge->member_checked & (1u << i)) != 0;
+        pthread_mutex_unlock(&gt->idx_lock);
+        pthread_mutex_lock(&g->lock);
+        bool down = g->m[i].down;
+        pthread_mutex_unlock(&g->lock);
+        /* A down member is compared before its next use instead
+         * (hc_group_member_key): reading it here would stall. */
+        if (!me || checked || down)
+            continue;
+        if (hc_keyindex_public(g->m[i].t, me, NULL) == CKR_OK)
+            compare(gt, ge, i, me);
+    }
+    pthread_mutex_lock(&gt->idx_lock);
+    bool mismatch = ge->mismatch, have = ge->spki != NULL;
+    pthread_mutex_unlock(&gt->idx_lock);
+    if (mismatch)
+        return refusal(gt, ge, err);
+    if (!have)
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: no member "
+                      "gave a public key for key %s", gt->cfg->name,
+                      hc_keyent_name(ge, name, sizeof name));
+    return CKR_OK;
+}
+
+CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
+                          hc_keyent_t **out, hc_err_t *err)
+{
+    hc_token_t *mt = gt->group->m[i].t;
+    pthread_mutex_lock(&gt->idx_lock);
+    hc_keyent_t **l = links(gt, ge);
+    hc_keyent_t *me = l ? l[i] : NULL;
+    bool checked = (ge->member_checked & (1u << i)) != 0;
+    pthread_mutex_unlock(&gt->idx_lock);
+    if (!l)
+        return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    if (!me) {
+        /* Not seen on this member yet (it did not answer the search): an
+         * entry found there by identity when used, or refused as gone. */
+        if (!(me = hc_keyindex_intern(mt, ge)))
+            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+        pthread_mutex_lock(&gt->idx_lock);
+        l[i] = me;
+        pthread_mutex_unlock(&gt->idx_lock);
+    }
+    *out = me;
+    if (checked || !is_key(ge))
+        return CKR_OK;
+    char name[300];
+    CK_RV rv = hc_keyindex_public(mt, me, err);
+    if (rv == CKR_KEY_TYPE_INCONSISTENT) /* no public key there to compare */
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "token %s: key %s has no "
+                      "public key to compare with the other members'; not used "
+                      "on this member", mt->cfg->name,
+                      hc_keyent_name(ge, name, sizeof name));
+    if (rv != CKR_OK)
+        return rv;
+    compare(gt, ge, i, me);
+    pthread_mutex_lock(&gt->idx_lock);
+    bool mismatch = ge->mismatch;
+    pthread_mutex_unlock(&gt->idx_lock);
+    return mismatch ? refusal(gt, ge, err) : CKR_OK;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+    hc_obj_t x = *(const hc_obj_t *)a, y = *(const hc_obj_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The entry on `mt` with `probe`'s identity among the objects `found`
+ * (sorted), or NULL. */
+static hc_keyent_t *among(hc_token_t *mt, const hc_keyent_t *probe,
+                          const hc_obj_t *found, size_t n)
+{
+    hc_keyent_t *e = hc_keyindex_known(mt, probe);
+    return e && bsearch(&e->id, found, n, sizeof *found, cmp_obj) ? e : NULL;
+}
+
+/* Whether member `mt` sees its private objects. */
+static bool logged_in(hc_token_t *mt)
+{
+    pthread_mutex_lock(&mt->lock);
+    bool in = mt->logged_in || (mt->info_valid && !(mt->info.flags & CKF_LOGIN_REQUIRED));
+    pthread_mutex_unlock(&mt->lock);
+    return in;
+}
+
+/* Searches every member (those up, or all when none is) and keeps the
+ * objects every one that answered has; CKR_OK with none found is an
+ * answer, the first member's error when none answered. */
+static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                   hc_obj_t **objs, size_t *count, hc_err_t *err)
+{
+    hc_core_t *c = gt->core;
+    hc_group_t *g = gt->group;
+    hc_obj_t *found[HC_GROUP_MAX_MEMBERS] = { 0 };
+    size_t nfound[HC_GROUP_MAX_MEMBERS] = { 0 };
+    bool answered[HC_GROUP_MAX_MEMBERS] = { false }, up[HC_GROUP_MAX_MEMBERS];
+    size_t nup = 0;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < g->n; i++)
+        nup += (up[i] = !g->m[i].down);
+    pthread_mutex_unlock(&g->lock);
+    CK_RV first = CKR_OK;
+    hc_err_t firsterr = { 0 };
+    int base = -1;
+    for (size_t i = 0; i < g->n; i++) {
+        if (nup && !up[i])
+            continue;
+        hc_err_t e = { 0 };
+        CK_RV rv = hc_core_find(c, g->m[i].t->index, tmpl, n, &found[i], &nfound[i], &e);
+        if (rv == CKR_OK && !logged_in(g->m[i].t)) {
+            /* Its private keys are hidden: it would hide the group's. */
+            free(found[i]);
+            found[i] = NULL;
+            rv = hc_err(&e, CKR_USER_NOT_LOGGED_IN, "token %s: not logged in "
+                        "(see hsmcache tokens)", g->m[i].t->cfg->name);
+        }
+        hc_group_note(gt, i, rv, &e);
+        if (rv != CKR_OK) {
+            if (first == CKR_OK) {
+                first = rv;
+                firsterr = e;
+            }
+            continue;
+        }
+        answered[i] = true;
+        if (base < 0)
+            base = (int)i;
+        qsort(found[i], nfound[i], sizeof *found[i], cmp_obj);
+    }
+    CK_RV rv = CKR_OK;
+    *objs = NULL;
+    *count = 0;
+    if (base < 0) {
+        rv = hc_err(err, first, "token group %s: no member answered (first: %s)",
+                    gt->cfg->name, firsterr.msg);
+        goto out;
+    }
+    for (size_t k = 0; k < nfound[base]; k++) {
+        hc_keyent_t *e0 = hc_keyindex_get(c, found[base][k], NULL), *on[HC_GROUP_MAX_MEMBERS];
+        bool everywhere = e0 != NULL;
+        for (size_t j = 0; j < g->n && everywhere; j++)
+            if (answered[j])
+                everywhere = (on[j] = (int)j == base ? e0
+                                      : among(g->m[j].t, e0, found[j], nfound[j]));
+        if (!everywhere)
+            continue; /* not on every member: not the group's */
+        hc_keyent_t *ge = hc_keyindex_intern(gt, e0);
+        if (!ge)
+            continue; /* no label and no id: nothing to match it by */
+        pthread_mutex_lock(&gt->idx_lock);
+        hc_keyent_t **l = links(gt, ge);
+        for (size_t j = 0; l && j < g->n; j++)
+            if (answered[j] && l[j] != on[j]) {
+                l[j] = on[j]; /* another object now: compared again */
+                ge->member_checked &= ~(1u << j);
+            }
+        pthread_mutex_unlock(&gt->idx_lock);
+        if (!l || (is_key(ge) && hc_group_public(gt, ge, NULL) == CKR_KEY_TYPE_INCONSISTENT &&
+                   ge->mismatch))
+            continue; /* refused (logged when found) */
+        hc_obj_t *grown = realloc(*objs, (*count + 1) * sizeof *grown);
+        if (!grown) {
+            rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
+            break;
+        }
+        *objs = grown;
+        (*objs)[(*count)++] = ge->id;
+    }
+out:
+    for (size_t i = 0; i < g->n; i++)
+        free(found[i]);
+    if (rv != CKR_OK) {
+        free(*objs);
+        *objs = NULL;
+        *count = 0;
+    }
+    return rv;
+}
+
+void hc_group_check_all(hc_token_t *gt)
+{
+    hc_group_t *g = gt->group;
+    pthread_mutex_lock(&g->check_lock);
+    if (!g->checked) {
+        CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+        CK_ATTRIBUTE tmpl = { CKA_CLASS, &cls, sizeof cls };
+        hc_obj_t *objs;
+        size_t n;
+        /* A member that does not answer now is compared key by key before
+         * its first use (hc_group_member_key). */
+        if (match(gt, &tmpl, 1, &objs, &n, NULL) == CKR_OK) {
+            g->checked = true;
+            free(objs);
+        }
+    }
+    pthread_mutex_unlock(&g->check_lock);
+}
+
+CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                    hc_obj_t **objs, size_t *count, hc_err_t *err)
+{
+    hc_group_check_all(gt);
+    return match(gt, tmpl, n, objs, count, err);
+}
+
+void hc_group_refusals(hc_token_t *gt, char *buf, size_t size)
+{
+    pthread_mutex_lock(&gt->idx_lock);
+    size_t n = gt->nents;
+    pthread_mutex_unlock(&gt->idx_lock);
+    for (size_t k = 0; k < n; k++) {
+        pthread_mutex_lock(&gt->idx_lock);
+        hc_keyent_t *ge = gt->ents[k];
+        bool mismatch = ge->mismatch;
+        pthread_mutex_unlock(&gt->idx_lock);
+        if (!mismatch)
+            continue;
+        hc_err_t e;
+        refusal(gt, ge, &e);
+        size_t used = strlen(buf);
+        if (used < size)
+            snprintf(buf + used, size - used, "%s%s", used ? "; " : "", e.msg);
+    }
+}

@@ -1,0 +1,398 @@
+/* test_group.c: token groups (core/group.h) against real SoftHSM tokens.
+ * The setup (run once, under with-token.sh's $HC_TEST_DIR) makes three
+ * tokens: ga and gb hold the same imported RSA key pair "gkey" (gb behind
+ * the simulator, its own copy, so faults hit gb only), gc a different key
+ * pair under the same label and id. Groups: ha = ga, gb; bad = ga, gc.
+ * Signatures are checked with OpenSSL against the key pair's own public
+ * key file, not the core's; which member signed is read from the
+ * per-member counters (`hsmcache stats` text). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "hsmcache.h"
+
+static const unsigned char rrset[] = "www.example.com. 3600 IN A 192.0.2.80";
+static char T[PATH_MAX], build[PATH_MAX];
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (system(cmd) != 0)
+        fail_msg("setup command failed: %s", cmd);
+}
+
+#define PINV "Zq7-pin-4711-Xy"
+#define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *dir = getenv("HC_TEST_DIR");
+    if (!dir)
+        return -1;
+    snprintf(T, sizeof T, "%s/group", dir);
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    *strrchr(exe, '/') = '\0'; /* build/tests/unit */
+    *strrchr(exe, '/') = '\0'; /* build/tests */
+    *strrchr(exe, '/') = '\0'; /* build */
+    snprintf(build, sizeof build, "%s", exe);
+    sh("mkdir -p %s", T);
+    for (const char *const *l = (const char *const[]){ "ga", "gb", "gc", NULL }; *l; l++)
+        sh("printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s %s >/dev/null", PINV,
+           build, SOFTHSM, *l);
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k1.pem 2>/dev/null", T);
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k2.pem 2>/dev/null", T);
+    sh("openssl pkey -in %s/k1.pem -pubout -out %s/k1.pub", T, T);
+    sh("softhsm2-util --import %s/k1.pem --token ga --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
+    sh("softhsm2-util --import %s/k1.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
+    sh("softhsm2-util --import %s/k2.pem --token gc --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
+    /* gb behind its own simulator copy over its own SoftHSM instance. */
+    sh("cp %s/tests/hsmsim.so %s/hsmsim-b.so && cp %s %s/softhsm-b.so", build, T, SOFTHSM, T);
+    sh("printf 'module = %s/softhsm-b.so\\nstate = %s/sim-b.state\\nlatency-ms = 0\\n"
+       "latency.C_Sign = 20\\nconcurrency = 0\\n' > %s/sim-b.conf", T, T, T);
+    char conf[PATH_MAX];
+    snprintf(conf, sizeof conf, "%s/sim-b.conf", T);
+    setenv("HSMSIM_CONF_hsmsim_b", conf, 1);
+    sh("printf '[core]\\npin-store = %s/pins\\ncache-dir = %s/cache\\n"
+       "[token ga]\\nmodule = softhsm2\\nlabel = ga\\n"
+       "[token gb]\\nmodule = %s/hsmsim-b.so\\nlabel = gb\\n"
+       "[token gc]\\nmodule = softhsm2\\nlabel = gc\\n"
+       "[token ha]\\nmembers = ga, gb\\n"
+       "[token bad]\\nmembers = ga, gc\\n"
+       "[pkcs11]\\nsignature-cache = no\\n' > %s/hsmcache.conf", T, T, T, T);
+    snprintf(conf, sizeof conf, "%s/hsmcache.conf", T);
+    setenv("HSMCACHE_CONF", conf, 1);
+    for (const char *const *l = (const char *const[]){ "ga", "gb", "gc", NULL }; *l; l++)
+        sh("printf '%%s\\n' '%s' | %s/hsmcache pin set %s >/dev/null", PINV, build, *l);
+    return 0;
+}
+
+static hc_ctx_t *open_ctx(void)
+{
+    hc_ctx_t *ctx = NULL;
+    hc_err_t err = { 0 };
+    if (hc_open(HC_PROFILE_PKCS11, NULL, &ctx, &err) != CKR_OK)
+        fail_msg("hc_open: %s", err.msg);
+    return ctx;
+}
+
+static hc_obj_t group_key(hc_ctx_t *ctx, const char *token, size_t want)
+{
+    long tok = hc_token_index(ctx, token);
+    assert_true(tok >= 0);
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, "gkey", 4 } };
+    hc_obj_t *objs = NULL;
+    size_t n = 0;
+    hc_err_t err = { 0 };
+    if (hc_find(ctx, (size_t)tok, t, 2, &objs, &n, &err) != CKR_OK)
+        fail_msg("find on %s: %s", token, err.msg);
+    assert_int_equal(n, want);
+    hc_obj_t o = n ? objs[0] : 0;
+    free(objs);
+    return o;
+}
+
+/* Signs rrset with SHA256-RSA and checks it with k1.pub (OpenSSL). */
+static void signs_and_verifies(hc_ctx_t *ctx, hc_obj_t key)
+{
+    CK_MECHANISM m = { CKM_SHA256_RSA_PKCS, NULL, 0 };
+    unsigned char sig[512];
+    size_t len = sizeof sig;
+    hc_err_t err = { 0 };
+    if (hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, &len, &err) != CKR_OK)
+        fail_msg("sign: %s", err.msg);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/k1.pub", T);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    EVP_PKEY *pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    assert_non_null(pub);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    assert_int_equal(EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub), 1);
+    assert_int_equal(EVP_DigestVerify(c, sig, len, rrset, sizeof rrset), 1);
+    EVP_MD_CTX_free(c);
+    EVP_PKEY_free(pub);
+}
+
+/* A member's counter from the stats text ("member gb of group ha: up,
+ * in flight 0, signs 3, errors 0, failovers 0 (operations routed 3,
+ * answered 3)"); `field` is the word before the number. */
+static unsigned long long member_stat(hc_ctx_t *ctx, const char *member,
+                                      const char *field, char *state, size_t size)
+{
+    char *text = NULL;
+    hc_err_t err = { 0 };
+    if (hc_stats_text(ctx, false, &text, &err) != CKR_OK)
+        fail_msg("stats: %s", err.msg);
+    char head[128];
+    snprintf(head, sizeof head, "member %s of group ha: ", member);
+    char *line = strstr(text, head);
+    if (!line)
+        fail_msg("no line for member %s in:\n%s", member, text);
+    char *end = strchr(line, '\n');
+    *end = '\0';
+    if (state) {
+        const char *s = line + strlen(head);
+        snprintf(state, size, "%.*s", (int)strcspn(s, ","), s);
+    }
+    char want[64];
+    snprintf(want, sizeof want, " %s ", field);
+    char *at = strstr(line, want);
+    if (!at)
+        fail_msg("no '%s' in: %s", field, line);
+    unsigned long long v = strtoull(at + strlen(want), NULL, 10);
+    free(text);
+    return v;
+}
+
+static void group_is_one_slot(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    /* Members are no slots of their own unless a profile names them. */
+    assert_int_equal(hc_token_count(ctx), 2);
+    assert_string_equal(hc_token_name(ctx, 0), "ha");
+    assert_string_equal(hc_token_name(ctx, 1), "bad");
+    hc_token_status_t st;
+    hc_err_t err = { 0 };
+    assert_int_equal(hc_token_status(ctx, 0, &st, &err), CKR_OK);
+    assert_true(st.present);
+    assert_memory_equal(st.info.label, "ha ", 3);
+    hc_close(ctx);
+}
+
+static void both_members_sign_with_one_key_round_robin(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    for (int i = 0; i < 10; i++)
+        signs_and_verifies(ctx, key);
+    /* One at a time: every tie, so strictly alternating. */
+    assert_int_equal(member_stat(ctx, "ga", "routed", NULL, 0), 5);
+    assert_int_equal(member_stat(ctx, "gb", "routed", NULL, 0), 5);
+    assert_int_equal(member_stat(ctx, "gb", "signs", NULL, 0), 5);
+    hc_close(ctx);
+}
+
+struct signer {
+    hc_ctx_t *ctx;
+    hc_obj_t key;
+    int failures;
+};
+
+static void *sign_many(void *arg)
+{
+    struct signer *s = arg;
+    CK_MECHANISM m = { CKM_SHA256_RSA_PKCS, NULL, 0 };
+    for (int i = 0; i < 25; i++) {
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        if (hc_sign(s->ctx, s->key, &m, rrset, sizeof rrset, sig, &len, NULL) != CKR_OK)
+            __atomic_fetch_add(&s->failures, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void busy_member_gets_fewer(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    struct signer s = { ctx, group_key(ctx, "ha", 1), 0 };
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, sign_many, &s);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(s.failures, 0);
+    /* gb takes 20 ms a signature, ga about 1: the fewest in flight sends
+     * most to ga (round robin alone would split them 50/50). */
+    unsigned long long a = member_stat(ctx, "ga", "routed", NULL, 0),
+                       b = member_stat(ctx, "gb", "routed", NULL, 0);
+    if (!(a + b == 100 && b * 3 < a))
+        fail_msg("routed: ga %llu, gb %llu", a, b);
+    assert_int_equal(member_stat(ctx, "ga", "in flight", NULL, 0), 0);
+    hc_close(ctx);
+}
+
+static void data_error_is_not_retried(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    /* A ciphertext of the wrong length: the caller's error, the same on
+     * any member (SoftHSM answers CKR_GENERAL_ERROR for it, as for most
+     * such errors; like CKR_DATA_LEN_RANGE it is not a device error). */
+    CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
+    unsigned char in[100] = { 1 }, out[512];
+    size_t len = sizeof out;
+    hc_err_t err = { 0 };
+    CK_RV rv = hc_decrypt(ctx, key, &m, in, sizeof in, out, &len, &err);
+    if (rv != CKR_GENERAL_ERROR)
+        fail_msg("decrypt: 0x%lx %s", rv, err.msg);
+    assert_int_equal(member_stat(ctx, "ga", "routed", NULL, 0) +
+                     member_stat(ctx, "gb", "routed", NULL, 0), 1);
+    assert_int_equal(member_stat(ctx, "ga", "failovers", NULL, 0) +
+                     member_stat(ctx, "gb", "failovers", NULL, 0), 0);
+    hc_close(ctx);
+}
+
+static void removed_member_fails_over_and_rejoins(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    signs_and_verifies(ctx, key); /* both connected: ga first */
+    signs_and_verifies(ctx, key);
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state remove 1500", build, T);
+    for (int i = 0; i < 6; i++)
+        signs_and_verifies(ctx, key); /* the host sees no error */
+    char st[64];
+    assert_int_equal(member_stat(ctx, "gb", "failovers", st, sizeof st), 1);
+    assert_string_equal(st, "down");
+    assert_true(member_stat(ctx, "gb", "errors", NULL, 0) >= 1);
+    hc_token_status_t ts;
+    hc_err_t err = { 0 };
+    assert_int_not_equal(hc_token_status(ctx, 0, &ts, &err), CKR_OK);
+    assert_true(ts.present); /* ga serves */
+    assert_non_null(strstr(err.msg, "member gb"));
+    /* Back after 1.5 s; probed with backoff (0.5, 1, 2 s): up by itself. */
+    unsigned long long before = member_stat(ctx, "gb", "answered", NULL, 0);
+    for (int i = 0; i < 80 && strcmp(st, "up") != 0; i++) {
+        usleep(100 * 1000);
+        signs_and_verifies(ctx, key);
+        member_stat(ctx, "gb", "routed", st, sizeof st);
+    }
+    assert_string_equal(st, "up");
+    assert_true(member_stat(ctx, "gb", "answered", NULL, 0) > before);
+    hc_close(ctx);
+}
+
+static void mismatching_key_is_refused(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    group_key(ctx, "bad", 0);
+    hc_token_status_t st;
+    hc_err_t err = { 0 };
+    assert_int_not_equal(hc_token_status(ctx, 1, &st, &err), CKR_OK);
+    const char *m = err.msg;
+    if (!strstr(m, "key 'gkey' refused") || !strstr(m, "ga (sha256:") ||
+        !strstr(m, "gc (sha256:"))
+        fail_msg("status: %s", m);
+    hc_close(ctx);
+}
+
+static void keygen_on_a_group_is_refused(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
+    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof p256 } };
+    hc_obj_t a, b;
+    hc_err_t err = { 0 };
+    assert_int_equal(hc_generate_key_pair(ctx, 0, &m, pub, 1, NULL, 0, &a, &b, &err),
+                     CKR_FUNCTION_NOT_SUPPORTED);
+    assert_non_null(strstr(err.msg, "vendor's tools"));
+    hc_close(ctx);
+}
+
+/* Last: it leaves gb's PIN marked rejected. */
+static void wrong_pin_marks_one_member(void **state)
+{
+    (void)state;
+    sh("printf 'wrong-pin-1234\\n' | %s/hsmcache pin set gb >/dev/null", build);
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state reset", build, T);
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    for (int i = 0; i < 6; i++)
+        signs_and_verifies(ctx, key);
+    hc_token_status_t st;
+    hc_err_t err = { 0 };
+    assert_int_not_equal(hc_token_status(ctx, 0, &st, &err), CKR_OK);
+    if (!strstr(err.msg, "member gb rejected its PIN file"))
+        fail_msg("status: %s", err.msg);
+    hc_close(ctx);
+    ctx = open_ctx();
+    key = group_key(ctx, "ha", 1);
+    for (int i = 0; i < 4; i++)
+        signs_and_verifies(ctx, key);
+    hc_close(ctx);
+    /* One C_Login with the wrong PIN, in either context: never twice. */
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd, "%s/tests/hsmsim-ctl %s/sim-b.state get C_Login", build, T);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    unsigned long long logins = 0;
+    assert_int_equal(fscanf(p, "%llu", &logins), 1);
+    pclose(p);
+    assert_int_equal(logins, 1);
+}
+
+static void config_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    static const struct { const char *text, *want; } cases[] = {
+        { "[token a]\nmodule = m\nlabel = a\n[token g]\nmembers = a\n",
+          "t.conf:5: [token g] members: a group needs at least 2 members" },
+        { "[token a]\nmodule = m\nlabel = a\n[token g]\nmembers = a, a\n",
+          "t.conf:5: [token g] members: 'a' is listed twice" },
+        { "[token a]\nmodule = m\nlabel = a\n[token g]\nmembers = a, zz\n",
+          "t.conf:5: [token g] members: no [token zz] section is defined" },
+        { "[token a]\nmodule = m\nlabel = a\n[token b]\nmodule = m\nlabel = b\n"
+          "[token g]\nmembers = a, b\n[token h]\nmembers = g, a\n",
+          "t.conf:10: [token h] members: 'g' is itself a group (line 8)" },
+        { "[token a]\nmodule = m\nlabel = a\n[token b]\nmodule = m\nlabel = b\n"
+          "[token g]\nmodule = m\nmembers = a, b\n",
+          "t.conf:7: [token g]: a group (members =) has no 'module' of its own" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hc_config_t *cfg = NULL;
+        hc_err_t err = { 0 };
+        assert_int_not_equal(hc_config_parse("t.conf", cases[i].text,
+                                             strlen(cases[i].text), &cfg, &err), CKR_OK);
+        if (!strstr(err.msg, cases[i].want))
+            fail_msg("case %zu: got '%s', want '%s'", i, err.msg, cases[i].want);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(config_errors_name_file_and_line),
+        cmocka_unit_test(group_is_one_slot),
+        cmocka_unit_test(both_members_sign_with_one_key_round_robin),
+        cmocka_unit_test(data_error_is_not_retried),
+        cmocka_unit_test(busy_member_gets_fewer),
+        cmocka_unit_test(mismatching_key_is_refused),
+        cmocka_unit_test(keygen_on_a_group_is_refused),
+        cmocka_unit_test(removed_member_fails_over_and_rejoins),
+        cmocka_unit_test(wrong_pin_marks_one_member),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
