@@ -59,7 +59,7 @@ CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v,
     memset(&info, 0, sizeof info);
     /* Through the checked layer, as every call into a module (p11call.h);
      * the caller logs the error it returns. */
-    hc_p11_t p = { fl, NULL, module, NULL, NULL };
+    hc_p11_t p = { fl, NULL, module, NULL, NULL, NULL };
     if (rv == CKR_OK)
         rv = hc_p11_get_info(&p, &info, err);
     if (rv != CKR_OK)

@@ -138,7 +138,7 @@ static CK_FUNCTION_LIST hostile;
 
 static const hc_logger_t logger = { "test", HC_LOG_DEBUG };
 static uint64_t errors; /* P's HSM error counter */
-static const hc_p11_t P = { &hostile, "tok", "/opt/hostile.so", &logger, &errors };
+static const hc_p11_t P = { &hostile, "tok", "/opt/hostile.so", &logger, &errors, NULL };
 
 static int setup(void **state)
 {
@@ -668,7 +668,7 @@ static void errors_counted_answers_not(void **state)
 static void module_level_call(void **state)
 {
     (void)state;
-    hc_p11_t m = { &hostile, NULL, "/opt/hostile.so", &logger, NULL };
+    hc_p11_t m = { &hostile, NULL, "/opt/hostile.so", &logger, NULL, NULL };
     CK_INFO info;
     hc_err_t err = { 0 };
     mock.rv = CKR_OK;

@@ -4,6 +4,7 @@
  * wrapper is the call, a few comparisons, and one of two message builders
  * (fault() for a module that broke its contract, failed() for an ordinary
  * error), so the hot path (C_Sign on a cache miss) pays two compares.
+ * The module call itself is p11run.c's (on this thread, or timed).
  */
 #include "core/p11call.h"
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "core/p11run.h"
 #include "proto/proto_check.h"
 
 /* A size query (NULL buffer) answering more than this is not a count of
@@ -76,6 +78,11 @@ static CK_RV fault(const hc_p11_t *p, hc_err_t *err, const char *fmt, ...)
     return hc_err(err, HC_P11_FAULT, "%smodule %s: %s", tok, p->module, what);
 }
 
+bool hc_p11_hung(const hc_p11_t *p)
+{
+    return p->watch && hc_watch_hung(p->watch);
+}
+
 bool hc_p11_is_failure(CK_RV rv)
 {
     switch (rv) {
@@ -115,9 +122,17 @@ bool hc_p11_is_failure(CK_RV rv)
     }
 }
 
-/* A failure or an answer: the module's value, unchanged. */
+/* A failure or an answer: the module's value, unchanged; or a call the
+ * watch stopped (p11run.h: `err` set and logged there), one HSM error
+ * when it did not answer in time. */
 static CK_RV failed(const hc_p11_t *p, const char *fn, CK_RV rv, hc_err_t *err)
 {
+    if (rv == HC_RUN_TIMEOUT) {
+        count_error(p);
+        return HC_P11_TIMEOUT;
+    }
+    if (rv == HC_RUN_REFUSED)
+        return HC_P11_HUNG;
     char b[32];
     const char *name = hc_rv_name(rv, b);
     const char *kind = p->token ? "token" : "module";
@@ -180,7 +195,7 @@ CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
                            CK_SLOT_ID *slots, CK_ULONG *n, hc_err_t *err)
 {
     CK_ULONG cap = *n;
-    CK_RV rv = p->fl->C_GetSlotList(present, slots, n);
+    CK_RV rv = hc_run_get_slot_list(p, present, slots, n, err);
     if (rv != CKR_OK)
         return failed(p, "C_GetSlotList", rv, err);
     return counted(p, "C_GetSlotList", "slots", !slots, cap, n, err);
@@ -189,7 +204,7 @@ CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
 CK_RV hc_p11_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot,
                             CK_TOKEN_INFO *info, hc_err_t *err)
 {
-    return plain(p, "C_GetTokenInfo", p->fl->C_GetTokenInfo(slot, info), err);
+    return plain(p, "C_GetTokenInfo", hc_run_get_token_info(p, slot, info, err), err);
 }
 
 CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
@@ -197,7 +212,7 @@ CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
                                 hc_err_t *err)
 {
     CK_ULONG cap = *n;
-    CK_RV rv = p->fl->C_GetMechanismList(slot, list, n);
+    CK_RV rv = hc_run_get_mechanism_list(p, slot, list, n, err);
     if (rv != CKR_OK)
         return failed(p, "C_GetMechanismList", rv, err);
     return counted(p, "C_GetMechanismList", "mechanisms", !list, cap, n, err);
@@ -208,14 +223,14 @@ CK_RV hc_p11_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot,
                                 hc_err_t *err)
 {
     return plain(p, "C_GetMechanismInfo",
-                 p->fl->C_GetMechanismInfo(slot, type, info), err);
+                 hc_run_get_mechanism_info(p, slot, type, info, err), err);
 }
 
 CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
                           CK_SESSION_HANDLE *s, hc_err_t *err)
 {
     *s = CK_INVALID_HANDLE;
-    CK_RV rv = p->fl->C_OpenSession(slot, flags, NULL, NULL, s);
+    CK_RV rv = hc_run_open_session(p, slot, flags, s, err);
     if (rv != CKR_OK)
         return failed(p, "C_OpenSession", rv, err);
     if (*s == CK_INVALID_HANDLE)
@@ -226,28 +241,28 @@ CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
 
 CK_RV hc_p11_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot)
 {
-    return plain(p, "C_CloseAllSessions", p->fl->C_CloseAllSessions(slot), NULL);
+    return plain(p, "C_CloseAllSessions", hc_run_close_all_sessions(p, slot, NULL), NULL);
 }
 
 CK_RV hc_p11_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
                    const unsigned char *pin, size_t len, hc_err_t *err)
 {
     return plain(p, "C_Login",
-                 p->fl->C_Login(s, user, (CK_UTF8CHAR *)pin, (CK_ULONG)len), err);
+                 hc_run_login(p, s, user, pin, (CK_ULONG)len, err), err);
 }
 
 CK_RV hc_p11_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
                        const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
 {
     return plain(p, "C_FindObjectsInit",
-                 p->fl->C_FindObjectsInit(s, (CK_ATTRIBUTE *)tmpl, n), err);
+                 hc_run_find_init(p, s, tmpl, n, err), err);
 }
 
 CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
                   CK_ULONG max, CK_ULONG *got, hc_err_t *err)
 {
     *got = 0;
-    CK_RV rv = p->fl->C_FindObjects(s, h, max, got);
+    CK_RV rv = hc_run_find(p, s, h, max, got, err);
     if (rv != CKR_OK) {
         *got = 0;
         return failed(p, "C_FindObjects", rv, err);
@@ -265,7 +280,7 @@ CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
 
 CK_RV hc_p11_find_final(const hc_p11_t *p, CK_SESSION_HANDLE s)
 {
-    return plain(p, "C_FindObjectsFinal", p->fl->C_FindObjectsFinal(s), NULL);
+    return plain(p, "C_FindObjectsFinal", hc_run_find_final(p, s, NULL), NULL);
 }
 
 /* "CKA_LABEL", or the type in hex. */
@@ -341,7 +356,7 @@ CK_RV hc_p11_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
     for (CK_ULONG i = 0; i < n; i++)
         given[i] = tmpl[i].ulValueLen;
-    CK_RV rv = p->fl->C_GetAttributeValue(s, obj, tmpl, n);
+    CK_RV rv = hc_run_get_attrs(p, s, obj, tmpl, n, err);
     bool answered = rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
                     rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL;
     char why[256];
@@ -369,9 +384,8 @@ CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
                                hc_err_t *err)
 {
     *hpub = *hpriv = CK_INVALID_HANDLE;
-    CK_RV rv = p->fl->C_GenerateKeyPair(s, (CK_MECHANISM *)mech,
-                                        (CK_ATTRIBUTE *)pub, npub,
-                                        (CK_ATTRIBUTE *)priv, npriv, hpub, hpriv);
+    CK_RV rv = hc_run_generate_key_pair(p, s, mech, pub, npub, priv, npriv,
+                                        hpub, hpriv, err);
     if (rv != CKR_OK)
         return failed(p, "C_GenerateKeyPair", rv, err);
     if (*hpub != CK_INVALID_HANDLE && *hpriv != CK_INVALID_HANDLE && *hpub != *hpriv)
@@ -386,7 +400,7 @@ CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
 CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
                             CK_OBJECT_HANDLE obj, hc_err_t *err)
 {
-    return plain(p, "C_DestroyObject", p->fl->C_DestroyObject(s, obj), err);
+    return plain(p, "C_DestroyObject", hc_run_destroy_object(p, s, obj, err), err);
 }
 
 CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
@@ -396,7 +410,7 @@ CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
     *copy = CK_INVALID_HANDLE;
     if (!p->fl->C_CopyObject)
         return failed(p, "C_CopyObject", CKR_FUNCTION_NOT_SUPPORTED, err);
-    CK_RV rv = p->fl->C_CopyObject(s, obj, (CK_ATTRIBUTE *)tmpl, n, copy);
+    CK_RV rv = hc_run_copy_object(p, s, obj, tmpl, n, copy, err);
     if (rv != CKR_OK) {
         *copy = CK_INVALID_HANDLE;
         return failed(p, "C_CopyObject", rv, err);
@@ -414,7 +428,7 @@ CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
                        hc_err_t *err)
 {
     return plain(p, "C_SignInit",
-                 p->fl->C_SignInit(s, (CK_MECHANISM *)mech, key), err);
+                 hc_run_op_init(p, HC_RUN_SIGN, s, mech, key, err), err);
 }
 
 CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s,
@@ -422,7 +436,8 @@ CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s,
                   CK_ULONG *siglen, hc_err_t *err)
 {
     CK_ULONG cap = *siglen;
-    return output(p, "C_Sign", p->fl->C_Sign(s, (CK_BYTE *)data, len, sig, siglen),
+    return output(p, "C_Sign",
+                  hc_run_output(p, HC_RUN_SIGN, s, data, len, sig, siglen, err),
                   sig, cap, siglen, "signature", err);
 }
 
@@ -431,25 +446,26 @@ CK_RV hc_p11_verify_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
                          hc_err_t *err)
 {
     return plain(p, "C_VerifyInit",
-                 p->fl->C_VerifyInit(s, (CK_MECHANISM *)mech, key), err);
+                 hc_run_op_init(p, HC_RUN_VERIFY, s, mech, key, err), err);
 }
 
 CK_RV hc_p11_verify(const hc_p11_t *p, CK_SESSION_HANDLE s,
                     const unsigned char *data, CK_ULONG len,
                     const unsigned char *sig, CK_ULONG siglen, hc_err_t *err)
 {
-    return plain(p, "C_Verify", p->fl->C_Verify(s, (CK_BYTE *)data, len,
-                                                (CK_BYTE *)sig, siglen), err);
+    return plain(p, "C_Verify", hc_run_verify(p, s, data, len, sig, siglen, err),
+                 err);
 }
 
 CK_RV hc_p11_crypt_init(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
                         const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
                         hc_err_t *err)
 {
-    CK_MECHANISM *m = (CK_MECHANISM *)mech;
     if (encrypt)
-        return plain(p, "C_EncryptInit", p->fl->C_EncryptInit(s, m, key), err);
-    return plain(p, "C_DecryptInit", p->fl->C_DecryptInit(s, m, key), err);
+        return plain(p, "C_EncryptInit",
+                     hc_run_op_init(p, HC_RUN_ENCRYPT, s, mech, key, err), err);
+    return plain(p, "C_DecryptInit",
+                 hc_run_op_init(p, HC_RUN_DECRYPT, s, mech, key, err), err);
 }
 
 CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
@@ -457,24 +473,23 @@ CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
                    CK_ULONG *outlen, hc_err_t *err)
 {
     CK_ULONG cap = *outlen;
-    CK_BYTE *i = (CK_BYTE *)in;
     if (encrypt)
-        return output(p, "C_Encrypt", p->fl->C_Encrypt(s, i, inlen, out, outlen),
+        return output(p, "C_Encrypt",
+                      hc_run_output(p, HC_RUN_ENCRYPT, s, in, inlen, out, outlen, err),
                       out, cap, outlen, NULL, err);
-    return output(p, "C_Decrypt", p->fl->C_Decrypt(s, i, inlen, out, outlen),
+    return output(p, "C_Decrypt",
+                  hc_run_output(p, HC_RUN_DECRYPT, s, in, inlen, out, outlen, err),
                   out, cap, outlen, NULL, err);
 }
 
 CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
                              unsigned char *buf, CK_ULONG len, hc_err_t *err)
 {
-    return plain(p, "C_GenerateRandom", p->fl->C_GenerateRandom(s, buf, len), err);
+    return plain(p, "C_GenerateRandom", hc_run_generate_random(p, s, buf, len, err), err);
 }
 
 CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
                          const unsigned char *seed, CK_ULONG len, hc_err_t *err)
 {
-    CK_RV rv = p->fl->C_SeedRandom ? p->fl->C_SeedRandom(s, (CK_BYTE *)seed, len)
-                                   : CKR_RANDOM_SEED_NOT_SUPPORTED;
-    return plain(p, "C_SeedRandom", rv, err);
+    return plain(p, "C_SeedRandom", hc_run_seed_random(p, s, seed, len, err), err);
 }

@@ -50,14 +50,25 @@
  * CKR_ name. `err` may be NULL. A PIN is passed to the module, never
  * formatted.
  *
+ * Time limit ([token] timeout, watchdog.h, p11run.h): with a watch, the
+ * calls a token makes to connect and log in (a group member's: every
+ * call) run under the token's timeout. One that does not answer in time
+ * returns HC_P11_TIMEOUT (CKR_DEVICE_REMOVED, so the pool drops its
+ * sessions and probes the token with backoff), counts one HSM error, and
+ * logs "token NAME: C_Func did not answer within N ms ([token] timeout)
+ * ..." at error level; the token is then hung: each call fails at once
+ * with HC_P11_HUNG (CKR_TOKEN_NOT_PRESENT, not counted) until the device
+ * answers again. hc_p11_hung() tells these from a module's own values.
+ *
  * Thread-safety: as the module's (loaded with CKF_OS_LOCKING_OK through
- * p11-kit): the wrappers keep no state; an hc_p11_t is read-only once
- * `fl` is set.
+ * p11-kit): the wrappers keep no state but the watch's (its own locking);
+ * an hc_p11_t is read-only once `fl` is set.
  */
 #ifndef HC_P11CALL_H
 #define HC_P11CALL_H
 
 #include "hsmcache.h"
+#include "core/watchdog.h"
 #include "util/log.h"
 
 /* What a violation of the checks above returns. */
@@ -71,7 +82,13 @@ typedef struct hc_p11 {
     const char *module;       /* module name or path as configured */
     const hc_logger_t *log;
     uint64_t *errors;         /* counts failures (see above); NULL: none */
+    hc_watch_t *watch;        /* the time limit; NULL: none (calls on the
+                                 caller's thread, never refused) */
 } hc_p11_t;
+
+/* Whether the token is hung now (its calls fail at once; see above):
+ * false without a watch. Lock-free. */
+bool hc_p11_hung(const hc_p11_t *p);
 
 /* Whether a module's return value is a failure (counted, logged at
  * warning level) rather than CKR_OK or an answer (see above). */

@@ -45,10 +45,15 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
     t->cfg = cfg;
     t->core = core;
     t->index = index;
-    t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log, NULL };
+    t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log, NULL, NULL };
     t->idle = calloc(cfg->max_sessions, sizeof *t->idle);
-    if (!t->idle)
+    /* [token] timeout (p11call.h): connecting and logging in are timed */
+    t->p11.watch = hc_watch_new(cfg->name, (unsigned)cfg->timeout_ms, &core->log);
+    if (!t->idle || !t->p11.watch) {
+        free(t->idle);
+        hc_watch_release(t->p11.watch);
         return CKR_HOST_MEMORY;
+    }
     pthread_mutex_init(&t->lock, NULL);
     pthread_cond_init(&t->cond, NULL);
     pthread_mutex_init(&t->idx_lock, NULL);
@@ -78,6 +83,7 @@ void hc_token_destroy(hc_token_t *t)
     free(t->mechs);
     free(t->mech_info);
     free(t->idle);
+    hc_watch_release(t->p11.watch); /* freed by its last held call */
     pthread_mutex_destroy(&t->idx_lock);
     pthread_cond_destroy(&t->cond);
     pthread_mutex_destroy(&t->lock);

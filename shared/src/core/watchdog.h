@@ -1,0 +1,107 @@
+/*
+ * watchdog.h: a time limit on calls into a PKCS#11 module ([token]
+ * timeout). A module call cannot be interrupted, so a call the limit
+ * applies to runs on a runner thread while its caller waits up to the
+ * token's timeout. A module that does not answer in time keeps the runner
+ * (the call is "held": counted, never waited for again) together with
+ * everything the call can touch, which is the job's own memory, never the
+ * caller's; the caller gets HC_P11_TIMEOUT at once, and the token is marked
+ * hung: its calls fail at once, with a message naming the call that did not
+ * answer, until the device answers again, that is until a held call
+ * returns, whatever it answers. No caller waits for a hung device again:
+ * while hung, a probe (C_GetSlotList with tokenPresent, on a runner nobody
+ * waits for, held until it returns) is started by a refused call once per
+ * backoff period, 1 s doubling to 30 s; none while HC_WATCH_MAX_HELD calls
+ * are held, nor while a C_Login is held, so no PIN is tried again (the
+ * pool logs in anew once the token answers) while the answer to one sent
+ * is unknown.
+ *
+ * Runner threads are shared by every watch in the process, created on
+ * demand and kept for reuse (idle ones wait on a semaphore; they run with
+ * every signal blocked). A runner whose call is held rejoins the idle ones
+ * when the module returns. After fork() the child starts with none.
+ *
+ * Thread-safety: every function is safe from any thread; a watch is
+ * freed by hc_watch_release once no call of it is held.
+ */
+#ifndef HC_WATCHDOG_H
+#define HC_WATCHDOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hsmcache.h"
+#include "util/log.h"
+
+/* What a call that did not answer in time returns, and what a call
+ * refused while its token is hung returns: both "lost" values (pool.c's
+ * hc_rv_lost), so the pool drops its sessions (the held call's among
+ * them, never used again) and probes the token with backoff. hc_watch_hung()
+ * tells them apart from a module's own CKR_DEVICE_REMOVED or
+ * CKR_TOKEN_NOT_PRESENT. */
+#define HC_P11_TIMEOUT CKR_DEVICE_REMOVED
+#define HC_P11_HUNG CKR_TOKEN_NOT_PRESENT
+/* [token] timeout's default. */
+#define HC_TOKEN_TIMEOUT_MS 5000u
+/* Calls held at once per token beyond which no probe is started. */
+#define HC_WATCH_MAX_HELD 8u
+
+typedef struct hc_watch hc_watch_t;
+
+/* One call as a runner runs it. The caller allocates it (with whatever
+ * the call reads and writes inside it), sets run and free, and hands it
+ * to hc_watch_run; `free` (which also wipes it) is called by whoever owns
+ * the job last. */
+typedef struct hc_watch_job {
+    void (*run)(struct hc_watch_job *job);
+    void (*free)(struct hc_watch_job *job);
+    bool login;               /* a C_Login (see above) */
+    hc_watch_t *w;            /* set by hc_watch_run */
+    const char *fn;           /* set by hc_watch_run: "C_Sign" */
+} hc_watch_job_t;
+
+/* A watch for token `token` (copied) with a limit of `timeout_ms` (0: no
+ * limit: hc_watch_run runs every job on the caller's thread). `log` must
+ * outlive the watch's release (messages after it are dropped). NULL when
+ * out of memory. */
+hc_watch_t *hc_watch_new(const char *token, unsigned timeout_ms,
+                         const hc_logger_t *log);
+/* The owner is done with the watch: freed now, or by the last held call
+ * when it returns. NULL is ignored. */
+void hc_watch_release(hc_watch_t *w);
+
+/* Whether every call is timed (a group member's), or only those a token
+ * makes when it connects and logs in (hc_watch_run's `always`): a thread
+ * hand-off costs each C_Sign on a fast token, see p11run.h. Default off. */
+void hc_watch_every_call(hc_watch_t *w, bool on);
+bool hc_watch_times_every_call(const hc_watch_t *w);
+unsigned hc_watch_timeout_ms(const hc_watch_t *w);
+
+/* Whether calls fail at once now (a probe aside). Lock-free. */
+bool hc_watch_hung(const hc_watch_t *w);
+
+typedef struct hc_watch_counts {
+    uint64_t timeouts;        /* calls that did not answer in time, ever */
+    uint64_t refused;         /* calls refused at once while hung */
+    unsigned held;            /* calls held right now */
+    bool hung;
+} hc_watch_counts_t;
+void hc_watch_counts(hc_watch_t *w, hc_watch_counts_t *out);
+
+/* For a call made on the caller's thread (no limit, so never a probe):
+ * refused at once (HC_P11_HUNG, `err` naming the token, `fn` and the
+ * call that did not answer) while the token is hung, else CKR_OK; `fl`:
+ * the module, for probes. */
+CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
+                     hc_err_t *err);
+
+/* Runs job->run(job) under the limit. CKR_OK: it ran and the job is the
+ * caller's again (to read and free). HC_P11_TIMEOUT with `err` set: it did
+ * not answer in time (logged at error level: token, function, limit; the
+ * job now belongs to its runner). HC_P11_HUNG with `err` set: the token is
+ * hung and this call is no probe (the job was freed unrun). With either
+ * the caller no longer owns the job. `fl`: the module, for probes. */
+CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
+                   const char *fn, hc_err_t *err);
+
+#endif
