@@ -30,6 +30,15 @@
 #define HC_DEFAULT_CACHE_DIR "/var/lib/hsmcache"
 #define HC_NAME_MAX 63
 
+/* A comma or space separated list of strings. */
+typedef struct hc_strlist {
+    char **items;
+    size_t n;
+} hc_strlist_t;
+
+/* A token group's members, at most (config_group.c, core/group.h). */
+#define HC_GROUP_MAX_MEMBERS 16
+
 typedef struct hc_token_cfg {
     char name[HC_NAME_MAX + 1];
     char module[PATH_MAX];   /* p11-kit module name or absolute path */
@@ -38,13 +47,9 @@ typedef struct hc_token_cfg {
     unsigned max_sessions;
     long long timeout_ms;    /* a module call's limit (core/watchdog.h) */
     int line;                /* line of the [token] header */
+    hc_strlist_t members;    /* a token group's (core/group.h); n 0: a token */
+    int members_line;
 } hc_token_cfg_t;
-
-/* A comma or space separated list of strings. */
-typedef struct hc_strlist {
-    char **items;
-    size_t n;
-} hc_strlist_t;
 
 /* [sshca]: which CA keys the SSH CA module shows, and its policy. */
 typedef struct hc_sshca_cfg {
@@ -205,6 +210,11 @@ void hc_shared_cfg_defaults(hc_shared_cfg_t *s);
 bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *key, const char *value,
                        char *why, size_t size);
 bool hc_shared_cfg_check(const hc_shared_cfg_t *s, char *why, size_t size);
+
+/* config_group.c: every group's members (defined, each once, none a
+ * group, 2 to HC_GROUP_MAX_MEMBERS) and no module, label or serial of its
+ * own; the error names `file`, the line and the member. */
+CK_RV hc_group_cfg_check(const char *file, const hc_config_t *c, hc_err_t *err);
 
 /* The config path to use: `given`, else $HSMCACHE_CONF, else the default. */
 const char *hc_config_resolve(const char *given);

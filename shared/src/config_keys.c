@@ -237,6 +237,17 @@ static bool p_profile_tokens(parse_t *p, const struct key *k, const char *v, voi
     return ok;
 }
 
+/* [token] members: a token group (config_group.c checks the names once
+ * the whole file is read; its messages need this line). */
+static bool p_members(parse_t *p, const struct key *k, const char *v, void *dst)
+{
+    p->cur_token->members_line = p->rd.line;
+    hc_strlist_t *list = dst;
+    if (!append_list(p, k, v, list))
+        return false;
+    return list->n ? true : hc_cfg_fail(p, k->name, "no token names");
+}
+
 static bool p_log_level(parse_t *p, const struct key *k, const char *v, void *dst)
 {
     static const char *const levels[] = { "error", "warning", "info", "debug" };
@@ -463,6 +474,9 @@ static const struct key keys[] = {
       .doc = "real sessions in the pool" },
     { HC_S_TOKEN, "timeout", .parse = p_call_timeout, AT(W_TOKEN, timeout_ms, long long),
       .def = "5s", .doc = "a call into the module (connecting, logging in; every call of a group member) that has not answered by then fails, and the token counts as hung until it answers again" },
+    { HC_S_TOKEN, "members", .parse = p_members, AT(W_TOKEN, members, hc_strlist_t),
+      .valid = hc_valid_token_name, .what = "token name", .shown = "none: a token",
+      .doc = "a token group: these tokens, which hold the same keys, behind one slot (README, Token groups)" },
 
     { HC_S_CLIENT, "uid", .parse = p_client_uid, AT(W_CLIENT, uid, unsigned),
       .shown = "uid or group required",
