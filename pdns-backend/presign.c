@@ -1,10 +1,11 @@
-/* presign.c: the presigner thread and the recording of inputs. */
+/* presign.c: the presigner thread and the recording of inputs. A plugin
+ * of the core: it reaches it through hsmcache.h alone (its [pdns]
+ * settings, the state dir, its stats group "presign", logging). */
 #include "presign.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../shared/front/front.h"
-#include "config.h"
-#include "core/stats.h"
-#include "core/swcrypto.h"
 #include "presign_store.h"
 #include "rrsig.h"
 
@@ -25,6 +22,21 @@
 #define KEY_CACHE 64
 #define QUEUE_MAX 65536   /* inputs waiting to be written; more are dropped
                              (PowerDNS asks again, and they are queued then) */
+
+/* The presigner's values in `hsmcache stats` ("presign: lead 172800s, ..."). */
+enum { ST_LEAD, ST_RATE, ST_BOUNDARY, ST_INPUTS, ST_DONE, ST_LEFT, ST_FAILED, ST_SIGNED,
+       ST_DROPPED, ST_PURGED, ST_COUNT };
+static const hc_stat_def_t stat_defs[ST_COUNT] = {
+    [ST_LEAD] = { "lead", "s" },         [ST_RATE] = { "rate", "/s" },
+    [ST_BOUNDARY] = { "boundary", "" },  /* the weekly boundary prepared for (Unix) */
+    [ST_INPUTS] = { "inputs", "" },      /* signing inputs recorded this week */
+    [ST_DONE] = { "done", "" },          /* next week's signatures in the cache */
+    [ST_LEFT] = { "left", "" },          /* ... still to sign */
+    [ST_FAILED] = { "failed", "" },      /* ... the HSM refused (retried next pass) */
+    [ST_SIGNED] = { "signed", "" },      /* HSM signatures the presigner made */
+    [ST_DROPPED] = { "inputs_dropped", "" }, /* not seen for two weeks, forgotten */
+    [ST_PURGED] = { "expired_purged", "" },  /* expired cache entries deleted */
+};
 
 /* A key's identity as recorded: found again by token, id and label. */
 struct key_ident {
@@ -37,11 +49,10 @@ struct key_ident {
 
 struct hc_presigner {
     hc_ctx_t *ctx;
-    hc_pdns_cfg_t cfg;
+    long long lead_s, rate, interval_s; /* [pdns] presign-lead, -rate, -interval */
     char lock_path[PATH_MAX];
     hc_pstore_t *store;
-    hc_presign_stats_t *stats;   /* in the process's stats file, or NULL */
-    hc_presign_stats_t sink;
+    hc_plugin_stats_t *stats;    /* the group "presign" (ST_* values) */
     pthread_t thread;
     pthread_mutex_t lock;        /* guards stop, keys, queue */
     pthread_cond_t wake;
@@ -178,7 +189,7 @@ static hc_obj_t find_key(hc_presigner_t *p, const hc_presign_input_t *in)
 /* Signs next week's version of one input (from the cache if there). */
 static CK_RV presign_one(hc_presigner_t *p, const hc_presign_input_t *in, bool *from_cache)
 {
-    unsigned char *next = malloc(in->len), hash[EVP_MAX_MD_SIZE], sig[HC_MAX_SIG];
+    unsigned char *next = malloc(in->len), hash[64], sig[HC_MAX_SIG];
     if (!next)
         return CKR_HOST_MEMORY;
     hc_rrsig_shift(in->msg, in->len, next, HC_WEEK);
@@ -188,12 +199,10 @@ static CK_RV presign_one(hc_presigner_t *p, const hc_presign_input_t *in, bool *
     size_t len = in->len, sig_len = sizeof sig;
     CK_RV rv = CKR_OK;
     if (in->digest) { /* as PowerDNS does: hash first, then sign the hash */
-        const EVP_MD *md = hc_sw_digest_md(in->digest);
-        unsigned int n = 0;
-        if (!md || !EVP_Digest(next, in->len, hash, &n, md, NULL))
+        len = sizeof hash;
+        if (hc_digest(in->digest, next, in->len, hash, &len) != CKR_OK)
             rv = CKR_MECHANISM_INVALID;
         data = hash;
-        len = n;
     }
     hc_obj_t key = rv == CKR_OK ? find_key(p, in) : 0;
     if (rv == CKR_OK && !key)
@@ -205,7 +214,7 @@ static CK_RV presign_one(hc_presigner_t *p, const hc_presign_input_t *in, bool *
         rv = hc_sign_ex(p->ctx, key, &mech, data, len, &o, sig, &sig_len, &err);
         *from_cache = o.from_cache;
         if (rv != CKR_OK)
-            hc_log(&hc_front.log, HC_LOG_INFO, "presign: %s", err.msg);
+            hc_ctx_log(p->ctx, HC_LOG_INFO, "presign: %s", err.msg);
     }
     free(next);
     return rv;
@@ -219,9 +228,9 @@ static void maintain(hc_presigner_t *p, int64_t now)
     p->last_maintenance = now;
     size_t purged = 0;
     hc_err_t err = { 0 };
-    HC_ADD(p->stats->dropped_inputs, hc_pstore_forget(p->store, now - FORGET_AFTER_S));
+    hc_stat_add(p->stats, ST_DROPPED, hc_pstore_forget(p->store, now - FORGET_AFTER_S));
     if (hc_cache_purge(p->ctx, &purged, &err) == CKR_OK)
-        HC_ADD(p->stats->purged, purged);
+        hc_stat_add(p->stats, ST_PURGED, purged);
 }
 
 /* One pass: inside the lead window, every input of this week gets its
@@ -231,8 +240,8 @@ static void pass(hc_presigner_t *p)
     int64_t now = (int64_t)time(NULL);
     int64_t week = now - now % HC_WEEK, boundary = week + HC_WEEK;
     maintain(p, now);
-    __atomic_store_n(&p->stats->boundary, (uint64_t)boundary, __ATOMIC_RELAXED);
-    if (now < boundary - p->cfg.presign_lead_s)
+    hc_stat_set(p->stats, ST_BOUNDARY, (uint64_t)boundary);
+    if (now < boundary - p->lead_s)
         return;
     int lock = open(p->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) { /* another process is at it */
@@ -244,8 +253,8 @@ static void pass(hc_presigner_t *p)
     /* This week's inputs carry inception = week - 7 d (PowerDNS). */
     size_t n = hc_pstore_load(p->store, (uint32_t)(week - HC_WEEK), &in);
     uint64_t done = 0, failed = 0;
-    __atomic_store_n(&p->stats->inputs, n, __ATOMIC_RELAXED);
-    double gap = 1.0 / (double)p->cfg.presign_rate;
+    hc_stat_set(p->stats, ST_INPUTS, n);
+    double gap = 1.0 / (double)p->rate;
     for (size_t i = 0; i < n && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); i++) {
         bool cached = false;
         CK_RV rv = presign_one(p, &in[i], &cached);
@@ -253,15 +262,15 @@ static void pass(hc_presigner_t *p)
             done++;
         else
             failed++;
-        __atomic_store_n(&p->stats->done, done, __ATOMIC_RELAXED);
-        __atomic_store_n(&p->stats->failed, failed, __ATOMIC_RELAXED);
-        __atomic_store_n(&p->stats->left, n - done - failed, __ATOMIC_RELAXED);
+        hc_stat_set(p->stats, ST_DONE, done);
+        hc_stat_set(p->stats, ST_FAILED, failed);
+        hc_stat_set(p->stats, ST_LEFT, n - done - failed);
         if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_MECHANISM_INVALID)
             continue;            /* this input only (its key was deleted) */
         if (rv != CKR_OK)
             break;               /* the token is in trouble: next pass */
         if (!cached) {
-            HC_INC(p->stats->signed_now);
+            hc_stat_add(p->stats, ST_SIGNED, 1);
             flush_queue(p); /* a long pass must not leave the queue waiting */
             if (sleep_or_stop(p, gap))
                 break;
@@ -280,7 +289,7 @@ static void *worker(void *arg)
         int64_t now = (int64_t)time(NULL);
         if (now >= p->next_pass) {
             pass(p);
-            p->next_pass = (int64_t)time(NULL) + p->cfg.presign_interval_s;
+            p->next_pass = (int64_t)time(NULL) + p->interval_s;
         }
     } while (!sleep_or_stop(p, 1.0));
     flush_queue(p);
@@ -289,44 +298,49 @@ static void *worker(void *arg)
 
 hc_presigner_t *hc_presigner_start(hc_ctx_t *ctx)
 {
-    hc_config_t *cfg = NULL;
+    bool on = false;
+    long long lead = 0, rate = 0, interval = 0;
     hc_err_t err = { 0 };
-    if (hc_config_load(hc_config_path(ctx), &cfg, &err) != CKR_OK) {
-        hc_log(&hc_front.log, HC_LOG_WARN, "presign: off: %s", err.msg);
+    const char *dir = hc_state_dir(ctx);
+    if (hc_setting_bool(ctx, "presign", &on, &err) != CKR_OK ||
+        hc_setting_number(ctx, "presign-lead", &lead, &err) != CKR_OK ||
+        hc_setting_number(ctx, "presign-rate", &rate, &err) != CKR_OK ||
+        hc_setting_number(ctx, "presign-interval", &interval, &err) != CKR_OK) {
+        hc_ctx_log(ctx, HC_LOG_WARN, "presign: off: %s", err.msg);
         return NULL;
     }
-    hc_presigner_t *p = NULL;
-    if (!cfg->pdns.presign || !cfg->persistent_cache || !hc_signature_cache_enabled(ctx))
-        goto out; /* nothing to presign into */
-    if (!(p = calloc(1, sizeof *p)))
-        goto out;
+    if (!on || !dir || !hc_signature_cache_enabled(ctx) || rate < 1)
+        return NULL; /* nothing to presign into */
+    hc_presigner_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
     p->ctx = ctx;
-    p->cfg = cfg->pdns;
-    snprintf(p->lock_path, sizeof p->lock_path, "%s/presign.lock", cfg->cache_dir);
-    if (!(p->store = hc_pstore_open(cfg->cache_dir))) {
-        hc_log(&hc_front.log, HC_LOG_WARN, "presign: off: cannot open %s/presign.mdb: %s",
-               cfg->cache_dir, strerror(errno));
+    p->lead_s = lead;
+    p->rate = rate;
+    p->interval_s = interval;
+    snprintf(p->lock_path, sizeof p->lock_path, "%s/presign.lock", dir);
+    if (!(p->store = hc_pstore_open(dir))) {
+        hc_ctx_log(ctx, HC_LOG_WARN, "presign: off: cannot open %s/presign.mdb: %s", dir,
+                   strerror(errno));
         free(p);
-        p = NULL;
-        goto out;
+        return NULL;
     }
-    p->stats = hc_presign_stats(ctx);
-    if (!p->stats)
-        p->stats = &p->sink;
-    p->stats->lead_s = (uint64_t)p->cfg.presign_lead_s;
-    p->stats->rate = p->cfg.presign_rate;
-    p->stats->running = 1;
+    if (hc_stats_register(ctx, "presign", stat_defs, ST_COUNT, &p->stats, &err) != CKR_OK)
+        hc_ctx_log(ctx, HC_LOG_WARN, "presign: its values stay out of the stats: %s", err.msg);
+    hc_stat_set(p->stats, ST_LEAD, (uint64_t)lead);
+    hc_stat_set(p->stats, ST_RATE, (uint64_t)rate);
+    hc_stats_show(p->stats, true);
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     if (pthread_create(&p->thread, NULL, worker, p) != 0) {
-        hc_log(&hc_front.log, HC_LOG_WARN, "presign: off: cannot start its thread");
-        p->stats->running = 0;
+        hc_ctx_log(ctx, HC_LOG_WARN, "presign: off: cannot start its thread");
+        hc_stats_show(p->stats, false);
         hc_pstore_close(p->store);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->wake);
         free(p);
-        p = NULL;
+        return NULL;
     }
-out:
-    hc_config_free(cfg);
     return p;
 }
 
@@ -339,7 +353,7 @@ void hc_presigner_stop(hc_presigner_t *p)
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->thread, NULL);
-    p->stats->running = 0;
+    hc_stats_show(p->stats, false);
     hc_pstore_free_inputs(p->queue, p->nqueue);
     hc_pstore_close(p->store);
     pthread_mutex_destroy(&p->lock);

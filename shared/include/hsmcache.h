@@ -36,6 +36,9 @@ typedef struct hc_ctx hc_ctx_t;
 /* A stable reference to one object on one token; never 0. */
 typedef uint64_t hc_obj_t;
 
+/* The largest signature hc_sign makes (RSA-8192), for callers' buffers. */
+#define HC_MAX_SIG 1024
+
 typedef struct hc_err {
     CK_RV rv;
     char msg[512];
@@ -185,14 +188,127 @@ CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out,
  * when by the embedded core. */
 bool hc_via_agent(const hc_ctx_t *ctx);
 
-/* Appends one SSH CA audit record (a JSON object, no newline) to the
- * [sshca] audit-log, whole, with flock and fsync: embedded, to this
- * process's config's log (errno says why on failure); with the agent, to
- * the agent's, which adds the caller's verified uid and pid. */
+/* Appends one audit record (a JSON object, no newline) to the audit log
+ * of the profile's section (its `audit-log`: [sshca] has one), whole,
+ * with flock and fsync: embedded, to this process's config's log (errno
+ * says why on failure); with the agent, to the agent's, which checks the
+ * record and adds the caller's verified uid and pid. Thread-safe. */
 CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err);
 
-/* Logging: the core writes to stderr prefixed "hsmcache[profile]: ". */
+/* true when the context's profile caches signatures. */
 bool hc_signature_cache_enabled(const hc_ctx_t *ctx);
+
+/*
+ * Services for plugins (the PowerDNS front and its presigner, pdns-hsm,
+ * the SSH CA module, the OpenSSL provider). A plugin reaches the core
+ * only through this header: what is the host's business (PowerDNS, SSH)
+ * stays in the plugin, and the core offers these generic means.
+ */
+
+/* Logging, to stderr prefixed "hsmcache[PROFILE]: ", for the levels up to
+ * the config's [core] log-level. Never pass a secret (PIN, key material).
+ * Thread-safe; may be called on any open context. */
+enum hc_log_level { HC_LOG_ERROR = 0, HC_LOG_WARN, HC_LOG_INFO, HC_LOG_DEBUG };
+void hc_ctx_log(const hc_ctx_t *ctx, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The profile's own config section ([pdns] for HC_PROFILE_PDNS...): the
+ * settings the config file gave the context at hc_open, checked there
+ * (an unknown key or a bad value failed hc_open, naming file and line);
+ * unset keys have their documented defaults. The plugin never reads the
+ * config file itself. A key its section does not have, or asked as another
+ * kind than it is, is refused with CKR_ARGUMENTS_BAD and err naming
+ * section and key (a typo in a plugin fails closed). _bool: yes/no;
+ * _number: integers, and durations in seconds; _text: a string; _list: a
+ * comma or space separated list (n 0 when empty). Strings and lists
+ * belong to the context (valid until hc_close). Thread-safe (the values
+ * are immutable until hc_close). */
+CK_RV hc_setting_bool(const hc_ctx_t *ctx, const char *key, bool *out,
+                      hc_err_t *err);
+CK_RV hc_setting_number(const hc_ctx_t *ctx, const char *key, long long *out,
+                        hc_err_t *err);
+CK_RV hc_setting_text(const hc_ctx_t *ctx, const char *key, const char **out,
+                      hc_err_t *err);
+CK_RV hc_setting_list(const hc_ctx_t *ctx, const char *key,
+                      const char *const **items, size_t *n, hc_err_t *err);
+
+/* The directory where a plugin may keep its own persistent files (the
+ * config's [core] cache-dir; the plugin names its files after itself),
+ * or NULL when [core] persistent-cache = no. Valid until hc_close. */
+const char *hc_state_dir(const hc_ctx_t *ctx);
+
+/* A plugin's own values in this process's stats, shown by
+ * `hsmcache stats` as "GROUP: NAME VALUEUNIT, ..." (underscores in NAME
+ * read as spaces) and by --prometheus as gauges hsmcache_GROUP_NAME,
+ * while the process lives and the group is shown (hc_stats_show). GROUP
+ * and each NAME: [a-z0-9_], GROUP up to 15 characters, NAME up to 23; UNIT
+ * up to 7 characters, "" for none. One group per context, at most
+ * HC_PLUGIN_STATS values; CKR_ARGUMENTS_BAD otherwise, err naming what.
+ * The handle belongs to the context (valid until hc_close). When several
+ * live processes show the same group, one process's values are printed.
+ * hc_stat_set/add/show are lock-free and thread-safe, and do nothing
+ * with a NULL handle or an index past the group's values. */
+#define HC_PLUGIN_STATS 16
+typedef struct hc_stat_def {
+    const char *name;
+    const char *unit;
+} hc_stat_def_t;
+typedef struct hc_plugin_stats hc_plugin_stats_t;
+CK_RV hc_stats_register(hc_ctx_t *ctx, const char *group,
+                        const hc_stat_def_t *defs, size_t n,
+                        hc_plugin_stats_t **out, hc_err_t *err);
+void hc_stat_set(hc_plugin_stats_t *s, size_t i, uint64_t value);
+void hc_stat_add(hc_plugin_stats_t *s, size_t i, uint64_t n);
+void hc_stats_show(hc_plugin_stats_t *s, bool shown);
+
+/* Fills err (when not NULL) with rv and a message, and returns rv:
+ * `return hc_err(err, CKR_..., "key %s: ...", label);`. Thread-safe. */
+CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The name of a PKCS#11 return value ("CKR_PIN_INCORRECT"), or its hex;
+ * points to static storage or to buf (at least 32 bytes). Thread-safe. */
+const char *hc_rv_name(CK_RV rv, char *buf);
+
+/* true when `name` is a usable hsmcache token name: [A-Za-z0-9._-], 1
+ * to 63 characters, not starting with '.' (it names a file in the PIN
+ * store). Pure, thread-safe. */
+bool hc_valid_token_name(const char *name);
+
+/* The library a p11-kit module name stands for, from its p11-kit module
+ * file (the directories p11-kit reads), into out; false when there is no
+ * such file or the path does not fit. Thread-safe. */
+bool hc_module_registered_path(const char *name, char *out, size_t size);
+
+/* The PIN store's file for token `tok` (the config's [core] pin-store,
+ * STORE/NAME), where hc_token_pin_store writes, into out (CKR_BUFFER_TOO_SMALL
+ * when it does not fit). */
+CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out,
+                        size_t size, hc_err_t *err);
+/* Stores `pin` as token `tok`'s PIN in this host's PIN store (atomic
+ * write, fsync, mode 0600), whichever transport serves the context,
+ * unless that PIN is stored already: CKR_OK, *written (may be NULL) says
+ * whether a file was written. A different PIN stored: CKR_PIN_INVALID,
+ * nothing written, err naming the file; a file the store refuses or
+ * cannot write: err naming the file and why. The caller cleanses `pin`;
+ * the core keeps no copy. Thread-safe (the write is atomic). */
+CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
+                         size_t len, bool *written, hc_err_t *err);
+
+/* RSA PKCS#1 v1.5's DER DigestInfo (RFC 8017) of `hash`, made with the
+ * digest mechanism `digest` (CKM_MD5, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384,
+ * CKM_SHA512), into out; its length, or 0 when the mechanism has none,
+ * hash_len is not its digest's size, or out_size is too small. Pure,
+ * thread-safe. */
+size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash,
+                      size_t hash_len, unsigned char *out, size_t out_size);
+
+/* A digest computed in software (CKM_MD5, CKM_SHA_1, CKM_SHA224,
+ * CKM_SHA256, CKM_SHA384, CKM_SHA512): *out_len is out's size on input,
+ * the digest's on output (out NULL: only the size, CKR_OK).
+ * CKR_MECHANISM_INVALID for another mechanism, CKR_BUFFER_TOO_SMALL (with
+ * the size needed in *out_len). Pure, thread-safe; needs no context. */
+CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data,
+                size_t len, unsigned char *out, size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -47,7 +47,9 @@ typedef struct hc_ops {
     /* C_SeedRandom; NULL when the transport does not pass seeds on. */
     CK_RV (*seed_random)(void *impl, size_t tok, const unsigned char *seed, size_t len, hc_err_t *err);
     CK_RV (*stats_text)(void *impl, bool prometheus, char **out, hc_err_t *err);
-    struct hc_presign_stats *(*presign_stats)(void *impl);
+    /* The process's plugin stats area (core/stats.h); NULL when the
+     * transport keeps none (api.c then gives the plugin a private one). */
+    struct hc_plugin_area *(*plugin_stats)(void *impl);
     /* The object's identity (what the agent authorizes against and what a
      * client finds an object again by after the agent restarts). */
     CK_RV (*describe)(void *impl, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err);

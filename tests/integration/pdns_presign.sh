@@ -105,7 +105,7 @@ resumed=$(( $(sim_count C_Sign) - before ))
 check "the restart resumes: $resumed HSM signatures for the $inputs inputs less the $first signed before the kill (one more if one was in flight)" \
     test "$first" -ge 1 -a "$resumed" -ge $((inputs - first)) -a "$resumed" -le $((inputs - first + 1))
 equals "... the presigner's own count agrees (signed, in hsmcache stats)" "$signed" "$resumed"
-contains "hsmcache stats shows the presigner at work" "$line" "presign: on, lead 691200s"
+contains "hsmcache stats shows the presigner at work" "$line" "presign: lead 691200s, rate "
 check "... next week's signature done for all $inputs inputs (every RRset: $rrsets)" \
     test "${inputs:-0}" -ge "$rrsets" -a "${inputs:-0}" = "${done_:-x}"
 contains "... with none failed" "$line" "failed 0,"

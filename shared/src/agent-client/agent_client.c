@@ -523,7 +523,7 @@ static const hc_ops_t agent_ops = {
     .destroy = agent_destroy,
     .random = agent_random,
     .stats_text = agent_stats_text,
-    .presign_stats = NULL,
+    .plugin_stats = NULL,
     .describe = agent_describe,
     .audit = agent_audit,
 };

@@ -220,10 +220,9 @@ static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
     return *out ? CKR_OK : hc_err(err, CKR_HOST_MEMORY, "out of memory");
 }
 
-static hc_presign_stats_t *core_presign_stats(void *impl)
+static hc_plugin_area_t *core_plugin_stats(void *impl)
 {
-    hc_core_t *c = impl;
-    return c->stats.f ? &c->stats.f->presign : NULL;
+    return hc_stats_plugin(&((hc_core_t *)impl)->stats);
 }
 
 /* The SSH CA audit record, appended to [sshca] audit-log. */
@@ -263,7 +262,7 @@ static const hc_ops_t embedded_ops = {
     .random = core_random,
     .seed_random = core_seed_random,
     .stats_text = core_stats_text,
-    .presign_stats = core_presign_stats,
+    .plugin_stats = core_plugin_stats,
     .describe = hc_core_describe,
     .audit = core_audit,
 };

@@ -345,8 +345,8 @@ int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
             files += f->pid > 0;
             if (f->pid > 0 && (kill(f->pid, 0) == 0 || errno == EPERM)) {
                 (*live)++;
-                if (f->presign.running)
-                    sum->presign = f->presign; /* one presigner at a time */
+                if (HC_GET(f->plugin.shown) && f->plugin.group[0])
+                    sum->plugin = f->plugin; /* one process's, as documented */
                 add_shared_gauges(sum, &f->shared);
             }
             add_shared(sum, &f->shared);
@@ -362,6 +362,75 @@ int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live)
     }
     closedir(d);
     return files;
+}
+
+hc_plugin_area_t *hc_stats_plugin(hc_stats_t *s)
+{
+    return s->f ? &s->f->plugin : NULL;
+}
+
+/* true when `w`, a field of size `size` another process wrote, holds a
+ * terminated name of [a-z0-9_] (`empty`: or nothing) or, for a unit,
+ * printable characters without a comma. */
+static bool plugin_word(const char *w, size_t size, bool empty, bool unit)
+{
+    size_t n = strnlen(w, size);
+    if (n == size || (n == 0 && !empty))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = w[i];
+        bool ok = unit ? (c > ' ' && c < 127 && c != ',')
+                       : ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The area's values to show, 0 when none or when the file's words are not
+ * what a registration writes (shown nothing rather than its bytes). */
+static uint32_t plugin_count(const hc_plugin_area_t *a)
+{
+    if (!HC_GET(a->shown) || !plugin_word(a->group, sizeof a->group, false, false) ||
+        a->n > HC_PLUGIN_STATS)
+        return 0;
+    for (uint32_t i = 0; i < a->n; i++)
+        if (!plugin_word(a->v[i].name, sizeof a->v[i].name, false, false) ||
+            !plugin_word(a->v[i].unit, sizeof a->v[i].unit, true, true))
+            return 0;
+    return a->n;
+}
+
+/* "GROUP: name value[unit], ..." with underscores read as spaces. */
+static void plugin_text(hc_sbuf_t *b, const hc_plugin_area_t *a)
+{
+    uint32_t n = plugin_count(a);
+    if (!n)
+        return;
+    hc_sb_printf(b, "%s:", a->group);
+    for (uint32_t i = 0; i < n; i++) {
+        char name[sizeof a->v[i].name];
+        snprintf(name, sizeof name, "%s", a->v[i].name);
+        for (char *c = name; *c; c++)
+            if (*c == '_')
+                *c = ' ';
+        hc_sb_printf(b, "%s %s %llu%s", i ? "," : "", name,
+                     (unsigned long long)HC_GET(a->v[i].value), a->v[i].unit);
+    }
+    hc_sb_printf(b, "\n");
+}
+
+/* One gauge per value: hsmcache_GROUP_NAME. */
+static void plugin_prometheus(hc_sbuf_t *b, const hc_plugin_area_t *a)
+{
+    uint32_t n = plugin_count(a);
+    for (uint32_t i = 0; i < n; i++)
+        hc_sb_printf(b, "# HELP hsmcache_%s_%s The %s plugin's %s%s%s.\n"
+                     "# TYPE hsmcache_%s_%s gauge\nhsmcache_%s_%s %llu\n",
+                     a->group, a->v[i].name, a->group, a->v[i].name,
+                     a->v[i].unit[0] ? ", in " : "", a->v[i].unit,
+                     a->group, a->v[i].name, a->group, a->v[i].name,
+                     (unsigned long long)HC_GET(a->v[i].value));
 }
 
 /* "up", "down", both with the processes' counts, or "not in use". */
@@ -463,17 +532,7 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                       (unsigned long long)f->keys[i].cache_hits,
                       (unsigned long long)f->keys[i].hsm_signs);
         members_text(&b, f);
-        const hc_presign_stats_t *p = &f->presign;
-        if (p->running)
-            hc_sb_printf(&b, "presign: on, lead %llus, rate %llu/s, boundary %llu; "
-                      "inputs %llu, done %llu, left %llu, failed %llu, signed %llu, "
-                      "inputs dropped %llu, expired purged %llu\n",
-                      (unsigned long long)p->lead_s, (unsigned long long)p->rate,
-                      (unsigned long long)p->boundary, (unsigned long long)p->inputs,
-                      (unsigned long long)p->done, (unsigned long long)p->left,
-                      (unsigned long long)p->failed, (unsigned long long)p->signed_now,
-                      (unsigned long long)p->dropped_inputs,
-                      (unsigned long long)p->purged);
+        plugin_text(&b, &f->plugin);
         const hc_shared_stats_t *sh = &f->shared;
         if (sh->enabled)
             hc_sb_printf(&b, "shared-cache: processes reading %llu, skipping %llu, "
@@ -559,14 +618,6 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
                      (unsigned long long)sh->reading, (unsigned long long)sh->skipping,
                      (unsigned long long)sh->writing, (unsigned long long)sh->purging);
     }
-    if (f->presign.running)
-        hc_sb_printf(&b, "# HELP hsmcache_presign_signatures Next week's signatures "
-                  "by state.\n# TYPE hsmcache_presign_signatures gauge\n"
-                  "hsmcache_presign_signatures{state=\"done\"} %llu\n"
-                  "hsmcache_presign_signatures{state=\"left\"} %llu\n"
-                  "hsmcache_presign_signatures{state=\"failed\"} %llu\n",
-                  (unsigned long long)f->presign.done,
-                  (unsigned long long)f->presign.left,
-                  (unsigned long long)f->presign.failed);
+    plugin_prometheus(&b, &f->plugin);
     return hc_sb_take(&b);
 }

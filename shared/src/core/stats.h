@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hsmcache.h"
+
 #define HC_STATS_MAGIC 0x48435354u /* "HCST" */
-#define HC_STATS_VERSION 6u
+#define HC_STATS_VERSION 7u
 #define HC_STATS_TOKENS 32
 #define HC_STATS_KEYS 128
 #define HC_STATS_MEMBERS 32
@@ -45,6 +47,23 @@ typedef struct hc_key_stats {
     uint64_t sign_requests, cache_hits, hsm_signs;
 } hc_key_stats_t;
 
+/* A plugin's own values (hsmcache.h hc_stats_register; the PowerDNS
+ * presigner's "presign"): gauges of the process, shown while it lives and
+ * `shown` is 1 (hc_stats_collect keeps one live process's area: today
+ * only the presigner has one). Names are checked at registration and
+ * again when rendered (another process wrote the file). */
+typedef struct hc_plugin_stat {
+    char name[24];            /* [a-z0-9_] */
+    char unit[8];             /* printed after the value in text; "" */
+    uint64_t value;
+} hc_plugin_stat_t;
+typedef struct hc_plugin_area {
+    char group[16];           /* [a-z0-9_]; "" = none registered */
+    uint64_t shown;
+    uint32_t n;
+    hc_plugin_stat_t v[HC_PLUGIN_STATS];
+} hc_plugin_area_t;
+
 /* A member of a token group (group.h), as its group routes to it: the
  * counters summed over every file, the gauges over live processes only.
  * Its module calls, errors and latency are in its own token entry too
@@ -62,21 +81,6 @@ typedef struct hc_member_stats {
     uint64_t up;              /* gauge: 1 while this process routes to it */
     uint64_t down;            /* gauge: 1 while it is down for this process */
 } hc_member_stats_t;
-
-/* The PowerDNS presigner's state (pdns-backend/presign.c): gauges of
- * the process running it, so only live processes' values are shown. */
-typedef struct hc_presign_stats {
-    uint64_t running;         /* 1 while this process's presigner works */
-    uint64_t lead_s, rate;
-    uint64_t boundary;        /* the weekly boundary prepared for (Unix) */
-    uint64_t inputs;          /* signing inputs recorded this week */
-    uint64_t done;            /* next week's signatures in the cache */
-    uint64_t left;            /* ... still to sign */
-    uint64_t failed;          /* ... the HSM refused (retried next pass) */
-    uint64_t signed_now;      /* HSM signatures the presigner made */
-    uint64_t dropped_inputs;  /* inputs not seen for two weeks, forgotten */
-    uint64_t purged;          /* expired cache entries deleted */
-} hc_presign_stats_t;
 
 /* The shared signature tier (sharedtier.h): counters, summed over all
  * files, and gauges (1 or 0 per process), summed over live processes. */
@@ -105,7 +109,7 @@ typedef struct hc_stats_file {
     uint32_t ntokens, nkeys;  /* slots claimed */
     hc_token_stats_t tokens[HC_STATS_TOKENS];
     hc_key_stats_t keys[HC_STATS_KEYS];
-    hc_presign_stats_t presign;
+    hc_plugin_area_t plugin;
     hc_shared_stats_t shared;
     uint32_t nmembers;        /* slots claimed */
     hc_member_stats_t members[HC_STATS_MEMBERS];
@@ -119,11 +123,9 @@ typedef struct hc_stats {
     void *key_lock; /* pthread_mutex_t*, guards claiming key slots */
 } hc_stats_t;
 
-/* This process's presigner gauges in the context's stats file (NULL when
- * the context has none); declared here, not in hsmcache.h, because only
- * the PowerDNS front has a presigner. */
-struct hc_ctx;
-hc_presign_stats_t *hc_presign_stats(struct hc_ctx *ctx);
+/* This process's plugin area in the stats file (transport.h
+ * plugin_stats); hsmcache.h's hc_stats_register hands it to a plugin. */
+hc_plugin_area_t *hc_stats_plugin(hc_stats_t *s);
 
 /* Opens this process's stats file under cache_dir (or anonymous memory). */
 void hc_stats_open(hc_stats_t *s, const char *cache_dir, const char *profile);

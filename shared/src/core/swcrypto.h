@@ -13,7 +13,6 @@
 
 #include "hsmcache.h"
 
-#define HC_MAX_SIG 1024 /* RSA-8192 */
 
 /* Builds DER SubjectPublicKeyInfo from the attributes of a public key (or
  * an RSA private key). ec_point may be DER-wrapped or raw. *spki is

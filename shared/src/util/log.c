@@ -8,17 +8,22 @@
 
 void hc_log(const hc_logger_t *lg, int level, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    hc_vlog(lg, level, fmt, ap);
+    va_end(ap);
+}
+
+void hc_vlog(const hc_logger_t *lg, int level, const char *fmt, va_list ap)
+{
     static const char *names[] = { "error", "warning", "info", "debug" };
-    if (!lg || level > lg->level)
+    if (!lg || level < HC_LOG_ERROR || level > lg->level)
         return;
     char line[1024];
     int n = snprintf(line, sizeof line, "%s: %s: ", lg->prefix, names[level]);
     if (n < 0 || (size_t)n >= sizeof line)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
     if (m < 0)
         return;
     size_t len = (size_t)n + (size_t)m;

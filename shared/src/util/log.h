@@ -3,7 +3,11 @@
 #ifndef HC_LOG_H
 #define HC_LOG_H
 
-enum hc_log_level { HC_LOG_ERROR = 0, HC_LOG_WARN, HC_LOG_INFO, HC_LOG_DEBUG };
+/* The levels (enum hc_log_level) are hsmcache.h's: plugins log through
+ * hc_ctx_log with the same ones. */
+#include <stdarg.h>
+
+#include "hsmcache.h"
 
 typedef struct hc_logger {
     char prefix[48];  /* "hsmcache[pdns]" */
@@ -12,5 +16,8 @@ typedef struct hc_logger {
 
 void hc_log(const hc_logger_t *lg, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same with a va_list (hc_ctx_log). */
+void hc_vlog(const hc_logger_t *lg, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif
