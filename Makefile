@@ -87,8 +87,26 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_FILE)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(LIB): $(CORE_OBJ)
-	$(CC) -shared -Wl,-soname,libhsmcache.so $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+# hsmcache.h is the boundary (README "Layout"). libhsmcache.so exports
+# exactly the calls hsmcache.h declares: the version script is generated
+# from the header, so the two cannot disagree (source_layers.sh compares
+# the exported symbols with the header's declarations). Who links what:
+# - plugins use hsmcache.h alone: the front modules' profiles, the OpenSSL
+#   provider, the SSH CA module and pdns-hsm (a PowerDNS tool built on the
+#   public calls, which links libhsmcache.so);
+# - the core product links the core's objects itself and may use its
+#   internals: the front modules and the provider (one library fewer to
+#   map in every short-lived host), hsmcache (the operator's tool for the
+#   core's own PIN store, caches, stats and shared tier) and hsmcached
+#   (the core served over a socket); as do the unit tests and test tools.
+LIB_MAP := $(BUILD)/libhsmcache.map
+$(LIB_MAP): shared/include/hsmcache.h
+	@mkdir -p $(dir $@)
+	{ echo '{ global:'; sed -n 's/^[A-Za-z_][A-Za-z0-9_ *]*[ *]\(hc_[a-z0-9_]*\)(.*/    \1;/p' $<; \
+	  echo '  local: *; };'; } > $@
+$(LIB): $(CORE_OBJ) $(LIB_MAP)
+	$(CC) -shared -Wl,-soname,libhsmcache.so -Wl,--version-script=$(LIB_MAP) $(LDFLAGS) \
+	    -o $@ $(CORE_OBJ) $(PKG_LIBS) -lpthread
 
 # The PKCS#11 front exports only C_GetFunctionList (and the 3.0 interface
 # calls); everything else stays inside.
@@ -122,15 +140,20 @@ $(PDNSHSM): $(PDNSHSM_OBJ) $(CMDLINE_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(PDNSHSM_OBJ) $(CMDLINE_OBJ) -L$(BUILD) -lhsmcache \
 	    $(shell pkg-config --libs libmariadb ldns 2>/dev/null) $(PKG_LIBS) -lpthread
 
-$(CLI): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(CLI_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) -lpthread
+# OpenSSH's key formats live with the SSH CA module (sshca-plugin/sshkey.h):
+# hsmcache prints CA keys with them, as hsmcached issues with them.
+SSHKEY_OBJ := $(BUILD)/obj/sshca-plugin/sshkey.o
+$(BUILD)/obj/shared/cli/%.o: CFLAGS += -Isshca-plugin
+$(CLI): $(CLI_OBJ) $(SSHKEY_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(SSHKEY_OBJ) $(CORE_OBJ) $(PKG_LIBS) -lpthread
 
 # hsmcached judges issue requests with the SSH CA module's own pure
-# parser and policy (sshca-plugin/keygen.h, policy.c): linked, not copied.
-SSHCA_PURE_OBJ := $(patsubst %,$(BUILD)/obj/sshca-plugin/%.o,keygen_argv validity certopts policy)
+# parser and policy (sshca-plugin/keygen.h, policy.c), and writes keys and
+# audit lines with its sshkey.c and jsonline.c: linked, not copied.
+SSHCA_PURE_OBJ := $(patsubst %,$(BUILD)/obj/sshca-plugin/%.o,keygen_argv validity certopts policy sshkey jsonline)
 $(BUILD)/obj/shared/agent/%.o: CFLAGS += -Ishared/agent -Isshca-plugin -Ishared/cli $(JSON_CFLAGS)
-$(AGENT): $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(CMDLINE_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(RPATH) -o $@ $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(CMDLINE_OBJ) -L$(BUILD) -lhsmcache $(PKG_LIBS) $(JSON_LIBS) -lpthread
+$(AGENT): $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(CMDLINE_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(SSHCA_PURE_OBJ) $(CMDLINE_OBJ) $(CORE_OBJ) $(PKG_LIBS) $(JSON_LIBS) -lpthread
 
 # The simulator's pass-through wrappers are generated from p11-kit's header.
 SIM_GEN  := $(BUILD)/tests/gen

@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "prov.h"
-#include "core/swcrypto.h"
 
 typedef struct hp_sig {
     hp_prov_t *prov;
@@ -355,7 +354,9 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
     } else if (s->key->type == EVP_PKEY_RSA) {
         mech.mechanism = CKM_RSA_PKCS;
         if (s->md) {
-            if (!(in_len = hc_digestinfo(s->md, tbs, tbslen, in)))
+            CK_RSA_PKCS_MGF_TYPE unused;
+            CK_MECHANISM_TYPE dm = EVP_MD_get_type(s->md) == NID_md5 ? CKM_MD5 : ckm_of(s->md, &unused);
+            if (!(in_len = hc_digest_info(dm, tbs, tbslen, in, sizeof in)))
                 return fail(s, "RSA PKCS#1 v1.5 with %s: no DigestInfo for it, or the input is not a %d-byte digest",
                             EVP_MD_get0_name(s->md), EVP_MD_get_size(s->md));
             data = in;

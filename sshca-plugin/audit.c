@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "../shared/agent/audit_fields.h"
-#include "util/jsonline.h"
+#include "jsonline.h"
 #include "sshca.h"
-#include "core/sshkey.h"
+#include "sshkey.h"
 
 /* A JSON string for `s` (null when NULL). Arguments come from the
  * command line and files, in any encoding: bytes that are not UTF-8 are

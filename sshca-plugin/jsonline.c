@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/jsonline.h"
+#include "jsonline.h"
 
 char *hc_json_escape_del(char *json)
 {

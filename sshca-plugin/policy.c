@@ -8,7 +8,7 @@
 
 #include "sshca.h"
 
-static bool listed(const hc_strlist_t *l, const char *name)
+static bool listed(const sshca_list_t *l, const char *name)
 {
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->items[i], name) == 0)
@@ -16,7 +16,7 @@ static bool listed(const hc_strlist_t *l, const char *name)
     return false;
 }
 
-static bool in_allowed_group(const hc_strlist_t *allowed, const sshca_caller_t *who)
+static bool in_allowed_group(const sshca_list_t *allowed, const sshca_caller_t *who)
 {
     for (size_t i = 0; i < who->ngroups; i++)
         if (listed(allowed, who->groups[i]))
@@ -36,7 +36,7 @@ static void human(unsigned long long s, char *out, size_t size)
 
 /* The host and the command line: ssh-keygen itself, a release we can
  * read, arguments it will certify with. */
-static const char *host_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
+static const char *host_check(const sshca_policy_t *cfg, const sshca_args_t *a,
                               char *why, size_t size)
 {
     if (a->is_agent_helper) {
@@ -65,7 +65,7 @@ static const char *host_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
     return NULL;
 }
 
-static const char *validity_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
+static const char *validity_check(const sshca_policy_t *cfg, const sshca_args_t *a,
                                   char *why, size_t size)
 {
     const sshca_request_t *r = &a->req;
@@ -115,10 +115,10 @@ static bool principal_matches(const char *pat, const char *name, const char *use
     return *name == '\0';
 }
 
-static const char *principals_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
+static const char *principals_check(const sshca_policy_t *cfg, const sshca_caller_t *who,
                                     const sshca_request_t *r, char *why, size_t size)
 {
-    const hc_strlist_t *l = &cfg->allowed_principals;
+    const sshca_list_t *l = &cfg->allowed_principals;
     if (!l->n)
         return NULL;
     if (r->nprincipals == 0) {
@@ -151,7 +151,7 @@ static bool same_options(const sshca_certopt_t *a, size_t na, const sshca_certop
     return true;
 }
 
-static const char *options_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *a,
+static const char *options_check(const sshca_policy_t *cfg, const sshca_args_t *a,
                                  char *why, size_t size)
 {
     const sshca_request_t *r = &a->req;
@@ -195,7 +195,7 @@ static const char *options_check(const hc_sshca_cfg_t *cfg, const sshca_args_t *
     return NULL;
 }
 
-const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
+const char *sshca_policy_check(const sshca_policy_t *cfg, const sshca_caller_t *who,
                                const sshca_args_t *a, char *why, size_t size)
 {
     const char *user = who->user[0] ? who->user : "?";

@@ -7,9 +7,8 @@
 #include <time.h>
 
 #include "../shared/front/front.h"
-#include "util/err.h"
 #include "sshca.h"
-#include "core/sshkey.h"
+#include "sshkey.h"
 
 static void add_visible(sshca_state_t *st, hc_obj_t obj)
 {
@@ -44,7 +43,7 @@ static void admit(sshca_state_t *st, hc_ctx_t *ctx, const char *uri)
     size_t n;
     hc_err_t err = { 0 };
     if (hc_find_uri(ctx, uri, &objs, &n, &err) != CKR_OK || n == 0) {
-        hc_log(&st->log, HC_LOG_ERROR, "[sshca] keys: %s: %s", uri,
+        hc_ctx_log(ctx, HC_LOG_ERROR, "[sshca] keys: %s: %s", uri,
                n == 0 && !err.msg[0] ? "matches no key" : err.msg);
         return;
     }
@@ -74,6 +73,27 @@ static void admit(sshca_state_t *st, hc_ctx_t *ctx, const char *uri)
     free(objs);
 }
 
+/* The [sshca] rules from the context's section (borrowed from it). */
+static CK_RV read_policy(hc_ctx_t *ctx, sshca_policy_t *p, hc_err_t *err)
+{
+    struct { const char *key; sshca_list_t *l; } lists[] = {
+        { "allowed-users", &p->allowed_users }, { "allowed-groups", &p->allowed_groups },
+        { "allowed-principals", &p->allowed_principals },
+        { "allowed-options", &p->allowed_options }, { "force-options", &p->force_options },
+    };
+    struct { const char *key; bool *b; } flags[] = {
+        { "require-validity", &p->require_validity },
+        { "require-principals", &p->require_principals },
+        { "host-certs", &p->host_certs }, { "allow-agent", &p->allow_agent },
+    };
+    CK_RV rv = hc_setting_number(ctx, "max-validity", &p->max_validity_s, err);
+    for (size_t i = 0; rv == CKR_OK && i < sizeof lists / sizeof lists[0]; i++)
+        rv = hc_setting_list(ctx, lists[i].key, &lists[i].l->items, &lists[i].l->n, err);
+    for (size_t i = 0; rv == CKR_OK && i < sizeof flags / sizeof flags[0]; i++)
+        rv = hc_setting_bool(ctx, flags[i].key, flags[i].b, err);
+    return rv;
+}
+
 static void sshca_fini(void *state)
 {
     sshca_state_t *st = state;
@@ -85,7 +105,6 @@ static void sshca_fini(void *state)
     free(st->visible);
     sshca_args_free(&st->args);
     sshca_caller_free(&st->caller);
-    hc_config_free(st->cfg);
     pthread_mutex_destroy(&st->lock);
     free(st);
 }
@@ -96,28 +115,30 @@ static CK_RV sshca_init(hc_ctx_t *ctx, void **state)
     if (!st)
         return CKR_HOST_MEMORY;
     pthread_mutex_init(&st->lock, NULL);
-    snprintf(st->log.prefix, sizeof st->log.prefix, "hsmcache[sshca]");
-    st->log.level = HC_LOG_WARN;
     hc_err_t err = { 0 };
-    if (hc_config_load(hc_config_path(ctx), &st->cfg, &err) != CKR_OK) {
-        hc_log(&st->log, HC_LOG_ERROR, "%s", err.msg);
+    const char *const *keys = NULL;
+    size_t nkeys = 0;
+    if (read_policy(ctx, &st->policy, &err) != CKR_OK ||
+        hc_setting_text(ctx, "audit-log", &st->audit_log, &err) != CKR_OK ||
+        hc_setting_list(ctx, "keys", &keys, &nkeys, &err) != CKR_OK) {
+        hc_ctx_log(ctx, HC_LOG_ERROR, "%s", err.msg);
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
-    if (st->cfg->sshca.keys.n == 0) {
-        hc_log(&st->log, HC_LOG_ERROR, "%s: [sshca] keys is empty: name the CA "
-               "keys by pkcs11: URI", st->cfg->path);
+    if (nkeys == 0) {
+        hc_ctx_log(ctx, HC_LOG_ERROR, "%s: [sshca] keys is empty: name the CA "
+               "keys by pkcs11: URI", hc_config_path(ctx));
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
     if (sshca_args_read_self(&st->args) != 0 || sshca_caller_self(&st->caller) != 0) {
-        hc_log(&st->log, HC_LOG_ERROR, "cannot read this process's command line, "
+        hc_ctx_log(ctx, HC_LOG_ERROR, "cannot read this process's command line, "
                "binary or user from /proc and the user database");
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
-    for (size_t i = 0; i < st->cfg->sshca.keys.n; i++)
-        admit(st, ctx, st->cfg->sshca.keys.items[i]);
+    for (size_t i = 0; i < nkeys; i++)
+        admit(st, ctx, keys[i]);
     *state = st;
     return CKR_OK;
 }
@@ -138,7 +159,6 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
 {
     (void)msg;
     sshca_state_t *st = state;
-    const hc_sshca_cfg_t *cfg = &st->cfg->sshca;
     pthread_mutex_lock(&st->lock);
     size_t attempt = st->attempts++;
     pthread_mutex_unlock(&st->lock);
@@ -150,7 +170,7 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
         return hc_err(err, CKR_KEY_HANDLE_INVALID, "not one of the [sshca] keys");
 
     char why[512], result[600];
-    const char *rule = sshca_policy_check(cfg, &st->caller, &st->args, why, sizeof why);
+    const char *rule = sshca_policy_check(&st->policy, &st->caller, &st->args, why, sizeof why);
     /* one signature per key file, in order: more than the files given
      * is not ssh-keygen certifying them */
     if (!rule && st->args.is_keygen && attempt >= st->args.req.nfiles) {
@@ -159,18 +179,18 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
         rule = "arguments";
     }
     if (rule) {
-        hc_log(&st->log, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
+        hc_ctx_log(ctx, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
         snprintf(result, sizeof result, "refused: %s", rule);
         if (sshca_audit(ctx, &st->caller, &st->args, ca, attempt, result) != 0)
-            hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s", cfg->audit_log,
+            hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s", st->audit_log,
                    strerror(errno));
         return hc_err(err, CKR_FUNCTION_REJECTED, "refused by rule %s", rule);
     }
     /* No signature without an audit record: check before signing, and
      * withhold the signature if the record cannot be written after. */
-    if (!hc_via_agent(ctx) && sshca_audit_writable(cfg->audit_log) != 0) {
-        hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s; not signing without "
-               "an audit record", cfg->audit_log, strerror(errno));
+    if (!hc_via_agent(ctx) && sshca_audit_writable(st->audit_log) != 0) {
+        hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s; not signing without "
+               "an audit record", st->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit log unavailable");
     }
     CK_RV rv = hc_sign(ctx, key, mech, data, len, sig, sig_len, err);
@@ -178,8 +198,8 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s",
              hc_rv_name(rv, b));
     if (sshca_audit(ctx, &st->caller, &st->args, ca, attempt, result) != 0 && rv == CKR_OK) {
-        hc_log(&st->log, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
-               cfg->audit_log, strerror(errno));
+        hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
+               st->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit record not written");
     }
     return rv;

@@ -14,15 +14,14 @@
 #ifndef SSHCA_H
 #define SSHCA_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <time.h>
 
-#include "config.h"
 #include "keygen.h"
 #include "hsmcache.h"
-#include "util/log.h"
 
 /* The process the module is loaded in, and what its command line asks
  * (host.c). */
@@ -42,6 +41,32 @@ typedef struct sshca_args {
     sshca_request_t req;
 } sshca_args_t;
 
+/* A list of names from the config; borrowed. */
+typedef struct sshca_list {
+    const char *const *items;
+    size_t n;
+} sshca_list_t;
+
+/* The signing rules: [sshca]'s (the module reads them from its context's
+ * section, hsmcache.h hc_setting_*), or for hsmcached a [client]'s issue
+ * keys in their place. Lists borrowed from their owner. */
+typedef struct sshca_policy {
+    bool require_validity;      /* -V must be given */
+    long long max_validity_s;   /* 0: no limit */
+    bool require_principals;    /* -n must be given */
+    sshca_list_t allowed_users; /* calling user names; empty: anyone */
+    sshca_list_t allowed_groups;
+    bool host_certs;            /* -h allowed */
+    bool allow_agent;           /* signing from ssh-agent's helper */
+    /* Each principal must be one of these ("%u": the caller's own user
+     * name); empty: any. */
+    sshca_list_t allowed_principals;
+    /* The -O option names a caller may give (before any '='); empty: any. */
+    sshca_list_t allowed_options;
+    /* -O options every certificate gets, after the caller's. */
+    sshca_list_t force_options;
+} sshca_policy_t;
+
 /* Who runs it, for allowed-users / allowed-groups. */
 typedef struct sshca_caller {
     unsigned uid;
@@ -57,8 +82,8 @@ typedef struct sshca_key {
 } sshca_key_t;
 
 typedef struct sshca_state {
-    hc_config_t *cfg;
-    hc_logger_t log;
+    sshca_policy_t policy;      /* from the context's [sshca] section */
+    const char *audit_log;      /* [sshca] audit-log, the context's */
     hc_obj_t *visible;
     size_t nvisible;
     sshca_key_t *keys;
@@ -96,7 +121,7 @@ void sshca_caller_free(sshca_caller_t *c);
  * by name), force-options (the certificate's options must be what they
  * are with force-options added after the caller's), max-validity /
  * require-validity. Pure (reads only its arguments): thread-safe. */
-const char *sshca_policy_check(const hc_sshca_cfg_t *cfg, const sshca_caller_t *who,
+const char *sshca_policy_check(const sshca_policy_t *cfg, const sshca_caller_t *who,
                                const sshca_args_t *a, char *why, size_t size);
 
 /* audit.c: one JSON line for the [sshca] audit log, appended through

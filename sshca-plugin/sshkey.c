@@ -1,5 +1,5 @@
 /* sshkey.c: SPKI -> OpenSSH public key blob, line and fingerprint. */
-#include "core/sshkey.h"
+#include "sshkey.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/swcrypto.h"
+#include "hsmcache.h"
 
 struct buf {
     unsigned char *p;
@@ -170,7 +170,9 @@ char *hc_ssh_pubkey_line(const unsigned char *spki, size_t spki_len,
 char *hc_ssh_fingerprint(const unsigned char *blob, size_t len)
 {
     unsigned char h[32];
-    hc_sha256(blob, len, h);
+    size_t hl = sizeof h;
+    if (hc_digest(CKM_SHA256, blob, len, h, &hl) != CKR_OK)
+        return NULL;
     char *b64 = base64(h, sizeof h, false), *out = NULL;
     if (b64 && asprintf(&out, "SHA256:%s", b64) < 0)
         out = NULL;

@@ -2,6 +2,7 @@
  * sshkey.h: public keys in OpenSSH's formats (RFC 4253/5656/8709 wire
  * blobs, "type base64 comment" lines, SHA256 fingerprints), built from
  * DER SubjectPublicKeyInfo. Thread-safe; results are malloc'ed.
+ * SSH's business, so the SSH CA module's: hsmcache and hsmcached link it.
  */
 #ifndef HC_SSHKEY_H
 #define HC_SSHKEY_H

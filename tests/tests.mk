@@ -2,20 +2,22 @@
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 # Helper programs the tests run (tests/tools): each is built into
-# $(BUILD)/tests/NAME; mktoken alone does not link libhsmcache.
+# $(BUILD)/tests/NAME; mktoken alone does not link the core.
 MKTOKEN    := $(BUILD)/tests/mktoken
 TOOL_SRC   := $(filter-out tests/tools/mktoken.c,$(wildcard tests/tools/*.c))
 TOOL_BIN   := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tests/%)
-TEST_LIBS  := -L$(BUILD) -lhsmcache $(PKG_LIBS) -lcmocka -lpthread -ldl
+# They test the core's parts, not only hsmcache.h: linked with its objects
+# (libhsmcache.so exports hsmcache.h's calls alone).
+TEST_LIBS  = $(CORE_OBJ) $(PKG_LIBS) -lcmocka -lpthread -ldl
 
 tests-build: $(UNIT_BIN) $(TOOL_BIN) $(MKTOKEN)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/../..' -o $@ $< $(TEST_LIBS)
 
-$(BUILD)/tests/%: tests/tools/%.c $(LIB)
+$(BUILD)/tests/%: tests/tools/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CC  $<"
 	@$(CC) $(CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -Wl,-rpath,'$$ORIGIN/..' -o $@ $< $(TEST_LIBS)
@@ -95,8 +97,8 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	    -Ishared/include -Ishared/src $(PKG_CFLAGS) -o $@ $< $(CORE_SRC) $(PKG_LIBS) -lpthread \
 	    $(FUZZ_EXTRA)
 # The agent's audit record check (it includes shared/agent/audit_record.c).
-build-fuzz/fuzz_audit_record: shared/agent/audit_record.c
-build-fuzz/fuzz_audit_record: FUZZ_EXTRA = -Ishared/agent $(JSON_CFLAGS) $(JSON_LIBS)
+build-fuzz/fuzz_audit_record: shared/agent/audit_record.c sshca-plugin/jsonline.c
+build-fuzz/fuzz_audit_record: FUZZ_EXTRA = -Ishared/agent -Isshca-plugin sshca-plugin/jsonline.c $(JSON_CFLAGS) $(JSON_LIBS)
 
 fuzz:
 	@$(MAKE) --no-print-directory deps

@@ -9,15 +9,13 @@
  * finds the PINs already stored (equal: fine) and the rows either still
  * holding their PINs (migrated now) or already migrated (nothing to do).
  */
-#include <openssl/crypto.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "pdnshsm.h"
-#include "core/pinstore.h"
 
 struct move {
     key_row_t *row;
@@ -26,35 +24,34 @@ struct move {
 };
 
 /* Stores the PIN for `token` unless the same PIN is stored already. */
-static int store_pin(const hc_config_t *cfg, const char *token, const char *pin)
+static int store_pin(hc_ctx_t *ctx, const char *token, const char *pin)
 {
-    hc_pin_t have;
     hc_err_t err = { 0 };
-    CK_RV rv = hc_pin_read(cfg->pin_store, token, &have, NULL, &err);
-    if (rv == CKR_OK) {
-        bool same = have.len == strlen(pin) && CRYPTO_memcmp(have.bytes, pin, have.len) == 0;
-        hc_pin_wipe(&have);
-        if (same)
-            return 0;
+    bool written = false;
+    long tok = hc_token_index(ctx, token);
+    char file[PATH_MAX + 80];
+    if (tok < 0 || hc_token_pin_file(ctx, (size_t)tok, file, sizeof file, &err) != CKR_OK) {
+        pdns_hsm_error("token %s: %s", token, tok < 0 ? "not in the config" : err.msg);
+        return -1;
+    }
+    CK_RV rv = hc_token_pin_store(ctx, (size_t)tok, (const unsigned char *)pin, strlen(pin),
+                                  &written, &err);
+    if (rv == CKR_PIN_INVALID) {
         pdns_hsm_error("token %s: the PIN store already holds a different PIN "
-                       "(%s/%s) than the database rows; nothing was changed. "
-                       "Check which is right, fix one, and run again", token,
-                       cfg->pin_store, token);
+                       "(%s) than the database rows; nothing was changed. "
+                       "Check which is right, fix one, and run again", token, file);
         return -1;
     }
-    if (rv != CKR_USER_PIN_NOT_INITIALIZED) {
+    if (rv != CKR_OK) {
         pdns_hsm_error("%s", err.msg);
         return -1;
     }
-    if (hc_pin_write(cfg->pin_store, token, (const unsigned char *)pin, strlen(pin), &err) != CKR_OK) {
-        pdns_hsm_error("%s", err.msg);
-        return -1;
-    }
-    printf("stored the PIN of token %s in %s/%s\n", token, cfg->pin_store, token);
+    if (written)
+        printf("stored the PIN of token %s in %s\n", token, file);
     return 0;
 }
 
-static int apply(const hc_config_t *cfg, db_t *db, struct move *m, size_t n)
+static int apply(hc_ctx_t *ctx, db_t *db, struct move *m, size_t n)
 {
     /* 1. Rows of one token must agree on its PIN. */
     for (size_t i = 0; i < n; i++)
@@ -66,7 +63,7 @@ static int apply(const hc_config_t *cfg, db_t *db, struct move *m, size_t n)
             }
     /* 2. PINs durable in the store, before any row changes. */
     for (size_t i = 0; i < n; i++)
-        if (store_pin(cfg, m[i].token, m[i].row->pin) != 0)
+        if (store_pin(ctx, m[i].token, m[i].row->pin) != 0)
             return 1;
     /* A test hook: die here, between the store and the rows. */
     if (secure_getenv("PDNS_HSM_TEST_CRASH_AFTER_STORE"))
@@ -96,10 +93,8 @@ int cmd_migrate(struct pdns_hsm *h)
 {
     char err[512];
     hc_ctx_t *ctx = NULL;
-    hc_config_t *cfg = NULL;
     hc_err_t herr = { 0 };
-    if (hc_open(HC_PROFILE_CLI, h->hsmcache_conf, &ctx, &herr) != CKR_OK ||
-        hc_config_load(hc_config_path(ctx), &cfg, &herr) != CKR_OK) {
+    if (hc_open(HC_PROFILE_CLI, h->hsmcache_conf, &ctx, &herr) != CKR_OK) {
         pdns_hsm_error("%s", herr.msg);
         hc_close(ctx);
         return 2;
@@ -109,7 +104,6 @@ int cmd_migrate(struct pdns_hsm *h)
     size_t n = 0;
     if (!db || db_key_rows(db, NULL, &rows, &n, err, sizeof err) != 0) {
         pdns_hsm_error("%s", err);
-        hc_config_free(cfg);
         hc_close(ctx);
         db_close(db);
         return 2;
@@ -125,7 +119,7 @@ int cmd_migrate(struct pdns_hsm *h)
         if (!token) {
             printf("%s key %u: no hsmcache token for module %s, token label '%s'. "
                    "Add to %s:\n  [token %s]\n  module = %s\n  label = %s\n", r->zone,
-                   r->id, r->engine, r->slot, cfg->path,
+                   r->id, r->engine, r->slot, hc_config_path(ctx),
                    hc_valid_token_name(r->slot) ? r->slot : "NAME", r->engine, r->slot);
             status = 1;
             continue;
@@ -133,9 +127,11 @@ int cmd_migrate(struct pdns_hsm *h)
         m[nm].row = r;
         m[nm].token = token;
         m[nm].content = key_row_rewrite(r, h->engine, token);
-        printf("%s key %u (%s, label %s): PIN -> %s/%s; row -> Engine: %s, "
+        char file[PATH_MAX + 80] = "";
+        hc_token_pin_file(ctx, (size_t)hc_token_index(ctx, token), file, sizeof file, NULL);
+        printf("%s key %u (%s, label %s): PIN -> %s; row -> Engine: %s, "
                "Slot: %s, PIN: (empty)\n", r->zone, r->id, r->flags == 257 ? "KSK" : "ZSK",
-               r->label, cfg->pin_store, token, h->engine, token);
+               r->label, file, h->engine, token);
         nm++;
     }
     if (nm == 0 && status == 0)
@@ -143,7 +139,7 @@ int cmd_migrate(struct pdns_hsm *h)
     else if (!h->apply)
         printf("dry run: nothing changed (run with --apply)\n");
     else if (status == 0)
-        status = apply(cfg, db, m, nm);
+        status = apply(ctx, db, m, nm);
     else
         printf("nothing changed: add the missing [token] sections first\n");
     for (size_t i = 0; i < nm; i++)
@@ -151,7 +147,6 @@ int cmd_migrate(struct pdns_hsm *h)
     free(m);
     rows_free(rows, n);
     db_close(db);
-    hc_config_free(cfg);
     hc_close(ctx);
     return status;
 }

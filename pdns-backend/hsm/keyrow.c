@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/module.h"
 #include "pdnshsm.h"
 
 static void field(const char *content, const char *name, char *out, size_t size)

@@ -10,7 +10,7 @@
 #include "audit_fields.h"
 #include "audit_record.h"
 #include "util/err.h"
-#include "util/jsonline.h"
+#include "jsonline.h"
 #include "transport.h"
 
 struct agent_audit {

@@ -22,7 +22,7 @@
 #include "issue.h"
 #include "sshca.h"
 #include "sshcert.h"
-#include "core/sshkey.h"
+#include "sshkey.h"
 #include "transport.h"
 
 #define MAX_OPTS 64           /* option pairs in one request */
@@ -262,6 +262,26 @@ static void free_caller(sshca_caller_t *c)
     free(c->groups);
 }
 
+/* The SSH CA module's policy type, judged by its policy.c, over the
+ * config's lists (borrowed). */
+static sshca_list_t list_of(const hc_strlist_t *l)
+{
+    return (sshca_list_t){ (const char *const *)l->items, l->n };
+}
+
+static sshca_policy_t policy_of(const hc_sshca_cfg_t *c)
+{
+    return (sshca_policy_t){
+        .require_validity = c->require_validity, .max_validity_s = c->max_validity_s,
+        .require_principals = c->require_principals, .host_certs = c->host_certs,
+        .allow_agent = c->allow_agent, .allowed_users = list_of(&c->allowed_users),
+        .allowed_groups = list_of(&c->allowed_groups),
+        .allowed_principals = list_of(&c->allowed_principals),
+        .allowed_options = list_of(&c->allowed_options),
+        .force_options = list_of(&c->force_options),
+    };
+}
+
 CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct ucred *cred,
                   const unsigned char *opts, size_t opts_len, const unsigned char *pubkey,
                   size_t pubkey_len, char **cert, uint64_t *serial, hc_err_t *err)
@@ -328,7 +348,8 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
             rule = "arguments";
             snprintf(why, sizeof why, "%s", a.parse_why);
         } else {
-            rule = sshca_policy_check(&policy, &who, &a, why, sizeof why);
+            sshca_policy_t rules_now = policy_of(&policy);
+            rule = sshca_policy_check(&rules_now, &who, &a, why, sizeof why);
         }
         if (rule) {
             snprintf(result, sizeof result, "refused: %s", rule);

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "config.h"
-#include "core/sshkey.h"
+#include "sshkey.h"
 
 /* Prints the public key line of every key `uri` names; returns how many. */
 static int print_keys(hc_ctx_t *ctx, const char *uri, char ***seen, size_t *nseen)

@@ -22,7 +22,7 @@
 #include "util/appendlog.h"
 #include "cli.h"
 #include "config.h"
-#include "core/sshkey.h"
+#include "sshkey.h"
 
 #define REVOKED_FILE "sshca-revoked"
 #define KEYGEN "/usr/bin/ssh-keygen"

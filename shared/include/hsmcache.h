@@ -310,6 +310,22 @@ size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash,
 CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data,
                 size_t len, unsigned char *out, size_t *out_len);
 
+/* A lease over the fleet of servers sharing [shared-cache]'s database,
+ * for work one of them should do at a time (the presigner: one node per
+ * token): a row in its table hsmcache_leases taken by a conditional
+ * INSERT on the primary, expiring by the database's clock (no GET_LOCK:
+ * Galera- and replication-safe). seconds > 0 takes or renews lease
+ * `name` ([A-Za-z0-9._:-], up to 96 characters) for this process for that
+ * long; 0 gives it back. Either first writes the signatures this process
+ * queued for the shared tier (up to 2 s), so that whoever holds the lease
+ * next finds them. *held: whether this process holds it now. Without a
+ * shared tier (no [shared-cache], or through hsmcached) every caller
+ * holds every lease: a fleet of one. On a database error err says which
+ * and *held is false. May wait on the database (a few seconds at most):
+ * never on a query path. Thread-safe. */
+CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds,
+                     bool *held, hc_err_t *err);
+
 #ifdef __cplusplus
 }
 #endif

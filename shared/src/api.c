@@ -544,6 +544,16 @@ CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
     return ctx->ops->sign(ctx->impl, key, mech, data, len, opts, sig, sig_len, err);
 }
 
+CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds, bool *held,
+                     hc_err_t *err)
+{
+    if (!ctx->ops->fleet_lease) {
+        *held = seconds > 0;
+        return CKR_OK;
+    }
+    return ctx->ops->fleet_lease(ctx->impl, name, seconds, held, err);
+}
+
 CK_RV hc_cache_purge(hc_ctx_t *ctx, size_t *dropped, hc_err_t *err)
 {
     size_t n = 0;

@@ -39,6 +39,9 @@ typedef struct hc_ops {
     CK_RV (*signature_length)(void *impl, hc_obj_t obj, size_t *len, hc_err_t *err);
     CK_RV (*sign)(void *impl, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, hc_sign_opts_t *opts, unsigned char *sig, size_t *sig_len, hc_err_t *err);
     CK_RV (*cache_purge)(void *impl, size_t *dropped, hc_err_t *err);
+    /* hc_fleet_lease; NULL when the transport has no shared tier (every
+     * lease held: a fleet of one). */
+    CK_RV (*fleet_lease)(void *impl, const char *name, unsigned seconds, bool *held, hc_err_t *err);
     CK_RV (*verify)(void *impl, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data, size_t len, const unsigned char *sig, size_t sig_len, hc_err_t *err);
     CK_RV (*crypt)(void *impl, bool encrypt, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err);
     CK_RV (*generate_key_pair)(void *impl, size_t tok, const CK_MECHANISM *mech, const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub, const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);

@@ -10,6 +10,7 @@
 
 #include "util/appendlog.h"
 #include "core/core.h"
+#include "core/fleet.h"
 #include "core/group.h"
 #include "util/err.h"
 #include "transport.h"
@@ -255,6 +256,7 @@ static const hc_ops_t embedded_ops = {
     .signature_length = hc_core_signature_length,
     .sign = hc_core_sign,
     .cache_purge = hc_core_cache_purge,
+    .fleet_lease = hc_core_fleet_lease,
     .verify = hc_core_verify,
     .crypt = hc_core_crypt,
     .generate_key_pair = hc_core_generate_key_pair,

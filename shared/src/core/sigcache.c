@@ -269,6 +269,11 @@ void hc_sigcache_set_shared(hc_sigcache_t *c, hc_sharedtier_t *t)
     c->shared = t;
 }
 
+hc_sharedtier_t *hc_sigcache_shared(const hc_sigcache_t *c)
+{
+    return c->shared;
+}
+
 bool hc_sigcache_has_disk(const hc_sigcache_t *c)
 {
     return c && c->env;

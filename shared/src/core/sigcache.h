@@ -51,6 +51,8 @@ void hc_sigcache_free(hc_sigcache_t *c);
  * (freed with it). Call once, before the cache is used by other threads;
  * NULL is ignored. */
 void hc_sigcache_set_shared(hc_sigcache_t *c, hc_sharedtier_t *t);
+/* The shared tier, or NULL (none configured, or it could not start). */
+hc_sharedtier_t *hc_sigcache_shared(const hc_sigcache_t *c);
 bool hc_sigcache_has_disk(const hc_sigcache_t *c);
 
 void hc_sigcache_key(const unsigned char spki_hash[32],
