@@ -304,28 +304,29 @@ static bool lookup_gid(const char *v, unsigned *gid)
     return parse_id(v, gid);
 }
 
+/* A user or group (name or number) into `dst`; `given` records it was. */
+static bool id_value(parse_t *p, const struct key *k, const char *v, void *dst, bool user,
+                     bool *given)
+{
+    if (!(user ? lookup_uid(v, dst) : lookup_gid(v, dst)))
+        return hc_cfg_fail(p, k->name, "no %s '%s'", user ? "user" : "group", v);
+    *given = true;
+    return true;
+}
+
 static bool p_client_uid(parse_t *p, const struct key *k, const char *v, void *dst)
 {
-    if (!lookup_uid(v, dst))
-        return hc_cfg_fail(p, k->name, "no user '%s'", v);
-    p->cur_client->has_uid = true;
-    return true;
+    return id_value(p, k, v, dst, true, &p->cur_client->has_uid);
 }
 
 static bool p_client_group(parse_t *p, const struct key *k, const char *v, void *dst)
 {
-    if (!lookup_gid(v, dst))
-        return hc_cfg_fail(p, k->name, "no group '%s'", v);
-    p->cur_client->has_group = true;
-    return true;
+    return id_value(p, k, v, dst, false, &p->cur_client->has_group);
 }
 
 static bool p_socket_group(parse_t *p, const struct key *k, const char *v, void *dst)
 {
-    if (!lookup_gid(v, dst))
-        return hc_cfg_fail(p, k->name, "no group '%s'", v);
-    p->cfg->agent.has_group = true;
-    return true;
+    return id_value(p, k, v, dst, false, &p->cfg->agent.has_group);
 }
 
 static bool p_ops(parse_t *p, const struct key *k, const char *v, void *dst)
