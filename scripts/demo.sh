@@ -91,30 +91,16 @@ echo "-- the audit log:"
 cat "$RUN/sshca-audit.log"
 
 step "Logging in to sshd (127.0.0.1) with that certificate"
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$RUN/host_key"
+. "$TOP/scripts/lib/sshd.sh"
+HC_PIDS=""
+trap 'kill $HC_PIDS 2>/dev/null || true' EXIT # sshd, should the login fail
 port=$((30000 + RANDOM % 10000))
-cat > "$RUN/sshd_config" <<EOC
-Port $port
-ListenAddress 127.0.0.1
-HostKey $RUN/host_key
-PidFile $RUN/sshd.pid
-TrustedUserCAKeys $RUN/ca.pub
-AuthorizedKeysFile none
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-EOC
-/usr/sbin/sshd -D -e -f "$RUN/sshd_config" 2> "$RUN/sshd.log" &
-sshd_pid=$!
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-ssh -F /dev/null -p "$port" -i "$RUN/id_demo" -o CertificateFile="$RUN/id_demo-cert.pub" \
-    -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR root@127.0.0.1 \
+sshd_start "$RUN" sshd "$port" "TrustedUserCAKeys $RUN/ca.pub"
+sshd_login "$port" "$RUN/id_demo" root "" \
     'echo "logged in as $(id -un) with an hsmcache-signed certificate"'
-kill "$sshd_pid"
-wait "$sshd_pid" 2>/dev/null || true
-sshd_pid=""
+kill "$SSHD_PID"
+wait "$SSHD_PID" 2>/dev/null || true
+HC_PIDS=""
 grep -o 'Accepted publickey .* CA ECDSA [^ ]*' "$RUN/sshd.log" || true
 
 step "Certificates from hsmcached: an ordinary user gets one for themselves, not for root"
@@ -173,7 +159,7 @@ wait "$agent_pid" 2>/dev/null || true
 step "PowerDNS: a zone signed through hsmcache, no PIN in the database"
 T=$RUN/pdns
 mkdir -p "$T"
-HC_PIDS="$sshd_pid" HC_MODULE_FILES=""
+HC_MODULE_FILES=""
 . "$TOP/scripts/lib/pdns-local.sh"
 trap 'kill $HC_PIDS 2>/dev/null || true; rm -f $HC_MODULE_FILES' EXIT
 # PowerDNS finds Engine: modules through p11-kit's system files only;

@@ -77,8 +77,7 @@ if ! id "$USER_NAME" >/dev/null 2>&1; then
     useradd -m -s /bin/sh "$USER_NAME" && ADDED_USER=1
 fi
 usermod -p '*' "$USER_NAME" # no password, but not a locked account
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
+sshd_host_key "$T" # made first: host-ca certifies it below
 cat "$T/ca-p256.pub" "$T/ca-p384.pub" "$T/ca-rsa.pub" > "$T/user_cas"
 # sign CA ARGS...: ssh-keygen -s CA -D module; its output in sign.out, and
 # kept in sign.all (searched for the PIN at the end).
@@ -94,11 +93,8 @@ audited "host certificate" 1 signed
 PORT=$((20000 + $$ % 20000))
 start_sshd sshd "$PORT" "HostCertificate $T/host_key-cert.pub" "TrustedUserCAKeys $T/user_cas"
 echo "@cert-authority * $(cat "$T/host-ca.pub")" > "$T/known_hosts"
-login() { # KEY: logs in as $USER_NAME with KEY and KEY-cert.pub
-    ssh -F /dev/null -p "$PORT" -i "$1" -o CertificateFile="$1-cert.pub" \
-        -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes \
-        -o UserKnownHostsFile="$T/known_hosts" -o ConnectTimeout=5 \
-        "$USER_NAME@127.0.0.1" echo logged-in 2>"$T/ssh.err"
+login() { # KEY: logs in as $USER_NAME with KEY and KEY-cert.pub, host checked
+    sshd_login "$PORT" "$1" "$USER_NAME" "$T/known_hosts" echo logged-in 2>"$T/ssh.err"
 }
 # sshd_mark, then sshd_since: what sshd logged in between.
 sshd_mark() { SSHD_SEEN=$(wc -l < "$T/sshd.log"); }

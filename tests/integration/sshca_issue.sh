@@ -94,15 +94,10 @@ contains "... and its fingerprint" "$line" \
     "\"public_key_fingerprint\":\"$(ssh-keygen -l -f "$A/k.pub" | awk '{print $2}')\","
 
 # sshd trusting the CA, on a private port.
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_key"
 PORT=$((20000 + ($$ + 7) % 20000))
 start_sshd sshd "$PORT" "TrustedUserCAKeys $T/ca.pub"
 login() { # KEY USER: logs in as USER with KEY and KEY-cert.pub
-    ssh -F /dev/null -p "$PORT" -i "$1" -o CertificateFile="$1-cert.pub" \
-        -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no \
-        -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 \
-        "$2@127.0.0.1" echo logged-in < /dev/null 2> "$T/ssh.err"
+    sshd_login "$PORT" "$1" "$2" "" echo logged-in < /dev/null 2> "$T/ssh.err"
 }
 equals "sshd accepts the issued certificate" "$(login "$A/k" hc-is-a)" "logged-in"
 # the control for the login: the same key without its certificate

@@ -1,22 +1,9 @@
-# tests/lib/sshd.sh: one sshd for the SSH CA tests. Source after env.sh.
+# tests/lib/sshd.sh: the SSH CA tests' sshd, the one `make demo` uses too
+# (scripts/lib/sshd.sh: sshd_host_key, sshd_start, sshd_login). Source
+# after env.sh.
 #   start_sshd NAME PORT LINE...
-#       an sshd on 127.0.0.1:PORT with $T/NAME_config (host key
-#       $T/host_key, no password, no keyboard-interactive, no PAM, no
-#       authorized_keys: only certificates let anyone in) plus LINE...
-#       (TrustedUserCAKeys, HostCertificate, RevokedKeys ...); its log in
-#       $T/NAME.log, its pid added to HC_PIDS; returns once it listens.
-start_sshd() {
-    local name=$1 port=$2 line
-    shift 2
-    mkdir -p /run/sshd
-    {
-        printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s/host_key\n' "$port" "$T"
-        printf 'PidFile %s/%s.pid\nAuthorizedKeysFile none\n' "$T" "$name"
-        printf 'PasswordAuthentication no\nKbdInteractiveAuthentication no\n'
-        printf 'UsePAM no\nStrictModes no\n'
-        for line in "$@"; do printf '%s\n' "$line"; done
-    } > "$T/${name}_config"
-    /usr/sbin/sshd -D -e -f "$T/${name}_config" 2> "$T/$name.log" &
-    HC_PIDS="${HC_PIDS:-} $!"
-    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-}
+#       sshd_start in the test's $T: host key $T/host_key, config
+#       $T/NAME_config, log $T/NAME.log, pid added to HC_PIDS (killed by
+#       hc_cleanup); returns once it listens.
+. "$TOP/scripts/lib/sshd.sh"
+start_sshd() { sshd_start "$T" "$@"; }
