@@ -1,5 +1,8 @@
 /*
- * hsmcache.h: the core's call interface, used by every plugin and the CLI.
+ * hsmcache.h: the core's call interface, and its boundary: libhsmcache.so
+ * exports exactly the calls declared here (a version script generated
+ * from this file), and plugins include no other header of the core
+ * (tests/integration/source_layers.sh checks both).
  *
  * A plugin never talks to a PKCS#11 module itself: it opens one context
  * (hc_open) for its profile and turns its host's requests into the calls
@@ -245,7 +248,8 @@ const char *hc_state_dir(const hc_ctx_t *ctx);
  * up to 7 characters, "" for none. One group per context, at most
  * HC_PLUGIN_STATS values; CKR_ARGUMENTS_BAD otherwise, err naming what.
  * The handle belongs to the context (valid until hc_close). When several
- * live processes show the same group, one process's values are printed.
+ * live processes show the same group, one process's values are printed;
+ * a context served by hsmcached keeps them in this process's memory only.
  * hc_stat_set/add/show are lock-free and thread-safe, and do nothing
  * with a NULL handle or an index past the group's values. */
 #define HC_PLUGIN_STATS 16
