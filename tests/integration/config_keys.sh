@@ -3,7 +3,8 @@
 # parser's own table of keys (shared/src/config_keys.c: section, key,
 # parser, default, meaning), so README cannot list a key the parser does
 # not take, miss one it takes, or show another default. After changing
-# a key: scripts/config-doc.sh rewrites README's table. (That each row's
+# a key: scripts/config-doc.sh rewrites README's table. And hsmcache.conf(5)
+# describes every key it lists (by name, as *key*). (That each row's
 # default and section are real is test_config's `doc_rows_parse`.)
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
@@ -25,4 +26,12 @@ if diff -u "$T/readme.md" "$T/keys.md" > "$T/diff"; then
 else
     not_ok "README's configuration table differs from hsmcache config-keys (run scripts/config-doc.sh): $(head -c 2000 "$T/diff")"
 fi
+
+# hsmcache.conf(5): every key by name.
+missing=""
+while IFS= read -r cell; do
+    key=${cell##* }
+    grep -qF "*$key*" "$TOP/man/hsmcache.conf.5.scd" || missing="$missing ${cell}"
+done < <(grep '^| `\[' "$T/keys.md" | awk -F'`' '{ print $2 }')
+equals "hsmcache.conf(5) describes every key of hsmcache config-keys (missing:$missing)" "$missing" ""
 done_testing
