@@ -11,15 +11,44 @@
 
 #include "core/group.h"
 #include "core/keycopy.h"
+#include "core/watchdog.h"
 #include "util/err.h"
 
 #define RETRY_FIRST_MS 500u
 #define RETRY_MAX_MS 10000u
 
+/* 0 is "no limit": the larger. */
+static unsigned shorter(long long a, long long b)
+{
+    if (a <= 0)
+        return (unsigned)(b > 0 ? b : 0);
+    return (unsigned)(b > 0 && b < a ? b : a);
+}
+
+/* Every call of a member is timed (another member can stand in for it),
+ * with the shorter of its own `timeout` and the group's. Before any call:
+ * the watch is replaced, not changed under a caller. */
+static CK_RV time_member(hc_token_t *gt, hc_token_t *mt)
+{
+    unsigned want = shorter(mt->cfg->timeout_ms, gt->cfg->timeout_ms);
+    if (want != hc_watch_timeout_ms(mt->p11.watch)) {
+        hc_watch_t *w = hc_watch_new(mt->cfg->name, want, &gt->core->log);
+        if (!w)
+            return CKR_HOST_MEMORY;
+        hc_watch_release(mt->p11.watch);
+        mt->p11.watch = w;
+    }
+    hc_watch_every_call(mt->p11.watch, true);
+    return CKR_OK;
+}
+
 CK_RV hc_group_init(hc_token_t *gt, hc_token_t **members, size_t n)
 {
     if (n > HC_GROUP_MAX_MEMBERS)
         return CKR_ARGUMENTS_BAD; /* config_group.c refuses it first */
+    for (size_t i = 0; i < n; i++)
+        if (time_member(gt, members[i]) != CKR_OK)
+            return CKR_HOST_MEMORY;
     hc_group_t *g = calloc(1, sizeof *g);
     if (!g)
         return CKR_HOST_MEMORY;
@@ -394,12 +423,12 @@ CK_RV hc_group_status(hc_token_t *gt, hc_token_status_t *st, hc_err_t *err)
     for (size_t i = 0; i < g->n && used < sizeof st->module; i++)
         used += (size_t)snprintf(st->module + used, sizeof st->module - used, "%s %s",
                                  i ? "," : "", g->m[i].t->cfg->name);
-    char problems[sizeof err->msg] = "";
+    char problems[sizeof err->msg] = "", refused[sizeof err->msg] = "";
     size_t usable;
     member_problems(gt, st, problems, sizeof problems, &usable);
     if (usable > 0)
         hc_group_check_all(gt);
-    hc_group_refusals(gt, problems, sizeof problems);
+    hc_group_refusals(gt, refused, sizeof refused);
     /* The group's own identity: hosts see its name, not a member's. */
     pad(st->info.label, sizeof st->info.label, gt->cfg->name);
     pad(st->info.manufacturerID, sizeof st->info.manufacturerID, "hsmcache");
@@ -407,11 +436,14 @@ CK_RV hc_group_status(hc_token_t *gt, hc_token_status_t *st, hc_err_t *err)
     pad(st->info.serialNumber, sizeof st->info.serialNumber, gt->cfg->name);
     st->info.flags |= CKF_TOKEN_INITIALIZED;
     st->info_valid = true;
-    if (!problems[0])
+    if (!problems[0] && !refused[0])
         return CKR_OK;
+    if (!problems[0])
+        return hc_err(err, CKR_GENERAL_ERROR, "token group %s: %s", gt->cfg->name,
+                      refused);
     return hc_err(err, usable ? CKR_GENERAL_ERROR : CKR_TOKEN_NOT_PRESENT,
-                  "token group %s: %zu of %zu members usable: %s", gt->cfg->name,
-                  usable, g->n, problems);
+                  "token group %s: %zu of %zu members usable: %s%s%s", gt->cfg->name,
+                  usable, g->n, problems, refused[0] ? "; " : "", refused);
 }
 
 /* Under nothing: member i's mechanism list (connecting if it must), or

@@ -19,6 +19,10 @@
  * search on a group (and its status) compares every private key once.
  * A member that did not answer then is compared before its first use.
  *
+ * Every call into a member is timed ([token] timeout, watchdog.h): the
+ * shorter of the member's own and the group's `timeout`; a call that does
+ * not answer in time fails with CKR_DEVICE_REMOVED and moves on.
+ *
  * Routing (group.c): each operation on a group key (sign, decrypt,
  * attributes) goes to the healthy member with the fewest group operations
  * in flight, ties in round robin. A device or session error on a member
@@ -122,7 +126,8 @@ CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
 /* Compares every private key of every member once per context (the first
  * search or status); the refusals are logged. */
 void hc_group_check_all(hc_token_t *gt);
-/* Appends "; key K refused: ..." for every refused key to `buf`. */
+/* Appends "key K refused: ..." for every refused key to `buf` ("; "
+ * between them). */
 void hc_group_refusals(hc_token_t *gt, char *buf, size_t size);
 
 #endif

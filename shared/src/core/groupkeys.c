@@ -336,8 +336,9 @@ void hc_group_refusals(hc_token_t *gt, char *buf, size_t size)
             continue;
         hc_err_t e;
         refusal(gt, ge, &e);
+        const char *msg = strstr(e.msg, ": key ") ? strstr(e.msg, ": key ") + 2 : e.msg;
         size_t used = strlen(buf);
         if (used < size)
-            snprintf(buf + used, size - used, "%s%s", used ? "; " : "", e.msg);
+            snprintf(buf + used, size - used, "%s%s", used ? "; " : "", msg);
     }
 }
