@@ -65,14 +65,16 @@ node_conf() {
     for line in "${@:2}"; do printf '%s\n' "$line" >> "$T/$1.conf"; done
 }
 
-# node_start NODE PORT: a pdns_server of its own (config dir $T/NODE: the
-# test's pdns.conf on PORT; hsmcache config $T/NODE.conf; log
+# node_start NODE PORT: node_launch, then node_wait.
+# node_launch NODE PORT: a pdns_server of its own (config dir $T/NODE:
+# the test's pdns.conf on PORT; hsmcache config $T/NODE.conf; log
 # $T/pdns-NODE.log), its clock moved by $NODE_FAKETIME seconds when set
 # (libfaketime, relative: every node started with the same offset keeps
-# the same clock). Its pid in NODE_PID[NODE] (and HC_PIDS); fails when it
-# does not answer within 10 s.
-declare -A NODE_PID
-node_start() {
+# the same clock). Its pid in NODE_PID[NODE] (and HC_PIDS), its port in
+# NODE_PORT[NODE].
+# node_wait NODE: until it answers (version.bind); fails after 10 s.
+declare -A NODE_PID NODE_PORT
+node_launch() {
     local node=$1 port=$2
     mkdir -p "$T/$node"
     sed -e "s/^local-port=.*/local-port=$port/" -e "s|^socket-dir=.*|socket-dir=$T/$node|" \
@@ -84,18 +86,42 @@ node_start() {
         HSMCACHE_CONF=$T/$node.conf pdns_server --config-dir="$T/$node" >> "$T/pdns-$node.log" 2>&1 &
     fi
     NODE_PID[$node]=$!
+    NODE_PORT[$node]=$port
     HC_PIDS="$HC_PIDS ${NODE_PID[$node]}"
+}
+node_wait() {
     for _ in $(seq 100); do
-        dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 version.bind CH TXT > /dev/null 2>&1 && return 0
+        dig +short +time=1 +tries=1 -p "${NODE_PORT[$1]}" @127.0.0.1 version.bind CH TXT > /dev/null 2>&1 && return 0
         sleep 0.1
     done
     return 1
 }
-# node_stop NODE [SIGNAL]: SIGTERM (or SIGNAL) and wait.
+node_start() { node_launch "$1" "$2" && node_wait "$1"; }
+# node_stop NODE [SIGNAL]: SIGTERM (or SIGNAL), and until it is gone (a
+# node started in a subshell is no child to wait for: polled, 10 s).
 node_stop() {
-    kill -"${2:-TERM}" "${NODE_PID[$1]}" 2> /dev/null
-    wait "${NODE_PID[$1]}" 2> /dev/null
+    local pid=${NODE_PID[$1]}
+    kill -"${2:-TERM}" "$pid" 2> /dev/null || return 0
+    wait "$pid" 2> /dev/null || true
+    for _ in $(seq 200); do kill -0 "$pid" 2> /dev/null || return 0; sleep 0.05; done
     return 0
 }
 # node_stats NODE: the node's `hsmcache stats`.
 node_stats() { "$HC" -c "$T/$1.conf" stats; }
+
+# node_ask PORT QUERYFILE OUT: the queries of QUERYFILE (dig -f lines,
+# "NAME A +dnssec") at 127.0.0.1:PORT in one dig process, the answers in
+# OUT. Prints how many came NOERROR with an RRSIG over the A record (a
+# query lost or refused is no answer); fails when that is fewer than the
+# queries. Unlike pdns-local.sh's ask, any order and any files, so that
+# several nodes can be asked at once.
+node_ask() {
+    local want n
+    want=$(grep -c . "$2")
+    dig -p "$1" @127.0.0.1 +noall +comments +answer +tries=1 +time=5 -f "$2" > "$3" 2>&1
+    n=$(awk '/->>HEADER<<-/ { if (st == "NOERROR," && sig) n++; st = $6; sig = 0 }
+             $4 == "RRSIG" && $5 == "A" { sig = 1 }
+             END { if (st == "NOERROR," && sig) n++; print n + 0 }' "$3")
+    echo "$n"
+    [ "$n" -eq "$want" ]
+}
