@@ -58,7 +58,13 @@ static int installed(const char *path, const struct stat *self, char *why, size_
                  "it started?)", path);
         return -1;
     }
+    return sshca_root_dirs(path, why, size);
+}
+
+int sshca_root_dirs(const char *path, char *why, size_t size)
+{
     char dir[PATH_MAX];
+    struct stat st;
     snprintf(dir, sizeof dir, "%s", path);
     for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
         slash[slash == dir] = '\0'; /* "/usr/bin/x" -> "/usr/bin" ... "/" */

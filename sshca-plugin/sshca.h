@@ -104,6 +104,10 @@ void sshca_args_free(sshca_args_t *a);
 /* Only root can change it: owned by root, not writable by others, nor by
  * a group other than root's. */
 bool sshca_root_only(const struct stat *st);
+/* Every directory above absolute `path`, up to "/", is a directory (not a
+ * link) only root can change (sshca_root_only). 0, or -1 with `why`
+ * naming the first that is not. */
+int sshca_root_dirs(const char *path, char *why, size_t size);
 /* dpkg.c: the OpenSSH release of the running ssh-keygen (`exe_fd`: its
  * /proc/self/exe), which dpkg installed with exactly these bytes. 0, or
  * -1 with `why`. */
