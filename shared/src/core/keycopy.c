@@ -30,10 +30,12 @@ bool hc_keycopy_is_copy(const hc_keyent_t *probe)
            memcmp(probe->ckaid, HC_COPY_ID, probe->idlen) == 0;
 }
 
-/* Destroys a copy this session holds and frees its slot. */
+/* Destroys a copy this session holds (if one was made: a key seen once
+ * has only its slot) and frees its slot. */
 static void destroy_copy(hc_token_t *t, const hc_session_t *s, hc_copy_t *c)
 {
-    hc_p11_destroy_object(&t->p11, s->h, c->h, NULL);
+    if (c->h != CK_INVALID_HANDLE)
+        hc_p11_destroy_object(&t->p11, s->h, c->h, NULL);
     c->e = NULL;
     c->h = CK_INVALID_HANDLE;
 }
@@ -187,7 +189,10 @@ CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
     for (size_t i = 0; i < HC_COPIES_PER_SESSION && !c; i++)
         if (p->copies[i].e == e)
             c = &p->copies[i];
-    if (c && c->epoch == epoch) {
+    if (c && c->epoch != epoch) {
+        destroy_copy(t, s, c); /* made or seen before the key changed */
+        c = NULL;
+    } else if (c && c->h != CK_INVALID_HANDLE) {
         uint64_t now = hc_now_ms();
         if (now - c->checked_ms < HC_COPY_RECHECK_MS) {
             *out = c->h;
@@ -213,16 +218,22 @@ CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
                           rv == CKR_OK ? "another object has its handle" : aerr.msg);
         if (hc_rv_lost(rv))
             return hc_err(err, rv, "%s", aerr.msg);
-        c = NULL; /* the check failed otherwise: copy again below */
-    } else if (c) {
-        destroy_copy(t, s, c); /* made before the key changed */
+        c = NULL; /* the check failed otherwise: its slot is free again */
     }
-    if (!copyable || p->full)
+    if (!copyable || p->full) {
+        if (c)
+            c->e = NULL; /* no copy will be made: the slot is free */
         return CKR_OK;
-    hc_copy_t *slot = c ? c : free_slot(t, s);
-    if (!slot)
-        return CKR_OK; /* full of live copies: the token object */
-    return make_copy(t, s, e, orig, epoch, slot, out, err);
+    }
+    if (c) /* seen once in this session: its second use makes the copy */
+        return make_copy(t, s, e, orig, epoch, c, out, err);
+    /* Its first use: the token object. A host that signs once (one
+     * ssh-keygen certificate) pays no C_CopyObject and no reads of the
+     * copy; the slot, if there is one, remembers the key for the next. */
+    hc_copy_t *slot = free_slot(t, s);
+    if (slot)
+        *slot = (hc_copy_t){ e, CK_INVALID_HANDLE, epoch, 0 };
+    return CKR_OK;
 }
 
 void hc_keycopy_refused(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h)
@@ -230,7 +241,7 @@ void hc_keycopy_refused(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h
     hc_pooled_t *p = s->own;
     for (size_t i = 0; p && i < HC_COPIES_PER_SESSION; i++) {
         hc_copy_t *c = &p->copies[i];
-        if (c->e && c->h == h) {
+        if (c->e && c->h != CK_INVALID_HANDLE && c->h == h) {
             remember_no_copy(t, c->e);
             destroy_copy(t, s, c);
             return;

@@ -4,10 +4,13 @@
  * Why: a token object may cost the module far more per use than a session
  * object (SoftHSM re-reads a token object's file, two opens and six locks,
  * on every C_SignInit, while it keeps session objects in memory), so a
- * signing key is copied once per pooled session (C_CopyObject with
- * CKA_TOKEN false; the copy keeps the original's CKA_PRIVATE, CKA_SENSITIVE
- * and CKA_EXTRACTABLE, checked after the copy) and signed with from then on,
- * as pkcs11-provider does.
+ * signing key is copied once per pooled session, at its second use there
+ * (C_CopyObject with CKA_TOKEN false; the copy keeps the original's
+ * CKA_PRIVATE, CKA_SENSITIVE and CKA_EXTRACTABLE, checked after the copy)
+ * and signed with from then on, as pkcs11-provider does. The first use
+ * signs with the token object: a copy costs a C_CopyObject and two
+ * attribute reads, more than it saves a host that signs once (one
+ * ssh-keygen certificate per process).
  *
  * Rules:
  *   - A copy belongs to one open session (an hc_pooled_t, allocated when
@@ -56,7 +59,8 @@
 
 typedef struct hc_copy {
     hc_keyent_t *e;            /* NULL: free slot */
-    CK_OBJECT_HANDLE h;        /* the copy in the owning session */
+    CK_OBJECT_HANDLE h;        /* the copy in the owning session;
+                                  CK_INVALID_HANDLE: e used once, not copied */
     uint64_t epoch;            /* e->epoch when made */
     uint64_t checked_ms;       /* when the original was last seen */
 } hc_copy_t;
@@ -76,9 +80,9 @@ void hc_pooled_free(hc_pooled_t *p);
  * this or another context of the process. */
 bool hc_keycopy_is_copy(const hc_keyent_t *probe);
 
-/* The handle to sign with in session `s`: e's copy there (made now if the
- * token allows and there is room), else `orig`, e's token-object handle in
- * `s`. An error only when the original is gone or the session lost (the
+/* The handle to sign with in session `s`: e's copy there (made now, at
+ * e's second use in `s`, if the token allows and there is room), else
+ * `orig`, e's token-object handle in `s`. An error only when the original is gone or the session lost (the
  * module's value: CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID,
  * a lost-session value), with `err` set. */
 CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
