@@ -12,6 +12,12 @@ export HSMCACHE_CONF=$T/no-such.conf   # it reads no config
 
 "$HC" config-keys > "$T/keys.md" 2> "$T/keys.err"; st=$?
 equals "hsmcache config-keys: exit 0, nothing on stderr" "$st:$(cat "$T/keys.err")" "0:"
+out=$("$HC" config-keys --help 2>&1); st=$?
+equals "hsmcache config-keys --help: exit 0, its usage first" "$st:$(head -1 <<< "$out")" \
+    "0:usage: hsmcache config-keys"
+out=$("$HC" config-keys extra 2>&1); st=$?
+equals "hsmcache config-keys ARG: exit 2, the argument named" \
+    "$st:$(grep -c "unexpected argument 'extra'" <<< "$out")" "2:1"
 rows=$(grep -c '^| `\[' "$T/keys.md")
 check "hsmcache config-keys: a row per key (50 or more; $rows)" test "$rows" -ge 50
 contains "hsmcache config-keys: a key with its default and meaning" "$(cat "$T/keys.md")" \
