@@ -8,7 +8,12 @@
 #   - `hsmsim-ctl STATE hang on` blocks a host's calls (the host is still
 #     running a second later, `hanging` counts the blocked calls) while a
 #     host of the other device signs, and `hang off` lets the host finish
-#     and succeed.
+#     and succeed;
+#   - [token] timeout: a host configured with both devices, device a hung,
+#     starts and signs with b, held up once by at most a's timeout (1 s
+#     here), with one error line naming the token, the call and the limit;
+#     the call left behind is still held by the device (`hanging`); a host
+#     that wants token a gets an error after the timeout, not a hang.
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
 make_token dev-a
@@ -23,8 +28,7 @@ SA=$T/sim-a.conf.state SB=$T/sim-b.conf.state
 write_config a "$T/hsmsim-a.so" dev-a "[token b]" "module = $T/hsmsim-b.so" "label = dev-b"
 store_pin a
 store_pin b
-# A host configured with device b only (a host of both would wait for a
-# hung device a at its start: that is token groups' work, issue 18).
+# A host configured with device b only (for the hang without a timeout).
 sed '/^\[token a\]/,$d' "$HSMCACHE_CONF" > "$T/only-b.conf"
 printf '[token b]\nmodule = %s\nlabel = dev-b\n' "$T/hsmsim-b.so" >> "$T/only-b.conf"
 "$HC" keygen a ka ecdsa-p256 > /dev/null
@@ -63,4 +67,23 @@ wait "$hung"; st=$?
 equals "hang off: the waiting host finishes" "$st" "0"
 contains "... having signed and verified" "$(cat "$T/hung.out")" "failed 0"
 equals "... and no call is held any more" "$("$BUILD/tests/hsmsim-ctl" "$SA" hanging)" "0"
+
+# [token] timeout: a host of both devices while device a hangs.
+sed 's/^label = dev-a$/label = dev-a\ntimeout = 1s/' "$HSMCACHE_CONF" > "$T/both-1s.conf"
+"$BUILD/tests/hsmsim-ctl" "$SA" hang on
+t0=$(date +%s%N)
+out=$(HSMCACHE_CONF=$T/both-1s.conf timeout 20 "$BUILD/tests/sigload" "$FRONT" kb 1 0.5 --token b 2>&1)
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+contains "device a hung: a host of both devices starts and signs with b" "$out" "failed 0"
+check "... held up once by a's 1 s timeout at most (0.5 s run, took $ms ms)" test "$ms" -lt 3000
+contains "... with an error line naming token, call and limit" "$out" \
+    "token a: C_GetSlotList did not answer within 1000 ms ([token] timeout)"
+equals "... one call timed out: the host did not wait for a twice" "$(grep -c 'error: token a: .* did not answer within' <<< "$out")" "1"
+n=$("$BUILD/tests/hsmsim-ctl" "$SA" hanging)
+check "... the call left behind is still held by device a ($n)" test "$n" -ge 1
+t0=$(date +%s%N)
+out=$(HSMCACHE_CONF=$T/both-1s.conf timeout 20 "$BUILD/tests/sigload" "$FRONT" ka 1 0.5 --token a 2>&1); st=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "... a host that wants token a gets an error ($st), not a hang ($ms ms)" test "$st" -ne 0 -a "$st" -ne 124 -a "$ms" -lt 3000
+"$BUILD/tests/hsmsim-ctl" "$SA" hang off
 done_testing

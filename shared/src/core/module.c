@@ -14,6 +14,7 @@
 #include "util/err.h"
 #include "core/p11call.h"
 #include "core/p11kit_rules.h"
+#include "core/watchdog.h"
 
 struct loaded {
     char *key;               /* name or path as configured */
@@ -40,13 +41,22 @@ void hc_modules_free(hc_modules_t *m)
 {
     if (!m)
         return;
+    bool held = false;
     for (size_t i = 0; i < m->n; i++) {
-        p11_kit_module_finalize(m->mods[i].fl);
-        if (!m->mods[i].from_registry)
-            p11_kit_module_release(m->mods[i].fl);
+        /* A call left behind in the module (watchdog.h) still runs its
+         * code, and p11-kit's finalize would close sessions through the
+         * device that hangs: such a module is neither finalized nor
+         * unloaded. */
+        if (hc_watch_held_in(m->mods[i].fl)) {
+            held = true;
+        } else {
+            p11_kit_module_finalize(m->mods[i].fl);
+            if (!m->mods[i].from_registry)
+                p11_kit_module_release(m->mods[i].fl);
+        }
         free(m->mods[i].key);
     }
-    if (m->registry)
+    if (m->registry && !held)
         p11_kit_modules_release(m->registry);
     free(m->mods);
     pthread_mutex_destroy(&m->lock);

@@ -57,7 +57,7 @@
  * sessions and probes the token with backoff), counts one HSM error, and
  * logs "token NAME: C_Func did not answer within N ms ([token] timeout)
  * ..." at error level; the token is then hung: each call fails at once
- * with HC_P11_HUNG (CKR_TOKEN_NOT_PRESENT, not counted) until the device
+ * with HC_P11_HUNG (also CKR_DEVICE_REMOVED, not counted) until the device
  * answers again. hc_p11_hung() tells these from a module's own values.
  *
  * Thread-safety: as the module's (loaded with CKF_OS_LOCKING_OK through

@@ -88,7 +88,7 @@ static unsigned char *room(struct job *j, const void *src, size_t n)
 static CK_RV go(const hc_p11_t *p, struct job *j, const char *fn, hc_err_t *err)
 {
     CK_RV rv = hc_watch_run(p->watch, p->fl, &j->hdr, fn, err);
-    if (rv == HC_P11_TIMEOUT)
+    if (rv == HC_WATCH_TIMED_OUT)
         return HC_RUN_TIMEOUT;
     if (rv != CKR_OK)
         return HC_RUN_REFUSED;

@@ -50,6 +50,39 @@ struct hc_watch {
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct runner *idle;
 
+/* Calls held per module, for hc_watch_held_in (a module's watches may be
+ * released before it is finalized). Under held_lock; calls in modules
+ * beyond the first MAX_MODULES count for every module. */
+#define MAX_MODULES 64
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { const CK_FUNCTION_LIST *fl; unsigned held; } held_by[MAX_MODULES];
+static unsigned held_other;
+
+static void module_held(const CK_FUNCTION_LIST *fl, int delta)
+{
+    pthread_mutex_lock(&held_lock);
+    size_t i = 0, free_at = MAX_MODULES;
+    for (; i < MAX_MODULES && held_by[i].fl != fl; i++)
+        if (!held_by[i].fl && free_at == MAX_MODULES)
+            free_at = i;
+    if (i == MAX_MODULES && free_at < MAX_MODULES)
+        held_by[i = free_at].fl = fl;
+    unsigned *n = i < MAX_MODULES ? &held_by[i].held : &held_other;
+    *n = (unsigned)((int)*n + delta);
+    pthread_mutex_unlock(&held_lock);
+}
+
+unsigned hc_watch_held_in(const CK_FUNCTION_LIST *fl)
+{
+    pthread_mutex_lock(&held_lock);
+    unsigned n = held_other;
+    for (size_t i = 0; i < MAX_MODULES; i++)
+        if (held_by[i].fl == fl)
+            n += held_by[i].held;
+    pthread_mutex_unlock(&held_lock);
+    return n;
+}
+
 static void before_fork(void) { pthread_mutex_lock(&idle_lock); }
 static void after_fork_parent(void) { pthread_mutex_unlock(&idle_lock); }
 static void after_fork_child(void)
@@ -78,8 +111,10 @@ static void watch_free(hc_watch_t *w)
 }
 
 /* A held call returned: the device answers again. */
-static void held_returned(hc_watch_t *w, bool login, const char *fn)
+static void held_returned(hc_watch_t *w, const CK_FUNCTION_LIST *fl, bool login,
+                          const char *fn)
 {
+    module_held(fl, -1);
     pthread_mutex_lock(&w->lock);
     w->held--;
     if (login)
@@ -116,8 +151,9 @@ static void *runner_main(void *arg)
         hc_watch_t *w = job->w;
         bool login = job->login;
         const char *fn = job->fn;
+        const CK_FUNCTION_LIST *fl = job->fl;
         job->free(job);
-        held_returned(w, login, fn);
+        held_returned(w, fl, login, fn);
         give_back(r);
     }
     return NULL;
@@ -223,10 +259,11 @@ static CK_RV refuse_locked(hc_watch_t *w, const char *fn, hc_err_t *err)
     if (w->held < HC_WATCH_MAX_HELD && w->held_logins == 0)
         snprintf(next, sizeof next, "next probe in %llu ms",
                  (unsigned long long)(w->next_probe_ms > now ? w->next_probe_ms - now : 0));
-    return hc_err(err, HC_P11_HUNG, "token %s: %s not called: the token is "
+    hc_err(err, HC_P11_HUNG, "token %s: %s not called: the token is "
                   "hung (%s did not answer within %u ms, %llu ms ago; %u call(s) "
                   "held); %s", w->token, fn, w->what, w->timeout_ms,
                   (unsigned long long)(now - w->hung_at_ms), w->held, next);
+    return HC_WATCH_REFUSED;
 }
 
 struct probe {
@@ -263,14 +300,15 @@ static void probe_locked(hc_watch_t *w, CK_FUNCTION_LIST *fl)
         free(pr);
         return;
     }
-    *pr = (struct probe){ { probe_run, probe_free, false, w, "probe (C_GetSlotList)" }, fl };
+    *pr = (struct probe){ { probe_run, probe_free, false, w, "probe (C_GetSlotList)", fl }, fl };
     w->held++;
+    module_held(fl, +1);
     r->job = &pr->hdr;
     __atomic_store_n(&r->state, ABANDONED, __ATOMIC_RELEASE);
     sem_post(&r->go);
 }
 
-/* Refused (HC_P11_HUNG) while hung, a probe launched when due. */
+/* Refused (HC_WATCH_REFUSED) while hung, a probe launched when due. */
 static CK_RV admit(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
                    hc_err_t *err)
 {
@@ -293,11 +331,12 @@ CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
 }
 
 /* Under w->lock: `fn` did not answer in time and is held now. */
-static CK_RV timed_out_locked(hc_watch_t *w, const char *fn, bool login,
-                              hc_err_t *err)
+static CK_RV timed_out_locked(hc_watch_t *w, const CK_FUNCTION_LIST *fl,
+                              const char *fn, bool login, hc_err_t *err)
 {
     w->timeouts++;
     w->held++;
+    module_held(fl, +1);
     if (login)
         w->held_logins++;
     uint64_t now = hc_now_ms();
@@ -320,7 +359,7 @@ static CK_RV timed_out_locked(hc_watch_t *w, const char *fn, bool login,
         hc_log(w->log, HC_LOG_ERROR, "%s", e.msg);
     if (err)
         *err = e;
-    return HC_P11_TIMEOUT;
+    return HC_WATCH_TIMED_OUT;
 }
 
 CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
@@ -328,6 +367,7 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
 {
     job->w = w;
     job->fn = fn;
+    job->fl = fl;
     if (w->timeout_ms == 0) {
         job->run(job);
         return CKR_OK;
@@ -363,7 +403,7 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
         int expect = RUNNING;
         if (__atomic_compare_exchange_n(&r->state, &expect, ABANDONED, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            rv = timed_out_locked(w, fn, job->login, err);
+            rv = timed_out_locked(w, fl, fn, job->login, err);
             pthread_mutex_unlock(&w->lock);
             return rv;
         }

@@ -5,7 +5,7 @@
  * token's timeout. A module that does not answer in time keeps the runner
  * (the call is "held": counted, never waited for again) together with
  * everything the call can touch, which is the job's own memory, never the
- * caller's; the caller gets HC_P11_TIMEOUT at once, and the token is marked
+ * caller's; the caller gets an error at once, and the token is marked
  * hung: its calls fail at once, with a message naming the call that did not
  * answer, until the device answers again, that is until a held call
  * returns, whatever it answers. No caller waits for a hung device again:
@@ -33,14 +33,17 @@
 #include "hsmcache.h"
 #include "util/log.h"
 
-/* What a call that did not answer in time returns, and what a call
- * refused while its token is hung returns: both "lost" values (pool.c's
- * hc_rv_lost), so the pool drops its sessions (the held call's among
- * them, never used again) and probes the token with backoff. hc_watch_hung()
- * tells them apart from a module's own CKR_DEVICE_REMOVED or
- * CKR_TOKEN_NOT_PRESENT. */
+/* What p11call.h's wrappers return for a call that did not answer in
+ * time, and for one refused while its token is hung: a "lost" value
+ * (pool.c's hc_rv_lost), so the pool drops its sessions (the held call's
+ * among them, never used again) and backs off, passing the message on (a
+ * CKR_TOKEN_NOT_PRESENT while connecting would be told as "no token with
+ * label ..."). hc_watch_hung() tells them from a module's own value. */
 #define HC_P11_TIMEOUT CKR_DEVICE_REMOVED
-#define HC_P11_HUNG CKR_TOKEN_NOT_PRESENT
+#define HC_P11_HUNG CKR_DEVICE_REMOVED
+/* hc_watch_run's and hc_watch_enter's own results (besides CKR_OK). */
+#define HC_WATCH_TIMED_OUT CKR_FUNCTION_CANCELED
+#define HC_WATCH_REFUSED CKR_TOKEN_NOT_PRESENT
 /* [token] timeout's default. */
 #define HC_TOKEN_TIMEOUT_MS 5000u
 /* Calls held at once per token beyond which no probe is started. */
@@ -58,6 +61,7 @@ typedef struct hc_watch_job {
     bool login;               /* a C_Login (see above) */
     hc_watch_t *w;            /* set by hc_watch_run */
     const char *fn;           /* set by hc_watch_run: "C_Sign" */
+    const CK_FUNCTION_LIST *fl; /* set by hc_watch_run: the module */
 } hc_watch_job_t;
 
 /* A watch for token `token` (copied) with a limit of `timeout_ms` (0: no
@@ -89,19 +93,24 @@ typedef struct hc_watch_counts {
 void hc_watch_counts(hc_watch_t *w, hc_watch_counts_t *out);
 
 /* For a call made on the caller's thread (no limit, so never a probe):
- * refused at once (HC_P11_HUNG, `err` naming the token, `fn` and the
+ * refused at once (HC_WATCH_REFUSED, `err` naming the token, `fn` and the
  * call that did not answer) while the token is hung, else CKR_OK; `fl`:
  * the module, for probes. */
 CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
                      hc_err_t *err);
 
 /* Runs job->run(job) under the limit. CKR_OK: it ran and the job is the
- * caller's again (to read and free). HC_P11_TIMEOUT with `err` set: it did
+ * caller's again (to read and free). HC_WATCH_TIMED_OUT with `err` set: it did
  * not answer in time (logged at error level: token, function, limit; the
- * job now belongs to its runner). HC_P11_HUNG with `err` set: the token is
+ * job now belongs to its runner). HC_WATCH_REFUSED with `err` set: the token is
  * hung and this call is no probe (the job was freed unrun). With either
  * the caller no longer owns the job. `fl`: the module, for probes. */
 CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
                    const char *fn, hc_err_t *err);
+
+/* Calls held in module `fl` now, by any watch (released ones too): a
+ * module with one is neither finalized nor unloaded (module.c), as a
+ * held thread still runs its code. */
+unsigned hc_watch_held_in(const CK_FUNCTION_LIST *fl);
 
 #endif
