@@ -64,7 +64,7 @@ test-tsan:
 # the benches named in BENCH (default all, in this order), each even when
 # one before it failed, then prints tests/bench/summary.py's table of the
 # goals over them; it fails when a bench failed.
-BENCHES := front ssh pdns-calls pdns bind agent scale fleet
+BENCHES := front ssh pdns-calls pdns bind agent scale fleet ha
 BENCH ?= $(BENCHES)
 BENCH_DIR = $(BUILD)/bench
 bench-%:
