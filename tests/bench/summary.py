@@ -62,6 +62,10 @@ GOALS = [
      "direct_us", "disk_hit_us", None, ("ours<=", 5.0, "<= 5 us")),
     ("P9", "key lookup by URI, us: at 20,000 pairs (or SoftHSM's most) / at 10", "scale",
      "lookup_us_small", "lookup_us_large", "lookup_ratio", ("ratio<=", 2.0, "<= 2.0")),
+    ("#18", "token group on the 50 ms sim, new sig/s: 1 member / 2 members", "ha",
+     "rate_1", "rate_2", "ratio_2", ("ratio>=", 1.8, ">= 1.8")),
+    ("#18", "token group, a member removed 30 s under load: failed signatures", "ha",
+     None, "failover_failed", None, ("ours==", 0, "0")),
 ]
 NOT_MEASURED = {}
 
