@@ -48,8 +48,9 @@ write_config a "$T/hsmsim-a.so" dev-a "timeout = 1s" "$(member b dev-b)" \
 store_pin a
 store_pin b
 signs() { "$SIMCTL" "$1" get C_Sign; }
-load() { # SECONDS [THREADS]: sigload on the group's key
-    "$BUILD/tests/sigload" "$FRONT" k "${2:-2}" "$1" --token ha 2>&1
+load() { # SECONDS [THREADS]: sigload on the group's key; killed (status
+         # 124) 20 s after its run should have ended
+    timeout "$(($1 + 20))" "$BUILD/tests/sigload" "$FRONT" k "${2:-2}" "$1" --token ha 2>&1
 }
 
 # ---- one public key, both members sign
@@ -108,7 +109,7 @@ check "... and a signs again once back, by itself ($na_back -> $na_end)" test "$
 write_config a "$T/hsmsim-a.so" dev-a "timeout = 1s" "$(member c dev-c)" \
     "[token hx]" "members = a, c"
 store_pin c
-out=$("$BUILD/tests/sigload" "$FRONT" k 1 0.3 --token hx 2>&1)
+out=$(timeout 20 "$BUILD/tests/sigload" "$FRONT" k 1 0.3 --token hx 2>&1)
 contains "a member with another key: the key is refused at startup, naming both members and fingerprints" "$out" \
     "key differs between members a (sha256:$(fp "$T/k.pem")) and c (sha256:$(fp "$T/other.pem"))"
 lacks "... and not signed with" "$out" "failed 0"
