@@ -209,7 +209,7 @@ static bool memo_get(const char *key, size_t klen, char *release, size_t size)
         st.st_size > 0 && st.st_size <= MEMO_MAX)
         n = read(fd, buf, sizeof buf);
     close(fd);
-    if (n <= 0 || (size_t)n > MEMO_MAX || (size_t)n <= klen + 1 || memcmp(buf, key, klen) != 0 ||
+    if (n <= 0 || n != st.st_size || (size_t)n <= klen + 1 || memcmp(buf, key, klen) != 0 ||
         buf[n - 1] != '\n' || sshca_root_dirs(MEMO, why, sizeof why) != 0)
         return false;
     size_t rlen = (size_t)n - 1 - klen;
