@@ -27,9 +27,9 @@
 # count with the smallest. Headline figures go to $HC_BENCH_RESULTS
 # (tests/bench/summary.py, goal P9: later lookups at the largest count
 # within 2x of those at the smallest).
-# Each count's token is alone in a SoftHSM store of its own (world: SoftHSM
-# reads every token of its store at C_Initialize, so a count's figures
-# would otherwise carry the smaller tokens too).
+# Each count's token is alone in a SoftHSM store of its own (SoftHSM reads
+# every token of its store at C_Initialize, so a count's figures would
+# otherwise carry the smaller tokens too).
 # Then PowerDNS's first answer for a zone among many (PowerDNS 4.7, gmysql
 # on a private MariaDB; Engine: hsmcache rows, as pdnsutil hsm assign
 # writes them; each zone its own KSK and ZSK): the largest count's token
@@ -47,7 +47,8 @@
 # validates with the zone's KSK (from its DNSKEY answer) as the trust
 # anchor, and the RRSIG delv validated is the very one timed (ECDSA
 # signatures differ each time). Medians [lowest-highest], and the ratio
-# large/small per repetition.
+# large/small per repetition; in the results as pdns_* (no goal of the
+# summary names this figure: it is shown, not judged).
 # Then the signature cache's disk tier at BENCH_SCALE_CACHE_ENTRIES
 # entries (default 1000000; 0 skips it; tests/cachegrow through the
 # cache's own API, a 64-byte signature each, half of them expired): time
