@@ -411,6 +411,9 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
         while (sem_wait(&r->done) != 0) /* it answered just now */
             ;
     }
+    /* Pairs with the runner's swap to DONE: what it wrote is ours to read
+     * (as the semaphore already says; an explicit edge for checkers). */
+    (void)__atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
     give_back(r);
     return CKR_OK;
 }
