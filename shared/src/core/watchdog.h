@@ -44,8 +44,6 @@
 /* hc_watch_run's and hc_watch_enter's own results (besides CKR_OK). */
 #define HC_WATCH_TIMED_OUT CKR_FUNCTION_CANCELED
 #define HC_WATCH_REFUSED CKR_TOKEN_NOT_PRESENT
-/* [token] timeout's default. */
-#define HC_TOKEN_TIMEOUT_MS 5000u
 /* Calls held at once per token beyond which no probe is started. */
 #define HC_WATCH_MAX_HELD 8u
 
