@@ -38,6 +38,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/dns.sh"
 . "$(dirname "$0")/../lib/bench.sh"
 . "$(dirname "$0")/../../scripts/lib/openssl-conf.sh"
+. "$(dirname "$0")/../../scripts/lib/named-conf.sh"
 N_SOFT=${BENCH_NAMES:-10000}
 N_SIGNZONE=${BENCH_SIGNZONE_NAMES:-100000}
 N_SIM=${BENCH_SIM_NAMES:-2000}
@@ -77,20 +78,9 @@ named_dir() {
     mkdir -p "$d/keys"
     zone_file "$d/bench.db"
     [ "$3" = yes ] && ks='key-store "hsm"'
-    cat > "$d/named.conf" <<EOC
-options {
-    directory "$d";
-    listen-on port $PORT { 127.0.0.1; };
-    listen-on-v6 { none; };
-    pid-file "$d/named.pid";
-    recursion no;
-    allow-transfer { 127.0.0.1; };
-    dnssec-validation no;
-    sig-signing-nodes 100000;
-    sig-signing-signatures 100000;
-};
-controls { };
-key-store "hsm" { directory "keys"; pkcs11-uri "pkcs11:token=dnstok"; };
+    write_named_conf "$d/named.conf" "$d" "$PORT" dnstok \
+        "sig-signing-nodes 100000;" "sig-signing-signatures 100000;"
+    cat >> "$d/named.conf" <<EOC
 dnssec-policy "$2" { keys {
     ksk $ks lifetime unlimited algorithm ecdsap256sha256;
     zsk $ks lifetime unlimited algorithm ecdsap256sha256; }; };
