@@ -348,9 +348,8 @@ static void hanging_member_delays_by_the_timeout_at_most(void **state)
         worst = took > worst ? took : worst;
     }
     sh("%s/tests/hsmsim-ctl %s/sim-b.state hang off", build, T);
-    /* The call left behind must be out of the device before the module is
-     * finalized at hc_close (a call held across C_Finalize crashes the
-     * simulator: reported, not ours to fix here). */
+    /* The call left behind is out of the device before the next test:
+     * its counts and states start clean. */
     sh("for i in $(seq 50); do [ \"$(%s/tests/hsmsim-ctl %s/sim-b.state hanging)\" = 0 ] "
        "&& break; sleep 0.1; done; sleep 0.3", build, T);
     if (worst > 1.5)
