@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "presign_lease.h"
 #include "presign_store.h"
 #include "rrsig.h"
 
@@ -25,7 +26,7 @@
 
 /* The presigner's values in `hsmcache stats` ("presign: lead 172800s, ..."). */
 enum { ST_LEAD, ST_RATE, ST_BOUNDARY, ST_INPUTS, ST_DONE, ST_LEFT, ST_FAILED, ST_SIGNED,
-       ST_DROPPED, ST_PURGED, ST_COUNT };
+       ST_DROPPED, ST_PURGED, ST_ELSEWHERE, ST_COUNT };
 static const hc_stat_def_t stat_defs[ST_COUNT] = {
     [ST_LEAD] = { "lead", "s" },         [ST_RATE] = { "rate", "/s" },
     [ST_BOUNDARY] = { "boundary", "" },  /* the weekly boundary prepared for (Unix) */
@@ -36,6 +37,8 @@ static const hc_stat_def_t stat_defs[ST_COUNT] = {
     [ST_SIGNED] = { "signed", "" },      /* HSM signatures the presigner made */
     [ST_DROPPED] = { "inputs_dropped", "" }, /* not seen for two weeks, forgotten */
     [ST_PURGED] = { "expired_purged", "" },  /* expired cache entries deleted */
+    [ST_ELSEWHERE] = { "elsewhere", "" },    /* last pass: inputs of tokens another node
+                                                of the fleet presigns (presign_lease.h) */
 };
 
 /* A key's identity as recorded: found again by token, id and label. */
@@ -252,10 +255,21 @@ static void pass(hc_presigner_t *p)
     hc_presign_input_t *in = NULL;
     /* This week's inputs carry inception = week - 7 d (PowerDNS). */
     size_t n = hc_pstore_load(p->store, (uint32_t)(week - HC_WEEK), &in);
-    uint64_t done = 0, failed = 0;
+    uint64_t done = 0, failed = 0, elsewhere = 0;
     hc_stat_set(p->stats, ST_INPUTS, n);
     double gap = 1.0 / (double)p->rate;
+    /* One node of the fleet per token (presign_lease.h); the lease lasts
+     * three passes' intervals, at least 3 s. */
+    hc_presign_leases_t leases;
+    hc_presign_leases_begin(&leases, p->ctx,
+                            (unsigned)(p->interval_s < 1 ? 3 : 3 * p->interval_s));
+    bool signed_last = false;  /* the previous input cost a card signature */
     for (size_t i = 0; i < n && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); i++) {
+        if (!hc_presign_lease_may(&leases, in[i].token, signed_last)) {
+            hc_stat_set(p->stats, ST_ELSEWHERE, ++elsewhere);
+            continue;
+        }
+        signed_last = false;
         bool cached = false;
         CK_RV rv = presign_one(p, &in[i], &cached);
         if (rv == CKR_OK)
@@ -271,11 +285,14 @@ static void pass(hc_presigner_t *p)
             break;               /* the token is in trouble: next pass */
         if (!cached) {
             hc_stat_add(p->stats, ST_SIGNED, 1);
+            signed_last = true;
             flush_queue(p); /* a long pass must not leave the queue waiting */
             if (sleep_or_stop(p, gap))
                 break;
         }
     }
+    hc_stat_set(p->stats, ST_ELSEWHERE, elsewhere);
+    hc_presign_leases_end(&leases);
     hc_pstore_free_inputs(in, n);
     close(lock);
 }

@@ -8,7 +8,9 @@
  * `presign-rate` HSM signatures per second, into the persistent cache.
  * What is cached already counts as done, so a restart resumes the work.
  * Inputs not seen for two weeks are forgotten; expired cache entries are
- * purged. One process per cache dir presigns at a time (a lock file).
+ * purged. One process per cache dir presigns at a time (a lock file),
+ * and, with [shared-cache], one node of the fleet per token (a lease:
+ * presign_lease.h), the others finding its signatures in the shared tier.
  */
 #ifndef HC_PRESIGN_H
 #define HC_PRESIGN_H
