@@ -26,6 +26,12 @@ static CK_RV rejected_error(hc_token_t *t, const char *path, bool caller,
 {
     char b[32];
     const char *name = t->cfg->name;
+    if (rv == HC_P11_TIMEOUT)
+        return hc_err(err, rv, "token %s did not answer C_Login in time with the "
+                      "%s; whether it took the PIN is unknown, so it is not tried "
+                      "again (a wrong PIN tried twice could lock the token): "
+                      "once the token answers, check the PIN and run hsmcache pin "
+                      "clear %s", name, caller ? "caller's PIN" : path, name);
     if (caller)
         return hc_err(err, rv, "token %s rejected a caller's PIN (%s); no further "
                       "PIN is tried on it, so the token cannot lock, until a PIN "
@@ -143,7 +149,12 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
         return CKR_OK;
     }
     HC_INC(t->stats->login_failures);
-    if (!pin_rejection(rv)) {
+    /* A C_Login left behind by the call timeout may still answer "wrong
+     * PIN" to nobody: its fate unknown, it is marked like a rejection so
+     * no process tries the PIN again (fail closed; an operator clears a
+     * right but slow PIN's mark). */
+    bool unanswered = rv == HC_P11_TIMEOUT && hc_p11_hung(&t->p11);
+    if (!pin_rejection(rv) && !unanswered) {
         hc_pinmark_unlock(lock);
         return hc_err(err, rv, "%s%s", lerr.msg, caller ? " (the caller's PIN)" : "");
     }
