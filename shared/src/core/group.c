@@ -26,11 +26,14 @@ static unsigned shorter(long long a, long long b)
 }
 
 /* Every call of a member is timed (another member can stand in for it),
- * with the shorter of its own `timeout` and the group's. Before any call:
+ * with the shortest of its own `timeout` and its groups'. Before any call:
  * the watch is replaced, not changed under a caller. */
 static CK_RV time_member(hc_token_t *gt, hc_token_t *mt)
 {
-    unsigned want = shorter(mt->cfg->timeout_ms, gt->cfg->timeout_ms);
+    /* A member of two groups keeps the shortest limit of all: the later
+     * group's init must not lift the earlier one's bound. */
+    unsigned want = shorter(shorter(mt->cfg->timeout_ms, gt->cfg->timeout_ms),
+                            hc_watch_timeout_ms(mt->p11.watch));
     if (want != hc_watch_timeout_ms(mt->p11.watch)) {
         hc_watch_t *w = hc_watch_new(mt->cfg->name, want, &gt->core->log);
         if (!w)
