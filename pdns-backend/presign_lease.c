@@ -30,7 +30,11 @@ bool hc_presign_lease_may(hc_presign_leases_t *l, const char *token, bool signed
         snprintf(l->t[i].token, sizeof l->t[i].token, "%s", token);
         l->n++;
     }
-    int64_t now = (int64_t)time(NULL);
+    /* Paced by the monotonic clock: a wall clock stepped back must not
+     * make a lease that expired on the database's clock look fresh. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec;
     switch (l->t[i].state) {
     case LEASE_ELSEWHERE:
         return false;

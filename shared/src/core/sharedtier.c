@@ -6,6 +6,7 @@
  */
 #include "core/sharedtier_int.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,7 +315,19 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     t->st = stats;
     t->open = true;             /* until the first connection answers */
     t->next_purge = hc_now_ms() + 1000ull * (cfg->purge_interval_s < 60 ? cfg->purge_interval_s : 60);
-    snprintf(t->holder, sizeof t->holder, "%s:%d", cfg->node, (int)getpid());
+    /* node:pid alone is not unique: two nodes given one config's `node`
+     * (copied configs) may run the presigner under the same pid (one per
+     * container). 64 random bits make the holder this process's own. */
+    unsigned char nonce[8];
+    if (RAND_bytes(nonce, sizeof nonce) != 1) {
+        free(t);
+        hc_log(log, HC_LOG_ERROR, "shared cache: no random bytes for the lease "
+               "holder's name; running without the shared tier");
+        return NULL;
+    }
+    int hn = snprintf(t->holder, sizeof t->holder, "%s:%d:", cfg->node, (int)getpid());
+    for (size_t i = 0; i < sizeof nonce && hn > 0 && (size_t)hn + 2 < sizeof t->holder; i++)
+        hn += snprintf(t->holder + hn, sizeof t->holder - (size_t)hn, "%02x", nonce[i]);
     pthread_mutex_init(&t->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -67,7 +67,7 @@ struct hc_sharedtier {
     uint64_t writer_retry;
     unsigned writer_backoff;
     uint64_t next_purge;
-    char holder[HC_NAME_MAX + 16]; /* "node:pid": the lease rows' holder */
+    char holder[HC_NAME_MAX + 32]; /* "node:pid:nonce": the lease rows' holder */
     /* hc_sharedtier_lease: its own connection to the primary and the
      * leases held, under lease_lock (held across database calls: only
      * the lease's callers, never a lookup, take it). */
