@@ -16,7 +16,7 @@
 #include "agent.h"
 #include "mech_policy.h"
 #include "proto/proto_check.h"
-#include "session.h"
+#include "peer.h"
 #include "urimatch.h"
 
 /* Whether `uid`'s user is in group `gid` (primary or supplementary). */
@@ -87,7 +87,7 @@ bool agent_key_allowed(const agent_rules_t *rules, hc_ctx_t *ctx, hc_obj_t obj,
 }
 
 /* Where obj is, or would go, in the session's sorted allowed list. */
-static size_t allowed_pos(const session_t *s, hc_obj_t obj)
+static size_t allowed_pos(const peer_t *s, hc_obj_t obj)
 {
     size_t lo = 0, hi = s->nallowed;
     while (lo < hi) {
@@ -102,7 +102,7 @@ static size_t allowed_pos(const session_t *s, hc_obj_t obj)
 
 /* Remembers obj at pos (allowed_pos); forgotten when memory is short,
  * which only costs asking again. */
-static void remember_allowed(session_t *s, size_t pos, hc_obj_t obj)
+static void remember_allowed(peer_t *s, size_t pos, hc_obj_t obj)
 {
     if (s->nallowed == s->callowed) {
         size_t cap = s->callowed ? s->callowed * 2 : 16;
@@ -118,7 +118,7 @@ static void remember_allowed(session_t *s, size_t pos, hc_obj_t obj)
 }
 
 /* Whether the client may use obj; `st` as for agent_key_allowed. */
-bool agent_obj_allowed(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
+bool agent_obj_allowed(peer_t *s, hc_obj_t obj, const hc_token_status_t *st)
 {
     size_t pos = allowed_pos(s, obj);
     if (pos < s->nallowed && s->allowed[pos] == obj)
@@ -136,14 +136,14 @@ bool agent_obj_allowed(session_t *s, hc_obj_t obj, const hc_token_status_t *st)
     return true;
 }
 
-void agent_log_refusal(session_t *s, const char *what)
+void agent_log_refusal(peer_t *s, const char *what)
 {
     __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
     hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): refused %s",
            agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid, what);
 }
 
-CK_RV agent_refuse_key(session_t *s, const char *op, hc_obj_t obj, hc_err_t *err)
+CK_RV agent_refuse_key(peer_t *s, const char *op, hc_obj_t obj, hc_err_t *err)
 {
     hc_obj_identity_t id;
     char what[400];
@@ -161,7 +161,7 @@ CK_RV agent_refuse_key(session_t *s, const char *op, hc_obj_t obj, hc_err_t *err
                   (unsigned long long)obj, agent_rules_name(s->rules));
 }
 
-static CK_RV refuse_op(session_t *s, const char *op, hc_err_t *err)
+static CK_RV refuse_op(peer_t *s, const char *op, hc_err_t *err)
 {
     char what[128];
     snprintf(what, sizeof what, "operation '%s'", op);
@@ -170,12 +170,12 @@ static CK_RV refuse_op(session_t *s, const char *op, hc_err_t *err)
                   "'%s': not in [client %s] operations", op, agent_rules_name(s->rules));
 }
 
-static bool may(const session_t *s, unsigned op_bit)
+static bool may(const peer_t *s, unsigned op_bit)
 {
     return !s->rules->cfg || (s->rules->cfg->ops & op_bit);
 }
 
-bool agent_token_visible(session_t *s, size_t tok)
+bool agent_token_visible(peer_t *s, size_t tok)
 {
     if (!s->rules->cfg)
         return true;
@@ -186,7 +186,7 @@ bool agent_token_visible(session_t *s, size_t tok)
 
 /* The token index named in a request, or an error: a token that is not
  * the client's answers as one that does not exist. */
-static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err)
+static CK_RV token_of(peer_t *s, const char *name, size_t *tok, hc_err_t *err)
 {
     long i = hc_token_index(s->ctx, name);
     if (i < 0 || !agent_token_visible(s, (size_t)i))
@@ -197,10 +197,10 @@ static CK_RV token_of(session_t *s, const char *name, size_t *tok, hc_err_t *err
 }
 
 /* In this order (session.h): operations, whitelists, mechanisms, scope. */
-CK_RV agent_gate(session_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
+CK_RV agent_gate(peer_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
 {
     const hc_op_def_t *d = hc_op_def(q->op);
-    unsigned perm = hc_op_perm(q);
+    unsigned perm = hc_req_perm(q);
     /* The name the client's config uses: crypt is two operations. */
     const char *op = q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
                                           : hc_op_name(q->op);

@@ -120,7 +120,7 @@ CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
                       "record from [client %s]: its ca_key '%.200s' is not one of "
                       "the [sshca] keys in %s", agent_rules_name(rules), uri,
                       cfg->path);
-    if (rules->cfg && !(rules->cfg->ops & HC_OPS_SIGN))
+    if (rules->cfg && !(rules->cfg->ops & HC_PERM_SIGN))
         return hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused an audit "
                       "record from [client %s]: 'sign' is not in its operations, "
                       "and only a signer of the CA key may add one",

@@ -21,7 +21,7 @@
 #include "issue.h"
 #include "proto/proto.h"
 #include "proto/proto_check.h"
-#include "session.h"
+#include "peer.h"
 
 /* A request's bytes must all arrive within this once it has begun, and a
  * reply must be taken within it: a stalled peer loses its connection. */
@@ -60,7 +60,7 @@ static hc_proto_obj_t wire_obj(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *i
                              (const unsigned char *)id->label, id->labellen };
 }
 
-static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void do_hello(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     CK_RV rv = CKR_OK;
@@ -100,7 +100,7 @@ static void do_hello(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
 bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
                          bool log, hc_wbuf_t *w)
 {
-    session_t s = { .ag = ag, .st = st, .cred = *cred, .profile = -1, .quiet = !log };
+    peer_t s = { .ag = ag, .st = st, .cred = *cred, .profile = -1, .quiet = !log };
     hc_req_t *q = calloc(1, sizeof *q);
     if (!q)
         return false;
@@ -114,9 +114,9 @@ bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cre
  * permission, whitelists, mechanisms and scope), on the request's token
  * `tok` (HC_SCOPE_TOKEN) or authorized object q->obj (HC_SCOPE_OBJ), and
  * writes the reply. */
-typedef void handler_fn(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w);
+typedef void handler_fn(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w);
 
-static void do_find(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_find(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     size_t n = 0, kept = 0;
@@ -151,7 +151,7 @@ static void do_find(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 /* Attributes whose type is not on the list (q->blocked, proto_check.h)
  * are not asked of the module: they come back unavailable, with
  * CKR_ATTRIBUTE_TYPE_INVALID as for a type the token does not know. */
-static void do_get_attrs(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_get_attrs(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -206,7 +206,7 @@ static void do_get_attrs(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t 
         free(bufs[i]);
 }
 
-static void do_sign(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_sign(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -227,7 +227,7 @@ static void do_sign(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     answer(w, q, rv, &err, &rep);
 }
 
-static void do_crypt(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_crypt(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -248,7 +248,7 @@ static void do_crypt(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 
 /* Whether token tok's module reports Cryptoki 2.40 or later (it knows
  * CKA_DESTROYABLE). */
-static CK_RV module_v240(session_t *s, size_t tok, bool *v240, hc_err_t *err)
+static CK_RV module_v240(peer_t *s, size_t tok, bool *v240, hc_err_t *err)
 {
     const hc_token_cfg_t *t = hc_config_token(s->st->cfg, hc_token_name(s->ctx, tok));
     CK_VERSION v = { 0, 0 };
@@ -259,7 +259,7 @@ static CK_RV module_v240(session_t *s, size_t tok, bool *v240, hc_err_t *err)
     return rv;
 }
 
-static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_generate(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     hc_obj_t pub = 0, priv = 0;
@@ -305,7 +305,7 @@ static void do_generate(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *
     answer(w, q, rv, &err, &rep);
 }
 
-static void do_token_status(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_token_status(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     hc_token_status_t st;
@@ -322,7 +322,7 @@ static void do_token_status(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf
     answer(w, q, rv, &err, &rep);
 }
 
-static void do_mechanisms(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_mechanisms(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     CK_MECHANISM_TYPE list[4096];
@@ -336,7 +336,7 @@ static void do_mechanisms(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t
     answer(w, q, rv, &err, &rep);
 }
 
-static void do_mech_info(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_mech_info(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     CK_MECHANISM_INFO mi = { 0 };
@@ -347,7 +347,7 @@ static void do_mech_info(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t 
     answer(w, q, rv, &err, &rep);
 }
 
-static void do_login(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_login(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     CK_RV rv = q->op == HC_OP_LOGIN_WITH ? hc_login_with(s->ctx, tok, q->data, q->len, &err)
@@ -355,7 +355,7 @@ static void do_login(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     answer(w, q, rv, &err, NULL);
 }
 
-static void do_random(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_random(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     unsigned char buf[HC_PROTO_MAX_VALUE];
@@ -368,7 +368,7 @@ static void do_random(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     answer(w, q, rv, &err, &rep);
 }
 
-static void do_public_key(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_public_key(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -383,7 +383,7 @@ static void do_public_key(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t
     free(spki);
 }
 
-static void do_sig_len(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_sig_len(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -392,7 +392,7 @@ static void do_sig_len(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w
     answer_num(w, q, rv, &err, len);
 }
 
-static void do_verify(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_verify(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -401,7 +401,7 @@ static void do_verify(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     answer(w, q, rv, &err, NULL);
 }
 
-static void do_destroy(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_destroy(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -409,7 +409,7 @@ static void do_destroy(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w
     answer(w, q, rv, &err, NULL);
 }
 
-static void do_cache_purge(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_cache_purge(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -418,7 +418,7 @@ static void do_cache_purge(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_
     answer_num(w, q, rv, &err, n);
 }
 
-static void do_stats(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_stats(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -436,7 +436,7 @@ static void do_stats(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 /* The SSH CA module's record: only from a client that may sign with the
  * CA key it names, parsed and written back canonically with what the
  * agent knows for sure about its sender (audit_record.c). */
-static void do_audit(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_audit(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -465,7 +465,7 @@ static void do_audit(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 
 /* An SSH certificate issued under the agent's policy (issue.c): the
  * client never touches the CA key. */
-static void do_issue(session_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
+static void do_issue(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
@@ -509,7 +509,7 @@ static handler_fn *const handlers[HC_OP_COUNT] = {
     [HC_OP_ISSUE] = do_issue,
 };
 
-static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
+static void dispatch(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
 {
     hc_err_t err = { 0 };
     size_t tok = 0;
@@ -523,14 +523,14 @@ static void dispatch(session_t *s, const hc_req_t *q, hc_wbuf_t *w)
         answer(w, q, rv, &err, NULL);
 }
 
-static void peer_log(session_t *s, int level, const char *what)
+static void peer_log(peer_t *s, int level, const char *what)
 {
     hc_log(&s->ag->log, level, "client %s (uid %u, pid %d): %s; connection closed",
            s->rules ? agent_rules_name(s->rules) : "?", (unsigned)s->cred.uid,
            (int)s->cred.pid, what);
 }
 
-static void note_malformed(session_t *s, const char *what)
+static void note_malformed(peer_t *s, const char *what)
 {
     if (s->rules)
         __atomic_fetch_add(&s->rules->counts->malformed, 1, __ATOMIC_RELAXED);
@@ -540,7 +540,7 @@ static void note_malformed(session_t *s, const char *what)
 /* The first request is due FIRST_REQUEST_MS after connecting, all its
  * bytes: waits for its first byte within that, then gives the rest only
  * what is left. false when the time is up. */
-static bool first_due(session_t *s, int *first, int *rest)
+static bool first_due(peer_t *s, int *first, int *rest)
 {
     uint64_t due = s->accepted_ms + FIRST_REQUEST_MS, now = hc_now_ms();
     if (now >= due)
@@ -556,7 +556,7 @@ static bool first_due(session_t *s, int *first, int *rest)
 
 /* Serves requests until the peer leaves, breaks the protocol, or the
  * state is retired (reload, shutdown) between requests. */
-static void serve_loop(session_t *s)
+static void serve_loop(peer_t *s)
 {
     hc_wbuf_t w = { 0 };
     for (;;) {
@@ -623,7 +623,7 @@ out:
 void *agent_serve(void *arg)
 {
     agent_conn_arg_t *a = arg;
-    session_t s = { .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1,
+    peer_t s = { .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1,
                     .accepted_ms = a->accepted_ms };
     free(a);
     s.st = agent_state_get(s.ag);

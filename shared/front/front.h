@@ -59,7 +59,7 @@ extern const hc_front_profile_t hc_front_profile;
 #define HC_FRONT_MAX_LABEL 256u         /* an OAEP label we keep */
 
 /* One multi-part or size-queried operation in progress. */
-typedef struct hc_op {
+typedef struct hc_front_op {
     bool active;
     CK_MECHANISM mech;         /* pParameter points into param[] */
     _Alignas(CK_RSA_PKCS_OAEP_PARAMS) unsigned char param[256];
@@ -69,7 +69,7 @@ typedef struct hc_op {
     size_t len, cap;
     unsigned char *result;     /* computed for a size query, kept */
     size_t result_len;
-} hc_op_t;
+} hc_front_op_t;
 
 typedef struct hc_vsession {
     pthread_mutex_t lock;
@@ -81,7 +81,7 @@ typedef struct hc_vsession {
     hc_obj_t *found;           /* C_FindObjects state */
     size_t nfound, pos;
     bool finding;
-    hc_op_t sign, verify, encrypt, decrypt;
+    hc_front_op_t sign, verify, encrypt, decrypt;
     EVP_MD_CTX *digest;        /* NULL when no digest is active */
     /* With keep_digest_input: the last digest's input and output. */
     CK_MECHANISM_TYPE digest_mech;
@@ -113,14 +113,14 @@ hc_ctx_t *hc_front_ctx(void);
 /* Finds and locks a session; CKR_OK or the error to return. */
 CK_RV hc_front_session(CK_SESSION_HANDLE h, hc_vsession_t **out);
 void hc_front_unlock(hc_vsession_t *s);
-void hc_op_reset(hc_op_t *op);
+void hc_front_op_reset(hc_front_op_t *op);
 /* Starts `op` with copies of the mechanism and its parameter (an OAEP
  * label too: the caller's memory is not the front's after C_*Init). */
-CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key);
-CK_RV hc_op_append(hc_op_t *op, const unsigned char *data, size_t len);
+CK_RV hc_front_op_start(hc_front_op_t *op, const CK_MECHANISM *mech, hc_obj_t key);
+CK_RV hc_front_op_append(hc_front_op_t *op, const unsigned char *data, size_t len);
 /* Copies a finished result to the caller with PKCS#11 size semantics;
  * ends the op unless the caller only asked for the size. */
-CK_RV hc_op_deliver(hc_op_t *op, unsigned char *out, CK_ULONG *out_len);
+CK_RV hc_front_op_deliver(hc_front_op_t *op, unsigned char *out, CK_ULONG *out_len);
 
 #define FRONT_CTX_OR_FAIL(ctx)                                                \
     hc_ctx_t *ctx = hc_front_ctx();                                           \

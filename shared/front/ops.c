@@ -17,7 +17,7 @@
 #include "mechs.h"
 #include "core/swcrypto.h"
 
-void hc_op_reset(hc_op_t *op)
+void hc_front_op_reset(hc_front_op_t *op)
 {
     if (op->buf) {
         OPENSSL_cleanse(op->buf, op->len);
@@ -30,7 +30,7 @@ void hc_op_reset(hc_op_t *op)
     memset(op, 0, sizeof *op);
 }
 
-CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key)
+CK_RV hc_front_op_start(hc_front_op_t *op, const CK_MECHANISM *mech, hc_obj_t key)
 {
     if (!mech)
         return CKR_ARGUMENTS_BAD;
@@ -39,7 +39,7 @@ CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key)
     if (mech->ulParameterLen > sizeof op->param ||
         (mech->ulParameterLen && !mech->pParameter))
         return CKR_MECHANISM_PARAM_INVALID;
-    hc_op_reset(op);
+    hc_front_op_reset(op);
     op->mech = *mech;
     if (mech->ulParameterLen) {
         memcpy(op->param, mech->pParameter, mech->ulParameterLen);
@@ -50,7 +50,7 @@ CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key)
         CK_RSA_PKCS_OAEP_PARAMS *p = (CK_RSA_PKCS_OAEP_PARAMS *)op->param;
         if (p->ulSourceDataLen > sizeof op->label ||
             (p->ulSourceDataLen && !p->pSourceData)) {
-            hc_op_reset(op);
+            hc_front_op_reset(op);
             return CKR_MECHANISM_PARAM_INVALID;
         }
         if (p->ulSourceDataLen)
@@ -62,7 +62,7 @@ CK_RV hc_op_start(hc_op_t *op, const CK_MECHANISM *mech, hc_obj_t key)
     return CKR_OK;
 }
 
-CK_RV hc_op_append(hc_op_t *op, const unsigned char *data, size_t len)
+CK_RV hc_front_op_append(hc_front_op_t *op, const unsigned char *data, size_t len)
 {
     if (len > HC_FRONT_MAX_BUFFER - op->len)
         return CKR_DATA_LEN_RANGE;
@@ -87,7 +87,7 @@ CK_RV hc_op_append(hc_op_t *op, const unsigned char *data, size_t len)
     return CKR_OK;
 }
 
-CK_RV hc_op_deliver(hc_op_t *op, unsigned char *out, CK_ULONG *out_len)
+CK_RV hc_front_op_deliver(hc_front_op_t *op, unsigned char *out, CK_ULONG *out_len)
 {
     if (!out) {
         *out_len = op->result_len;
@@ -99,7 +99,7 @@ CK_RV hc_op_deliver(hc_op_t *op, unsigned char *out, CK_ULONG *out_len)
     }
     memcpy(out, op->result, op->result_len);
     *out_len = op->result_len;
-    hc_op_reset(op);
+    hc_front_op_reset(op);
     return CKR_OK;
 }
 
@@ -111,11 +111,11 @@ static CK_RV own_key(const hc_vsession_t *s, CK_OBJECT_HANDLE key)
                ? CKR_OK : CKR_KEY_HANDLE_INVALID;
 }
 
-typedef CK_RV (*compute_fn)(hc_vsession_t *s, hc_op_t *op,
+typedef CK_RV (*compute_fn)(hc_vsession_t *s, hc_front_op_t *op,
                             const unsigned char *in, size_t in_len,
                             unsigned char *out, size_t *out_len, hc_err_t *err);
 
-static CK_RV compute_sign(hc_vsession_t *s, hc_op_t *op, const unsigned char *in,
+static CK_RV compute_sign(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
                           size_t in_len, unsigned char *out, size_t *out_len,
                           hc_err_t *err)
 {
@@ -131,14 +131,14 @@ static CK_RV compute_sign(hc_vsession_t *s, hc_op_t *op, const unsigned char *in
     return hc_sign(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
-static CK_RV compute_encrypt(hc_vsession_t *s, hc_op_t *op, const unsigned char *in,
+static CK_RV compute_encrypt(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
                              size_t in_len, unsigned char *out, size_t *out_len,
                              hc_err_t *err)
 {
     return hc_encrypt(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
-static CK_RV compute_decrypt(hc_vsession_t *s, hc_op_t *op, const unsigned char *in,
+static CK_RV compute_decrypt(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
                              size_t in_len, unsigned char *out, size_t *out_len,
                              hc_err_t *err)
 {
@@ -148,14 +148,14 @@ static CK_RV compute_decrypt(hc_vsession_t *s, hc_op_t *op, const unsigned char 
 /* The one-shot call behind C_Sign/C_SignFinal and friends: computes once
  * (into op->result) and delivers with PKCS#11 size semantics. `size_hint`
  * answers a size query without computing when the size is known. */
-static CK_RV finish(hc_vsession_t *s, hc_op_t *op, compute_fn fn,
+static CK_RV finish(hc_vsession_t *s, hc_front_op_t *op, compute_fn fn,
                     const unsigned char *in, size_t in_len, unsigned char *out,
                     CK_ULONG_PTR out_len, size_t size_hint)
 {
     if (!op->active)
         return CKR_OPERATION_NOT_INITIALIZED;
     if (!out_len) {
-        hc_op_reset(op);
+        hc_front_op_reset(op);
         return CKR_ARGUMENTS_BAD;
     }
     if (!op->result) {
@@ -171,18 +171,18 @@ static CK_RV finish(hc_vsession_t *s, hc_op_t *op, compute_fn fn,
             /* A profile's refusal was already explained by the profile. */
             if (err.msg[0] && rv != CKR_FUNCTION_REJECTED)
                 hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
-            hc_op_reset(op);
+            hc_front_op_reset(op);
             return rv;
         }
         if (!(op->result = malloc(n ? n : 1))) {
-            hc_op_reset(op);
+            hc_front_op_reset(op);
             return CKR_HOST_MEMORY;
         }
         memcpy(op->result, buf, n);
         op->result_len = n;
         OPENSSL_cleanse(buf, n);
     }
-    return hc_op_deliver(op, out, out_len);
+    return hc_front_op_deliver(op, out, out_len);
 }
 
 static size_t signature_size(hc_vsession_t *s, hc_obj_t key)
@@ -206,14 +206,14 @@ static CK_RV op_init(CK_SESSION_HANDLE h, size_t field, CK_MECHANISM_PTR mech,
                      CK_OBJECT_HANDLE key, CK_FLAGS flag)
 {
     SESSION_OR_RETURN(h, s);
-    hc_op_t *op = (hc_op_t *)((char *)s + field);
+    hc_front_op_t *op = (hc_front_op_t *)((char *)s + field);
     CK_RV rv = own_key(s, key);
     if (rv == CKR_OK && op->active)
         rv = CKR_OPERATION_ACTIVE;
     if (rv == CKR_OK)
         rv = hc_front_check_init(s, flag, mech, key);
     if (rv == CKR_OK)
-        rv = hc_op_start(op, mech, key);
+        rv = hc_front_op_start(op, mech, key);
     hc_front_unlock(s);
     return rv;
 }
@@ -224,10 +224,10 @@ static CK_RV op_update(CK_SESSION_HANDLE h, size_t field, CK_BYTE_PTR data,
     if (!data && len)
         return CKR_ARGUMENTS_BAD;
     SESSION_OR_RETURN(h, s);
-    hc_op_t *op = (hc_op_t *)((char *)s + field);
-    CK_RV rv = op->active ? hc_op_append(op, data, len) : CKR_OPERATION_NOT_INITIALIZED;
+    hc_front_op_t *op = (hc_front_op_t *)((char *)s + field);
+    CK_RV rv = op->active ? hc_front_op_append(op, data, len) : CKR_OPERATION_NOT_INITIALIZED;
     if (rv != CKR_OK && op->active)
-        hc_op_reset(op);
+        hc_front_op_reset(op);
     hc_front_unlock(s);
     return rv;
 }
@@ -240,7 +240,7 @@ static CK_RV op_finish(CK_SESSION_HANDLE h, size_t field, compute_fn fn,
     if (one_shot && !data && len)
         return CKR_ARGUMENTS_BAD;
     SESSION_OR_RETURN(h, s);
-    hc_op_t *op = (hc_op_t *)((char *)s + field);
+    hc_front_op_t *op = (hc_front_op_t *)((char *)s + field);
     size_t hint = sized && op->active ? signature_size(s, op->key) : 0;
     CK_RV rv = one_shot ? finish(s, op, fn, data, len, out, out_len, hint)
                         : finish(s, op, fn, op->buf, op->len, out, out_len, hint);
@@ -320,11 +320,11 @@ CK_RV C_VerifyInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 static CK_RV verify_with(hc_vsession_t *s, const unsigned char *data, size_t len,
                          const unsigned char *sig, size_t sig_len)
 {
-    hc_op_t *op = &s->verify;
+    hc_front_op_t *op = &s->verify;
     if (!op->active)
         return CKR_OPERATION_NOT_INITIALIZED;
     CK_RV rv = hc_verify(s->ctx, op->key, &op->mech, data, len, sig, sig_len, NULL);
-    hc_op_reset(op);
+    hc_front_op_reset(op);
     return rv;
 }
 

@@ -158,10 +158,10 @@ static void free_session(hc_vsession_t *s)
 {
     /* Wait for a call in progress on this session to finish. */
     pthread_mutex_lock(&s->lock);
-    hc_op_reset(&s->sign);
-    hc_op_reset(&s->verify);
-    hc_op_reset(&s->encrypt);
-    hc_op_reset(&s->decrypt);
+    hc_front_op_reset(&s->sign);
+    hc_front_op_reset(&s->verify);
+    hc_front_op_reset(&s->encrypt);
+    hc_front_op_reset(&s->decrypt);
     EVP_MD_CTX_free(s->digest);
     free(s->dmsg);
     free(s->found);

@@ -6,7 +6,7 @@
  *
  * A plugin never talks to a PKCS#11 module itself: it opens one context
  * (hc_open) for its profile and turns its host's requests into the calls
- * below. Behind the context sits one of two transports (struct hc_ops in
+ * below. Behind the context sits one of two transports (struct hc_transport in
  * src/transport.h), chosen at hc_open by the config: the embedded core
  * (sessions, caches and PINs in this process), or hsmcached's socket when
  * `[core] agent` names one. Plugins make the same calls either way.

@@ -38,10 +38,10 @@ static CK_RV open_ctx(const char *profile, const char *conf_path,
     snprintf(ctx->pin_store, sizeof ctx->pin_store, "%s", cfg->pin_store);
     if (ctx->agent) {
         rv = hc_agent_open(profile, conf_path, cfg->agent.socket,
-                           cfg->agent.timeout_ms, &ctx->impl, &ctx->ops, err);
+                           cfg->agent.timeout_ms, &ctx->impl, &ctx->tp, err);
         hc_config_free(cfg);
     } else {
-        rv = hc_embedded_open(profile, cfg, &ctx->impl, &ctx->ops, err); /* takes cfg */
+        rv = hc_embedded_open(profile, cfg, &ctx->impl, &ctx->tp, err); /* takes cfg */
     }
     if (rv != CKR_OK) {
         hc_ctx_settings_free(ctx);
@@ -72,41 +72,41 @@ bool hc_via_agent(const hc_ctx_t *ctx)
 CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
                   hc_err_t *err)
 {
-    return ctx->ops->describe(ctx->impl, obj, id, err);
+    return ctx->tp->describe(ctx->impl, obj, id, err);
 }
 
 CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err)
 {
-    return ctx->ops->audit(ctx->impl, record, err);
+    return ctx->tp->audit(ctx->impl, record, err);
 }
 
 void hc_close(hc_ctx_t *ctx)
 {
     if (!ctx)
         return;
-    ctx->ops->close(ctx->impl);
+    ctx->tp->close(ctx->impl);
     hc_ctx_settings_free(ctx);
     free(ctx);
 }
 
 const char *hc_config_path(const hc_ctx_t *ctx)
 {
-    return ctx->ops->config_path(ctx->impl);
+    return ctx->tp->config_path(ctx->impl);
 }
 
 size_t hc_token_count(const hc_ctx_t *ctx)
 {
-    return ctx->ops->token_count(ctx->impl);
+    return ctx->tp->token_count(ctx->impl);
 }
 
 const char *hc_token_name(const hc_ctx_t *ctx, size_t tok)
 {
-    return ctx->ops->token_name(ctx->impl, tok);
+    return ctx->tp->token_name(ctx->impl, tok);
 }
 
 const char *hc_token_configured_label(const hc_ctx_t *ctx, size_t tok)
 {
-    const char *l = ctx->ops->token_label ? ctx->ops->token_label(ctx->impl, tok) : NULL;
+    const char *l = ctx->tp->token_label ? ctx->tp->token_label(ctx->impl, tok) : NULL;
     return l ? l : "";
 }
 
@@ -121,41 +121,41 @@ long hc_token_index(const hc_ctx_t *ctx, const char *name)
 
 bool hc_signature_cache_enabled(const hc_ctx_t *ctx)
 {
-    return ctx->ops->signature_cache_enabled(ctx->impl);
+    return ctx->tp->signature_cache_enabled(ctx->impl);
 }
 
 CK_RV hc_token_status(hc_ctx_t *ctx, size_t tok, hc_token_status_t *st,
                       hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->token_status(ctx->impl, tok, st, err);
+    return ctx->tp->token_status(ctx->impl, tok, st, err);
 }
 
 CK_RV hc_mechanisms(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE *list,
                     CK_ULONG *count, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->mechanisms(ctx->impl, tok, list, count, err);
+    return ctx->tp->mechanisms(ctx->impl, tok, list, count, err);
 }
 
 CK_RV hc_mechanism_info(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE type,
                         CK_MECHANISM_INFO *info, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->mechanism_info(ctx->impl, tok, type, info, err);
+    return ctx->tp->mechanism_info(ctx->impl, tok, type, info, err);
 }
 
 CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
                     size_t pin_len, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->login_with(ctx->impl, tok, pin, pin_len, err);
+    return ctx->tp->login_with(ctx->impl, tok, pin, pin_len, err);
 }
 
 CK_RV hc_login_check(hc_ctx_t *ctx, size_t tok, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->login_check(ctx->impl, tok, err);
+    return ctx->tp->login_check(ctx->impl, tok, err);
 }
 
 CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
@@ -164,25 +164,25 @@ CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
     *objs = NULL;
     *count = 0;
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->find(ctx->impl, tok, tmpl, n, objs, count, err);
+    return ctx->tp->find(ctx->impl, tok, tmpl, n, objs, count, err);
 }
 
 CK_RV hc_get_attrs(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
                    hc_err_t *err)
 {
-    return ctx->ops->get_attrs(ctx->impl, obj, tmpl, n, err);
+    return ctx->tp->get_attrs(ctx->impl, obj, tmpl, n, err);
 }
 
 CK_RV hc_public_key(hc_ctx_t *ctx, hc_obj_t obj, unsigned char **spki,
                     size_t *len, hc_err_t *err)
 {
-    return ctx->ops->public_key(ctx->impl, obj, spki, len, err);
+    return ctx->tp->public_key(ctx->impl, obj, spki, len, err);
 }
 
 CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len,
                           hc_err_t *err)
 {
-    return ctx->ops->signature_length(ctx->impl, obj, len, err);
+    return ctx->tp->signature_length(ctx->impl, obj, len, err);
 }
 
 CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
@@ -190,30 +190,30 @@ CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
               size_t *sig_len, hc_err_t *err)
 {
     hc_sign_opts_t o = { 0 };
-    return ctx->ops->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
+    return ctx->tp->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
 }
 
 CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
                  const unsigned char *data, size_t len, hc_sign_opts_t *opts,
                  unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
-    return ctx->ops->sign(ctx->impl, key, mech, data, len, opts, sig, sig_len, err);
+    return ctx->tp->sign(ctx->impl, key, mech, data, len, opts, sig, sig_len, err);
 }
 
 CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds, bool *held,
                      hc_err_t *err)
 {
-    if (!ctx->ops->fleet_lease) {
+    if (!ctx->tp->fleet_lease) {
         *held = seconds > 0;
         return CKR_OK;
     }
-    return ctx->ops->fleet_lease(ctx->impl, name, seconds, held, err);
+    return ctx->tp->fleet_lease(ctx->impl, name, seconds, held, err);
 }
 
 CK_RV hc_cache_purge(hc_ctx_t *ctx, size_t *dropped, hc_err_t *err)
 {
     size_t n = 0;
-    CK_RV rv = ctx->ops->cache_purge(ctx->impl, &n, err);
+    CK_RV rv = ctx->tp->cache_purge(ctx->impl, &n, err);
     if (dropped)
         *dropped = n;
     return rv;
@@ -224,28 +224,28 @@ CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
                          unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
     hc_sign_opts_t o = { .background = true };
-    return ctx->ops->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
+    return ctx->tp->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
 }
 
 CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
                 const unsigned char *data, size_t len,
                 const unsigned char *sig, size_t sig_len, hc_err_t *err)
 {
-    return ctx->ops->verify(ctx->impl, key, mech, data, len, sig, sig_len, err);
+    return ctx->tp->verify(ctx->impl, key, mech, data, len, sig, sig_len, err);
 }
 
 CK_RV hc_encrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
                  const unsigned char *in, size_t in_len, unsigned char *out,
                  size_t *out_len, hc_err_t *err)
 {
-    return ctx->ops->crypt(ctx->impl, true, key, mech, in, in_len, out, out_len, err);
+    return ctx->tp->crypt(ctx->impl, true, key, mech, in, in_len, out, out_len, err);
 }
 
 CK_RV hc_decrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
                  const unsigned char *in, size_t in_len, unsigned char *out,
                  size_t *out_len, hc_err_t *err)
 {
-    return ctx->ops->crypt(ctx->impl, false, key, mech, in, in_len, out, out_len, err);
+    return ctx->tp->crypt(ctx->impl, false, key, mech, in, in_len, out, out_len, err);
 }
 
 CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok, const CK_MECHANISM *mech,
@@ -254,33 +254,33 @@ CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok, const CK_MECHANISM *mech,
                            hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->generate_key_pair(ctx->impl, tok, mech, pub_tmpl, npub,
+    return ctx->tp->generate_key_pair(ctx->impl, tok, mech, pub_tmpl, npub,
                                        priv_tmpl, npriv, pub, priv, err);
 }
 
 CK_RV hc_destroy(hc_ctx_t *ctx, hc_obj_t obj, hc_err_t *err)
 {
-    return ctx->ops->destroy(ctx->impl, obj, err);
+    return ctx->tp->destroy(ctx->impl, obj, err);
 }
 
 CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
                 hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->ops->random(ctx->impl, tok, buf, len, err);
+    return ctx->tp->random(ctx->impl, tok, buf, len, err);
 }
 
 CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed,
                      size_t len, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    if (!ctx->ops->seed_random)
+    if (!ctx->tp->seed_random)
         return hc_err(err, CKR_RANDOM_SEED_NOT_SUPPORTED, "token %s: seeds are "
                       "not passed to hsmcached", hc_token_name(ctx, tok));
-    return ctx->ops->seed_random(ctx->impl, tok, seed, len, err);
+    return ctx->tp->seed_random(ctx->impl, tok, seed, len, err);
 }
 
 CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out, hc_err_t *err)
 {
-    return ctx->ops->stats_text(ctx->impl, prometheus, out, err);
+    return ctx->tp->stats_text(ctx->impl, prometheus, out, err);
 }

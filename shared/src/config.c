@@ -270,7 +270,7 @@ static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
             return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
                           "key 'keys' (the pkcs11: URIs it may use)", name,
                           cl->line, cl->name);
-        if (cl->issue_set && !(cl->ops & HC_OPS_ISSUE))
+        if (cl->issue_set && !(cl->ops & HC_PERM_ISSUE))
             return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: allowed-principals, "
                           "max-validity, host-certs, allowed-options and force-options "
                           "apply to operations = issue, which it lacks", name, cl->line,

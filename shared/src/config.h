@@ -94,16 +94,16 @@ typedef struct hc_pdns_cfg {
  * attributes, public keys, verify, token status, stats), which every
  * listed client may do on the keys it may use. */
 enum {
-    HC_OPS_SIGN = 1u << 0,
-    HC_OPS_DECRYPT = 1u << 1,
-    HC_OPS_ENCRYPT = 1u << 2,
-    HC_OPS_GENERATE = 1u << 3,
-    HC_OPS_DESTROY = 1u << 4,
-    HC_OPS_RANDOM = 1u << 5,
-    HC_OPS_LOGIN = 1u << 6,     /* log in with a PIN the client sends */
-    HC_OPS_ISSUE = 1u << 7,     /* SSH certificates issued by the agent under
+    HC_PERM_SIGN = 1u << 0,
+    HC_PERM_DECRYPT = 1u << 1,
+    HC_PERM_ENCRYPT = 1u << 2,
+    HC_PERM_GENERATE = 1u << 3,
+    HC_PERM_DESTROY = 1u << 4,
+    HC_PERM_RANDOM = 1u << 5,
+    HC_PERM_LOGIN = 1u << 6,     /* log in with a PIN the client sends */
+    HC_PERM_ISSUE = 1u << 7,     /* SSH certificates issued by the agent under
                                    its policy ([sshca] keys); no raw signature */
-    HC_OPS_ALL = (1u << 8) - 1,
+    HC_PERM_ALL = (1u << 8) - 1,
 };
 
 /* [client NAME]: who may use the agent, with which keys. A client
@@ -114,7 +114,7 @@ typedef struct hc_client_cfg {
     bool has_uid, has_group;
     unsigned uid, gid;
     hc_strlist_t keys;          /* pkcs11: URIs */
-    unsigned ops;               /* HC_OPS_* */
+    unsigned ops;               /* HC_PERM_* */
     /* mechanisms = (proto_check.h names): the only ones it may sign,
      * verify, encrypt or decrypt with. Unset (nmechs 0): the signature
      * mechanisms but raw RSA, for sign and verify only. */

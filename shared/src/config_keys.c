@@ -332,10 +332,10 @@ static bool p_socket_group(parse_t *p, const struct key *k, const char *v, void 
 static bool p_ops(parse_t *p, const struct key *k, const char *v, void *dst)
 {
     static const struct { const char *name; unsigned bit; } names[] = {
-        { "sign", HC_OPS_SIGN }, { "decrypt", HC_OPS_DECRYPT },
-        { "encrypt", HC_OPS_ENCRYPT }, { "generate", HC_OPS_GENERATE },
-        { "destroy", HC_OPS_DESTROY }, { "random", HC_OPS_RANDOM },
-        { "login", HC_OPS_LOGIN }, { "issue", HC_OPS_ISSUE }, { "all", HC_OPS_ALL },
+        { "sign", HC_PERM_SIGN }, { "decrypt", HC_PERM_DECRYPT },
+        { "encrypt", HC_PERM_ENCRYPT }, { "generate", HC_PERM_GENERATE },
+        { "destroy", HC_PERM_DESTROY }, { "random", HC_PERM_RANDOM },
+        { "login", HC_PERM_LOGIN }, { "issue", HC_PERM_ISSUE }, { "all", HC_PERM_ALL },
     };
     unsigned *ops = dst;
     hc_strlist_t list = { 0 };

@@ -44,7 +44,7 @@ struct hc_plugin_stats {
 };
 
 struct hc_ctx {
-    const hc_ops_t *ops;
+    const hc_transport_t *tp;
     void *impl;
     bool agent;
     hc_logger_t log;

@@ -36,7 +36,7 @@ CK_RV hc_stats_register(hc_ctx_t *ctx, const char *group, const hc_stat_def_t *d
                         size_t n, hc_plugin_stats_t **out, hc_err_t *err)
 {
     *out = NULL;
-    hc_plugin_area_t *a = ctx->ops->plugin_stats ? ctx->ops->plugin_stats(ctx->impl) : NULL;
+    hc_plugin_area_t *a = ctx->tp->plugin_stats ? ctx->tp->plugin_stats(ctx->impl) : NULL;
     if (!a)
         a = &ctx->stats_sink;
     if (!stat_word(group, sizeof a->group))

@@ -18,7 +18,7 @@ typedef struct hc_obj_identity {
     size_t labellen;
 } hc_obj_identity_t;
 
-typedef struct hc_ops {
+typedef struct hc_transport {
     void (*close)(void *impl);
     const char *(*config_path)(const void *impl);
     size_t (*token_count)(const void *impl);
@@ -59,27 +59,27 @@ typedef struct hc_ops {
     /* Appends an SSH CA audit record to the [sshca] audit log: the
      * embedded core's own, or the agent's. */
     CK_RV (*audit)(void *impl, const char *record, hc_err_t *err);
-} hc_ops_t;
+} hc_transport_t;
 
 /* Object references, the same for every transport so that
  * hc_obj_token() works on any: (token + 1) << 40 | (index + 1), where
  * index is the transport's own table position. hc_obj_index of a
  * reference that is not one gives SIZE_MAX. */
 hc_obj_t hc_obj_make(size_t tok, size_t index);
-/* ops->token_label, "" when the transport has none (api.c). */
+/* tp->token_label, "" when the transport has none (api.c). */
 const char *hc_token_configured_label(const hc_ctx_t *ctx, size_t tok);
 size_t hc_obj_index(hc_obj_t obj);
 
 /* The embedded core: opens `impl` for `profile` with a loaded config,
  * which it takes over (freed with the core, or at once on failure). */
 CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
-                       void **impl, const hc_ops_t **ops, hc_err_t *err);
+                       void **impl, const hc_transport_t **tp, hc_err_t *err);
 /* The agent client (agent_client.c): connects to the agent at `socket`
  * and says hello for `profile`; fails, naming the socket, when the agent
  * does not answer or refuses this process. */
 CK_RV hc_agent_open(const char *profile, const char *conf_path,
                     const char *socket, long long timeout_ms, void **impl,
-                    const hc_ops_t **ops, hc_err_t *err);
+                    const hc_transport_t **tp, hc_err_t *err);
 
 /* hc_open that always serves from the embedded core, whatever [core]
  * agent says: hsmcached's own contexts. */

@@ -69,4 +69,16 @@ declared=$(cc -E -P -I"$TOP/shared/include" $(pkg-config --cflags p11-kit-1) \
 exported=$(nm -D --defined-only "$BUILD/libhsmcache.so" | awk '{ print $NF }' | sort -u)
 check "hsmcache.h declares calls ($(echo "$declared" | wc -l))" test "$(echo "$declared" | wc -l)" -ge 30
 equals "libhsmcache.so exports exactly hsmcache.h's calls" "$exported" "$declared"
+# 3. The agent client needs nothing from core/ at link time either: no
+# symbol its objects use is one that only core/'s objects define (the
+# include check above cannot see a declaration borrowed through another
+# header, e.g. an object-reference helper defined in the key index).
+obj=$BUILD/obj/shared/src
+ncore=$(ls "$obj/core"/*.o 2>/dev/null | wc -l)
+check "the build's core/ and agent-client/ objects are there ($ncore core)" \
+    test "$ncore" -ge 10 -a -e "$obj/agent-client/agent_client.o"
+core_defs=$(nm --defined-only "$obj/core"/*.o | awk 'NF == 3 && $2 ~ /[TDBR]/ { print $3 }' | sort -u)
+client_uses=$(nm --undefined-only "$obj/agent-client"/*.o | awk '{ print $NF }' | sort -u)
+equals "agent-client/'s objects use no symbol defined in core/" \
+    "$(comm -12 <(echo "$core_defs") <(echo "$client_uses") | tr '\n' ' ')" ""
 done_testing

@@ -292,7 +292,7 @@ static void defaults_of_an_empty_config(void **state)
     assert_int_equal(c->agent.max_connections, 256);
     assert_int_equal(c->agent.max_per_client, 64);
     assert_int_equal(c->tokens[0].max_sessions, 4);
-    assert_int_equal(c->clients[0].ops, HC_OPS_SIGN);
+    assert_int_equal(c->clients[0].ops, HC_PERM_SIGN);
     assert_int_equal(c->clients[0].nmechs, 0);
     assert_int_equal(c->clients[0].issue_set, 0);
     for (int id = 0; id < HC_P_COUNT; id++) {

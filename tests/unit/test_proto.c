@@ -105,7 +105,7 @@ static void every_op_round_trips(void **state)
         if (q.n2)
             same_template(q.tmpl2, t, 3);
         if (op == HC_OP_CRYPT)
-            assert_int_equal(hc_op_perm(&q), HC_OPS_ENCRYPT);
+            assert_int_equal(hc_req_perm(&q), HC_PERM_ENCRYPT);
         hc_req_free(&q);
     }
     /* What the decoder would refuse, the encoder does not write. */

@@ -500,7 +500,7 @@ static CK_RV agent_issue(hc_agent_t *a, const unsigned char *opts, size_t opts_l
     return rv;
 }
 
-static const hc_ops_t agent_ops = {
+static const hc_transport_t agent_transport = {
     .close = agent_close,
     .config_path = agent_config_path,
     .token_count = agent_token_count,
@@ -530,7 +530,7 @@ static const hc_ops_t agent_ops = {
 
 CK_RV hc_agent_open(const char *profile, const char *conf_path,
                     const char *socket, long long timeout_ms, void **impl,
-                    const hc_ops_t **ops, hc_err_t *err)
+                    const hc_transport_t **tp, hc_err_t *err)
 {
     hc_agent_t *a = calloc(1, sizeof *a);
     if (!a)
@@ -547,7 +547,7 @@ CK_RV hc_agent_open(const char *profile, const char *conf_path,
     }
     hc_link_conn_put(a, c);
     *impl = a;
-    *ops = &agent_ops;
+    *tp = &agent_transport;
     return CKR_OK;
 }
 
@@ -556,15 +556,15 @@ CK_RV hc_agent_issue(const char *conf_path, const char *socket, long long timeou
                      char **cert, uint64_t *serial, hc_err_t *err)
 {
     void *impl;
-    const hc_ops_t *ops;
+    const hc_transport_t *tp;
     *cert = NULL;
     if (opts_len > HC_ISSUE_MAX_OPTS || strlen(pubkey) > HC_ISSUE_MAX_PUBKEY)
         return hc_err(err, CKR_ARGUMENTS_BAD, "issue: options or public key too long "
                       "(at most %u and %u bytes)", HC_ISSUE_MAX_OPTS, HC_ISSUE_MAX_PUBKEY);
-    CK_RV rv = hc_agent_open("cli", conf_path, socket, timeout_ms, &impl, &ops, err);
+    CK_RV rv = hc_agent_open("cli", conf_path, socket, timeout_ms, &impl, &tp, err);
     if (rv != CKR_OK)
         return rv;
     rv = agent_issue(impl, opts, opts_len, pubkey, cert, serial, err);
-    ops->close(impl);
+    tp->close(impl);
     return rv;
 }

@@ -170,7 +170,7 @@ static CK_RV core_login_check(void *impl, size_t tok, hc_err_t *err)
 }
 
 /* hc_pool_run on a token, or on a member of a group (group.h). */
-static CK_RV token_run(hc_token_t *t, bool need_login, hc_op_fn fn, void *arg,
+static CK_RV token_run(hc_token_t *t, bool need_login, hc_pool_fn fn, void *arg,
                        hc_err_t *err)
 {
     return t->group ? hc_group_pool_run(t, true, need_login, fn, arg, err)
@@ -238,7 +238,7 @@ static CK_RV core_audit(void *impl, const char *record, hc_err_t *err)
     return CKR_FUNCTION_FAILED;
 }
 
-static const hc_ops_t embedded_ops = {
+static const hc_transport_t embedded_transport = {
     .close = core_close,
     .config_path = core_config_path,
     .token_count = core_token_count,
@@ -303,7 +303,7 @@ static CK_RV open_groups(hc_core_t *c)
 }
 
 CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
-                       void **impl, const hc_ops_t **ops, hc_err_t *err)
+                       void **impl, const hc_transport_t **tp, hc_err_t *err)
 {
     int pid = hc_profile_id(profile);
     hc_core_t *c = pid >= 0 ? calloc(1, sizeof *c) : NULL;
@@ -352,6 +352,6 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
                                                                &c->stats.f->shared));
     }
     *impl = c;
-    *ops = &embedded_ops;
+    *tp = &embedded_transport;
     return CKR_OK;
 }

@@ -143,12 +143,12 @@ void hc_token_destroy(hc_token_t *t);
 /* true for return values that mean the session or token was lost. */
 bool hc_rv_lost(CK_RV rv);
 /* An operation run on a pooled session; it resolves handles itself. */
-typedef CK_RV (*hc_op_fn)(hc_token_t *t, const hc_session_t *s, void *arg,
+typedef CK_RV (*hc_pool_fn)(hc_token_t *t, const hc_session_t *s, void *arg,
                           hc_err_t *err);
 /* Runs `fn` on a pooled session, connecting and logging in as needed; on a
  * lost session it resets the pool and runs `fn` once more. `need_login`:
  * fail (with the PIN store's reason) rather than run without login. */
-CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
+CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_pool_fn fn,
                   void *arg, hc_err_t *err);
 /* Connects if needed and returns current status fields. */
 CK_RV hc_pool_status(hc_token_t *t, hc_token_status_t *st, hc_err_t *err);

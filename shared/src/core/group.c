@@ -312,7 +312,7 @@ CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live,
 
 struct pool_attempt {
     bool live, need_login;
-    hc_op_fn fn;
+    hc_pool_fn fn;
     void *arg;
 };
 
@@ -323,7 +323,7 @@ static CK_RV pool_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
 }
 
 CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login,
-                        hc_op_fn fn, void *arg, hc_err_t *err)
+                        hc_pool_fn fn, void *arg, hc_err_t *err)
 {
     struct pool_attempt p = { live, need_login, fn, arg };
     return route(gt, "the operation", pool_attempt, &p, err);

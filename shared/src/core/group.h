@@ -85,7 +85,7 @@ CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live,
 /* hc_pool_run on one member, routed and failed over the same way
  * (random, seeding). */
 CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login,
-                        hc_op_fn fn, void *arg, hc_err_t *err);
+                        hc_pool_fn fn, void *arg, hc_err_t *err);
 /* Logs in every member (a caller's PIN, when not NULL, is offered to the
  * members whose PIN store has none, each once): CKR_OK when one member is
  * logged in, else the first member's error. */

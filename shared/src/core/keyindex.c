@@ -31,23 +31,6 @@
 #include "core/swcrypto.h"
 #include "util/textsafe.h"
 
-#define ID_SHIFT 40
-
-size_t hc_obj_token(hc_obj_t obj)
-{
-    return (size_t)(obj >> ID_SHIFT) - 1;
-}
-
-hc_obj_t hc_obj_make(size_t tok, size_t index)
-{
-    return ((hc_obj_t)(tok + 1) << ID_SHIFT) | (index + 1);
-}
-
-size_t hc_obj_index(hc_obj_t obj)
-{
-    return (size_t)(obj & ((1ull << ID_SHIFT) - 1)) - 1;
-}
-
 /* A label's bytes are the module's: quoted, escaped by textsafe.h so that
  * no NUL cuts the name and no control byte reaches a terminal or a log. */
 static void quoted_label(const hc_keyent_t *e, char *buf, size_t size)

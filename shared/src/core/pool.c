@@ -372,7 +372,7 @@ static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
     pthread_mutex_unlock(&t->lock);
 }
 
-CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_op_fn fn,
+CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_pool_fn fn,
                   void *arg, hc_err_t *err)
 {
     CK_RV rv;

@@ -263,8 +263,8 @@ typedef struct hc_field_def {
 
 typedef struct hc_op_def {
     const char *name;
-    unsigned perm;   /* HC_OPS_* needed; 0: any listed client (CRYPT: by
-                        its flag, see hc_op_perm) */
+    unsigned perm;   /* HC_PERM_* needed; 0: any listed client (CRYPT: by
+                        its flag, see hc_req_perm) */
     hc_op_scope_t scope;
     bool retry;      /* changes nothing: resent once on a new connection
                         when the first was lost before the reply */
@@ -275,8 +275,8 @@ typedef struct hc_op_def {
 const hc_op_def_t *hc_op_def(unsigned op);
 /* The op's name for logs ("sign"), or "?". */
 const char *hc_op_name(unsigned op);
-/* The HC_OPS_* bit a decoded request needs (0: none). */
-unsigned hc_op_perm(const hc_req_t *q);
+/* The HC_PERM_* bit a decoded request needs (0: none). */
+unsigned hc_req_perm(const hc_req_t *q);
 
 /* Writes q as a whole frame into w (hc_w_begin ... its fields); false
  * (w->failed) when a value is above its limit or a template holds a type

@@ -38,7 +38,7 @@ static const hc_op_def_t ops[HC_OP_COUNT] = {
                            REP(R(NUM0), RM(LIST, MAX_MECHS)) },
     [HC_OP_MECH_INFO] = { "mechanism-info", 0, HC_SCOPE_TOKEN, true, REQ(F(TOKEN), F(CAP)),
                           REP(R(NUM0), R(NUM1), R(NUM2)) },
-    [HC_OP_LOGIN_WITH] = { "login", HC_OPS_LOGIN, HC_SCOPE_TOKEN, false,
+    [HC_OP_LOGIN_WITH] = { "login", HC_PERM_LOGIN, HC_SCOPE_TOKEN, false,
                            REQ(F(TOKEN), FM(DATA, 256)), NONE },
     [HC_OP_LOGIN_CHECK] = { "login-check", 0, HC_SCOPE_TOKEN, true, REQ(F(TOKEN)), NONE },
     [HC_OP_FIND] = { "find", 0, HC_SCOPE_TOKEN, true, REQ(F(TOKEN), F(TMPL)),
@@ -48,30 +48,30 @@ static const hc_op_def_t ops[HC_OP_COUNT] = {
     [HC_OP_PUBLIC_KEY] = { "public-key", 0, HC_SCOPE_OBJ, true, REQ(F(OBJ)),
                            REP(RM(DATA, HC_PROTO_MAX_BODY)) },
     [HC_OP_SIG_LEN] = { "signature-length", 0, HC_SCOPE_OBJ, true, REQ(F(OBJ)), REP(R(NUM0)) },
-    [HC_OP_SIGN] = { "sign", HC_OPS_SIGN, HC_SCOPE_OBJ, true,
+    [HC_OP_SIGN] = { "sign", HC_PERM_SIGN, HC_SCOPE_OBJ, true,
                      REQ(F(OBJ), F(MECH), FM(DATA, HC_PROTO_MAX_BODY), F(FLAGS), F(EXPIRES),
                          F(WANT), FM(CAP, HC_PROTO_MAX_VALUE)),
                      REP(R(FLAGS), R(NUM0), RM(DATA, HC_PROTO_MAX_VALUE)) },
-    [HC_OP_CACHE_PURGE] = { "cache-purge", HC_OPS_SIGN, HC_SCOPE_NONE, true, NONE,
+    [HC_OP_CACHE_PURGE] = { "cache-purge", HC_PERM_SIGN, HC_SCOPE_NONE, true, NONE,
                             REP(R(NUM0)) },
     [HC_OP_VERIFY] = { "verify", 0, HC_SCOPE_OBJ, true,
                        REQ(F(OBJ), F(MECH), FM(DATA, HC_PROTO_MAX_BODY),
                            FM(DATA2, HC_PROTO_MAX_VALUE)), NONE },
-    [HC_OP_CRYPT] = { "encrypt/decrypt", HC_OPS_ENCRYPT | HC_OPS_DECRYPT, HC_SCOPE_OBJ, true,
+    [HC_OP_CRYPT] = { "encrypt/decrypt", HC_PERM_ENCRYPT | HC_PERM_DECRYPT, HC_SCOPE_OBJ, true,
                       REQ(F(FLAGS), F(OBJ), F(MECH), FM(DATA, HC_PROTO_MAX_VALUE), F(WANT),
                           FM(CAP, HC_PROTO_MAX_VALUE)),
                       REP(R(NUM0), RM(DATA, HC_PROTO_MAX_VALUE)) },
-    [HC_OP_GENERATE] = { "generate", HC_OPS_GENERATE, HC_SCOPE_TOKEN, false,
+    [HC_OP_GENERATE] = { "generate", HC_PERM_GENERATE, HC_SCOPE_TOKEN, false,
                          REQ(F(TOKEN), F(MECH), F(TMPL), F(TMPL2)), REP(R(PAIR)) },
-    [HC_OP_DESTROY] = { "destroy", HC_OPS_DESTROY, HC_SCOPE_OBJ, false, REQ(F(OBJ)), NONE },
-    [HC_OP_RANDOM] = { "random", HC_OPS_RANDOM, HC_SCOPE_TOKEN, true,
+    [HC_OP_DESTROY] = { "destroy", HC_PERM_DESTROY, HC_SCOPE_OBJ, false, REQ(F(OBJ)), NONE },
+    [HC_OP_RANDOM] = { "random", HC_PERM_RANDOM, HC_SCOPE_TOKEN, true,
                        REQ(F(TOKEN), FM(CAP, HC_PROTO_MAX_VALUE)),
                        REP(R(NUM0), RM(DATA, HC_PROTO_MAX_VALUE)) },
     [HC_OP_STATS] = { "stats", 0, HC_SCOPE_NONE, true, REQ(F(FLAGS)),
                       REP(RM(DATA, HC_PROTO_MAX_BODY)) },
     [HC_OP_AUDIT] = { "audit", 0, HC_SCOPE_NONE, false, REQ(F(TEXT)), NONE },
     /* the CA key is the agent's to choose ([sshca] keys): no client scope */
-    [HC_OP_ISSUE] = { "issue", HC_OPS_ISSUE, HC_SCOPE_NONE, false,
+    [HC_OP_ISSUE] = { "issue", HC_PERM_ISSUE, HC_SCOPE_NONE, false,
                       REQ(FM(DATA, HC_ISSUE_MAX_OPTS), FM(DATA2, HC_ISSUE_MAX_PUBKEY)),
                       REP(R(NUM0), RM(DATA, HC_ISSUE_MAX_CERT)) },
 };
@@ -87,10 +87,10 @@ const char *hc_op_name(unsigned op)
     return d ? d->name : "?";
 }
 
-unsigned hc_op_perm(const hc_req_t *q)
+unsigned hc_req_perm(const hc_req_t *q)
 {
     if (q->op == HC_OP_CRYPT)
-        return q->flags ? HC_OPS_ENCRYPT : HC_OPS_DECRYPT;
+        return q->flags ? HC_PERM_ENCRYPT : HC_PERM_DECRYPT;
     const hc_op_def_t *d = hc_op_def(q->op);
     return d ? d->perm : 0;
 }
