@@ -148,7 +148,7 @@ equals "... runs as the unit's user" "$(awk '/^Uid:/ { print $2 }' "/proc/$AGENT
 equals "... its socket hsmcache:hsmcache 0660" "$(stat -c '%a %U:%G' /run/hsmcache/agent.sock 2>&1)" "660 hsmcache:hsmcache"
 
 uri=$(/usr/bin/hsmcache keygen dns pkgkey ecdsa-p256 2> "$T/keygen.err")
-contains "hsmcache keygen through the agent" "$uri" "pkcs11:"
+contains "hsmcache keygen through the agent ($(head -c 300 "$T/keygen.err"))" "$uri" "pkcs11:"
 head -c 300 /dev/urandom > "$T/data"
 check "pkcs11-tool signs through the installed generic front and the agent" \
     pkcs11-tool --module "$libdir/hsmcache-pkcs11.so" --sign -m ECDSA-SHA256 --label pkgkey \
