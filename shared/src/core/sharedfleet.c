@@ -19,14 +19,7 @@ bool hc_sharedtier_sync(hc_sharedtier_t *t, unsigned timeout_ms)
 {
     if (!t)
         return true;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = hc_deadline_in_ms(timeout_ms);
     pthread_mutex_lock(&t->lock);
     uint64_t mine = t->queued;
     t->syncing++;

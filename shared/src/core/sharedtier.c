@@ -276,13 +276,7 @@ static void *keeper(void *arg)
         hc_sharedwrite_purge(t);
         pthread_mutex_lock(&t->lock);
         if (!t->stop) {
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_nsec += 50 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = hc_deadline_in_ms(50);
             pthread_cond_timedwait(&t->wake, &t->lock, &ts);
         }
         bool stop = t->stop;

@@ -382,14 +382,7 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
         job->run(job);
         return CKR_OK;
     }
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    at.tv_sec += w->timeout_ms / 1000;
-    at.tv_nsec += (long)(w->timeout_ms % 1000) * 1000000L;
-    if (at.tv_nsec >= 1000000000L) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000L;
-    }
+    struct timespec at = hc_deadline_in_ms(w->timeout_ms);
     r->job = job;
     __atomic_store_n(&r->state, RUNNING, __ATOMIC_RELEASE);
     sem_post(&r->go);
