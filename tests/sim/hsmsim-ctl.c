@@ -17,6 +17,8 @@
  *                                    last reset, per function, "C_Sign 2"
  *   hsmsim-ctl STATE hang on|off     every call blocks until `hang off`
  *   hsmsim-ctl STATE hanging         how many calls are blocked now
+ *   hsmsim-ctl STATE sign-error RV   every C_Sign answers RV (0x5 =
+ *                                    CKR_GENERAL_ERROR; 0 = off)
  * Only `reset` creates a missing state file. The reports (counts, get,
  * pin-status, hits) refuse a file no simulator has loaded: a count of 0 from a
  * simulator nobody used is not an answer.
@@ -34,7 +36,7 @@ static const struct option longopts[] = { HC_LONGOPT_HELP, { 0 } };
 static const hc_cmdline_t cmdline = {
     .prog = "hsmsim-ctl",
     .args = "STATE counts|get FN|reset|remove MS|insert|invalidate|pin-status|unlock|"
-            "loads|hostile NAME|hits|hang on|off|hanging",
+            "loads|hostile NAME|hits|hang on|off|hanging|sign-error RV",
     .help = "Reads and steers the simulators that use the state file STATE (see the top\n"
             "of tests/sim/hsmsim-ctl.c for each command). Options:\n"
             "  --help   this help\n",
@@ -110,6 +112,14 @@ int main(int argc, char **argv)
     } else if (!strcmp(cmd, "hang") && argc == 4 &&
                (!strcmp(argv[3], "on") || !strcmp(argv[3], "off"))) {
         __atomic_store_n(&s->hang, !strcmp(argv[3], "on"), __ATOMIC_RELAXED);
+    } else if (!strcmp(cmd, "sign-error") && argc == 4) {
+        char *end;
+        unsigned long long rv = strtoull(argv[3], &end, 0);
+        if (!argv[3][0] || *end) {
+            fprintf(stderr, "hsmsim-ctl: sign-error wants a CKR number, not %s\n", argv[3]);
+            return 2;
+        }
+        __atomic_store_n(&s->sign_rv, (uint64_t)rv, __ATOMIC_RELAXED);
     } else if (!strcmp(cmd, "hanging")) {
         printf("%u\n", __atomic_load_n(&s->hanging, __ATOMIC_RELAXED));
     } else if (!strcmp(cmd, "unlock")) {

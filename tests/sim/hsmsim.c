@@ -33,6 +33,11 @@
  * network HSM behind a dead link does); `hsmsim-ctl STATE hanging` says
  * how many calls are blocked.
  *
+ * Sign error: `hsmsim-ctl STATE sign-error RV` makes every C_Sign answer
+ * RV (a number, e.g. 0x5 for CKR_GENERAL_ERROR; 0 = off) after the real
+ * call ended the operation: a device that fails signatures in its own
+ * way while the rest of it answers.
+ *
  * Hostile mode: answers a buggy or hostile module gives, one fault at a
  * time, switched for every process by `hsmsim-ctl STATE hostile NAME|off`
  * (which then overrides the config's `hostile`). The simulator never
@@ -542,9 +547,12 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
     if (rv != CKR_OK)
         return rv;
     enum sim_hostile h = hostile_now();
-    if (h == SIM_SIGN_EMPTY && sig && sig_len) {
+    CK_RV forced = (CK_RV)__atomic_load_n(&sh->sign_rv, __ATOMIC_RELAXED);
+    if (((h == SIM_SIGN_EMPTY && sig) || forced != CKR_OK) && sig_len) {
         /* The real signature goes to a buffer of ours, so the operation
-         * ends as it would, and the caller's is left as it was. */
+         * ends as it would (a size query's too, under sign-error: the
+         * error ends it for the caller), and the caller's is left as it
+         * was. */
         CK_BYTE mine[8192];
         CK_ULONG n = sizeof mine;
         rv = sim_real->C_Sign(session, data, len, mine, &n);
@@ -557,6 +565,8 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
     }
     if (rv == CKR_OK && hostile_is(SIM_SIGN_EMPTY, idx))
         *sig_len = 0;
+    if (forced != CKR_OK)
+        rv = forced;
     sim_leave(idx, rv);
     return rv;
 }

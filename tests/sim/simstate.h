@@ -52,6 +52,8 @@ typedef struct sim_shared {
     uint32_t hang;                  /* set by hsmsim-ctl hang on: every call
                                        blocks until it is off again */
     uint32_t hanging;               /* calls blocked by it right now */
+    uint64_t sign_rv;               /* set by hsmsim-ctl sign-error: every
+                                       C_Sign answers it (0 = off) */
 } sim_shared_t;
 
 extern const char *const sim_function_names[SIM_NFUNCS];
