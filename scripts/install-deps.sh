@@ -22,6 +22,8 @@ BACKPORTS="bind9 bind9-utils bind9-dnsutils pkcs11-provider"
 # dpkg-shlibdeps, lintian, and p11tool (a p11-kit consumer that must not
 # load the PowerDNS front).
 BASE="$BASE scdoc dpkg-dev lintian gnutls-bin"
+# The house style's formatter (.clang-format; tests/integration/code_format.sh).
+BASE="$BASE clang-format-19"
 
 missing=""
 for p in $BASE $BACKPORTS; do
