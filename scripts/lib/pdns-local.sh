@@ -71,14 +71,25 @@ add_hsm_zone() {
 # (the answers are kept in $T/answers for checks that read them) and
 # fails when that is fewer than N: a query lost or refused is no answer.
 ask() {
-    local i n
+    local i
     for i in $(seq "$2"); do echo "n$i.$1 A +dnssec"; done > "$T/queries"
-    dig -p "$DNS_PORT" @127.0.0.1 +noall +comments +answer +tries=1 +time=5 -f "$T/queries" > "$T/answers" 2>&1
+    ask_file "$DNS_PORT" "$T/queries" "$T/answers"
+}
+
+# ask_file PORT QUERYFILE OUT: the queries of QUERYFILE (dig -f lines,
+# "NAME A +dnssec") at 127.0.0.1:PORT in one dig process, the answers in
+# OUT. Prints how many came NOERROR with an RRSIG over the A record (a
+# query lost or refused is no answer); fails when that is fewer than the
+# queries. Any files and any port, so several nodes can be asked at once.
+ask_file() {
+    local want n
+    want=$(grep -c . "$2")
+    dig -p "$1" @127.0.0.1 +noall +comments +answer +tries=1 +time=5 -f "$2" > "$3" 2>&1
     n=$(awk '/->>HEADER<<-/ { if (st == "NOERROR," && sig) n++; st = $6; sig = 0 }
              $4 == "RRSIG" && $5 == "A" { sig = 1 }
-             END { if (st == "NOERROR," && sig) n++; print n + 0 }' "$T/answers")
+             END { if (st == "NOERROR," && sig) n++; print n + 0 }' "$3")
     echo "$n"
-    [ "$n" -eq "$2" ]
+    [ "$n" -eq "$want" ]
 }
 
 # With PDNS_FAKETIME=EPOCH set, pdns_server's clock starts at EPOCH (UTC)

@@ -21,7 +21,7 @@
 #             release or a new machine): ours fills it from the shared
 #             tier, per-node from the card.
 # A restart's time is from pdns_server's start to the end of a pass in
-# which it answered every name (node_ask: NOERROR with an RRSIG, none
+# which it answered every name (ask_file: NOERROR with an RRSIG, none
 # lost; fewer fails the bench); the fleet's is its slowest node's, with
 # the card's C_Sign during it. Headline figures to $HC_BENCH_RESULTS.
 set -euo pipefail
@@ -87,7 +87,7 @@ fleet_pass() {
             node_launch "node$i" $((DNS_PORT + 10 + i))
             echo "${NODE_PID[node$i]}" > "$T/pid.$i"
             node_wait "node$i" || { echo "fail node$i did not start: $(tail -2 "$T/pdns-node$i.log")" > "$T/r.$i"; exit 0; }
-            n=$(node_ask $((DNS_PORT + 10 + i)) "$T/q.$i" "$T/a.$i") ||
+            n=$(ask_file $((DNS_PORT + 10 + i)) "$T/q.$i" "$T/a.$i") ||
                 { echo "fail node$i answered $n of $N with an RRSIG" > "$T/r.$i"; exit 0; }
             echo "ok $(( $(date +%s%3N) - t0 ))" > "$T/r.$i"
         ) &

@@ -109,17 +109,6 @@ node_stop() {
 # node_stats NODE: the node's `hsmcache stats`.
 node_stats() { "$HC" -c "$T/$1.conf" stats; }
 
-# node_ask PORT QUERYFILE OUT: the queries of QUERYFILE (dig -f lines,
-# "NAME A +dnssec") at 127.0.0.1:PORT in one dig process, the answers in
-# OUT. Prints how many came NOERROR with an RRSIG over the A record (a
-# query lost or refused is no answer); fails when that is fewer than the
-# queries. Unlike pdns-local.sh's ask, any order and any files, so that
-# several nodes can be asked at once.
-node_ask() {
-    local want n
-    want=$(grep -c . "$2")
-    dig -p "$1" @127.0.0.1 +noall +comments +answer +tries=1 +time=5 -f "$2" > "$3" 2>&1
-    n=$(awk '/->>HEADER<<-/ { if (st == "NOERROR," && sig) n++; st = $6; sig = 0 }
              $4 == "RRSIG" && $5 == "A" { sig = 1 }
              END { if (st == "NOERROR," && sig) n++; print n + 0 }' "$3")
     echo "$n"
