@@ -45,6 +45,7 @@ struct hc_watch {
     uint64_t hung_at_ms, next_probe_ms;
     unsigned backoff_ms;
     uint64_t timeouts, refused;
+    hc_watch_report_t armed;  /* for the next login job (answered NULL: none) */
 };
 
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -104,8 +105,16 @@ static void give_back(struct runner *r)
     pthread_mutex_unlock(&idle_lock);
 }
 
+static void report_drop(hc_watch_report_t *r)
+{
+    if (r->drop)
+        r->drop(r->arg);
+    memset(r, 0, sizeof *r);
+}
+
 static void watch_free(hc_watch_t *w)
 {
+    report_drop(&w->armed);
     pthread_mutex_destroy(&w->lock);
     free(w);
 }
@@ -147,11 +156,16 @@ static void *runner_main(void *arg)
             sem_post(&r->done); /* the caller gives the runner back */
             continue;
         }
-        /* Abandoned: the caller has gone; the job is ours to free. */
+        /* Abandoned: the caller has gone; the job is ours to free. A
+         * login's answer is reported while the token still counts as
+         * hung, so no login is tried before its verdict is kept. */
         hc_watch_t *w = job->w;
         bool login = job->login;
         const char *fn = job->fn;
         const CK_FUNCTION_LIST *fl = job->fl;
+        if (job->report.answered)
+            job->report.answered(job->report.arg, job->answer);
+        report_drop(&job->report);
         job->free(job);
         held_returned(w, fl, login, fn);
         give_back(r);
@@ -300,7 +314,9 @@ static void probe_locked(hc_watch_t *w, CK_FUNCTION_LIST *fl)
         free(pr);
         return;
     }
-    *pr = (struct probe){ { probe_run, probe_free, false, w, "probe (C_GetSlotList)", fl }, fl };
+    *pr = (struct probe){ .hdr = { .run = probe_run, .free = probe_free, .w = w,
+                                   .fn = "probe (C_GetSlotList)", .fl = fl },
+                          .fl = fl };
     w->held++;
     module_held(fl, +1);
     r->job = &pr->hdr;
@@ -362,24 +378,46 @@ static CK_RV timed_out_locked(hc_watch_t *w, const CK_FUNCTION_LIST *fl,
     return HC_WATCH_TIMED_OUT;
 }
 
+void hc_watch_report_login(hc_watch_t *w, const hc_watch_report_t *r)
+{
+    pthread_mutex_lock(&w->lock);
+    hc_watch_report_t old = w->armed;
+    if (r)
+        w->armed = *r;
+    else
+        memset(&w->armed, 0, sizeof w->armed);
+    pthread_mutex_unlock(&w->lock);
+    report_drop(&old);
+}
+
 CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
                    const char *fn, hc_err_t *err)
 {
     job->w = w;
     job->fn = fn;
     job->fl = fl;
+    memset(&job->report, 0, sizeof job->report);
+    if (job->login) {
+        pthread_mutex_lock(&w->lock);
+        job->report = w->armed;
+        memset(&w->armed, 0, sizeof w->armed);
+        pthread_mutex_unlock(&w->lock);
+    }
     if (w->timeout_ms == 0) {
         job->run(job);
+        report_drop(&job->report); /* answered: the caller has the answer */
         return CKR_OK;
     }
     CK_RV rv = admit(w, fl, fn, err);
     if (rv != CKR_OK) {
+        report_drop(&job->report);
         job->free(job);
         return rv;
     }
     struct runner *r = take_runner();
     if (!r) { /* no thread to wait on: the call is made here, untimed */
         job->run(job);
+        report_drop(&job->report);
         return CKR_OK;
     }
     struct timespec at = hc_deadline_in_ms(w->timeout_ms);
@@ -408,5 +446,6 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
      * (as the semaphore already says; an explicit edge for checkers). */
     (void)__atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
     give_back(r);
+    report_drop(&job->report); /* answered in time: the caller judges it */
     return CKR_OK;
 }

@@ -14,7 +14,8 @@
  * backoff period, 1 s doubling to 30 s; none while HC_WATCH_MAX_HELD calls
  * are held, nor while a C_Login is held, so no PIN is tried again (the
  * pool logs in anew once the token answers) while the answer to one sent
- * is unknown.
+ * is unknown; that answer, when it comes, goes to the login's report
+ * (hc_watch_report_login).
  *
  * Runner threads are shared by every watch in the process, created on
  * demand and kept for reuse (idle ones wait on a semaphore; they run with
@@ -49,6 +50,19 @@
 
 typedef struct hc_watch hc_watch_t;
 
+/* Where the answer of a C_Login that did not answer in time goes when it
+ * finally comes (login.c turns it into the PIN mark's verdict): the
+ * answer nobody waits for any more still says whether the token took the
+ * PIN. `answered` is called on the runner's thread with the module's
+ * answer, after the module returned and before the token stops counting
+ * as hung; `drop` frees (and wipes) `arg`, after `answered` or instead of
+ * it. Neither may call into this watch. */
+typedef struct hc_watch_report {
+    void (*answered)(void *arg, CK_RV rv);
+    void (*drop)(void *arg);
+    void *arg;
+} hc_watch_report_t;
+
 /* One call as a runner runs it. The caller allocates it (with whatever
  * the call reads and writes inside it), sets run and free, and hands it
  * to hc_watch_run; `free` (which also wipes it) is called by whoever owns
@@ -57,10 +71,22 @@ typedef struct hc_watch_job {
     void (*run)(struct hc_watch_job *job);
     void (*free)(struct hc_watch_job *job);
     bool login;               /* a C_Login (see above) */
+    CK_RV answer;             /* a login job's run sets it: the module's
+                                 answer, for the report */
     hc_watch_t *w;            /* set by hc_watch_run */
     const char *fn;           /* set by hc_watch_run: "C_Sign" */
     const CK_FUNCTION_LIST *fl; /* set by hc_watch_run: the module */
+    hc_watch_report_t report; /* set by hc_watch_run: the armed report */
 } hc_watch_job_t;
+
+/* Arms `r` (copied) for the next login job hc_watch_run gets on `w`: if
+ * that call does not answer in time, r->answered gets its answer when it
+ * returns; if it answers in time, is refused or is not timed, r->drop is
+ * called before hc_watch_run returns. A report armed before and taken by
+ * no job is dropped; `r` NULL only drops it (after the login call, so
+ * that a login made without the runner leaves nothing armed). The caller
+ * serializes the logins of one watch (the pool's lock). */
+void hc_watch_report_login(hc_watch_t *w, const hc_watch_report_t *r);
 
 /* A watch for token `token` (copied) with a limit of `timeout_ms` (0: no
  * limit: hc_watch_run runs every job on the caller's thread). `log` must
