@@ -117,15 +117,17 @@ static hc_obj_t group_key(hc_ctx_t *ctx, const char *token, size_t want)
     return o;
 }
 
-/* Signs rrset with SHA256-RSA and checks it with k1.pub (OpenSSL). */
-static void signs_and_verifies(hc_ctx_t *ctx, hc_obj_t key)
+/* Signs rrset with SHA256-RSA: the module's answer, the error in `err`. */
+static CK_RV sign_rrset(hc_ctx_t *ctx, hc_obj_t key, unsigned char *sig, size_t *len,
+                        hc_err_t *err)
 {
     CK_MECHANISM m = { CKM_SHA256_RSA_PKCS, NULL, 0 };
-    unsigned char sig[512];
-    size_t len = sizeof sig;
-    hc_err_t err = { 0 };
-    if (hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, &len, &err) != CKR_OK)
-        fail_msg("sign: %s", err.msg);
+    return hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, len, err);
+}
+
+/* Checks a signature of rrset with k1.pub (OpenSSL). */
+static void verifies(const unsigned char *sig, size_t len)
+{
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/k1.pub", T);
     FILE *f = fopen(path, "r");
@@ -138,6 +140,17 @@ static void signs_and_verifies(hc_ctx_t *ctx, hc_obj_t key)
     assert_int_equal(EVP_DigestVerify(c, sig, len, rrset, sizeof rrset), 1);
     EVP_MD_CTX_free(c);
     EVP_PKEY_free(pub);
+}
+
+/* Signs rrset with SHA256-RSA and checks it with k1.pub (OpenSSL). */
+static void signs_and_verifies(hc_ctx_t *ctx, hc_obj_t key)
+{
+    unsigned char sig[512];
+    size_t len = sizeof sig;
+    hc_err_t err = { 0 };
+    if (sign_rrset(ctx, key, sig, &len, &err) != CKR_OK)
+        fail_msg("sign: %s", err.msg);
+    verifies(sig, len);
 }
 
 /* A member's counter from the stats text ("member gb of group ha: up,
@@ -241,14 +254,15 @@ static void busy_member_gets_fewer(void **state)
     hc_close(ctx);
 }
 
-static void data_error_is_not_retried(void **state)
+/* A ciphertext of the wrong length: the caller's error, the same on any
+ * member (SoftHSM answers CKR_GENERAL_ERROR for it, as for most such
+ * errors). CKR_GENERAL_ERROR is checked once on the other member, which
+ * answers the same: the host gets the first answer, nobody is marked. */
+static void data_error_marks_no_member(void **state)
 {
     (void)state;
     hc_ctx_t *ctx = open_ctx();
     hc_obj_t key = group_key(ctx, "ha", 1);
-    /* A ciphertext of the wrong length: the caller's error, the same on
-     * any member (SoftHSM answers CKR_GENERAL_ERROR for it, as for most
-     * such errors; like CKR_DATA_LEN_RANGE it is not a device error). */
     CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
     unsigned char in[100] = { 1 }, out[512];
     size_t len = sizeof out;
@@ -256,10 +270,62 @@ static void data_error_is_not_retried(void **state)
     CK_RV rv = hc_decrypt(ctx, key, &m, in, sizeof in, out, &len, &err);
     if (rv != CKR_GENERAL_ERROR)
         fail_msg("decrypt: 0x%lx %s", rv, err.msg);
-    assert_int_equal(member_stat(ctx, "ga", "routed", NULL, 0) +
-                     member_stat(ctx, "gb", "routed", NULL, 0), 1);
+    char sa[64], sb[64];
+    assert_int_equal(member_stat(ctx, "ga", "routed", sa, sizeof sa), 1);
+    assert_int_equal(member_stat(ctx, "gb", "routed", sb, sizeof sb), 1);
+    assert_string_equal(sa, "up");
+    assert_string_equal(sb, "up");
+    assert_int_equal(member_stat(ctx, "ga", "errors", NULL, 0) +
+                     member_stat(ctx, "gb", "errors", NULL, 0), 0);
     assert_int_equal(member_stat(ctx, "ga", "failovers", NULL, 0) +
                      member_stat(ctx, "gb", "failovers", NULL, 0), 0);
+    /* Served: the same answer from both. */
+    assert_int_equal(member_stat(ctx, "ga", "answered", NULL, 0) +
+                     member_stat(ctx, "gb", "answered", NULL, 0), 2);
+    hc_close(ctx);
+}
+
+/* A member whose every signature fails with CKR_GENERAL_ERROR answers
+ * fast, so it has the fewest in flight and would draw every request:
+ * the other member's success on the same request marks it down, the host
+ * sees no error, and it rejoins by itself once it signs again. */
+static void member_answering_general_error_is_marked_down(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    signs_and_verifies(ctx, key); /* both connected */
+    signs_and_verifies(ctx, key);
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0x5", build, T);
+    int failed = 0;
+    hc_err_t err = { 0 };
+    for (int i = 0; i < 8; i++) {
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        if (sign_rrset(ctx, key, sig, &len, &err) == CKR_OK)
+            verifies(sig, len);
+        else
+            failed++;
+    }
+    char st[64];
+    unsigned long long errors = member_stat(ctx, "gb", "errors", st, sizeof st),
+                       routed = member_stat(ctx, "gb", "routed", NULL, 0);
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0", build, T);
+    if (failed)
+        fail_msg("%d of 8 signatures failed with gb failing: %s", failed, err.msg);
+    assert_string_equal(st, "down");
+    assert_int_equal(errors, 1);
+    assert_int_equal(member_stat(ctx, "gb", "failovers", NULL, 0), 1);
+    /* Down: gb had its one failed request and, after 0.5 s, probes. */
+    if (routed > 3)
+        fail_msg("gb, down, was still routed %llu requests", routed);
+    assert_int_equal(member_stat(ctx, "ga", "errors", NULL, 0), 0);
+    for (int i = 0; i < 40 && strcmp(st, "up") != 0; i++) {
+        usleep(100 * 1000);
+        signs_and_verifies(ctx, key);
+        member_stat(ctx, "gb", "routed", st, sizeof st);
+    }
+    assert_string_equal(st, "up");
     hc_close(ctx);
 }
 
@@ -467,7 +533,8 @@ int main(void)
         cmocka_unit_test(config_errors_name_file_and_line),
         cmocka_unit_test(group_is_one_slot),
         cmocka_unit_test(both_members_sign_with_one_key_round_robin),
-        cmocka_unit_test(data_error_is_not_retried),
+        cmocka_unit_test(data_error_marks_no_member),
+        cmocka_unit_test(member_answering_general_error_is_marked_down),
         cmocka_unit_test(busy_member_gets_fewer),
         cmocka_unit_test(mismatching_key_is_refused),
         cmocka_unit_test(keygen_on_a_group_is_refused),

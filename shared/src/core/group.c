@@ -121,6 +121,11 @@ static bool key_gone(CK_RV rv)
     return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID;
 }
 
+bool hc_group_ambiguous(CK_RV rv)
+{
+    return rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED;
+}
+
 static void set_state(hc_member_t *m, bool down)
 {
     m->down = down;
@@ -128,6 +133,28 @@ static void set_state(hc_member_t *m, bool down)
         __atomic_store_n(&m->stats->up, down ? 0 : 1, __ATOMIC_RELAXED);
         __atomic_store_n(&m->stats->down, down ? 1 : 0, __ATOMIC_RELAXED);
     }
+}
+
+/* Under g->lock: member m failed. True when it was up until now (the
+ * caller logs it); a down member keeps the backoff its probe set. */
+static bool fail_locked(hc_member_t *m)
+{
+    if (m->down)
+        return false;
+    m->backoff_ms = RETRY_FIRST_MS;
+    m->retry_ms = hc_now_ms() + m->backoff_ms;
+    set_state(m, true);
+    return true;
+}
+
+static void log_down(hc_token_t *gt, hc_member_t *m, CK_RV rv, const hc_err_t *e,
+                     const char *why)
+{
+    char b[32];
+    hc_log(&gt->core->log, HC_LOG_WARN, "token group %s: member %s is down "
+           "(%s: %s%s); its operations go to the other members, and it is "
+           "tried again in %u ms", gt->cfg->name, m->t->cfg->name,
+           hc_rv_name(rv, b), e->msg, why, RETRY_FIRST_MS);
 }
 
 /* Under g->lock: the member for the next operation among those not in
@@ -185,43 +212,63 @@ static int pick(hc_group_t *g, uint32_t tried)
 }
 
 /* The operation on member i ended with rv; `counted`: pick() counted it
- * in flight. */
+ * in flight. An ambiguous answer (hc_group_ambiguous) is counted by its
+ * verdict (judged()), once another member answered the same operation. */
 static void done(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e,
                  bool counted)
 {
     hc_group_t *g = gt->group;
     hc_member_t *m = &g->m[i];
-    bool failed = hc_group_moves_on(rv) && !key_gone(rv);
+    bool failed = hc_group_moves_on(rv) && !key_gone(rv), newly = false;
     pthread_mutex_lock(&g->lock);
     if (counted)
         m->inflight--;
     bool was_down = m->down;
-    if (failed && !was_down) {
-        m->backoff_ms = RETRY_FIRST_MS;
-        m->retry_ms = hc_now_ms() + m->backoff_ms;
-    }
-    if (failed || (was_down && rv == CKR_OK)) {
-        set_state(m, failed);
-        if (!failed)
-            m->backoff_ms = 0;
+    if (failed)
+        newly = fail_locked(m);
+    else if (was_down && rv == CKR_OK) {
+        set_state(m, false);
+        m->backoff_ms = 0;
     }
     pthread_mutex_unlock(&g->lock);
     if (m->stats && counted) {
         __atomic_fetch_sub(&m->stats->inflight, 1, __ATOMIC_RELAXED);
         if (hc_group_moves_on(rv))
             HC_INC(m->stats->errors);
-        else
+        else if (!hc_group_ambiguous(rv))
             HC_INC(m->stats->served);
     }
-    char b[32];
-    if (failed && !was_down)
-        hc_log(&gt->core->log, HC_LOG_WARN, "token group %s: member %s is down "
-               "(%s: %s); its operations go to the other members, and it is "
-               "tried again in %u ms", gt->cfg->name, m->t->cfg->name,
-               hc_rv_name(rv, b), e->msg, RETRY_FIRST_MS);
+    if (newly)
+        log_down(gt, m, rv, e, "");
     else if (was_down && rv == CKR_OK)
         hc_log(&gt->core->log, HC_LOG_INFO, "token group %s: member %s is up "
                "again", gt->cfg->name, m->t->cfg->name);
+}
+
+/* The verdict on member i's ambiguous answer rv: `by` (another member)
+ * did the same operation, so i is at fault (down, an error, a failover);
+ * or by is NULL: the answer was the data's, served. */
+static void judged(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e,
+                   const char *by)
+{
+    hc_group_t *g = gt->group;
+    hc_member_t *m = &g->m[i];
+    if (!by) {
+        if (m->stats)
+            HC_INC(m->stats->served);
+        return;
+    }
+    pthread_mutex_lock(&g->lock);
+    bool newly = fail_locked(m);
+    pthread_mutex_unlock(&g->lock);
+    if (m->stats) {
+        HC_INC(m->stats->errors);
+        HC_INC(m->stats->failovers);
+    }
+    char why[128];
+    snprintf(why, sizeof why, "; member %s did the same operation", by);
+    if (newly)
+        log_down(gt, m, rv, e, why);
 }
 
 void hc_group_note(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e)
@@ -234,22 +281,46 @@ typedef CK_RV (*attempt_fn)(hc_token_t *gt, size_t i, void *arg, hc_err_t *err);
 
 /* Runs `fn` on members, in pick() order, until one answers (CKR_OK or an
  * error that is the caller's answer) or every member failed. `what` names
- * the operation in messages. */
+ * the operation in messages.
+ *
+ * An ambiguous answer (hc_group_ambiguous: the data's or a broken
+ * member's) is checked once on another member: if that one succeeds, the
+ * first is at fault (down, probed back) and the caller gets the success;
+ * if it answers with an error too, the first answer was the data's and is
+ * returned, and no member is marked. A member that fails the check with a
+ * device error moves it on to the next. */
 static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
                    hc_err_t *err)
 {
     hc_group_t *g = gt->group;
     uint32_t tried = 0;
-    CK_RV first = CKR_OK;
+    CK_RV first = CKR_OK, doubt_rv = CKR_OK;
     char msgs[sizeof err->msg] = "";
-    int i, prev = -1;
+    hc_err_t doubt_err = { 0 };
+    int i, prev = -1, moved = -1, doubt = -1;
     while ((i = pick(g, tried)) >= 0) {
         tried |= 1u << i;
-        if (prev >= 0 && g->m[prev].stats)
-            HC_INC(g->m[prev].stats->failovers);
+        if (moved >= 0 && g->m[moved].stats)
+            HC_INC(g->m[moved].stats->failovers);
+        moved = -1;
         hc_err_t e = { 0 };
         CK_RV rv = fn(gt, (size_t)i, arg, &e);
         done(gt, (size_t)i, rv, &e, true);
+        if (doubt >= 0 && !hc_group_moves_on(rv)) {
+            judged(gt, (size_t)doubt, doubt_rv, &doubt_err,
+                   rv == CKR_OK ? g->m[i].t->cfg->name : NULL);
+            if (rv == CKR_OK)
+                return rv;
+            if (hc_group_ambiguous(rv))
+                judged(gt, (size_t)i, rv, &e, NULL);
+            break; /* the data's: the first answer below */
+        }
+        if (doubt < 0 && hc_group_ambiguous(rv)) {
+            doubt = i;
+            doubt_rv = rv;
+            doubt_err = e;
+            continue;
+        }
         if (!hc_group_moves_on(rv)) {
             if (rv != CKR_OK && err)
                 hc_err(err, rv, "token group %s, member %s: %s", gt->cfg->name,
@@ -262,7 +333,13 @@ static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
         size_t used = strlen(msgs);
         snprintf(msgs + used, sizeof msgs - used, "%s%s: %s (%s)", used ? "; " : "",
                  g->m[i].t->cfg->name, e.msg[0] ? e.msg : "failed", hc_rv_name(rv, b));
-        prev = i;
+        prev = moved = i;
+    }
+    if (doubt >= 0) {
+        if (i < 0) /* no other member could check it: the answer stands */
+            judged(gt, (size_t)doubt, doubt_rv, &doubt_err, NULL);
+        return hc_err(err, doubt_rv, "token group %s, member %s: %s", gt->cfg->name,
+                      g->m[doubt].t->cfg->name, doubt_err.msg);
     }
     if (prev >= 0 && tried != (1u << prev))
         hc_log(&gt->core->log, HC_LOG_ERROR, "token group %s: %s failed on every "

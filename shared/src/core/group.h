@@ -27,8 +27,14 @@
  * attributes) goes to the healthy member with the fewest group operations
  * in flight, ties in round robin. A device or session error on a member
  * (hc_group_moves_on) marks it down and the operation runs again on
- * another member in the same call; any other error (the data, the
- * mechanism) is returned at once. A down member gets one operation after
+ * another member in the same call. CKR_GENERAL_ERROR and
+ * CKR_FUNCTION_FAILED (hc_group_ambiguous) may be the data's (SoftHSM's
+ * answer to some bad input) or a broken member's, which would otherwise
+ * draw every operation (it answers fast, so it has the fewest in flight):
+ * the operation runs once more on another member; if that one succeeds,
+ * the first is down and the caller gets the success, else the first
+ * answer is returned and no member is marked. Any other error (the data,
+ * the mechanism) is returned at once. A down member gets one operation after
  * its backoff (0.5 s doubling to 10 s) as a probe, and is up again when
  * one succeeds. A member whose PIN is rejected is down like any other:
  * its own mark (pinmark.h) keeps that PIN from being tried again.
@@ -76,6 +82,10 @@ void hc_group_free(hc_token_t *gt);
  * member. Everything else (CKR_DATA_LEN_RANGE, CKR_MECHANISM_INVALID,
  * ...) is the caller's answer. */
 bool hc_group_moves_on(CK_RV rv);
+/* Whether a member's failure is checked on another member before it is
+ * the caller's answer (see Routing above): CKR_GENERAL_ERROR,
+ * CKR_FUNCTION_FAILED. Never true where hc_group_moves_on is. */
+bool hc_group_ambiguous(CK_RV rv);
 
 /* hc_key_run / hc_key_run_signing for a group entry: routed and failed
  * over as above; `err` names the group, the member and the key. */
