@@ -216,6 +216,10 @@ for _ in $(seq 100); do
 done
 equals "... and after the databases resume node B reads the tier again by itself ($sb)" \
     "reading $(stat_field "$sb" reading), skipping $(stat_field "$sb" skipping)" "reading 1, skipping 0"
+# node B started 4 times; its tier failed once: one "answers again"
+# warning (a process's first connection is news, not a recovery).
+equals "... its log warns once that the tier answers again, not at each start" \
+    "$(grep -c 'answers again; lookups use' "$T/pdns-node-b.log")" "1"
 
 # --- the password stays a secret -----------------------------------------
 leaks=$(grep -l -- "$DBPW" "$T"/pdns*.log "$T"/*.conf /proc/"$PDNS_PID"/cmdline /proc/"$PDNS_PID"/environ \

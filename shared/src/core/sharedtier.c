@@ -61,6 +61,7 @@ static void trip_locked(hc_sharedtier_t *t, const char *why)
 {
     if (!__atomic_load_n(&t->open, __ATOMIC_RELAXED)) {
         __atomic_store_n(&t->open, true, __ATOMIC_RELAXED);
+        t->tripped = true;
         t->backoff = BACKOFF_MIN_MS;
         t->next_probe = hc_now_ms() + t->backoff;
         hc_log(t->log, HC_LOG_WARN, "shared cache: %s; lookups skip the shared tier "
@@ -241,8 +242,12 @@ static bool keep_reader(hc_sharedtier_t *t)
         t->nreaders++;
         if (t->open) {
             __atomic_store_n(&t->open, false, __ATOMIC_RELAXED);
-            hc_log(t->log, HC_LOG_WARN, "shared cache: %s answers again; lookups use "
-                   "the shared tier", hc_db_where(db));
+            /* At start the breaker is open until the first connection:
+             * that one is news, not a recovery worth a warning. */
+            hc_log(t->log, t->tripped ? HC_LOG_WARN : HC_LOG_INFO,
+                   "shared cache: %s %s; lookups use the shared tier", hc_db_where(db),
+                   t->tripped ? "answers again" : "connected");
+            t->tripped = false;
         }
         hc_shared_gauge(&t->st->reading, true);
         hc_shared_gauge(&t->st->skipping, false);

@@ -54,6 +54,7 @@ struct hc_sharedtier {
     hc_db_t *dead[HC_SHARED_READERS];
     size_t ndead;
     bool open;                  /* breaker: lookups skip the tier */
+    bool tripped;               /* open after a failure, not only at start */
     uint64_t next_probe;
     unsigned backoff;
     struct wentry *qhead, *qtail;
