@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../shared/agent/audit_fields.h"
+#include "audit_fields.h"
 #include "jsonline.h"
 #include "sshca.h"
 #include "sshkey.h"

@@ -18,6 +18,7 @@
 #include "keyfacts.h"
 
 hc_front_t hc_front = { .lock = PTHREAD_MUTEX_INITIALIZER };
+hc_logger_t hc_front_log;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void before_fork(void)
@@ -76,8 +77,8 @@ CK_RV C_Initialize(CK_VOID_PTR init_args)
         return CKR_CRYPTOKI_ALREADY_INITIALIZED;
     }
     const hc_front_profile_t *p = &hc_front_profile;
-    snprintf(hc_front.log.prefix, sizeof hc_front.log.prefix, "hsmcache[%s]", p->name);
-    hc_front.log.level = HC_LOG_WARN;
+    snprintf(hc_front_log.prefix, sizeof hc_front_log.prefix, "hsmcache[%s]", p->name);
+    hc_front_log.level = HC_LOG_WARN;
     hc_err_t err = { 0 };
     hc_front.pstate = NULL;
     CK_RV rv = hc_open(p->name, NULL, &hc_front.ctx, &err);
@@ -88,7 +89,7 @@ CK_RV C_Initialize(CK_VOID_PTR init_args)
         hc_front.warned_caller_pin = false;
     } else {
         if (err.msg[0])
-            hc_log(&hc_front.log, HC_LOG_ERROR, "%s", err.msg);
+            hc_log(&hc_front_log, HC_LOG_ERROR, "%s", err.msg);
         hc_front.ctx = NULL;
         rv = CKR_GENERAL_ERROR;
     }

@@ -19,7 +19,6 @@
 #include <sys/types.h>
 
 #include "hsmcache.h"
-#include "util/log.h"
 
 /* The message a signature's data is the digest of: the input of the
  * session's last C_Digest when its output is what C_Sign got (PowerDNS
@@ -97,7 +96,6 @@ typedef struct hc_front {
     bool initialized;
     hc_ctx_t *ctx;
     void *pstate;              /* hc_front_profile's state */
-    hc_logger_t log;
     hc_vsession_t **sessions;  /* handle = index + 1 */
     size_t nsessions;
     bool warned_caller_pin;

@@ -1,9 +1,16 @@
 /* front_calls.h: the PKCS#11 2.40 function list, in CK_FUNCTION_LIST
- * order, as an X-macro, and helpers shared by the front's files. */
+ * order, as an X-macro, and helpers shared by the front's files (not by
+ * its profiles, which see front.h and hsmcache.h only). */
 #ifndef HC_FRONT_CALLS_H
 #define HC_FRONT_CALLS_H
 
 #include "front.h"
+#include "util/log.h"
+
+/* The front's own messages (before a context is open, or about the
+ * caller), "hsmcache[PROFILE]: " at warning level; set by C_Initialize.
+ * A profile logs through its context (hc_ctx_log). */
+extern hc_logger_t hc_front_log;
 
 #define HC_FRONT_FUNCTIONS(F) \
     F(C_Initialize) \

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "front_calls.h"
 #include "keyfacts.h"
 #include "proto/proto.h"
 #include "proto/proto_check.h"
@@ -188,7 +189,7 @@ static CK_RV refuse(const hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *m,
         snprintf(mb, sizeof mb, "mechanism 0x%lx", (unsigned long)m->mechanism);
         mname = mb;
     }
-    hc_log(&hc_front.log, HC_LOG_WARN, "token %s: %s with %s%s%s: %s: %s",
+    hc_log(&hc_front_log, HC_LOG_WARN, "token %s: %s with %s%s%s: %s: %s",
            hc_token_name(s->ctx, s->slot), op_call(op), mname, key ? " on key " : "",
            key ? key : "", hc_rv_name(rv, b), why);
     return rv;

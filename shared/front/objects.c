@@ -167,7 +167,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
     rv = hc_generate_key_pair(ctx, slot, mech, pub_tmpl, npub, priv_tmpl, npriv,
                               &p, &q, &err);
     if (rv != CKR_OK) {
-        hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
+        hc_log(&hc_front_log, HC_LOG_WARN, "%s", err.msg);
         return rv;
     }
     *pub = (CK_OBJECT_HANDLE)p;

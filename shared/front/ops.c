@@ -170,7 +170,7 @@ static CK_RV finish(hc_vsession_t *s, hc_front_op_t *op, compute_fn fn,
         if (rv != CKR_OK) {
             /* A profile's refusal was already explained by the profile. */
             if (err.msg[0] && rv != CKR_FUNCTION_REJECTED)
-                hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
+                hc_log(&hc_front_log, HC_LOG_WARN, "%s", err.msg);
             hc_front_op_reset(op);
             return rv;
         }

@@ -28,7 +28,7 @@ CK_RV C_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
         hc_err_t err = { 0 };
         if (present && hc_token_status(ctx, i, &st, &err) != CKR_OK && !st.info_valid) {
             /* Hosts report "no such token"; say why here. */
-            hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
+            hc_log(&hc_front_log, HC_LOG_WARN, "%s", err.msg);
             continue;
         }
         ids[n++] = i;
@@ -74,7 +74,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     hc_err_t err = { 0 };
     CK_RV rv = hc_token_status(ctx, slot, &st, &err);
     if (rv != CKR_OK && !st.info_valid) {
-        hc_log(&hc_front.log, HC_LOG_WARN, "%s", err.msg);
+        hc_log(&hc_front_log, HC_LOG_WARN, "%s", err.msg);
         return CKR_TOKEN_NOT_PRESENT;
     }
     /* The real token's info, under the hsmcache token name, with login not
@@ -271,7 +271,7 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     if (st.pin_stored) {
         /* The stored PIN wins; the caller's is ignored, not even compared. */
         if (!__atomic_exchange_n(&hc_front.warned_caller_pin, true, __ATOMIC_RELAXED))
-            hc_log(&hc_front.log, HC_LOG_WARN, "token %s: the caller gave a PIN;"
+            hc_log(&hc_front_log, HC_LOG_WARN, "token %s: the caller gave a PIN;"
                    " it is ignored because the hsmcache PIN store has one. "
                    "Remove the PIN from the caller's configuration.",
                    hc_token_name(ctx, slot));
@@ -282,7 +282,7 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     hc_err_t err = { 0 };
     rv = hc_login_with(ctx, slot, pin, len, &err);
     if (rv != CKR_OK)
-        hc_log(&hc_front.log, HC_LOG_ERROR, "%s", err.msg);
+        hc_log(&hc_front_log, HC_LOG_ERROR, "%s", err.msg);
     return rv;
 }
 

@@ -40,26 +40,47 @@ equals "no file outside core/ includes a core header by its bare name" "$hits" "
 lacks "the build adds no include path into shared/src's folders" \
     "$(grep -hE -- '-Ishared/src/' "$TOP/Makefile" "$TOP/tests/tests.mk")" "-Ishared/src/"
 # hsmcache.h is the boundary (issue 17 item 7, Makefile's note at $(LIB)).
-# 1. Plugin sources include no header of shared/src: each quoted include
-# is resolved as the compiler would (the including file's folder, then
-# -Ishared/include, then -Ishared/src), so neither a folder name nor a
-# "../" path slips past.
-plugin_hits=""
-nplugin=0
-while IFS= read -r f; do
-    nplugin=$((nplugin + 1))
-    d=$(dirname "$f")
-    for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
-        if [ -e "$d/$inc" ]; then real=$(realpath -m "$d/$inc")
-        elif [ -e "$TOP/shared/include/$inc" ]; then real=$TOP/shared/include/$inc
-        elif [ -e "$SRC/$inc" ]; then real=$(realpath -m "$SRC/$inc")
-        else continue
-        fi
-        case $real in "$(realpath "$SRC")"/*) plugin_hits+="${f#"$TOP"/}: $inc"$'\n' ;; esac
+# 1. Plugins include only their own folder's headers, hsmcache.h and their
+# host's header (the PKCS#11 front's front.h; pdns-hsm, a command, the
+# commands' cmdline.h), and those host headers in turn no header of
+# shared/src: each quoted include is resolved as the compiler would (the
+# including file's folder, then -Ishared/include, -Ishared/src,
+# -Ishared/cli), so neither a folder name nor a "../" path slips past, and
+# a host header is followed into its own includes.
+PLUGIN_DIRS="$TOP/pdns-backend $TOP/sshca-plugin $TOP/bind-keystore"
+HOST_HEADERS="$TOP/shared/include/hsmcache.h $TOP/shared/front/front.h $TOP/shared/cli/cmdline.h"
+resolve() {
+    local base
+    for base in "$(dirname "$1")" "$TOP/shared/include" "$SRC" "$TOP/shared/cli"; do
+        if [ -e "$base/$2" ]; then realpath -m "$base/$2"; return; fi
     done
-done < <(find "$TOP/pdns-backend" "$TOP/sshca-plugin" "$TOP/bind-keystore" -name '*.[ch]' | sort)
+}
+in_plugin() {
+    local d
+    for d in $PLUGIN_DIRS; do case $1 in "$d"/*) return 0 ;; esac; done
+    return 1
+}
+plugin_hits="" foreign_hits="" nplugin=0
+mapfile -t queue < <(find $PLUGIN_DIRS -name '*.[ch]' | sort)
+nplugin=${#queue[@]}
+declare -A seen=()
+for ((qi = 0; qi < ${#queue[@]}; qi++)); do
+    f=${queue[qi]}
+    for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
+        real=$(resolve "$f" "$inc")
+        [ -n "$real" ] || continue
+        case $real in "$(realpath "$SRC")"/*) plugin_hits+="${f#"$TOP"/}: $inc"$'\n'; continue ;; esac
+        in_plugin "$real" && continue
+        case " $HOST_HEADERS " in
+        *" $real "*) [ -n "${seen[$real]:-}" ] || { seen[$real]=1; queue+=("$real"); } ;;
+        *) foreign_hits+="${f#"$TOP"/}: $inc"$'\n' ;;
+        esac
+    done
+done
 check "the plugin sources are there ($nplugin files)" test "$nplugin" -ge 20
-equals "plugin sources include no shared/src header" "$plugin_hits" ""
+equals "plugin sources and their host headers include no shared/src header" "$plugin_hits" ""
+equals "plugin sources include only their own headers, hsmcache.h and their host's" \
+    "$foreign_hits" ""
 # 2. libhsmcache.so exports exactly the calls hsmcache.h declares (read
 # from the preprocessed header, not with the Makefile's sed that writes
 # the version script): nothing internal is reachable by a host, and no

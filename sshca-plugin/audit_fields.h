@@ -1,10 +1,11 @@
 /*
  * audit_fields.h: the fields of an SSH CA audit record, in their order,
- * defined once: the SSH CA module (sshca-plugin/audit.c) writes exactly
- * these, hsmcached (audit_record.c) accepts exactly these and writes them
- * back in this order. A field added here must be given a value by the
- * module (its switch over hc_audit_field_t has no default) and is then
- * checked by the agent.
+ * defined once, with the SSH CA module that writes them (audit.c):
+ * hsmcached (shared/agent/audit_record.c, issue.c, built with
+ * -Isshca-plugin as for the module's policy) accepts exactly these and
+ * writes them back in this order. A field added here must be given a
+ * value by the module (its switch over hc_audit_field_t has no default)
+ * and is then checked by the agent.
  *
  * What each holds (sshca-plugin/README.md, "Audit log"): the values
  * ssh-keygen puts in the certificate, read from its arguments as its
@@ -15,8 +16,8 @@
  * arguments, host_certificate = a host certificate (-h). Plain data, no
  * state: thread-safe.
  */
-#ifndef HC_AGENT_AUDIT_FIELDS_H
-#define HC_AGENT_AUDIT_FIELDS_H
+#ifndef SSHCA_AUDIT_FIELDS_H
+#define SSHCA_AUDIT_FIELDS_H
 
 #include <stddef.h>
 
