@@ -63,13 +63,12 @@ static EVP_PKEY *public_key(CK_SESSION_HANDLE s)
     CK_ATTRIBUTE a[] = { { CKA_EC_PARAMS, params, sizeof params },
                          { CKA_EC_POINT, point, sizeof point } };
     size_t len;
+    EVP_PKEY *k = NULL;
     CK_OBJECT_HANDLE h = find(s, CKO_PUBLIC_KEY);
     if (h == CK_INVALID_HANDLE || f->C_GetAttributeValue(s, h, a, 2) != CKR_OK ||
         hc_spki_build(CKK_EC, NULL, 0, NULL, 0, params, a[0].ulValueLen, point,
-                      a[1].ulValueLen, &spki, &len) != CKR_OK)
+                      a[1].ulValueLen, &spki, &len, &k) != CKR_OK)
         return NULL;
-    const unsigned char *p = spki;
-    EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)len);
     free(spki);
     return k;
 }

@@ -52,12 +52,17 @@ static void rsa_spki_and_offload(void **state)
     int nl = BN_bn2bin(n, nb), el = BN_bn2bin(e, eb);
     unsigned char *spki;
     size_t spki_len, want_len;
+    EVP_PKEY *built = NULL;
     assert_int_equal(hc_spki_build(CKK_RSA, nb, (size_t)nl, eb, (size_t)el, NULL, 0,
-                                   NULL, 0, &spki, &spki_len), CKR_OK);
+                                   NULL, 0, &spki, &spki_len, &built), CKR_OK);
     unsigned char *want = der_pub(k, &want_len);
     assert_int_equal(spki_len, want_len);
     assert_memory_equal(spki, want, want_len);
     assert_int_equal(hc_spki_sig_len(spki, spki_len), 256);
+    /* The key handed back is the one the SPKI holds. */
+    assert_int_equal(EVP_PKEY_eq(built, k), 1);
+    assert_int_equal(hc_pkey_sig_len(built), 256);
+    EVP_PKEY_free(built);
 
     CK_MECHANISM full = { CKM_SHA256_RSA_PKCS, NULL, 0 }, raw;
     unsigned char in[128], sig[HC_MAX_SIG];
@@ -102,11 +107,15 @@ static void ecdsa_offload(const char *curve, CK_MECHANISM_TYPE mech, size_t hash
     memcpy(wrapped + 2, point, pl);
     unsigned char *spki;
     size_t spki_len, want_len;
+    EVP_PKEY *built = NULL;
     assert_int_equal(hc_spki_build(CKK_EC, NULL, 0, NULL, 0, der_params, params_len,
-                                   wrapped, pl + 2, &spki, &spki_len), CKR_OK);
+                                   wrapped, pl + 2, &spki, &spki_len, &built), CKR_OK);
     unsigned char *want = der_pub(k, &want_len);
     assert_memory_equal(spki, want, want_len);
     assert_int_equal(hc_spki_sig_len(spki, spki_len), sig_len);
+    assert_int_equal(EVP_PKEY_eq(built, k), 1);
+    assert_int_equal(hc_pkey_sig_len(built), sig_len);
+    EVP_PKEY_free(built);
 
     CK_MECHANISM full = { mech, NULL, 0 }, raw;
     unsigned char in[128], der[HC_MAX_SIG], sig[HC_MAX_SIG];
@@ -161,7 +170,7 @@ static void ed25519_spki_and_verify(void **state)
     unsigned char *spki;
     size_t spki_len;
     assert_int_equal(hc_spki_build(CKK_EC_EDWARDS, NULL, 0, NULL, 0, oid, sizeof oid,
-                                   wrapped, sizeof wrapped, &spki, &spki_len), CKR_OK);
+                                   wrapped, sizeof wrapped, &spki, &spki_len, NULL), CKR_OK);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned char sig[64];
     size_t sl = sizeof sig;

@@ -472,6 +472,7 @@ struct pub_arg {
     hc_keyent_t *e;
     unsigned char *spki;
     size_t spki_len;
+    EVP_PKEY *pkey; /* the same key, as built (not decoded again) */
 };
 
 /* Reads public attributes from `h` and builds the SPKI. */
@@ -491,7 +492,7 @@ static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
         return rv;
     return hc_spki_build(type, mod, at[0].ulValueLen, exp, at[1].ulValueLen,
                          params, at[2].ulValueLen, point, at[3].ulValueLen,
-                         &a->spki, &a->spki_len);
+                         &a->spki, &a->spki_len, &a->pkey);
 }
 
 static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
@@ -553,16 +554,17 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
         if (rv == CKR_OK) {
             e->spki = a.spki;
             e->spki_len = a.spki_len;
-            const unsigned char *p = a.spki;
-            e->pkey = d2i_PUBKEY(NULL, &p, (long)a.spki_len);
-            e->sig_len = hc_spki_sig_len(a.spki, a.spki_len);
+            e->pkey = a.pkey;
+            e->sig_len = hc_pkey_sig_len(a.pkey);
             hc_sha256(a.spki, a.spki_len, e->spki_hash);
             a.spki = NULL;
+            a.pkey = NULL;
         }
     }
     have = e->spki != NULL;
     pthread_mutex_unlock(&t->idx_lock);
     free(a.spki);
+    EVP_PKEY_free(a.pkey);
     if (!have)
         return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s: no public key "
                       "found for key %s", t->cfg->name,

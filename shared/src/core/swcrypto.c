@@ -108,7 +108,8 @@ CK_RV hc_spki_build(CK_KEY_TYPE type, const unsigned char *modulus,
                     size_t modulus_len, const unsigned char *exponent,
                     size_t exponent_len, const unsigned char *ec_params,
                     size_t ec_params_len, const unsigned char *ec_point,
-                    size_t ec_point_len, unsigned char **spki, size_t *len)
+                    size_t ec_point_len, unsigned char **spki, size_t *len,
+                    EVP_PKEY **pkey_out)
 {
     EVP_PKEY *pkey = NULL;
     if (type == CKK_RSA && modulus && exponent)
@@ -119,21 +120,23 @@ CK_RV hc_spki_build(CK_KEY_TYPE type, const unsigned char *modulus,
         return CKR_KEY_TYPE_INCONSISTENT;
     unsigned char *der = NULL;
     int n = i2d_PUBKEY(pkey, &der);
-    EVP_PKEY_free(pkey);
-    if (n <= 0)
-        return CKR_KEY_TYPE_INCONSISTENT;
-    *spki = malloc((size_t)n);
+    *spki = n > 0 ? malloc((size_t)n) : NULL;
     if (!*spki) {
         OPENSSL_free(der);
-        return CKR_HOST_MEMORY;
+        EVP_PKEY_free(pkey);
+        return n > 0 ? CKR_HOST_MEMORY : CKR_KEY_TYPE_INCONSISTENT;
     }
     memcpy(*spki, der, (size_t)n);
     *len = (size_t)n;
     OPENSSL_free(der);
+    if (pkey_out)
+        *pkey_out = pkey;
+    else
+        EVP_PKEY_free(pkey);
     return CKR_OK;
 }
 
-static size_t sig_len_pkey(const EVP_PKEY *pkey)
+size_t hc_pkey_sig_len(const EVP_PKEY *pkey)
 {
     switch (EVP_PKEY_get_base_id(pkey)) {
     case EVP_PKEY_RSA: return (size_t)EVP_PKEY_get_size(pkey);
@@ -150,7 +153,7 @@ size_t hc_spki_sig_len(const unsigned char *spki, size_t len)
     EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)len);
     if (!pkey)
         return 0;
-    size_t n = sig_len_pkey(pkey);
+    size_t n = hc_pkey_sig_len(pkey);
     EVP_PKEY_free(pkey);
     return n;
 }
@@ -323,7 +326,7 @@ static CK_RV verify_message(EVP_PKEY *pkey, const CK_MECHANISM *mech,
         goto out;
     }
     if (f == F_ECDSA) {
-        if (sig_len != sig_len_pkey(pkey)) {
+        if (sig_len != hc_pkey_sig_len(pkey)) {
             rv = CKR_SIGNATURE_LEN_RANGE;
             goto out;
         }
@@ -350,7 +353,7 @@ static CK_RV verify_raw(EVP_PKEY *pkey, const CK_MECHANISM *mech,
     unsigned char *der = NULL, *rec = NULL;
     int der_len = 0;
     const EVP_MD *md = NULL;
-    size_t klen = sig_len_pkey(pkey);
+    size_t klen = hc_pkey_sig_len(pkey);
     if (!pctx)
         goto out;
     if (sig_len != klen) {

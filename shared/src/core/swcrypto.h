@@ -16,14 +16,20 @@
 
 /* Builds DER SubjectPublicKeyInfo from the attributes of a public key (or
  * an RSA private key). ec_point may be DER-wrapped or raw. *spki is
- * malloc'ed. Returns CKR_KEY_TYPE_INCONSISTENT for what it cannot build. */
+ * malloc'ed. With `pkey` non-NULL, *pkey also receives the key as
+ * libcrypto holds it (the caller frees it): decoding the SPKI again costs
+ * more than building it. Returns CKR_KEY_TYPE_INCONSISTENT for what it
+ * cannot build. */
 CK_RV hc_spki_build(CK_KEY_TYPE type, const unsigned char *modulus,
                     size_t modulus_len, const unsigned char *exponent,
                     size_t exponent_len, const unsigned char *ec_params,
                     size_t ec_params_len, const unsigned char *ec_point,
-                    size_t ec_point_len, unsigned char **spki, size_t *len);
-/* Size of a PKCS#11-format signature for this key (r||s for ECDSA). */
+                    size_t ec_point_len, unsigned char **spki, size_t *len,
+                    EVP_PKEY **pkey);
+/* Size of a PKCS#11-format signature for this key (r||s for ECDSA); 0 for
+ * a key type the core does not sign with. */
 size_t hc_spki_sig_len(const unsigned char *spki, size_t len);
+size_t hc_pkey_sig_len(const EVP_PKEY *pkey);
 
 /* CKR_OK, CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE, or
  * CKR_MECHANISM_INVALID when libcrypto path is not implemented for `mech`
