@@ -96,6 +96,26 @@ perf_window() {
         END { print n + 0, (min == "" ? 0 : min) }' "$1"
 }
 
+# add_imported_zone ZONE ENGINE SLOT N MEMBER...: add_hsm_zone for a
+# token group: keys are not made on a group, so the KSK and ZSK (ECDSA
+# P-256, made by openssl) are imported into every MEMBER's token
+# (members.sh's import_pair; labels ZONE-ksk and ZONE-zsk, a CKA_ID of
+# their own) and assigned to ENGINE/SLOT with an empty PIN.
+add_imported_zone() {
+    local zone=$1 engine=$2 slot=$3 n=$4 role
+    shift 4
+    pdnsutil_t create-zone "$zone" "ns1.$zone" > /dev/null 2>&1 || return 1
+    for role in ksk zsk; do
+        PDNS_KEY_ID=$(( ${PDNS_KEY_ID:-0} + 1 ))
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+            -out "$T/$zone-$role.pem" 2> /dev/null &&
+            import_pair "$T/$zone-$role.pem" "$zone-$role" "$(printf '%04x' "$PDNS_KEY_ID")" "$@" &&
+            pdnsutil_t hsm assign "$zone" ecdsa256 "$role" "$engine" "$slot" '' "$zone-$role" > /dev/null 2>&1 ||
+            return 1
+    done
+    add_names "$zone" "$n"
+}
+
 # query_file ZONE FIRST LAST FILE: "nI.ZONE A" lines.
 query_file() {
     local i
