@@ -66,6 +66,12 @@ GOALS = [
      "rate_1", "rate_2", "ratio_2", ("ratio>=", 1.8, ">= 1.8")),
     ("#18", "token group, a member removed 30 s under load: failed signatures", "ha",
      None, "failover_failed", None, ("ours==", 0, "0")),
+    ("#18", "PowerDNS on a group (50 ms sims), new sig/s: 1 member / 2 members", "ha",
+     "pdns_rate_1", "pdns_rate_2", "pdns_ratio_2", ("ratio>=", 1.8, ">= 1.8")),
+    ("#18", "PowerDNS, 1 member, new sig/s: ours / device limit", "ha",
+     "pdns_limit_1", "pdns_rate_1", "pdns_share_1", ("ratio>=", 0.9, ">= 0.9")),
+    ("#18", "PowerDNS, 2 members, new sig/s: ours / device limit", "ha",
+     "pdns_limit_2", "pdns_rate_2", "pdns_share_2", ("ratio>=", 0.9, ">= 0.9")),
 ]
 NOT_MEASURED = {}
 
