@@ -66,7 +66,9 @@ static int setup(void **state)
            build, SOFTHSM, *l);
     sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k1.pem 2>/dev/null", T);
     sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k2.pem 2>/dev/null", T);
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k3.pem 2>/dev/null", T);
     sh("openssl pkey -in %s/k1.pem -pubout -out %s/k1.pub", T, T);
+    sh("openssl pkey -in %s/k3.pem -pubout -out %s/k3.pub", T, T);
     sh("softhsm2-util --import %s/k1.pem --token ga --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
     sh("softhsm2-util --import %s/k1.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
     sh("softhsm2-util --import %s/k2.pem --token gc --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
@@ -125,11 +127,11 @@ static CK_RV sign_rrset(hc_ctx_t *ctx, hc_obj_t key, unsigned char *sig, size_t 
     return hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, len, err);
 }
 
-/* Checks a signature of rrset with k1.pub (OpenSSL). */
-static void verifies(const unsigned char *sig, size_t len)
+/* Checks a signature of rrset with the public key file PUB (OpenSSL). */
+static void verifies_with(const char *pub_file, const unsigned char *sig, size_t len)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/k1.pub", T);
+    snprintf(path, sizeof path, "%s/%s", T, pub_file);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     EVP_PKEY *pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
@@ -140,6 +142,11 @@ static void verifies(const unsigned char *sig, size_t len)
     assert_int_equal(EVP_DigestVerify(c, sig, len, rrset, sizeof rrset), 1);
     EVP_MD_CTX_free(c);
     EVP_PKEY_free(pub);
+}
+
+static void verifies(const unsigned char *sig, size_t len)
+{
+    verifies_with("k1.pub", sig, len);
 }
 
 /* Signs rrset with SHA256-RSA and checks it with k1.pub (OpenSSL). */
@@ -424,6 +431,95 @@ static void hanging_member_delays_by_the_timeout_at_most(void **state)
     hc_close(ctx);
 }
 
+/* Replaces the key pair 'gkey' on member token LABEL by the one in PEM
+ * (same label and id): a rotation, made outside hsmcache. */
+static void rotate(const char *label, const char *pem)
+{
+    for (const char *const *type = (const char *const[]){ "privkey", "pubkey", NULL };
+         *type; type++)
+        sh("pkcs11-tool --module %s --token-label %s --login --pin %s --delete-object "
+           "--type %s --label gkey >/dev/null 2>&1", SOFTHSM, label, PINV, *type);
+    sh("softhsm2-util --import %s/%s --token %s --label gkey --id 0a0b --pin %s >/dev/null",
+       T, pem, label, PINV);
+}
+
+/* Signs twice (once per member, one at a time) and checks both with PUB;
+ * the group's public key is PUB's too. */
+static void group_signs_with(hc_ctx_t *ctx, hc_obj_t key, const char *pub)
+{
+    for (int i = 0; i < 2; i++) {
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        hc_err_t err = { 0 };
+        if (sign_rrset(ctx, key, sig, &len, &err) != CKR_OK)
+            fail_msg("sign (want %s): %s", pub, err.msg);
+        verifies_with(pub, sig, len);
+    }
+    unsigned char *spki = NULL;
+    size_t n = 0;
+    hc_err_t err = { 0 };
+    if (hc_public_key(ctx, key, &spki, &n, &err) != CKR_OK)
+        fail_msg("public key (want %s): %s", pub, err.msg);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", T, pub);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    EVP_PKEY *want = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    unsigned char *der = NULL;
+    int dlen = i2d_PUBKEY(want, &der);
+    assert_true(dlen > 0);
+    if ((size_t)dlen != n || memcmp(der, spki, n) != 0)
+        fail_msg("the group's public key is not %s's", pub);
+    OPENSSL_free(der);
+    EVP_PKEY_free(want);
+    free(spki);
+}
+
+/* The key replaced on every member (same label and id, a new key pair):
+ * found and used with its new public key in the same context, and a
+ * member replaced with another key pair after that still refused. */
+static void rotated_key_is_used_without_restart(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t old = group_key(ctx, "ha", 1);
+    group_signs_with(ctx, old, "k1.pub");
+    rotate("ga", "k3.pem");
+    rotate("gb", "k3.pem");
+    hc_obj_t now = group_key(ctx, "ha", 1);
+    group_signs_with(ctx, now, "k3.pub");
+    /* The old reference is a destroyed object's: refused, never k1's
+     * public key with k3's signatures. */
+    unsigned char sig[512];
+    size_t len = sizeof sig;
+    hc_err_t err = { 0 };
+    assert_int_equal(sign_rrset(ctx, old, sig, &len, &err), CKR_OBJECT_HANDLE_INVALID);
+    if (!strstr(err.msg, "replaced"))
+        fail_msg("old reference: %s", err.msg);
+    /* gb back to k1 alone: the members differ again. */
+    rotate("gb", "k1.pem");
+    group_key(ctx, "ha", 0);
+    hc_token_status_t st;
+    assert_int_not_equal(hc_token_status(ctx, 0, &st, &err), CKR_OK);
+    if (!strstr(err.msg, "key 'gkey' refused") || !strstr(err.msg, "ga (sha256:") ||
+        !strstr(err.msg, "gb (sha256:"))
+        fail_msg("status: %s", err.msg);
+    /* Both on k1 again: the group's key once more, with k1's public key. */
+    rotate("ga", "k1.pem");
+    group_signs_with(ctx, group_key(ctx, "ha", 1), "k1.pub");
+    hc_close(ctx);
+}
+
+/* The tests after it want k1 on both members, whatever failed above. */
+static int back_to_k1(void **state)
+{
+    (void)state;
+    rotate("ga", "k1.pem");
+    rotate("gb", "k1.pem");
+    return 0;
+}
+
 /* Runs `hsmcache ARGS` (stdout and stderr into *out), returns its status. */
 static int cli(char *out, size_t size, const char *args)
 {
@@ -540,6 +636,7 @@ int main(void)
         cmocka_unit_test(keygen_on_a_group_is_refused),
         cmocka_unit_test(removed_member_fails_over_and_rejoins),
         cmocka_unit_test(hanging_member_delays_by_the_timeout_at_most),
+        cmocka_unit_test_teardown(rotated_key_is_used_without_restart, back_to_k1),
         cmocka_unit_test(cli_and_prometheus_show_groups),
         cmocka_unit_test(wrong_pin_marks_one_member),
     };

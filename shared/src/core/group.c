@@ -376,9 +376,11 @@ CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live,
                        bool need_login, bool signing, hc_key_op_fn fn,
                        void *arg, hc_err_t *err)
 {
-    /* The public keys first: a refused key is used on no member. */
+    /* The public keys first: a refused or replaced key is used on no
+     * member (a key no member gave a public key for yet is tried). */
     CK_RV rv = hc_group_public(gt, ge, err);
-    if (rv == CKR_KEY_TYPE_INCONSISTENT && ge->mismatch)
+    if (rv == CKR_OBJECT_HANDLE_INVALID ||
+        (rv == CKR_KEY_TYPE_INCONSISTENT && hc_group_key_refused(gt, ge)))
         return rv;
     struct key_attempt k = { ge, live, need_login, signing, fn, arg };
     char name[300];

@@ -18,6 +18,15 @@
  * the group's token status (`hsmcache doctor`, `hsmcache keys`). The first
  * search on a group (and its status) compares every private key once.
  * A member that did not answer then is compared before its first use.
+ * A member whose search finds another object under the key's identity
+ * (the key destroyed and imported again) is compared again; the standing
+ * is recomputed from the members' current objects each time, never kept:
+ * members that differ refuse the key, members that agree again use it.
+ * When they all agree on another public key than the group's (the key
+ * was rotated on every member), the group entry is retired (a reference
+ * to it answers CKR_OBJECT_HANDLE_INVALID, as a destroyed object's does)
+ * and the search returns a new entry with the new public key: an entry's
+ * public key is written once, so readers never see it change.
  *
  * Every call into a member is timed ([token] timeout, watchdog.h): the
  * shorter of the member's own and the group's `timeout`; a call that does
@@ -42,10 +51,13 @@
  * replicated with the vendor's tools.
  *
  * Thread-safety: everything here may be called from any number of
- * threads at once. The group's lock guards the members' routing state
- * (in flight, up/down, backoff); it is never held across a module call.
- * Group entries' member links and check bits are under the group token's
- * idx_lock.
+ * threads at once. The group's lock (hc_group_t.lock) guards the members'
+ * routing state (in flight, up/down, backoff); the group token's idx_lock
+ * guards its entries' group fields (member links, member_checked,
+ * mismatch), written and read only under it, and the public key fields
+ * of a group entry until they are set (once: compare() in groupkeys.c).
+ * Neither lock is held across a module call or while taking the other,
+ * nor a member token's idx_lock under them.
  */
 #ifndef HC_GROUP_H
 #define HC_GROUP_H
@@ -124,15 +136,19 @@ CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                     hc_obj_t **objs, size_t *count, hc_err_t *err);
 /* hc_keyindex_public for a group entry: the members' public keys compared;
  * CKR_KEY_TYPE_INCONSISTENT naming both members and fingerprints when
- * they differ. */
+ * they differ, CKR_OBJECT_HANDLE_INVALID when the key was replaced on the
+ * members (a new search finds the new one). */
 CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err);
 /* The entry of `ge` on member `i`, found there by identity if not yet,
  * its public key compared with the group's before its first use:
- * CKR_OBJECT_HANDLE_INVALID when the member lacks it, the member's error,
- * or CKR_KEY_TYPE_INCONSISTENT for a mismatch (the key is then refused
- * on every member). */
+ * CKR_OBJECT_HANDLE_INVALID when the member lacks it or the key was
+ * replaced, the member's error, or CKR_KEY_TYPE_INCONSISTENT for a
+ * mismatch (the key is then refused on every member). */
 CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
                           hc_keyent_t **me, hc_err_t *err);
+/* Whether `ge` is refused now: its members' public keys differ, or it was
+ * retired (replaced on the members). Takes gt->idx_lock. */
+bool hc_group_key_refused(hc_token_t *gt, const hc_keyent_t *ge);
 /* Compares every private key of every member once per context (the first
  * search or status); the refusals are logged. */
 void hc_group_check_all(hc_token_t *gt);

@@ -35,16 +35,57 @@ static hc_keyent_t **links(hc_token_t *gt, hc_keyent_t *ge)
     return ge->member;
 }
 
+/* A group entry's standing among its members: the members' current
+ * objects whose public keys were compared (member_checked) all have the
+ * group's adopted key (AGREE), two of them differ (DIFFER: refused), or
+ * they agree on another key than the adopted one (REPLACED: the key was
+ * replaced on the members, a new key pair under the same label and id;
+ * the entry is retired and a new one made for the new key, see match()). */
+enum standing { AGREE, DIFFER, REPLACED };
+
+/* The mark hc_keyindex_forget leaves on an entry it drops. */
+static bool forgotten(const hc_keyent_t *e)
+{
+    return e->cls == (CK_OBJECT_CLASS)-2;
+}
+
+/* Under gt->idx_lock: ge's standing, from the members' current links;
+ * *a and *b: two members that differ (DIFFER). A member's key is read
+ * here only once its bit is set, after hc_keyindex_public succeeded. */
+static enum standing standing_locked(hc_token_t *gt, const hc_keyent_t *ge,
+                                     size_t *a, size_t *b)
+{
+    hc_group_t *g = gt->group;
+    const unsigned char *first = NULL;
+    bool adopted = true;
+    for (size_t k = 0; k < g->n; k++) {
+        hc_keyent_t *me = ge->member ? ge->member[k] : NULL;
+        if (!me || !(ge->member_checked & (1u << k)) || !me->spki)
+            continue;
+        if (!first) {
+            first = me->spki_hash;
+            *a = k;
+        } else if (memcmp(first, me->spki_hash, sizeof me->spki_hash) != 0) {
+            *b = k;
+            return DIFFER;
+        }
+        if (ge->spki && memcmp(ge->spki_hash, me->spki_hash, sizeof ge->spki_hash) != 0)
+            adopted = false;
+    }
+    return adopted ? AGREE : REPLACED;
+}
+
 /* Member i's public key `me` against the group's: adopted when it is the
- * first, else compared; a difference refuses the key (logged once, with
- * both members and fingerprints). */
+ * first, then ge's standing recomputed (never kept from before: a member
+ * whose key differed may have been fixed). A new difference is logged
+ * once, with both members and fingerprints. */
 static void compare(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
 {
     hc_group_t *g = gt->group;
     char log[512] = "";
     pthread_mutex_lock(&gt->idx_lock);
-    if (ge->member_checked & (1u << i)) {
-        pthread_mutex_unlock(&gt->idx_lock);
+    if ((ge->member_checked & (1u << i)) || !ge->member || ge->member[i] != me) {
+        pthread_mutex_unlock(&gt->idx_lock); /* done, or relinked meanwhile */
         return;
     }
     if (!ge->spki) {
@@ -61,26 +102,32 @@ static void compare(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
         ge->sig_len = me->sig_len;
         memcpy(ge->spki_hash, me->spki_hash, sizeof ge->spki_hash);
         ge->pub_tried = true;
-    } else if (memcmp(ge->spki_hash, me->spki_hash, sizeof ge->spki_hash) != 0 &&
-               !ge->mismatch) {
-        size_t first = 0;
-        while (first < g->n && !(ge->member_checked & (1u << first)))
-            first++;
-        char a[72], b[72], name[300];
-        fingerprint(ge->spki_hash, a);
-        fingerprint(me->spki_hash, b);
-        ge->mismatch = true;
+    }
+    ge->member_checked |= 1u << i;
+    size_t x = 0, y = 0;
+    bool differ = standing_locked(gt, ge, &x, &y) == DIFFER;
+    if (differ && !ge->mismatch) {
+        char fa[72], fb[72], name[300];
+        fingerprint(ge->member[x]->spki_hash, fa);
+        fingerprint(ge->member[y]->spki_hash, fb);
         snprintf(log, sizeof log, "token group %s: key %s refused: its public "
                  "key differs between members %s (%s) and %s (%s); re-import "
                  "the same key pair into both", gt->cfg->name,
-                 hc_keyent_name(ge, name, sizeof name),
-                 first < g->n ? g->m[first].t->cfg->name : "?", a,
-                 g->m[i].t->cfg->name, b);
+                 hc_keyent_name(ge, name, sizeof name), g->m[x].t->cfg->name, fa,
+                 g->m[y].t->cfg->name, fb);
     }
-    ge->member_checked |= 1u << i;
+    ge->mismatch = differ;
     pthread_mutex_unlock(&gt->idx_lock);
     if (log[0])
         hc_log(&gt->core->log, HC_LOG_ERROR, "%s", log);
+}
+
+bool hc_group_key_refused(hc_token_t *gt, const hc_keyent_t *ge)
+{
+    pthread_mutex_lock(&gt->idx_lock);
+    bool refused = ge->mismatch || forgotten(ge);
+    pthread_mutex_unlock(&gt->idx_lock);
+    return refused;
 }
 
 /* The refusal of `ge`, rebuilt from its members' kept fingerprints. */
@@ -105,13 +152,33 @@ static CK_RV refusal(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
                   hc_keyent_name(ge, name, sizeof name), list);
 }
 
+/* ge's standing as the caller's answer: CKR_OK, the refusal, or
+ * CKR_OBJECT_HANDLE_INVALID for a key replaced on the members. */
+static CK_RV verdict(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
+{
+    size_t x = 0, y = 0;
+    pthread_mutex_lock(&gt->idx_lock);
+    enum standing st = forgotten(ge) ? REPLACED : standing_locked(gt, ge, &x, &y);
+    pthread_mutex_unlock(&gt->idx_lock);
+    char name[300];
+    if (st == DIFFER)
+        return refusal(gt, ge, err);
+    if (st == REPLACED)
+        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token group %s: key %s "
+                      "was replaced on the members (another key pair under its "
+                      "label and id): find it again", gt->cfg->name,
+                      hc_keyent_name(ge, name, sizeof name));
+    return CKR_OK;
+}
+
 CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
 {
     hc_group_t *g = gt->group;
     char name[300];
     if (!is_key(ge))
-        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: object %s "
-                      "is not a key", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
+        return forgotten(ge) ? verdict(gt, ge, err)
+               : hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: object %s "
+                        "is not a key", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
     for (size_t i = 0; i < g->n; i++) {
         pthread_mutex_lock(&gt->idx_lock);
         hc_keyent_t *me = ge->member ? ge->member[i] : NULL;
@@ -127,16 +194,15 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
         if (hc_keyindex_public(g->m[i].t, me, NULL) == CKR_OK)
             compare(gt, ge, i, me);
     }
+    CK_RV rv = verdict(gt, ge, err);
     pthread_mutex_lock(&gt->idx_lock);
-    bool mismatch = ge->mismatch, have = ge->spki != NULL;
+    bool have = ge->spki != NULL;
     pthread_mutex_unlock(&gt->idx_lock);
-    if (mismatch)
-        return refusal(gt, ge, err);
-    if (!have)
+    if (rv == CKR_OK && !have)
         return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: no member "
                       "gave a public key for key %s", gt->cfg->name,
                       hc_keyent_name(ge, name, sizeof name));
-    return CKR_OK;
+    return rv;
 }
 
 CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
@@ -156,7 +222,9 @@ CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
         if (!(me = hc_keyindex_intern(mt, ge)))
             return hc_err(err, CKR_HOST_MEMORY, "out of memory");
         pthread_mutex_lock(&gt->idx_lock);
-        l[i] = me;
+        if (!l[i])
+            l[i] = me;
+        me = l[i];
         pthread_mutex_unlock(&gt->idx_lock);
     }
     *out = me;
@@ -172,25 +240,95 @@ CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
     if (rv != CKR_OK)
         return rv;
     compare(gt, ge, i, me);
+    return verdict(gt, ge, err);
+}
+
+/* Orders entries by identity (class, CKA_TOKEN, CKA_ID, CKA_LABEL). A
+ * member's found objects are sorted so, to be found by identity: a key
+ * replaced on a member is a new entry there beside the old one, and the
+ * search found the new one only. Identity fields never change. */
+static int cmp_identity(const void *pa, const void *pb)
+{
+    const hc_keyent_t *x = *(hc_keyent_t *const *)pa, *y = *(hc_keyent_t *const *)pb;
+    if (x->cls != y->cls)
+        return x->cls < y->cls ? -1 : 1;
+    if (x->on_token != y->on_token)
+        return x->on_token < y->on_token ? -1 : 1;
+    if (x->idlen != y->idlen)
+        return x->idlen < y->idlen ? -1 : 1;
+    if (x->labellen != y->labellen)
+        return x->labellen < y->labellen ? -1 : 1;
+    int d = memcmp(x->ckaid, y->ckaid, x->idlen);
+    return d ? d : memcmp(x->label, y->label, x->labellen);
+}
+
+/* The entries of the objects `found` (n of them), sorted by identity, in
+ * *out (malloc'ed, *nout of them); false when out of memory. */
+static bool by_identity(hc_core_t *c, const hc_obj_t *found, size_t n,
+                        hc_keyent_t ***out, size_t *nout)
+{
+    *nout = 0;
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (!*out)
+        return false;
+    for (size_t k = 0; k < n; k++) {
+        hc_keyent_t *e = hc_keyindex_get(c, found[k], NULL);
+        if (e)
+            (*out)[(*nout)++] = e;
+    }
+    qsort(*out, *nout, sizeof **out, cmp_identity);
+    return true;
+}
+
+/* The entry with `probe`'s identity among `ents` (sorted), or NULL. */
+static hc_keyent_t *among(hc_keyent_t *const *ents, size_t n, const hc_keyent_t *probe)
+{
+    hc_keyent_t *const *hit = bsearch(&probe, ents, n, sizeof *ents, cmp_identity);
+    return hit ? *hit : NULL;
+}
+
+/* Links ge to the member entries `on` of the members that `answered`; a
+ * member whose entry is another object now is compared again. */
+static bool relink(hc_token_t *gt, hc_keyent_t *ge, const bool *answered,
+                   hc_keyent_t *const *on)
+{
     pthread_mutex_lock(&gt->idx_lock);
-    bool mismatch = ge->mismatch;
+    hc_keyent_t **l = links(gt, ge);
+    for (size_t j = 0; l && j < gt->group->n; j++)
+        if (answered[j] && l[j] != on[j]) {
+            l[j] = on[j];
+            ge->member_checked &= ~(1u << j);
+        }
     pthread_mutex_unlock(&gt->idx_lock);
-    return mismatch ? refusal(gt, ge, err) : CKR_OK;
+    return l != NULL;
 }
 
-static int cmp_obj(const void *a, const void *b)
+/* The group entry for the object `e0` whose entry on each member that
+ * answered is on[]: its standing checked; a key replaced on the members
+ * (REPLACED) retires the old entry, whose references are refused from
+ * then on, and gets a new one with the new public key. NULL when refused
+ * (logged when found) or out of memory. */
+static hc_keyent_t *group_entry(hc_token_t *gt, const hc_keyent_t *e0,
+                                const bool *answered, hc_keyent_t *const *on)
 {
-    hc_obj_t x = *(const hc_obj_t *)a, y = *(const hc_obj_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The entry on `mt` with `probe`'s identity among the objects `found`
- * (sorted), or NULL. */
-static hc_keyent_t *among(hc_token_t *mt, const hc_keyent_t *probe,
-                          const hc_obj_t *found, size_t n)
-{
-    hc_keyent_t *e = hc_keyindex_known(mt, probe);
-    return e && bsearch(&e->id, found, n, sizeof *found, cmp_obj) ? e : NULL;
+    for (int round = 0; round < 2; round++) {
+        hc_keyent_t *ge = hc_keyindex_intern(gt, e0);
+        if (!ge || !relink(gt, ge, answered, on))
+            return NULL; /* no label and no id, or out of memory */
+        if (!is_key(ge))
+            return ge;
+        hc_err_t e = { 0 };
+        CK_RV rv = hc_group_public(gt, ge, &e);
+        if (rv != CKR_OBJECT_HANDLE_INVALID)
+            return hc_group_key_refused(gt, ge) ? NULL : ge;
+        char name[300];
+        hc_log(&gt->core->log, HC_LOG_INFO, "token group %s: key %s was replaced "
+               "on the members (another key pair under its label and id): "
+               "references to the old one are refused, a new search finds the "
+               "new one", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
+        hc_keyindex_forget(gt, ge);
+    }
+    return NULL;
 }
 
 /* Whether member `mt` sees its private objects. */
@@ -212,6 +350,8 @@ static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
     hc_group_t *g = gt->group;
     hc_obj_t *found[HC_GROUP_MAX_MEMBERS] = { 0 };
     size_t nfound[HC_GROUP_MAX_MEMBERS] = { 0 };
+    hc_keyent_t **ents[HC_GROUP_MAX_MEMBERS] = { 0 };
+    size_t nents[HC_GROUP_MAX_MEMBERS] = { 0 };
     bool answered[HC_GROUP_MAX_MEMBERS] = { false }, up[HC_GROUP_MAX_MEMBERS];
     size_t nup = 0;
     pthread_mutex_lock(&g->lock);
@@ -241,10 +381,17 @@ static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
             }
             continue;
         }
+        if (!by_identity(c, found[i], nfound[i], &ents[i], &nents[i])) {
+            rv = hc_err(&e, CKR_HOST_MEMORY, "out of memory");
+            if (first == CKR_OK) {
+                first = rv;
+                firsterr = e;
+            }
+            continue;
+        }
         answered[i] = true;
         if (base < 0)
             base = (int)i;
-        qsort(found[i], nfound[i], sizeof *found[i], cmp_obj);
     }
     CK_RV rv = CKR_OK;
     *objs = NULL;
@@ -254,29 +401,17 @@ static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                     gt->cfg->name, firsterr.msg);
         goto out;
     }
-    for (size_t k = 0; k < nfound[base]; k++) {
-        hc_keyent_t *e0 = hc_keyindex_get(c, found[base][k], NULL), *on[HC_GROUP_MAX_MEMBERS];
-        bool everywhere = e0 != NULL;
+    for (size_t k = 0; k < nents[base]; k++) {
+        hc_keyent_t *e0 = ents[base][k], *on[HC_GROUP_MAX_MEMBERS];
+        bool everywhere = true;
         for (size_t j = 0; j < g->n && everywhere; j++)
             if (answered[j])
-                everywhere = (on[j] = (int)j == base ? e0
-                                      : among(g->m[j].t, e0, found[j], nfound[j]));
+                everywhere = (on[j] = (int)j == base ? e0 : among(ents[j], nents[j], e0));
         if (!everywhere)
             continue; /* not on every member: not the group's */
-        hc_keyent_t *ge = hc_keyindex_intern(gt, e0);
+        hc_keyent_t *ge = group_entry(gt, e0, answered, on);
         if (!ge)
-            continue; /* no label and no id: nothing to match it by */
-        pthread_mutex_lock(&gt->idx_lock);
-        hc_keyent_t **l = links(gt, ge);
-        for (size_t j = 0; l && j < g->n; j++)
-            if (answered[j] && l[j] != on[j]) {
-                l[j] = on[j]; /* another object now: compared again */
-                ge->member_checked &= ~(1u << j);
-            }
-        pthread_mutex_unlock(&gt->idx_lock);
-        if (!l || (is_key(ge) && hc_group_public(gt, ge, NULL) == CKR_KEY_TYPE_INCONSISTENT &&
-                   ge->mismatch))
-            continue; /* refused (logged when found) */
+            continue; /* refused, or nothing to match it by */
         hc_obj_t *grown = realloc(*objs, (*count + 1) * sizeof *grown);
         if (!grown) {
             rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
@@ -286,8 +421,10 @@ static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
         (*objs)[(*count)++] = ge->id;
     }
 out:
-    for (size_t i = 0; i < g->n; i++)
+    for (size_t i = 0; i < g->n; i++) {
         free(found[i]);
+        free(ents[i]);
+    }
     if (rv != CKR_OK) {
         free(*objs);
         *objs = NULL;
@@ -330,7 +467,7 @@ void hc_group_refusals(hc_token_t *gt, char *buf, size_t size)
     for (size_t k = 0; k < n; k++) {
         pthread_mutex_lock(&gt->idx_lock);
         hc_keyent_t *ge = gt->ents[k];
-        bool mismatch = ge->mismatch;
+        bool mismatch = ge->mismatch && !forgotten(ge);
         pthread_mutex_unlock(&gt->idx_lock);
         if (!mismatch)
             continue;
