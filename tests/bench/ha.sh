@@ -14,6 +14,18 @@
 # Then the cost of the hand-off a member's calls take to be timed, side by
 # side on plain SoftHSM (no simulator), 1 thread: a group of 2 members
 # against one token, time per signature.
+# Then PowerDNS under dnsperf on members a and b (BENCH_HA_PDNS_NAMES,
+# default 400, new names a pass: every answer a new signature made by a
+# card, [pdns] signature-cache and presign off, C_Sign counted at the
+# simulators), side by side in one run: passes alternate 1 member (token
+# dns on device a alone) and a group of 2, each after a pdns_server
+# restart, and a third row, the group with every zone on one Slot string.
+# PowerDNS signs one signature at a time per Slot string (its lock per
+# slot): the zones are on two spellings of the token's name, dns and DNS,
+# which it matches without case but locks apart (pdns-backend/README). A
+# pass counts only if complete (every query NOERROR, none lost, at least
+# one C_Sign per query), else the bench fails. q/s against the device
+# limit, and the 2/1 ratio per pass (goal >= 1.8).
 # Then the failover run: a group of 2 under load for BENCH_HA_FAILOVER
 # (default 40) s, member a removed from the 5th second for 30 s
 # (BENCH_HA_REMOVED): signatures, failed, and each member's C_Sign count
@@ -21,25 +33,23 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib/env.sh"
 . "$(dirname "$0")/../lib/bench.sh"
+. "$(dirname "$0")/../lib/members.sh"
+. "$(dirname "$0")/../../scripts/lib/pdns-local.sh"
+. "$(dirname "$0")/../lib/pdns-load.sh"
 SECONDS_EACH=${BENCH_SECONDS:-5}
 REPEAT=${BENCH_REPEAT:-3}
 MS=${BENCH_HA_MS:-50}
 THREADS=${BENCH_HA_THREADS:-6}
 FAILOVER=${BENCH_HA_FAILOVER:-40}
 REMOVED=${BENCH_HA_REMOVED:-30}
+PDNS_NAMES=${BENCH_HA_PDNS_NAMES:-400}
 hc_setup
 bench_begin ha BENCH_SECONDS=$SECONDS_EACH BENCH_REPEAT=$REPEAT BENCH_HA_MS=$MS \
-    BENCH_HA_THREADS=$THREADS BENCH_HA_FAILOVER=$FAILOVER BENCH_HA_REMOVED=$REMOVED
+    BENCH_HA_THREADS=$THREADS BENCH_HA_FAILOVER=$FAILOVER BENCH_HA_REMOVED=$REMOVED \
+    BENCH_HA_PDNS_NAMES=$PDNS_NAMES
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/k.pem" 2> /dev/null
-for d in a b c; do
-    make_token "dev-$d"
-    softhsm2-util --import "$T/k.pem" --token "dev-$d" --label k --id 4b01 --pin "$PIN" > /dev/null
-    cp "$SIM" "$T/hsmsim-$d.so"
-    cp "$SOFTHSM_MODULE" "$T/softhsm-$d.so"
-    printf 'module = %s\nlatency-ms = 0\nlatency.C_Sign = %s\nconcurrency = 1\n' \
-        "$T/softhsm-$d.so" "$MS" > "$T/sim-$d.conf"
-    export "HSMSIM_CONF_hsmsim_$d=$T/sim-$d.conf"
-done
+sim_members "$MS" 1 a b c
+import_pair "$T/k.pem" k 4b01 a b c
 # conf FILE MODULE_PREFIX [GROUP MEMBERS...]: tokens a, b and c on the
 # modules PREFIX{a,b,c}.so, and a group GROUP of MEMBERS; cache off.
 conf() {
@@ -105,6 +115,93 @@ echo "timed member calls on plain SoftHSM, 1 thread: token $(stats %.1f < "$T/us
 bench_stat token_us %.1f < "$T/us_token"
 bench_stat group_us %.1f < "$T/us_group"
 bench_stat group_extra_us %.1f < "$T/us_extra"
+
+# PowerDNS on members a and b (see the top): zones hz0 (Slot dns) and hz1
+# (Slot DNS), their keys imported into both members.
+MOD=hsmcache-bench-$$
+register_module "$MOD" "$BUILD/hsmcache-pdns.so"
+pdns_conf() { # NAME one|two
+    {
+        printf '[core]\npin-store = %s/pins\ncache-dir = %s/cache\n' "$T" "$T"
+        printf '[pdns]\nsignature-cache = no\npresign = no\n'
+        if [ "$2" = two ]; then
+            member_conf a
+            member_conf b
+            printf '[token dns]\nmembers = a, b\n'
+        else
+            printf '[token dns]\nmodule = %s\nlabel = dev-a\n' "$T/hsmsim-a.so"
+        fi
+    } > "$T/pdns-$1.conf"
+}
+pdns_conf one one
+pdns_conf two two
+HSMCACHE_CONF=$T/pdns-one.conf store_pin dns
+start_mariadb || { echo "MariaDB did not start: $(tail -3 "$T/mysqld.err")" >&2; exit 1; }
+write_pdns_conf
+ZN=$((REPEAT * 2 * PDNS_NAMES + 1))   # names per zone: every pass new ones, the last for priming
+HSMCACHE_CONF=$T/pdns-two.conf add_imported_zone hz0.example "$MOD" dns "$ZN" a b
+HSMCACHE_CONF=$T/pdns-two.conf add_imported_zone hz1.example "$MOD" DNS "$ZN" a b
+NEXT0=1
+PFAILED=""
+# pdns_pass ROW CONFIG ZONES: PDNS_NAMES new names (ZONES 2: half in each
+# zone, interleaved; 1: all in hz0) through pdns_server on CONFIG, after a
+# restart and one query per zone outside the pass (it loads the keys);
+# its q/s appended to $T/pq_ROW.
+pdns_pass() {
+    local row=$1 f=$T/pdns-$1-$NEXT0 i c0 c1
+    if [ "$3" = 2 ]; then
+        for i in $(seq "$NEXT0" $((NEXT0 + PDNS_NAMES / 2 - 1))); do
+            printf 'n%s.hz0.example A\nn%s.hz1.example A\n' "$i" "$i"
+        done > "$f.q"
+        NEXT0=$((NEXT0 + PDNS_NAMES / 2))
+    else
+        for i in $(seq "$NEXT0" $((NEXT0 + PDNS_NAMES - 1))); do echo "n$i.hz0.example A"; done > "$f.q"
+        NEXT0=$((NEXT0 + PDNS_NAMES))
+    fi
+    export HSMCACHE_CONF=$T/pdns-$2.conf
+    start_pdns || { echo "pdns_server did not start: $(tail -3 "$T/pdns.log")" >&2; exit 1; }
+    for i in 0 1; do dig +dnssec +time=10 +tries=1 -p "$DNS_PORT" @127.0.0.1 "n$ZN.hz$i.example" A > /dev/null || true; done
+    c0=$(( $(member_signs a) + $(member_signs b) ))
+    perf_pass "$f" "$f.q" -n 1 -t 30 -q 20
+    c1=$(( $(member_signs a) + $(member_signs b) ))
+    stop_pdns
+    [ "$(perf_get "$f" lost)" = 0 ] && [ "$(perf_get "$f" parse_ok)" = 1 ] &&
+        [ "$(perf_get "$f" noerror)" = "$PDNS_NAMES" ] && [ "$(perf_get "$f" sent)" = "$PDNS_NAMES" ] &&
+        [ $((c1 - c0)) -ge "$PDNS_NAMES" ] ||
+        PFAILED="$PFAILED$row pass: sent $(perf_get "$f" sent) of $PDNS_NAMES, NOERROR $(perf_get "$f" noerror), SERVFAIL $(perf_get "$f" servfail), other $(perf_get "$f" other_rcodes), lost $(perf_get "$f" lost), C_Sign $((c1 - c0))"$'\n'
+    perf_get "$f" qps >> "$T/pq_$row"
+}
+for r in $(seq "$REPEAT"); do
+    pdns_pass one one 2
+    pdns_pass two two 2
+    pdns_pass slot1 two 1
+    echo "$(tail -1 "$T/pq_two") / $(tail -1 "$T/pq_one")" | bc -l >> "$T/px_two"
+    echo "$(tail -1 "$T/pq_slot1") / $(tail -1 "$T/pq_one")" | bc -l >> "$T/px_slot1"
+done
+echo "PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1) under dnsperf (-q 20), $PDNS_NAMES new names a pass (each answer a new signature at a card: caches off, C_Sign counted), zones on Slot dns and DNS; $REPEAT passes, each after a restart: median [lowest-highest]"
+printf '%-28s %24s %16s %22s %18s\n' pdns "new signatures/s" "device limit" "share of the limit" "x one member"
+for row in one two slot1; do
+    case $row in
+    one) n=1 desc="1 member" x=1.00 ;;
+    two) n=2 desc="2 members" x=$(stats %.2f < "$T/px_two") ;;
+    slot1) n=2 desc="2 members, one Slot string" x=$(stats %.2f < "$T/px_slot1") ;;
+    esac
+    lim=$(device_limit "$n" "$MS")
+    med=$(stats %.1f < "$T/pq_$row" | cut -d' ' -f1)
+    printf '%-28s %24s %16s %21s%% %18s\n' "$desc" "$(stats %.1f < "$T/pq_$row")" "$lim/s" "$(share "$med" "$lim")" "$x"
+done
+awk -v l="$(device_limit 1 "$MS")" '{ print $1 / l }' "$T/pq_one" | bench_stat pdns_share_1 %.2f
+awk -v l="$(device_limit 2 "$MS")" '{ print $1 / l }' "$T/pq_two" | bench_stat pdns_share_2 %.2f
+bench_stat pdns_rate_1 %.1f < "$T/pq_one"
+bench_stat pdns_rate_2 %.1f < "$T/pq_two"
+bench_stat pdns_rate_2_one_slot %.1f < "$T/pq_slot1"
+bench_stat pdns_ratio_2 %.2f < "$T/px_two"
+bench_stat pdns_ratio_2_one_slot %.2f < "$T/px_slot1"
+bench_result pdns_limit_1 "$(device_limit 1 "$MS")"
+bench_result pdns_limit_2 "$(device_limit 2 "$MS")"
+echo "2 members / 1 member under PowerDNS: $(stats %.2f < "$T/px_two") (goal >= 1.8); with every zone on one Slot string: $(stats %.2f < "$T/px_slot1") (PowerDNS's lock per slot)"
+[ -z "$PFAILED" ] || { printf 'PowerDNS passes incomplete:\n%s' "$PFAILED" >&2; exit 1; }
+export HSMCACHE_CONF=$T/a.conf
 
 # The failover run: a group of 2 under load, member a removed meanwhile.
 SA=$T/sim-a.conf.state SB=$T/sim-b.conf.state
