@@ -511,6 +511,122 @@ static void rotated_key_is_used_without_restart(void **state)
     hc_close(ctx);
 }
 
+/* The key's CKA_MODULUS into buf (512 bytes), its length; 0 when the
+ * read fails (no cmocka check: threads are running). */
+static size_t modulus(hc_ctx_t *ctx, hc_obj_t key, unsigned char *buf)
+{
+    CK_ATTRIBUTE a = { CKA_MODULUS, buf, 512 };
+    return hc_get_attrs(ctx, key, &a, 1, NULL) == CKR_OK ? a.ulValueLen : 0;
+}
+
+/* How many private keys 'gkey' group ha shows (no cmocka check: threads
+ * are running). */
+static size_t keys_found(hc_ctx_t *ctx)
+{
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, "gkey", 4 } };
+    hc_obj_t *objs = NULL;
+    size_t n = 0;
+    if (hc_find(ctx, (size_t)hc_token_index(ctx, "ha"), t, 2, &objs, &n, NULL) != CKR_OK)
+        n = 99;
+    free(objs);
+    return n;
+}
+
+struct rotation_signer {
+    hc_ctx_t *ctx;
+    hc_obj_t key;
+    int stop;
+    int good, refused, bad, other;
+    CK_RV other_rv;
+};
+
+/* Signs until told to stop; a delivered signature must verify with k1's
+ * public key (the group's), checked here without cmocka (a thread). */
+static void *sign_through_rotation(void *arg)
+{
+    struct rotation_signer *r = arg;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/k1.pub", T);
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *pub = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        CK_RV rv = sign_rrset(r->ctx, r->key, sig, &len, NULL);
+        if (rv == CKR_OK) {
+            EVP_MD_CTX *c = EVP_MD_CTX_new();
+            bool ok = pub && EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub) == 1 &&
+                      EVP_DigestVerify(c, sig, len, rrset, sizeof rrset) == 1;
+            EVP_MD_CTX_free(c);
+            __atomic_fetch_add(ok ? &r->good : &r->bad, 1, __ATOMIC_RELAXED);
+        } else if (rv == CKR_KEY_TYPE_INCONSISTENT) {
+            __atomic_fetch_add(&r->refused, 1, __ATOMIC_RELAXED);
+        } else {
+            __atomic_fetch_add(&r->other, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(&r->other_rv, rv, __ATOMIC_RELAXED);
+        }
+    }
+    EVP_PKEY_free(pub);
+    return NULL;
+}
+
+/* One member's key replaced by another key pair while three threads sign
+ * (and the group searches, as hosts do): no signature made with the other
+ * key is ever delivered; the key is refused while the members differ and
+ * signs again once gb has k1 back. Under ThreadSanitizer it also checks
+ * the group entries' locking (ge->mismatch read while a search writes
+ * it). */
+static void member_key_replaced_while_signing(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    struct rotation_signer r = { .ctx = ctx, .key = group_key(ctx, "ha", 1) };
+    unsigned char k1mod[512];
+    size_t k1len = modulus(ctx, r.key, k1mod);
+    assert_true(k1len > 0);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, sign_through_rotation, &r);
+    usleep(200 * 1000);
+    rotate("gb", "k3.pem");
+    usleep(300 * 1000); /* signing on gb's new object, before any search */
+    /* Reads of the key (no session copy: gb's token object itself, found
+     * again by identity once its handle is refused): never k3's. */
+    int k3_read = 0;
+    for (int i = 0; i < 6; i++) {
+        unsigned char mod[512];
+        size_t n = modulus(ctx, r.key, mod);
+        k3_read += n && (n != k1len || memcmp(mod, k1mod, n) != 0);
+    }
+    size_t while_differ = keys_found(ctx); /* the search sees the difference */
+    usleep(300 * 1000);
+    int refused_then = __atomic_load_n(&r.refused, __ATOMIC_RELAXED);
+    rotate("gb", "k1.pem");
+    size_t once_fixed = keys_found(ctx);
+    int good_before = __atomic_load_n(&r.good, __ATOMIC_RELAXED);
+    usleep(300 * 1000);
+    __atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    if (k3_read)
+        fail_msg("%d of 6 reads of the group's key gave gb's new key's modulus", k3_read);
+    if (while_differ != 0 || once_fixed != 1)
+        fail_msg("found %zu keys while gb had k3, %zu once it had k1 back (want 0, 1)",
+                 while_differ, once_fixed);
+    if (r.bad || r.other)
+        fail_msg("%d signatures not made with the group's key delivered, %d other "
+                 "errors (last 0x%lx); %d good, %d refused", r.bad, r.other,
+                 r.other_rv, r.good, r.refused);
+    if (refused_then == 0)
+        fail_msg("never refused while the members differed (%d good)", r.good);
+    if (r.good <= good_before)
+        fail_msg("no signature after gb had k1 back (%d good)", r.good);
+    hc_close(ctx);
+}
+
 /* The tests after it want k1 on both members, whatever failed above. */
 static int back_to_k1(void **state)
 {
@@ -637,6 +753,7 @@ int main(void)
         cmocka_unit_test(removed_member_fails_over_and_rejoins),
         cmocka_unit_test(hanging_member_delays_by_the_timeout_at_most),
         cmocka_unit_test_teardown(rotated_key_is_used_without_restart, back_to_k1),
+        cmocka_unit_test_teardown(member_key_replaced_while_signing, back_to_k1),
         cmocka_unit_test(cli_and_prometheus_show_groups),
         cmocka_unit_test(wrong_pin_marks_one_member),
     };

@@ -59,10 +59,11 @@ typedef struct hc_keyent {
     bool no_copy;              /* the token would not copy it (remembered) */
     struct hc_keyent *next_label, *next_id; /* keyhash.h's chains */
     /* A group token's entry (group.h), under the group token's idx_lock:
-     * the same object's entry on each member (NULL until found there),
-     * which members' public keys were compared with spki_hash, and
-     * whether two of them differed (the key is then refused). */
-    struct hc_keyent **member;
+     * the same object's entry on each member (hc_group_link_t, NULL until
+     * found there), which members' public keys were compared with
+     * spki_hash, and whether two of them differed (the key is then
+     * refused). */
+    struct hc_group_link *member;
     uint32_t member_checked;
     bool mismatch;
 } hc_keyent_t;

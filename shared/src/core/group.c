@@ -363,9 +363,20 @@ static CK_RV key_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
     CK_RV rv = hc_group_member_key(gt, k->ge, i, &me, err);
     if (rv != CKR_OK)
         return rv;
+    uint64_t epoch = hc_group_epoch(mt, me);
+    rv = k->signing ? hc_key_run_signing(mt, me, k->live, k->fn, k->arg, err)
+                    : hc_key_run(mt, me, k->live, k->need_login, k->fn, k->arg, err);
+    if (hc_group_epoch(mt, me) != epoch) {
+        /* The member's object was destroyed during the call and perhaps
+         * found again under its identity: the answer may be another key
+         * pair's. Not used; the next use compares that member again. */
+        char name[300];
+        return hc_err(err, CKR_KEY_HANDLE_INVALID, "token %s: key %s was destroyed "
+                      "or replaced during the operation; its answer is not used",
+                      mt->cfg->name, hc_keyent_name(me, name, sizeof name));
+    }
     if (!k->signing)
-        return hc_key_run(mt, me, k->live, k->need_login, k->fn, k->arg, err);
-    rv = hc_key_run_signing(mt, me, k->live, k->fn, k->arg, err);
+        return rv;
     hc_member_stats_t *ms = gt->group->m[i].stats;
     if (rv == CKR_OK && ms)
         HC_INC(ms->signs);

@@ -56,13 +56,25 @@
  * guards its entries' group fields (member links, member_checked,
  * mismatch), written and read only under it, and the public key fields
  * of a group entry until they are set (once: compare() in groupkeys.c).
- * Neither lock is held across a module call or while taking the other,
- * nor a member token's idx_lock under them.
+ * Neither lock is held across a module call or while taking the other;
+ * a member token's idx_lock may be taken under the group token's (short,
+ * in keyindex.c's functions), never the reverse.
  */
 #ifndef HC_GROUP_H
 #define HC_GROUP_H
 
 #include "core/core.h"
+
+/* A group entry's link to one member's entry (hc_keyent_t.member[i]),
+ * under the group token's idx_lock. `epoch` is e's epoch when linked: a
+ * later one means the object behind e was destroyed (perhaps imported
+ * again with another key pair), and e's public key, read once, may be
+ * the old one; e is then retired on the member and the key found and
+ * compared there again (groupkeys.c). */
+typedef struct hc_group_link {
+    hc_keyent_t *e;
+    uint64_t epoch;
+} hc_group_link_t;
 
 typedef struct hc_member {
     hc_token_t *t;              /* an ordinary token of the core */
@@ -146,6 +158,10 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err);
  * mismatch (the key is then refused on every member). */
 CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
                           hc_keyent_t **me, hc_err_t *err);
+/* The epoch of member entry `me` on member token `mt` (core.h), which
+ * moves when the object behind it was destroyed: an operation across
+ * which it moved may have used another object (key_attempt). */
+uint64_t hc_group_epoch(hc_token_t *mt, hc_keyent_t *me);
 /* Whether `ge` is refused now: its members' public keys differ, or it was
  * retired (replaced on the members). Takes gt->idx_lock. */
 bool hc_group_key_refused(hc_token_t *gt, const hc_keyent_t *ge);

@@ -28,11 +28,48 @@ static void fingerprint(const unsigned char h[32], char out[72])
 }
 
 /* Under gt->idx_lock: the link array of `ge`, made on first use. */
-static hc_keyent_t **links(hc_token_t *gt, hc_keyent_t *ge)
+static hc_group_link_t *links(hc_token_t *gt, hc_keyent_t *ge)
 {
     if (!ge->member)
         ge->member = calloc(gt->group->n, sizeof *ge->member);
     return ge->member;
+}
+
+uint64_t hc_group_epoch(hc_token_t *mt, hc_keyent_t *me)
+{
+    pthread_mutex_lock(&mt->idx_lock);
+    uint64_t ep = me->epoch;
+    pthread_mutex_unlock(&mt->idx_lock);
+    return ep;
+}
+
+/* Under gt->idx_lock: member i's link of ge is now `me` (NULL: none),
+ * not compared yet. */
+static void link_to(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
+{
+    ge->member[i].e = me;
+    ge->member[i].epoch = me ? hc_group_epoch(gt->group->m[i].t, me) : 0;
+    ge->member_checked &= ~(1u << i);
+}
+
+/* Member i's entry for ge as linked now (NULL: not found there yet), and
+ * in *checked whether its public key was compared. A linked entry whose
+ * object was destroyed since (its epoch moved) is retired on the member
+ * first, and a fresh one found by identity is linked in its place, to be
+ * compared again: the old entry's public key was read once and kept. */
+static hc_keyent_t *current(hc_token_t *gt, hc_keyent_t *ge, size_t i, bool *checked)
+{
+    hc_token_t *mt = gt->group->m[i].t;
+    pthread_mutex_lock(&gt->idx_lock);
+    hc_keyent_t *me = ge->member ? ge->member[i].e : NULL;
+    if (me && hc_group_epoch(mt, me) != ge->member[i].epoch) {
+        hc_keyindex_forget(mt, me);
+        link_to(gt, ge, i, hc_keyindex_intern(mt, ge));
+        me = ge->member[i].e;
+    }
+    *checked = (ge->member_checked & (1u << i)) != 0;
+    pthread_mutex_unlock(&gt->idx_lock);
+    return me;
 }
 
 /* A group entry's standing among its members: the members' current
@@ -59,7 +96,7 @@ static enum standing standing_locked(hc_token_t *gt, const hc_keyent_t *ge,
     const unsigned char *first = NULL;
     bool adopted = true;
     for (size_t k = 0; k < g->n; k++) {
-        hc_keyent_t *me = ge->member ? ge->member[k] : NULL;
+        hc_keyent_t *me = ge->member ? ge->member[k].e : NULL;
         if (!me || !(ge->member_checked & (1u << k)) || !me->spki)
             continue;
         if (!first) {
@@ -84,7 +121,7 @@ static void compare(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
     hc_group_t *g = gt->group;
     char log[512] = "";
     pthread_mutex_lock(&gt->idx_lock);
-    if ((ge->member_checked & (1u << i)) || !ge->member || ge->member[i] != me) {
+    if ((ge->member_checked & (1u << i)) || !ge->member || ge->member[i].e != me) {
         pthread_mutex_unlock(&gt->idx_lock); /* done, or relinked meanwhile */
         return;
     }
@@ -108,8 +145,8 @@ static void compare(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
     bool differ = standing_locked(gt, ge, &x, &y) == DIFFER;
     if (differ && !ge->mismatch) {
         char fa[72], fb[72], name[300];
-        fingerprint(ge->member[x]->spki_hash, fa);
-        fingerprint(ge->member[y]->spki_hash, fb);
+        fingerprint(ge->member[x].e->spki_hash, fa);
+        fingerprint(ge->member[y].e->spki_hash, fb);
         snprintf(log, sizeof log, "token group %s: key %s refused: its public "
                  "key differs between members %s (%s) and %s (%s); re-import "
                  "the same key pair into both", gt->cfg->name,
@@ -137,7 +174,7 @@ static CK_RV refusal(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
     char list[HC_GROUP_MAX_MEMBERS * 140] = "", name[300];
     pthread_mutex_lock(&gt->idx_lock);
     for (size_t i = 0; i < g->n; i++) {
-        hc_keyent_t *me = ge->member ? ge->member[i] : NULL;
+        hc_keyent_t *me = ge->member ? ge->member[i].e : NULL;
         if (!me || !(ge->member_checked & (1u << i)) || !me->spki)
             continue;
         char fp[72];
@@ -180,10 +217,8 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
                : hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: object %s "
                         "is not a key", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
     for (size_t i = 0; i < g->n; i++) {
-        pthread_mutex_lock(&gt->idx_lock);
-        hc_keyent_t *me = ge->member ? ge->member[i] : NULL;
-        bool checked = (ge->member_checked & (1u << i)) != 0;
-        pthread_mutex_unlock(&gt->idx_lock);
+        bool checked;
+        hc_keyent_t *me = current(gt, ge, i, &checked);
         pthread_mutex_lock(&g->lock);
         bool down = g->m[i].down;
         pthread_mutex_unlock(&g->lock);
@@ -210,23 +245,16 @@ CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
 {
     hc_token_t *mt = gt->group->m[i].t;
     pthread_mutex_lock(&gt->idx_lock);
-    hc_keyent_t **l = links(gt, ge);
-    hc_keyent_t *me = l ? l[i] : NULL;
-    bool checked = (ge->member_checked & (1u << i)) != 0;
+    hc_group_link_t *l = links(gt, ge);
+    /* Not seen on this member yet (it did not answer the search): an
+     * entry found there by identity when used, or refused as gone. */
+    if (l && !l[i].e)
+        link_to(gt, ge, i, hc_keyindex_intern(mt, ge));
     pthread_mutex_unlock(&gt->idx_lock);
-    if (!l)
+    bool checked;
+    hc_keyent_t *me = l ? current(gt, ge, i, &checked) : NULL;
+    if (!me)
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
-    if (!me) {
-        /* Not seen on this member yet (it did not answer the search): an
-         * entry found there by identity when used, or refused as gone. */
-        if (!(me = hc_keyindex_intern(mt, ge)))
-            return hc_err(err, CKR_HOST_MEMORY, "out of memory");
-        pthread_mutex_lock(&gt->idx_lock);
-        if (!l[i])
-            l[i] = me;
-        me = l[i];
-        pthread_mutex_unlock(&gt->idx_lock);
-    }
     *out = me;
     if (checked || !is_key(ge))
         return CKR_OK;
@@ -293,12 +321,10 @@ static bool relink(hc_token_t *gt, hc_keyent_t *ge, const bool *answered,
                    hc_keyent_t *const *on)
 {
     pthread_mutex_lock(&gt->idx_lock);
-    hc_keyent_t **l = links(gt, ge);
+    hc_group_link_t *l = links(gt, ge);
     for (size_t j = 0; l && j < gt->group->n; j++)
-        if (answered[j] && l[j] != on[j]) {
-            l[j] = on[j];
-            ge->member_checked &= ~(1u << j);
-        }
+        if (answered[j] && l[j].e != on[j])
+            link_to(gt, ge, j, on[j]);
     pthread_mutex_unlock(&gt->idx_lock);
     return l != NULL;
 }
