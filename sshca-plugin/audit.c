@@ -130,8 +130,9 @@ static json_t *principals_of(const sshca_request_t *r)
     return v;
 }
 
-int sshca_audit(hc_ctx_t *ctx, const sshca_caller_t *who, const sshca_args_t *a,
-                const sshca_key_t *key, size_t index, const char *result)
+int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who,
+                const sshca_args_t *a, const sshca_key_t *key, size_t index,
+                const char *result)
 {
     char when[32], validity[48], serial[24];
     time_t now = time(NULL);
@@ -186,11 +187,11 @@ int sshca_audit(hc_ctx_t *ctx, const sshca_caller_t *who, const sshca_args_t *a,
         errno = ENOMEM;
         return -1;
     }
-    /* Embedded, the core appends to [sshca] audit-log; with hsmcached, the
-     * agent appends to its own (this process may not be able to write it)
-     * with the uid and pid it verified. */
+    /* Embedded, the core appends to `log`; with hsmcached, the agent
+     * appends to its own (this process may not be able to write it) with
+     * the uid and pid it verified. */
     hc_err_t err;
-    int rc = hc_audit(ctx, line, &err) == CKR_OK ? 0 : -1;
+    int rc = hc_audit(ctx, log, line, &err) == CKR_OK ? 0 : -1;
     int saved = hc_via_agent(ctx) ? EIO : errno;
     free(line);
     errno = saved;

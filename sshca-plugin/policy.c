@@ -1,4 +1,5 @@
-/* policy.c: the [sshca] signing rules, checked before every signature
+/* policy.c: the [sshca] signing rules, read by key (the module from its
+ * context, hsmcached from its config), checked before every signature
  * against the caller and what ssh-keygen will put in the certificate (not
  * its raw argv). Each refusal names its rule and says how to satisfy it. */
 #include <stdio.h>
@@ -7,6 +8,26 @@
 #include <strings.h>
 
 #include "sshca.h"
+
+CK_RV sshca_policy_read(const sshca_settings_t *from, sshca_policy_t *p, hc_err_t *err)
+{
+    struct { const char *key; sshca_list_t *l; } lists[] = {
+        { "allowed-users", &p->allowed_users }, { "allowed-groups", &p->allowed_groups },
+        { "allowed-principals", &p->allowed_principals },
+        { "allowed-options", &p->allowed_options }, { "force-options", &p->force_options },
+    };
+    struct { const char *key; bool *b; } flags[] = {
+        { "require-validity", &p->require_validity },
+        { "require-principals", &p->require_principals },
+        { "host-certs", &p->host_certs }, { "allow-agent", &p->allow_agent },
+    };
+    CK_RV rv = from->number(from->src, "max-validity", &p->max_validity_s, err);
+    for (size_t i = 0; rv == CKR_OK && i < sizeof lists / sizeof lists[0]; i++)
+        rv = from->list(from->src, lists[i].key, &lists[i].l->items, &lists[i].l->n, err);
+    for (size_t i = 0; rv == CKR_OK && i < sizeof flags / sizeof flags[0]; i++)
+        rv = from->flag(from->src, flags[i].key, flags[i].b, err);
+    return rv;
+}
 
 static bool listed(const sshca_list_t *l, const char *name)
 {

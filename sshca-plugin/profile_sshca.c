@@ -74,24 +74,26 @@ static void admit(sshca_state_t *st, hc_ctx_t *ctx, const char *uri)
 }
 
 /* The [sshca] rules from the context's section (borrowed from it). */
+static CK_RV ctx_flag(const void *ctx, const char *key, bool *out, hc_err_t *err)
+{
+    return hc_setting_bool(ctx, key, out, err);
+}
+
+static CK_RV ctx_number(const void *ctx, const char *key, long long *out, hc_err_t *err)
+{
+    return hc_setting_number(ctx, key, out, err);
+}
+
+static CK_RV ctx_list(const void *ctx, const char *key, const char *const **items, size_t *n,
+                      hc_err_t *err)
+{
+    return hc_setting_list(ctx, key, items, n, err);
+}
+
 static CK_RV read_policy(hc_ctx_t *ctx, sshca_policy_t *p, hc_err_t *err)
 {
-    struct { const char *key; sshca_list_t *l; } lists[] = {
-        { "allowed-users", &p->allowed_users }, { "allowed-groups", &p->allowed_groups },
-        { "allowed-principals", &p->allowed_principals },
-        { "allowed-options", &p->allowed_options }, { "force-options", &p->force_options },
-    };
-    struct { const char *key; bool *b; } flags[] = {
-        { "require-validity", &p->require_validity },
-        { "require-principals", &p->require_principals },
-        { "host-certs", &p->host_certs }, { "allow-agent", &p->allow_agent },
-    };
-    CK_RV rv = hc_setting_number(ctx, "max-validity", &p->max_validity_s, err);
-    for (size_t i = 0; rv == CKR_OK && i < sizeof lists / sizeof lists[0]; i++)
-        rv = hc_setting_list(ctx, lists[i].key, &lists[i].l->items, &lists[i].l->n, err);
-    for (size_t i = 0; rv == CKR_OK && i < sizeof flags / sizeof flags[0]; i++)
-        rv = hc_setting_bool(ctx, flags[i].key, flags[i].b, err);
-    return rv;
+    const sshca_settings_t from = { ctx_flag, ctx_number, ctx_list, ctx };
+    return sshca_policy_read(&from, p, err);
 }
 
 static void sshca_fini(void *state)
@@ -181,7 +183,7 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     if (rule) {
         hc_ctx_log(ctx, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
         snprintf(result, sizeof result, "refused: %s", rule);
-        if (sshca_audit(ctx, &st->caller, &st->args, ca, attempt, result) != 0)
+        if (sshca_audit(ctx, st->audit_log, &st->caller, &st->args, ca, attempt, result) != 0)
             hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s", st->audit_log,
                    strerror(errno));
         return hc_err(err, CKR_FUNCTION_REJECTED, "refused by rule %s", rule);
@@ -197,7 +199,7 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     char b[32];
     snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s",
              hc_rv_name(rv, b));
-    if (sshca_audit(ctx, &st->caller, &st->args, ca, attempt, result) != 0 && rv == CKR_OK) {
+    if (sshca_audit(ctx, st->audit_log, &st->caller, &st->args, ca, attempt, result) != 0 && rv == CKR_OK) {
         hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
                st->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit record not written");

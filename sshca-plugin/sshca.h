@@ -47,9 +47,11 @@ typedef struct sshca_list {
     size_t n;
 } sshca_list_t;
 
-/* The signing rules: [sshca]'s (the module reads them from its context's
- * section, hsmcache.h hc_setting_*), or for hsmcached a [client]'s issue
- * keys in their place. Lists borrowed from their owner. */
+/* The signing rules, the one place that says what [sshca]'s policy keys
+ * mean (the core keeps them as config_keys.c's rows, by name):
+ * sshca_policy_read fills it from the module's context section
+ * (hsmcache.h hc_setting_*), or for hsmcached from its config with a
+ * [client]'s issue keys in their place. Lists borrowed from their owner. */
 typedef struct sshca_policy {
     bool require_validity;      /* -V must be given */
     long long max_validity_s;   /* 0: no limit */
@@ -67,6 +69,16 @@ typedef struct sshca_policy {
     sshca_list_t force_options;
 } sshca_policy_t;
 
+/* Where sshca_policy_read gets the keys: getters with hc_setting_*'s
+ * contract (CKR_OK, or an error naming the section and key), over `src`. */
+typedef struct sshca_settings {
+    CK_RV (*flag)(const void *src, const char *key, bool *out, hc_err_t *err);
+    CK_RV (*number)(const void *src, const char *key, long long *out, hc_err_t *err);
+    CK_RV (*list)(const void *src, const char *key, const char *const **items, size_t *n,
+                  hc_err_t *err);
+    const void *src;
+} sshca_settings_t;
+
 /* Who runs it, for allowed-users / allowed-groups. */
 typedef struct sshca_caller {
     unsigned uid;
@@ -83,7 +95,8 @@ typedef struct sshca_key {
 
 typedef struct sshca_state {
     sshca_policy_t policy;      /* from the context's [sshca] section */
-    const char *audit_log;      /* [sshca] audit-log, the context's */
+    const char *audit_log;      /* [sshca] audit-log, the context's: where
+                                   hc_audit appends embedded */
     hc_obj_t *visible;
     size_t nvisible;
     sshca_key_t *keys;
@@ -117,7 +130,10 @@ int sshca_dpkg_release(int exe_fd, char *release, size_t size, char *why, size_t
 int sshca_caller_self(sshca_caller_t *c);
 void sshca_caller_free(sshca_caller_t *c);
 
-/* policy.c: NULL when allowed, else the rule's name; `why` says what
+/* policy.c: the policy's keys, each by name from `from` (lists borrowed
+ * from its owner). CKR_OK, or the first getter's error. */
+CK_RV sshca_policy_read(const sshca_settings_t *from, sshca_policy_t *p, hc_err_t *err);
+/* NULL when allowed, else the rule's name; `why` says what
  * failed and how to satisfy it. The rules, in order: allowed-users /
  * allowed-groups, the host and its arguments, host-certs,
  * require-principals, allowed-principals (each principal one of the list,
@@ -128,12 +144,13 @@ void sshca_caller_free(sshca_caller_t *c);
 const char *sshca_policy_check(const sshca_policy_t *cfg, const sshca_caller_t *who,
                                const sshca_args_t *a, char *why, size_t size);
 
-/* audit.c: one JSON line for the [sshca] audit log, appended through
- * hc_audit (O_APPEND, flock, fsync; by hsmcached when ctx talks to it):
- * the certificate for the `index`th key file (its serial), or the
- * refusal. 0 or -1 with errno. */
-int sshca_audit(hc_ctx_t *ctx, const sshca_caller_t *who, const sshca_args_t *a,
-                const sshca_key_t *key, size_t index, const char *result);
+/* audit.c: one JSON line for the audit log `log` ([sshca] audit-log),
+ * appended through hc_audit (O_APPEND, flock, fsync; by hsmcached, to its
+ * own log, when ctx talks to it): the certificate for the `index`th key
+ * file (its serial), or the refusal. 0 or -1 with errno. */
+int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who,
+                const sshca_args_t *a, const sshca_key_t *key, size_t index,
+                const char *result);
 /* Checks that the audit log can be opened for appending. */
 int sshca_audit_writable(const char *path);
 

@@ -113,8 +113,9 @@ CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
 {
     const char *uri = agent_audit_ca_key(rec);
     bool listed = false;
-    for (size_t i = 0; i < cfg->sshca.keys.n && !listed; i++)
-        listed = !strcmp(cfg->sshca.keys.items[i], uri);
+    const hc_cfg_value_t *keys = hc_config_setting(cfg, HC_P_SSHCA, NULL, "keys", HC_CFG_LIST);
+    for (size_t i = 0; keys && i < keys->list.n && !listed; i++)
+        listed = !strcmp(keys->list.items[i], uri);
     if (!listed)
         return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused an audit "
                       "record from [client %s]: its ca_key '%.200s' is not one of "
@@ -141,6 +142,13 @@ CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
                       "record from [client %s]: its ca_key '%.200s' names no "
                       "private key in its keys", agent_rules_name(rules), uri);
     return CKR_OK;
+}
+
+const char *agent_audit_log(const hc_config_t *cfg)
+{
+    const hc_cfg_value_t *v = hc_config_setting(cfg, HC_P_SSHCA, NULL, "audit-log",
+                                                HC_CFG_TEXT);
+    return v && v->text ? v->text : "";
 }
 
 char *agent_audit_line(const agent_audit_t *rec, unsigned peer_uid, int peer_pid,

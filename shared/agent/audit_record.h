@@ -34,6 +34,9 @@ const char *agent_audit_ca_key(const agent_audit_t *rec);
 CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
                             const hc_config_t *cfg, const agent_audit_t *rec,
                             hc_err_t *err);
+/* Where the agent appends SSH CA records: its own config's [sshca]
+ * audit-log (a client's record never says where it goes). */
+const char *agent_audit_log(const hc_config_t *cfg);
 /* The line to append (no newline; malloc'ed, NULL when out of memory). */
 char *agent_audit_line(const agent_audit_t *rec, unsigned peer_uid, int peer_pid,
                        const char *client);

@@ -62,7 +62,7 @@ static int caller_of(const struct ucred *cred, sshca_caller_t *c)
  * the CA, the serial and the files are the agent's; the policy's
  * force-options come after the caller's. argv has room for
  * 3 + 2 * (MAX_OPTS + force->n) + 3. */
-static CK_RV build_argv(const unsigned char *opts, size_t len, const hc_strlist_t *force,
+static CK_RV build_argv(const unsigned char *opts, size_t len, const sshca_list_t *force,
                         char **argv, int *argc, hc_err_t *err)
 {
     static char prog[] = "ssh-keygen", s[] = "-s", ca[] = "hsmcached", dd[] = "--",
@@ -97,7 +97,7 @@ static CK_RV build_argv(const unsigned char *opts, size_t len, const hc_strlist_
             argv[n++] = (char *)value;
     }
     for (size_t i = 0; i < force->n; i++)
-        argv[n++] = flags[3], argv[n++] = force->items[i];
+        argv[n++] = flags[3], argv[n++] = (char *)force->items[i]; /* only read */
     argv[n++] = dd, argv[n++] = key;
     argv[n] = NULL;
     *argc = n;
@@ -110,10 +110,11 @@ static CK_RV ca_key(agent_state_t *st, hc_ctx_t **ctx, hc_obj_t *key, const char
                     unsigned char **blob, size_t *blob_len, char **fp, hc_err_t *err)
 {
     const hc_config_t *cfg = st->cfg;
-    if (cfg->sshca.keys.n == 0)
+    const hc_cfg_value_t *keys = hc_config_setting(cfg, HC_P_SSHCA, NULL, "keys", HC_CFG_LIST);
+    if (!keys || keys->list.n == 0)
         return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached: [sshca] keys in %s is "
                       "empty: no CA key to issue with", cfg->path);
-    *uri = cfg->sshca.keys.items[0];
+    *uri = keys->list.items[0];
     if (!(*ctx = agent_state_ctx(st, HC_P_SSHCA, err)))
         return err->rv ? err->rv : CKR_GENERAL_ERROR;
     hc_obj_t *objs = NULL;
@@ -218,7 +219,7 @@ static CK_RV audit(agent_state_t *st, const agent_rules_t *rules, const struct u
     char *line = rv == CKR_OK ? agent_audit_line(rec, (unsigned)cred->uid, (int)cred->pid,
                                                  agent_rules_name(rules)) : NULL;
     agent_audit_free(rec);
-    const char *path = st->cfg->sshca.audit_log;
+    const char *path = agent_audit_log(st->cfg);
     if (rv == CKR_OK && (!line || hc_append_line(path, line, strlen(line)) != 0)) {
         hc_log(&st->agent->log, HC_LOG_ERROR, "audit log %s: cannot append: %m", path);
         rv = hc_err(err, CKR_FUNCTION_FAILED, "hsmcached: audit log %s cannot be "
@@ -262,24 +263,48 @@ static void free_caller(sshca_caller_t *c)
     free(c->groups);
 }
 
-/* The SSH CA module's policy type, judged by its policy.c, over the
- * config's lists (borrowed). */
-static sshca_list_t list_of(const hc_strlist_t *l)
+/* The policy's keys for one client (sshca_policy_read): the [client]'s
+ * own issue keys, else [sshca]'s, by name from the config's rows. */
+typedef struct policy_src {
+    const hc_config_t *cfg;
+    const hc_client_cfg_t *client;
+} policy_src_t;
+
+static const hc_cfg_value_t *policy_value(const void *src, const char *key,
+                                          enum hc_cfg_kind kind, hc_err_t *err)
 {
-    return (sshca_list_t){ (const char *const *)l->items, l->n };
+    const policy_src_t *p = src;
+    const hc_cfg_value_t *v = hc_config_setting(p->cfg, HC_P_SSHCA, p->client, key, kind);
+    if (!v)
+        hc_err(err, CKR_GENERAL_ERROR, "hsmcached: [sshca] has no key %s", key);
+    return v;
 }
 
-static sshca_policy_t policy_of(const hc_sshca_cfg_t *c)
+static CK_RV cfg_flag(const void *src, const char *key, bool *out, hc_err_t *err)
 {
-    return (sshca_policy_t){
-        .require_validity = c->require_validity, .max_validity_s = c->max_validity_s,
-        .require_principals = c->require_principals, .host_certs = c->host_certs,
-        .allow_agent = c->allow_agent, .allowed_users = list_of(&c->allowed_users),
-        .allowed_groups = list_of(&c->allowed_groups),
-        .allowed_principals = list_of(&c->allowed_principals),
-        .allowed_options = list_of(&c->allowed_options),
-        .force_options = list_of(&c->force_options),
-    };
+    const hc_cfg_value_t *v = policy_value(src, key, HC_CFG_FLAG, err);
+    if (v)
+        *out = v->flag;
+    return v ? CKR_OK : err->rv;
+}
+
+static CK_RV cfg_number(const void *src, const char *key, long long *out, hc_err_t *err)
+{
+    const hc_cfg_value_t *v = policy_value(src, key, HC_CFG_NUMBER, err);
+    if (v)
+        *out = v->number;
+    return v ? CKR_OK : err->rv;
+}
+
+static CK_RV cfg_list(const void *src, const char *key, const char *const **items, size_t *n,
+                      hc_err_t *err)
+{
+    const hc_cfg_value_t *v = policy_value(src, key, HC_CFG_LIST, err);
+    if (v) {
+        *items = (const char *const *)v->list.items;
+        *n = v->list.n;
+    }
+    return v ? CKR_OK : err->rv;
 }
 
 CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct ucred *cred,
@@ -291,10 +316,11 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     sshca_caller_t who;
     sshca_args_t a;
     memset(&a, 0, sizeof a);
-    /* this client's policy: its own issue keys, else [sshca]'s */
-    hc_sshca_cfg_t policy;
-    hc_client_sshca(st->cfg, rules->cfg, &policy);
-    char **argv = calloc(3 + 2 * (MAX_OPTS + policy.force_options.n) + 3, sizeof *argv);
+    sshca_policy_t policy;
+    memset(&policy, 0, sizeof policy);
+    const policy_src_t src = { st->cfg, rules->cfg };
+    const sshca_settings_t from = { cfg_flag, cfg_number, cfg_list, &src };
+    char **argv = NULL;
     char why[600], type[32], *subject = NULL, *subject_fp = NULL,
          *ca_fp = NULL, result[80];
     int argc = 0;
@@ -309,10 +335,13 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     CK_RV rv = caller_of(cred, &who) == 0 ? CKR_OK
                : hc_err(err, CKR_HOST_MEMORY, "hsmcached: uid %u's groups cannot be read",
                         (unsigned)cred->uid);
+    if (rv == CKR_OK) /* this client's policy: its own issue keys, else [sshca]'s */
+        rv = sshca_policy_read(&from, &policy, err);
+    if (rv == CKR_OK &&
+        !(argv = calloc(3 + 2 * (MAX_OPTS + policy.force_options.n) + 3, sizeof *argv)))
+        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
     if (rv == CKR_OK)
         rv = ca_key(st, &ctx, &key, &uri, &ca_blob, &ca_len, &ca_fp, err);
-    if (rv == CKR_OK && !argv)
-        rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
     if (rv == CKR_OK)
         rv = build_argv(opts, opts_len, &policy.force_options, argv, &argc, err);
     a.nforced = policy.force_options.n;
@@ -348,8 +377,7 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
             rule = "arguments";
             snprintf(why, sizeof why, "%s", a.parse_why);
         } else {
-            sshca_policy_t rules_now = policy_of(&policy);
-            rule = sshca_policy_check(&rules_now, &who, &a, why, sizeof why);
+            rule = sshca_policy_check(&policy, &who, &a, why, sizeof why);
         }
         if (rule) {
             snprintf(result, sizeof result, "refused: %s", rule);

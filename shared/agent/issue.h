@@ -3,9 +3,9 @@
  * [client] operation `issue`): the caller is who SO_PEERCRED says; its
  * request (ssh-keygen's -I -n -V -h -O) is read by the SSH CA module's
  * own parser (sshca-plugin/keygen.h) and judged by the module's own
- * policy (sshca_policy_check) with the client's issue keys in place of
- * [sshca]'s (hc_client_sshca), its force-options added after the
- * caller's options; the agent builds the certificate
+ * policy (sshca_policy_read, sshca_policy_check) with the client's issue
+ * keys in place of [sshca]'s (hc_config_setting), its force-options added
+ * after the caller's options; the agent builds the certificate
  * (sshcert.h), signs it with the first of [sshca] keys through its
  * embedded core, appends the audit record itself and only then answers.
  * A client with `issue` gets certificates, never a raw signature: the

@@ -440,7 +440,7 @@ static void do_audit(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
-    const char *path = s->st->cfg->sshca.audit_log;
+    const char *path = agent_audit_log(s->st->cfg);
     agent_audit_t *rec = NULL;
     CK_RV rv = agent_audit_parse(q->text, &rec, &err);
     if (rv == CKR_OK)

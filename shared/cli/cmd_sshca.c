@@ -110,7 +110,8 @@ int hc_cmd_sshca(hc_cli_t *cli)
     hc_config_t *cfg = hc_cli_config(cli);
     if (!cfg)
         return 2;
-    if (cfg->sshca.keys.n == 0) {
+    const hc_cfg_value_t *keys = hc_config_setting(cfg, HC_P_SSHCA, NULL, "keys", HC_CFG_LIST);
+    if (!keys || keys->list.n == 0) {
         hc_cli_error("%s: [sshca] keys is empty; name the CA keys by pkcs11: URI",
                      cfg->path);
         hc_config_free(cfg);
@@ -120,11 +121,11 @@ int hc_cmd_sshca(hc_cli_t *cli)
     int status = ctx ? 0 : 2;
     char **seen = NULL;
     size_t nseen = 0;
-    for (size_t i = 0; ctx && i < cfg->sshca.keys.n; i++) {
-        int n = print_keys(ctx, cfg->sshca.keys.items[i], &seen, &nseen);
+    for (size_t i = 0; ctx && i < keys->list.n; i++) {
+        int n = print_keys(ctx, keys->list.items[i], &seen, &nseen);
         if (n <= 0) {
             if (n == 0)
-                hc_cli_error("[sshca] keys: %s matches no key", cfg->sshca.keys.items[i]);
+                hc_cli_error("[sshca] keys: %s matches no key", keys->list.items[i]);
             status = 1;
         }
     }

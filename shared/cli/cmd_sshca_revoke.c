@@ -106,15 +106,15 @@ static int do_revoke(hc_cli_t *cli, const char *arg)
     return status;
 }
 
-/* The first [sshca] key's public key line into `fd`. */
-static int write_ca(hc_cli_t *cli, const hc_config_t *cfg, int fd)
+/* The public key line of the key `uri` (the first [sshca] key) into `fd`. */
+static int write_ca(hc_cli_t *cli, const char *uri, int fd)
 {
     hc_ctx_t *ctx = hc_cli_open(cli);
     hc_obj_t *objs = NULL;
     size_t n = 0;
     hc_err_t err = { 0 };
     int rc = -1;
-    if (ctx && hc_find_uri(ctx, cfg->sshca.keys.items[0], &objs, &n, &err) != CKR_OK)
+    if (ctx && hc_find_uri(ctx, uri, &objs, &n, &err) != CKR_OK)
         hc_cli_error("[sshca] keys: %s", err.msg);
     for (size_t i = 0; rc != 0 && i < n; i++) {
         unsigned char *spki;
@@ -128,7 +128,7 @@ static int write_ca(hc_cli_t *cli, const hc_config_t *cfg, int fd)
         free(line);
     }
     if (ctx && rc != 0 && n == 0)
-        hc_cli_error("[sshca] keys: %s matches no key", cfg->sshca.keys.items[0]);
+        hc_cli_error("[sshca] keys: %s matches no key", uri);
     free(objs);
     hc_close(ctx);
     return rc;
@@ -146,12 +146,13 @@ static int do_krl(hc_cli_t *cli, const char *out)
         hc_cli_error("sshca krl: %s: %m (nothing revoked yet?)", spec);
         status = 1;
     }
-    if (status == 0 && cfg->sshca.keys.n == 0) {
+    const hc_cfg_value_t *keys = hc_config_setting(cfg, HC_P_SSHCA, NULL, "keys", HC_CFG_LIST);
+    if (status == 0 && (!keys || keys->list.n == 0)) {
         hc_cli_error("sshca krl: %s: [sshca] keys is empty", cfg->path);
         status = 2;
     }
     int fd = status == 0 ? mkstemp(ca) : -1;
-    if (status == 0 && (fd < 0 || write_ca(cli, cfg, fd) != 0))
+    if (status == 0 && (fd < 0 || write_ca(cli, keys->list.items[0], fd) != 0))
         status = 1;
     if (fd >= 0)
         close(fd);

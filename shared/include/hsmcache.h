@@ -191,12 +191,17 @@ CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out,
  * when by the embedded core. */
 bool hc_via_agent(const hc_ctx_t *ctx);
 
-/* Appends one audit record (a JSON object, no newline) to the audit log
- * of the profile's section (its `audit-log`: [sshca] has one), whole,
- * with flock and fsync: embedded, to this process's config's log (errno
- * says why on failure); with the agent, to the agent's, which checks the
- * record and adds the caller's verified uid and pid. Thread-safe. */
-CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err);
+/* Appends one audit record (a JSON object, no newline) to the plugin's
+ * audit log, whole, with flock and fsync. `path` is the log the plugin
+ * names (an absolute path, from its own section's settings): embedded,
+ * the record is appended there (errno says why on failure). With the
+ * agent, `path` is not used: the record goes to hsmcached, which checks it
+ * (today it accepts SSH CA records only, shared/agent/audit_record.h),
+ * adds the caller's verified uid and pid, and appends it to the log its
+ * own config names (a client does not choose where the agent writes).
+ * Thread-safe. */
+CK_RV hc_audit(hc_ctx_t *ctx, const char *path, const char *record,
+               hc_err_t *err);
 
 /* true when the context's profile caches signatures. */
 bool hc_signature_cache_enabled(const hc_ctx_t *ctx);

@@ -75,9 +75,9 @@ CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
     return ctx->tp->describe(ctx->impl, obj, id, err);
 }
 
-CK_RV hc_audit(hc_ctx_t *ctx, const char *record, hc_err_t *err)
+CK_RV hc_audit(hc_ctx_t *ctx, const char *path, const char *record, hc_err_t *err)
 {
-    return ctx->tp->audit(ctx->impl, record, err);
+    return ctx->tp->audit(ctx->impl, path, record, err);
 }
 
 void hc_close(hc_ctx_t *ctx)

@@ -108,29 +108,6 @@ bool hc_cfg_fail(struct hc_cfg_parse *p, const char *key, const char *fmt, ...)
     return false;
 }
 
-void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_cfg_t *out)
-{
-    *out = cfg->sshca;
-    unsigned set = c ? c->issue_set : 0;
-    if (set & HC_ISSUE_PRINCIPALS)
-        out->allowed_principals = c->issue.allowed_principals;
-    if (set & HC_ISSUE_MAX_VALIDITY)
-        out->max_validity_s = c->issue.max_validity_s;
-    if (set & HC_ISSUE_HOST_CERTS)
-        out->host_certs = c->issue.host_certs;
-    if (set & HC_ISSUE_ALLOWED_OPTIONS)
-        out->allowed_options = c->issue.allowed_options;
-    if (set & HC_ISSUE_FORCE_OPTIONS)
-        out->force_options = c->issue.force_options;
-}
-
-/* The HC_S_* bits of a profile's section: the common keys, and its own. */
-static unsigned profile_sections(int id)
-{
-    return HC_S_PROFILE | (id == HC_P_PDNS ? HC_S_PDNS : 0) |
-           (id == HC_P_SSHCA ? HC_S_SSHCA : 0);
-}
-
 static bool enter_section(struct hc_cfg_parse *p, const char *section)
 {
     snprintf(p->section, sizeof p->section, "%s", section);
@@ -173,6 +150,8 @@ static bool enter_section(struct hc_cfg_parse *p, const char *section)
         memset(c, 0, sizeof *c);
         snprintf(c->name, sizeof c->name, "%s", name);
         c->line = p->rd.line;
+        if (!(c->values = hc_cfg_values_new()))
+            return hc_cfg_fail(p, NULL, "out of memory");
         p->cur_client = c;
         p->sec = HC_S_CLIENT;
         return hc_cfg_defaults(p, HC_S_CLIENT);
@@ -202,7 +181,7 @@ static bool enter_section(struct hc_cfg_parse *p, const char *section)
     int id = hc_profile_id(section);
     if (id >= 0) {
         p->cur_profile = &p->cfg->profiles[id];
-        p->sec = profile_sections(id);
+        p->sec = hc_cfg_profile_sections(id);
         return true;
     }
     return hc_cfg_fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
@@ -270,7 +249,7 @@ static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
             return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
                           "key 'keys' (the pkcs11: URIs it may use)", name,
                           cl->line, cl->name);
-        if (cl->issue_set && !(cl->ops & HC_PERM_ISSUE))
+        if (hc_cfg_client_sets_issue(cl) && !(cl->ops & HC_PERM_ISSUE))
             return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: allowed-principals, "
                           "max-validity, host-certs, allowed-options and force-options "
                           "apply to operations = issue, which it lacks", name, cl->line,
@@ -291,6 +270,10 @@ CK_RV hc_config_parse(const char *name, const char *text, size_t len,
     if (!cfg)
         return hc_err(err, CKR_HOST_MEMORY, "%s: out of memory", name);
     snprintf(cfg->path, sizeof cfg->path, "%s", name);
+    if (!(cfg->values = hc_cfg_values_new())) {
+        hc_config_free(cfg);
+        return hc_err(err, CKR_HOST_MEMORY, "%s: out of memory", name);
+    }
     if (memchr(text, '\0', len)) {
         hc_config_free(cfg);
         return hc_err(err, CKR_GENERAL_ERROR, "%s: contains a NUL byte", name);
@@ -389,17 +372,10 @@ void hc_config_free(hc_config_t *cfg)
 {
     if (!cfg)
         return;
-    free_list(&cfg->sshca.keys);
-    free_list(&cfg->sshca.allowed_users);
-    free_list(&cfg->sshca.allowed_groups);
-    free_list(&cfg->sshca.allowed_principals);
-    free_list(&cfg->sshca.allowed_options);
-    free_list(&cfg->sshca.force_options);
+    hc_cfg_values_free(cfg->values);
     for (size_t i = 0; i < cfg->nclients; i++) {
         free_list(&cfg->clients[i].keys);
-        free_list(&cfg->clients[i].issue.allowed_principals);
-        free_list(&cfg->clients[i].issue.allowed_options);
-        free_list(&cfg->clients[i].issue.force_options);
+        hc_cfg_values_free(cfg->clients[i].values);
     }
     free(cfg->clients);
     for (int id = 0; id < HC_P_COUNT; id++) {

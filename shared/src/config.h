@@ -6,7 +6,8 @@
  *   [client NAME]     who may use the agent, with which keys and operations
  *   [token NAME]      module, label | serial, max-sessions
  *   [pkcs11] [pdns] [bind] [sshca] [cli]
- *                     each host type's profile; [pdns] and [sshca] have more
+ *                     each host type's profile; [pdns] and [sshca] have more,
+ *                     kept as the table's rows for the plugin to read by key
  *   [shared-cache]    the fleet's signature tier (values: config_shared.c)
  *
  * Every key is a row of config_keys.c's table (its parser, default and
@@ -51,44 +52,20 @@ typedef struct hc_token_cfg {
     int members_line;
 } hc_token_cfg_t;
 
-/* [sshca]: which CA keys the SSH CA module shows, and its policy. */
-typedef struct hc_sshca_cfg {
-    hc_strlist_t keys;          /* pkcs11: URIs of the CA keys */
-    char audit_log[PATH_MAX];
-    bool require_validity;      /* -V must be given */
-    long long max_validity_s;   /* 0: no limit */
-    bool require_principals;    /* -n must be given */
-    hc_strlist_t allowed_users; /* calling user names; empty: anyone */
-    hc_strlist_t allowed_groups;
-    bool host_certs;            /* -h allowed */
-    bool allow_agent;           /* signing from ssh-agent's helper */
-    /* Each principal must be one of these ("%u": the caller's own user
-     * name); empty: any. */
-    hc_strlist_t allowed_principals;
-    /* The -O option names a caller may give (before any '='); empty: any. */
-    hc_strlist_t allowed_options;
-    /* -O options every certificate gets, after the caller's (hsmcached
-     * adds them; the module requires the caller to have given them). */
-    hc_strlist_t force_options;
-} hc_sshca_cfg_t;
-
-/* Which of a [client]'s own issue policy keys are set (hc_client_cfg_t
- * issue_set): the others fall back to [sshca]'s. */
-enum {
-    HC_ISSUE_PRINCIPALS = 1u << 0,
-    HC_ISSUE_MAX_VALIDITY = 1u << 1,
-    HC_ISSUE_HOST_CERTS = 1u << 2,
-    HC_ISSUE_ALLOWED_OPTIONS = 1u << 3,
-    HC_ISSUE_FORCE_OPTIONS = 1u << 4,
-};
-
-/* [pdns]: the presigner (pdns-backend/presign.c). */
-typedef struct hc_pdns_cfg {
-    bool presign;               /* sign next week's RRSIGs ahead of time */
-    long long presign_lead_s;   /* start this long before the boundary */
-    size_t presign_rate;        /* HSM signatures per second at most */
-    long long presign_interval_s; /* how often it looks for work */
-} hc_pdns_cfg_t;
+/* The value of a key of a profile's own section ([pdns], [sshca]) or
+ * of a [client]'s issue keys: the table's row (config_keys.c) says which
+ * member holds it (enum hc_cfg_kind). The core keeps these sections as
+ * rows, not structs: it does not know what a host's keys mean; the
+ * plugin reads its section by key (hsmcache.h hc_setting_*), hsmcached
+ * and the CLI by hc_config_setting. */
+enum hc_cfg_kind { HC_CFG_NONE, HC_CFG_FLAG, HC_CFG_NUMBER, HC_CFG_TEXT, HC_CFG_LIST };
+typedef struct hc_cfg_value {
+    bool set;                   /* given in the file, not a default */
+    bool flag;
+    long long number;           /* whole numbers; durations in seconds */
+    char *text;                 /* NULL when unset without a default */
+    hc_strlist_t list;
+} hc_cfg_value_t;
 
 /* Operations a [client] may ask the agent for, beyond reading (find,
  * attributes, public keys, verify, token status, stats), which every
@@ -120,11 +97,10 @@ typedef struct hc_client_cfg {
      * mechanisms but raw RSA, for sign and verify only. */
     CK_MECHANISM_TYPE mechs[32];
     size_t nmechs;
-    /* With `issue`: allowed-principals, max-validity, host-certs,
-     * allowed-options, force-options of its own (issue_set says which;
-     * only those members of `issue` are used). */
-    hc_sshca_cfg_t issue;
-    unsigned issue_set;
+    /* With `issue`: the [sshca] keys a [client] may set for itself
+     * (allowed-principals, max-validity, ...), one per row of the table
+     * (config_keys.c; `set` says which it gave). hc_config_setting. */
+    hc_cfg_value_t *values;
     int line;
 } hc_client_cfg_t;
 
@@ -189,18 +165,30 @@ typedef struct hc_config {
     hc_token_cfg_t *tokens;
     size_t ntokens;
     hc_profile_cfg_t profiles[HC_P_COUNT];
-    hc_sshca_cfg_t sshca;
-    hc_pdns_cfg_t pdns;
+    hc_cfg_value_t *values;  /* [pdns] and [sshca]: one per row of the table */
     hc_shared_cfg_t shared;
     hc_agent_cfg_t agent;
     hc_client_cfg_t *clients;
     size_t nclients;
 } hc_config_t;
 
-/* The SSH CA policy for issuing to client `c` (NULL: the agent's own
- * user): [sshca], with the issue keys `c` sets itself in their place.
- * The lists are borrowed from cfg (valid while it is). */
-void hc_client_sshca(const hc_config_t *cfg, const hc_client_cfg_t *c, hc_sshca_cfg_t *out);
+/* The keys of profile `profile`'s own section that a plugin may read
+ * (HC_P_*: [pdns]'s presign..., [sshca]'s keys..., and every profile's
+ * signature-cache), in the table's order: fn(arg, key, kind, value) for
+ * each, until it returns false (then so does the walk). With `client`
+ * (a [client] of cfg, or NULL), the keys it set itself replace the
+ * section's. Values are cfg's (or for signature-cache a copy valid during
+ * the call). Thread-safe (reads cfg only). */
+typedef bool hc_cfg_walk_fn(void *arg, const char *key, enum hc_cfg_kind kind,
+                            const hc_cfg_value_t *value);
+bool hc_config_section_walk(const hc_config_t *cfg, int profile,
+                            const hc_client_cfg_t *client, hc_cfg_walk_fn *fn, void *arg);
+/* One key of that walk: its value when the section has `key` of `kind`,
+ * else NULL (a caller's typo shows as a missing key, not a default).
+ * signature-cache is not found here (hc_profile_cfg_t has it). */
+const hc_cfg_value_t *hc_config_setting(const hc_config_t *cfg, int profile,
+                                        const hc_client_cfg_t *client, const char *key,
+                                        enum hc_cfg_kind kind);
 
 /* config_shared.c: [shared-cache]. The default the table cannot write as
  * a value (node = the host name); one key, false with `why` set when

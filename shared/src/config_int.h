@@ -64,4 +64,13 @@ bool hc_cfg_value(struct hc_cfg_parse *p, const char *key, const char *value);
  * default the table's own parser refuses: a bug, caught by the tests). */
 bool hc_cfg_defaults(struct hc_cfg_parse *p, unsigned sec);
 
+/* The HC_S_* bits of profile `id`'s section: the common keys, and its own. */
+unsigned hc_cfg_profile_sections(int id);
+/* A values array (one per row of the table, zeroed), for hc_config_t and
+ * each [client]; freed with what its values hold. NULL when out of memory. */
+hc_cfg_value_t *hc_cfg_values_new(void);
+void hc_cfg_values_free(hc_cfg_value_t *v);
+/* Whether the [client] gave any of the issue keys of its own. */
+bool hc_cfg_client_sets_issue(const hc_client_cfg_t *c);
+
 #endif

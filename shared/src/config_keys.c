@@ -4,8 +4,13 @@
  * (a value text run through the same parser) and its one-line meaning;
  * the parser, the "unknown key (known: ...)" lists, the defaults and
  * README's configuration table (`hsmcache config-keys`) all come from it.
- * Adding a key: a field in config.h and a row here. [shared-cache]'s
- * values are judged by config_shared.c; its rows are here too.
+ * Adding a key: a row here, and for the core's own sections a field in
+ * config.h. A profile's own keys ([pdns], [sshca], and the [sshca] keys a
+ * [client] may set for itself) have no field: their values are kept per
+ * row (hc_cfg_value_t), and the plugin that owns the section reads them
+ * by key (settings.c walks these rows; hsmcached and the CLI ask
+ * hc_config_setting). [shared-cache]'s values are judged by
+ * config_shared.c; its rows are here too.
  */
 #include "config_int.h"
 
@@ -27,13 +32,14 @@ struct key;
  * section's struct). False (after hc_cfg_fail) when refused. */
 typedef bool parse_fn(parse_t *p, const struct key *k, const char *v, void *dst);
 
-/* The struct a row's field is in. */
-enum where { W_CONFIG, W_TOKEN, W_CLIENT, W_PROFILE, W_ISSUE };
+/* The struct a row's field is in; W_VALUE: the row's own value
+ * (hc_config_t values, or a [client]'s own for an issue row). */
+enum where { W_CONFIG, W_TOKEN, W_CLIENT, W_PROFILE, W_VALUE };
 #define TYPE_W_CONFIG hc_config_t
 #define TYPE_W_TOKEN hc_token_cfg_t
 #define TYPE_W_CLIENT hc_client_cfg_t
 #define TYPE_W_PROFILE hc_profile_cfg_t
-#define TYPE_W_ISSUE hc_sshca_cfg_t /* [sshca]'s, or a [client]'s own */
+#define TYPE_W_VALUE hc_cfg_value_t
 
 struct key {
     unsigned sec;               /* HC_S_* sections it may appear in */
@@ -44,7 +50,8 @@ struct key {
     long long min, max;         /* whole numbers */
     bool (*valid)(const char *); /* list items must pass it... */
     const char *what;           /* ...or be refused as "not a valid WHAT" */
-    unsigned issue_bit;         /* HC_ISSUE_*: a [client] may set its own */
+    enum hc_cfg_kind kind;      /* as a plugin reads it; NONE: it does not */
+    bool issue;                 /* an [sshca] key a [client] may set for itself */
     const char *def;            /* the default, as a value; NULL: none */
     const char *shown;          /* the default in words, when def is NULL */
     const char *doc;
@@ -57,19 +64,37 @@ struct key {
 #define AT_(w, m, typed, want) .where = w, \
     .off = offsetof(TYPE_##w, m) + TYPE_IS(TYPE_##w, typed, want), .size = sizeof(((TYPE_##w *)0)->m)
 #define AT(w, m, want) AT_(w, m, m, want)
-#define BOOL(w, m) .parse = p_bool, AT(w, m, bool)
+#define BOOL(w, m) .parse = p_bool, AT(w, m, bool), .kind = HC_CFG_FLAG
 #define SIZE(w, m, lo, hi) .parse = p_size, AT(w, m, size_t), .min = lo, .max = hi
 #define UINT(w, m, lo, hi) .parse = p_uint, AT(w, m, unsigned), .min = lo, .max = hi
 #define DURATION(w, m) .parse = p_duration, AT(w, m, long long)
 #define STR(fn, w, m) .parse = fn, AT_(w, m, m[0], char)
 #define LIST(w, m, ok, name) .parse = p_list, AT(w, m, hc_strlist_t), .valid = ok, .what = name
-#define ISSUE(bit) .issue_bit = bit
+/* A profile's own key, kept as the row's value. */
+#define V_BOOL .parse = p_bool, AT(W_VALUE, flag, bool), .kind = HC_CFG_FLAG
+#define V_NUMBER(lo, hi) .parse = p_number, AT(W_VALUE, number, long long), .min = lo, \
+    .max = hi, .kind = HC_CFG_NUMBER
+#define V_DURATION .parse = p_duration, AT(W_VALUE, number, long long), .kind = HC_CFG_NUMBER
+#define V_PATH .parse = p_path, AT(W_VALUE, text, char *), .kind = HC_CFG_TEXT
+#define V_LIST(ok, name) .parse = p_list, AT(W_VALUE, list, hc_strlist_t), .valid = ok, \
+    .what = name, .kind = HC_CFG_LIST
+#define ISSUE .issue = true
 
+/* A text into its field, or for a row's own value a copy (up to PATH_MAX). */
 static bool copy_value(parse_t *p, const struct key *k, const char *v, char *dst)
 {
-    if (strlen(v) >= k->size)
-        return hc_cfg_fail(p, k->name, "value longer than %zu characters", k->size - 1);
-    strcpy(dst, v);
+    size_t max = k->where == W_VALUE ? PATH_MAX : k->size;
+    if (strlen(v) >= max)
+        return hc_cfg_fail(p, k->name, "value longer than %zu characters", max - 1);
+    if (k->where != W_VALUE) {
+        strcpy(dst, v);
+        return true;
+    }
+    char *copy = strdup(v);
+    if (!copy)
+        return hc_cfg_fail(p, k->name, "out of memory");
+    free(*(char **)dst);
+    *(char **)dst = copy;
     return true;
 }
 
@@ -128,6 +153,15 @@ static bool whole_number(parse_t *p, const struct key *k, const char *v, size_t 
 static bool p_size(parse_t *p, const struct key *k, const char *v, void *dst)
 {
     return whole_number(p, k, v, dst);
+}
+
+static bool p_number(parse_t *p, const struct key *k, const char *v, void *dst)
+{
+    size_t n;
+    if (!whole_number(p, k, v, &n))
+        return false;
+    *(long long *)dst = (long long)n; /* k->max fits: the table's rows */
+    return true;
 }
 
 static bool p_uint(parse_t *p, const struct key *k, const char *v, void *dst)
@@ -499,49 +533,46 @@ static const struct key keys[] = {
       .valid = hc_valid_token_name, .what = "token name", .shown = "all",
       .doc = "comma list of the tokens the profile may use" },
 
-    { HC_S_PDNS, "presign", BOOL(W_CONFIG, pdns.presign), .def = "yes",
+    { HC_S_PDNS, "presign", V_BOOL, .def = "yes",
       .doc = "the PowerDNS presigner (pdns-backend/README.md); needs the persistent cache" },
-    { HC_S_PDNS, "presign-lead", DURATION(W_CONFIG, pdns.presign_lead_s), .def = "48h",
+    { HC_S_PDNS, "presign-lead", V_DURATION, .def = "48h",
       .doc = "how long before the week's boundary it starts" },
-    { HC_S_PDNS, "presign-rate", SIZE(W_CONFIG, pdns.presign_rate, 1, 100000), .def = "10",
+    { HC_S_PDNS, "presign-rate", V_NUMBER(1, 100000), .def = "10",
       .doc = "HSM signatures per second at most" },
-    { HC_S_PDNS, "presign-interval", DURATION(W_CONFIG, pdns.presign_interval_s),
+    { HC_S_PDNS, "presign-interval", V_DURATION,
       .def = "60s", .doc = "how often it looks for new inputs" },
 
-    { HC_S_SSHCA, "keys", LIST(W_CONFIG, sshca.keys, uri_like, "pkcs11: URI"), .shown = "none",
+    { HC_S_SSHCA, "keys", V_LIST(uri_like, "pkcs11: URI"), .shown = "none",
       .doc = "`pkcs11:` URIs of the CA keys (sshca-plugin/README.md)" },
-    { HC_S_SSHCA, "audit-log", STR(p_path, W_CONFIG, sshca.audit_log),
+    { HC_S_SSHCA, "audit-log", V_PATH,
       .def = "/var/log/hsmcache/sshca.log",
       .doc = "one line per certificate; if it cannot be written, nothing is signed" },
-    { HC_S_SSHCA, "require-validity", BOOL(W_CONFIG, sshca.require_validity), .def = "yes",
+    { HC_S_SSHCA, "require-validity", V_BOOL, .def = "yes",
       .doc = "refuse a certificate without `-V`" },
-    { HC_S_SSHCA, "require-principals", BOOL(W_CONFIG, sshca.require_principals),
+    { HC_S_SSHCA, "require-principals", V_BOOL,
       .def = "yes", .doc = "refuse a certificate without `-n`" },
-    { HC_S_SSHCA, "allowed-users", LIST(W_CONFIG, sshca.allowed_users, NULL, NULL),
+    { HC_S_SSHCA, "allowed-users", V_LIST(NULL, NULL),
       .shown = "anyone", .doc = "the calling users who may sign" },
-    { HC_S_SSHCA, "allowed-groups", LIST(W_CONFIG, sshca.allowed_groups, NULL, NULL),
+    { HC_S_SSHCA, "allowed-groups", V_LIST(NULL, NULL),
       .shown = "anyone", .doc = "groups whose members may sign" },
-    { HC_S_SSHCA, "allow-agent", BOOL(W_CONFIG, sshca.allow_agent), .def = "no",
+    { HC_S_SSHCA, "allow-agent", V_BOOL, .def = "no",
       .doc = "signing from ssh-agent's `ssh-pkcs11-helper`, whose requests carry no "
              "ssh-keygen arguments to check" },
-    { ISSUE_SECS, "allowed-principals", LIST(W_ISSUE, allowed_principals, NULL, NULL),
-      ISSUE(HC_ISSUE_PRINCIPALS), .shown = "any",
+    { ISSUE_SECS, "allowed-principals", V_LIST(NULL, NULL), ISSUE, .shown = "any",
       .doc = "each principal must be one of these (`%u`: the caller's user name)" OR_CLIENTS },
-    { ISSUE_SECS, "max-validity", DURATION(W_ISSUE, max_validity_s),
-      ISSUE(HC_ISSUE_MAX_VALIDITY), .shown = "none",
+    { ISSUE_SECS, "max-validity", V_DURATION, ISSUE, .shown = "none",
       .doc = "the longest `-V` (`8h`, `30d`, `2w`)" OR_CLIENTS },
-    { ISSUE_SECS, "host-certs", BOOL(W_ISSUE, host_certs), ISSUE(HC_ISSUE_HOST_CERTS),
+    { ISSUE_SECS, "host-certs", V_BOOL, ISSUE,
       .def = "yes", .doc = "host certificates (`-h`) allowed" OR_CLIENTS },
     { ISSUE_SECS, "allowed-options",
-      LIST(W_ISSUE, allowed_options, allowed_option_like,
-           "ssh-keygen -O option name (e.g. permit-pty, force-command)"),
-      ISSUE(HC_ISSUE_ALLOWED_OPTIONS), .shown = "any",
+      V_LIST(allowed_option_like, "ssh-keygen -O option name (e.g. permit-pty, force-command)"),
+      ISSUE, .shown = "any",
       .doc = "the `-O` option names a caller may give" OR_CLIENTS },
     { ISSUE_SECS, "force-options",
-      LIST(W_ISSUE, force_options, force_option_like,
-           "ssh-keygen -O option (e.g. no-port-forwarding, "
-           "source-address=10.0.0.0/8, force-command=/usr/bin/true)"),
-      ISSUE(HC_ISSUE_FORCE_OPTIONS), .shown = "none",
+      V_LIST(force_option_like,
+             "ssh-keygen -O option (e.g. no-port-forwarding, "
+             "source-address=10.0.0.0/8, force-command=/usr/bin/true)"),
+      ISSUE, .shown = "none",
       .doc = "`-O` options every certificate gets, after the caller's" OR_CLIENTS },
 
     { HC_S_SHARED, "host", .parse = p_shared, .shown = "host or socket required",
@@ -592,8 +623,8 @@ static void *row_base(parse_t *p, const struct key *k)
         return p->cur_client;
     case W_PROFILE:
         return p->cur_profile;
-    case W_ISSUE:
-        return p->cur_client ? &p->cur_client->issue : &p->cfg->sshca;
+    case W_VALUE:
+        return (p->cur_client ? p->cur_client->values : p->cfg->values) + (k - keys);
     case W_CONFIG:
         break;
     }
@@ -609,7 +640,7 @@ static bool unknown_key(parse_t *p, const char *name)
     for (int issue = 0; issue < 2; issue++) {
         bool first = true;
         for (size_t i = 0; i < NKEYS; i++) {
-            bool is_issue = (p->sec & HC_S_CLIENT) && keys[i].issue_bit;
+            bool is_issue = (p->sec & HC_S_CLIENT) && keys[i].issue;
             if (!(keys[i].sec & p->sec) || is_issue != (issue == 1))
                 continue;
             const char *pre = n == 0 ? "" : first && issue ? ", and with operations = issue: "
@@ -630,13 +661,14 @@ bool hc_cfg_value(parse_t *p, const char *name, const char *value)
     const struct key *k = find_key(p->sec, name);
     if (!k)
         return unknown_key(p, name);
-    hc_client_cfg_t *c = p->cur_client;
-    if (k->issue_bit && c) {
-        if (c->issue_set & k->issue_bit)
-            return hc_cfg_fail(p, name, "given twice in [client %s]", c->name);
-        c->issue_set |= k->issue_bit;
+    char *base = row_base(p, k);
+    if (k->where == W_VALUE) {
+        hc_cfg_value_t *v = (hc_cfg_value_t *)base;
+        if (v->set && p->cur_client)
+            return hc_cfg_fail(p, name, "given twice in [client %s]", p->cur_client->name);
+        v->set = true;
     }
-    return k->parse(p, k, value, (char *)row_base(p, k) + k->off);
+    return k->parse(p, k, value, base + k->off);
 }
 
 bool hc_cfg_defaults(parse_t *p, unsigned sec)
@@ -644,12 +676,85 @@ bool hc_cfg_defaults(parse_t *p, unsigned sec)
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key *k = &keys[i];
         /* A [client]'s issue keys fall back to [sshca]'s: it has none. */
-        if (!(k->sec & sec) || !k->def || (k->issue_bit && p->cur_client))
+        if (!(k->sec & sec) || !k->def || (k->issue && p->cur_client))
             continue;
         if (!k->parse(p, k, k->def, (char *)row_base(p, k) + k->off))
             return false;
     }
     return true;
+}
+
+hc_cfg_value_t *hc_cfg_values_new(void)
+{
+    return calloc(NKEYS, sizeof(hc_cfg_value_t));
+}
+
+void hc_cfg_values_free(hc_cfg_value_t *v)
+{
+    for (size_t i = 0; v && i < NKEYS; i++) {
+        free(v[i].text);
+        free_words(&v[i].list);
+    }
+    free(v);
+}
+
+bool hc_cfg_client_sets_issue(const hc_client_cfg_t *c)
+{
+    for (size_t i = 0; c->values && i < NKEYS; i++)
+        if (keys[i].issue && c->values[i].set)
+            return true;
+    return false;
+}
+
+unsigned hc_cfg_profile_sections(int id)
+{
+    return HC_S_PROFILE | (id == HC_P_PDNS ? HC_S_PDNS : 0) |
+           (id == HC_P_SSHCA ? HC_S_SSHCA : 0);
+}
+
+/* Row i's value for profile `id` (whose section has the row): the
+ * client's own when it set it, else the section's; a profile field
+ * (signature-cache) is copied into `tmp`. */
+static const hc_cfg_value_t *row_value(const hc_config_t *cfg, int id,
+                                       const hc_client_cfg_t *client, size_t i,
+                                       hc_cfg_value_t *tmp)
+{
+    const struct key *k = &keys[i];
+    if (k->where == W_VALUE)
+        return client && client->values && client->values[i].set ? &client->values[i]
+                                                                  : &cfg->values[i];
+    *tmp = (hc_cfg_value_t){ .flag = *(const bool *)((const char *)&cfg->profiles[id] +
+                                                     k->off) };
+    return tmp; /* W_PROFILE: only its flags have a kind */
+}
+
+bool hc_config_section_walk(const hc_config_t *cfg, int profile,
+                            const hc_client_cfg_t *client, hc_cfg_walk_fn *fn, void *arg)
+{
+    if (profile < 0 || profile >= HC_P_COUNT)
+        return true;
+    unsigned sec = hc_cfg_profile_sections(profile);
+    for (size_t i = 0; i < NKEYS; i++) {
+        hc_cfg_value_t tmp;
+        if ((keys[i].sec & sec) && keys[i].kind != HC_CFG_NONE &&
+            !fn(arg, keys[i].name, keys[i].kind, row_value(cfg, profile, client, i, &tmp)))
+            return false;
+    }
+    return true;
+}
+
+const hc_cfg_value_t *hc_config_setting(const hc_config_t *cfg, int profile,
+                                        const hc_client_cfg_t *client, const char *key,
+                                        enum hc_cfg_kind kind)
+{
+    if (profile < 0 || profile >= HC_P_COUNT || kind == HC_CFG_NONE)
+        return NULL;
+    unsigned sec = hc_cfg_profile_sections(profile);
+    for (size_t i = 0; i < NKEYS; i++)
+        if ((keys[i].sec & sec) && keys[i].where == W_VALUE && keys[i].kind == kind &&
+            !strcmp(keys[i].name, key))
+            return row_value(cfg, profile, client, i, NULL);
+    return NULL;
 }
 
 void hc_config_doc(FILE *out)

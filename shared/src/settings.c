@@ -33,71 +33,47 @@ static setting_t *add(hc_ctx_t *ctx, const char *key, enum setting_kind kind)
     return s;
 }
 
-static bool add_flag(hc_ctx_t *ctx, const char *key, bool v)
+/* One key of the section, copied into the context (config_keys.c's walk
+ * hands each row the section has, with its kind and value). */
+static bool add_row(void *arg, const char *key, enum hc_cfg_kind kind, const hc_cfg_value_t *v)
 {
-    setting_t *s = add(ctx, key, S_BOOL);
-    if (s)
-        s->value = v;
-    return s != NULL;
-}
-
-static bool add_number(hc_ctx_t *ctx, const char *key, long long v)
-{
-    setting_t *s = add(ctx, key, S_NUMBER);
-    if (s)
-        s->value = v;
-    return s != NULL;
-}
-
-static bool add_text(hc_ctx_t *ctx, const char *key, const char *v)
-{
-    setting_t *s = add(ctx, key, S_TEXT);
-    return s && (s->text = strdup(v)) != NULL;
-}
-
-static bool add_list(hc_ctx_t *ctx, const char *key, const hc_strlist_t *l)
-{
-    setting_t *s = add(ctx, key, S_LIST);
-    if (!s || !(s->list = calloc(l->n + 1, sizeof *s->list)))
-        return false;
-    for (; s->n < l->n; s->n++)
-        if (!(s->list[s->n] = strdup(l->items[s->n])))
+    hc_ctx_t *ctx = arg;
+    setting_t *s = NULL;
+    switch (kind) {
+    case HC_CFG_FLAG:
+        if ((s = add(ctx, key, S_BOOL)))
+            s->value = v->flag;
+        return s != NULL;
+    case HC_CFG_NUMBER:
+        if ((s = add(ctx, key, S_NUMBER)))
+            s->value = v->number;
+        return s != NULL;
+    case HC_CFG_TEXT:
+        s = add(ctx, key, S_TEXT);
+        return s && (s->text = strdup(v->text ? v->text : "")) != NULL;
+    case HC_CFG_LIST:
+        if (!(s = add(ctx, key, S_LIST)) || !(s->list = calloc(v->list.n + 1, sizeof *s->list)))
             return false;
+        for (; s->n < v->list.n; s->n++)
+            if (!(s->list[s->n] = strdup(v->list.items[s->n])))
+                return false;
+        return true;
+    case HC_CFG_NONE:
+        break;
+    }
     return true;
 }
 
-/* The profile's own section as settings. Until the config keeps each
- * section's keys as table rows ([pdns] and [sshca] are structs of
- * config.h today), this is the one place that knows which fields a
- * section has; the plugins ask by key. false when out of memory. */
+/* The profile's own section as settings: every row of config_keys.c's
+ * table the section has (its keys are listed there once, not here).
+ * false when out of memory or past MAX_SETTINGS. */
 bool hc_ctx_settings_load(hc_ctx_t *ctx, const hc_config_t *cfg, const char *profile)
 {
     int id = hc_profile_id(profile);
     if (id < 0)
         return true;
     snprintf(ctx->section, sizeof ctx->section, "%s", profile);
-    bool ok = add_flag(ctx, "signature-cache", cfg->profiles[id].signature_cache);
-    if (id == HC_P_PDNS) {
-        const hc_pdns_cfg_t *c = &cfg->pdns;
-        ok = ok && add_flag(ctx, "presign", c->presign) &&
-             add_number(ctx, "presign-lead", c->presign_lead_s) &&
-             add_number(ctx, "presign-rate", (long long)c->presign_rate) &&
-             add_number(ctx, "presign-interval", c->presign_interval_s);
-    } else if (id == HC_P_SSHCA) {
-        const hc_sshca_cfg_t *c = &cfg->sshca;
-        ok = ok && add_list(ctx, "keys", &c->keys) && add_text(ctx, "audit-log", c->audit_log) &&
-             add_flag(ctx, "require-validity", c->require_validity) &&
-             add_number(ctx, "max-validity", c->max_validity_s) &&
-             add_flag(ctx, "require-principals", c->require_principals) &&
-             add_list(ctx, "allowed-users", &c->allowed_users) &&
-             add_list(ctx, "allowed-groups", &c->allowed_groups) &&
-             add_flag(ctx, "host-certs", c->host_certs) &&
-             add_flag(ctx, "allow-agent", c->allow_agent) &&
-             add_list(ctx, "allowed-principals", &c->allowed_principals) &&
-             add_list(ctx, "allowed-options", &c->allowed_options) &&
-             add_list(ctx, "force-options", &c->force_options);
-    }
-    return ok;
+    return hc_config_section_walk(cfg, id, NULL, add_row, ctx);
 }
 
 static const char *const kind_names[] = { "yes or no", "a number", "a text", "a list" };

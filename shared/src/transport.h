@@ -56,9 +56,9 @@ typedef struct hc_transport {
     /* The object's identity (what the agent authorizes against and what a
      * client finds an object again by after the agent restarts). */
     CK_RV (*describe)(void *impl, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err);
-    /* Appends an SSH CA audit record to the [sshca] audit log: the
-     * embedded core's own, or the agent's. */
-    CK_RV (*audit)(void *impl, const char *record, hc_err_t *err);
+    /* Appends a plugin's audit record (hsmcache.h hc_audit): the embedded
+     * core to `path`, the plugin's; the agent to its own log. */
+    CK_RV (*audit)(void *impl, const char *path, const char *record, hc_err_t *err);
 } hc_transport_t;
 
 /* Object references, the same for every transport so that

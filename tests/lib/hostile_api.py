@@ -88,7 +88,9 @@ def main():
                                       C.byref(hq), C.byref(err))
     elif rv == 0 and cmd == "audit":
         record = open(sys.argv[4], "rb").read()
-        rv = lib.hc_audit(ctx, C.c_char_p(record), C.byref(err))
+        # path: the plugin's log, which the agent does not take from a client
+        rv = lib.hc_audit(ctx, C.c_char_p(b"/tmp/not-the-agents.log"), C.c_char_p(record),
+                          C.byref(err))
     print("rv=0x%x %s" % (rv & 0xffffffff, err.msg.decode(errors="replace") if rv else ""))
     return 0 if rv == 0 else 1
 

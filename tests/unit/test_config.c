@@ -272,6 +272,34 @@ static void shared_cache_password_file(void **state)
     rmdir(shared_dir);
 }
 
+/* A profile section's value by key and kind (hc_config_setting), which
+ * must be there. */
+static const hc_cfg_value_t *setting(const hc_config_t *c, int id, const hc_client_cfg_t *cl,
+                                     const char *key, enum hc_cfg_kind kind)
+{
+    const hc_cfg_value_t *v = hc_config_setting(c, id, cl, key, kind);
+    if (!v)
+        fail_msg("[%s] %s: no such key of kind %d", hc_profile_name(id), key, (int)kind);
+    return v;
+}
+
+static bool flag(const hc_config_t *c, int id, const hc_client_cfg_t *cl, const char *key)
+{
+    return setting(c, id, cl, key, HC_CFG_FLAG)->flag;
+}
+
+static long long number(const hc_config_t *c, int id, const hc_client_cfg_t *cl,
+                        const char *key)
+{
+    return setting(c, id, cl, key, HC_CFG_NUMBER)->number;
+}
+
+static const hc_strlist_t *list(const hc_config_t *c, int id, const hc_client_cfg_t *cl,
+                                const char *key)
+{
+    return &setting(c, id, cl, key, HC_CFG_LIST)->list;
+}
+
 /* The defaults as they were before the table held them, spelled out: a
  * row's default changed by mistake shows here. */
 static void defaults_of_an_empty_config(void **state)
@@ -294,22 +322,24 @@ static void defaults_of_an_empty_config(void **state)
     assert_int_equal(c->tokens[0].max_sessions, 4);
     assert_int_equal(c->clients[0].ops, HC_PERM_SIGN);
     assert_int_equal(c->clients[0].nmechs, 0);
-    assert_int_equal(c->clients[0].issue_set, 0);
+    assert_false(hc_config_setting(c, HC_P_SSHCA, &c->clients[0], "host-certs",
+                                   HC_CFG_FLAG)->set);
     for (int id = 0; id < HC_P_COUNT; id++) {
         assert_int_equal(c->profiles[id].signature_cache, id == HC_P_PDNS);
         assert_int_equal(c->profiles[id].ntokens, 0);
     }
-    assert_true(c->pdns.presign);
-    assert_int_equal(c->pdns.presign_lead_s, 48 * 3600);
-    assert_int_equal(c->pdns.presign_rate, 10);
-    assert_int_equal(c->pdns.presign_interval_s, 60);
-    assert_int_equal(c->sshca.keys.n, 0);
-    assert_string_equal(c->sshca.audit_log, "/var/log/hsmcache/sshca.log");
-    assert_true(c->sshca.require_validity);
-    assert_true(c->sshca.require_principals);
-    assert_true(c->sshca.host_certs);
-    assert_false(c->sshca.allow_agent);
-    assert_int_equal(c->sshca.max_validity_s, 0);
+    assert_true(flag(c, HC_P_PDNS, NULL, "presign"));
+    assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-lead"), 48 * 3600);
+    assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-rate"), 10);
+    assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-interval"), 60);
+    assert_int_equal(list(c, HC_P_SSHCA, NULL, "keys")->n, 0);
+    assert_string_equal(setting(c, HC_P_SSHCA, NULL, "audit-log", HC_CFG_TEXT)->text,
+                        "/var/log/hsmcache/sshca.log");
+    assert_true(flag(c, HC_P_SSHCA, NULL, "require-validity"));
+    assert_true(flag(c, HC_P_SSHCA, NULL, "require-principals"));
+    assert_true(flag(c, HC_P_SSHCA, NULL, "host-certs"));
+    assert_false(flag(c, HC_P_SSHCA, NULL, "allow-agent"));
+    assert_int_equal(number(c, HC_P_SSHCA, NULL, "max-validity"), 0);
     assert_false(c->shared.enabled);
     assert_int_equal(c->shared.tls, HC_TLS_NO);
     assert_int_equal(c->shared.read_timeout_ms, 50);
@@ -356,6 +386,61 @@ static const char *section_text(const char *label)
     static char text[64];
     snprintf(text, sizeof text, "%s\n", label);
     return text;
+}
+
+static bool collect(void *arg, const char *key, enum hc_cfg_kind kind, const hc_cfg_value_t *v)
+{
+    (void)v;
+    char *out = arg;
+    size_t n = strlen(out);
+    snprintf(out + n, 1024 - n, "%s%s:%d", n ? " " : "", key, (int)kind);
+    return true;
+}
+
+/* A profile's own section, as the table's rows: the walk a plugin's
+ * settings come from lists each key of the section once, with its kind,
+ * and no key of another section or one a plugin does not read (tokens);
+ * values are the file's, a [client]'s own issue keys replace [sshca]'s
+ * for that client only, and a key is found only under its kind. */
+static void profile_sections_by_row(void **state)
+{
+    (void)state;
+    hc_config_t *c = parse_ok("[pdns]\npresign-rate = 7\ntokens = t\n"
+                              "[sshca]\nkeys = pkcs11:token=t;object=ca\nmax-validity = 1d\n"
+                              "allowed-principals = %u\naudit-log = /tmp/x.log\n"
+                              "[token t]\nmodule = m\nlabel = l\n"
+                              "[client c]\nuid = 0\nkeys = pkcs11:token=t\n"
+                              "operations = issue\nmax-validity = 8h\n"
+                              "allowed-principals = a, b\n");
+    char walked[1024] = "";
+    assert_true(hc_config_section_walk(c, HC_P_PDNS, NULL, collect, walked));
+    assert_string_equal(walked, "signature-cache:1 presign:1 presign-lead:2 presign-rate:2 "
+                                "presign-interval:2");
+    walked[0] = '\0';
+    assert_true(hc_config_section_walk(c, HC_P_BIND, NULL, collect, walked));
+    assert_string_equal(walked, "signature-cache:1");
+    walked[0] = '\0';
+    assert_true(hc_config_section_walk(c, HC_P_SSHCA, NULL, collect, walked));
+    assert_string_equal(walked, "signature-cache:1 keys:4 audit-log:3 require-validity:1 "
+                                "require-principals:1 allowed-users:4 allowed-groups:4 "
+                                "allow-agent:1 allowed-principals:4 max-validity:2 "
+                                "host-certs:1 allowed-options:4 force-options:4");
+    assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-rate"), 7);
+    assert_true(setting(c, HC_P_PDNS, NULL, "presign-rate", HC_CFG_NUMBER)->set);
+    assert_string_equal(list(c, HC_P_SSHCA, NULL, "keys")->items[0], "pkcs11:token=t;object=ca");
+    assert_string_equal(setting(c, HC_P_SSHCA, NULL, "audit-log", HC_CFG_TEXT)->text,
+                        "/tmp/x.log");
+    const hc_client_cfg_t *cl = &c->clients[0];
+    assert_int_equal(number(c, HC_P_SSHCA, NULL, "max-validity"), 86400);
+    assert_int_equal(number(c, HC_P_SSHCA, cl, "max-validity"), 8 * 3600);
+    assert_int_equal(list(c, HC_P_SSHCA, cl, "allowed-principals")->n, 2);
+    assert_string_equal(list(c, HC_P_SSHCA, NULL, "allowed-principals")->items[0], "%u");
+    assert_true(flag(c, HC_P_SSHCA, cl, "host-certs")); /* not its own: [sshca]'s */
+    assert_null(hc_config_setting(c, HC_P_PDNS, NULL, "presgin", HC_CFG_FLAG));
+    assert_null(hc_config_setting(c, HC_P_PDNS, NULL, "presign", HC_CFG_NUMBER));
+    assert_null(hc_config_setting(c, HC_P_PDNS, NULL, "keys", HC_CFG_LIST));
+    assert_null(hc_config_setting(c, HC_P_SSHCA, NULL, "presign", HC_CFG_FLAG));
+    hc_config_free(c);
 }
 
 /* Every row of `hsmcache config-keys` (hc_config_doc) names a key the
@@ -426,6 +511,7 @@ int main(void)
         cmocka_unit_test(defaults_of_an_empty_config),
         cmocka_unit_test(unknown_key_lists_the_section),
         cmocka_unit_test(doc_rows_parse),
+        cmocka_unit_test(profile_sections_by_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

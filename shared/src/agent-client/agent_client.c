@@ -472,8 +472,11 @@ static CK_RV agent_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
     return CKR_OK;
 }
 
-static CK_RV agent_audit(void *impl, const char *record, hc_err_t *err)
+/* The record goes to hsmcached, which writes it to the log its own
+ * config names: a client does not choose where the agent writes. */
+static CK_RV agent_audit(void *impl, const char *path, const char *record, hc_err_t *err)
 {
+    (void)path;
     hc_req_t q = { .op = HC_OP_AUDIT };
     if (strlen(record) >= sizeof q.text)
         return hc_err(err, CKR_ARGUMENTS_BAD, "audit record longer than %zu bytes",

@@ -38,17 +38,18 @@ static bool profile_uses(const hc_config_t *cfg, const hc_profile_cfg_t *p,
     return true;
 }
 
-/* The SSH CA module shows its [sshca] keys only, so a token none of their
- * URIs can select is not one of its slots: in an ssh-keygen run its
- * module is never loaded or initialized, nor its absence logged. A URI
- * that does not parse keeps every token (sshca_init reports it). */
-static bool sshca_may_use(const hc_config_t *cfg, int profile,
-                          const hc_token_cfg_t *t)
+/* A profile whose section names the keys it shows (a `keys` list: the SSH
+ * CA module's [sshca] keys) has no slot for a token none of their URIs can
+ * select: in an ssh-keygen run that module is never loaded or
+ * initialized, nor its absence logged. A URI that does not parse keeps
+ * every token (the plugin reports it). */
+static bool keys_may_use(const hc_config_t *cfg, int profile, const hc_token_cfg_t *t)
 {
-    if (profile != HC_P_SSHCA || cfg->sshca.keys.n == 0)
+    const hc_cfg_value_t *v = hc_config_setting(cfg, profile, NULL, "keys", HC_CFG_LIST);
+    if (!v || v->list.n == 0)
         return true;
-    for (size_t k = 0; k < cfg->sshca.keys.n; k++) {
-        void *u = hc_uri_compile(cfg->sshca.keys.items[k], NULL);
+    for (size_t k = 0; k < v->list.n; k++) {
+        void *u = hc_uri_compile(v->list.items[k], NULL);
         bool may = !u || hc_uri_may_select(u, t->name, t->label);
         hc_uri_release(u);
         if (may)
@@ -226,10 +227,13 @@ static hc_plugin_area_t *core_plugin_stats(void *impl)
     return hc_stats_plugin(&((hc_core_t *)impl)->stats);
 }
 
-/* The SSH CA audit record, appended to [sshca] audit-log. */
-static CK_RV core_audit(void *impl, const char *record, hc_err_t *err)
+/* A plugin's audit record, appended to the log it names (hsmcache.h). */
+static CK_RV core_audit(void *impl, const char *path, const char *record, hc_err_t *err)
 {
-    const char *path = ((hc_core_t *)impl)->cfg->sshca.audit_log;
+    (void)impl;
+    if (!path || path[0] != '/')
+        return hc_err(err, CKR_ARGUMENTS_BAD, "audit log '%s' is not an absolute path",
+                      path ? path : "(none)");
     if (hc_append_line(path, record, strlen(record)) == 0)
         return CKR_OK;
     int e = errno;
@@ -326,7 +330,7 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
     hc_stats_open(&c->stats, c->cfg->cache_dir, profile);
     for (size_t i = 0; i < c->cfg->ntokens; i++) {
         if (!profile_uses(c->cfg, pc, &c->cfg->tokens[i]) ||
-            !sshca_may_use(c->cfg, pid, &c->cfg->tokens[i]))
+            !keys_may_use(c->cfg, pid, &c->cfg->tokens[i]))
             continue;
         if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i],
                           c->ntokens) != CKR_OK) {
