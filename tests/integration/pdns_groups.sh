@@ -78,7 +78,7 @@ equals "dnsperf, 300 new names over the group: every one answered NOERROR" "$(an
 check "... each a new signature made by a card (C_Sign at the simulators: a $na + b $nb >= 300)" \
     test $((na + nb)) -ge 300
 check "... both members made a fair share (each at least 35%: a $na, b $nb)" \
-    test $((na * 100)) -ge $(((na + nb) * 35)) -a $((nb * 100)) -ge $(((na + nb) * 35))
+    test $((na + nb)) -gt 0 -a $((na * 100)) -ge $(((na + nb) * 35)) -a $((nb * 100)) -ge $(((na + nb) * 35))
 # The same names again: pdns answers from its own cache, with the very
 # signatures made under dnsperf (no C_Sign: checked), then validated.
 for z in g0 g1; do
