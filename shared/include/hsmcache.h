@@ -298,8 +298,11 @@ CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out,
  * unless that PIN is stored already: CKR_OK, *written (may be NULL) says
  * whether a file was written. A different PIN stored: CKR_PIN_INVALID,
  * nothing written, err naming the file; a file the store refuses or
- * cannot write: err naming the file and why. The caller cleanses `pin`;
- * the core keeps no copy. Thread-safe (the write is atomic). */
+ * cannot write: err naming the file and why; a token group (it has no PIN
+ * of its own): CKR_ARGUMENTS_BAD naming its members. The file is only
+ * ever created, never replaced: of callers at once (any processes) one
+ * writes, the others compare with what it wrote. The caller cleanses
+ * `pin`; the core keeps no copy. Thread-safe. */
 CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
                          size_t len, bool *written, hc_err_t *err);
 

@@ -9,7 +9,7 @@
 # signature, so the zones are split over two spellings of the group's
 # name ("dns", "DNS": PowerDNS matches the token label without case but
 # keeps a session and a lock per spelling) to give the group two
-# signatures at once (pdns-backend/README, Token groups).
+# signatures at once (pdns-backend/README, A token group under PowerDNS).
 #   - new names from both zones: all NOERROR, none lost; both members made
 #     at least 35% of the signatures; every answer's RRSIG validates
 #     (ldns-verify-zone against the zone's DNSKEYs);
