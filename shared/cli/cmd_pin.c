@@ -1,7 +1,9 @@
 /*
  * cmd_pin.c: `hsmcache pin set TOKEN`, `hsmcache pin check TOKEN` and
  * `hsmcache pin clear TOKEN` (removes the rejection mark: the operator's
- * way to allow one more try of the same PIN).
+ * way to allow one more try of the same PIN). A token group has no PIN
+ * file or mark of its own: set and clear name its members instead; check
+ * logs every member in.
  * The PIN is read from the terminal with echo off (asked twice), or from
  * stdin when it is not a terminal; never from argv or the environment.
  */
@@ -82,13 +84,16 @@ static int pin_set(const hc_cli_t *cli, const char *token)
     hc_config_t *cfg = hc_cli_config(cli);
     if (!cfg)
         return 2;
-    if (!hc_config_token(cfg, token)) {
-        hc_cli_error("%s: no [token %s] in the config", cfg->path, token);
+    hc_err_t err = { 0 };
+    if (!hc_config_token(cfg, token) || hc_pin_not_group(cfg, token, "set", &err) != CKR_OK) {
+        if (err.msg[0])
+            hc_cli_error("%s; nothing stored", err.msg);
+        else
+            hc_cli_error("%s: no [token %s] in the config", cfg->path, token);
         hc_config_free(cfg);
         return 2;
     }
     unsigned char pin[HC_PIN_MAX + 2];
-    hc_err_t err = { 0 };
     int n = read_new_pin(token, pin, sizeof pin);
     int status = 1;
     if (n <= 0)
@@ -143,8 +148,12 @@ static int pin_clear(const hc_cli_t *cli, const char *token)
     if (!cfg)
         return 2;
     int status = 0;
+    hc_err_t err = { 0 };
     if (!hc_config_token(cfg, token)) {
         hc_cli_error("%s: no [token %s] in the config", cfg->path, token);
+        status = 2;
+    } else if (hc_pin_not_group(cfg, token, "clear", &err) != CKR_OK) {
+        hc_cli_error("%s; no mark removed", err.msg);
         status = 2;
     } else if (hc_pinmark_clear(cfg->cache_dir, token) == 0) {
         printf("token %s: PIN rejection mark removed from %s/pin-rejected; the "

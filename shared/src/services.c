@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "ctx.h"
 #include "util/err.h"
 #include "core/pinstore.h"
@@ -101,6 +102,22 @@ CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out, size_t size,
     return CKR_OK;
 }
 
+/* The stored PIN against `pin`: CKR_OK when it is the same, else
+ * CKR_PIN_INVALID naming the file (or the reading error). */
+static CK_RV same_stored(const hc_ctx_t *ctx, const char *name, const unsigned char *pin,
+                         size_t len, hc_err_t *err)
+{
+    hc_pin_t have;
+    CK_RV rv = hc_pin_read(ctx->pin_store, name, &have, NULL, err);
+    if (rv != CKR_OK)
+        return rv;
+    bool same = have.len == len && CRYPTO_memcmp(have.bytes, pin, len) == 0;
+    hc_pin_wipe(&have);
+    return same ? CKR_OK : hc_err(err, CKR_PIN_INVALID, "token %s: the PIN store "
+                                  "already holds a different PIN (%s/%s)", name,
+                                  ctx->pin_store, name);
+}
+
 CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, size_t len,
                          bool *written, hc_err_t *err)
 {
@@ -108,22 +125,24 @@ CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, si
         *written = false;
     TOKEN_CHECK(ctx, tok, err);
     const char *name = hc_token_name(ctx, tok);
-    hc_pin_t have;
-    CK_RV rv = hc_pin_read(ctx->pin_store, name, &have, NULL, err);
-    if (rv == CKR_OK) {
-        bool same = have.len == len && CRYPTO_memcmp(have.bytes, pin, len) == 0;
-        hc_pin_wipe(&have);
-        if (same)
-            return CKR_OK;
-        return hc_err(err, CKR_PIN_INVALID, "token %s: the PIN store already holds a "
-                      "different PIN (%s/%s)", name, ctx->pin_store, name);
-    }
+    hc_config_t *cfg = NULL;
+    CK_RV rv = hc_config_load(hc_config_path(ctx), &cfg, err);
+    if (rv == CKR_OK)
+        rv = hc_pin_not_group(cfg, name, "set", err);
+    hc_config_free(cfg);
+    if (rv != CKR_OK)
+        return rv;
+    rv = same_stored(ctx, name, pin, len, err);
     if (rv != CKR_USER_PIN_NOT_INITIALIZED)
         return rv;
-    rv = hc_pin_write(ctx->pin_store, name, pin, len, err);
-    if (rv == CKR_OK && written)
-        *written = true;
-    return rv;
+    /* Create only: a file stored since the check (another writer's, an
+     * operator's) is compared, never replaced. */
+    bool created = false;
+    if ((rv = hc_pin_create(ctx->pin_store, name, pin, len, &created, err)) != CKR_OK)
+        return rv;
+    if (written)
+        *written = created;
+    return created ? CKR_OK : same_stored(ctx, name, pin, len, err);
 }
 
 size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash, size_t hash_len,

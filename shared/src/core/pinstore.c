@@ -287,9 +287,15 @@ static CK_RV write_all(int fd, const unsigned char *p, size_t len)
     return CKR_OK;
 }
 
-CK_RV hc_pin_write(const char *store, const char *token,
-                   const unsigned char *pin, size_t len, hc_err_t *err)
+/* Writes `pin` to a temp file in STORE and puts it in place as
+ * STORE/token: over any file there (`replace`), or only where none is
+ * (link(2), which fails on an existing name: two writers cannot both
+ * believe they created it, and a file stored meanwhile is never
+ * overwritten); *created says whether it was put in place. */
+static CK_RV put(const char *store, const char *token, const unsigned char *pin,
+                 size_t len, bool replace, bool *created, hc_err_t *err)
 {
+    *created = false;
     if (!hc_valid_token_name(token))
         return hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid token name",
                       token);
@@ -323,16 +329,24 @@ CK_RV hc_pin_write(const char *store, const char *token,
         step = "close";
         saved = errno;
     }
-    if (!step && rename(tmp, path) != 0) {
+    bool exists = false;
+    if (!step && replace && rename(tmp, path) != 0) {
         step = "rename";
         saved = errno;
+    } else if (!step && !replace && link(tmp, path) != 0) {
+        exists = errno == EEXIST;
+        step = exists ? NULL : "link";
+        saved = errno;
     }
-    if (step) {
-        unlink(tmp);
+    if (step || !replace)
+        unlink(tmp); /* after link: the stored name remains */
+    if (step)
         return hc_err(err, CKR_GENERAL_ERROR, "PIN file %s not written (%s: "
                       "%s); the previous file is unchanged", path, step,
                       strerror(saved));
-    }
+    if (exists)
+        return CKR_OK;
+    *created = true;
     int dfd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0) {
         saved = errno;
@@ -343,4 +357,35 @@ CK_RV hc_pin_write(const char *store, const char *token,
     }
     close(dfd);
     return CKR_OK;
+}
+
+CK_RV hc_pin_write(const char *store, const char *token,
+                   const unsigned char *pin, size_t len, hc_err_t *err)
+{
+    bool created;
+    return put(store, token, pin, len, true, &created, err);
+}
+
+CK_RV hc_pin_create(const char *store, const char *token,
+                    const unsigned char *pin, size_t len, bool *created,
+                    hc_err_t *err)
+{
+    return put(store, token, pin, len, false, created, err);
+}
+
+CK_RV hc_pin_not_group(const hc_config_t *cfg, const char *token, const char *cmd,
+                       hc_err_t *err)
+{
+    const hc_token_cfg_t *tc = hc_config_token(cfg, token);
+    if (!tc || tc->members.n == 0)
+        return CKR_OK;
+    char names[HC_GROUP_MAX_MEMBERS * (HC_NAME_MAX + 24)] = "";
+    for (size_t i = 0, at = 0; i < tc->members.n && at < sizeof names; i++) {
+        int n = snprintf(names + at, sizeof names - at, "%s'hsmcache pin %s %s'",
+                         i ? ", " : "", cmd, tc->members.items[i]);
+        at += n > 0 ? (size_t)n : 0;
+    }
+    return hc_err(err, CKR_ARGUMENTS_BAD, "token %s is a token group (%s line "
+                  "%d): it has no PIN of its own; each member has its own PIN "
+                  "file and rejection mark: %s", token, cfg->path, tc->members_line, names);
 }

@@ -71,9 +71,27 @@ void hc_pin_inspect(const char *store, const char *token, hc_pin_state_t *ps);
 
 /* Atomically replaces STORE/token with `pin` (mode 0600): temp file,
  * fsync, rename, fsync of the directory. Creates STORE (0700) if needed.
- * On failure the old file is untouched and no temp file is left. */
+ * On failure the old file is untouched and no temp file is left. Two
+ * writers at once each put a whole file in place; the later one stays. */
 CK_RV hc_pin_write(const char *store, const char *token,
                    const unsigned char *pin, size_t len, hc_err_t *err);
+/* The same, but only where STORE/token does not exist: the file is put in
+ * place with link(2), which fails on an existing name, so of writers at
+ * once exactly one creates it and a file stored meanwhile (another
+ * writer's, an operator's `hsmcache pin set`) is never replaced. CKR_OK
+ * and *created false when a file was there (nothing written: the caller
+ * reads it to compare). */
+CK_RV hc_pin_create(const char *store, const char *token,
+                    const unsigned char *pin, size_t len, bool *created,
+                    hc_err_t *err);
+
+/* A token group has no PIN of its own (each member has its PIN file and
+ * rejection mark): CKR_ARGUMENTS_BAD with `err` naming the group, the
+ * config line and the members' commands (`hsmcache pin CMD MEMBER`) when
+ * `token` is a group of `cfg`, else CKR_OK. */
+struct hc_config;
+CK_RV hc_pin_not_group(const struct hc_config *cfg, const char *token, const char *cmd,
+                       hc_err_t *err);
 
 bool hc_pin_version_equal(const hc_pin_version_t *a, const hc_pin_version_t *b);
 
