@@ -84,17 +84,21 @@ unsigned hc_watch_held_in(const CK_FUNCTION_LIST *fl)
     return n;
 }
 
-static void before_fork(void) { pthread_mutex_lock(&idle_lock); }
-static void after_fork_parent(void) { pthread_mutex_unlock(&idle_lock); }
+/* The child starts with no runners (they stayed in the parent; their
+ * structs leak) and a fresh lock: the list it guarded is dropped whole,
+ * so the lock is not taken before fork() (taken there, after a host's own
+ * prefork handler that takes the host's lock, it ordered the two locks
+ * against a host calling in with its lock held: ThreadSanitizer's
+ * lock-order inversion through the front). */
 static void after_fork_child(void)
 {
-    idle = NULL; /* the runners stayed in the parent (their structs leak) */
-    pthread_mutex_unlock(&idle_lock);
+    idle = NULL;
+    idle_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void install_atfork(void)
 {
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    pthread_atfork(NULL, NULL, after_fork_child);
 }
 
 static void give_back(struct runner *r)
