@@ -32,7 +32,7 @@ CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
         F(C_Initialize), F(C_Finalize), F(C_GetInfo), F(C_GetSlotList),
         F(C_GetTokenInfo),
         F(C_GetMechanismList), F(C_GetMechanismInfo), F(C_OpenSession),
-        F(C_CloseAllSessions), F(C_Login), F(C_FindObjectsInit),
+        F(C_CloseAllSessions), F(C_CloseSession), F(C_GetSessionInfo), F(C_Login), F(C_FindObjectsInit),
         F(C_FindObjects), F(C_FindObjectsFinal), F(C_GetAttributeValue),
         F(C_GenerateKeyPair), F(C_DestroyObject), F(C_SignInit), F(C_Sign),
         F(C_VerifyInit), F(C_Verify), F(C_EncryptInit), F(C_Encrypt),
@@ -242,6 +242,17 @@ CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
 CK_RV hc_p11_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot)
 {
     return plain(p, "C_CloseAllSessions", hc_run_close_all_sessions(p, slot, NULL), NULL);
+}
+
+CK_RV hc_p11_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err)
+{
+    return plain(p, "C_CloseSession", hc_run_close_session(p, s, err), err);
+}
+
+CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                              CK_SESSION_INFO *info, hc_err_t *err)
+{
+    return plain(p, "C_GetSessionInfo", hc_run_get_session_info(p, s, info, err), err);
 }
 
 CK_RV hc_p11_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,

@@ -120,6 +120,11 @@ CK_RV hc_p11_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot,
 CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
                           CK_SESSION_HANDLE *s, hc_err_t *err);
 CK_RV hc_p11_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot);
+/* One session (the pool's recovery after a hang closes the sessions left
+ * open one by one, after opening a new one: the login state stays). */
+CK_RV hc_p11_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err);
+CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                              CK_SESSION_INFO *info, hc_err_t *err);
 CK_RV hc_p11_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
                    const unsigned char *pin, size_t len, hc_err_t *err);
 

@@ -307,10 +307,58 @@ CK_RV hc_run_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot, hc_err_t *er
     return rv;
 }
 
+static void run_close(hc_watch_job_t *hj)
+{
+    JOB(hj);
+    j->rv = j->fl->C_CloseSession(j->s);
+}
+
+CK_RV hc_run_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err)
+{
+    if (!timed(p, true))
+        return refused(p, "C_CloseSession", err) ? HC_RUN_REFUSED
+               : own(p->fl->C_CloseSession(s));
+    struct job *j = job_new(p, run_close, 0);
+    if (!j)
+        return no_memory(err);
+    j->s = s;
+    CK_RV rv = go(p, j, "C_CloseSession", err);
+    if (rv == HC_RUN_TIMEOUT || rv == HC_RUN_REFUSED)
+        return rv;
+    job_free(&j->hdr);
+    return rv;
+}
+
+static void run_session_info(hc_watch_job_t *hj)
+{
+    JOB(hj);
+    j->rv = j->fl->C_GetSessionInfo(j->s, (CK_SESSION_INFO *)j->out);
+}
+
+CK_RV hc_run_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                              CK_SESSION_INFO *info, hc_err_t *err)
+{
+    if (!timed(p, true))
+        return refused(p, "C_GetSessionInfo", err) ? HC_RUN_REFUSED
+               : own(p->fl->C_GetSessionInfo(s, info));
+    struct job *j = job_new(p, run_session_info, ALIGN(sizeof *info));
+    if (!j)
+        return no_memory(err);
+    j->s = s;
+    j->out = room(j, NULL, sizeof *info);
+    CK_RV rv = go(p, j, "C_GetSessionInfo", err);
+    if (rv == HC_RUN_TIMEOUT || rv == HC_RUN_REFUSED)
+        return rv;
+    memcpy(info, j->out, sizeof *info);
+    job_free(&j->hdr);
+    return rv;
+}
+
 static void run_login(hc_watch_job_t *hj)
 {
     JOB(hj);
     j->rv = j->fl->C_Login(j->s, j->a, j->in, j->inlen);
+    hj->answer = j->rv; /* a held login's answer is reported (watchdog.h) */
 }
 
 CK_RV hc_run_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,

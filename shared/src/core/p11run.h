@@ -7,7 +7,7 @@
  *   - always, the calls a token makes when it connects and logs in, so a
  *     host starts whatever a device does: C_GetSlotList, C_GetTokenInfo,
  *     C_GetMechanismList, C_GetMechanismInfo, C_OpenSession,
- *     C_CloseAllSessions, C_Login;
+ *     C_CloseAllSessions, C_CloseSession, C_GetSessionInfo, C_Login;
  *   - every other call too when hc_watch_every_call is on (a token group's
  *     member, which another member can stand in for): a hand-off to a
  *     runner and back costs each call two thread switches (measured per
@@ -51,6 +51,9 @@ CK_RV hc_run_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
                           CK_SESSION_HANDLE *s, hc_err_t *err);
 CK_RV hc_run_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot,
                                 hc_err_t *err);
+CK_RV hc_run_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err);
+CK_RV hc_run_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
+                              CK_SESSION_INFO *info, hc_err_t *err);
 CK_RV hc_run_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
                    const unsigned char *pin, CK_ULONG len, hc_err_t *err);
 CK_RV hc_run_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
