@@ -127,15 +127,23 @@ static CK_RV sign_rrset(hc_ctx_t *ctx, hc_obj_t key, unsigned char *sig, size_t 
     return hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, len, err);
 }
 
+/* The public key in file NAME of the test's folder, or NULL (no cmocka
+ * check: signing threads read it too). */
+static EVP_PKEY *pub_key(const char *name)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", T, name);
+    FILE *f = fopen(path, "r");
+    EVP_PKEY *pub = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    return pub;
+}
+
 /* Checks a signature of rrset with the public key file PUB (OpenSSL). */
 static void verifies_with(const char *pub_file, const unsigned char *sig, size_t len)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", T, pub_file);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    EVP_PKEY *pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    fclose(f);
+    EVP_PKEY *pub = pub_key(pub_file);
     assert_non_null(pub);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     assert_int_equal(EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub), 1);
@@ -460,12 +468,8 @@ static void group_signs_with(hc_ctx_t *ctx, hc_obj_t key, const char *pub)
     hc_err_t err = { 0 };
     if (hc_public_key(ctx, key, &spki, &n, &err) != CKR_OK)
         fail_msg("public key (want %s): %s", pub, err.msg);
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s", T, pub);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    EVP_PKEY *want = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-    fclose(f);
+    EVP_PKEY *want = pub_key(pub);
+    assert_non_null(want);
     unsigned char *der = NULL;
     int dlen = i2d_PUBKEY(want, &der);
     assert_true(dlen > 0);
@@ -546,12 +550,7 @@ struct rotation_signer {
 static void *sign_through_rotation(void *arg)
 {
     struct rotation_signer *r = arg;
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/k1.pub", T);
-    FILE *f = fopen(path, "r");
-    EVP_PKEY *pub = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
-    if (f)
-        fclose(f);
+    EVP_PKEY *pub = pub_key("k1.pub");
     while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
         unsigned char sig[512];
         size_t len = sizeof sig;
