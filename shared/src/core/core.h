@@ -92,6 +92,11 @@ typedef struct hc_token {
     size_t nidle, nopen;
     size_t inflight;            /* sessions handed out, not yet released */
     bool close_pending;         /* a reset waits for them (pool.c) */
+    CK_SESSION_HANDLE *opened;  /* this connection's sessions (max-sessions) */
+    size_t nopened;
+    CK_SESSION_HANDLE *owed;    /* sessions a hang kept from being closed,
+                                 * closed after it (pool.c) */
+    size_t nowed;
     size_t live_waiting;
     bool logged_in;
     uint64_t next_probe_ms;     /* absent token: no probe before this */

@@ -10,6 +10,13 @@
  * 100 ms to 2 s and calls in between fail at once. Each open session has
  * a record (keycopy.h's hc_pooled_t, with its key copies), handed out with
  * the session and freed when the session closes.
+ *
+ * A hung token ([token] timeout, watchdog.h) refuses the reset's
+ * C_CloseAllSessions; the sessions it would have closed are owed and
+ * closed one by one (C_CloseSession) once the token answers and no call
+ * is left in the module, after the new pool's first session is open: a
+ * C_Login that answered late keeps the module logged in (login.c), which
+ * closing every session would undo.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,10 +47,12 @@ CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
     t->index = index;
     t->p11 = (hc_p11_t){ NULL, cfg->name, cfg->module, &core->log, NULL, NULL };
     t->idle = calloc(cfg->max_sessions, sizeof *t->idle);
+    t->opened = calloc(cfg->max_sessions, sizeof *t->opened);
     /* [token] timeout (p11call.h): connecting and logging in are timed */
     t->p11.watch = hc_watch_new(cfg->name, (unsigned)cfg->timeout_ms, &core->log);
-    if (!t->idle || !t->p11.watch) {
+    if (!t->idle || !t->opened || !t->p11.watch) {
         free(t->idle);
+        free(t->opened);
         hc_watch_release(t->p11.watch);
         return CKR_HOST_MEMORY;
     }
@@ -65,7 +74,7 @@ static void free_idle(hc_token_t *t)
 
 void hc_token_destroy(hc_token_t *t)
 {
-    if (t->p11.fl && t->connected)
+    if (t->p11.fl && (t->connected || t->nowed))
         hc_p11_close_all_sessions(&t->p11, t->slot);
     free_idle(t);
     hc_keyindex_free(t);
@@ -73,6 +82,8 @@ void hc_token_destroy(hc_token_t *t)
     free(t->mechs);
     free(t->mech_info);
     free(t->idle);
+    free(t->opened);
+    free(t->owed);
     hc_watch_release(t->p11.watch); /* freed by its last held call */
     pthread_mutex_destroy(&t->idx_lock);
     pthread_cond_destroy(&t->cond);
@@ -102,6 +113,67 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
     return true;
 }
 
+/* Whether the call just made on `t` was refused while hung (it never
+ * reached the module), rather than answered or left behind (a held call
+ * still runs: a held close closes when it returns). `before`: the watch's
+ * counts before the call. Another thread's call timing out meanwhile
+ * makes a refusal look left behind: a session stays open, never twice
+ * closed (a handle the module may have given out again). */
+static bool refused_now(hc_token_t *t, CK_RV rv, const hc_watch_counts_t *before)
+{
+    hc_watch_counts_t after;
+    hc_watch_counts(t->p11.watch, &after);
+    return rv != CKR_OK && after.hung && after.timeouts == before->timeouts;
+}
+
+/* Under t->lock, no session in use: C_CloseAllSessions. Refused (hung),
+ * this connection's sessions are owed; sent, it closes the owed ones too. */
+static void close_sessions_locked(hc_token_t *t)
+{
+    hc_watch_counts_t before;
+    hc_watch_counts(t->p11.watch, &before);
+    CK_RV rv = hc_p11_close_all_sessions(&t->p11, t->slot);
+    if (!refused_now(t, rv, &before)) {
+        t->nowed = 0;
+    } else if (t->nopened) {
+        CK_SESSION_HANDLE *o = realloc(t->owed, (t->nowed + t->nopened) * sizeof *o);
+        if (o) {
+            memcpy(o + t->nowed, t->opened, t->nopened * sizeof *o);
+            t->owed = o;
+            t->nowed += t->nopened;
+        } else {
+            hc_log(&t->core->log, HC_LOG_ERROR, "token %s: out of memory: %zu "
+                   "session(s) the hang kept from being closed stay open",
+                   t->cfg->name, t->nopened);
+        }
+    }
+    t->nopened = 0;
+}
+
+/* Under t->lock, with a session of the new connection open (it keeps the
+ * module's login): closes the owed sessions once the token answers and
+ * no call of it is left in the module (none is closed under a call). One
+ * refused again stays owed; any other answer (closed, already invalid)
+ * settles it. */
+static void close_owed_locked(hc_token_t *t)
+{
+    hc_watch_counts_t wc;
+    hc_watch_counts(t->p11.watch, &wc);
+    if (wc.hung || wc.held > 0)
+        return;
+    size_t closed = 0;
+    while (t->nowed > 0) {
+        hc_watch_counts(t->p11.watch, &wc);
+        CK_RV rv = hc_p11_close_session(&t->p11, t->owed[t->nowed - 1], NULL);
+        if (refused_now(t, rv, &wc))
+            break;
+        t->nowed--;
+        closed++;
+    }
+    hc_log(&t->core->log, HC_LOG_INFO, "token %s: closed %zu session(s) a hang had "
+           "kept open (%zu left)", t->cfg->name, closed, t->nowed);
+}
+
 /* Closes every session: now when none is in use, else when the last one
  * in use is released (release()), and no new one is opened meanwhile. A
  * module may free a session's state under a thread still inside a call on
@@ -111,7 +183,7 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
 static void close_all_locked(hc_token_t *t)
 {
     if (t->inflight == 0)
-        hc_p11_close_all_sessions(&t->p11, t->slot);
+        close_sessions_locked(t);
     else
         t->close_pending = true;
 }
@@ -318,10 +390,14 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
                 break;
             }
             t->nopen++;
+            if (t->nopened < t->cfg->max_sessions)
+                t->opened[t->nopened++] = p->h;
         } else {
             pthread_cond_wait(&t->cond, &t->lock);
             continue;
         }
+        if (t->nowed)
+            close_owed_locked(t);
         rv = hc_login_locked(t, p->h, need_login, err);
         if (rv != CKR_OK) {
             if (hc_rv_lost(rv) && rv != CKR_USER_NOT_LOGGED_IN) {
@@ -365,7 +441,7 @@ static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
     if (!kept) /* closed by a reset: its copies go with it */
         hc_pooled_free(s->own);
     if (t->close_pending && t->inflight == 0) {
-        hc_p11_close_all_sessions(&t->p11, t->slot);
+        close_sessions_locked(t);
         t->close_pending = false;
     }
     pthread_cond_broadcast(&t->cond);
