@@ -14,15 +14,16 @@
 # Then the cost of the hand-off a member's calls take to be timed, side by
 # side on plain SoftHSM (no simulator), 1 thread: a group of 2 members
 # against one token, time per signature.
-# Then PowerDNS under dnsperf on members a and b (BENCH_HA_PDNS_NAMES,
+# Then PowerDNS under dnsperf on the same devices (BENCH_HA_PDNS_NAMES,
 # default 400, new names a pass: every answer a new signature made by a
 # card, [pdns] signature-cache and presign off, C_Sign counted at the
 # simulators), side by side in one run: passes alternate 1 member (token
-# dns on device a alone) and a group of 2, each after a pdns_server
-# restart, and a third row, the group with every zone on one Slot string.
-# PowerDNS signs one signature at a time per Slot string (its lock per
-# slot): the zones are on two spellings of the token's name, dns and DNS,
-# which it matches without case but locks apart (pdns-backend/README). A
+# dns on device a alone), a group of 2 and a group of 3, each after a
+# pdns_server restart, and a last row, the group of 2 with every query on
+# one Slot string. PowerDNS signs one signature at a time per Slot string
+# (its lock per slot): the three zones are on three spellings of the
+# token's name, dns, DNS and Dns, which it matches without case but locks
+# apart (pdns-backend/README), in every row but the last. A
 # pass counts only if complete (every query NOERROR, none lost, at least
 # one C_Sign per query), else the bench fails. q/s against the device
 # limit, and the 2/1 ratio per pass (goal >= 1.8).
@@ -116,11 +117,11 @@ bench_stat token_us %.1f < "$T/us_token"
 bench_stat group_us %.1f < "$T/us_group"
 bench_stat group_extra_us %.1f < "$T/us_extra"
 
-# PowerDNS on members a and b (see the top): zones hz0 (Slot dns) and hz1
-# (Slot DNS), their keys imported into both members.
+# PowerDNS on members a, b and c (see the top): zones hz0, hz1 and hz2 on
+# Slot dns, DNS and Dns, their keys imported into every member.
 MOD=hsmcache-bench-$$
 register_module "$MOD" "$BUILD/hsmcache-pdns.so"
-pdns_conf() { # NAME one|two
+pdns_conf() { # NAME one|two|three
     {
         printf '[core]\npin-store = %s/pins\ncache-dir = %s/cache\n' "$T" "$T"
         printf '[pdns]\nsignature-cache = no\npresign = no\n'
@@ -128,6 +129,11 @@ pdns_conf() { # NAME one|two
             member_conf a
             member_conf b
             printf '[token dns]\nmembers = a, b\n'
+        elif [ "$2" = three ]; then
+            member_conf a
+            member_conf b
+            member_conf c
+            printf '[token dns]\nmembers = a, b, c\n'
         else
             printf '[token dns]\nmodule = %s\nlabel = dev-a\n' "$T/hsmsim-a.so"
         fi
@@ -135,35 +141,40 @@ pdns_conf() { # NAME one|two
 }
 pdns_conf one one
 pdns_conf two two
+pdns_conf three three
 HSMCACHE_CONF=$T/pdns-one.conf store_pin dns
 start_mariadb || { echo "MariaDB did not start: $(tail -3 "$T/mysqld.err")" >&2; exit 1; }
 write_pdns_conf
-ZN=$((REPEAT * 2 * PDNS_NAMES + 1))   # names per zone: every pass new ones, the last for priming
-HSMCACHE_CONF=$T/pdns-two.conf add_imported_zone hz0.example "$MOD" dns "$ZN" a b
-HSMCACHE_CONF=$T/pdns-two.conf add_imported_zone hz1.example "$MOD" DNS "$ZN" a b
+# Names per zone: each pass new ones (hz0 takes a third of the names of
+# three passes and all of the one-slot pass's), the last for priming.
+ZN=$((REPEAT * (3 * ((PDNS_NAMES + 2) / 3) + PDNS_NAMES) + 1))
+HSMCACHE_CONF=$T/pdns-three.conf add_imported_zone hz0.example "$MOD" dns "$ZN" a b c
+HSMCACHE_CONF=$T/pdns-three.conf add_imported_zone hz1.example "$MOD" DNS "$ZN" a b c
+HSMCACHE_CONF=$T/pdns-three.conf add_imported_zone hz2.example "$MOD" Dns "$ZN" a b c
 NEXT0=1
 PFAILED=""
-# pdns_pass ROW CONFIG ZONES: PDNS_NAMES new names (ZONES 2: half in each
-# zone, interleaved; 1: all in hz0) through pdns_server on CONFIG, after a
+# pdns_pass ROW CONFIG ZONES: PDNS_NAMES new names (ZONES 3: a third in
+# each zone, interleaved; 1: all in hz0) through pdns_server on CONFIG, after a
 # restart and one query per zone outside the pass (it loads the keys);
 # its q/s appended to $T/pq_ROW.
 pdns_pass() {
-    local row=$1 f=$T/pdns-$1-$NEXT0 i c0 c1
-    if [ "$3" = 2 ]; then
-        for i in $(seq "$NEXT0" $((NEXT0 + PDNS_NAMES / 2 - 1))); do
-            printf 'n%s.hz0.example A\nn%s.hz1.example A\n' "$i" "$i"
+    local row=$1 f=$T/pdns-$1-$NEXT0 i c0 c1 m
+    if [ "$3" = 3 ]; then
+        for i in $(seq 0 $((PDNS_NAMES - 1))); do
+            echo "n$((NEXT0 + i / 3)).hz$((i % 3)).example A"
         done > "$f.q"
-        NEXT0=$((NEXT0 + PDNS_NAMES / 2))
+        NEXT0=$((NEXT0 + (PDNS_NAMES + 2) / 3))
     else
         for i in $(seq "$NEXT0" $((NEXT0 + PDNS_NAMES - 1))); do echo "n$i.hz0.example A"; done > "$f.q"
         NEXT0=$((NEXT0 + PDNS_NAMES))
     fi
     export HSMCACHE_CONF=$T/pdns-$2.conf
     start_pdns || { echo "pdns_server did not start: $(tail -3 "$T/pdns.log")" >&2; exit 1; }
-    for i in 0 1; do dig +dnssec +time=10 +tries=1 -p "$DNS_PORT" @127.0.0.1 "n$ZN.hz$i.example" A > /dev/null || true; done
-    c0=$(( $(member_signs a) + $(member_signs b) ))
+    for i in 0 1 2; do dig +dnssec +time=10 +tries=1 -p "$DNS_PORT" @127.0.0.1 "n$ZN.hz$i.example" A > /dev/null || true; done
+    c0=0 c1=0
+    for m in a b c; do c0=$((c0 + $(member_signs $m))); done
     perf_pass "$f" "$f.q" -n 1 -t 30 -q 20
-    c1=$(( $(member_signs a) + $(member_signs b) ))
+    for m in a b c; do c1=$((c1 + $(member_signs $m))); done
     stop_pdns
     [ "$(perf_get "$f" lost)" = 0 ] && [ "$(perf_get "$f" parse_ok)" = 1 ] &&
         [ "$(perf_get "$f" noerror)" = "$PDNS_NAMES" ] && [ "$(perf_get "$f" sent)" = "$PDNS_NAMES" ] &&
@@ -172,18 +183,21 @@ pdns_pass() {
     perf_get "$f" qps >> "$T/pq_$row"
 }
 for r in $(seq "$REPEAT"); do
-    pdns_pass one one 2
-    pdns_pass two two 2
+    pdns_pass one one 3
+    pdns_pass two two 3
+    pdns_pass three three 3
     pdns_pass slot1 two 1
     echo "$(tail -1 "$T/pq_two") / $(tail -1 "$T/pq_one")" | bc -l >> "$T/px_two"
+    echo "$(tail -1 "$T/pq_three") / $(tail -1 "$T/pq_one")" | bc -l >> "$T/px_three"
     echo "$(tail -1 "$T/pq_slot1") / $(tail -1 "$T/pq_one")" | bc -l >> "$T/px_slot1"
 done
-echo "PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1) under dnsperf (-q 20), $PDNS_NAMES new names a pass (each answer a new signature at a card: caches off, C_Sign counted), zones on Slot dns and DNS; $REPEAT passes, each after a restart: median [lowest-highest]"
+echo "PowerDNS $(pdns_server --version 2>&1 | sed -n 's/.*Authoritative Server \([^ ]*\).*/\1/p' | head -1) under dnsperf (-q 20), $PDNS_NAMES new names a pass (each answer a new signature at a card: caches off, C_Sign counted), zones on Slot dns, DNS and Dns; $REPEAT passes, each after a restart: median [lowest-highest]"
 printf '%-28s %24s %16s %22s %18s\n' pdns "new signatures/s" "device limit" "share of the limit" "x one member"
-for row in one two slot1; do
+for row in one two three slot1; do
     case $row in
     one) n=1 desc="1 member" x=1.00 ;;
     two) n=2 desc="2 members" x=$(stats %.2f < "$T/px_two") ;;
+    three) n=3 desc="3 members" x=$(stats %.2f < "$T/px_three") ;;
     slot1) n=2 desc="2 members, one Slot string" x=$(stats %.2f < "$T/px_slot1") ;;
     esac
     lim=$(device_limit "$n" "$MS")
@@ -194,12 +208,15 @@ awk -v l="$(device_limit 1 "$MS")" '{ print $1 / l }' "$T/pq_one" | bench_stat p
 awk -v l="$(device_limit 2 "$MS")" '{ print $1 / l }' "$T/pq_two" | bench_stat pdns_share_2 %.2f
 bench_stat pdns_rate_1 %.1f < "$T/pq_one"
 bench_stat pdns_rate_2 %.1f < "$T/pq_two"
+bench_stat pdns_rate_3 %.1f < "$T/pq_three"
+bench_stat pdns_ratio_3 %.2f < "$T/px_three"
 bench_stat pdns_rate_2_one_slot %.1f < "$T/pq_slot1"
 bench_stat pdns_ratio_2 %.2f < "$T/px_two"
 bench_stat pdns_ratio_2_one_slot %.2f < "$T/px_slot1"
 bench_result pdns_limit_1 "$(device_limit 1 "$MS")"
 bench_result pdns_limit_2 "$(device_limit 2 "$MS")"
-echo "2 members / 1 member under PowerDNS: $(stats %.2f < "$T/px_two") (goal >= 1.8); with every zone on one Slot string: $(stats %.2f < "$T/px_slot1") (PowerDNS's lock per slot)"
+bench_result pdns_limit_3 "$(device_limit 3 "$MS")"
+echo "2 members / 1 member under PowerDNS: $(stats %.2f < "$T/px_two") (goal >= 1.8); 3 members: $(stats %.2f < "$T/px_three"); 2 members with every zone on one Slot string: $(stats %.2f < "$T/px_slot1") (PowerDNS's lock per slot)"
 [ -z "$PFAILED" ] || { printf 'PowerDNS passes incomplete:\n%s' "$PFAILED" >&2; exit 1; }
 export HSMCACHE_CONF=$T/a.conf
 
