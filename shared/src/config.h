@@ -172,6 +172,10 @@ typedef struct hc_config {
     size_t nclients;
 } hc_config_t;
 
+/* The pkcs11: URIs profile `profile`'s section limits its tokens to (a
+ * row of its section marked so: [sshca] keys, the only objects the SSH CA
+ * module shows), or NULL when it names none. Borrowed from cfg. */
+const hc_strlist_t *hc_config_token_limit(const hc_config_t *cfg, int profile);
 /* The keys of profile `profile`'s own section that a plugin may read
  * (HC_P_*: [pdns]'s presign..., [sshca]'s keys..., and every profile's
  * signature-cache), in the table's order: fn(arg, key, kind, value) for

@@ -52,6 +52,8 @@ struct key {
     const char *what;           /* ...or be refused as "not a valid WHAT" */
     enum hc_cfg_kind kind;      /* as a plugin reads it; NONE: it does not */
     bool issue;                 /* an [sshca] key a [client] may set for itself */
+    bool limits_tokens;         /* a list of URIs: the profile's tokens are
+                                   those they may select (hc_config_token_limit) */
     const char *def;            /* the default, as a value; NULL: none */
     const char *shown;          /* the default in words, when def is NULL */
     const char *doc;
@@ -542,7 +544,8 @@ static const struct key keys[] = {
     { HC_S_PDNS, "presign-interval", V_DURATION,
       .def = "60s", .doc = "how often it looks for new inputs" },
 
-    { HC_S_SSHCA, "keys", V_LIST(uri_like, "pkcs11: URI"), .shown = "none",
+    { HC_S_SSHCA, "keys", V_LIST(uri_like, "pkcs11: URI"), .limits_tokens = true,
+      .shown = "none",
       .doc = "`pkcs11:` URIs of the CA keys (sshca-plugin/README.md)" },
     { HC_S_SSHCA, "audit-log", V_PATH,
       .def = "/var/log/hsmcache/sshca.log",
@@ -741,6 +744,17 @@ bool hc_config_section_walk(const hc_config_t *cfg, int profile,
             return false;
     }
     return true;
+}
+
+const hc_strlist_t *hc_config_token_limit(const hc_config_t *cfg, int profile)
+{
+    if (profile < 0 || profile >= HC_P_COUNT)
+        return NULL;
+    unsigned sec = hc_cfg_profile_sections(profile);
+    for (size_t i = 0; i < NKEYS; i++)
+        if ((keys[i].sec & sec) && keys[i].limits_tokens && cfg->values[i].list.n)
+            return &cfg->values[i].list;
+    return NULL;
 }
 
 const hc_cfg_value_t *hc_config_setting(const hc_config_t *cfg, int profile,

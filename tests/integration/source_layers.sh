@@ -81,6 +81,21 @@ check "the plugin sources are there ($nplugin files)" test "$nplugin" -ge 20
 equals "plugin sources and their host headers include no shared/src header" "$plugin_hits" ""
 equals "plugin sources include only their own headers, hsmcache.h and their host's" \
     "$foreign_hits" ""
+# 1b. What a profile's own keys mean is its plugin's business: the core
+# keeps [pdns] and [sshca] as config_keys.c's rows, and no other file of
+# shared/src names one of those keys in its code (settings.c once listed them by hand,
+# core.c read [sshca] audit-log). The keys come from the table itself.
+own_keys=$("$BUILD/hsmcache" config-keys | grep -E '^\| `\[(pdns|sshca)\]' |
+    sed -E 's/^\| `([^`]*)`.*/\1/' | awk '{ print $NF }' | sort -u)
+check "the table lists [pdns]'s and [sshca]'s own keys ($(echo "$own_keys" | wc -w))" \
+    test "$(echo "$own_keys" | wc -w)" -ge 10
+core_hits=""
+for k in $own_keys; do # code lines only: a comment may name a stats group "presign"
+    h=$(grep -rnF --include='*.[ch]' "\"$k\"" "$SRC" | grep -v '/config_keys\.c:' |
+        grep -vE '^[^:]*:[0-9]+:[[:space:]]*(/?\*|//)' | sed "s|^$SRC/|shared/src/|")
+    [ -z "$h" ] || core_hits+="$h"$'\n'
+done
+equals "no file of shared/src but config_keys.c names a [pdns] or [sshca] key" "$core_hits" ""
 # 2. libhsmcache.so exports exactly the calls hsmcache.h declares (read
 # from the preprocessed header, not with the Makefile's sed that writes
 # the version script): nothing internal is reachable by a host, and no

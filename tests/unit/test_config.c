@@ -333,6 +333,7 @@ static void defaults_of_an_empty_config(void **state)
     assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-rate"), 10);
     assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-interval"), 60);
     assert_int_equal(list(c, HC_P_SSHCA, NULL, "keys")->n, 0);
+    assert_null(hc_config_token_limit(c, HC_P_SSHCA)); /* none named: every token */
     assert_string_equal(setting(c, HC_P_SSHCA, NULL, "audit-log", HC_CFG_TEXT)->text,
                         "/var/log/hsmcache/sshca.log");
     assert_true(flag(c, HC_P_SSHCA, NULL, "require-validity"));
@@ -440,6 +441,10 @@ static void profile_sections_by_row(void **state)
     assert_null(hc_config_setting(c, HC_P_PDNS, NULL, "presign", HC_CFG_NUMBER));
     assert_null(hc_config_setting(c, HC_P_PDNS, NULL, "keys", HC_CFG_LIST));
     assert_null(hc_config_setting(c, HC_P_SSHCA, NULL, "presign", HC_CFG_FLAG));
+    /* [sshca] keys limits the profile's tokens; no other section does */
+    assert_ptr_equal(hc_config_token_limit(c, HC_P_SSHCA), list(c, HC_P_SSHCA, NULL, "keys"));
+    assert_null(hc_config_token_limit(c, HC_P_PDNS));
+    assert_null(hc_config_token_limit(c, HC_P_PKCS11));
     hc_config_free(c);
 }
 

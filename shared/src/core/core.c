@@ -38,18 +38,18 @@ static bool profile_uses(const hc_config_t *cfg, const hc_profile_cfg_t *p,
     return true;
 }
 
-/* A profile whose section names the keys it shows (a `keys` list: the SSH
- * CA module's [sshca] keys) has no slot for a token none of their URIs can
- * select: in an ssh-keygen run that module is never loaded or
- * initialized, nor its absence logged. A URI that does not parse keeps
- * every token (the plugin reports it). */
+/* A profile whose section limits it to some keys' URIs (the table says
+ * which row: the SSH CA module's [sshca] keys) has no slot for a token
+ * none of them can select: in an ssh-keygen run that module is never
+ * loaded or initialized, nor its absence logged. A URI that does not
+ * parse keeps every token (the plugin reports it). */
 static bool keys_may_use(const hc_config_t *cfg, int profile, const hc_token_cfg_t *t)
 {
-    const hc_cfg_value_t *v = hc_config_setting(cfg, profile, NULL, "keys", HC_CFG_LIST);
-    if (!v || v->list.n == 0)
+    const hc_strlist_t *uris = hc_config_token_limit(cfg, profile);
+    if (!uris)
         return true;
-    for (size_t k = 0; k < v->list.n; k++) {
-        void *u = hc_uri_compile(v->list.items[k], NULL);
+    for (size_t k = 0; k < uris->n; k++) {
+        void *u = hc_uri_compile(uris->items[k], NULL);
         bool may = !u || hc_uri_may_select(u, t->name, t->label);
         hc_uri_release(u);
         if (may)
