@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pdnshsm.h"
 
@@ -81,9 +82,18 @@ bool engine_is_hsmcache(const char *engine)
 
 const char *row_token(hc_ctx_t *ctx, const key_row_t *r)
 {
-    if (engine_is_hsmcache(r->engine))
-        return hc_token_index(ctx, r->slot) >= 0 ? r->slot : NULL;
-    /* A stock row: the [token] with this module and real label. */
+    if (engine_is_hsmcache(r->engine)) {
+        /* PowerDNS takes the first slot whose token label matches Slot
+         * ignoring case (`Slot: DNS` signs with token dns), so do we. */
+        for (size_t i = 0; i < hc_token_count(ctx); i++) {
+            const char *name = hc_token_name(ctx, i);
+            if (name && !strcasecmp(name, r->slot))
+                return name;
+        }
+        return NULL;
+    }
+    /* A stock row: the [token] with this module and real label (ignoring
+     * case, as PowerDNS does). */
     for (size_t i = 0; i < hc_token_count(ctx); i++) {
         hc_token_status_t st;
         if (hc_token_status(ctx, i, &st, NULL) != CKR_OK && !st.info_valid)
@@ -94,7 +104,7 @@ const char *row_token(hc_ctx_t *ctx, const key_row_t *r)
             n--;
         memcpy(label, st.info.label, n);
         label[n] = '\0';
-        if (!strcmp(st.module, r->engine) && !strcmp(label, r->slot))
+        if (!strcmp(st.module, r->engine) && !strcasecmp(label, r->slot))
             return hc_token_name(ctx, i);
     }
     return NULL;
