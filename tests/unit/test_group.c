@@ -626,6 +626,53 @@ static void member_key_replaced_while_signing(void **state)
     hc_close(ctx);
 }
 
+/* gb's key destroyed in this very process (through a profile showing gb
+ * as a slot of its own: the same token as the member) and imported again
+ * with another key pair: the group's next use of gb, before any search,
+ * finds it again and compares it, and the key is refused. */
+static void member_key_destroyed_here_is_compared_again(void **state)
+{
+    (void)state;
+    char conf[PATH_MAX], alt[PATH_MAX];
+    snprintf(conf, sizeof conf, "%s/hsmcache.conf", T);
+    snprintf(alt, sizeof alt, "%s/with-gb.conf", T);
+    sh("sed 's/^signature-cache = no$/&\\ntokens = ha, gb/' %s > %s", conf, alt);
+    setenv("HSMCACHE_CONF", alt, 1);
+    hc_ctx_t *ctx = open_ctx();
+    setenv("HSMCACHE_CONF", conf, 1);
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    group_signs_with(ctx, key, "k1.pub"); /* both members compared */
+    long gb = hc_token_index(ctx, "gb");
+    assert_true(gb >= 0);
+    CK_ATTRIBUTE t[] = { { CKA_LABEL, "gkey", 4 } };
+    hc_obj_t *objs = NULL;
+    size_t n = 0;
+    hc_err_t err = { 0 };
+    assert_int_equal(hc_find(ctx, (size_t)gb, t, 1, &objs, &n, &err), CKR_OK);
+    assert_int_equal(n, 2); /* the pair */
+    for (size_t i = 0; i < n; i++)
+        if (hc_destroy(ctx, objs[i], &err) != CKR_OK)
+            fail_msg("destroy on gb: %s", err.msg);
+    free(objs);
+    sh("softhsm2-util --import %s/k3.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null",
+       T, PINV);
+    for (int i = 0; i < 2; i++) {
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        CK_RV rv = sign_rrset(ctx, key, sig, &len, &err);
+        if (rv == CKR_OK)
+            verifies(sig, len);
+        else if (rv != CKR_KEY_TYPE_INCONSISTENT)
+            fail_msg("sign: 0x%lx %s", rv, err.msg);
+    }
+    hc_token_status_t st;
+    assert_int_not_equal(hc_token_status(ctx, (size_t)hc_token_index(ctx, "ha"), &st, &err),
+                         CKR_OK);
+    if (!strstr(err.msg, "key 'gkey' refused") || !strstr(err.msg, "gb (sha256:"))
+        fail_msg("status: %s", err.msg);
+    hc_close(ctx);
+}
+
 /* The tests after it want k1 on both members, whatever failed above. */
 static int back_to_k1(void **state)
 {
@@ -753,6 +800,7 @@ int main(void)
         cmocka_unit_test(hanging_member_delays_by_the_timeout_at_most),
         cmocka_unit_test_teardown(rotated_key_is_used_without_restart, back_to_k1),
         cmocka_unit_test_teardown(member_key_replaced_while_signing, back_to_k1),
+        cmocka_unit_test_teardown(member_key_destroyed_here_is_compared_again, back_to_k1),
         cmocka_unit_test(cli_and_prometheus_show_groups),
         cmocka_unit_test(wrong_pin_marks_one_member),
     };
