@@ -81,7 +81,8 @@ bench_begin() {
 }
 bench_stat() {
     local s
-    s=$(stats "$2" | tr -d '[]' | tr -- '-' ' ')
+    # "median [low-high]" -> "median low high", a value's minus sign kept
+    s=$(stats "$2" | sed -E 's/ \[(-?[0-9.e+]+)-(-?[0-9.e+]+)\]$/ \1 \2/')
     [ -n "$s" ] && bench_result "$1" "$s"
     return 0
 }
