@@ -18,32 +18,18 @@
 # side by side), not asserted here.
 . "$(dirname "$0")/../lib/env.sh"
 hc_setup
-SIMCTL=$BUILD/tests/hsmsim-ctl
-for d in a b c; do
-    make_token "dev-$d"
-    cp "$SIM" "$T/hsmsim-$d.so"
-    cp "$SOFTHSM_MODULE" "$T/softhsm-$d.so"
-    printf 'module = %s\nlatency-ms = 1\nconcurrency = 0\n' "$T/softhsm-$d.so" > "$T/sim-$d.conf"
-done
-export HSMSIM_CONF_hsmsim_a=$T/sim-a.conf HSMSIM_CONF_hsmsim_b=$T/sim-b.conf \
-    HSMSIM_CONF_hsmsim_c=$T/sim-c.conf
+. "$(dirname "$0")/../lib/members.sh"
+sim_members 1 0 a b c
 SA=$T/sim-a.conf.state SB=$T/sim-b.conf.state
 
 # One key pair for both members, another for c under the same label and id.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/k.pem" 2> /dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T/other.pem" 2> /dev/null
-import() { # PEM TOKEN
-    softhsm2-util --import "$1" --token "$2" --label k --id 4b01 --pin "$PIN" > /dev/null
-}
-import "$T/k.pem" dev-a
-import "$T/k.pem" dev-b
-import "$T/other.pem" dev-c
+import_pair "$T/k.pem" k 4b01 a b
+import_pair "$T/other.pem" k 4b01 c
 fp() { openssl pkey -in "$1" -pubout -outform DER 2> /dev/null | sha256sum | cut -c1-64; }
 
-member() { # NAME LABEL
-    printf '[token %s]\nmodule = %s\nlabel = %s\ntimeout = 1s\n' "$1" "$T/hsmsim-$1.so" "$2"
-}
-write_config a "$T/hsmsim-a.so" dev-a "timeout = 1s" "$(member b dev-b)" \
+write_config a "$T/hsmsim-a.so" dev-a "timeout = 1s" "$(member_conf b "timeout = 1s")" \
     "[token ha]" "members = a, b"
 store_pin a
 store_pin b
@@ -106,7 +92,7 @@ na_end=$(signs "$SA")
 check "... and a signs again once back, by itself ($na_back -> $na_end)" test "$na_end" -gt $((na_back + 10))
 
 # ---- a member with another key under the same label and id
-write_config a "$T/hsmsim-a.so" dev-a "timeout = 1s" "$(member c dev-c)" \
+write_config a "$T/hsmsim-a.so" dev-a "timeout = 1s" "$(member_conf c "timeout = 1s")" \
     "[token hx]" "members = a, c"
 store_pin c
 out=$(timeout 20 "$BUILD/tests/sigload" "$FRONT" k 1 0.3 --token hx 2>&1)
