@@ -4,7 +4,9 @@
  * CKA_LABEL, CKA_TOKEN), each a group entry in the group token's own key
  * index linked to the same object's entry on each member; and the
  * comparison of the members' public keys, which refuses a key whose
- * public key differs between two members.
+ * public key differs between two members, compares a member again when
+ * its object was replaced, and retires a group entry whose key was
+ * replaced on every member for a new one (group.h, Keys).
  */
 #include <openssl/x509.h>
 #include <stdio.h>
