@@ -75,7 +75,8 @@ typedef struct hc_member_stats {
     uint64_t served;          /* ... it answered (an answer, not a failure) */
     uint64_t signs;           /* ... of those, signatures it made */
     uint64_t errors;          /* ... that failed on it with a device,
-                                 session, timeout or PIN error */
+                                 session, timeout or PIN error, or with
+                                 an error another member did not give */
     uint64_t failovers;       /* ... of those, run again on another member */
     uint64_t inflight;        /* gauge: group operations on it now */
     uint64_t up;              /* gauge: 1 while this process routes to it */
