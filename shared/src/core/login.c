@@ -1,9 +1,12 @@
 /*
  * login.c: logging a token in with the store's PIN or a caller's, under
  * the PIN rejection rule (login.h); split from the session pool
- * (pool.c), which calls it with the token's lock held.
+ * (pool.c), which calls it with the token's lock held. A C_Login the call
+ * timeout left behind is marked like a rejection, and its answer, when it
+ * comes, turns that mark into the verdict (late_answered).
  */
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,9 +32,11 @@ static CK_RV rejected_error(hc_token_t *t, const char *path, bool caller,
     if (rv == HC_P11_TIMEOUT)
         return hc_err(err, rv, "token %s did not answer C_Login in time with the "
                       "%s; whether it took the PIN is unknown, so it is not tried "
-                      "again (a wrong PIN tried twice could lock the token): "
-                      "once the token answers, check the PIN and run hsmcache pin "
-                      "clear %s", name, caller ? "caller's PIN" : path, name);
+                      "again (a wrong PIN tried twice could lock the token) until "
+                      "the answer comes: if the token takes the PIN, the login "
+                      "is used and the mark cleared by itself; if it never "
+                      "answers, check the PIN and run hsmcache pin clear %s", name,
+                      caller ? "caller's PIN" : path, name);
     if (caller)
         return hc_err(err, rv, "token %s rejected a caller's PIN (%s); no further "
                       "PIN is tried on it, so the token cannot lock, until a PIN "
@@ -63,6 +68,92 @@ static CK_RV mark_unusable(hc_token_t *t, const char *why, bool need, hc_err_t *
     return need ? hc_err(err, e.rv, "%s", e.msg) : CKR_OK;
 }
 
+/* What the answer of a C_Login left behind changes: the mark that login
+ * wrote (the id says it is that one; processes share the marks), under
+ * the token's cross-process lock. Owned by the watch's job once armed;
+ * it outlives the token. */
+struct late_login {
+    char dir[PATH_MAX];
+    char token[HC_NAME_MAX + 1];
+    hc_pin_version_t ver;
+    uint64_t id;
+    uint64_t sent_ms;
+    hc_logger_t log;
+};
+
+static void late_drop(void *arg)
+{
+    free(arg);
+}
+
+/* On the runner's thread, before the token stops counting as hung: a
+ * right PIN clears the mark (the module is logged in: the pool finds it
+ * so, login.h), a PIN the token refuses turns it into a rejection mark
+ * (as an answer in time would), any other answer, which says nothing of
+ * the PIN, clears it as an answer in time would leave none. */
+static void late_answered(void *arg, CK_RV rv)
+{
+    struct late_login *l = arg;
+    char b[32], why[PATH_MAX + 128] = "";
+    unsigned long long after = (unsigned long long)(hc_now_ms() - l->sent_ms);
+    int lock = hc_pinmark_lock(l->dir, l->token, why, sizeof why);
+    uint64_t id = 0;
+    int mark = lock < 0 ? -1
+             : hc_pinmark_read_id(l->dir, l->token, &l->ver, NULL, NULL, &id, why,
+                                  sizeof why);
+    if (mark != 1 || id != l->id) {
+        hc_log(&l->log, HC_LOG_WARN, "token %s: the C_Login left behind answered %s "
+               "after %llu ms; its mark %s, so it is left as it is", l->token,
+               hc_rv_name(rv, b), after, mark < 0 ? why : "was changed or removed since");
+    } else if (pin_rejection(rv)) {
+        bool saved = hc_pinmark_set(l->dir, l->token, &l->ver, rv);
+        hc_log(&l->log, HC_LOG_ERROR, "token %s: the C_Login left behind answered %s "
+               "after %llu ms: the PIN is rejected%s; it is not tried again until its "
+               "file changes (fix: hsmcache pin set %s)", l->token, hc_rv_name(rv, b),
+               after, saved ? "" : " (the mark could not be rewritten: it stays "
+               "'unanswered', which also tries nothing)", l->token);
+    } else {
+        bool ok = rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN;
+        hc_pinmark_clear(l->dir, l->token);
+        hc_log(&l->log, ok ? HC_LOG_INFO : HC_LOG_WARN, "token %s: the C_Login left "
+               "behind answered %s after %llu ms: %s; its mark is cleared", l->token,
+               hc_rv_name(rv, b), after, ok ? "the PIN is right and the token logged in"
+               : "that says nothing of the PIN");
+    }
+    hc_pinmark_unlock(lock);
+}
+
+/* Arms the report of this login's late answer: the id its mark will
+ * carry if the call is left behind (0 when none could be armed: the mark
+ * then stays until cleared by hand, fail closed). */
+static uint64_t arm_late_report(hc_token_t *t, const hc_pin_version_t *ver)
+{
+    struct late_login *l = calloc(1, sizeof *l);
+    if (!l)
+        return 0;
+    if (RAND_bytes((unsigned char *)&l->id, sizeof l->id) != 1 || !l->id) {
+        free(l);
+        return 0;
+    }
+    snprintf(l->dir, sizeof l->dir, "%s", t->core->cfg->cache_dir);
+    snprintf(l->token, sizeof l->token, "%s", t->cfg->name);
+    l->ver = *ver;
+    l->sent_ms = hc_now_ms();
+    l->log = t->core->log;
+    uint64_t id = l->id;
+    hc_watch_report_login(t->p11.watch, &(hc_watch_report_t){ late_answered, late_drop, l });
+    return id;
+}
+
+/* Whether the module has this application logged in already (a C_Login
+ * that answered after the call timeout did it): then no PIN is sent. */
+static bool module_logged_in(hc_token_t *t, CK_SESSION_HANDLE s)
+{
+    CK_SESSION_INFO si;
+    return hc_p11_get_session_info(&t->p11, s, &si, NULL) == CKR_OK &&
+           (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
+}
+
 void hc_login_drop_caller_pin(hc_token_t *t)
 {
     if (!t->caller_pin)
@@ -82,7 +173,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
 {
     if (t->logged_in)
         return CKR_OK;
-    if (!(t->info.flags & CKF_LOGIN_REQUIRED)) {
+    if (!(t->info.flags & CKF_LOGIN_REQUIRED) || module_logged_in(t, s)) {
         t->logged_in = true;
         return CKR_OK;
     }
@@ -131,6 +222,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     }
     t->warned_mark = false;
     hc_err_t lerr;
+    uint64_t id = arm_late_report(t, &ver);
     if (caller) {
         rv = hc_p11_login(&t->p11, s, CKU_USER, t->caller_pin, t->caller_pin_len,
                           &lerr);
@@ -139,6 +231,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
         rv = hc_p11_login(&t->p11, s, CKU_USER, pin.bytes, pin.len, &lerr);
         hc_pin_wipe(&pin);
     }
+    hc_watch_report_login(t->p11.watch, NULL); /* a login made untimed */
     HC_INC(t->stats->logins);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         hc_pinmark_clear(cfg->cache_dir, name); /* one for an older version */
@@ -150,15 +243,16 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     }
     HC_INC(t->stats->login_failures);
     /* A C_Login left behind by the call timeout may still answer "wrong
-     * PIN" to nobody: its fate unknown, it is marked like a rejection so
-     * no process tries the PIN again (fail closed; an operator clears a
-     * right but slow PIN's mark). */
+     * PIN" to nobody: while its answer is unknown it is marked like a
+     * rejection so no process tries the PIN again (fail closed); the mark
+     * carries the id its late answer looks for (late_answered). A lock
+     * held by this thread meanwhile only delays that answer's verdict. */
     bool unanswered = rv == HC_P11_TIMEOUT && hc_p11_hung(&t->p11);
     if (!pin_rejection(rv) && !unanswered) {
         hc_pinmark_unlock(lock);
         return hc_err(err, rv, "%s%s", lerr.msg, caller ? " (the caller's PIN)" : "");
     }
-    bool saved = hc_pinmark_set(cfg->cache_dir, name, &ver, rv);
+    bool saved = hc_pinmark_set_id(cfg->cache_dir, name, &ver, rv, unanswered ? id : 0);
     hc_pinmark_unlock(lock);
     t->rejected_unsaved = !saved;
     t->rejected_ver = ver;

@@ -99,6 +99,12 @@ static void format_version(const hc_pin_version_t *v, char *out, size_t size)
 int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *ver,
                     CK_RV *rv, time_t *when, char *why, size_t whysize)
 {
+    return hc_pinmark_read_id(dir, token, ver, rv, when, NULL, why, whysize);
+}
+
+int hc_pinmark_read_id(const char *dir, const char *token, const hc_pin_version_t *ver,
+                       CK_RV *rv, time_t *when, uint64_t *id, char *why, size_t whysize)
+{
     char path[PATH_MAX + 100];
     if (!dir || !dir[0]) {
         say(why, whysize, "(empty)", "no cache-dir configured");
@@ -117,6 +123,7 @@ int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *
     bool match = false;
     unsigned long r = 0;
     long long t = 0;
+    unsigned long long n = 0;
     if (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
         match = strncmp(line, "version ", 8) == 0 && strcmp(line + 8, want) == 0;
@@ -124,6 +131,7 @@ int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *
     while (fgets(line, sizeof line, f)) {
         sscanf(line, "rv %lx", &r);
         sscanf(line, "time %lld", &t);
+        sscanf(line, "id %llx", &n);
     }
     bool bad = ferror(f);
     fclose(f);
@@ -135,6 +143,8 @@ int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *
         *rv = (CK_RV)r;
     if (when)
         *when = (time_t)t;
+    if (id)
+        *id = n;
     return match ? 1 : 0;
 }
 
@@ -146,6 +156,12 @@ bool hc_pinmark_matches(const char *dir, const char *token,
 
 bool hc_pinmark_set(const char *dir, const char *token,
                     const hc_pin_version_t *ver, CK_RV rv)
+{
+    return hc_pinmark_set_id(dir, token, ver, rv, 0);
+}
+
+bool hc_pinmark_set_id(const char *dir, const char *token,
+                       const hc_pin_version_t *ver, CK_RV rv, uint64_t id)
 {
     char d[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 90], v[256];
     if (!mark_dir(dir, d, sizeof d, NULL, 0))
@@ -159,8 +175,8 @@ bool hc_pinmark_set(const char *dir, const char *token,
         fchmod(fd, 0660);
     format_version(ver, v, sizeof v);
     char body[512];
-    int n = snprintf(body, sizeof body, "version %s\nrv %lx\ntime %lld\n", v,
-                     (unsigned long)rv, (long long)time(NULL));
+    int n = snprintf(body, sizeof body, "version %s\nrv %lx\ntime %lld\nid %llx\n", v,
+                     (unsigned long)rv, (long long)time(NULL), (unsigned long long)id);
     bool ok = n > 0 && write(fd, body, (size_t)n) == n && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     ok = ok && rename(tmp, path) == 0;
