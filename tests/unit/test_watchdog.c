@@ -15,7 +15,10 @@
  *     module writes reaches the caller's buffers, never past them, even
  *     when it reports more than it was given;
  *   - a call that is not timed (C_Sign of a token that is no group member)
- *     runs on the caller's thread. */
+ *     runs on the caller's thread;
+ *   - a C_Login that answers after the limit reports its answer to the
+ *     report armed for it (login.c's PIN verdict), while the token still
+ *     counts as hung; one answered in time only drops its report. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,6 +101,15 @@ static CK_RV m_attrs(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *t,
     return rv;
 }
 
+/* C_Login answers login_rv (a PIN it takes or refuses), when it answers. */
+static CK_RV login_rv;
+static CK_RV m_login(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR *pin, CK_ULONG n)
+{
+    (void)s, (void)u, (void)pin, (void)n;
+    hang_here();
+    return __atomic_load_n(&login_rv, __ATOMIC_ACQUIRE);
+}
+
 static CK_FUNCTION_LIST fl;
 static const hc_logger_t quiet = { "test", -1 };
 static uint64_t errors;
@@ -127,6 +139,8 @@ static int setup(void **state)
     fl.C_GetTokenInfo = m_token_info;
     fl.C_Sign = m_sign;
     fl.C_GetAttributeValue = m_attrs;
+    fl.C_Login = m_login;
+    login_rv = CKR_OK;
     blocked = calls = 0;
     errors = 0;
     sign_extra = 0;
@@ -272,6 +286,64 @@ static void untimed_sign_on_the_callers_thread(void **state)
     assert_true(pthread_equal(sign_thread, pthread_self()));
 }
 
+/* What the late-answer report saw (report() on the runner's thread). */
+static int answered, dropped, answered_hung;
+static CK_RV late_rv;
+static void late(void *arg, CK_RV rv)
+{
+    __atomic_store_n(&late_rv, rv, __ATOMIC_RELAXED);
+    __atomic_store_n(&answered_hung, hc_watch_hung(arg), __ATOMIC_RELAXED);
+    __atomic_fetch_add(&answered, 1, __ATOMIC_RELEASE);
+}
+static void drop(void *arg)
+{
+    (void)arg;
+    __atomic_fetch_add(&dropped, 1, __ATOMIC_RELEASE);
+}
+
+/* A C_Login's answer is reported when it comes after the limit (while
+ * the token still counts as hung, so no login is tried before the
+ * verdict), never for one answered in time; a report no login took is
+ * dropped once, by the next arming, a disarming or the watch's release. */
+static void late_login_answer_reported(void **state)
+{
+    (void)state;
+    hc_err_t err;
+    answered = dropped = answered_hung = 0;
+    hc_watch_report_t r = { late, drop, P.watch };
+    hc_watch_report_login(P.watch, &r);
+    assert_int_equal(hc_p11_login(&P, 1, CKU_USER, (const unsigned char *)"1234", 4, &err),
+                     CKR_OK);
+    assert_int_equal(answered, 0);
+    assert_int_equal(dropped, 1); /* answered in time: the caller judges */
+
+    hc_watch_report_login(P.watch, &r);
+    __atomic_store_n(&blocked, 1, __ATOMIC_RELEASE);
+    assert_int_equal(hc_p11_login(&P, 1, CKU_USER, (const unsigned char *)"1234", 4, &err),
+                     CKR_DEVICE_REMOVED);
+    hc_watch_report_login(P.watch, NULL); /* taken by the job: nothing to drop */
+    usleep(200 * 1000);
+    assert_int_equal(__atomic_load_n(&answered, __ATOMIC_ACQUIRE), 0); /* no answer yet */
+    assert_int_equal(dropped, 1);
+    __atomic_store_n(&login_rv, CKR_PIN_INCORRECT, __ATOMIC_RELEASE);
+    __atomic_store_n(&blocked, 0, __ATOMIC_RELEASE);
+    wait_unheld();
+    assert_int_equal(__atomic_load_n(&answered, __ATOMIC_ACQUIRE), 1);
+    assert_int_equal(late_rv, CKR_PIN_INCORRECT);
+    assert_int_equal(answered_hung, 1);
+    assert_int_equal(__atomic_load_n(&dropped, __ATOMIC_ACQUIRE), 2);
+    assert_false(hc_p11_hung(&P));
+
+    /* Armed and never taken: dropped by the next arming, and by release. */
+    hc_watch_report_login(P.watch, &r);
+    hc_watch_report_login(P.watch, &r);
+    assert_int_equal(dropped, 3);
+    hc_watch_release(P.watch);
+    assert_int_equal(dropped, 4);
+    P.watch = hc_watch_new("tok", 100, &quiet);
+    assert_int_equal(answered, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +352,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(released_while_held, setup, teardown),
         cmocka_unit_test_setup_teardown(timed_sign_copies_within_buffers, setup, teardown),
         cmocka_unit_test_setup_teardown(untimed_sign_on_the_callers_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(late_login_answer_reported, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
