@@ -22,10 +22,15 @@
 #include "core/core.h"
 
 /* Logs the token in on session `s` unless it is already (or needs no
- * login). With `need` false (an operation that works without login), a
- * PIN problem is logged and CKR_OK returned; with it, the error names the
- * token, the PIN file and the fix. A rejected caller's PIN is an error
- * either way. */
+ * login, or the module says `s` is logged in: a C_Login that answered
+ * after the call timeout logged it in, and no PIN is sent again). A
+ * C_Login left behind is marked like a rejection; its late answer, on the
+ * watchdog's runner thread, clears that mark (right PIN) or makes it a
+ * rejection mark, under the cross-process lock, touching no token state
+ * (it may come after the token is gone). With `need` false (an
+ * operation that works without login), a PIN problem is logged and CKR_OK
+ * returned; with it, the error names the token, the PIN file and the fix.
+ * A rejected caller's PIN is an error either way. */
 CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *err);
 
 /* Whether the PIN of version `ver` (all-zero: a caller's PIN) is known to
