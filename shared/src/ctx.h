@@ -37,7 +37,6 @@ typedef struct setting {
     char **list;
     size_t n;
 } setting_t;
-#define MAX_SETTINGS 24
 
 struct hc_plugin_stats {
     hc_plugin_area_t *area;
@@ -49,8 +48,8 @@ struct hc_ctx {
     bool agent;
     hc_logger_t log;
     char section[16];            /* the profile's section name */
-    setting_t settings[MAX_SETTINGS];
-    size_t nsettings;
+    setting_t *settings;         /* the section's rows (settings.c) */
+    size_t nsettings, settings_cap;
     bool has_state_dir;
     char state_dir[PATH_MAX];
     char pin_store[PATH_MAX];    /* [core] pin-store */
@@ -60,8 +59,8 @@ struct hc_ctx {
 };
 
 /* settings.c: the profile's own section copied from `cfg` into the
- * context (false when out of memory or past MAX_SETTINGS; then
- * hc_ctx_settings_free cleans up), and freed. */
+ * context (false when out of memory; then hc_ctx_settings_free cleans
+ * up), and freed. */
 bool hc_ctx_settings_load(hc_ctx_t *ctx, const hc_config_t *cfg, const char *profile);
 void hc_ctx_settings_free(hc_ctx_t *ctx);
 

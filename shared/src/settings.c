@@ -19,15 +19,23 @@ void hc_ctx_settings_free(hc_ctx_t *ctx)
             free(ctx->settings[i].list[k]);
         free(ctx->settings[i].list);
     }
-    ctx->nsettings = 0;
+    free(ctx->settings);
+    ctx->settings = NULL;
+    ctx->nsettings = ctx->settings_cap = 0;
 }
 
-/* The next free setting, NULL when the table is full (a section with
- * more keys than MAX_SETTINGS fails hc_open rather than losing one). */
+/* The next free setting, NULL when out of memory (hc_open then fails
+ * rather than lose a key). As many as the section has rows. */
 static setting_t *add(hc_ctx_t *ctx, const char *key, enum setting_kind kind)
 {
-    if (ctx->nsettings == MAX_SETTINGS)
-        return NULL;
+    if (ctx->nsettings == ctx->settings_cap) {
+        size_t cap = ctx->settings_cap ? 2 * ctx->settings_cap : 16;
+        setting_t *grown = realloc(ctx->settings, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        ctx->settings = grown;
+        ctx->settings_cap = cap;
+    }
     setting_t *s = &ctx->settings[ctx->nsettings++];
     *s = (setting_t){ .key = key, .kind = kind };
     return s;
@@ -66,7 +74,7 @@ static bool add_row(void *arg, const char *key, enum hc_cfg_kind kind, const hc_
 
 /* The profile's own section as settings: every row of config_keys.c's
  * table the section has (its keys are listed there once, not here).
- * false when out of memory or past MAX_SETTINGS. */
+ * false when out of memory. */
 bool hc_ctx_settings_load(hc_ctx_t *ctx, const hc_config_t *cfg, const char *profile)
 {
     int id = hc_profile_id(profile);
