@@ -86,8 +86,10 @@ done
 equals "... and the audit log is unchanged" "$(sum)" "$before"
 n=$(grep -c "client ca (uid $(id -u hc-aud-c), pid [0-9]*): refused an audit record" "$T/agent.log")
 equals "... the agent logs each refusal with the client's uid" "$n" "14"
-check "hc-aud-c's well-formed record: written" hostile_api hc-aud-c audit sshca "$T/rec/valid"
-check "... one with escaped control characters and non-ASCII: written" hostile_api hc-aud-c audit sshca "$T/rec/escaped"
+check "hc-aud-c's well-formed record: written" hostile_api hc-aud-c audit sshca "$T/rec/valid" "$T/decoy.log"
+check "... one with escaped control characters and non-ASCII: written" hostile_api hc-aud-c audit sshca "$T/rec/escaped" "$T/decoy.log"
+check "... to the agent's [sshca] audit-log only: the path the client named was not written" \
+    test ! -e "$T/decoy.log"
 
 # The real flow: ssh-keygen as hc-aud-c through the SSH CA module.
 "$HC" sshca pubkey > "$T/ca.pub"

@@ -89,7 +89,9 @@ def main():
     elif rv == 0 and cmd == "audit":
         record = open(sys.argv[4], "rb").read()
         # path: the plugin's log, which the agent does not take from a client
-        rv = lib.hc_audit(ctx, C.c_char_p(b"/tmp/not-the-agents.log"), C.c_char_p(record),
+        # (argv[5]: a decoy the test checks is never written)
+        decoy = sys.argv[5].encode() if len(sys.argv) > 5 else b"/nonexistent/decoy.log"
+        rv = lib.hc_audit(ctx, C.c_char_p(decoy), C.c_char_p(record),
                           C.byref(err))
     print("rv=0x%x %s" % (rv & 0xffffffff, err.msg.decode(errors="replace") if rv else ""))
     return 0 if rv == 0 else 1
