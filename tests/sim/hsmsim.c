@@ -67,6 +67,9 @@
  *                     object has, then CK_INVALID_HANDLE if there is room
  *   invalid-session   C_OpenSession: CKR_OK with CK_INVALID_HANDLE (the
  *                     real session closed again)
+ *   sign-bitflip      C_Sign: CKR_OK with one byte of the real signature
+ *                     flipped (a faulty device, or another key pair under
+ *                     the key's handle: a signature the public key rejects)
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -562,6 +565,9 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
         rv = sim_real->C_Sign(session, data, len, sig, sig_len);
         if (rv == CKR_OK && hostile_is(SIM_SIGN_OVERSIZE, idx))
             *sig_len = sig ? cap + 64 : 1ul << 30;
+        else if (rv == CKR_OK && sig && *sig_len > 0 && *sig_len <= cap &&
+                 hostile_is(SIM_SIGN_BITFLIP, idx))
+            sig[*sig_len / 2] ^= 0x5a;
     }
     if (rv == CKR_OK && hostile_is(SIM_SIGN_EMPTY, idx))
         *sig_len = 0;

@@ -53,6 +53,7 @@ const char *const sim_hostile_names[SIM_NHOSTILE] = {
     [SIM_COUNT_OVERSIZE] = "count-oversize",
     [SIM_STALE_OBJECTS] = "stale-objects",
     [SIM_INVALID_SESSION] = "invalid-session",
+    [SIM_SIGN_BITFLIP] = "sign-bitflip",
 };
 
 int sim_hostile_index(const char *name)

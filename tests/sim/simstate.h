@@ -29,6 +29,7 @@ enum sim_hostile {
     SIM_COUNT_OVERSIZE,
     SIM_STALE_OBJECTS,
     SIM_INVALID_SESSION,
+    SIM_SIGN_BITFLIP,
     SIM_NHOSTILE
 };
 
