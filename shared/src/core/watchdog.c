@@ -8,6 +8,7 @@
  */
 #include "core/watchdog.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -84,6 +85,8 @@ unsigned hc_watch_held_in(const CK_FUNCTION_LIST *fl)
     return n;
 }
 
+static void *runner_main(void *arg);
+
 /* The child starts with no runners (they stayed in the parent; their
  * structs leak) and a fresh lock: the list it guarded is dropped whole,
  * so the lock is not taken before fork() (taken there, after a host's own
@@ -95,10 +98,23 @@ static void after_fork_child(void)
     idle = NULL;
     idle_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 }
+/* Runner threads run this library's code for as long as the process
+ * lives (an idle one wakes in runner_main, one that just answered goes
+ * back to its wait): the library stays mapped once one exists, whatever
+ * the host's dlclose() (pkcs11-tool unloads the front right before exit;
+ * a runner returning from its last job into unmapped code crashed it). */
+static void keep_mapped(void)
+{
+    Dl_info di;
+    if (dladdr((void *)runner_main, &di) && di.dli_fname)
+        dlopen(di.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void install_atfork(void)
 {
     pthread_atfork(NULL, NULL, after_fork_child);
+    keep_mapped();
 }
 
 static void give_back(struct runner *r)

@@ -20,7 +20,10 @@
  * Runner threads are shared by every watch in the process, created on
  * demand and kept for reuse (idle ones wait on a semaphore; they run with
  * every signal blocked). A runner whose call is held rejoins the idle ones
- * when the module returns. After fork() the child starts with none.
+ * when the module returns. After fork() the child starts with none. Once a
+ * runner exists, the library holding this code is never unmapped (a
+ * host's dlclose() of the PKCS#11 front leaves it loaded: runners run it
+ * until the process exits).
  *
  * Thread-safety: every function is safe from any thread; a watch is
  * freed by hc_watch_release once no call of it is held.
