@@ -146,12 +146,18 @@ static uint64_t arm_late_report(hc_token_t *t, const hc_pin_version_t *ver)
 }
 
 /* Whether the module has this application logged in already (a C_Login
- * that answered after the call timeout did it): then no PIN is sent. */
-static bool module_logged_in(hc_token_t *t, CK_SESSION_HANDLE s)
+ * that answered after the call timeout did it): then no PIN is sent.
+ * CKR_OK and *yes, or the call's lost value (hung: no login is tried). */
+static CK_RV module_logged_in(hc_token_t *t, CK_SESSION_HANDLE s, bool *yes, hc_err_t *err)
 {
     CK_SESSION_INFO si;
-    return hc_p11_get_session_info(&t->p11, s, &si, NULL) == CKR_OK &&
+    hc_err_t e;
+    CK_RV rv = hc_p11_get_session_info(&t->p11, s, &si, &e);
+    *yes = rv == CKR_OK &&
            (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
+    if (rv != CKR_OK && hc_p11_hung(&t->p11))
+        return hc_err(err, rv, "%s", e.msg);
+    return CKR_OK;
 }
 
 void hc_login_drop_caller_pin(hc_token_t *t)
@@ -173,7 +179,11 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
 {
     if (t->logged_in)
         return CKR_OK;
-    if (!(t->info.flags & CKF_LOGIN_REQUIRED) || module_logged_in(t, s)) {
+    bool in = !(t->info.flags & CKF_LOGIN_REQUIRED);
+    CK_RV rv = in ? CKR_OK : module_logged_in(t, s, &in, err);
+    if (rv != CKR_OK)
+        return rv;
+    if (in) {
         t->logged_in = true;
         return CKR_OK;
     }
@@ -185,7 +195,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     hc_pin_version_t ver;
     memset(&ver, 0, sizeof ver);
     hc_err_t perr = { 0 };
-    CK_RV rv = hc_pin_read(cfg->pin_store, name, &pin, &ver, &perr);
+    rv = hc_pin_read(cfg->pin_store, name, &pin, &ver, &perr);
     bool caller = rv == CKR_USER_PIN_NOT_INITIALIZED && t->caller_pin;
     if (caller) {
         memset(&ver, 0, sizeof ver);
@@ -223,6 +233,8 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     t->warned_mark = false;
     hc_err_t lerr;
     uint64_t id = arm_late_report(t, &ver);
+    hc_watch_counts_t before, after;
+    hc_watch_counts(t->p11.watch, &before);
     if (caller) {
         rv = hc_p11_login(&t->p11, s, CKU_USER, t->caller_pin, t->caller_pin_len,
                           &lerr);
@@ -232,6 +244,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
         hc_pin_wipe(&pin);
     }
     hc_watch_report_login(t->p11.watch, NULL); /* a login made untimed */
+    hc_watch_counts(t->p11.watch, &after);
     HC_INC(t->stats->logins);
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         hc_pinmark_clear(cfg->cache_dir, name); /* one for an older version */
@@ -246,8 +259,12 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
      * PIN" to nobody: while its answer is unknown it is marked like a
      * rejection so no process tries the PIN again (fail closed); the mark
      * carries the id its late answer looks for (late_answered). A lock
-     * held by this thread meanwhile only delays that answer's verdict. */
-    bool unanswered = rv == HC_P11_TIMEOUT && hc_p11_hung(&t->p11);
+     * held by this thread meanwhile only delays that answer's verdict. One
+     * refused because the token was hung already never reached it: not
+     * marked (another thread's call timing out meanwhile makes it look
+     * left behind: marked, fail closed). */
+    bool unanswered = rv == HC_P11_TIMEOUT && after.hung &&
+                      after.timeouts > before.timeouts;
     if (!pin_rejection(rv) && !unanswered) {
         hc_pinmark_unlock(lock);
         return hc_err(err, rv, "%s%s", lerr.msg, caller ? " (the caller's PIN)" : "");
