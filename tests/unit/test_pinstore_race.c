@@ -29,12 +29,23 @@
 
 static char store[4096];
 
+static const char *test_dir; /* with-token.sh's $HC_TEST_DIR */
+
+static int setup(void **state)
+{
+    (void)state;
+    test_dir = getenv("HC_TEST_DIR");
+    return test_dir && test_dir[0] == '/' ? 0 : -1; /* run by with-token.sh only */
+}
+
+/* A new empty store directory's parent: the store itself is created by
+ * the writers (ensure_store_dir). */
 static void fresh_store(const char *name)
 {
-    snprintf(store, sizeof store, "%s/race-%s", getenv("HC_TEST_DIR"), name);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", store);
-    assert_int_equal(system(cmd), 0);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s/race-%s-XXXXXX", test_dir, name);
+    assert_non_null(mkdtemp(parent));
+    snprintf(store, sizeof store, "%s/pins", parent);
 }
 
 /* The file's bytes into buf (NUL-terminated); -1 when absent. */
@@ -143,6 +154,12 @@ static void create_only_has_one_winner(void **state)
     char got[64];
     assert_true(slurp(path, got, sizeof got) > 0);
     assert_string_not_equal(got, "later");
+    /* A PIN ending in '\r' would be read back without it: refused. */
+    unlink(path);
+    assert_int_equal(hc_pin_create(store, "dns", (const unsigned char *)"1234\r", 5,
+                                   &created, NULL), CKR_PIN_INVALID);
+    assert_false(created);
+    assert_int_equal(access(path, F_OK), -1);
 }
 
 static int replace_failures;
@@ -200,7 +217,7 @@ static void replacing_writers_leave_whole_files(void **state)
  * and group "both" of dns and dns2, opened embedded. */
 static hc_ctx_t *open_group_config(char *pins, size_t size)
 {
-    const char *dir = getenv("HC_TEST_DIR");
+    const char *dir = test_dir;
     char src[4200], dst[4200], line[4200];
     snprintf(src, sizeof src, "%s", getenv("HSMCACHE_CONF"));
     snprintf(dst, sizeof dst, "%s/race-group.conf", dir);
@@ -257,5 +274,5 @@ int main(void)
         cmocka_unit_test(replacing_writers_leave_whole_files),
         cmocka_unit_test(library_store_one_winner_and_no_group),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -302,9 +302,11 @@ static CK_RV put(const char *store, const char *token, const unsigned char *pin,
     if (len == 0 || len > HC_PIN_MAX)
         return hc_err(err, CKR_PIN_LEN_RANGE, "a PIN is 1 to %d bytes, not %zu",
                       HC_PIN_MAX, len);
-    if (memchr(pin, '\n', len) || memchr(pin, '\0', len))
+    /* A trailing '\r' is stripped when the file is read (an editor's
+     * CRLF): such a PIN would never be sent whole. */
+    if (memchr(pin, '\n', len) || memchr(pin, '\0', len) || pin[len - 1] == '\r')
         return hc_err(err, CKR_PIN_INVALID, "a PIN may not contain a newline "
-                      "or NUL byte");
+                      "or NUL byte, nor end in a carriage return");
     CK_RV rv = ensure_store_dir(store, err);
     if (rv != CKR_OK)
         return rv;

@@ -150,19 +150,35 @@ static void close_sessions_locked(hc_token_t *t)
     t->nopened = 0;
 }
 
+/* Whether `h` is a session of this connection: a module may give a
+ * handle out again once its session is gone (OpenSC's handles are the
+ * session's address), so an owed handle equal to one is not closed. */
+static bool opened_now(const hc_token_t *t, CK_SESSION_HANDLE h)
+{
+    for (size_t i = 0; i < t->nopened; i++)
+        if (t->opened[i] == h)
+            return true;
+    return false;
+}
+
 /* Under t->lock, with a session of the new connection open (it keeps the
- * module's login): closes the owed sessions once the token answers and
- * no call of it is left in the module (none is closed under a call). One
- * refused again stays owed; any other answer (closed, already invalid)
- * settles it. */
+ * module's login): closes the owed sessions once the token answers, no
+ * call of it is left in the module and no session is in use (none is
+ * closed under a call, as close_all_locked). An owed handle the module
+ * has given to this connection again is only dropped; one refused again
+ * stays owed; any other answer (closed, already invalid) settles it. */
 static void close_owed_locked(hc_token_t *t)
 {
     hc_watch_counts_t wc;
     hc_watch_counts(t->p11.watch, &wc);
-    if (wc.hung || wc.held > 0)
+    if (wc.hung || wc.held > 0 || t->inflight > 0)
         return;
     size_t closed = 0;
     while (t->nowed > 0) {
+        if (opened_now(t, t->owed[t->nowed - 1])) {
+            t->nowed--;
+            continue;
+        }
         hc_watch_counts(t->p11.watch, &wc);
         CK_RV rv = hc_p11_close_session(&t->p11, t->owed[t->nowed - 1], NULL);
         if (refused_now(t, rv, &wc))

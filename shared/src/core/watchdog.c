@@ -441,6 +441,7 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
         return CKR_OK;
     }
     struct timespec at = hc_deadline_in_ms(w->timeout_ms);
+    bool login = job->login; /* once abandoned, the job is the runner's */
     r->job = job;
     __atomic_store_n(&r->state, RUNNING, __ATOMIC_RELEASE);
     sem_post(&r->go);
@@ -454,7 +455,7 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
         int expect = RUNNING;
         if (__atomic_compare_exchange_n(&r->state, &expect, ABANDONED, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-            rv = timed_out_locked(w, fl, fn, job->login, err);
+            rv = timed_out_locked(w, fl, fn, login, err);
             pthread_mutex_unlock(&w->lock);
             return rv;
         }
