@@ -667,8 +667,13 @@ bool hc_cfg_value(parse_t *p, const char *name, const char *value)
     char *base = row_base(p, k);
     if (k->where == W_VALUE) {
         hc_cfg_value_t *v = (hc_cfg_value_t *)base;
+        /* A repeat never decides silently: a later, looser max-validity
+         * or a second allowed-principals (a union) would widen a policy. */
         if (v->set && p->cur_client)
             return hc_cfg_fail(p, name, "given twice in [client %s]", p->cur_client->name);
+        if (v->set)
+            return hc_cfg_fail(p, name, "given twice in [%s] (remove one; a repeat "
+                               "would silently replace or widen the first)", p->section);
         v->set = true;
     }
     return k->parse(p, k, value, base + k->off);

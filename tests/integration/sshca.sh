@@ -24,8 +24,11 @@ make_token ssh
 AUDIT=$T/audit.log
 KEYS="pkcs11:token=ssh;object=ca-p256, pkcs11:token=ssh;object=ca-p384, pkcs11:token=ssh;object=ca-rsa, pkcs11:token=ssh;object=host-ca"
 sshca_config() { # extra [sshca] lines; AUDIT_LOG=PATH to log elsewhere
+    # max-validity 30d unless a line sets its own (a key given twice is refused)
+    local mv="max-validity = 30d" l
+    for l in "$@"; do case $l in "max-validity ="*) mv= ;; esac; done
     write_config ssh softhsm2 ssh "[sshca]" "keys = $KEYS" "audit-log = ${AUDIT_LOG:-$AUDIT}" \
-        "max-validity = 30d" "$@"
+        ${mv:+"$mv"} "$@"
 }
 sshca_config
 store_pin ssh

@@ -373,6 +373,14 @@ static void unknown_key_lists_the_section(void **state)
     const char *m = parse_err("[client c]\nuid = 0\nkeys = pkcs11:\noperations = issue\n"
                               "max-validity = 8h\nmax-validity = 9h\n");
     assert_non_null(strstr(m, "t.conf:6: [client c] max-validity: given twice in [client c]"));
+    /* In [sshca] and [pdns] too, also across two headers of the section:
+     * a later line must not loosen the policy an earlier one set. */
+    m = parse_err("[sshca]\nmax-validity = 8h\nmax-validity = 99999d\n");
+    assert_non_null(strstr(m, "t.conf:3: [sshca] max-validity: given twice in [sshca]"));
+    m = parse_err("[sshca]\nallowed-principals = a\n[sshca]\nallowed-principals = b, root\n");
+    assert_non_null(strstr(m, "t.conf:4: [sshca] allowed-principals: given twice in [sshca]"));
+    m = parse_err("[pdns]\npresign = no\npresign = yes\n");
+    assert_non_null(strstr(m, "t.conf:3: [pdns] presign: given twice in [pdns]"));
 }
 
 /* The lines a key's section needs around it to load. */
