@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/pinmark.h"
+#include "util/clock.h"
 #include "core/pinstore.h"
 
 static char dir[256];
@@ -263,6 +264,27 @@ static void unusable_mark_is_an_error(void **state)
     hc_pinmark_unlock(fd);
 }
 
+/* The bounded lock (a late C_Login's report): held elsewhere (another
+ * open file, as another process would hold it), it gives up after about
+ * the wait, saying why; free, it is taken at once. */
+static void bounded_lock_gives_up(void **state)
+{
+    (void)state;
+    char cache[300], why[600] = "";
+    snprintf(cache, sizeof cache, "%s/c3", dir);
+    int held = hc_pinmark_lock(cache, "dns", why, sizeof why);
+    assert_true(held >= 0);
+    uint64_t t0 = hc_now_ms();
+    assert_int_equal(hc_pinmark_lock_within(cache, "dns", 150, why, sizeof why), -1);
+    uint64_t waited = hc_now_ms() - t0;
+    assert_true(waited >= 150 && waited < 5000);
+    assert_non_null(strstr(why, "still locked by another login"));
+    hc_pinmark_unlock(held);
+    int fd = hc_pinmark_lock_within(cache, "dns", 150, why, sizeof why);
+    assert_true(fd >= 0);
+    hc_pinmark_unlock(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +297,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(credentials_directory_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(rejection_mark_matches_one_version, setup, teardown),
         cmocka_unit_test_setup_teardown(unusable_mark_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(bounded_lock_gives_up, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

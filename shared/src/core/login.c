@@ -91,12 +91,18 @@ static void late_drop(void *arg)
  * so, login.h), a PIN the token refuses turns it into a rejection mark
  * (as an answer in time would), any other answer, which says nothing of
  * the PIN, clears it as an answer in time would leave none. */
+#define LATE_LOCK_WAIT_MS 2000
+
 static void late_answered(void *arg, CK_RV rv)
 {
     struct late_login *l = arg;
     char b[32], why[PATH_MAX + 128] = "";
     unsigned long long after = (unsigned long long)(hc_now_ms() - l->sent_ms);
-    int lock = hc_pinmark_lock(l->dir, l->token, why, sizeof why);
+    /* On the runner's thread, the token counting as hung meanwhile: wait
+     * for the mark's lock a bounded time (another process holds it only
+     * to read the mark, or across a login of its own, which the
+     * unanswered mark stops); given up, the mark stays: nothing is tried. */
+    int lock = hc_pinmark_lock_within(l->dir, l->token, LATE_LOCK_WAIT_MS, why, sizeof why);
     uint64_t id = 0;
     int mark = lock < 0 ? -1
              : hc_pinmark_read_id(l->dir, l->token, &l->ver, NULL, NULL, &id, why,

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 static void say(char *why, size_t size, const char *path, const char *what)
 {
     if (why && size)
@@ -60,7 +62,9 @@ static bool mark_dir(const char *dir, char *out, size_t size, char *why,
     return true;
 }
 
-int hc_pinmark_lock(const char *dir, const char *token, char *why, size_t whysize)
+/* Takes the lock, waiting forever (wait_ms < 0) or at most wait_ms. */
+static int lock_mark(const char *dir, const char *token, long wait_ms, char *why,
+                     size_t whysize)
 {
     char d[PATH_MAX], path[PATH_MAX + 80];
     if (!mark_dir(dir, d, sizeof d, why, whysize))
@@ -73,14 +77,31 @@ int hc_pinmark_lock(const char *dir, const char *token, char *why, size_t whysiz
     }
     if (shared_dir(dir))
         fchmod(fd, 0660); /* fails harmlessly when another member owns it */
-    while (flock(fd, LOCK_EX) != 0) {
+    uint64_t until = wait_ms < 0 ? 0 : hc_now_ms() + (uint64_t)wait_ms;
+    while (flock(fd, wait_ms < 0 ? LOCK_EX : LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK && hc_now_ms() < until) {
+            usleep(10000);
+            continue;
+        }
         if (errno != EINTR) {
-            say(why, whysize, path, strerror(errno));
+            say(why, whysize, path, errno == EWOULDBLOCK ? "still locked by another login"
+                                                         : strerror(errno));
             close(fd);
             return -1;
         }
     }
     return fd;
+}
+
+int hc_pinmark_lock(const char *dir, const char *token, char *why, size_t whysize)
+{
+    return lock_mark(dir, token, -1, why, whysize);
+}
+
+int hc_pinmark_lock_within(const char *dir, const char *token, unsigned wait_ms, char *why,
+                           size_t whysize)
+{
+    return lock_mark(dir, token, wait_ms, why, whysize);
 }
 
 void hc_pinmark_unlock(int fd)

@@ -35,6 +35,12 @@
  * not creatable, not writable, lock not openable): then `why` (if not
  * NULL) names the path and the error, and no login may be tried. */
 int hc_pinmark_lock(const char *dir, const char *token, char *why, size_t whysize);
+/* The same lock, waited for at most wait_ms (-1 also when it is still held
+ * then, `why` saying so): for a caller that must not block long, such as
+ * a watchdog runner reporting a late C_Login while another process holds
+ * the lock across its own login. */
+int hc_pinmark_lock_within(const char *dir, const char *token, unsigned wait_ms, char *why,
+                           size_t whysize);
 void hc_pinmark_unlock(int fd);
 
 /* 1 when the mark names exactly this PIN file version (*rv and *when say

@@ -59,7 +59,10 @@ typedef struct hc_watch hc_watch_t;
  * PIN. `answered` is called on the runner's thread with the module's
  * answer, after the module returned and before the token stops counting
  * as hung; `drop` frees (and wipes) `arg`, after `answered` or instead of
- * it. Neither may call into this watch. */
+ * it. Neither may call into this watch nor block for long (the token
+ * counts as hung and the runner is busy until it returns), and `arg` must
+ * own copies of what `answered` needs: the runner may outlive the token,
+ * its context and hc_close. */
 typedef struct hc_watch_report {
     void (*answered)(void *arg, CK_RV rv);
     void (*drop)(void *arg);
