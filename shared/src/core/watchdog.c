@@ -97,6 +97,14 @@ static void after_fork_child(void)
 {
     idle = NULL;
     idle_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    /* Likewise the per-module counts: the calls they count are held by
+     * runner threads the child does not have (another parent thread may
+     * also have held the lock at fork). A token's own watch is not reset:
+     * a child calls in through a context it opens itself (see
+     * watchdog.h). */
+    held_lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
+    memset(held_by, 0, sizeof held_by);
+    held_other = 0;
 }
 /* Runner threads run this library's code for as long as the process
  * lives (an idle one wakes in runner_main, one that just answered goes

@@ -20,7 +20,11 @@
  * Runner threads are shared by every watch in the process, created on
  * demand and kept for reuse (idle ones wait on a semaphore; they run with
  * every signal blocked). A runner whose call is held rejoins the idle ones
- * when the module returns. After fork() the child starts with none. Once a
+ * when the module returns. After fork() the child starts with none and no
+ * held calls counted per module; a watch made before the fork is not for
+ * the child (its lock and held calls are the parent's): a child calls in
+ * through a context, and tokens, it opens itself, as PKCS#11 asks a child
+ * to C_Initialize again. Once a
  * runner exists, the library holding this code is never unmapped (a
  * host's dlclose() of the PKCS#11 front leaves it loaded: runners run it
  * until the process exits).
