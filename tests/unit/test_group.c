@@ -140,16 +140,24 @@ static EVP_PKEY *pub_key(const char *name)
     return pub;
 }
 
-/* Checks a signature of rrset with the public key file PUB (OpenSSL). */
-static void verifies_with(const char *pub_file, const unsigned char *sig, size_t len)
+/* Whether a signature of rrset verifies with the public key file PUB
+ * (OpenSSL); false when the file cannot be read either. */
+static bool good_sig(const char *pub_file, const unsigned char *sig, size_t len)
 {
     EVP_PKEY *pub = pub_key(pub_file);
-    assert_non_null(pub);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
-    assert_int_equal(EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub), 1);
-    assert_int_equal(EVP_DigestVerify(c, sig, len, rrset, sizeof rrset), 1);
+    bool ok = pub && c && EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub) == 1 &&
+              EVP_DigestVerify(c, sig, len, rrset, sizeof rrset) == 1;
     EVP_MD_CTX_free(c);
     EVP_PKEY_free(pub);
+    return ok;
+}
+
+/* Checks a signature of rrset with the public key file PUB. */
+static void verifies_with(const char *pub_file, const unsigned char *sig, size_t len)
+{
+    if (!good_sig(pub_file, sig, len))
+        fail_msg("a delivered signature does not verify with %s", pub_file);
 }
 
 static void verifies(const unsigned char *sig, size_t len)
@@ -168,21 +176,19 @@ static void signs_and_verifies(hc_ctx_t *ctx, hc_obj_t key)
     verifies(sig, len);
 }
 
-/* A member's counter from the stats text ("member gb of group ha: up,
- * in flight 0, signs 3, errors 0, failovers 0 (operations routed 3,
- * answered 3)"); `field` is the word before the number. */
-static unsigned long long member_stat(hc_ctx_t *ctx, const char *member,
-                                      const char *field, char *state, size_t size)
+/* A counter from the stats text line starting with `head`; `field` is
+ * the word(s) before the number; *state (when not NULL) what follows the
+ * head up to the first comma. */
+static unsigned long long line_stat(hc_ctx_t *ctx, const char *head, const char *field,
+                                    char *state, size_t size)
 {
     char *text = NULL;
     hc_err_t err = { 0 };
     if (hc_stats_text(ctx, false, &text, &err) != CKR_OK)
         fail_msg("stats: %s", err.msg);
-    char head[128];
-    snprintf(head, sizeof head, "member %s of group ha: ", member);
     char *line = strstr(text, head);
     if (!line)
-        fail_msg("no line for member %s in:\n%s", member, text);
+        fail_msg("no line '%s' in:\n%s", head, text);
     char *end = strchr(line, '\n');
     *end = '\0';
     if (state) {
@@ -196,6 +202,31 @@ static unsigned long long member_stat(hc_ctx_t *ctx, const char *member,
         fail_msg("no '%s' in: %s", field, line);
     unsigned long long v = strtoull(at + strlen(want), NULL, 10);
     free(text);
+    return v;
+}
+
+/* A member's counter ("member gb of group ha: up, in flight 0, signs 3,
+ * errors 0, failovers 0 (operations routed 3, answered 3)"). */
+static unsigned long long member_stat(hc_ctx_t *ctx, const char *member,
+                                      const char *field, char *state, size_t size)
+{
+    char head[128];
+    snprintf(head, sizeof head, "member %s of group ha: ", member);
+    return line_stat(ctx, head, field, state, size);
+}
+
+/* The number `hsmsim-ctl sim-b.state ARGS` prints first (gb's simulator):
+ * a call count (get FN), or a filtered report. */
+static unsigned long long sim_number(const char *args)
+{
+    char cmd[PATH_MAX * 2];
+    snprintf(cmd, sizeof cmd, "%s/tests/hsmsim-ctl %s/sim-b.state %s", build, T, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    unsigned long long v = 0;
+    if (fscanf(p, "%llu", &v) != 1)
+        v = 0; /* a report with no line for it */
+    pclose(p);
     return v;
 }
 
@@ -341,6 +372,138 @@ static void member_answering_general_error_is_marked_down(void **state)
         member_stat(ctx, "gb", "routed", st, sizeof st);
     }
     assert_string_equal(st, "up");
+    hc_close(ctx);
+}
+
+/* gb's signatures do not verify with the group's public key (hsmsim's
+ * sign-bitflip: a faulty device, or another key pair under the key's
+ * handle): none is delivered, ga signs each request instead, gb is down
+ * with its error and failover counted, its key is found and compared
+ * again (a C_FindObjectsInit on gb), and it is up once it signs truly. */
+static void member_signing_bad_signatures_is_marked_down(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    signs_and_verifies(ctx, key); /* both connected, gb's key linked */
+    signs_and_verifies(ctx, key);
+    unsigned long long finds = sim_number("get C_FindObjectsInit"),
+                       flipped = sim_number("hits | sed -n 's/^C_Sign //p'");
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile sign-bitflip", build, T);
+    int failed = 0, bad = 0;
+    hc_err_t err = { 0 };
+    for (int i = 0; i < 12; i++) {
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        if (sign_rrset(ctx, key, sig, &len, &err) != CKR_OK)
+            failed++;
+        else if (!good_sig("k1.pub", sig, len))
+            bad++;
+    }
+    char st[64];
+    unsigned long long errors = member_stat(ctx, "gb", "errors", st, sizeof st),
+                       failovers = member_stat(ctx, "gb", "failovers", NULL, 0);
+    flipped = sim_number("hits | sed -n 's/^C_Sign //p'") - flipped;
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile off", build, T);
+    if (bad || failed)
+        fail_msg("gb flipping its signatures (%llu flipped): %d of 12 delivered signatures "
+                 "do not verify with the group's key, %d failed (%s)", flipped, bad,
+                 failed, err.msg);
+    if (flipped == 0)
+        fail_msg("gb never signed with the fault on: nothing was checked");
+    assert_string_equal(st, "down");
+    assert_true(errors >= 1);
+    assert_int_equal(failovers, errors);
+    assert_int_equal(member_stat(ctx, "ga", "errors", NULL, 0), 0);
+    for (int i = 0; i < 40 && strcmp(st, "up") != 0; i++) {
+        usleep(100 * 1000);
+        signs_and_verifies(ctx, key);
+        member_stat(ctx, "gb", "routed", st, sizeof st);
+    }
+    assert_string_equal(st, "up");
+    if (sim_number("get C_FindObjectsInit") <= finds)
+        fail_msg("gb's key was not found again after its bad signature");
+    hc_close(ctx);
+}
+
+/* gb as a slot of its own (no group), its signatures bit-flipped: the
+ * host gets CKR_DEVICE_ERROR naming gb and the key, never the bad bytes,
+ * with the signature cache off and on (which never keeps one); each is
+ * one of gb's HSM errors. Once gb signs truly the same request verifies. */
+static void lone_token_bad_signature_is_an_error(void **state)
+{
+    (void)state;
+    char conf[PATH_MAX], alt[PATH_MAX];
+    snprintf(conf, sizeof conf, "%s/hsmcache.conf", T);
+    for (const char *const *cache = (const char *const[]){ "no", "yes", NULL }; *cache;
+         cache++) {
+        snprintf(alt, sizeof alt, "%s/lone-%s.conf", T, *cache);
+        sh("sed 's/^signature-cache = no$/signature-cache = %s\\ntokens = gb/' %s > %s",
+           *cache, conf, alt);
+        setenv("HSMCACHE_CONF", alt, 1);
+        hc_ctx_t *ctx = open_ctx();
+        setenv("HSMCACHE_CONF", conf, 1);
+        hc_obj_t key = group_key(ctx, "gb", 1);
+        unsigned long long errs = line_stat(ctx, "token gb: ", "HSM errors", NULL, 0);
+        sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile sign-bitflip", build, T);
+        unsigned char sig[512];
+        size_t len = sizeof sig;
+        hc_err_t err = { 0 };
+        CK_RV rv = sign_rrset(ctx, key, sig, &len, &err);
+        sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile off", build, T);
+        if (rv == CKR_OK)
+            fail_msg("cache %s: a signature delivered with gb flipping bits (%s)", *cache,
+                     good_sig("k1.pub", sig, len) ? "it verifies" : "it does NOT verify");
+        if (rv != CKR_DEVICE_ERROR || !strstr(err.msg, "token gb") ||
+            !strstr(err.msg, "'gkey'"))
+            fail_msg("cache %s: 0x%lx %s", *cache, rv, err.msg);
+        assert_int_equal(line_stat(ctx, "token gb: ", "HSM errors", NULL, 0), errs + 1);
+        len = sizeof sig;
+        if (sign_rrset(ctx, key, sig, &len, &err) != CKR_OK)
+            fail_msg("cache %s, fault off: %s", *cache, err.msg);
+        verifies(sig, len);
+        hc_close(ctx);
+    }
+}
+
+/* Raw RSA data longer than the key: SoftHSM (ga) answers the vague
+ * CKR_GENERAL_ERROR (the data's or a broken member's), gb (hsmsim's
+ * sign-error) the precise CKR_DATA_LEN_RANGE, as another vendor's device
+ * would: the host gets the precise answer, with ga's vague one named, and
+ * no member is marked down. Two requests: one at least starts on ga (one
+ * at a time, the members alternate). */
+static void vague_error_gives_way_to_a_precise_one(void **state)
+{
+    (void)state;
+    hc_ctx_t *ctx = open_ctx();
+    hc_obj_t key = group_key(ctx, "ha", 1);
+    CK_MECHANISM m = { CKM_RSA_PKCS, NULL, 0 };
+    unsigned char data[300] = { 1 }, sig[512];
+    size_t len;
+    hc_err_t err = { 0 };
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0x21", build, T);
+    int through_ga = 0;
+    CK_RV got[2];
+    char msgs[2][sizeof err.msg];
+    for (int i = 0; i < 2; i++) {
+        len = sizeof sig;
+        got[i] = hc_sign(ctx, key, &m, data, sizeof data, sig, &len, &err);
+        snprintf(msgs[i], sizeof msgs[i], "%s", err.msg);
+        through_ga += strstr(err.msg, "CKR_GENERAL_ERROR") && strstr(err.msg, "ga");
+    }
+    char sa[64], sb[64];
+    member_stat(ctx, "ga", "routed", sa, sizeof sa);
+    member_stat(ctx, "gb", "routed", sb, sizeof sb);
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0", build, T);
+    for (int i = 0; i < 2; i++)
+        if (got[i] != CKR_DATA_LEN_RANGE || !strstr(msgs[i], "member gb"))
+            fail_msg("request %d: 0x%lx %s", i, got[i], msgs[i]);
+    if (through_ga == 0)
+        fail_msg("no request named ga's vague answer: %s | %s", msgs[0], msgs[1]);
+    assert_string_equal(sa, "up");
+    assert_string_equal(sb, "up");
+    assert_int_equal(member_stat(ctx, "ga", "errors", NULL, 0) +
+                     member_stat(ctx, "gb", "errors", NULL, 0), 0);
     hc_close(ctx);
 }
 
@@ -748,14 +911,7 @@ static void wrong_pin_marks_one_member(void **state)
         signs_and_verifies(ctx, key);
     hc_close(ctx);
     /* One C_Login with the wrong PIN, in either context: never twice. */
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd, "%s/tests/hsmsim-ctl %s/sim-b.state get C_Login", build, T);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    unsigned long long logins = 0;
-    assert_int_equal(fscanf(p, "%llu", &logins), 1);
-    pclose(p);
-    assert_int_equal(logins, 1);
+    assert_int_equal(sim_number("get C_Login"), 1);
 }
 
 static void config_errors_name_file_and_line(void **state)
@@ -793,6 +949,9 @@ int main(void)
         cmocka_unit_test(both_members_sign_with_one_key_round_robin),
         cmocka_unit_test(data_error_marks_no_member),
         cmocka_unit_test(member_answering_general_error_is_marked_down),
+        cmocka_unit_test(member_signing_bad_signatures_is_marked_down),
+        cmocka_unit_test(lone_token_bad_signature_is_an_error),
+        cmocka_unit_test(vague_error_gives_way_to_a_precise_one),
         cmocka_unit_test(busy_member_gets_fewer),
         cmocka_unit_test(mismatching_key_is_refused),
         cmocka_unit_test(keygen_on_a_group_is_refused),

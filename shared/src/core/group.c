@@ -286,9 +286,11 @@ typedef CK_RV (*attempt_fn)(hc_token_t *gt, size_t i, void *arg, hc_err_t *err);
  * An ambiguous answer (hc_group_ambiguous: the data's or a broken
  * member's) is checked once on another member: if that one succeeds, the
  * first is at fault (down, probed back) and the caller gets the success;
- * if it answers with an error too, the first answer was the data's and is
- * returned, and no member is marked. A member that fails the check with a
- * device error moves it on to the next. */
+ * if it answers with an error too, the answer was the data's and no
+ * member is marked: the check's answer is returned when it is precise
+ * (not ambiguous itself), else the first. A member that fails the check
+ * with a device error moves it on to the next; the returned message names
+ * the vague answer and those of the members that moved on. */
 static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
                    hc_err_t *err)
 {
@@ -313,7 +315,20 @@ static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
                 return rv;
             if (hc_group_ambiguous(rv))
                 judged(gt, (size_t)i, rv, &e, NULL);
-            break; /* the data's: the first answer below */
+            /* CKR_BUFFER_TOO_SMALL speaks of the core's own buffer (the
+             * callers pass one of the largest size), not of the data: a
+             * member's odd answer, never the host's. */
+            if (hc_group_ambiguous(rv) || rv == CKR_BUFFER_TOO_SMALL)
+                break; /* the first answer below */
+            /* The check's answer says what is wrong (CKR_DATA_LEN_RANGE,
+             * CKR_MECHANISM_PARAM_INVALID, ...): the host's, with the
+             * vague one and those of members that moved on named. */
+            char b[32];
+            return hc_err(err, rv, "token group %s, member %s: %s (member %s "
+                          "answered %s first: %s%s%s)", gt->cfg->name,
+                          g->m[i].t->cfg->name, e.msg, g->m[doubt].t->cfg->name,
+                          hc_rv_name(doubt_rv, b), doubt_err.msg, msgs[0] ? "; " : "",
+                          msgs);
         }
         if (doubt < 0 && hc_group_ambiguous(rv)) {
             doubt = i;
@@ -338,8 +353,9 @@ static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
     if (doubt >= 0) {
         if (i < 0) /* no other member could check it: the answer stands */
             judged(gt, (size_t)doubt, doubt_rv, &doubt_err, NULL);
-        return hc_err(err, doubt_rv, "token group %s, member %s: %s", gt->cfg->name,
-                      g->m[doubt].t->cfg->name, doubt_err.msg);
+        return hc_err(err, doubt_rv, "token group %s, member %s: %s%s%s%s",
+                      gt->cfg->name, g->m[doubt].t->cfg->name, doubt_err.msg,
+                      msgs[0] ? " (moved on: " : "", msgs, msgs[0] ? ")" : "");
     }
     if (prev >= 0 && tried != (1u << prev))
         hc_log(&gt->core->log, HC_LOG_ERROR, "token group %s: %s failed on every "
@@ -377,6 +393,13 @@ static CK_RV key_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
     }
     if (!k->signing)
         return rv;
+    if (rv == HC_SIGN_MISMATCH) {
+        /* Never delivered (sign_op): the member's failure, so the
+         * operation moves on; its key is found and compared again. */
+        hc_group_member_renew(gt, k->ge, i, me);
+        return hc_err_append(err, CKR_DEVICE_ERROR, "; its key is compared with "
+                             "the group's again before its next use");
+    }
     hc_member_stats_t *ms = gt->group->m[i].stats;
     if (rv == CKR_OK && ms)
         HC_INC(ms->signs);

@@ -41,8 +41,12 @@
  * answer to some bad input) or a broken member's, which would otherwise
  * draw every operation (it answers fast, so it has the fewest in flight):
  * the operation runs once more on another member; if that one succeeds,
- * the first is down and the caller gets the success, else the first
- * answer is returned and no member is marked. Any other error (the data,
+ * the first is down and the caller gets the success, else no member is
+ * marked and the caller gets the second answer when it is precise, else
+ * the first. A member signature that does not verify with the group's
+ * adopted public key (sign.c's check, HC_SIGN_MISMATCH) is never
+ * delivered: that member fails as on a device error, and its key is
+ * found and compared again before its next use. Any other error (the data,
  * the mechanism) is returned at once. A down member gets one operation after
  * its backoff (0.5 s doubling to 10 s) as a probe, and is up again when
  * one succeeds. A member whose PIN is rejected is down like any other:
@@ -93,6 +97,14 @@ typedef struct hc_group {
     pthread_mutex_t check_lock; /* one full key comparison at a time */
     bool checked;               /* every private key compared once */
 } hc_group_t;
+
+/* What sign.c's sign_op answers for a signature the key's public key
+ * rejects (a faulty device, or another key pair under the key's handle):
+ * internal, never a host's answer. key_attempt makes it the member's
+ * failure (CKR_DEVICE_ERROR: down, an error and a failover, its key
+ * compared again); hc_core_sign makes it CKR_DEVICE_ERROR for a token of
+ * its own. */
+#define HC_SIGN_MISMATCH (CKR_VENDOR_DEFINED | 0x48435703UL)
 
 /* Makes `gt` (a group token, its cfg with members) a group of `members`
  * (n of them, each an ordinary token of the core); CKR_HOST_MEMORY. */
@@ -162,6 +174,11 @@ CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
  * moves when the object behind it was destroyed: an operation across
  * which it moved may have used another object (key_attempt). */
 uint64_t hc_group_epoch(hc_token_t *mt, hc_keyent_t *me);
+/* Member i's entry `me` of ge is retired and a fresh one linked, found by
+ * identity and its public key read and compared again before member i's
+ * next use (its signature did not verify with the group's key: the
+ * object behind the handle may be another key pair now). */
+void hc_group_member_renew(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me);
 /* Whether `ge` is refused now: its members' public keys differ, or it was
  * retired (replaced on the members). Takes gt->idx_lock. */
 bool hc_group_key_refused(hc_token_t *gt, const hc_keyent_t *ge);

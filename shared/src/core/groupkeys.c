@@ -59,19 +59,35 @@ static void link_to(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
  * object was destroyed since (its epoch moved) is retired on the member
  * first, and a fresh one found by identity is linked in its place, to be
  * compared again: the old entry's public key was read once and kept. */
+/* Under gt->idx_lock: member i's entry `me` of ge retired and a fresh one
+ * (found by identity at its first use, its public key read again) linked
+ * in its place, not compared yet. */
+static void renew_locked(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
+{
+    hc_keyindex_forget(gt->group->m[i].t, me);
+    link_to(gt, ge, i, hc_keyindex_intern(gt->group->m[i].t, ge));
+}
+
 static hc_keyent_t *current(hc_token_t *gt, hc_keyent_t *ge, size_t i, bool *checked)
 {
     hc_token_t *mt = gt->group->m[i].t;
     pthread_mutex_lock(&gt->idx_lock);
     hc_keyent_t *me = ge->member ? ge->member[i].e : NULL;
     if (me && hc_group_epoch(mt, me) != ge->member[i].epoch) {
-        hc_keyindex_forget(mt, me);
-        link_to(gt, ge, i, hc_keyindex_intern(mt, ge));
+        renew_locked(gt, ge, i, me);
         me = ge->member[i].e;
     }
     *checked = (ge->member_checked & (1u << i)) != 0;
     pthread_mutex_unlock(&gt->idx_lock);
     return me;
+}
+
+void hc_group_member_renew(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
+{
+    pthread_mutex_lock(&gt->idx_lock);
+    if (ge->member && ge->member[i].e == me) /* else relinked meanwhile */
+        renew_locked(gt, ge, i, me);
+    pthread_mutex_unlock(&gt->idx_lock);
 }
 
 /* A group entry's standing among its members: the members' current

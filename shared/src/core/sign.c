@@ -4,7 +4,9 @@
  * public key before it is served), or the HSM through a pooled session,
  * sending a locally computed hash instead of the data when the token has
  * the raw mechanism, with the key's session copy where the token allows
- * one (keycopy.h). Verification runs in libcrypto; encrypt and decrypt go
+ * one (keycopy.h). Every signature a token makes is verified with the
+ * key's public key before it is delivered or cached (check_sig; a group's
+ * adopted key). Verification runs in libcrypto; encrypt and decrypt go
  * to the token.
  */
 #include <openssl/crypto.h>
@@ -14,17 +16,72 @@
 
 #include "core/core.h"
 #include "util/err.h"
+#include "core/group.h"
 #include "core/keycopy.h"
 #include "core/swcrypto.h"
 
 struct sign_arg {
-    hc_keyent_t *e;             /* for messages and per-key stats */
+    hc_token_t *host;           /* the token the host named (a group) */
+    hc_keyent_t *e;             /* its entry: messages, stats, public key */
     const CK_MECHANISM *mech;   /* the caller's */
     const unsigned char *data;
     size_t len;
     unsigned char sig[HC_MAX_SIG];
     size_t sig_len;
+    bool verified;              /* sig checked with e's public key */
 };
+
+/* Verifies with the key's parsed public key (the SPKI as a fallback). */
+static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech,
+                        const unsigned char *data, size_t len,
+                        const unsigned char *sig, size_t sig_len)
+{
+    return e->pkey ? hc_sw_verify_pkey(e->pkey, mech, data, len, sig, sig_len)
+                   : hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
+}
+
+/* Every signature is checked with the key's public key before it leaves
+ * (a group's: the adopted key, so a member signing with another key pair
+ * under the key's handle, or a faulty one, is caught: a wrong RSA-CRT
+ * signature even gives the key away). Not checked, and delivered as the
+ * token made it: a key no public key was found for (or re-found, below), and a mechanism
+ * libcrypto does not verify here (hc_sw_verify's CKR_MECHANISM_INVALID,
+ * a PSS parameter it cannot read). Only signatures: decryption has no
+ * such check. A rejected one is HC_SIGN_MISMATCH (group.h), logged and
+ * counted as one of the token's HSM errors. */
+static CK_RV check_sig(hc_token_t *t, struct sign_arg *a, hc_err_t *err)
+{
+    pthread_mutex_lock(&a->host->idx_lock); /* written once, under it */
+    bool have = a->e->spki != NULL;
+    pthread_mutex_unlock(&a->host->idx_lock);
+    /* A token's own key found again after a refused handle (its epoch
+     * moved: destroyed and imported again, perhaps as another key pair)
+     * signs with the object found now, while its public key was read
+     * once, maybe from the old one: not checked (a host's old reference
+     * keeps signing after a rotation, test_core's recreated key). A
+     * group's key is checked always: its adopted key is the group's. */
+    if (!have || (t == a->host && hc_group_epoch(t, a->e) != 0))
+        return CKR_OK;
+    CK_RV v = key_verify(a->e, a->mech, a->data, a->len, a->sig, a->sig_len);
+    a->verified = v == CKR_OK;
+    if (v != CKR_SIGNATURE_INVALID && v != CKR_SIGNATURE_LEN_RANGE)
+        return CKR_OK;
+    HC_INC(t->stats->hsm_errors);
+    char name[300], whose[96];
+    if (t == a->host)
+        snprintf(whose, sizeof whose, "the key's public key");
+    else
+        snprintf(whose, sizeof whose, "token group %s's public key", a->host->cfg->name);
+    hc_err_t e;
+    hc_err(&e, HC_SIGN_MISMATCH, "token %s: C_Sign with key %s answered a "
+           "signature that does not verify with %s (a faulty device, or another "
+           "key pair under the key's handle); not delivered", t->cfg->name,
+           hc_keyent_name(a->e, name, sizeof name), whose);
+    hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
+    if (err)
+        *err = e;
+    return HC_SIGN_MISMATCH;
+}
 
 /* `t` is the token that signs: a group's member (group.h) may have other
  * raw mechanisms than another member, so the offload is chosen here. */
@@ -53,6 +110,8 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
         CK_ULONG n = sizeof a->sig;
         rv = hc_p11_sign(&t->p11, s->h, data, len, a->sig, &n, err);
         a->sig_len = n;
+        if (rv == HC_SIGN_MISMATCH) /* a module's own: not our verdict */
+            rv = CKR_GENERAL_ERROR;
         HC_INC(t->stats->hsm_signs);
         hc_key_stats_t *ks = __atomic_load_n(&a->e->stats, __ATOMIC_RELAXED);
         if (ks)
@@ -61,8 +120,10 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     }
     char name[300];
     if (rv != CKR_OK)
-        hc_err_append(err, rv, " (key %s)", hc_keyent_name(a->e, name, sizeof name));
-    return rv;
+        return hc_err_append(err, rv, " (key %s)", hc_keyent_name(a->e, name, sizeof name));
+    /* sign_op, the caller's operation, runs again after a lost session:
+     * a verdict is the last signature's. */
+    return check_sig(t, a, err);
 }
 
 static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
@@ -76,15 +137,6 @@ static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
         memcpy(out, sig, len);
     *out_len = len;
     return CKR_OK;
-}
-
-/* Verifies with the key's parsed public key (the SPKI as a fallback). */
-static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech,
-                        const unsigned char *data, size_t len,
-                        const unsigned char *sig, size_t sig_len)
-{
-    return e->pkey ? hc_sw_verify_pkey(e->pkey, mech, data, len, sig, sig_len)
-                   : hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
 }
 
 /* A cache answer proven ours (memory, a tagged disk entry, or an older
@@ -154,7 +206,9 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     /* The cache is used only for mechanisms we can verify in software, so
      * that a disk entry can always be checked before it is served. */
     unsigned char key[HC_CACHE_KEY_LEN];
-    bool cacheable = c->cache && hc_keyindex_public(t, e, NULL) == CKR_OK;
+    /* Read once per key: the check of every signature (check_sig) needs
+     * it too. */
+    bool cacheable = hc_keyindex_public(t, e, NULL) == CKR_OK && c->cache;
     if (cacheable) {
         unsigned char probe[HC_MAX_SIG];
         size_t n = sizeof probe;
@@ -170,14 +224,16 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     struct sign_arg *a = calloc(1, sizeof *a);
     if (!a)
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    a->host = t;
     a->e = e;
     a->mech = mech;
     a->data = data;
     a->len = len;
     opts->from_cache = false;
     rv = hc_key_run_signing(t, e, !opts->background, sign_op, a, err);
-    if (rv == CKR_OK && cacheable &&
-        key_verify(e, mech, data, len, a->sig, a->sig_len) == CKR_OK) {
+    if (rv == HC_SIGN_MISMATCH) /* a token of its own: its device failed */
+        rv = hc_err_append(err, CKR_DEVICE_ERROR, "%s", "");
+    if (rv == CKR_OK && cacheable && a->verified) {
         hc_sigcache_put_mem(c->cache, key, a->sig, a->sig_len);
         hc_sigcache_put_disk(c->cache, key, a->sig, a->sig_len, opts->expires);
     }
