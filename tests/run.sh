@@ -82,8 +82,12 @@ asan)
     export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1
     export HC_UNIT_ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ;;
-tsan) # every program that loads our code is itself instrumented here
-    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$TOP/tests/tsan.supp" ;;
+tsan) # every program that loads our code is itself instrumented here;
+    # die_after_fork=0: concurrency.sh's forked child initializes again and
+    # signs, which starts the call watchdog's runner threads, and TSan
+    # otherwise kills any process that starts threads after a
+    # multi-threaded fork (it checks the child as well as it can)
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 die_after_fork=0 suppressions=$TOP/tests/tsan.supp" ;;
 esac
 
 export CMOCKA_MESSAGE_OUTPUT=TAP
