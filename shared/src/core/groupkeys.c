@@ -54,11 +54,6 @@ static void link_to(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
     ge->member_checked &= ~(1u << i);
 }
 
-/* Member i's entry for ge as linked now (NULL: not found there yet), and
- * in *checked whether its public key was compared. A linked entry whose
- * object was destroyed since (its epoch moved) is retired on the member
- * first, and a fresh one found by identity is linked in its place, to be
- * compared again: the old entry's public key was read once and kept. */
 /* Under gt->idx_lock: member i's entry `me` of ge retired and a fresh one
  * (found by identity at its first use, its public key read again) linked
  * in its place, not compared yet. */
@@ -68,6 +63,11 @@ static void renew_locked(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t 
     link_to(gt, ge, i, hc_keyindex_intern(gt->group->m[i].t, ge));
 }
 
+/* Member i's entry for ge as linked now (NULL: not found there yet), and
+ * in *checked whether its public key was compared. A linked entry whose
+ * object was destroyed since (its epoch moved) is retired on the member
+ * first, and a fresh one found by identity is linked in its place, to be
+ * compared again: the old entry's public key was read once and kept. */
 static hc_keyent_t *current(hc_token_t *gt, hc_keyent_t *ge, size_t i, bool *checked)
 {
     hc_token_t *mt = gt->group->m[i].t;
