@@ -16,11 +16,11 @@
 
 typedef struct hp_gen {
     hp_prov_t *prov;
-    int type;                 /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 */
+    int type; /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 */
     char *uri;
     char group[32];
     size_t bits;
-    bool sign;                /* key usage allows signing */
+    bool sign; /* key usage allows signing */
 } hp_gen_t;
 
 static void *gen_init(void *provctx, int selection, const OSSL_PARAM params[], int type)
@@ -141,11 +141,12 @@ void *hp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
     CK_ULONG bits = g->bits;
     unsigned char e65537[] = { 1, 0, 1 }, params[32];
     CK_ATTRIBUTE pub[7] = {
-        { CKA_TOKEN, &yes, sizeof yes }, { CKA_PRIVATE, &no, sizeof no },
+        { CKA_TOKEN, &yes, sizeof yes },
+        { CKA_PRIVATE, &no, sizeof no },
         { CKA_VERIFY, &sign, sizeof sign },
     };
     CK_ATTRIBUTE priv[7] = {
-        { CKA_TOKEN, &yes, sizeof yes }, { CKA_PRIVATE, &yes, sizeof yes },
+        { CKA_TOKEN, &yes, sizeof yes },     { CKA_PRIVATE, &yes, sizeof yes },
         { CKA_SENSITIVE, &yes, sizeof yes }, { CKA_EXTRACTABLE, &no, sizeof no },
         { CKA_SIGN, &sign, sizeof sign },
     };
@@ -183,8 +184,9 @@ void *hp_gen(void *genctx, OSSL_CALLBACK *cb, void *cbarg)
         hp_raise(g->prov, "%s", err.msg);
         return NULL;
     }
-    char name[sizeof ((hp_key_t *)0)->name];
-    hp_key_name(name, sizeof name, hc_token_name(ctx, tok), (const unsigned char *)label, strlen(label));
+    char name[sizeof((hp_key_t *)0)->name];
+    hp_key_name(name, sizeof name, hc_token_name(ctx, tok), (const unsigned char *)label,
+                strlen(label));
     hp_key_t *k = hp_key_new(g->prov, q, spki, spki_len, name);
     free(spki);
     return k;

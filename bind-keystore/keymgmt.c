@@ -116,7 +116,8 @@ static int km_import(void *keydata, int selection, const OSSL_PARAM params[])
         OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_RSA_D) ||
         !(selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY))
         return 0;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, hp_key_type_name(k->type), "provider!=pkcs11");
+    EVP_PKEY_CTX *c =
+        EVP_PKEY_CTX_new_from_name(NULL, hp_key_type_name(k->type), "provider!=pkcs11");
     int ok = c && EVP_PKEY_fromdata_init(c) > 0 &&
              EVP_PKEY_fromdata(c, &k->pub, EVP_PKEY_PUBLIC_KEY, (OSSL_PARAM *)params) > 0;
     EVP_PKEY_CTX_free(c);
@@ -178,8 +179,9 @@ static int km_get_params(void *keydata, OSSL_PARAM params[])
     if (!k->pub)
         return 0;
     /* EdDSA hashes inside the algorithm: the public key says so itself. */
-    OSSL_PARAM *p = k->type == EVP_PKEY_ED25519 ? NULL
-                    : OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
+    OSSL_PARAM *p = k->type == EVP_PKEY_ED25519
+                        ? NULL
+                        : OSSL_PARAM_locate(params, OSSL_PKEY_PARAM_DEFAULT_DIGEST);
     if (p && !OSSL_PARAM_set_utf8_string(p, "SHA256"))
         return 0;
     /* Everything else is a property of the public key. */

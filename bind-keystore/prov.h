@@ -30,7 +30,7 @@ typedef struct hp_prov {
     OSSL_FUNC_core_set_error_debug_fn *set_error_debug;
     OSSL_FUNC_core_vset_error_fn *vset_error;
     pthread_mutex_t lock;
-    hc_ctx_t *ctx;             /* opened on first use */
+    hc_ctx_t *ctx; /* opened on first use */
 } hp_prov_t;
 
 /* The core context, opening it on first use; NULL (and an OpenSSL error
@@ -43,12 +43,12 @@ void hp_raise(hp_prov_t *p, const char *fmt, ...) __attribute__((format(printf, 
 /* A key in the HSM: its private object and its public key in software. */
 typedef struct hp_key {
     hp_prov_t *prov;
-    int refs;                  /* atomic */
-    hc_obj_t priv;             /* 0: a public key only */
-    EVP_PKEY *pub;             /* from the SPKI the core read; NULL only
+    int refs;       /* atomic */
+    hc_obj_t priv;  /* 0: a public key only */
+    EVP_PKEY *pub;  /* from the SPKI the core read; NULL only
                                   between KEYMGMT_NEW and an import */
-    int type;                  /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 */
-    char name[192];            /* for errors: "pkcs11:token=T;object=L" */
+    int type;       /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 */
+    char name[192]; /* for errors: "pkcs11:token=T;object=L" */
 } hp_key_t;
 
 /* A key from the SPKI the core read; `name` says which key it is in

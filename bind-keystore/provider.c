@@ -60,13 +60,15 @@ static const OSSL_ALGORITHM stores[] = {
 };
 static const OSSL_ALGORITHM keymgmts[] = {
     { "EC:id-ecPublicKey:1.2.840.10045.2.1", PROPS, hp_ec_keymgmt_functions, "EC keys in an HSM" },
-    { "RSA:rsaEncryption:1.2.840.113549.1.1.1", PROPS, hp_rsa_keymgmt_functions, "RSA keys in an HSM" },
+    { "RSA:rsaEncryption:1.2.840.113549.1.1.1", PROPS, hp_rsa_keymgmt_functions,
+      "RSA keys in an HSM" },
     { "ED25519:1.3.101.112", PROPS, hp_ed25519_keymgmt_functions, "Ed25519 keys in an HSM" },
     { NULL, NULL, NULL, NULL },
 };
 static const OSSL_ALGORITHM signatures[] = {
     { "ECDSA", PROPS, hp_ecdsa_signature_functions, "ECDSA through hsmcache" },
-    { "RSA:rsaEncryption:1.2.840.113549.1.1.1", PROPS, hp_rsa_signature_functions, "RSA through hsmcache" },
+    { "RSA:rsaEncryption:1.2.840.113549.1.1.1", PROPS, hp_rsa_signature_functions,
+      "RSA through hsmcache" },
     { "ED25519:1.3.101.112", PROPS, hp_eddsa_signature_functions, "Ed25519 through hsmcache" },
     { NULL, NULL, NULL, NULL },
 };
@@ -143,7 +145,9 @@ int OSSL_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
     for (; in->function_id; in++) {
         switch (in->function_id) {
         case OSSL_FUNC_CORE_NEW_ERROR: p->new_error = OSSL_FUNC_core_new_error(in); break;
-        case OSSL_FUNC_CORE_SET_ERROR_DEBUG: p->set_error_debug = OSSL_FUNC_core_set_error_debug(in); break;
+        case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
+            p->set_error_debug = OSSL_FUNC_core_set_error_debug(in);
+            break;
         case OSSL_FUNC_CORE_VSET_ERROR: p->vset_error = OSSL_FUNC_core_vset_error(in); break;
         default: break;
         }

@@ -23,11 +23,11 @@
 typedef struct hp_sig {
     hp_prov_t *prov;
     hp_key_t *key;
-    EVP_MD *md;              /* NULL: the data is already a digest */
+    EVP_MD *md; /* NULL: the data is already a digest */
     EVP_MD_CTX *mdctx;
-    int pad;                 /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
-    int saltlen;             /* PSS: bytes, or RSA_PSS_SALTLEN_DIGEST/AUTO/MAX */
-    EVP_MD *mgf1;            /* PSS: NULL means the signature's digest */
+    int pad;      /* RSA_PKCS1_PADDING or RSA_PKCS1_PSS_PADDING */
+    int saltlen;  /* PSS: bytes, or RSA_PSS_SALTLEN_DIGEST/AUTO/MAX */
+    EVP_MD *mgf1; /* PSS: NULL means the signature's digest */
 } hp_sig_t;
 
 static void *sig_new(void *provctx, const char *propq)
@@ -149,8 +149,9 @@ static int sig_set_params(void *ctx, const OSSL_PARAM params[])
             if (!OSSL_PARAM_get_int(p, &pad))
                 return fail(s, "the RSA padding mode is not an int");
         } else if (get_name(s, p, name, sizeof name, "RSA padding mode", NULL)) {
-            pad = !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PSS) ? RSA_PKCS1_PSS_PADDING
-                  : !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) ? RSA_PKCS1_PADDING : 0;
+            pad = !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PSS)       ? RSA_PKCS1_PSS_PADDING
+                  : !strcmp(name, OSSL_PKEY_RSA_PAD_MODE_PKCSV15) ? RSA_PKCS1_PADDING
+                                                                  : 0;
             if (!pad)
                 return fail(s, "RSA padding mode '%s' cannot sign here (pkcs1 or pss)", name);
         } else {
@@ -159,16 +160,19 @@ static int sig_set_params(void *ctx, const OSSL_PARAM params[])
         if (pad != RSA_PKCS1_PADDING && pad != RSA_PKCS1_PSS_PADDING)
             return fail(s, "RSA padding mode %d cannot sign here (PKCS#1 v1.5 or PSS)", pad);
         if (s->key && s->key->type != EVP_PKEY_RSA)
-            return fail(s, "an RSA padding mode was given for a %s key", hp_key_type_name(s->key->type));
+            return fail(s, "an RSA padding mode was given for a %s key",
+                        hp_key_type_name(s->key->type));
         s->pad = pad;
     }
     if ((p = OSSL_PARAM_locate_const(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN))) {
         if (p->data_type == OSSL_PARAM_INTEGER) {
             int n;
             if (!OSSL_PARAM_get_int(p, &n) || n < RSA_PSS_SALTLEN_MAX || n > HC_MAX_SIG)
-                return fail(s, "PSS salt length is not digest (-1), auto (-2), max (-3) or 0..%d", HC_MAX_SIG);
+                return fail(s, "PSS salt length is not digest (-1), auto (-2), max (-3) or 0..%d",
+                            HC_MAX_SIG);
             s->saltlen = n;
-        } else if (!get_name(s, p, name, sizeof name, "PSS salt length", NULL) || !parse_saltlen(s, name)) {
+        } else if (!get_name(s, p, name, sizeof name, "PSS salt length", NULL) ||
+                   !parse_saltlen(s, name)) {
             return 0;
         }
     }
@@ -216,9 +220,11 @@ static int pss_resolve(hp_sig_t *s, CK_RSA_PKCS_PSS_PARAMS *out)
     if (!s->md)
         return fail(s, "RSA-PSS needs a digest");
     if (!(out->hashAlg = ckm_of(s->md, &unused)))
-        return fail(s, "RSA-PSS with %s: the token's PSS signs SHA-1 or SHA-2 only", EVP_MD_get0_name(s->md));
+        return fail(s, "RSA-PSS with %s: the token's PSS signs SHA-1 or SHA-2 only",
+                    EVP_MD_get0_name(s->md));
     if (!ckm_of(m, &mgf))
-        return fail(s, "RSA-PSS with MGF1 over %s: the token's PSS takes SHA-1 or SHA-2 only", EVP_MD_get0_name(m));
+        return fail(s, "RSA-PSS with MGF1 over %s: the token's PSS takes SHA-1 or SHA-2 only",
+                    EVP_MD_get0_name(m));
     int hlen = EVP_MD_get_size(s->md), bits = EVP_PKEY_get_bits(s->key->pub);
     int max = (bits - 1 + 7) / 8 - hlen - 2;
     int salt = s->saltlen == RSA_PSS_SALTLEN_DIGEST ? hlen : s->saltlen < 0 ? max : s->saltlen;
@@ -245,8 +251,9 @@ static int get_algorithm_id(hp_sig_t *s, OSSL_PARAM *p)
     int ok = n > 0 && OSSL_PARAM_set_octet_string(p, der, (size_t)n);
     OPENSSL_free(der);
     if (!ok)
-        return fail(s, "no AlgorithmIdentifier for %s%s%s: %s", is_pss ? "RSA-PSS" : hp_key_type_name(s->key->type),
-                    s->md ? " with " : "", s->md ? EVP_MD_get0_name(s->md) : "",
+        return fail(s, "no AlgorithmIdentifier for %s%s%s: %s",
+                    is_pss ? "RSA-PSS" : hp_key_type_name(s->key->type), s->md ? " with " : "",
+                    s->md ? EVP_MD_get0_name(s->md) : "",
                     n > 0 ? "OpenSSL's buffer is too small" : why);
     return 1;
 }
@@ -264,18 +271,20 @@ static int sig_get_params(void *ctx, OSSL_PARAM params[])
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PAD_MODE)) &&
         !(p->data_type == OSSL_PARAM_INTEGER
               ? OSSL_PARAM_set_int(p, s->pad)
-              : OSSL_PARAM_set_utf8_string(p, s->pad == RSA_PKCS1_PSS_PADDING ? OSSL_PKEY_RSA_PAD_MODE_PSS
-                                                                                : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)))
+              : OSSL_PARAM_set_utf8_string(p, s->pad == RSA_PKCS1_PSS_PADDING
+                                                  ? OSSL_PKEY_RSA_PAD_MODE_PSS
+                                                  : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)))
         return 0;
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_PSS_SALTLEN))) {
         char num[16];
         snprintf(num, sizeof num, "%d", s->saltlen);
         if (!(p->data_type == OSSL_PARAM_INTEGER
                   ? OSSL_PARAM_set_int(p, s->saltlen)
-                  : OSSL_PARAM_set_utf8_string(p, s->saltlen == RSA_PSS_SALTLEN_DIGEST ? OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST
-                                                  : s->saltlen == RSA_PSS_SALTLEN_MAX  ? OSSL_PKEY_RSA_PSS_SALT_LEN_MAX
-                                                  : s->saltlen == RSA_PSS_SALTLEN_AUTO ? OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO
-                                                                                       : num)))
+                  : OSSL_PARAM_set_utf8_string(
+                        p, s->saltlen == RSA_PSS_SALTLEN_DIGEST ? OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST
+                           : s->saltlen == RSA_PSS_SALTLEN_MAX  ? OSSL_PKEY_RSA_PSS_SALT_LEN_MAX
+                           : s->saltlen == RSA_PSS_SALTLEN_AUTO ? OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO
+                                                                : num)))
             return 0;
     }
     if ((p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST))) {
@@ -307,8 +316,10 @@ static int sig_init(void *ctx, void *provkey, const OSSL_PARAM params[])
     hp_key_t *k = provkey;
     if (!k || !k->priv) {
         if (k)
-            hp_raise(s->prov, "signing needs a private key in an HSM; key %s is a "
-                     "public key", k->name);
+            hp_raise(s->prov,
+                     "signing needs a private key in an HSM; key %s is a "
+                     "public key",
+                     k->name);
         else
             hp_raise(s->prov, "signing needs a private key in an HSM; none was given");
         return 0;
@@ -346,8 +357,8 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
         if (!pss_resolve(s, &pss))
             return 0;
         if (tbslen != (size_t)EVP_MD_get_size(s->md))
-            return fail(s, "RSA-PSS with %s signs a %d-byte digest, not %zu bytes", EVP_MD_get0_name(s->md),
-                        EVP_MD_get_size(s->md), tbslen);
+            return fail(s, "RSA-PSS with %s signs a %d-byte digest, not %zu bytes",
+                        EVP_MD_get0_name(s->md), EVP_MD_get_size(s->md), tbslen);
         mech = (CK_MECHANISM){ CKM_RSA_PKCS_PSS, &pss, sizeof pss };
     } else if (s->key->type == EVP_PKEY_ED25519) {
         mech.mechanism = CKM_EDDSA;
@@ -355,10 +366,13 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
         mech.mechanism = CKM_RSA_PKCS;
         if (s->md) {
             CK_RSA_PKCS_MGF_TYPE unused;
-            CK_MECHANISM_TYPE dm = EVP_MD_get_type(s->md) == NID_md5 ? CKM_MD5 : ckm_of(s->md, &unused);
+            CK_MECHANISM_TYPE dm =
+                EVP_MD_get_type(s->md) == NID_md5 ? CKM_MD5 : ckm_of(s->md, &unused);
             if (!(in_len = hc_digest_info(dm, tbs, tbslen, in, sizeof in)))
-                return fail(s, "RSA PKCS#1 v1.5 with %s: no DigestInfo for it, or the input is not a %d-byte digest",
-                            EVP_MD_get0_name(s->md), EVP_MD_get_size(s->md));
+                return fail(
+                    s,
+                    "RSA PKCS#1 v1.5 with %s: no DigestInfo for it, or the input is not a %d-byte digest",
+                    EVP_MD_get0_name(s->md), EVP_MD_get_size(s->md));
             data = in;
         }
     }
@@ -367,7 +381,8 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
         return fail(s, "%s", err.msg);
     if (s->key->type != EVP_PKEY_EC) { /* RSA and EdDSA: as the token gives it */
         if (raw_len > sigsize)
-            return fail(s, "the token's %zu-byte signature exceeds OpenSSL's %zu-byte buffer", raw_len, sigsize);
+            return fail(s, "the token's %zu-byte signature exceeds OpenSSL's %zu-byte buffer",
+                        raw_len, sigsize);
         memcpy(sig, raw, raw_len);
         *siglen = raw_len;
         return 1;
@@ -391,8 +406,10 @@ static int sign_digest(hp_sig_t *s, unsigned char *sig, size_t *siglen, size_t s
     BN_free(q);
     ECDSA_SIG_free(es);
     if (n < 0)
-        return fail(s, "the token's %zu-byte ECDSA signature does not make a DER signature of at most %zu bytes",
-                    raw_len, sigsize);
+        return fail(
+            s,
+            "the token's %zu-byte ECDSA signature does not make a DER signature of at most %zu bytes",
+            raw_len, sigsize);
     *siglen = (size_t)n;
     return 1;
 }
@@ -406,7 +423,8 @@ static int sig_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigsiz
 static int dsign_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
-    if (!sig_init(s, provkey, params) || !fetch_md(s, &s->md, mdname && mdname[0] ? mdname : "SHA256", "digest"))
+    if (!sig_init(s, provkey, params) ||
+        !fetch_md(s, &s->md, mdname && mdname[0] ? mdname : "SHA256", "digest"))
         return 0;
     if (!s->mdctx && !(s->mdctx = EVP_MD_CTX_new()))
         return 0;
@@ -436,7 +454,8 @@ static int eddsa_no_digest(hp_sig_t *s, const char *mdname, const hp_key_t *k)
 {
     if (!mdname || !mdname[0])
         return 1;
-    hp_raise(s->prov, "Ed25519 takes no digest (got %s)%s%s", mdname, k ? " for key " : "", k ? k->name : "");
+    hp_raise(s->prov, "Ed25519 takes no digest (got %s)%s%s", mdname, k ? " for key " : "",
+             k ? k->name : "");
     return 0;
 }
 
@@ -450,7 +469,6 @@ static int eddsa_sign(void *ctx, unsigned char *sig, size_t *siglen, size_t sigs
 {
     return sign_digest(ctx, sig, siglen, sigsize, tbs, tbslen);
 }
-
 
 /* Verification needs no HSM: the public half is an ordinary libcrypto
  * key, checked here directly (without these, OpenSSL would export the
@@ -488,8 +506,8 @@ static int verify_digest(hp_sig_t *s, const unsigned char *sig, size_t siglen,
     return ok;
 }
 
-static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen,
-                      const unsigned char *tbs, size_t tbslen)
+static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+                      size_t tbslen)
 {
     return verify_digest(ctx, sig, siglen, tbs, tbslen);
 }
@@ -497,7 +515,8 @@ static int sig_verify(void *ctx, const unsigned char *sig, size_t siglen,
 static int dverify_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
 {
     hp_sig_t *s = ctx;
-    if (!verify_init(s, provkey, params) || !fetch_md(s, &s->md, mdname && mdname[0] ? mdname : "SHA256", "digest"))
+    if (!verify_init(s, provkey, params) ||
+        !fetch_md(s, &s->md, mdname && mdname[0] ? mdname : "SHA256", "digest"))
         return 0;
     if (!s->mdctx && !(s->mdctx = EVP_MD_CTX_new()))
         return 0;
@@ -512,7 +531,8 @@ static int dverify_final(void *ctx, const unsigned char *sig, size_t siglen)
     return EVP_DigestFinal_ex(s->mdctx, h, &hl) && verify_digest(s, sig, siglen, h, hl);
 }
 
-static int eddsa_verify_init(void *ctx, const char *mdname, void *provkey, const OSSL_PARAM params[])
+static int eddsa_verify_init(void *ctx, const char *mdname, void *provkey,
+                             const OSSL_PARAM params[])
 {
     return eddsa_no_digest(ctx, mdname, provkey) && verify_init(ctx, provkey, params);
 }

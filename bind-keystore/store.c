@@ -32,7 +32,7 @@ static hp_key_t *key_of(hp_prov_t *p, hc_ctx_t *ctx, hc_obj_t obj)
      * or unreadable one is left out). */
     unsigned char label[128];
     CK_ATTRIBUTE l = { CKA_LABEL, label, sizeof label };
-    char name[sizeof ((hp_key_t *)0)->name];
+    char name[sizeof((hp_key_t *)0)->name];
     if (hc_get_attrs(ctx, obj, &l, 1, NULL) != CKR_OK || l.ulValueLen > sizeof label)
         l.ulValueLen = 0;
     hp_key_name(name, sizeof name, hc_token_name(ctx, hc_obj_token(obj)), label, l.ulValueLen);

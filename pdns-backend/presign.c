@@ -25,16 +25,29 @@
                              (PowerDNS asks again, and they are queued then) */
 
 /* The presigner's values in `hsmcache stats` ("presign: lead 172800s, ..."). */
-enum { ST_LEAD, ST_RATE, ST_BOUNDARY, ST_INPUTS, ST_DONE, ST_LEFT, ST_FAILED, ST_SIGNED,
-       ST_DROPPED, ST_PURGED, ST_ELSEWHERE, ST_COUNT };
+enum {
+    ST_LEAD,
+    ST_RATE,
+    ST_BOUNDARY,
+    ST_INPUTS,
+    ST_DONE,
+    ST_LEFT,
+    ST_FAILED,
+    ST_SIGNED,
+    ST_DROPPED,
+    ST_PURGED,
+    ST_ELSEWHERE,
+    ST_COUNT
+};
 static const hc_stat_def_t stat_defs[ST_COUNT] = {
-    [ST_LEAD] = { "lead", "s" },         [ST_RATE] = { "rate", "/s" },
-    [ST_BOUNDARY] = { "boundary", "" },  /* the weekly boundary prepared for (Unix) */
-    [ST_INPUTS] = { "inputs", "" },      /* signing inputs recorded this week */
-    [ST_DONE] = { "done", "" },          /* next week's signatures in the cache */
-    [ST_LEFT] = { "left", "" },          /* ... still to sign */
-    [ST_FAILED] = { "failed", "" },      /* ... the HSM refused (retried next pass) */
-    [ST_SIGNED] = { "signed", "" },      /* HSM signatures the presigner made */
+    [ST_LEAD] = { "lead", "s" },
+    [ST_RATE] = { "rate", "/s" },
+    [ST_BOUNDARY] = { "boundary", "" },      /* the weekly boundary prepared for (Unix) */
+    [ST_INPUTS] = { "inputs", "" },          /* signing inputs recorded this week */
+    [ST_DONE] = { "done", "" },              /* next week's signatures in the cache */
+    [ST_LEFT] = { "left", "" },              /* ... still to sign */
+    [ST_FAILED] = { "failed", "" },          /* ... the HSM refused (retried next pass) */
+    [ST_SIGNED] = { "signed", "" },          /* HSM signatures the presigner made */
     [ST_DROPPED] = { "inputs_dropped", "" }, /* not seen for two weeks, forgotten */
     [ST_PURGED] = { "expired_purged", "" },  /* expired cache entries deleted */
     [ST_ELSEWHERE] = { "elsewhere", "" },    /* last pass: inputs of tokens another node
@@ -55,9 +68,9 @@ struct hc_presigner {
     long long lead_s, rate, interval_s; /* [pdns] presign-lead, -rate, -interval */
     char lock_path[PATH_MAX];
     hc_pstore_t *store;
-    hc_plugin_stats_t *stats;    /* the group "presign" (ST_* values) */
+    hc_plugin_stats_t *stats; /* the group "presign" (ST_* values) */
     pthread_t thread;
-    pthread_mutex_t lock;        /* guards stop, keys, queue */
+    pthread_mutex_t lock; /* guards stop, keys, queue */
     pthread_cond_t wake;
     bool stop;
     struct key_ident keys[KEY_CACHE];
@@ -102,7 +115,8 @@ static bool key_ident(hc_presigner_t *p, hc_obj_t key, struct key_ident *out)
         }
     pthread_mutex_unlock(&p->lock);
     struct key_ident k = { .obj = key };
-    CK_ATTRIBUTE a[] = { { CKA_ID, k.id, sizeof k.id }, { CKA_LABEL, k.label, sizeof k.label - 1 } };
+    CK_ATTRIBUTE a[] = { { CKA_ID, k.id, sizeof k.id },
+                         { CKA_LABEL, k.label, sizeof k.label - 1 } };
     hc_err_t err = { 0 };
     if (hc_get_attrs(p->ctx, key, a, 2, &err) != CKR_OK)
         return false;
@@ -123,8 +137,9 @@ void hc_presigner_record(hc_presigner_t *p, hc_obj_t key, CK_MECHANISM_TYPE mech
     struct key_ident k;
     if (!p || !key_ident(p, key, &k))
         return;
-    hc_presign_input_t in = { .mech = mech, .digest = digest, .idlen = k.idlen,
-                              .msg = (unsigned char *)msg, .len = len };
+    hc_presign_input_t in = {
+        .mech = mech, .digest = digest, .idlen = k.idlen, .msg = (unsigned char *)msg, .len = len
+    };
     memcpy(in.token, k.token, sizeof in.token);
     memcpy(in.id, k.id, k.idlen);
     memcpy(in.label, k.label, sizeof in.label);
@@ -261,9 +276,8 @@ static void pass(hc_presigner_t *p)
     /* One node of the fleet per token (presign_lease.h); the lease lasts
      * three passes' intervals, at least 3 s. */
     hc_presign_leases_t leases;
-    hc_presign_leases_begin(&leases, p->ctx,
-                            (unsigned)(p->interval_s < 1 ? 3 : 3 * p->interval_s));
-    bool signed_last = false;  /* the previous input cost a card signature */
+    hc_presign_leases_begin(&leases, p->ctx, (unsigned)(p->interval_s < 1 ? 3 : 3 * p->interval_s));
+    bool signed_last = false; /* the previous input cost a card signature */
     for (size_t i = 0; i < n && !__atomic_load_n(&p->stop, __ATOMIC_RELAXED); i++) {
         if (!hc_presign_lease_may(&leases, in[i].token, signed_last)) {
             hc_stat_set(p->stats, ST_ELSEWHERE, ++elsewhere);
@@ -280,9 +294,9 @@ static void pass(hc_presigner_t *p)
         hc_stat_set(p->stats, ST_FAILED, failed);
         hc_stat_set(p->stats, ST_LEFT, n - done - failed);
         if (rv == CKR_KEY_HANDLE_INVALID || rv == CKR_MECHANISM_INVALID)
-            continue;            /* this input only (its key was deleted) */
+            continue; /* this input only (its key was deleted) */
         if (rv != CKR_OK)
-            break;               /* the token is in trouble: next pass */
+            break; /* the token is in trouble: next pass */
         if (!cached) {
             hc_stat_add(p->stats, ST_SIGNED, 1);
             signed_last = true;

@@ -30,7 +30,6 @@ void hc_presigner_stop(hc_presigner_t *p);
 /* PowerDNS had `key` sign signing input `msg` with `mech` (after hashing
  * it with `digest` when not 0). */
 void hc_presigner_record(hc_presigner_t *p, hc_obj_t key, CK_MECHANISM_TYPE mech,
-                         CK_MECHANISM_TYPE digest, const unsigned char *msg,
-                         size_t len);
+                         CK_MECHANISM_TYPE digest, const unsigned char *msg, size_t len);
 
 #endif

@@ -36,10 +36,8 @@ bool hc_presign_lease_may(hc_presign_leases_t *l, const char *token, bool signed
     clock_gettime(CLOCK_MONOTONIC, &ts);
     int64_t now = (int64_t)ts.tv_sec;
     switch (l->t[i].state) {
-    case LEASE_ELSEWHERE:
-        return false;
-    case LEASE_ALONE:
-        return true;
+    case LEASE_ELSEWHERE: return false;
+    case LEASE_ALONE: return true;
     case LEASE_HELD:
         if (!signed_last && now - l->t[i].renewed < (int64_t)l->lease_s / 3)
             return true;
@@ -50,19 +48,24 @@ bool hc_presign_lease_may(hc_presign_leases_t *l, const char *token, bool signed
     bool held = false;
     hc_err_t err = { 0 };
     if (hc_fleet_lease(l->ctx, name, l->lease_s, &held, &err) != CKR_OK) {
-        hc_ctx_log(l->ctx, HC_LOG_WARN, "presign: token %s: the fleet's lease %s failed (%s); "
-                   "this node presigns the token alone for this pass", token, name, err.msg);
+        hc_ctx_log(l->ctx, HC_LOG_WARN,
+                   "presign: token %s: the fleet's lease %s failed (%s); "
+                   "this node presigns the token alone for this pass",
+                   token, name, err.msg);
         l->t[i].state = LEASE_ALONE;
         return true;
     }
     if (!held) {
         if (l->t[i].state == LEASE_HELD)
-            hc_ctx_log(l->ctx, HC_LOG_WARN, "presign: token %s: lease %s lost to another node "
+            hc_ctx_log(l->ctx, HC_LOG_WARN,
+                       "presign: token %s: lease %s lost to another node "
                        "(this pass stalled longer than the lease); it goes on from here",
                        token, name);
         else
-            hc_ctx_log(l->ctx, HC_LOG_DEBUG, "presign: token %s: another node holds lease "
-                       "%s; its signatures come through the shared tier", token, name);
+            hc_ctx_log(l->ctx, HC_LOG_DEBUG,
+                       "presign: token %s: another node holds lease "
+                       "%s; its signatures come through the shared tier",
+                       token, name);
         l->t[i].state = LEASE_ELSEWHERE;
         return false;
     }
@@ -81,8 +84,10 @@ void hc_presign_leases_end(hc_presign_leases_t *l)
         bool held;
         hc_err_t err = { 0 };
         if (hc_fleet_lease(l->ctx, name, 0, &held, &err) != CKR_OK)
-            hc_ctx_log(l->ctx, HC_LOG_WARN, "presign: lease %s not given back (it expires "
-                       "by itself): %s", name, err.msg);
+            hc_ctx_log(l->ctx, HC_LOG_WARN,
+                       "presign: lease %s not given back (it expires "
+                       "by itself): %s",
+                       name, err.msg);
     }
     l->n = 0;
 }

@@ -40,8 +40,8 @@ typedef struct hc_presign_leases {
     size_t n;
     struct {
         char token[64];
-        int state;               /* LEASE_* in presign_lease.c */
-        int64_t renewed;         /* CLOCK_MONOTONIC s of the last take or renewal */
+        int state;       /* LEASE_* in presign_lease.c */
+        int64_t renewed; /* CLOCK_MONOTONIC s of the last take or renewal */
     } t[HC_PRESIGN_LEASE_TOKENS];
 } hc_presign_leases_t;
 

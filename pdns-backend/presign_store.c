@@ -80,8 +80,8 @@ static void record_key(const hc_presign_input_t *in, unsigned char key[32])
         !EVP_DigestUpdate(ctx, in->token, strlen(in->token) + 1) ||
         !EVP_DigestUpdate(ctx, in->id, in->idlen) ||
         !EVP_DigestUpdate(ctx, in->label, strlen(in->label) + 1) ||
-        !EVP_DigestUpdate(ctx, m, sizeof m) ||
-        !EVP_DigestUpdate(ctx, in->msg, in->len) || !EVP_DigestFinal_ex(ctx, key, &n))
+        !EVP_DigestUpdate(ctx, m, sizeof m) || !EVP_DigestUpdate(ctx, in->msg, in->len) ||
+        !EVP_DigestFinal_ex(ctx, key, &n))
         memset(key, 0, 32);
     EVP_MD_CTX_free(ctx);
 }
@@ -114,8 +114,8 @@ bool hc_pstore_fresh(hc_pstore_t *s, const hc_presign_input_t *in, int64_t now)
 static unsigned char *encode(const hc_presign_input_t *in, int64_t now, size_t *size)
 {
     size_t tl = strlen(in->token), ll = strlen(in->label);
-    struct rec_hdr h = { RECORD_VERSION, (uint32_t)in->len, now, in->mech, in->digest,
-                         (uint16_t)tl, (uint16_t)in->idlen, (uint16_t)ll, 0 };
+    struct rec_hdr h = { RECORD_VERSION, (uint32_t)in->len,   now,          in->mech, in->digest,
+                         (uint16_t)tl,   (uint16_t)in->idlen, (uint16_t)ll, 0 };
     *size = sizeof h + tl + in->idlen + ll + in->len;
     unsigned char *buf = malloc(*size), *p = buf;
     if (!buf)

@@ -15,14 +15,14 @@
 #include "hsmcache.h"
 
 typedef struct hc_presign_input {
-    char token[64];            /* hsmcache token name */
-    unsigned char id[128];     /* the private key's CKA_ID ... */
+    char token[64];        /* hsmcache token name */
+    unsigned char id[128]; /* the private key's CKA_ID ... */
     size_t idlen;
-    char label[256];           /* ... and CKA_LABEL */
-    CK_MECHANISM_TYPE mech;    /* what PowerDNS signed with */
-    CK_MECHANISM_TYPE digest;  /* its C_Digest before CKM_ECDSA, or 0 */
-    int64_t last_seen;         /* Unix time PowerDNS last asked */
-    unsigned char *msg;        /* the signing input (malloc'ed) */
+    char label[256];          /* ... and CKA_LABEL */
+    CK_MECHANISM_TYPE mech;   /* what PowerDNS signed with */
+    CK_MECHANISM_TYPE digest; /* its C_Digest before CKM_ECDSA, or 0 */
+    int64_t last_seen;        /* Unix time PowerDNS last asked */
+    unsigned char *msg;       /* the signing input (malloc'ed) */
     size_t len;
 } hc_presign_input_t;
 

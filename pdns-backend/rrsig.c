@@ -24,12 +24,10 @@ static bool known_algorithm(unsigned a)
 {
     /* RSASHA1, RSASHA1-NSEC3, RSASHA256, RSASHA512, ECDSA P-256/P-384,
      * Ed25519, Ed448 */
-    return a == 5 || a == 7 || a == 8 || a == 10 || a == 13 || a == 14 ||
-           a == 15 || a == 16;
+    return a == 5 || a == 7 || a == 8 || a == 10 || a == 13 || a == 14 || a == 15 || a == 16;
 }
 
-bool hc_rrsig_times(const unsigned char *in, size_t len, uint32_t *inception,
-                    uint32_t *expiration)
+bool hc_rrsig_times(const unsigned char *in, size_t len, uint32_t *inception, uint32_t *expiration)
 {
     if (len < OFF_SIGNER + 2 || !known_algorithm(in[2]))
         return false;
@@ -54,8 +52,7 @@ bool hc_rrsig_times(const unsigned char *in, size_t len, uint32_t *inception,
     return true;
 }
 
-void hc_rrsig_shift(const unsigned char *in, size_t len, unsigned char *out,
-                    uint32_t delta)
+void hc_rrsig_shift(const unsigned char *in, size_t len, unsigned char *out, uint32_t delta)
 {
     memcpy(out, in, len);
     put32(out + OFF_EXPIRATION, get32(in + OFF_EXPIRATION) + delta);

@@ -18,12 +18,10 @@
 /* The validity period of a signing input; false unless `in` starts with
  * a well-formed RRSIG RDATA prefix (a known DNSSEC algorithm, a signer
  * name in uncompressed wire form) followed by at least one byte. */
-bool hc_rrsig_times(const unsigned char *in, size_t len, uint32_t *inception,
-                    uint32_t *expiration);
+bool hc_rrsig_times(const unsigned char *in, size_t len, uint32_t *inception, uint32_t *expiration);
 
 /* Copies `in` to `out` (len bytes) with inception and expiration moved
  * by `delta` seconds. `in` must have passed hc_rrsig_times. */
-void hc_rrsig_shift(const unsigned char *in, size_t len, unsigned char *out,
-                    uint32_t delta);
+void hc_rrsig_shift(const unsigned char *in, size_t len, unsigned char *out, uint32_t delta);
 
 #endif

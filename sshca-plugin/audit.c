@@ -130,9 +130,8 @@ static json_t *principals_of(const sshca_request_t *r)
     return v;
 }
 
-int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who,
-                const sshca_args_t *a, const sshca_key_t *key, size_t index,
-                const char *result)
+int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who, const sshca_args_t *a,
+                const sshca_key_t *key, size_t index, const char *result)
 {
     char when[32], validity[48], serial[24];
     time_t now = time(NULL);
@@ -144,8 +143,7 @@ int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who,
     const char *file = r && index < r->nfiles ? r->files[index] : NULL;
     if (r) {
         sshca_validity_format(r->valid_after, r->valid_before, validity, sizeof validity);
-        snprintf(serial, sizeof serial, "%llu",
-                 (unsigned long long)sshca_request_serial(r, index));
+        snprintf(serial, sizeof serial, "%llu", (unsigned long long)sshca_request_serial(r, index));
     }
     char *subj, *subj_fp;
     subject(file, &subj, &subj_fp);

@@ -24,7 +24,7 @@
 typedef enum hc_audit_kind {
     HC_AUDIT_STR,
     HC_AUDIT_STR_OR_NULL,
-    HC_AUDIT_UINT,       /* 0 .. 2^32-1 */
+    HC_AUDIT_UINT, /* 0 .. 2^32-1 */
     HC_AUDIT_BOOL,
     HC_AUDIT_STR_ARRAY,
 } hc_audit_kind_t;
@@ -52,7 +52,7 @@ typedef enum hc_audit_field {
 #define HC_AUDIT_ENUM(name, kind) HC_AUDIT_F_##name,
     HC_AUDIT_FIELDS(HC_AUDIT_ENUM)
 #undef HC_AUDIT_ENUM
-    HC_AUDIT_NFIELDS
+        HC_AUDIT_NFIELDS
 } hc_audit_field_t;
 
 static const struct hc_audit_field_def {

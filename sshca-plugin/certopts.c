@@ -18,10 +18,10 @@
 
 /* The flag options, in the order finalise_cert_exts() adds them. */
 static const struct flag {
-    const char *name;   /* in the certificate */
-    const char *off;    /* the -O that drops it */
+    const char *name; /* in the certificate */
+    const char *off;  /* the -O that drops it */
     bool critical;
-    bool user_default;  /* on in a user certificate unless dropped */
+    bool user_default; /* on in a user certificate unless dropped */
 } flags[] = {
     { "verify-required", "no-verify-required", true, false },
     { "permit-X11-forwarding", "no-x11-forwarding", false, true },
@@ -75,8 +75,8 @@ static bool cidr_chars(const char *s)
     return *s && strspn(s, "0123456789abcdefABCDEF.:/,") == strlen(s);
 }
 
-int sshca_certopts(const char *const *opts, size_t nopts, bool host,
-                   sshca_certopt_t **out, size_t *nout, char *why, size_t size)
+int sshca_certopts(const char *const *opts, size_t nopts, bool host, sshca_certopt_t **out,
+                   size_t *nout, char *why, size_t size)
 {
     bool on[NFLAGS];
     const char *command = NULL, *source = NULL;
@@ -115,16 +115,17 @@ int sshca_certopts(const char *const *opts, size_t nopts, bool host,
             else if (source)
                 rc = bad_option(why, size, "source-address given twice (ssh-keygen refuses it)", o);
             source = o + 15;
-        } else if (strncasecmp(o, "extension:", 10) == 0 ||
-                   strncasecmp(o, "critical:", 9) == 0) {
+        } else if (strncasecmp(o, "extension:", 10) == 0 || strncasecmp(o, "critical:", 9) == 0) {
             bool crit = (o[0] | 0x20) == 'c';
             const char *name = strchr(o, ':') + 1, *eq = strchr(name, '=');
-            if (add(&list, &n, name, eq ? (size_t)(eq - name) : strlen(name),
-                    eq ? eq + 1 : NULL, crit) != 0)
+            if (add(&list, &n, name, eq ? (size_t)(eq - name) : strlen(name), eq ? eq + 1 : NULL,
+                    crit) != 0)
                 rc = bad_option(why, size, "out of memory", o);
         } else {
-            rc = bad_option(why, size, "not a certificate option ssh-keygen knows "
-                      "(it refuses it)", o);
+            rc = bad_option(why, size,
+                            "not a certificate option ssh-keygen knows "
+                            "(it refuses it)",
+                            o);
         }
     }
     if (rc == 0 && command && add(&list, &n, "force-command", 13, command, true) != 0)
@@ -132,8 +133,8 @@ int sshca_certopts(const char *const *opts, size_t nopts, bool host,
     if (rc == 0 && source && add(&list, &n, "source-address", 14, source, true) != 0)
         rc = bad_option(why, size, "out of memory", source);
     for (size_t f = 0; rc == 0 && f < NFLAGS; f++)
-        if (on[f] && add(&list, &n, flags[f].name, strlen(flags[f].name), NULL,
-                         flags[f].critical) != 0)
+        if (on[f] &&
+            add(&list, &n, flags[f].name, strlen(flags[f].name), NULL, flags[f].critical) != 0)
             rc = bad_option(why, size, "out of memory", flags[f].name);
     if (rc != 0) {
         sshca_certopts_free(list, n);
@@ -160,10 +161,12 @@ char *sshca_certopt_text(const sshca_certopt_t *o)
     bool known = o->critical && o->value &&
                  (!strcmp(o->name, "force-command") || !strcmp(o->name, "source-address"));
     for (size_t f = 0; !known && f < NFLAGS; f++)
-        known = !strcmp(o->name, flags[f].name) && !o->value &&
-                flags[f].critical == o->critical;
+        known = !strcmp(o->name, flags[f].name) && !o->value && flags[f].critical == o->critical;
     char *s;
-    if (asprintf(&s, "%s%s%s%s", known ? "" : o->critical ? "critical:" : "extension:",
+    if (asprintf(&s, "%s%s%s%s",
+                 known         ? ""
+                 : o->critical ? "critical:"
+                               : "extension:",
                  o->name, o->value ? "=" : "", o->value ? o->value : "") < 0)
         return NULL;
     return s;

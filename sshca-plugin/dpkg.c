@@ -149,7 +149,10 @@ static int installed_version(FILE *f, char *version, size_t size, char *why, siz
     bool ok = false;
     version[0] = '\0';
     while (p && !line_is(p, end, pkg)) { /* p: a line's start */
-        p = memmem(p, (size_t)(end - p), "\n" "Package: openssh-client", sizeof pkg);
+        p = memmem(p, (size_t)(end - p),
+                   "\n"
+                   "Package: openssh-client",
+                   sizeof pkg);
         p = p ? p + 1 : NULL;
     }
     bool in = p != NULL;
@@ -190,8 +193,10 @@ static int memo_key(const struct stat *exe, const char *listed, const struct sta
     char e[160], s[160];
     identity(exe, e, sizeof e);
     identity(status, s, sizeof s);
-    int n = snprintf(key, size, "hsmcache-sshca release memo 1\nexe %s\nmd5 %s\nstatus %s\n"
-                     "release ", e, listed, s);
+    int n = snprintf(key, size,
+                     "hsmcache-sshca release memo 1\nexe %s\nmd5 %s\nstatus %s\n"
+                     "release ",
+                     e, listed, s);
     return n > 0 && (size_t)n < size ? n : -1;
 }
 
@@ -205,8 +210,8 @@ static bool memo_get(const char *key, size_t klen, char *release, size_t size)
     if (fd < 0)
         return false;
     ssize_t n = -1;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sshca_root_only(&st) &&
-        st.st_size > 0 && st.st_size <= MEMO_MAX)
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sshca_root_only(&st) && st.st_size > 0 &&
+        st.st_size <= MEMO_MAX)
         n = read(fd, buf, sizeof buf);
     close(fd);
     if (n <= 0 || n != st.st_size || (size_t)n <= klen + 1 || memcmp(buf, key, klen) != 0 ||
@@ -266,8 +271,10 @@ int sshca_dpkg_release(int exe_fd, char *release, size_t size, char *why, size_t
     }
     if (strcmp(md5, listed) != 0) {
         fclose(f);
-        snprintf(why, wsize, "/usr/bin/ssh-keygen (MD5 %s) is not the file the "
-                 "openssh-client package installed (MD5 %s in " MD5SUMS ")", md5, listed);
+        snprintf(why, wsize,
+                 "/usr/bin/ssh-keygen (MD5 %s) is not the file the "
+                 "openssh-client package installed (MD5 %s in " MD5SUMS ")",
+                 md5, listed);
         return -1;
     }
     if (installed_version(f, version, sizeof version, why, wsize) != 0)

@@ -48,14 +48,17 @@ static int installed(const char *path, const struct stat *self, char *why, size_
     }
     close(fd);
     if (!S_ISREG(st.st_mode) || !sshca_root_only(&st)) {
-        snprintf(why, size, "%s is not a regular file owned by root and writable "
-                 "only by root (uid %u, mode %03o)", path, (unsigned)st.st_uid,
-                 (unsigned)(st.st_mode & 07777));
+        snprintf(why, size,
+                 "%s is not a regular file owned by root and writable "
+                 "only by root (uid %u, mode %03o)",
+                 path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
         return -1;
     }
     if (st.st_dev != self->st_dev || st.st_ino != self->st_ino) {
-        snprintf(why, size, "the running binary is not %s's file (replaced since "
-                 "it started?)", path);
+        snprintf(why, size,
+                 "the running binary is not %s's file (replaced since "
+                 "it started?)",
+                 path);
         return -1;
     }
     return sshca_root_dirs(path, why, size);
@@ -69,8 +72,10 @@ int sshca_root_dirs(const char *path, char *why, size_t size)
     for (char *slash = strrchr(dir, '/'); slash; slash = strrchr(dir, '/')) {
         slash[slash == dir] = '\0'; /* "/usr/bin/x" -> "/usr/bin" ... "/" */
         if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || !sshca_root_only(&st)) {
-            snprintf(why, size, "directory %s is not owned by root and writable "
-                     "only by root", dir);
+            snprintf(why, size,
+                     "directory %s is not owned by root and writable "
+                     "only by root",
+                     dir);
             return -1;
         }
         if (!strcmp(dir, "/"))
@@ -84,8 +89,7 @@ int sshca_root_dirs(const char *path, char *why, size_t size)
 static bool trusted(sshca_args_t *a, const char *path, bool want_release)
 {
     if (strcmp(a->exe, path) != 0) {
-        snprintf(a->host_why, sizeof a->host_why, "the host program is %s, not %s",
-                 a->exe, path);
+        snprintf(a->host_why, sizeof a->host_why, "the host program is %s, not %s", a->exe, path);
         return false;
     }
     int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
@@ -120,14 +124,14 @@ static char *read_cmdline(size_t *len)
 }
 
 /* The NUL-separated argv of /proc/self/cmdline, parsed as `v` parses it. */
-static void parse_cmdline(sshca_args_t *a, const sshca_keygen_version_t *v,
-                          char *buf, size_t len)
+static void parse_cmdline(sshca_args_t *a, const sshca_keygen_version_t *v, char *buf, size_t len)
 {
     size_t argc = 0;
     for (size_t i = 0; i < len; i++)
         argc += buf[i] == '\0';
     if (len == 0 || buf[len - 1] != '\0') {
-        snprintf(a->parse_why, sizeof a->parse_why, "/proc/self/cmdline does not "
+        snprintf(a->parse_why, sizeof a->parse_why,
+                 "/proc/self/cmdline does not "
                  "end in a NUL (the process rewrote its argv)");
         return;
     }
@@ -162,16 +166,17 @@ int sshca_args_read_self(sshca_args_t *a)
         return 0; /* its argv says nothing about what it signs */
     }
     if (strcmp(a->program, "ssh-keygen") != 0) {
-        snprintf(a->host_why, sizeof a->host_why, "the host program is %s, not "
-                 KEYGEN_PATH, a->exe);
+        snprintf(a->host_why, sizeof a->host_why, "the host program is %s, not " KEYGEN_PATH,
+                 a->exe);
         return 0;
     }
     if (!trusted(a, KEYGEN_PATH, true))
         return 0;
     const sshca_keygen_version_t *v = sshca_keygen_version(a->release);
     if (!v) {
-        snprintf(a->host_why, sizeof a->host_why, KEYGEN_PATH " is OpenSSH %s, a "
-                 "release whose arguments this module cannot read (it knows %s)",
+        snprintf(a->host_why, sizeof a->host_why,
+                 KEYGEN_PATH " is OpenSSH %s, a "
+                             "release whose arguments this module cannot read (it knows %s)",
                  a->release, sshca_keygen_versions());
         return 0;
     }
@@ -179,7 +184,8 @@ int sshca_args_read_self(sshca_args_t *a)
     size_t len;
     char *buf = read_cmdline(&len);
     if (!buf)
-        snprintf(a->parse_why, sizeof a->parse_why, "cannot read all of "
+        snprintf(a->parse_why, sizeof a->parse_why,
+                 "cannot read all of "
                  "/proc/self/cmdline");
     else
         parse_cmdline(a, v, buf, len);

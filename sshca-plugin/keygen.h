@@ -31,7 +31,7 @@ typedef enum sshca_convtime {
 } sshca_convtime_t;
 
 typedef struct sshca_keygen_version {
-    const char *release;  /* as in the binary's "OpenSSH_<release> ": "9.2p1" */
+    const char *release;   /* as in the binary's "OpenSSH_<release> ": "9.2p1" */
     const char *optstring; /* ssh-keygen.c's getopt() option string */
     sshca_convtime_t convtime;
 } sshca_keygen_version_t;
@@ -45,33 +45,33 @@ const char *sshca_keygen_versions(void);
 /* A certificate option, as ssh-keygen -L lists it. */
 typedef struct sshca_certopt {
     char *name;
-    char *value;    /* NULL: a flag */
-    bool critical;  /* critical option, else extension */
+    char *value;   /* NULL: a flag */
+    bool critical; /* critical option, else extension */
 } sshca_certopt_t;
 
 /* What ssh-keygen will do with the command line. Every pointer points
  * into the request's own memory (release with sshca_request_free). */
 typedef struct sshca_request {
-    bool certify;            /* it will sign certificates (do_ca_sign) */
-    const char *ca_file;     /* -s */
-    const char *provider;    /* -D */
-    const char *key_id;      /* -I (last one given) */
+    bool certify;               /* it will sign certificates (do_ca_sign) */
+    const char *ca_file;        /* -s */
+    const char *provider;       /* -D */
+    const char *key_id;         /* -I (last one given) */
     const char *principals_arg; /* -n as given (last), NULL when none */
-    char **principals;       /* -n split at commas: the certificate's list */
+    char **principals;          /* -n split at commas: the certificate's list */
     size_t nprincipals;
-    const char *validity_arg; /* -V as given (last), NULL when none */
+    const char *validity_arg;           /* -V as given (last), NULL when none */
     uint64_t valid_after, valid_before; /* the certificate's, 0 / ~0 unbounded */
-    bool backdated;          /* -V +TIME: ssh-keygen starts it up to 118 s before now */
-    bool host;               /* -h: a host certificate */
-    uint64_t serial;         /* -z: the first certificate's serial */
-    bool serial_autoinc;     /* -z +N: each further key file gets the next */
-    const char **raw_options; /* -O as given, in order */
+    bool backdated;                     /* -V +TIME: ssh-keygen starts it up to 118 s before now */
+    bool host;                          /* -h: a host certificate */
+    uint64_t serial;                    /* -z: the first certificate's serial */
+    bool serial_autoinc;                /* -z +N: each further key file gets the next */
+    const char **raw_options;           /* -O as given, in order */
     size_t nraw_options;
     sshca_certopt_t *options; /* the certificate's, in its (sorted) order */
     size_t noptions;
-    const char **files;      /* the public keys to certify, in order */
+    const char **files; /* the public keys to certify, in order */
     size_t nfiles;
-    char **argv_copy;        /* (backing store) */
+    char **argv_copy; /* (backing store) */
     size_t argc_copy;
 } sshca_request_t;
 
@@ -83,8 +83,8 @@ typedef struct sshca_request {
  * version's table, a missing argument, a -V/-z/-O/-n it rejects); `why`
  * names the argument and what is wrong ("out of memory" too), and *r is
  * empty. */
-int sshca_keygen_parse(const sshca_keygen_version_t *v, int argc, char *const argv[],
-                       time_t now, sshca_request_t *r, char *why, size_t size);
+int sshca_keygen_parse(const sshca_keygen_version_t *v, int argc, char *const argv[], time_t now,
+                       sshca_request_t *r, char *why, size_t size);
 void sshca_request_free(sshca_request_t *r);
 
 /* The serial of the certificate for r->files[i]. */
@@ -92,9 +92,8 @@ uint64_t sshca_request_serial(const sshca_request_t *r, size_t i);
 
 /* validity.c: -V `spec` as `v` parses it (parse_cert_times): 0 and the
  * interval, or -1 with `why`. */
-int sshca_validity(const sshca_keygen_version_t *v, const char *spec, time_t now,
-                   uint64_t *after, uint64_t *before, bool *backdated, char *why,
-                   size_t size);
+int sshca_validity(const sshca_keygen_version_t *v, const char *spec, time_t now, uint64_t *after,
+                   uint64_t *before, bool *backdated, char *why, size_t size);
 /* The interval in ssh-keygen's own -V syntax, exact: UTC
  * YYYYMMDDHHMMSSZ, "always" / "forever" for the open ends, 0x<hex> past
  * year 9999. `out` needs 48 bytes. */
@@ -104,8 +103,8 @@ void sshca_validity_format(uint64_t after, uint64_t before, char *out, size_t si
  * host certificate: 0 and the certificate's options, sorted as
  * ssh-keygen sorts them (malloc'ed; sshca_certopts_free), or -1 with
  * `why` naming the option ssh-keygen refuses. */
-int sshca_certopts(const char *const *opts, size_t nopts, bool host,
-                   sshca_certopt_t **out, size_t *nout, char *why, size_t size);
+int sshca_certopts(const char *const *opts, size_t nopts, bool host, sshca_certopt_t **out,
+                   size_t *nout, char *why, size_t size);
 void sshca_certopts_free(sshca_certopt_t *o, size_t n);
 /* One option as an -O argument that gives it ("permit-pty",
  * "force-command=/bin/true", "extension:name=value"); malloc'ed. */

@@ -16,8 +16,8 @@
                         "a:b:f:g:m:n:r:s:t:w:z:"
 
 static const sshca_keygen_version_t versions[] = {
-    { "9.2p1", KEYGEN_OPTS_9_2, SSHCA_CONVTIME_STRTOL },   /* Debian 12 */
-    { "10.0p1", KEYGEN_OPTS_9_2, SSHCA_CONVTIME_DIGITS },  /* bookworm-backports */
+    { "9.2p1", KEYGEN_OPTS_9_2, SSHCA_CONVTIME_STRTOL },  /* Debian 12 */
+    { "10.0p1", KEYGEN_OPTS_9_2, SSHCA_CONVTIME_DIGITS }, /* bookworm-backports */
     { "10.0p2", KEYGEN_OPTS_9_2, SSHCA_CONVTIME_DIGITS },
 };
 #define NVERSIONS (sizeof versions / sizeof versions[0])
@@ -75,15 +75,19 @@ static int split_principals(sshca_request_t *r, char *why, size_t size)
     for (const char *c = s; *c; c++)
         n += *c == ',';
     if (n > MAX_PRINCIPALS)
-        return refuse(why, size, "-n '%.100s...' names %zu principals; ssh-keygen "
-                      "refuses more than %d", s, n, MAX_PRINCIPALS);
+        return refuse(why, size,
+                      "-n '%.100s...' names %zu principals; ssh-keygen "
+                      "refuses more than %d",
+                      s, n, MAX_PRINCIPALS);
     if (!(r->principals = calloc(n, sizeof *r->principals)))
         return refuse(why, size, "out of memory");
-    for (const char *start = s;; ) {
+    for (const char *start = s;;) {
         const char *end = strchrnul(start, ',');
         if (end == start)
-            return refuse(why, size, "-n '%.200s' has an empty principal name; "
-                          "ssh-keygen refuses it", s);
+            return refuse(why, size,
+                          "-n '%.200s' has an empty principal name; "
+                          "ssh-keygen refuses it",
+                          s);
         if (!(r->principals[r->nprincipals++] = strndup(start, (size_t)(end - start))))
             return refuse(why, size, "out of memory");
         if (!*end)
@@ -106,12 +110,11 @@ static int append(const char ***list, size_t *n, const char *s)
 /* The modes main() handles before certifying, and whether they stop it. */
 struct modes {
     const char *sign_op; /* -Y */
-    bool gen_krl, check_krl, change_pass, change_comment, fingerprint, delete_host,
-         hash_hosts;
+    bool gen_krl, check_krl, change_pass, change_comment, fingerprint, delete_host, hash_hosts;
 };
 
-static int walk(const sshca_keygen_version_t *v, sshca_request_t *r, struct modes *m,
-                time_t now, char *why, size_t size)
+static int walk(const sshca_keygen_version_t *v, sshca_request_t *r, struct modes *m, time_t now,
+                char *why, size_t size)
 {
     int argc = (int)r->argc_copy, optind = 1;
     char *const *argv = r->argv_copy;
@@ -137,9 +140,10 @@ static int walk(const sshca_keygen_version_t *v, sshca_request_t *r, struct mode
         if (!oli) {
             if (c == '-' && *place == '\0')
                 break;
-            return refuse(why, size, "argument %d '%.100s': -%c is not an option of "
-                          "ssh-keygen %s (it would print its usage and stop)", optind,
-                          argv[optind], c, v->release);
+            return refuse(why, size,
+                          "argument %d '%.100s': -%c is not an option of "
+                          "ssh-keygen %s (it would print its usage and stop)",
+                          optind, argv[optind], c, v->release);
         }
         const char *arg = NULL;
         if (oli[1] != ':') {
@@ -149,8 +153,10 @@ static int walk(const sshca_keygen_version_t *v, sshca_request_t *r, struct mode
             if (*place)
                 arg = place;
             else if (++optind >= argc)
-                return refuse(why, size, "argument %d: -%c needs a value (ssh-keygen "
-                              "would stop)", optind - 1, c);
+                return refuse(why, size,
+                              "argument %d: -%c needs a value (ssh-keygen "
+                              "would stop)",
+                              optind - 1, c);
             else
                 arg = argv[optind];
             place = "";
@@ -170,16 +176,18 @@ static int walk(const sshca_keygen_version_t *v, sshca_request_t *r, struct mode
             char vwhy[256];
             /* parsed where ssh-keygen parses it: a bad -V stops it even
              * when a later one is good */
-            if (sshca_validity(v, arg, now, &r->valid_after, &r->valid_before,
-                               &r->backdated, vwhy, sizeof vwhy) != 0)
+            if (sshca_validity(v, arg, now, &r->valid_after, &r->valid_before, &r->backdated, vwhy,
+                               sizeof vwhy) != 0)
                 return refuse(why, size, "-V '%.100s': %s", arg, vwhy);
             r->validity_arg = arg;
             break;
         }
         case 'z':
             if (parse_serial(arg, &r->serial, &r->serial_autoinc) != 0)
-                return refuse(why, size, "-z '%.100s' is not a serial number ssh-keygen "
-                              "takes ([+]decimal, at most 2^64-1)", arg);
+                return refuse(why, size,
+                              "-z '%.100s' is not a serial number ssh-keygen "
+                              "takes ([+]decimal, at most 2^64-1)",
+                              arg);
             break;
         case 'Y': m->sign_op = arg; break;
         case 'k': m->gen_krl = true; break;
@@ -202,8 +210,8 @@ static int walk(const sshca_keygen_version_t *v, sshca_request_t *r, struct mode
     return 0;
 }
 
-int sshca_keygen_parse(const sshca_keygen_version_t *v, int argc, char *const argv[],
-                       time_t now, sshca_request_t *r, char *why, size_t size)
+int sshca_keygen_parse(const sshca_keygen_version_t *v, int argc, char *const argv[], time_t now,
+                       sshca_request_t *r, char *why, size_t size)
 {
     memset(r, 0, sizeof *r);
     r->valid_before = UINT64_MAX; /* ssh-keygen's defaults: valid forever */
@@ -223,14 +231,14 @@ int sshca_keygen_parse(const sshca_keygen_version_t *v, int argc, char *const ar
     if (rc == 0) {
         /* main(): -Y, a missing file, -p with -c, -l with -R/-H, -k and
          * -Q all come before certifying; a missing -I stops it. */
-        r->certify = !m.sign_op && r->ca_file && r->nfiles > 0 && !m.gen_krl &&
-                     !m.check_krl && !(m.change_pass && m.change_comment) &&
+        r->certify = !m.sign_op && r->ca_file && r->nfiles > 0 && !m.gen_krl && !m.check_krl &&
+                     !(m.change_pass && m.change_comment) &&
                      !(m.fingerprint && (m.delete_host || m.hash_hosts)) && r->key_id;
         if (r->certify && r->principals_arg)
             rc = split_principals(r, why, size);
         if (r->certify && rc == 0)
-            rc = sshca_certopts(r->raw_options, r->nraw_options, r->host, &r->options,
-                                &r->noptions, why, size);
+            rc = sshca_certopts(r->raw_options, r->nraw_options, r->host, &r->options, &r->noptions,
+                                why, size);
     }
     if (rc != 0)
         sshca_request_free(r);

@@ -11,15 +11,24 @@
 
 CK_RV sshca_policy_read(const sshca_settings_t *from, sshca_policy_t *p, hc_err_t *err)
 {
-    struct { const char *key; sshca_list_t *l; } lists[] = {
-        { "allowed-users", &p->allowed_users }, { "allowed-groups", &p->allowed_groups },
+    struct {
+        const char *key;
+        sshca_list_t *l;
+    } lists[] = {
+        { "allowed-users", &p->allowed_users },
+        { "allowed-groups", &p->allowed_groups },
         { "allowed-principals", &p->allowed_principals },
-        { "allowed-options", &p->allowed_options }, { "force-options", &p->force_options },
+        { "allowed-options", &p->allowed_options },
+        { "force-options", &p->force_options },
     };
-    struct { const char *key; bool *b; } flags[] = {
+    struct {
+        const char *key;
+        bool *b;
+    } flags[] = {
         { "require-validity", &p->require_validity },
         { "require-principals", &p->require_principals },
-        { "host-certs", &p->host_certs }, { "allow-agent", &p->allow_agent },
+        { "host-certs", &p->host_certs },
+        { "allow-agent", &p->allow_agent },
     };
     CK_RV rv = from->number(from->src, "max-validity", &p->max_validity_s, err);
     for (size_t i = 0; rv == CKR_OK && i < sizeof lists / sizeof lists[0]; i++)
@@ -57,12 +66,13 @@ static void human(unsigned long long s, char *out, size_t size)
 
 /* The host and the command line: ssh-keygen itself, a release we can
  * read, arguments it will certify with. */
-static const char *host_check(const sshca_policy_t *cfg, const sshca_args_t *a,
-                              char *why, size_t size)
+static const char *host_check(const sshca_policy_t *cfg, const sshca_args_t *a, char *why,
+                              size_t size)
 {
     if (a->is_agent_helper) {
         if (!cfg->allow_agent) {
-            snprintf(why, size, "signing through ssh-agent is off (its "
+            snprintf(why, size,
+                     "signing through ssh-agent is off (its "
                      "arguments cannot be checked); use ssh-keygen -D, or "
                      "set allow-agent = yes in [sshca]");
             return "allow-agent";
@@ -70,8 +80,10 @@ static const char *host_check(const sshca_policy_t *cfg, const sshca_args_t *a,
         return NULL;
     }
     if (!a->is_keygen) {
-        snprintf(why, size, "%s; only the installed ssh-keygen may sign with "
-                 "this module", a->host_why);
+        snprintf(why, size,
+                 "%s; only the installed ssh-keygen may sign with "
+                 "this module",
+                 a->host_why);
         return "host";
     }
     if (!a->parsed) {
@@ -79,15 +91,17 @@ static const char *host_check(const sshca_policy_t *cfg, const sshca_args_t *a,
         return "arguments";
     }
     if (!a->req.certify) {
-        snprintf(why, size, "ssh-keygen %s was not asked to certify a key (-s CA "
-                 "-I ID ... KEYFILE, options before the key files)", a->release);
+        snprintf(why, size,
+                 "ssh-keygen %s was not asked to certify a key (-s CA "
+                 "-I ID ... KEYFILE, options before the key files)",
+                 a->release);
         return "arguments";
     }
     return NULL;
 }
 
-static const char *validity_check(const sshca_policy_t *cfg, const sshca_args_t *a,
-                                  char *why, size_t size)
+static const char *validity_check(const sshca_policy_t *cfg, const sshca_args_t *a, char *why,
+                                  size_t size)
 {
     const sshca_request_t *r = &a->req;
     if (!r->validity_arg) {
@@ -111,8 +125,10 @@ static const char *validity_check(const sshca_policy_t *cfg, const sshca_args_t 
         if (!unbounded)
             human((unsigned long long)len, got, sizeof got);
         sshca_validity_format(r->valid_after, r->valid_before, iv, sizeof iv);
-        snprintf(why, size, "-V %s (%s) is valid for %s, more than max-validity %s; "
-                 "give a shorter -V, e.g. -V +%s", r->validity_arg, iv, got, max, max);
+        snprintf(why, size,
+                 "-V %s (%s) is valid for %s, more than max-validity %s; "
+                 "give a shorter -V, e.g. -V +%s",
+                 r->validity_arg, iv, got, max, max);
         return "max-validity";
     }
     return NULL;
@@ -143,7 +159,8 @@ static const char *principals_check(const sshca_policy_t *cfg, const sshca_calle
     if (!l->n)
         return NULL;
     if (r->nprincipals == 0) {
-        snprintf(why, size, "no principals, which would be valid for every name; give "
+        snprintf(why, size,
+                 "no principals, which would be valid for every name; give "
                  "-n with names allowed-principals allows");
         return "allowed-principals";
     }
@@ -152,9 +169,11 @@ static const char *principals_check(const sshca_policy_t *cfg, const sshca_calle
         for (size_t j = 0; j < l->n && !ok; j++)
             ok = principal_matches(l->items[j], r->principals[i], who->user);
         if (!ok) {
-            snprintf(why, size, "principal '%.100s' is not in allowed-principals (for "
-                     "user %s: %s%s)", r->principals[i], who->user[0] ? who->user : "?",
-                     l->items[0], l->n > 1 ? ", ..." : "");
+            snprintf(why, size,
+                     "principal '%.100s' is not in allowed-principals (for "
+                     "user %s: %s%s)",
+                     r->principals[i], who->user[0] ? who->user : "?", l->items[0],
+                     l->n > 1 ? ", ..." : "");
             return "allowed-principals";
         }
     }
@@ -172,8 +191,8 @@ static bool same_options(const sshca_certopt_t *a, size_t na, const sshca_certop
     return true;
 }
 
-static const char *options_check(const sshca_policy_t *cfg, const sshca_args_t *a,
-                                 char *why, size_t size)
+static const char *options_check(const sshca_policy_t *cfg, const sshca_args_t *a, char *why,
+                                 size_t size)
 {
     const sshca_request_t *r = &a->req;
     size_t own = r->nraw_options >= a->nforced ? r->nraw_options - a->nforced : 0;
@@ -208,8 +227,10 @@ static const char *options_check(const sshca_policy_t *cfg, const sshca_args_t *
     sshca_certopts_free(want, nwant);
     free(all);
     if (!ok) {
-        snprintf(why, size, "the certificate's options are not what force-options "
-                 "make them; add -O %s%s after the others", cfg->force_options.items[0],
+        snprintf(why, size,
+                 "the certificate's options are not what force-options "
+                 "make them; add -O %s%s after the others",
+                 cfg->force_options.items[0],
                  cfg->force_options.n > 1 ? " (and the rest of force-options)" : "");
         return "force-options";
     }
@@ -220,11 +241,13 @@ const char *sshca_policy_check(const sshca_policy_t *cfg, const sshca_caller_t *
                                const sshca_args_t *a, char *why, size_t size)
 {
     const char *user = who->user[0] ? who->user : "?";
-    if ((cfg->allowed_users.n || cfg->allowed_groups.n) &&
-        !listed(&cfg->allowed_users, user) && !in_allowed_group(&cfg->allowed_groups, who)) {
-        snprintf(why, size, "user %s (uid %u) is not in allowed-users and in "
+    if ((cfg->allowed_users.n || cfg->allowed_groups.n) && !listed(&cfg->allowed_users, user) &&
+        !in_allowed_group(&cfg->allowed_groups, who)) {
+        snprintf(why, size,
+                 "user %s (uid %u) is not in allowed-users and in "
                  "none of allowed-groups; run as an allowed user or ask for "
-                 "the user to be added", user, who->uid);
+                 "the user to be added",
+                 user, who->uid);
         return "allowed-users";
     }
     const char *rule = host_check(cfg, a, why, size);
@@ -232,12 +255,14 @@ const char *sshca_policy_check(const sshca_policy_t *cfg, const sshca_caller_t *
         return rule;
     const sshca_request_t *r = &a->req;
     if (r->host && !cfg->host_certs) {
-        snprintf(why, size, "host certificates (-h) are not allowed here "
+        snprintf(why, size,
+                 "host certificates (-h) are not allowed here "
                  "(host-certs = no)");
         return "host-certs";
     }
     if (cfg->require_principals && r->nprincipals == 0) {
-        snprintf(why, size, "no principals: give -n with the user (or host) "
+        snprintf(why, size,
+                 "no principals: give -n with the user (or host) "
                  "names the certificate is for, before the key files");
         return "require-principals";
     }

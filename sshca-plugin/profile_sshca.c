@@ -44,7 +44,7 @@ static void admit(sshca_state_t *st, hc_ctx_t *ctx, const char *uri)
     hc_err_t err = { 0 };
     if (hc_find_uri(ctx, uri, &objs, &n, &err) != CKR_OK || n == 0) {
         hc_ctx_log(ctx, HC_LOG_ERROR, "[sshca] keys: %s: %s", uri,
-               n == 0 && !err.msg[0] ? "matches no key" : err.msg);
+                   n == 0 && !err.msg[0] ? "matches no key" : err.msg);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -128,14 +128,17 @@ static CK_RV sshca_init(hc_ctx_t *ctx, void **state)
         return CKR_GENERAL_ERROR;
     }
     if (nkeys == 0) {
-        hc_ctx_log(ctx, HC_LOG_ERROR, "%s: [sshca] keys is empty: name the CA "
-               "keys by pkcs11: URI", hc_config_path(ctx));
+        hc_ctx_log(ctx, HC_LOG_ERROR,
+                   "%s: [sshca] keys is empty: name the CA "
+                   "keys by pkcs11: URI",
+                   hc_config_path(ctx));
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
     if (sshca_args_read_self(&st->args) != 0 || sshca_caller_self(&st->caller) != 0) {
-        hc_ctx_log(ctx, HC_LOG_ERROR, "cannot read this process's command line, "
-               "binary or user from /proc and the user database");
+        hc_ctx_log(ctx, HC_LOG_ERROR,
+                   "cannot read this process's command line, "
+                   "binary or user from /proc and the user database");
         sshca_fini(st);
         return CKR_GENERAL_ERROR;
     }
@@ -154,10 +157,9 @@ static bool sshca_visible(void *state, hc_obj_t obj)
     return false;
 }
 
-static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
-                        const CK_MECHANISM *mech, const unsigned char *data,
-                        size_t len, const hc_front_msg_t *msg, unsigned char *sig,
-                        size_t *sig_len, hc_err_t *err)
+static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                        const unsigned char *data, size_t len, const hc_front_msg_t *msg,
+                        unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
     (void)msg;
     sshca_state_t *st = state;
@@ -176,32 +178,35 @@ static CK_RV sshca_sign(void *state, hc_ctx_t *ctx, hc_obj_t key,
     /* one signature per key file, in order: more than the files given
      * is not ssh-keygen certifying them */
     if (!rule && st->args.is_keygen && attempt >= st->args.req.nfiles) {
-        snprintf(why, sizeof why, "signature %zu asked for, but ssh-keygen was "
-                 "given %zu key file(s)", attempt + 1, st->args.req.nfiles);
+        snprintf(why, sizeof why,
+                 "signature %zu asked for, but ssh-keygen was "
+                 "given %zu key file(s)",
+                 attempt + 1, st->args.req.nfiles);
         rule = "arguments";
     }
     if (rule) {
         hc_ctx_log(ctx, HC_LOG_ERROR, "refused by rule %s: %s", rule, why);
         snprintf(result, sizeof result, "refused: %s", rule);
         if (sshca_audit(ctx, st->audit_log, &st->caller, &st->args, ca, attempt, result) != 0)
-            hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s", st->audit_log,
-                   strerror(errno));
+            hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s", st->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_REJECTED, "refused by rule %s", rule);
     }
     /* No signature without an audit record: check before signing, and
      * withhold the signature if the record cannot be written after. */
     if (!hc_via_agent(ctx) && sshca_audit_writable(st->audit_log) != 0) {
-        hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s; not signing without "
-               "an audit record", st->audit_log, strerror(errno));
+        hc_ctx_log(ctx, HC_LOG_ERROR,
+                   "audit log %s: %s; not signing without "
+                   "an audit record",
+                   st->audit_log, strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit log unavailable");
     }
     CK_RV rv = hc_sign(ctx, key, mech, data, len, sig, sig_len, err);
     char b[32];
-    snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s",
-             hc_rv_name(rv, b));
-    if (sshca_audit(ctx, st->audit_log, &st->caller, &st->args, ca, attempt, result) != 0 && rv == CKR_OK) {
-        hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s; signature withheld",
-               st->audit_log, strerror(errno));
+    snprintf(result, sizeof result, rv == CKR_OK ? "signed" : "failed: %s", hc_rv_name(rv, b));
+    if (sshca_audit(ctx, st->audit_log, &st->caller, &st->args, ca, attempt, result) != 0 &&
+        rv == CKR_OK) {
+        hc_ctx_log(ctx, HC_LOG_ERROR, "audit log %s: %s; signature withheld", st->audit_log,
+                   strerror(errno));
         return hc_err(err, CKR_FUNCTION_FAILED, "audit record not written");
     }
     return rv;

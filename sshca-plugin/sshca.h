@@ -58,8 +58,8 @@ typedef struct sshca_policy {
     bool require_principals;    /* -n must be given */
     sshca_list_t allowed_users; /* calling user names; empty: anyone */
     sshca_list_t allowed_groups;
-    bool host_certs;            /* -h allowed */
-    bool allow_agent;           /* signing from ssh-agent's helper */
+    bool host_certs;  /* -h allowed */
+    bool allow_agent; /* signing from ssh-agent's helper */
     /* Each principal must be one of these ("%u": the caller's own user
      * name); empty: any. */
     sshca_list_t allowed_principals;
@@ -82,20 +82,20 @@ typedef struct sshca_settings {
 /* Who runs it, for allowed-users / allowed-groups. */
 typedef struct sshca_caller {
     unsigned uid;
-    char user[64];        /* "" when the uid has no name */
-    char **groups;        /* the names of its gid and supplementary groups */
+    char user[64]; /* "" when the uid has no name */
+    char **groups; /* the names of its gid and supplementary groups */
     size_t ngroups;
 } sshca_caller_t;
 
 typedef struct sshca_key {
     hc_obj_t obj;
-    const char *uri;      /* from the config */
-    char *fingerprint;    /* SHA256:... of the CA public key */
+    const char *uri;   /* from the config */
+    char *fingerprint; /* SHA256:... of the CA public key */
 } sshca_key_t;
 
 typedef struct sshca_state {
-    sshca_policy_t policy;      /* from the context's [sshca] section */
-    const char *audit_log;      /* [sshca] audit-log, the context's: where
+    sshca_policy_t policy; /* from the context's [sshca] section */
+    const char *audit_log; /* [sshca] audit-log, the context's: where
                                    hc_audit appends embedded */
     hc_obj_t *visible;
     size_t nvisible;
@@ -104,7 +104,7 @@ typedef struct sshca_state {
     sshca_args_t args;
     sshca_caller_t caller;
     pthread_mutex_t lock;
-    size_t attempts;      /* signing attempts so far: index into files */
+    size_t attempts; /* signing attempts so far: index into files */
 } sshca_state_t;
 
 /* host.c: this process: its binary (path, owner, mode, the same inode
@@ -148,9 +148,8 @@ const char *sshca_policy_check(const sshca_policy_t *cfg, const sshca_caller_t *
  * appended through hc_audit (O_APPEND, flock, fsync; by hsmcached, to its
  * own log, when ctx talks to it): the certificate for the `index`th key
  * file (its serial), or the refusal. 0 or -1 with errno. */
-int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who,
-                const sshca_args_t *a, const sshca_key_t *key, size_t index,
-                const char *result);
+int sshca_audit(hc_ctx_t *ctx, const char *log, const sshca_caller_t *who, const sshca_args_t *a,
+                const sshca_key_t *key, size_t index, const char *result);
 /* Checks that the audit log can be opened for appending. */
 int sshca_audit_writable(const char *path);
 

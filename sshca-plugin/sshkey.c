@@ -68,13 +68,14 @@ static void put_ec(struct buf *b, const EVP_PKEY *k)
 {
     char group[64] = "";
     EVP_PKEY_get_group_name(k, group, sizeof group, NULL);
-    const char *curve = !strcmp(group, "prime256v1") ? "nistp256"
+    const char *curve = !strcmp(group, "prime256v1")  ? "nistp256"
                         : !strcmp(group, "secp384r1") ? "nistp384"
-                        : !strcmp(group, "secp521r1") ? "nistp521" : NULL;
+                        : !strcmp(group, "secp521r1") ? "nistp521"
+                                                      : NULL;
     unsigned char point[200];
     size_t pl = 0;
-    if (!curve || !EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point,
-                                                   sizeof point, &pl)) {
+    if (!curve ||
+        !EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, point, sizeof point, &pl)) {
         b->failed = true;
         return;
     }
@@ -85,8 +86,7 @@ static void put_ec(struct buf *b, const EVP_PKEY *k)
     put_string(b, point, pl);
 }
 
-unsigned char *hc_ssh_blob(const unsigned char *spki, size_t spki_len,
-                           size_t *blob_len)
+unsigned char *hc_ssh_blob(const unsigned char *spki, size_t spki_len, size_t *blob_len)
 {
     const unsigned char *p = spki;
     EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)spki_len);
@@ -108,9 +108,7 @@ unsigned char *hc_ssh_blob(const unsigned char *spki, size_t spki_len,
         BN_free(e);
         break;
     }
-    case EVP_PKEY_EC:
-        put_ec(&b, k);
-        break;
+    case EVP_PKEY_EC: put_ec(&b, k); break;
     case EVP_PKEY_ED25519: {
         unsigned char raw[32];
         size_t rl = sizeof raw;
@@ -122,8 +120,7 @@ unsigned char *hc_ssh_blob(const unsigned char *spki, size_t spki_len,
         }
         break;
     }
-    default:
-        b.failed = true;
+    default: b.failed = true;
     }
     EVP_PKEY_free(k);
     if (b.failed) {
@@ -147,20 +144,19 @@ static char *base64(const unsigned char *data, size_t len, bool pad)
     return out;
 }
 
-char *hc_ssh_pubkey_line(const unsigned char *spki, size_t spki_len,
-                         const char *comment)
+char *hc_ssh_pubkey_line(const unsigned char *spki, size_t spki_len, const char *comment)
 {
     size_t len;
     unsigned char *blob = hc_ssh_blob(spki, spki_len, &len);
     if (!blob)
         return NULL;
-    uint32_t tlen = ((uint32_t)blob[0] << 24) | ((uint32_t)blob[1] << 16) |
-                    ((uint32_t)blob[2] << 8) | blob[3];
+    uint32_t tlen =
+        ((uint32_t)blob[0] << 24) | ((uint32_t)blob[1] << 16) | ((uint32_t)blob[2] << 8) | blob[3];
     char *b64 = base64(blob, len, true);
     char *line = NULL;
     if (b64 && tlen + 4 <= len &&
-        asprintf(&line, "%.*s %s%s%s", (int)tlen, (const char *)blob + 4, b64,
-                 comment ? " " : "", comment ? comment : "") < 0)
+        asprintf(&line, "%.*s %s%s%s", (int)tlen, (const char *)blob + 4, b64, comment ? " " : "",
+                 comment ? comment : "") < 0)
         line = NULL;
     free(b64);
     free(blob);

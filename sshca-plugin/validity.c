@@ -45,11 +45,28 @@ static long long convtime(sshca_convtime_t how, const char *s)
         long long mult = 1;
         switch (*p) {
         case '\0': break;
-        case 's': case 'S': p++; break;
-        case 'm': case 'M': mult = 60; p++; break;
-        case 'h': case 'H': mult = 3600; p++; break;
-        case 'd': case 'D': mult = 86400; p++; break;
-        case 'w': case 'W': mult = 604800; p++; break;
+        case 's':
+        case 'S': p++; break;
+        case 'm':
+        case 'M':
+            mult = 60;
+            p++;
+            break;
+        case 'h':
+        case 'H':
+            mult = 3600;
+            p++;
+            break;
+        case 'd':
+        case 'D':
+            mult = 86400;
+            p++;
+            break;
+        case 'w':
+        case 'W':
+            mult = 604800;
+            p++;
+            break;
         default: return -1;
         }
         if (n > INT_MAX / mult || total > INT_MAX - n * mult)
@@ -113,11 +130,10 @@ static int absolute(const char *s, uint64_t *t)
         break;
     case 14:
         fmt = "%Y-%m-%dT%H:%M:%S";
-        snprintf(buf, sizeof buf, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s", s, s + 4, s + 6,
-                 s + 8, s + 10, s + 12);
+        snprintf(buf, sizeof buf, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2s", s, s + 4, s + 6, s + 8, s + 10,
+                 s + 12);
         break;
-    default:
-        return -1;
+    default: return -1;
     }
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -131,8 +147,7 @@ static int absolute(const char *s, uint64_t *t)
     return 0;
 }
 
-static int side(const sshca_keygen_version_t *v, const char *s, time_t now, bool is_to,
-                uint64_t *t)
+static int side(const sshca_keygen_version_t *v, const char *s, time_t now, bool is_to, uint64_t *t)
 {
     if (*s == '-' || *s == '+')
         return relative(v->convtime, s, now, t);
@@ -145,16 +160,14 @@ static int side(const sshca_keygen_version_t *v, const char *s, time_t now, bool
     return absolute(s, t);
 }
 
-int sshca_validity(const sshca_keygen_version_t *v, const char *spec, time_t now,
-                   uint64_t *after, uint64_t *before, bool *backdated, char *why,
-                   size_t size)
+int sshca_validity(const sshca_keygen_version_t *v, const char *spec, time_t now, uint64_t *after,
+                   uint64_t *before, bool *backdated, char *why, size_t size)
 {
     const char *colon = strchr(spec, ':');
     if (*spec == '+' && !colon) {
         long long secs = convtime(v->convtime, spec + 1);
         if (secs < 0) {
-            snprintf(why, size, "'%s' is not a time ssh-keygen %s reads", spec + 1,
-                     v->release);
+            snprintf(why, size, "'%s' is not a time ssh-keygen %s reads", spec + 1, v->release);
             return -1;
         }
         *before = (uint64_t)now + (uint64_t)secs;
@@ -163,7 +176,8 @@ int sshca_validity(const sshca_keygen_version_t *v, const char *spec, time_t now
         return 0;
     }
     if (!colon || colon == spec || !colon[1]) {
-        snprintf(why, size, "ssh-keygen takes +TIME or FROM:TO (a lone date, 0x "
+        snprintf(why, size,
+                 "ssh-keygen takes +TIME or FROM:TO (a lone date, 0x "
                  "value or -TIME is refused)");
         return -1;
     }
@@ -177,14 +191,13 @@ int sshca_validity(const sshca_keygen_version_t *v, const char *spec, time_t now
     from[n] = '\0';
     uint64_t a, b;
     if (side(v, from, now, false, &a) != 0) {
-        snprintf(why, size, "the start '%s' is not a time ssh-keygen %s reads", from,
-                 v->release);
+        snprintf(why, size, "the start '%s' is not a time ssh-keygen %s reads", from, v->release);
         return -1;
     }
     /* TO is everything after the first colon (a second colon makes it bad) */
     if (side(v, colon + 1, now, true, &b) != 0) {
-        snprintf(why, size, "the end '%.100s' is not a time ssh-keygen %s reads",
-                 colon + 1, v->release);
+        snprintf(why, size, "the end '%.100s' is not a time ssh-keygen %s reads", colon + 1,
+                 v->release);
         return -1;
     }
     if (b <= a) {

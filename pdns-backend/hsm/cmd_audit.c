@@ -30,8 +30,8 @@ int cmd_audit(struct pdns_hsm *h)
     }
     int status = 0;
     size_t pkcs11 = 0;
-    printf("%-24s %5s %-4s %-6s %-16s %-16s %-24s %-10s %s\n", "ZONE", "ID", "ROLE",
-           "ACTIVE", "ENGINE", "SLOT", "LABEL", "PIN-STORED", "RESOLVES");
+    printf("%-24s %5s %-4s %-6s %-16s %-16s %-24s %-10s %s\n", "ZONE", "ID", "ROLE", "ACTIVE",
+           "ENGINE", "SLOT", "LABEL", "PIN-STORED", "RESOLVES");
     for (size_t i = 0; i < n; i++) {
         key_row_t *r = &rows[i];
         if (!r->pkcs11)
@@ -40,13 +40,15 @@ int cmd_audit(struct pdns_hsm *h)
         const char *token = row_token(ctx, r);
         bool resolves = token && row_key(ctx, r, token) != 0;
         bool pin = r->pin[0] != '\0';
-        const char *how = !resolves ? "no" : engine_is_hsmcache(r->engine) ? "yes" : "after migrate";
+        const char *how = !resolves                       ? "no"
+                          : engine_is_hsmcache(r->engine) ? "yes"
+                                                          : "after migrate";
         char where[96] = "";
         if (token)
             snprintf(where, sizeof where, " (token %s)", token);
         printf("%-24s %5u %-4s %-6s %-16s %-16s %-24s %-10s %s%s\n", r->zone, r->id,
-               r->flags == 257 ? "KSK" : "ZSK", r->active ? "yes" : "no", r->engine,
-               r->slot, r->label, pin ? "YES" : "no", how, where);
+               r->flags == 257 ? "KSK" : "ZSK", r->active ? "yes" : "no", r->engine, r->slot,
+               r->label, pin ? "YES" : "no", how, where);
         if (pin || !resolves || !engine_is_hsmcache(r->engine))
             status = 1;
     }

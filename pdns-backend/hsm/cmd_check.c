@@ -48,8 +48,9 @@ int cmd_check(struct pdns_hsm *h)
                 ldns_dname_compare(ldns_rr_owner(x), ldns_rr_owner(sig)) == 0)
                 ldns_rr_list_push_rr(set, x);
         }
-        ldns_status v = ldns_rr_list_rr_count(set) == 0 ? LDNS_STATUS_ERR
-                        : ldns_verify_rrsig_keylist(set, sig, keys, NULL);
+        ldns_status v = ldns_rr_list_rr_count(set) == 0
+                            ? LDNS_STATUS_ERR
+                            : ldns_verify_rrsig_keylist(set, sig, keys, NULL);
         if (v == LDNS_STATUS_OK) {
             good++;
         } else if (++bad <= 5) {

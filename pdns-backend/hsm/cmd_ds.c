@@ -97,14 +97,15 @@ int cmd_ds(struct pdns_hsm *h)
         free(spki);
         if (!flen) {
             pdns_hsm_error("%s key %u (label %s): its public key is not on any "
-                           "hsmcache token", r->zone, r->id, r->label);
+                           "hsmcache token",
+                           r->zone, r->id, r->label);
             status = 1;
             continue;
         }
         char *key64 = b64(field, flen), *text = NULL;
         ldns_rr *dnskey = NULL;
-        if (key64 && asprintf(&text, "%s. 3600 IN DNSKEY 257 3 %u %s", r->zone,
-                              r->algorithm, key64) > 0 &&
+        if (key64 &&
+            asprintf(&text, "%s. 3600 IN DNSKEY 257 3 %u %s", r->zone, r->algorithm, key64) > 0 &&
             ldns_rr_new_frm_str(&dnskey, text, 0, NULL, NULL) == LDNS_STATUS_OK) {
             ldns_rr *ds = ldns_key_rr2ds(dnskey, h->sha384 ? LDNS_SHA384 : LDNS_SHA256);
             char *out = ds ? ldns_rr2str(ds) : NULL;

@@ -39,7 +39,8 @@ static int store_pin(hc_ctx_t *ctx, const char *token, const char *pin)
     if (rv == CKR_PIN_INVALID) {
         pdns_hsm_error("token %s: the PIN store already holds a different PIN "
                        "(%s) than the database rows; nothing was changed. "
-                       "Check which is right, fix one, and run again", token, file);
+                       "Check which is right, fix one, and run again",
+                       token, file);
         return -1;
     }
     if (rv != CKR_OK) {
@@ -58,7 +59,8 @@ static int apply(hc_ctx_t *ctx, db_t *db, struct move *m, size_t n)
         for (size_t k = i + 1; k < n; k++)
             if (!strcmp(m[i].token, m[k].token) && strcmp(m[i].row->pin, m[k].row->pin)) {
                 pdns_hsm_error("token %s: rows %u and %u hold different PINs; "
-                               "nothing was changed", m[i].token, m[i].row->id, m[k].row->id);
+                               "nothing was changed",
+                               m[i].token, m[i].row->id, m[k].row->id);
                 return 1;
             }
     /* 2. PINs durable in the store, before any row changes. */
@@ -118,8 +120,8 @@ int cmd_migrate(struct pdns_hsm *h)
         const char *token = row_token(ctx, r);
         if (!token) {
             printf("%s key %u: no hsmcache token for module %s, token label '%s'. "
-                   "Add to %s:\n  [token %s]\n  module = %s\n  label = %s\n", r->zone,
-                   r->id, r->engine, r->slot, hc_config_path(ctx),
+                   "Add to %s:\n  [token %s]\n  module = %s\n  label = %s\n",
+                   r->zone, r->id, r->engine, r->slot, hc_config_path(ctx),
                    hc_valid_token_name(r->slot) ? r->slot : "NAME", r->engine, r->slot);
             status = 1;
             continue;
@@ -130,8 +132,8 @@ int cmd_migrate(struct pdns_hsm *h)
         char file[PATH_MAX + 80] = "";
         hc_token_pin_file(ctx, (size_t)hc_token_index(ctx, token), file, sizeof file, NULL);
         printf("%s key %u (%s, label %s): PIN -> %s; row -> Engine: %s, "
-               "Slot: %s, PIN: (empty)\n", r->zone, r->id, r->flags == 257 ? "KSK" : "ZSK",
-               r->label, file, h->engine, token);
+               "Slot: %s, PIN: (empty)\n",
+               r->zone, r->id, r->flags == 257 ? "KSK" : "ZSK", r->label, file, h->engine, token);
         nm++;
     }
     if (nm == 0 && status == 0)

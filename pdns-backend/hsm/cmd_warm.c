@@ -26,8 +26,9 @@ static bool ask_signed(ldns_resolver *res, const rrset_name_t *s, char *why, siz
     ldns_rdf *name = ldns_dname_new_frm_str(s->name);
     ldns_rr_type type = ldns_get_rr_type_by_name(s->type);
     ldns_pkt *p = NULL;
-    ldns_status st = name && type ? ldns_resolver_send(&p, res, name, type, LDNS_RR_CLASS_IN, LDNS_RD)
-                                  : LDNS_STATUS_ERR;
+    ldns_status st = name && type
+                         ? ldns_resolver_send(&p, res, name, type, LDNS_RR_CLASS_IN, LDNS_RD)
+                         : LDNS_STATUS_ERR;
     bool ok = false;
     if (st != LDNS_STATUS_OK || !p) {
         snprintf(why, size, "%s", name && type ? ldns_get_errorstr_by_id(st) : "bad name or type");
@@ -36,7 +37,8 @@ static bool ask_signed(ldns_resolver *res, const rrset_name_t *s, char *why, siz
         snprintf(why, size, "%s", rc ? rc : "error");
         free(rc);
     } else {
-        ldns_rr_list *sigs = ldns_pkt_rr_list_by_type(p, LDNS_RR_TYPE_RRSIG, LDNS_SECTION_ANY_NOQUESTION);
+        ldns_rr_list *sigs =
+            ldns_pkt_rr_list_by_type(p, LDNS_RR_TYPE_RRSIG, LDNS_SECTION_ANY_NOQUESTION);
         ok = sigs && ldns_rr_list_rr_count(sigs) > 0;
         if (!ok)
             snprintf(why, size, "no RRSIG in the answer");
@@ -88,8 +90,8 @@ int cmd_warm(struct pdns_hsm *h)
     for (size_t i = 0; i < n; i++) {
         char why[128];
         if (!ask_signed(res, &sets[i], why, sizeof why) && ++failed <= 5)
-            fprintf(stderr, "pdns-hsm: warm %s: %s %s: %s\n", h->zone, sets[i].name,
-                    sets[i].type, why);
+            fprintf(stderr, "pdns-hsm: warm %s: %s %s: %s\n", h->zone, sets[i].name, sets[i].type,
+                    why);
         double t = now_s();
         if (t - last >= 1.0) {
             progress(stderr, h->zone, i + 1, n, t - start, false);

@@ -20,8 +20,8 @@ db_t *db_open(const pdns_settings_t *s, char *err, size_t size)
         return NULL;
     }
     if (!mysql_real_connect(db->m, s->socket[0] ? NULL : (s->host[0] ? s->host : "localhost"),
-                            s->user, s->password[0] ? s->password : NULL, s->dbname,
-                            s->port, s->socket[0] ? s->socket : NULL, 0)) {
+                            s->user, s->password[0] ? s->password : NULL, s->dbname, s->port,
+                            s->socket[0] ? s->socket : NULL, 0)) {
         snprintf(err, size, "database %s (%s, from %s): %s", s->dbname,
                  s->socket[0] ? s->socket : s->host, s->path, mysql_error(db->m));
         db_close(db);
@@ -87,8 +87,8 @@ int db_key_rows(db_t *db, const char *zone, key_row_t **rows, size_t *n, char *e
     return 0;
 }
 
-int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n,
-                   char *err, size_t size)
+int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n, char *err,
+                   size_t size)
 {
     *sets = NULL;
     *n = 0;
@@ -101,10 +101,12 @@ int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n,
     mysql_real_escape_string(db->m, esc, zone, (unsigned long)zl);
     /* auth = 0 rows are delegations and glue, which PowerDNS does not sign;
      * type NULL rows are empty non-terminals. */
-    snprintf(q, sizeof q, "SELECT DISTINCT records.name, records.type FROM records "
+    snprintf(q, sizeof q,
+             "SELECT DISTINCT records.name, records.type FROM records "
              "JOIN domains ON domains.id = records.domain_id WHERE domains.name = '%s' "
              "AND records.type IS NOT NULL AND records.type <> '' AND records.auth = 1 "
-             "AND records.disabled = 0 ORDER BY records.name, records.type", esc);
+             "AND records.disabled = 0 ORDER BY records.name, records.type",
+             esc);
     MYSQL_RES *res;
     if (mysql_query(db->m, q) != 0 || !(res = mysql_store_result(db->m))) {
         snprintf(err, size, "reading the records of %s: %s", zone, mysql_error(db->m));
@@ -148,8 +150,8 @@ static int exec(db_t *db, const char *q, char *err, size_t size)
     return -1;
 }
 
-int db_rewrite(db_t *db, const key_row_t *const *rows, char *const *contents,
-               size_t n, char *err, size_t size)
+int db_rewrite(db_t *db, const key_row_t *const *rows, char *const *contents, size_t n, char *err,
+               size_t size)
 {
     if (exec(db, "START TRANSACTION", err, size) != 0)
         return -1;
@@ -177,8 +179,10 @@ int db_rewrite(db_t *db, const key_row_t *const *rows, char *const *contents,
             snprintf(err, size, "updating key %u: %s", id, mysql_stmt_error(st));
             rc = -1;
         } else if (mysql_stmt_affected_rows(st) != 1) {
-            snprintf(err, size, "key %u of %s changed while migrating; nothing "
-                     "was changed, run again", id, rows[i]->zone);
+            snprintf(err, size,
+                     "key %u of %s changed while migrating; nothing "
+                     "was changed, run again",
+                     id, rows[i]->zone);
             rc = -1;
         }
     }

@@ -87,67 +87,80 @@ static const hc_cmdline_t main_cmdline = {
 
 static const struct command {
     const char *name;
-    bool zoned;  /* takes ZONE */
+    bool zoned; /* takes ZONE */
     int (*fn)(struct pdns_hsm *);
     hc_cmdline_t cl;
 } commands[] = {
-    { "audit", false, cmd_audit, {
-        .prog = "pdns-hsm audit",
+    { "audit",
+      false,
+      cmd_audit,
+      { .prog = "pdns-hsm audit",
         .args = "[OPTIONS]",
         .help = "One line per PKCS#11 key row of the database: zone, id, KSK or ZSK, active,\n"
                 "engine, slot, label, whether the row stores a PIN, and whether it resolves\n"
                 "through hsmcache (and to which token). Never prints a PIN.\n"
                 "Options:\n" COMMON_HELP,
         .exits = EXIT_OK "  1  a row stores a PIN, does not resolve through hsmcache, or names\n"
-                 "     another engine\n" EXIT_USAGE,
-        .shortopts = "h", .longopts = common_longopts } },
-    { "migrate", false, cmd_migrate, {
-        .prog = "pdns-hsm migrate",
+                         "     another engine\n" EXIT_USAGE,
+        .shortopts = "h",
+        .longopts = common_longopts } },
+    { "migrate",
+      false,
+      cmd_migrate,
+      { .prog = "pdns-hsm migrate",
         .args = "[--apply] [--engine NAME] [OPTIONS]",
         .help = "Every row that stores a PIN: the PIN goes into the hsmcache PIN store of\n"
                 "its token, and the row is rewritten to Engine: NAME, Slot: the token's\n"
                 "hsmcache name, and an empty PIN. Without --apply, only the plan is printed.\n"
                 "Options:\n"
                 "  --apply                change the store and the rows\n"
-                "  --engine NAME          what migrated rows name (default hsmcache)\n"
-                COMMON_HELP,
+                "  --engine NAME          what migrated rows name (default hsmcache)\n" COMMON_HELP,
         .exits = EXIT_OK "  1  a row's token is not configured, rows of a token hold different\n"
-                 "     PINs, the store holds another PIN, or a write failed\n" EXIT_USAGE,
-        .shortopts = "h", .longopts = migrate_longopts } },
-    { "ds", true, cmd_ds, {
-        .prog = "pdns-hsm ds",
+                         "     PINs, the store holds another PIN, or a write failed\n" EXIT_USAGE,
+        .shortopts = "h",
+        .longopts = migrate_longopts } },
+    { "ds",
+      true,
+      cmd_ds,
+      { .prog = "pdns-hsm ds",
         .args = "ZONE [--sha384] [OPTIONS]",
         .help = "DS records of ZONE's active KSKs, computed from the public keys on the\n"
                 "HSM (not from the database).\n"
                 "Options:\n"
-                "  --sha384               SHA-384 digests (default SHA-256)\n"
-                COMMON_HELP,
+                "  --sha384               SHA-384 digests (default SHA-256)\n" COMMON_HELP,
         .exits = EXIT_OK "  1  a KSK's public key is on no hsmcache token, or ZONE has no active\n"
-                 "     PKCS#11 KSK\n" EXIT_USAGE,
-        .shortopts = "h", .longopts = ds_longopts } },
-    { "check", true, cmd_check, {
-        .prog = "pdns-hsm check",
+                         "     PKCS#11 KSK\n" EXIT_USAGE,
+        .shortopts = "h",
+        .longopts = ds_longopts } },
+    { "check",
+      true,
+      cmd_check,
+      { .prog = "pdns-hsm check",
         .args = "ZONE [--server ADDRESS[:PORT]] [OPTIONS]",
-        .help = "Transfers ZONE from the running pdns_server (AXFR) and verifies every\n"
-                "RRSIG against the zone's DNSKEYs; prints counts and the first failures.\n"
-                "Options:\n"
-                "  --server ADDRESS[:PORT]  default pdns.conf's local-address and local-port\n"
-                COMMON_HELP,
+        .help =
+            "Transfers ZONE from the running pdns_server (AXFR) and verifies every\n"
+            "RRSIG against the zone's DNSKEYs; prints counts and the first failures.\n"
+            "Options:\n"
+            "  --server ADDRESS[:PORT]  default pdns.conf's local-address and local-port\n" COMMON_HELP,
         .exits = EXIT_OK "  1  a signature does not verify, or none was verified\n"
-                 "  2  usage, configuration or transfer error (the AXFR failed)\n",
-        .shortopts = "h", .longopts = server_longopts } },
-    { "warm", true, cmd_warm, {
-        .prog = "pdns-hsm warm",
+                         "  2  usage, configuration or transfer error (the AXFR failed)\n",
+        .shortopts = "h",
+        .longopts = server_longopts } },
+    { "warm",
+      true,
+      cmd_warm,
+      { .prog = "pdns-hsm warm",
         .args = "ZONE [--server ADDRESS[:PORT]] [OPTIONS]",
-        .help = "Asks the running pdns_server for every RRset of ZONE once, so that its\n"
-                "signatures are in hsmcache's persistent cache before clients ask; prints\n"
-                "progress with an estimate of the time left.\n"
-                "Options:\n"
-                "  --server ADDRESS[:PORT]  default pdns.conf's local-address and local-port\n"
-                COMMON_HELP,
+        .help =
+            "Asks the running pdns_server for every RRset of ZONE once, so that its\n"
+            "signatures are in hsmcache's persistent cache before clients ask; prints\n"
+            "progress with an estimate of the time left.\n"
+            "Options:\n"
+            "  --server ADDRESS[:PORT]  default pdns.conf's local-address and local-port\n" COMMON_HELP,
         .exits = EXIT_OK "  1  an answer failed or came without an RRSIG\n"
-                 "  2  usage, configuration or database error (ZONE has no records)\n",
-        .shortopts = "h", .longopts = server_longopts } },
+                         "  2  usage, configuration or database error (ZONE has no records)\n",
+        .shortopts = "h",
+        .longopts = server_longopts } },
 };
 
 /* One option of either parse (before the command, or the command's). */

@@ -18,9 +18,9 @@
 typedef struct pdns_settings {
     char host[256], socket[4096], user[256], password[256], dbname[256];
     unsigned port;
-    char local_address[256];   /* first local-address, for check */
+    char local_address[256]; /* first local-address, for check */
     unsigned local_port;
-    char path[4096];           /* the pdns.conf read */
+    char path[4096]; /* the pdns.conf read */
 } pdns_settings_t;
 
 /* pdnsconf.c: reads DIR/pdns.conf and its include-dir. */
@@ -30,13 +30,13 @@ int pdns_settings_read(const char *config_dir, pdns_settings_t *s, char *err, si
 typedef struct key_row {
     unsigned id;
     char zone[256];
-    unsigned flags;            /* 257 KSK, 256 ZSK */
+    unsigned flags; /* 257 KSK, 256 ZSK */
     bool active;
-    char *content;             /* as stored */
+    char *content; /* as stored */
     /* Parsed from content ("" when absent). */
     char engine[128], slot[128], pin[256], label[256], publabel[256];
     unsigned algorithm;
-    bool pkcs11;               /* has an Engine: line */
+    bool pkcs11; /* has an Engine: line */
 } key_row_t;
 
 typedef struct db db_t;
@@ -49,8 +49,8 @@ int db_key_rows(db_t *db, const char *zone, key_row_t **rows, size_t *n, char *e
 void rows_free(key_row_t *rows, size_t n);
 /* Replaces rows[i].content by contents[i] for the given rows, in one
  * transaction; a row whose content changed meanwhile aborts it. */
-int db_rewrite(db_t *db, const key_row_t *const *rows, char *const *contents,
-               size_t n, char *err, size_t size);
+int db_rewrite(db_t *db, const key_row_t *const *rows, char *const *contents, size_t n, char *err,
+               size_t size);
 
 /* One RRset of a zone, as PowerDNS serves it. */
 typedef struct rrset_name {
@@ -59,8 +59,8 @@ typedef struct rrset_name {
 } rrset_name_t;
 /* The authoritative RRsets of `zone` (distinct name and type, enabled
  * records only); *sets malloc'ed. */
-int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n,
-                   char *err, size_t size);
+int db_zone_rrsets(db_t *db, const char *zone, rrset_name_t **sets, size_t *n, char *err,
+                   size_t size);
 
 /* resolver.c: an ldns resolver for the running pdns_server (--server, or
  * pdns.conf's local-address and local-port); NULL on a bad address. */

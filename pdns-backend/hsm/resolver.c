@@ -16,7 +16,8 @@ ldns_resolver *pdns_resolver(const struct pdns_hsm *h)
         *colon = '\0';
         port = (unsigned)atoi(colon + 1);
     }
-    ldns_rdf *ns = ldns_rdf_new_frm_str(strchr(addr, ':') ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, addr);
+    ldns_rdf *ns =
+        ldns_rdf_new_frm_str(strchr(addr, ':') ? LDNS_RDF_TYPE_AAAA : LDNS_RDF_TYPE_A, addr);
     ldns_resolver *res = ns ? ldns_resolver_new() : NULL;
     if (res) {
         ldns_resolver_push_nameserver(res, ns);

@@ -125,8 +125,9 @@ bool agent_obj_allowed(peer_t *s, hc_obj_t obj, const hc_token_status_t *st)
         return true;
     hc_token_status_t own;
     if (!st && s->rules->cfg) {
-        if (agent_token_status(s->st, s->ctx, s->profile, hc_obj_token(obj), &own, NULL)
-                != CKR_OK && !own.info_valid)
+        if (agent_token_status(s->st, s->ctx, s->profile, hc_obj_token(obj), &own, NULL) !=
+                CKR_OK &&
+            !own.info_valid)
             return false;
         st = &own;
     }
@@ -151,14 +152,14 @@ CK_RV agent_refuse_key(peer_t *s, const char *op, hc_obj_t obj, hc_err_t *err)
         snprintf(what, sizeof what, "%s with key '%s' on token %s", op, id.label,
                  hc_token_name(s->ctx, hc_obj_token(obj)));
     else
-        snprintf(what, sizeof what, "%s with unknown object 0x%llx", op,
-                 (unsigned long long)obj);
+        snprintf(what, sizeof what, "%s with unknown object 0x%llx", op, (unsigned long long)obj);
     agent_log_refusal(s, what);
     /* The log names the key; the client, to whom it is not there, only
      * its own reference. */
-    return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused %s with "
-                  "object 0x%llx: not in [client %s] keys", op,
-                  (unsigned long long)obj, agent_rules_name(s->rules));
+    return hc_err(err, CKR_KEY_HANDLE_INVALID,
+                  "hsmcached refused %s with "
+                  "object 0x%llx: not in [client %s] keys",
+                  op, (unsigned long long)obj, agent_rules_name(s->rules));
 }
 
 static CK_RV refuse_op(peer_t *s, const char *op, hc_err_t *err)
@@ -166,8 +167,10 @@ static CK_RV refuse_op(peer_t *s, const char *op, hc_err_t *err)
     char what[128];
     snprintf(what, sizeof what, "operation '%s'", op);
     agent_log_refusal(s, what);
-    return hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused operation "
-                  "'%s': not in [client %s] operations", op, agent_rules_name(s->rules));
+    return hc_err(err, CKR_FUNCTION_REJECTED,
+                  "hsmcached refused operation "
+                  "'%s': not in [client %s] operations",
+                  op, agent_rules_name(s->rules));
 }
 
 static bool may(const peer_t *s, unsigned op_bit)
@@ -190,8 +193,10 @@ static CK_RV token_of(peer_t *s, const char *name, size_t *tok, hc_err_t *err)
 {
     long i = hc_token_index(s->ctx, name);
     if (i < 0 || !agent_token_visible(s, (size_t)i))
-        return hc_err(err, CKR_SLOT_ID_INVALID, "hsmcached: no token '%s' for "
-                      "profile %s", name, hc_profile_name(s->profile));
+        return hc_err(err, CKR_SLOT_ID_INVALID,
+                      "hsmcached: no token '%s' for "
+                      "profile %s",
+                      name, hc_profile_name(s->profile));
     *tok = (size_t)i;
     return CKR_OK;
 }
@@ -202,8 +207,7 @@ CK_RV agent_gate(peer_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
     const hc_op_def_t *d = hc_op_def(q->op);
     unsigned perm = hc_req_perm(q);
     /* The name the client's config uses: crypt is two operations. */
-    const char *op = q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt")
-                                          : hc_op_name(q->op);
+    const char *op = q->op == HC_OP_CRYPT ? (q->flags ? "encrypt" : "decrypt") : hc_op_name(q->op);
     if (perm && !may(s, perm))
         return refuse_op(s, op, err);
     if (q->refuse != CKR_OK) {
@@ -217,8 +221,10 @@ CK_RV agent_gate(peer_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
         char what[160];
         snprintf(what, sizeof what, "%s with mechanism %s", op, name ? name : "?");
         agent_log_refusal(s, what);
-        return hc_err(err, CKR_MECHANISM_INVALID, "hsmcached refused %s: not in "
-                      "[client %s] mechanisms", what, agent_rules_name(s->rules));
+        return hc_err(err, CKR_MECHANISM_INVALID,
+                      "hsmcached refused %s: not in "
+                      "[client %s] mechanisms",
+                      what, agent_rules_name(s->rules));
     }
     switch (d->scope) {
     case HC_SCOPE_TOKEN: {
@@ -229,15 +235,15 @@ CK_RV agent_gate(peer_t *s, const hc_req_t *q, size_t *tok, hc_err_t *err)
             char what[128];
             snprintf(what, sizeof what, "login on token %s", q->token);
             agent_log_refusal(s, what);
-            rv = hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused login on "
-                        "token %s: no [client %s] keys name it", q->token,
-                        agent_rules_name(s->rules));
+            rv = hc_err(err, CKR_FUNCTION_REJECTED,
+                        "hsmcached refused login on "
+                        "token %s: no [client %s] keys name it",
+                        q->token, agent_rules_name(s->rules));
         }
         return rv;
     }
     case HC_SCOPE_OBJ:
         return agent_obj_allowed(s, q->obj, NULL) ? CKR_OK : agent_refuse_key(s, op, q->obj, err);
-    default:
-        return CKR_OK;
+    default: return CKR_OK;
     }
 }

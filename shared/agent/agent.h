@@ -39,8 +39,8 @@ typedef struct agent_counts {
 
 /* One [client] section, compiled. */
 typedef struct agent_rules {
-    const hc_client_cfg_t *cfg;   /* NULL: the agent's own user (all) */
-    void **uris;                  /* compiled keys URIs */
+    const hc_client_cfg_t *cfg; /* NULL: the agent's own user (all) */
+    void **uris;                /* compiled keys URIs */
     size_t nuris;
     agent_counts_t *counts;
 } agent_rules_t;
@@ -50,9 +50,9 @@ typedef struct agent agent_t;
 typedef struct agent_state {
     agent_t *agent;
     hc_config_t *cfg;
-    uint64_t instance;            /* random, never 0: clients' references
+    uint64_t instance;    /* random, never 0: clients' references
                                      are valid for one instance */
-    pthread_mutex_t lock;         /* opening contexts */
+    pthread_mutex_t lock; /* opening contexts */
     hc_ctx_t *ctx[HC_P_COUNT];
     agent_rules_t *rules;
     size_t nrules;
@@ -63,8 +63,8 @@ typedef struct agent_state {
     struct hc_modules *modules;   /* the state's own module loads */
     struct agent_modinfo *modinfo;
     size_t nmodinfo;
-    int stop_pipe[2];             /* readable once the state is retired */
-    unsigned refs;                /* guarded by agent->lock */
+    int stop_pipe[2]; /* readable once the state is retired */
+    unsigned refs;    /* guarded by agent->lock */
 } agent_state_t;
 
 struct agent {
@@ -72,10 +72,10 @@ struct agent {
     char socket[108];
     hc_logger_t log;
     pthread_mutex_t lock;
-    pthread_cond_t idle;          /* signalled when a connection ends */
+    pthread_cond_t idle; /* signalled when a connection ends */
     agent_state_t *state;
     size_t nconns;
-    struct uid_count {            /* open connections per peer uid */
+    struct uid_count { /* open connections per peer uid */
         unsigned uid;
         size_t n;
     } *uids;
@@ -111,16 +111,14 @@ const char *agent_rules_name(const agent_rules_t *rules);
 CK_RV agent_token_status(agent_state_t *st, hc_ctx_t *ctx, int profile, size_t tok,
                          hc_token_status_t *out, hc_err_t *err);
 /* Whether one of `rules`' keys URIs selects the token `name` (status `st`). */
-bool agent_token_allowed(const agent_rules_t *rules, const char *name,
-                         const hc_token_status_t *st);
+bool agent_token_allowed(const agent_rules_t *rules, const char *name, const hc_token_status_t *st);
 void agent_tokstat_free(agent_state_t *st);
 
 /* module_info.c */
 /* The Cryptoki version `module` (a token's module name or path as
  * configured) reports in C_GetInfo; read once per state. An error (err
  * names the module) when it cannot be loaded or answered. */
-CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v,
-                           hc_err_t *err);
+CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v, hc_err_t *err);
 void agent_modinfo_free(agent_state_t *st);
 
 /* serve.c */
@@ -128,14 +126,14 @@ typedef struct agent_conn_arg {
     agent_t *agent;
     int fd;
     struct ucred cred;
-    uint64_t accepted_ms;         /* hc_now_ms() at accept */
+    uint64_t accepted_ms; /* hc_now_ms() at accept */
 } agent_conn_arg_t;
 void *agent_serve(void *arg);
 /* The reply to an unlisted peer's hello (naming its uid and the config),
  * framed in `w`: sent at accept, before the peer has said anything; with
  * `log`, the refusal is also logged. */
-bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
-                         bool log, hc_wbuf_t *w);
+bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred, bool log,
+                         hc_wbuf_t *w);
 
 /* report.c */
 agent_counts_t *agent_counts_for(agent_t *ag, const char *name);
@@ -143,7 +141,7 @@ agent_counts_t *agent_counts_for(agent_t *ag, const char *name);
  * for a [client] (rules->cfg set), only its tokens, keys and counters,
  * matched as its requests are (`ctx`, `profile`: the client's; a find on
  * each of its tokens that has key counters). */
-char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules,
-                       hc_ctx_t *ctx, int profile, bool prometheus);
+char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules, hc_ctx_t *ctx,
+                       int profile, bool prometheus);
 
 #endif

@@ -24,15 +24,12 @@ struct agent_audit {
 static bool kind_ok(const json_t *v, hc_audit_kind_t k)
 {
     switch (k) {
-    case HC_AUDIT_STR:
-        return json_is_string(v);
-    case HC_AUDIT_STR_OR_NULL:
-        return json_is_string(v) || json_is_null(v);
+    case HC_AUDIT_STR: return json_is_string(v);
+    case HC_AUDIT_STR_OR_NULL: return json_is_string(v) || json_is_null(v);
     case HC_AUDIT_UINT:
         return json_is_integer(v) && json_integer_value(v) >= 0 &&
                json_integer_value(v) <= UINT32_MAX;
-    case HC_AUDIT_BOOL:
-        return json_is_boolean(v);
+    case HC_AUDIT_BOOL: return json_is_boolean(v);
     case HC_AUDIT_STR_ARRAY:
         if (!json_is_array(v))
             return false;
@@ -60,8 +57,10 @@ CK_RV agent_audit_parse(const char *text, agent_audit_t **rec, hc_err_t *err)
      * twice, valid UTF-8 and no NUL inside strings (jansson's defaults). */
     json_t *obj = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!obj)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "hsmcached: the audit record is not "
-                      "one JSON object: %s at byte %d", je.text, je.position);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "hsmcached: the audit record is not "
+                      "one JSON object: %s at byte %d",
+                      je.text, je.position);
     const char *bad = NULL, *want = NULL;
     if (!json_is_object(obj)) {
         bad = "(the record)";
@@ -77,7 +76,8 @@ CK_RV agent_audit_parse(const char *text, agent_audit_t **rec, hc_err_t *err)
     if (!bad && json_object_size(obj) != NFIELDS) {
         const char *key;
         json_t *v;
-        json_object_foreach(obj, key, v) {
+        json_object_foreach(obj, key, v)
+        {
             bool known = false;
             for (size_t i = 0; i < NFIELDS && !known; i++)
                 known = !strcmp(key, hc_audit_fields[i].name);
@@ -89,8 +89,10 @@ CK_RV agent_audit_parse(const char *text, agent_audit_t **rec, hc_err_t *err)
         }
     }
     if (bad) {
-        CK_RV rv = hc_err(err, CKR_ARGUMENTS_BAD, "hsmcached: audit record field "
-                          "'%.64s' must be %s", bad, want);
+        CK_RV rv = hc_err(err, CKR_ARGUMENTS_BAD,
+                          "hsmcached: audit record field "
+                          "'%.64s' must be %s",
+                          bad, want);
         json_decref(obj);
         return rv;
     }
@@ -107,9 +109,8 @@ const char *agent_audit_ca_key(const agent_audit_t *rec)
     return json_string_value(json_object_get(rec->obj, "ca_key"));
 }
 
-CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
-                            const hc_config_t *cfg, const agent_audit_t *rec,
-                            hc_err_t *err)
+CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx, const hc_config_t *cfg,
+                            const agent_audit_t *rec, hc_err_t *err)
 {
     const char *uri = agent_audit_ca_key(rec);
     bool listed = false;
@@ -117,12 +118,14 @@ CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
     for (size_t i = 0; keys && i < keys->list.n && !listed; i++)
         listed = !strcmp(keys->list.items[i], uri);
     if (!listed)
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused an audit "
+        return hc_err(err, CKR_KEY_HANDLE_INVALID,
+                      "hsmcached refused an audit "
                       "record from [client %s]: its ca_key '%.200s' is not one of "
-                      "the [sshca] keys in %s", agent_rules_name(rules), uri,
-                      cfg->path);
+                      "the [sshca] keys in %s",
+                      agent_rules_name(rules), uri, cfg->path);
     if (rules->cfg && !(rules->cfg->ops & HC_PERM_SIGN))
-        return hc_err(err, CKR_FUNCTION_REJECTED, "hsmcached refused an audit "
+        return hc_err(err, CKR_FUNCTION_REJECTED,
+                      "hsmcached refused an audit "
                       "record from [client %s]: 'sign' is not in its operations, "
                       "and only a signer of the CA key may add one",
                       agent_rules_name(rules));
@@ -132,22 +135,22 @@ CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
     if (hc_find_uri(ctx, uri, &objs, &n, NULL) == CKR_OK)
         for (size_t i = 0; i < n && !found; i++) {
             hc_obj_identity_t id;
-            found = hc_describe(ctx, objs[i], &id, NULL) == CKR_OK &&
-                    id.cls == CKO_PRIVATE_KEY &&
+            found = hc_describe(ctx, objs[i], &id, NULL) == CKR_OK && id.cls == CKO_PRIVATE_KEY &&
                     agent_key_allowed(rules, ctx, objs[i], NULL);
         }
     free(objs);
     if (!found)
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached refused an audit "
+        return hc_err(err, CKR_KEY_HANDLE_INVALID,
+                      "hsmcached refused an audit "
                       "record from [client %s]: its ca_key '%.200s' names no "
-                      "private key in its keys", agent_rules_name(rules), uri);
+                      "private key in its keys",
+                      agent_rules_name(rules), uri);
     return CKR_OK;
 }
 
 const char *agent_audit_log(const hc_config_t *cfg)
 {
-    const hc_cfg_value_t *v = hc_config_setting(cfg, HC_P_SSHCA, NULL, "audit-log",
-                                                HC_CFG_TEXT);
+    const hc_cfg_value_t *v = hc_config_setting(cfg, HC_P_SSHCA, NULL, "audit-log", HC_CFG_TEXT);
     return v && v->text ? v->text : "";
 }
 
@@ -165,8 +168,7 @@ char *agent_audit_line(const agent_audit_t *rec, unsigned peer_uid, int peer_pid
          json_object_set_new(out, "client", json_string(client)) == 0;
     /* Compact, insertion order, every non-ASCII and control character
      * (DEL too) escaped: one line of printable ASCII. */
-    char *line = ok ? hc_json_escape_del(json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII))
-                    : NULL;
+    char *line = ok ? hc_json_escape_del(json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII)) : NULL;
     json_decref(out);
     return line;
 }

@@ -31,9 +31,8 @@ const char *agent_audit_ca_key(const agent_audit_t *rec);
  * in the client's keys on `ctx`. CKR_OK, or CKR_FUNCTION_REJECTED /
  * CKR_KEY_HANDLE_INVALID with err naming the client, the URI and the
  * config. Calls the token (find). */
-CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx,
-                            const hc_config_t *cfg, const agent_audit_t *rec,
-                            hc_err_t *err);
+CK_RV agent_audit_authorize(const agent_rules_t *rules, hc_ctx_t *ctx, const hc_config_t *cfg,
+                            const agent_audit_t *rec, hc_err_t *err);
 /* Where the agent appends SSH CA records: its own config's [sshca]
  * audit-log (a client's record never says where it goes). */
 const char *agent_audit_log(const hc_config_t *cfg);

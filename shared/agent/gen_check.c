@@ -21,7 +21,7 @@
 static const CK_BBOOL true_value = CK_TRUE, false_value = CK_FALSE;
 
 typedef struct half {
-    const char *name;             /* "public", "private" */
+    const char *name; /* "public", "private" */
     CK_OBJECT_CLASS cls;
     const CK_ATTRIBUTE *in;
     CK_ULONG n;
@@ -44,9 +44,10 @@ static CK_RV refuse(const check_t *c, CK_RV rv, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    return hc_err(c->err, rv, "hsmcached refused generate for [client %s] on "
-                  "token %s: %s; no key was made", agent_rules_name(c->rules),
-                  c->token, why);
+    return hc_err(c->err, rv,
+                  "hsmcached refused generate for [client %s] on "
+                  "token %s: %s; no key was made",
+                  agent_rules_name(c->rules), c->token, why);
 }
 
 static const CK_ATTRIBUTE *attr(const half_t *h, CK_ATTRIBUTE_TYPE type)
@@ -70,21 +71,23 @@ static int flag(const half_t *h, CK_ATTRIBUTE_TYPE type)
 
 /* One boolean the key must have: `want` when absent is added; the other
  * value, or a malformed one, refuses. */
-static CK_RV require(const check_t *c, half_t *h, CK_ATTRIBUTE_TYPE type,
-                     const char *type_name, bool want, const char *why)
+static CK_RV require(const check_t *c, half_t *h, CK_ATTRIBUTE_TYPE type, const char *type_name,
+                     bool want, const char *why)
 {
     int v = flag(h, type);
     if (v == -2)
-        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's %s is not "
-                      "one CK_BBOOL", h->name, type_name);
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID,
+                      "the %s key's %s is not "
+                      "one CK_BBOOL",
+                      h->name, type_name);
     if (v == -1) {
         const CK_BBOOL *value = want ? &true_value : &false_value;
         h->out[(*h->nout)++] = (CK_ATTRIBUTE){ type, (void *)value, sizeof *value };
         return CKR_OK;
     }
     if ((v == 1) != want)
-        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's %s is %s: %s",
-                      h->name, type_name, v ? "true" : "false", why);
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's %s is %s: %s", h->name,
+                      type_name, v ? "true" : "false", why);
     return CKR_OK;
 }
 
@@ -98,11 +101,15 @@ static CK_RV destroyable(const check_t *c, half_t *h, bool v240)
         return require(c, h, CKA_DESTROYABLE, "CKA_DESTROYABLE", true,
                        "a key the agent makes can be destroyed");
     if (flag(h, CKA_DESTROYABLE) == -2)
-        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's CKA_DESTROYABLE "
-                      "is not one CK_BBOOL", h->name);
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID,
+                      "the %s key's CKA_DESTROYABLE "
+                      "is not one CK_BBOOL",
+                      h->name);
     if (flag(h, CKA_DESTROYABLE) == 0)
-        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's CKA_DESTROYABLE "
-                      "is false: a key the agent makes can be destroyed", h->name);
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID,
+                      "the %s key's CKA_DESTROYABLE "
+                      "is false: a key the agent makes can be destroyed",
+                      h->name);
     return CKR_OK;
 }
 
@@ -112,23 +119,30 @@ static CK_RV shape(const check_t *c, const half_t *h)
     for (CK_ULONG i = 0; i < h->n; i++)
         for (CK_ULONG j = 0; j < i; j++)
             if (h->in[i].type == h->in[j].type)
-                return refuse(c, CKR_TEMPLATE_INCONSISTENT, "the %s key's "
-                              "template gives attribute 0x%lx twice", h->name,
-                              (unsigned long)h->in[i].type);
+                return refuse(c, CKR_TEMPLATE_INCONSISTENT,
+                              "the %s key's "
+                              "template gives attribute 0x%lx twice",
+                              h->name, (unsigned long)h->in[i].type);
     const CK_ATTRIBUTE *a = attr(h, CKA_CLASS);
     if (a && (a->ulValueLen != sizeof(CK_OBJECT_CLASS) || !a->pValue ||
               *(const CK_OBJECT_CLASS *)a->pValue != h->cls))
-        return refuse(c, CKR_TEMPLATE_INCONSISTENT, "the %s key's CKA_CLASS is "
-                      "not that of a %s key", h->name, h->name);
+        return refuse(c, CKR_TEMPLATE_INCONSISTENT,
+                      "the %s key's CKA_CLASS is "
+                      "not that of a %s key",
+                      h->name, h->name);
     hc_obj_identity_t id;
     a = attr(h, CKA_LABEL);
     if (a && (a->ulValueLen >= sizeof id.label || (a->ulValueLen && !a->pValue)))
-        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's CKA_LABEL "
-                      "is longer than %zu bytes", h->name, sizeof id.label - 1);
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID,
+                      "the %s key's CKA_LABEL "
+                      "is longer than %zu bytes",
+                      h->name, sizeof id.label - 1);
     a = attr(h, CKA_ID);
     if (a && (a->ulValueLen > sizeof id.id || (a->ulValueLen && !a->pValue)))
-        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID, "the %s key's CKA_ID is "
-                      "longer than %zu bytes", h->name, sizeof id.id);
+        return refuse(c, CKR_ATTRIBUTE_VALUE_INVALID,
+                      "the %s key's CKA_ID is "
+                      "longer than %zu bytes",
+                      h->name, sizeof id.id);
     return CKR_OK;
 }
 
@@ -155,20 +169,20 @@ static CK_RV covered(const check_t *c, const half_t *h, const CK_ATTRIBUTE *give
     for (size_t i = 0; i < c->rules->nuris; i++)
         if (hc_uri_covers(c->rules->uris[i], c->token, st, &id))
             return CKR_OK;
-    return refuse(c, CKR_KEY_HANDLE_INVALID, "a %s key with CKA_LABEL '%.*s'%s "
-                  "on this token is not in its keys", h->name, (int)id.labellen,
-                  id.label, given_id ? " and the CKA_ID given" : "");
+    return refuse(c, CKR_KEY_HANDLE_INVALID,
+                  "a %s key with CKA_LABEL '%.*s'%s "
+                  "on this token is not in its keys",
+                  h->name, (int)id.labellen, id.label, given_id ? " and the CKA_ID given" : "");
 }
 
 CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bool v240,
-                      const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                      const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                      agent_gen_tmpl_t *out, hc_err_t *err)
+                      const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                      CK_ULONG npriv, agent_gen_tmpl_t *out, hc_err_t *err)
 {
     const char *token = hc_token_name(ctx, tok);
     check_t c = { rules, token ? token : "?", err };
-    if (!token || npub > HC_PROTO_MAX_ATTRS || npriv > HC_PROTO_MAX_ATTRS ||
-        (npub && !pub) || (npriv && !priv))
+    if (!token || npub > HC_PROTO_MAX_ATTRS || npriv > HC_PROTO_MAX_ATTRS || (npub && !pub) ||
+        (npriv && !priv))
         return refuse(&c, CKR_ARGUMENTS_BAD, "malformed request");
     agent_gen_tmpl_t t;
     memcpy(t.pub, pub, npub * sizeof *pub);
@@ -196,7 +210,8 @@ CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, boo
         hc_token_status_t st;
         memset(&st, 0, sizeof st);
         if (hc_token_status(ctx, tok, &st, NULL) != CKR_OK && !st.info_valid)
-            return refuse(&c, CKR_TOKEN_NOT_PRESENT, "the token's identity cannot "
+            return refuse(&c, CKR_TOKEN_NOT_PRESENT,
+                          "the token's identity cannot "
                           "be read to match its keys");
         const CK_ATTRIBUTE *given_id = hc_keygen_given_id(pub, npub, priv, npriv);
         if ((rv = covered(&c, pubh, given_id, &st)) != CKR_OK ||
@@ -238,11 +253,15 @@ CK_RV agent_gen_verify(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bo
             continue;
         int v = made_flag(ctx, musts[i].private_half ? priv : pub, musts[i].type);
         if (v != musts[i].want)
-            return hc_err(err, CKR_TEMPLATE_INCONSISTENT, "hsmcached refused generate "
+            return hc_err(err, CKR_TEMPLATE_INCONSISTENT,
+                          "hsmcached refused generate "
                           "for [client %s] on token %s: the module made a %s key whose "
-                          "%s is %s", agent_rules_name(c.rules), c.token,
+                          "%s is %s",
+                          agent_rules_name(c.rules), c.token,
                           musts[i].private_half ? "private" : "public", musts[i].name,
-                          v < 0 ? "unreadable" : v ? "true" : "false");
+                          v < 0 ? "unreadable"
+                          : v   ? "true"
+                                : "false");
     }
     return CKR_OK;
 }

@@ -40,9 +40,8 @@ typedef struct agent_gen_tmpl {
  * identity cannot be read to match the keys URIs). May read the token's
  * status (a call to the token). Thread-safe. */
 CK_RV agent_gen_check(const agent_rules_t *rules, hc_ctx_t *ctx, size_t tok, bool v240,
-                      const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                      const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                      agent_gen_tmpl_t *out, hc_err_t *err);
+                      const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                      CK_ULONG npriv, agent_gen_tmpl_t *out, hc_err_t *err);
 /* After the module made the pair: reads the keys back and checks they are
  * what agent_gen_check asked for (private half sensitive and not
  * extractable; both destroyable when `v240`). CKR_OK, or

@@ -84,12 +84,14 @@ static CK_RV build_argv(const unsigned char *opts, size_t len, const sshca_list_
         off += vl + 1;
         const char *f = ll == 1 ? strchr("InVOh", letter[0]) : NULL;
         if (!f || !*letter)
-            return hc_err(err, CKR_ARGUMENTS_BAD, "issue: option '%.8s' is not one of "
-                          "-I -n -V -h -O", letter);
+            return hc_err(err, CKR_ARGUMENTS_BAD,
+                          "issue: option '%.8s' is not one of "
+                          "-I -n -V -h -O",
+                          letter);
         bool h = *f == 'h';
         if (h != (vl == 0))
-            return hc_err(err, CKR_ARGUMENTS_BAD, h ? "issue: -h takes no value"
-                          : "issue: -%c needs a value", *f);
+            return hc_err(err, CKR_ARGUMENTS_BAD,
+                          h ? "issue: -h takes no value" : "issue: -%c needs a value", *f);
         if (n + 2 > 3 + 2 * MAX_OPTS)
             return hc_err(err, CKR_ARGUMENTS_BAD, "issue: more than %d options", MAX_OPTS);
         argv[n++] = flags[f - "InVOh"];
@@ -112,8 +114,10 @@ static CK_RV ca_key(agent_state_t *st, hc_ctx_t **ctx, hc_obj_t *key, const char
     const hc_config_t *cfg = st->cfg;
     const hc_cfg_value_t *keys = hc_config_setting(cfg, HC_P_SSHCA, NULL, "keys", HC_CFG_LIST);
     if (!keys || keys->list.n == 0)
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached: [sshca] keys in %s is "
-                      "empty: no CA key to issue with", cfg->path);
+        return hc_err(err, CKR_KEY_HANDLE_INVALID,
+                      "hsmcached: [sshca] keys in %s is "
+                      "empty: no CA key to issue with",
+                      cfg->path);
     *uri = keys->list.items[0];
     if (!(*ctx = agent_state_ctx(st, HC_P_SSHCA, err)))
         return err->rv ? err->rv : CKR_GENERAL_ERROR;
@@ -128,16 +132,20 @@ static CK_RV ca_key(agent_state_t *st, hc_ctx_t **ctx, hc_obj_t *key, const char
     }
     free(objs);
     if (rv == CKR_OK && !*key)
-        rv = hc_err(err, CKR_KEY_HANDLE_INVALID, "hsmcached: [sshca] keys: %s names "
-                    "no private key", *uri);
+        rv = hc_err(err, CKR_KEY_HANDLE_INVALID,
+                    "hsmcached: [sshca] keys: %s names "
+                    "no private key",
+                    *uri);
     unsigned char *spki = NULL;
     size_t len = 0;
     if (rv == CKR_OK)
         rv = hc_public_key(*ctx, *key, &spki, &len, err);
     if (rv == CKR_OK && (!(*blob = hc_ssh_blob(spki, len, blob_len)) ||
                          !(*fp = hc_ssh_fingerprint(*blob, *blob_len))))
-        rv = hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "hsmcached: [sshca] keys: %s is "
-                    "not a key OpenSSH can use", *uri);
+        rv = hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                    "hsmcached: [sshca] keys: %s is "
+                    "not a key OpenSSH can use",
+                    *uri);
     free(spki);
     return rv;
 }
@@ -152,8 +160,8 @@ static json_t *str_or_null(const char *s)
  * peer's uid and pid and the client's name. */
 static CK_RV audit(agent_state_t *st, const agent_rules_t *rules, const struct ucred *cred,
                    const sshca_caller_t *who, const sshca_request_t *r, uint64_t serial,
-                   const char *subject, const char *subject_fp, const char *uri,
-                   const char *ca_fp, const char *result, hc_err_t *err)
+                   const char *subject, const char *subject_fp, const char *uri, const char *ca_fp,
+                   const char *result, hc_err_t *err)
 {
     char when[32], validity[48], ser[24], *principals = NULL;
     time_t now = time(NULL);
@@ -213,37 +221,40 @@ static CK_RV audit(agent_state_t *st, const agent_rules_t *rules, const struct u
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     agent_audit_t *rec = NULL;
-    CK_RV rv = text ? agent_audit_parse(text, &rec, err)
-                    : hc_err(err, CKR_HOST_MEMORY, "out of memory");
+    CK_RV rv =
+        text ? agent_audit_parse(text, &rec, err) : hc_err(err, CKR_HOST_MEMORY, "out of memory");
     free(text);
     char *line = rv == CKR_OK ? agent_audit_line(rec, (unsigned)cred->uid, (int)cred->pid,
-                                                 agent_rules_name(rules)) : NULL;
+                                                 agent_rules_name(rules))
+                              : NULL;
     agent_audit_free(rec);
     const char *path = agent_audit_log(st->cfg);
     if (rv == CKR_OK && (!line || hc_append_line(path, line, strlen(line)) != 0)) {
         hc_log(&st->agent->log, HC_LOG_ERROR, "audit log %s: cannot append: %m", path);
-        rv = hc_err(err, CKR_FUNCTION_FAILED, "hsmcached: audit log %s cannot be "
-                    "written: no certificate issued", path);
+        rv = hc_err(err, CKR_FUNCTION_FAILED,
+                    "hsmcached: audit log %s cannot be "
+                    "written: no certificate issued",
+                    path);
     }
     free(line);
     return rv;
 }
 
 /* Signs the body in `cert` with the CA key and appends the signature. */
-static CK_RV sign_cert(hc_ctx_t *ctx, hc_obj_t key, const unsigned char *ca_blob,
-                       size_t ca_len, agent_bytes_t *cert, hc_err_t *err)
+static CK_RV sign_cert(hc_ctx_t *ctx, hc_obj_t key, const unsigned char *ca_blob, size_t ca_len,
+                       agent_bytes_t *cert, hc_err_t *err)
 {
     agent_ca_alg_t alg;
     if (agent_ca_alg(ca_blob, ca_len, &alg) != 0)
-        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "hsmcached: the CA key's type "
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                      "hsmcached: the CA key's type "
                       "cannot sign certificates here");
     unsigned char digest[EVP_MAX_MD_SIZE], sig[4096];
     unsigned int dlen = 0;
     const unsigned char *data = cert->p;
     size_t len = cert->len, slen = sizeof sig;
     if (alg.hash_nid) {
-        if (!EVP_Digest(cert->p, cert->len, digest, &dlen,
-                        EVP_get_digestbynid(alg.hash_nid), NULL))
+        if (!EVP_Digest(cert->p, cert->len, digest, &dlen, EVP_get_digestbynid(alg.hash_nid), NULL))
             return hc_err(err, CKR_GENERAL_ERROR, "hsmcached: digest failed");
         data = digest, len = dlen;
     }
@@ -251,8 +262,10 @@ static CK_RV sign_cert(hc_ctx_t *ctx, hc_obj_t key, const unsigned char *ca_blob
     hc_sign_opts_t o = { 0 };
     CK_RV rv = hc_sign_ex(ctx, key, &mech, data, len, &o, sig, &slen, err);
     if (rv == CKR_OK && agent_cert_sign_field(&alg, sig, slen, cert) != 0)
-        rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: the token's signature has "
-                    "an unexpected length (%zu)", slen);
+        rv = hc_err(err, CKR_DEVICE_ERROR,
+                    "hsmcached: the token's signature has "
+                    "an unexpected length (%zu)",
+                    slen);
     return rv;
 }
 
@@ -270,8 +283,8 @@ typedef struct policy_src {
     const hc_client_cfg_t *client;
 } policy_src_t;
 
-static const hc_cfg_value_t *policy_value(const void *src, const char *key,
-                                          enum hc_cfg_kind kind, hc_err_t *err)
+static const hc_cfg_value_t *policy_value(const void *src, const char *key, enum hc_cfg_kind kind,
+                                          hc_err_t *err)
 {
     const policy_src_t *p = src;
     const hc_cfg_value_t *v = hc_config_setting(p->cfg, HC_P_SSHCA, p->client, key, kind);
@@ -321,8 +334,7 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     const policy_src_t src = { st->cfg, rules->cfg };
     const sshca_settings_t from = { cfg_flag, cfg_number, cfg_list, &src };
     char **argv = NULL;
-    char why[600], type[32], *subject = NULL, *subject_fp = NULL,
-         *ca_fp = NULL, result[80];
+    char why[600], type[32], *subject = NULL, *subject_fp = NULL, *ca_fp = NULL, result[80];
     int argc = 0;
     bool have_req = false;
     unsigned char *blob = NULL, *ca_blob = NULL;
@@ -332,9 +344,10 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     const char *uri = NULL;
     agent_bytes_t body = { 0 };
     const sshca_keygen_version_t *v = sshca_keygen_version(AGENT_KEYGEN_RELEASE);
-    CK_RV rv = caller_of(cred, &who) == 0 ? CKR_OK
-               : hc_err(err, CKR_HOST_MEMORY, "hsmcached: uid %u's groups cannot be read",
-                        (unsigned)cred->uid);
+    CK_RV rv = caller_of(cred, &who) == 0
+                   ? CKR_OK
+                   : hc_err(err, CKR_HOST_MEMORY, "hsmcached: uid %u's groups cannot be read",
+                            (unsigned)cred->uid);
     if (rv == CKR_OK) /* this client's policy: its own issue keys, else [sshca]'s */
         rv = sshca_policy_read(&from, &policy, err);
     if (rv == CKR_OK &&
@@ -345,8 +358,8 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     if (rv == CKR_OK)
         rv = build_argv(opts, opts_len, &policy.force_options, argv, &argc, err);
     a.nforced = policy.force_options.n;
-    if (rv == CKR_OK && agent_ssh_pubkey_read((const char *)pubkey, pubkey_len, &blob,
-                                              &blob_len, type, sizeof type, why, sizeof why))
+    if (rv == CKR_OK && agent_ssh_pubkey_read((const char *)pubkey, pubkey_len, &blob, &blob_len,
+                                              type, sizeof type, why, sizeof why))
         rv = hc_err(err, CKR_ARGUMENTS_BAD, "hsmcached refused issue: %s", why);
     if (rv == CKR_ARGUMENTS_BAD) /* malformed: refused before the policy, not audited */
         hc_log(&st->agent->log, HC_LOG_WARN, "client %s (uid %u, pid %d): %s",
@@ -354,8 +367,8 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     /* the audited key: type and base64 of the checked blob (the request's
      * bytes are not NUL-terminated, and its comment is not audited) */
     size_t slen = strlen(type) + 1 + (blob_len + 2) / 3 * 4 + 1;
-    if (rv == CKR_OK && (!(subject_fp = hc_ssh_fingerprint(blob, blob_len)) ||
-                         !(subject = malloc(slen))))
+    if (rv == CKR_OK &&
+        (!(subject_fp = hc_ssh_fingerprint(blob, blob_len)) || !(subject = malloc(slen))))
         rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
     if (rv == CKR_OK) {
         int n = snprintf(subject, slen, "%s ", type);
@@ -366,8 +379,8 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     a.now = time(NULL);
     snprintf(a.release, sizeof a.release, "%s", AGENT_KEYGEN_RELEASE);
     if (rv == CKR_OK) {
-        a.parsed = have_req = v && sshca_keygen_parse(v, argc, argv, a.now, &a.req,
-                                                      a.parse_why, sizeof a.parse_why) == 0;
+        a.parsed = have_req = v && sshca_keygen_parse(v, argc, argv, a.now, &a.req, a.parse_why,
+                                                      sizeof a.parse_why) == 0;
         if (a.parsed && !a.req.certify) {
             a.parsed = false;
             snprintf(a.parse_why, sizeof a.parse_why, "no key id: give -I ID");
@@ -381,14 +394,15 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
         }
         if (rule) {
             snprintf(result, sizeof result, "refused: %s", rule);
-            hc_log(&st->agent->log, HC_LOG_WARN, "client %s (uid %u, pid %d): refused "
-                   "issue by rule %s: %s", agent_rules_name(rules), (unsigned)cred->uid,
-                   (int)cred->pid, rule, why);
+            hc_log(&st->agent->log, HC_LOG_WARN,
+                   "client %s (uid %u, pid %d): refused "
+                   "issue by rule %s: %s",
+                   agent_rules_name(rules), (unsigned)cred->uid, (int)cred->pid, rule, why);
             CK_RV arv = audit(st, rules, cred, &who, a.parsed ? &a.req : NULL, 0, subject,
                               subject_fp, uri, ca_fp, result, err);
             rv = arv != CKR_OK ? arv
-                 : hc_err(err, a.parsed ? CKR_FUNCTION_REJECTED : CKR_ARGUMENTS_BAD,
-                          "hsmcached refused issue by rule %s: %s", rule, why);
+                               : hc_err(err, a.parsed ? CKR_FUNCTION_REJECTED : CKR_ARGUMENTS_BAD,
+                                        "hsmcached refused issue by rule %s: %s", rule, why);
         }
     }
     unsigned char nonce[32];
@@ -398,8 +412,8 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
         rv = hc_err(err, CKR_GENERAL_ERROR, "hsmcached: no random nonce");
     if (rv == CKR_OK) {
         a.req.serial = *serial;
-        if (agent_cert_tbs(type, blob, blob_len, &a.req, *serial, nonce, ca_blob, ca_len,
-                           &body) != 0)
+        if (agent_cert_tbs(type, blob, blob_len, &a.req, *serial, nonce, ca_blob, ca_len, &body) !=
+            0)
             rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
     }
     if (rv == CKR_OK)
@@ -410,10 +424,11 @@ CK_RV agent_issue(agent_state_t *st, const agent_rules_t *rules, const struct uc
     if (rv == CKR_OK && !(*cert = agent_cert_line(type, &body, "")))
         rv = hc_err(err, CKR_HOST_MEMORY, "out of memory");
     if (rv == CKR_OK)
-        hc_log(&st->agent->log, HC_LOG_INFO, "client %s (uid %u, pid %d): issued "
-               "certificate serial %llu, key id '%s'", agent_rules_name(rules),
-               (unsigned)cred->uid, (int)cred->pid, (unsigned long long)*serial,
-               a.req.key_id);
+        hc_log(&st->agent->log, HC_LOG_INFO,
+               "client %s (uid %u, pid %d): issued "
+               "certificate serial %llu, key id '%s'",
+               agent_rules_name(rules), (unsigned)cred->uid, (int)cred->pid,
+               (unsigned long long)*serial, a.req.key_id);
     agent_bytes_free(&body);
     if (have_req)
         sshca_request_free(&a.req);

@@ -76,9 +76,10 @@ static void refuse_peer(agent_t *ag, agent_state_t *st, int fd, const struct ucr
     uint64_t now = hc_now_ms();
     if (now - window_ms >= 1000) {
         if (unlogged)
-            hc_log(&ag->log, HC_LOG_WARN, "%lu more connections of unlisted "
-                   "uids refused (at most %d logged a second)", unlogged,
-                   REFUSALS_LOGGED);
+            hc_log(&ag->log, HC_LOG_WARN,
+                   "%lu more connections of unlisted "
+                   "uids refused (at most %d logged a second)",
+                   unlogged, REFUSALS_LOGGED);
         window_ms = now;
         logged = unlogged = 0;
     }
@@ -90,8 +91,8 @@ static void refuse_peer(agent_t *ag, agent_state_t *st, int fd, const struct ucr
     hc_wbuf_t w = { 0 };
     if (agent_refusal_frame(ag, st, cred, log, &w) &&
         send(fd, w.p, w.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-        hc_log(&ag->log, HC_LOG_INFO, "uid %u (pid %d): refusal not sent: %s",
-               (unsigned)cred->uid, (int)cred->pid, strerror(errno));
+        hc_log(&ag->log, HC_LOG_INFO, "uid %u (pid %d): refusal not sent: %s", (unsigned)cred->uid,
+               (int)cred->pid, strerror(errno));
     hc_w_free(&w);
     if (nrefused == REFUSED_MAX) {
         size_t oldest = 0;
@@ -110,14 +111,18 @@ static int wake_pipe[2] = { -1, -1 };
 static bool harden_process(void)
 {
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        fprintf(stderr, "hsmcached: prctl(PR_SET_DUMPABLE, 0): %s; not starting "
-                "(PINs would be readable through /proc and core files)\n", strerror(errno));
+        fprintf(stderr,
+                "hsmcached: prctl(PR_SET_DUMPABLE, 0): %s; not starting "
+                "(PINs would be readable through /proc and core files)\n",
+                strerror(errno));
         return false;
     }
     const struct rlimit none = { 0, 0 };
     if (setrlimit(RLIMIT_CORE, &none) != 0) {
-        fprintf(stderr, "hsmcached: setrlimit(RLIMIT_CORE, 0): %s; not starting "
-                "(a crash would write PINs to a core file)\n", strerror(errno));
+        fprintf(stderr,
+                "hsmcached: setrlimit(RLIMIT_CORE, 0): %s; not starting "
+                "(a crash would write PINs to a core file)\n",
+                strerror(errno));
         return false;
     }
     return true;
@@ -159,8 +164,10 @@ static int listen_on(agent_t *ag, const hc_agent_cfg_t *cfg)
     struct stat sb;
     if (lstat(ag->socket, &sb) == 0) {
         if (!S_ISSOCK(sb.st_mode)) {
-            hc_log(&ag->log, HC_LOG_ERROR, "%s exists and is not a socket; "
-                   "not replacing it", ag->socket);
+            hc_log(&ag->log, HC_LOG_ERROR,
+                   "%s exists and is not a socket; "
+                   "not replacing it",
+                   ag->socket);
             return -1;
         }
         int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -168,8 +175,7 @@ static int listen_on(agent_t *ag, const hc_agent_cfg_t *cfg)
         if (probe >= 0)
             close(probe);
         if (alive) {
-            hc_log(&ag->log, HC_LOG_ERROR, "another hsmcached is listening on %s",
-                   ag->socket);
+            hc_log(&ag->log, HC_LOG_ERROR, "another hsmcached is listening on %s", ag->socket);
             return -1;
         }
         unlink(ag->socket); /* left by an agent that died */
@@ -213,8 +219,10 @@ static void *signal_thread(void *arg)
             hc_err_t err = { 0 };
             agent_state_t *st = agent_state_load(ag, &err);
             if (!st) {
-                hc_log(&ag->log, HC_LOG_ERROR, "reload failed, keeping the "
-                       "running config: %s", err.msg);
+                hc_log(&ag->log, HC_LOG_ERROR,
+                       "reload failed, keeping the "
+                       "running config: %s",
+                       err.msg);
                 continue;
             }
             agent_state_install(ag, st);
@@ -277,7 +285,8 @@ static void accept_one(agent_t *ag, int lfd)
     if (ok)
         a->accepted_ms = hc_now_ms();
     if (ok && !(ok = admit(ag, &a->cred, &st->cfg->agent)))
-        hc_log(&ag->log, HC_LOG_WARN, "uid %u (pid %d): connection refused, "
+        hc_log(&ag->log, HC_LOG_WARN,
+               "uid %u (pid %d): connection refused, "
                "over max-connections or max-connections-per-client",
                (unsigned)a->cred.uid, (int)a->cred.pid);
     agent_state_put(st);
@@ -325,8 +334,10 @@ static void drain(agent_t *ag)
     size_t left = ag->nconns;
     pthread_mutex_unlock(&ag->lock);
     if (left)
-        hc_log(&ag->log, HC_LOG_WARN, "%zu requests still running after %ds; "
-               "exiting anyway", left, STOP_GRACE_S);
+        hc_log(&ag->log, HC_LOG_WARN,
+               "%zu requests still running after %ds; "
+               "exiting anyway",
+               left, STOP_GRACE_S);
     else
         agent_state_put(st); /* closes the contexts (C_Finalize) */
 }

@@ -37,8 +37,7 @@ void agent_modinfo_free(agent_state_t *st)
     pthread_mutex_destroy(&st->modinfo_lock);
 }
 
-CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v,
-                           hc_err_t *err)
+CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v, hc_err_t *err)
 {
     pthread_mutex_lock(&st->modinfo_lock);
     for (size_t i = 0; i < st->nmodinfo; i++)
@@ -70,8 +69,7 @@ CK_RV agent_module_version(agent_state_t *st, const char *module, CK_VERSION *v,
         if (!st->modinfo)
             st->modinfo = calloc(MODINFO_MAX, sizeof *st->modinfo);
         if (st->modinfo) {
-            snprintf(st->modinfo[st->nmodinfo].module, sizeof st->modinfo->module, "%s",
-                     module);
+            snprintf(st->modinfo[st->nmodinfo].module, sizeof st->modinfo->module, "%s", module);
             st->modinfo[st->nmodinfo++].v = *v;
         }
     }

@@ -22,14 +22,14 @@ typedef struct peer {
     int fd;
     struct ucred cred;
     uint64_t accepted_ms;
-    bool quiet;                 /* refusal at accept not logged (main.c) */
-    agent_rules_t *rules;       /* NULL: not listed */
-    hc_ctx_t *ctx;              /* after HELLO */
+    bool quiet;           /* refusal at accept not logged (main.c) */
+    agent_rules_t *rules; /* NULL: not listed */
+    hc_ctx_t *ctx;        /* after HELLO */
     int profile;
-    hc_obj_t *allowed;          /* objects already authorized, sorted (freed
+    hc_obj_t *allowed;         /* objects already authorized, sorted (freed
                                  * by the owner): a find over thousands of
                                  * keys stays n log n */
-    size_t nallowed, callowed;  /* used, allocated */
+    size_t nallowed, callowed; /* used, allocated */
 } peer_t;
 
 /* Whether the client may use obj (one of its [client] keys covers it);

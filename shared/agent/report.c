@@ -39,8 +39,9 @@ typedef struct scope {
 static long token_status_of(const scope_t *sc, const char *name, hc_token_status_t *st)
 {
     long tok = sc->ctx ? hc_token_index(sc->ctx, name) : -1;
-    if (tok < 0 || (agent_token_status(sc->st, sc->ctx, sc->profile, (size_t)tok, st, NULL)
-                        != CKR_OK && !st->info_valid))
+    if (tok < 0 ||
+        (agent_token_status(sc->st, sc->ctx, sc->profile, (size_t)tok, st, NULL) != CKR_OK &&
+         !st->info_valid))
         name_only_status(name, st);
     return tok;
 }
@@ -153,8 +154,8 @@ agent_counts_t *agent_counts_for(agent_t *ag, const char *name)
     return c;
 }
 
-char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules,
-                       hc_ctx_t *ctx, int profile, bool prometheus)
+char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rules, hc_ctx_t *ctx,
+                       int profile, bool prometheus)
 {
     hc_sbuf_t b = { 0 };
     hc_stats_file_t *sum = calloc(1, sizeof *sum);
@@ -172,12 +173,14 @@ char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rule
     size_t n = ag->ncounts, conns = ag->nconns;
     pthread_mutex_unlock(&ag->lock);
     if (prometheus)
-        hc_sb_printf(&b, "# TYPE hsmcached_connections gauge\n"
+        hc_sb_printf(&b,
+                     "# TYPE hsmcached_connections gauge\n"
                      "hsmcached_connections %zu\n"
                      "# TYPE hsmcached_client_requests_total counter\n"
                      "# TYPE hsmcached_client_signatures_total counter\n"
                      "# TYPE hsmcached_client_refused_total counter\n"
-                     "# TYPE hsmcached_client_malformed_total counter\n", conns);
+                     "# TYPE hsmcached_client_malformed_total counter\n",
+                     conns);
     else
         hc_sb_printf(&b, "agent: %zu connections open\n", conns);
     for (size_t i = 0; i < n; i++) {
@@ -187,8 +190,8 @@ char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rule
         if (rules->cfg && c != rules->counts)
             continue; /* another client's */
         unsigned long long k[5] = {
-            HC_GET(c->connections), HC_GET(c->requests), HC_GET(c->signatures),
-            HC_GET(c->refused), HC_GET(c->malformed),
+            HC_GET(c->connections), HC_GET(c->requests),  HC_GET(c->signatures),
+            HC_GET(c->refused),     HC_GET(c->malformed),
         };
         if (prometheus)
             hc_sb_printf(&b,
@@ -198,7 +201,8 @@ char *agent_stats_text(agent_t *ag, agent_state_t *st, const agent_rules_t *rule
                          "hsmcached_client_malformed_total{client=\"%s\"} %llu\n",
                          c->name, k[1], c->name, k[2], c->name, k[3], c->name, k[4]);
         else
-            hc_sb_printf(&b, "client %s: connections %llu, requests %llu, "
+            hc_sb_printf(&b,
+                         "client %s: connections %llu, requests %llu, "
                          "signatures %llu, refused %llu, malformed %llu\n",
                          c->name, k[0], k[1], k[2], k[3], k[4]);
     }

@@ -88,8 +88,7 @@ CK_RV agent_token_status(agent_state_t *st, hc_ctx_t *ctx, int profile, size_t t
     return rv;
 }
 
-bool agent_token_allowed(const agent_rules_t *rules, const char *name,
-                         const hc_token_status_t *st)
+bool agent_token_allowed(const agent_rules_t *rules, const char *name, const hc_token_status_t *st)
 {
     if (!rules->cfg)
         return true;

@@ -79,17 +79,23 @@ CK_RV agent_serial_reserve(const char *dir, uint64_t *serial, hc_err_t *err)
     CK_RV rv = CKR_OK;
     uint64_t last = 0;
     if (lfd < 0 || flock(lfd, LOCK_EX) != 0)
-        rv = hc_err(err, CKR_FUNCTION_FAILED, "hsmcached: serial counter %s: cannot "
-                    "lock: %s", lock, strerror(errno));
+        rv = hc_err(err, CKR_FUNCTION_FAILED,
+                    "hsmcached: serial counter %s: cannot "
+                    "lock: %s",
+                    lock, strerror(errno));
     else if (last_serial(path, &last) != 0)
-        rv = hc_err(err, CKR_FUNCTION_FAILED, "hsmcached: serial counter %s: unreadable "
+        rv = hc_err(err, CKR_FUNCTION_FAILED,
+                    "hsmcached: serial counter %s: unreadable "
                     "or not one decimal number; no certificate is issued until it is "
-                    "repaired", path);
+                    "repaired",
+                    path);
     else if (last == UINT64_MAX)
         rv = hc_err(err, CKR_FUNCTION_FAILED, "hsmcached: serial counter %s: exhausted", path);
     else if (write_serial(dir, path, last + 1) != 0)
-        rv = hc_err(err, CKR_FUNCTION_FAILED, "hsmcached: serial counter %s: cannot "
-                    "be written: %s", path, strerror(errno));
+        rv = hc_err(err, CKR_FUNCTION_FAILED,
+                    "hsmcached: serial counter %s: cannot "
+                    "be written: %s",
+                    path, strerror(errno));
     if (lfd >= 0)
         close(lfd);
     pthread_mutex_unlock(&serial_lock);

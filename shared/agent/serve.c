@@ -40,8 +40,7 @@ static void answer(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const hc_err_t *er
 }
 
 /* A reply whose one result is a number (num[0]). */
-static void answer_num(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const hc_err_t *err,
-                       uint64_t n)
+static void answer_num(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const hc_err_t *err, uint64_t n)
 {
     hc_rep_t rep;
     memset(&rep, 0, sizeof rep);
@@ -56,8 +55,9 @@ static hc_proto_obj_t wire_obj(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *i
     memset(id, 0, sizeof *id);
     if (obj)
         hc_describe(ctx, obj, id, NULL);
-    return (hc_proto_obj_t){ obj, id->cls, id->id, id->idlen,
-                             (const unsigned char *)id->label, id->labellen };
+    return (hc_proto_obj_t){
+        obj, id->cls, id->id, id->idlen, (const unsigned char *)id->label, id->labellen
+    };
 }
 
 static void do_hello(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
@@ -67,12 +67,15 @@ static void do_hello(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
     int profile = hc_profile_id(q->text);
     if (!s->rules) {
         if (!s->quiet)
-            hc_log(&s->ag->log, HC_LOG_WARN, "refused uid %u gid %u (pid %d): no "
-               "[client] section in %s lists it", (unsigned)s->cred.uid,
-               (unsigned)s->cred.gid, (int)s->cred.pid, s->ag->conf_path);
-        rv = hc_err(&err, CKR_FUNCTION_REJECTED, "hsmcached at %s refused uid %u: "
-                    "no [client] section in %s lists it", s->ag->socket,
-                    (unsigned)s->cred.uid, s->ag->conf_path);
+            hc_log(&s->ag->log, HC_LOG_WARN,
+                   "refused uid %u gid %u (pid %d): no "
+                   "[client] section in %s lists it",
+                   (unsigned)s->cred.uid, (unsigned)s->cred.gid, (int)s->cred.pid,
+                   s->ag->conf_path);
+        rv = hc_err(&err, CKR_FUNCTION_REJECTED,
+                    "hsmcached at %s refused uid %u: "
+                    "no [client] section in %s lists it",
+                    s->ag->socket, (unsigned)s->cred.uid, s->ag->conf_path);
     } else if (profile < 0) {
         rv = hc_err(&err, CKR_ARGUMENTS_BAD, "hsmcached: unknown profile '%s'", q->text);
     } else if (!(s->ctx = agent_state_ctx(s->st, profile, &err))) {
@@ -97,8 +100,8 @@ static void do_hello(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
     answer(w, q, rv, &err, &rep);
 }
 
-bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred,
-                         bool log, hc_wbuf_t *w)
+bool agent_refusal_frame(agent_t *ag, agent_state_t *st, const struct ucred *cred, bool log,
+                         hc_wbuf_t *w)
 {
     peer_t s = { .ag = ag, .st = st, .cred = *cred, .profile = -1, .quiet = !log };
     hc_req_t *q = calloc(1, sizeof *q);
@@ -126,9 +129,9 @@ static void do_find(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
      * token's status is read once for all of them, not per object. */
     hc_token_status_t st;
     memset(&st, 0, sizeof st);
-    bool known = n > 0 && s->rules->cfg &&
-                 (agent_token_status(s->st, s->ctx, s->profile, tok, &st, NULL) == CKR_OK ||
-                  st.info_valid);
+    bool known =
+        n > 0 && s->rules->cfg &&
+        (agent_token_status(s->st, s->ctx, s->profile, tok, &st, NULL) == CKR_OK || st.info_valid);
     for (size_t i = 0; i < n; i++)
         if (agent_obj_allowed(s, objs[i], known ? &st : NULL))
             objs[kept++] = objs[i];
@@ -186,18 +189,22 @@ static void do_get_attrs(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
         for (CK_ULONG i = 0; i < q->n && !first; i++)
             if (q->blocked >> i & 1)
                 first = q->tmpl[i].type;
-        hc_log(&s->ag->log, HC_LOG_INFO, "client %s (uid %u, pid %d): get-attributes: "
-               "attribute 0x%lx not passed on", agent_rules_name(s->rules),
-               (unsigned)s->cred.uid, (int)s->cred.pid, (unsigned long)first);
-        rv = hc_err(&err, CKR_ATTRIBUTE_TYPE_INVALID, "hsmcached: attribute 0x%lx is "
-                    "not one the agent passes on", (unsigned long)first);
+        hc_log(&s->ag->log, HC_LOG_INFO,
+               "client %s (uid %u, pid %d): get-attributes: "
+               "attribute 0x%lx not passed on",
+               agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid,
+               (unsigned long)first);
+        rv = hc_err(&err, CKR_ATTRIBUTE_TYPE_INVALID,
+                    "hsmcached: attribute 0x%lx is "
+                    "not one the agent passes on",
+                    (unsigned long)first);
     }
     hc_rep_t rep;
     memset(&rep, 0, sizeof rep);
     for (CK_ULONG i = 0; i < q->n; i++) {
         CK_ULONG len = ran ? t[i].ulValueLen : CK_UNAVAILABLE_INFORMATION;
-        bool value = t[i].pValue && len != CK_UNAVAILABLE_INFORMATION &&
-                     len <= q->tmpl[i].ulValueLen;
+        bool value =
+            t[i].pValue && len != CK_UNAVAILABLE_INFORMATION && len <= q->tmpl[i].ulValueLen;
         rep.attrs[i] = (hc_rep_attr_t){ len == CK_UNAVAILABLE_INFORMATION ? UINT64_MAX : len,
                                         t[i].pValue, value ? len : 0 };
     }
@@ -212,10 +219,9 @@ static void do_sign(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     hc_err_t err = { 0 };
     unsigned char sig[HC_PROTO_MAX_VALUE];
     size_t len = q->want ? q->cap : 0;
-    hc_sign_opts_t o = { .background = q->flags & HC_SIGN_BACKGROUND,
-                         .expires = q->expires };
-    CK_RV rv = hc_sign_ex(s->ctx, q->obj, &q->mech.m, q->data, q->len, &o,
-                          q->want ? sig : NULL, &len, &err);
+    hc_sign_opts_t o = { .background = q->flags & HC_SIGN_BACKGROUND, .expires = q->expires };
+    CK_RV rv = hc_sign_ex(s->ctx, q->obj, &q->mech.m, q->data, q->len, &o, q->want ? sig : NULL,
+                          &len, &err);
     if (rv == CKR_OK && q->want)
         __atomic_fetch_add(&s->rules->counts->signatures, 1, __ATOMIC_RELAXED);
     hc_rep_t rep;
@@ -269,16 +275,15 @@ static void do_generate(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     bool v240 = false;
     CK_RV rv = module_v240(s, tok, &v240, &err);
     if (rv == CKR_OK)
-        rv = agent_gen_check(s->rules, s->ctx, tok, v240, q->tmpl, q->n, q->tmpl2, q->n2,
-                             &t, &err);
+        rv = agent_gen_check(s->rules, s->ctx, tok, v240, q->tmpl, q->n, q->tmpl2, q->n2, &t, &err);
     if (rv != CKR_OK) {
         __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
         hc_log(&s->ag->log, HC_LOG_WARN, "client %s (uid %u, pid %d): %s",
                agent_rules_name(s->rules), (unsigned)s->cred.uid, (int)s->cred.pid, err.msg);
     }
     if (rv == CKR_OK)
-        rv = hc_generate_key_pair(s->ctx, tok, &q->mech.m, t.pub, t.npub,
-                                  t.priv, t.npriv, &pub, &priv, &err);
+        rv = hc_generate_key_pair(s->ctx, tok, &q->mech.m, t.pub, t.npub, t.priv, t.npriv, &pub,
+                                  &priv, &err);
     /* A module that made something else than asked (outside the client's
      * keys, or unsafe): removed again, and said so when it cannot be. */
     bool unmade = false;
@@ -292,7 +297,8 @@ static void do_generate(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     }
     if (unmade &&
         (hc_destroy(s->ctx, pub, NULL) != CKR_OK || hc_destroy(s->ctx, priv, NULL) != CKR_OK))
-        hc_log(&s->ag->log, HC_LOG_ERROR, "token %s: a key pair generated for "
+        hc_log(&s->ag->log, HC_LOG_ERROR,
+               "token %s: a key pair generated for "
                "[client %s] and refused could not be destroyed",
                hc_token_name(s->ctx, tok), agent_rules_name(s->rules));
     hc_obj_identity_t ids[2];
@@ -315,8 +321,8 @@ static void do_token_status(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t 
     memset(&rep, 0, sizeof rep);
     memcpy(rep.name, st.name, sizeof rep.name);
     memcpy(rep.module, st.module, sizeof rep.module);
-    rep.flags = st.present | st.pin_stored << 1 | st.pin_rejected << 2 |
-                st.logged_in << 3 | st.info_valid << 4;
+    rep.flags = st.present | st.pin_stored << 1 | st.pin_rejected << 2 | st.logged_in << 3 |
+                st.info_valid << 4;
     rep.data = (const unsigned char *)&st.info;
     rep.len = sizeof st.info;
     answer(w, q, rv, &err, &rep);
@@ -396,8 +402,7 @@ static void do_verify(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
-    CK_RV rv = hc_verify(s->ctx, q->obj, &q->mech.m, q->data, q->len, q->data2, q->len2,
-                         &err);
+    CK_RV rv = hc_verify(s->ctx, q->obj, &q->mech.m, q->data, q->len, q->data2, q->len2, &err);
     answer(w, q, rv, &err, NULL);
 }
 
@@ -422,8 +427,7 @@ static void do_stats(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
 {
     (void)tok;
     hc_err_t err = { 0 };
-    char *text = agent_stats_text(s->ag, s->st, s->rules, s->ctx, s->profile,
-                                  q->flags != 0);
+    char *text = agent_stats_text(s->ag, s->st, s->rules, s->ctx, s->profile, q->flags != 0);
     CK_RV rv = text ? CKR_OK : hc_err(&err, CKR_HOST_MEMORY, "out of memory");
     hc_rep_t rep;
     memset(&rep, 0, sizeof rep);
@@ -454,8 +458,10 @@ static void do_audit(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
                                       agent_rules_name(s->rules));
         if (!line || hc_append_line(path, line, strlen(line)) != 0) {
             hc_log(&s->ag->log, HC_LOG_ERROR, "audit log %s: cannot append: %m", path);
-            rv = hc_err(&err, CKR_FUNCTION_FAILED, "hsmcached: audit log %s "
-                        "cannot be written", path);
+            rv = hc_err(&err, CKR_FUNCTION_FAILED,
+                        "hsmcached: audit log %s "
+                        "cannot be written",
+                        path);
         }
         free(line);
     }
@@ -471,8 +477,8 @@ static void do_issue(peer_t *s, const hc_req_t *q, size_t tok, hc_wbuf_t *w)
     hc_err_t err = { 0 };
     char *cert = NULL;
     uint64_t serial = 0;
-    CK_RV rv = agent_issue(s->st, s->rules, &s->cred, q->data, q->len, q->data2, q->len2,
-                           &cert, &serial, &err);
+    CK_RV rv = agent_issue(s->st, s->rules, &s->cred, q->data, q->len, q->data2, q->len2, &cert,
+                           &serial, &err);
     if (rv == CKR_FUNCTION_REJECTED || rv == CKR_ARGUMENTS_BAD)
         __atomic_fetch_add(&s->rules->counts->refused, 1, __ATOMIC_RELAXED);
     else if (rv == CKR_OK)
@@ -515,8 +521,10 @@ static void dispatch(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
     size_t tok = 0;
     handler_fn *run = q->op < HC_OP_COUNT ? handlers[q->op] : NULL;
     CK_RV rv = run ? agent_gate(s, q, &tok, &err)
-                   : hc_err(&err, CKR_FUNCTION_NOT_SUPPORTED, "hsmcached: no handler "
-                            "for operation %s", hc_op_name(q->op));
+                   : hc_err(&err, CKR_FUNCTION_NOT_SUPPORTED,
+                            "hsmcached: no handler "
+                            "for operation %s",
+                            hc_op_name(q->op));
     if (rv == CKR_OK)
         run(s, q, tok, w);
     else
@@ -526,8 +534,8 @@ static void dispatch(peer_t *s, const hc_req_t *q, hc_wbuf_t *w)
 static void peer_log(peer_t *s, int level, const char *what)
 {
     hc_log(&s->ag->log, level, "client %s (uid %u, pid %d): %s; connection closed",
-           s->rules ? agent_rules_name(s->rules) : "?", (unsigned)s->cred.uid,
-           (int)s->cred.pid, what);
+           s->rules ? agent_rules_name(s->rules) : "?", (unsigned)s->cred.uid, (int)s->cred.pid,
+           what);
 }
 
 static void note_malformed(peer_t *s, const char *what)
@@ -567,26 +575,18 @@ static void serve_loop(peer_t *s)
             note_malformed(s, "no complete first request within 10 s of connecting");
             goto out;
         }
-        enum hc_recv_result got = hc_recv_frame(s->fd, &body, &len, first, rest,
-                                                s->st->stop_pipe[0]);
+        enum hc_recv_result got =
+            hc_recv_frame(s->fd, &body, &len, first, rest, s->st->stop_pipe[0]);
         if (!s->ctx && got == HC_RECV_TIMEOUT) {
             note_malformed(s, "no complete first request within 10 s of connecting");
             goto out;
         }
         switch (got) {
-        case HC_RECV_OK:
-            break;
-        case HC_RECV_TOO_BIG:
-            note_malformed(s, "oversized message");
-            goto out;
-        case HC_RECV_TIMEOUT:
-            note_malformed(s, "message cut short (timed out)");
-            goto out;
-        case HC_RECV_ERROR:
-            note_malformed(s, "message cut short");
-            goto out;
-        default:
-            goto out;
+        case HC_RECV_OK: break;
+        case HC_RECV_TOO_BIG: note_malformed(s, "oversized message"); goto out;
+        case HC_RECV_TIMEOUT: note_malformed(s, "message cut short (timed out)"); goto out;
+        case HC_RECV_ERROR: note_malformed(s, "message cut short"); goto out;
+        default: goto out;
         }
         hc_req_t q;
         bool ok = hc_req_decode(body, len, &q);
@@ -607,8 +607,7 @@ static void serve_loop(peer_t *s)
         hc_req_free(&q);
         OPENSSL_cleanse(body, len); /* a login request carries a PIN */
         free(body);
-        bool sent = !w.failed &&
-                    hc_send_all(s->fd, w.p, w.len, hc_now_ms() + IO_MS) == 0;
+        bool sent = !w.failed && hc_send_all(s->fd, w.p, w.len, hc_now_ms() + IO_MS) == 0;
         if (!sent) {
             peer_log(s, HC_LOG_INFO, "reply not taken");
             goto out;
@@ -623,8 +622,9 @@ out:
 void *agent_serve(void *arg)
 {
     agent_conn_arg_t *a = arg;
-    peer_t s = { .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1,
-                    .accepted_ms = a->accepted_ms };
+    peer_t s = {
+        .ag = a->agent, .fd = a->fd, .cred = a->cred, .profile = -1, .accepted_ms = a->accepted_ms
+    };
     free(a);
     s.st = agent_state_get(s.ag);
     s.rules = agent_match_client(s.st, &s.cred);

@@ -121,8 +121,8 @@ static bool get_mpint(rd_t *r, size_t *bits)
 
 static const struct keytype {
     const char *name;
-    const char *curve;   /* ECDSA */
-    size_t point;        /* ECDSA: uncompressed point length */
+    const char *curve; /* ECDSA */
+    size_t point;      /* ECDSA: uncompressed point length */
 } keytypes[] = {
     { "ssh-ed25519", NULL, 0 },
     { "ecdsa-sha2-nistp256", "nistp256", 65 },
@@ -164,9 +164,8 @@ static const char *blob_check(const struct keytype *t, const unsigned char *blob
     return r.off == r.len ? NULL : "bytes after the key's fields";
 }
 
-int agent_ssh_pubkey_read(const char *line, size_t len, unsigned char **blob,
-                          size_t *blob_len, char *type, size_t tsize, char *why,
-                          size_t wsize)
+int agent_ssh_pubkey_read(const char *line, size_t len, unsigned char **blob, size_t *blob_len,
+                          char *type, size_t tsize, char *why, size_t wsize)
 {
     *blob = NULL;
     size_t tl = 0;
@@ -174,8 +173,10 @@ int agent_ssh_pubkey_read(const char *line, size_t len, unsigned char **blob,
         tl++;
     const struct keytype *t = keytype(line, tl);
     if (!t || tl >= len || line[tl] != ' ') {
-        snprintf(why, wsize, "public key: type '%.*s' is not one of ssh-ed25519, "
-                 "ecdsa-sha2-nistp256/384/521, ssh-rsa", (int)(tl > 40 ? 40 : tl), line);
+        snprintf(why, wsize,
+                 "public key: type '%.*s' is not one of ssh-ed25519, "
+                 "ecdsa-sha2-nistp256/384/521, ssh-rsa",
+                 (int)(tl > 40 ? 40 : tl), line);
         return -1;
     }
     const char *b64 = line + tl + 1;
@@ -285,14 +286,13 @@ int agent_ca_alg(const unsigned char *ca_blob, size_t ca_len, agent_ca_alg_t *al
     } else {
         alg->mechanism = CKM_ECDSA;
         alg->half = (t->point - 1) / 2;
-        alg->hash_nid = t->point == 65 ? NID_sha256 : t->point == 97 ? NID_sha384
-                                                                       : NID_sha512;
+        alg->hash_nid = t->point == 65 ? NID_sha256 : t->point == 97 ? NID_sha384 : NID_sha512;
     }
     return 0;
 }
 
-int agent_cert_sign_field(const agent_ca_alg_t *alg, const unsigned char *sig,
-                          size_t sig_len, agent_bytes_t *out)
+int agent_cert_sign_field(const agent_ca_alg_t *alg, const unsigned char *sig, size_t sig_len,
+                          agent_bytes_t *out)
 {
     agent_bytes_t s = { 0 }, inner = { 0 };
     put_cstring(&s, alg->ssh_name);

@@ -26,9 +26,8 @@ void agent_bytes_free(agent_bytes_t *b);
  * key's wire blob (malloc'ed) with its type, or -1 and `why` naming what
  * is wrong. Only ssh-ed25519, ecdsa-sha2-nistp256/384/521 and ssh-rsa
  * (2048 to 16384 bits) keys, every field checked, nothing after them. */
-int agent_ssh_pubkey_read(const char *line, size_t len, unsigned char **blob,
-                          size_t *blob_len, char *type, size_t tsize, char *why,
-                          size_t wsize);
+int agent_ssh_pubkey_read(const char *line, size_t len, unsigned char **blob, size_t *blob_len,
+                          char *type, size_t tsize, char *why, size_t wsize);
 
 /* The certificate body for key `blob` (of `type`) up to its signature:
  * cert type, nonce (32 bytes), the key's fields, serial, user/host
@@ -46,15 +45,15 @@ typedef struct agent_ca_alg {
     unsigned long mechanism;
     const char *ssh_name;
     int hash_nid;
-    size_t half;        /* ECDSA: the length of r and of s; 0 otherwise */
+    size_t half; /* ECDSA: the length of r and of s; 0 otherwise */
 } agent_ca_alg_t;
 int agent_ca_alg(const unsigned char *ca_blob, size_t ca_len, agent_ca_alg_t *alg);
 
 /* Appends the signature field (string(string alg, string sig)) for the
  * token's raw signature `sig` (ECDSA: r || s). 0, or -1 when `sig` has
  * the wrong length or out of memory. */
-int agent_cert_sign_field(const agent_ca_alg_t *alg, const unsigned char *sig,
-                          size_t sig_len, agent_bytes_t *out);
+int agent_cert_sign_field(const agent_ca_alg_t *alg, const unsigned char *sig, size_t sig_len,
+                          agent_bytes_t *out);
 
 /* "TYPE-cert-v01@openssh.com BASE64 COMMENT" for the whole certificate;
  * malloc'ed, NULL when out of memory. */

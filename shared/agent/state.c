@@ -52,8 +52,8 @@ static CK_RV compile_rules(agent_state_t *st, hc_err_t *err)
         for (size_t k = 0; k < c->keys.n; k++) {
             hc_err_t e;
             if (!(r->uris[k] = hc_uri_compile(c->keys.items[k], &e)))
-                return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s] keys: %s",
-                              cfg->path, c->line, c->name, e.msg);
+                return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s] keys: %s", cfg->path,
+                              c->line, c->name, e.msg);
             r->nuris++;
         }
     }
@@ -75,19 +75,23 @@ agent_state_t *agent_state_load(agent_t *ag, hc_err_t *err)
     pthread_mutex_init(&st->modinfo_lock, NULL);
     CK_RV rv = hc_config_load(ag->conf_path, &st->cfg, err);
     if (rv == CKR_OK && !st->cfg->agent.socket[0])
-        rv = hc_err(err, CKR_GENERAL_ERROR, "%s: [core] agent is not set (the "
-                    "socket path hsmcached listens on)", ag->conf_path);
+        rv = hc_err(err, CKR_GENERAL_ERROR,
+                    "%s: [core] agent is not set (the "
+                    "socket path hsmcached listens on)",
+                    ag->conf_path);
     if (rv == CKR_OK && strcmp(st->cfg->agent.socket, ag->socket) && ag->socket[0])
-        hc_log(&ag->log, HC_LOG_WARN, "%s: [core] agent changed to %s; still "
-               "listening on %s until restarted", ag->conf_path,
-               st->cfg->agent.socket, ag->socket);
+        hc_log(&ag->log, HC_LOG_WARN,
+               "%s: [core] agent changed to %s; still "
+               "listening on %s until restarted",
+               ag->conf_path, st->cfg->agent.socket, ag->socket);
     if (rv == CKR_OK && pipe2(st->stop_pipe, O_CLOEXEC) != 0)
         rv = hc_err(err, CKR_GENERAL_ERROR, "pipe: out of file descriptors");
     if (rv == CKR_OK)
         rv = compile_rules(st, err);
     while (rv == CKR_OK && st->instance == 0)
         if (RAND_bytes((unsigned char *)&st->instance, sizeof st->instance) != 1)
-            rv = hc_err(err, CKR_GENERAL_ERROR, "no random bytes for the "
+            rv = hc_err(err, CKR_GENERAL_ERROR,
+                        "no random bytes for the "
                         "instance id");
     if (rv != CKR_OK) {
         state_free(st);
@@ -135,8 +139,8 @@ hc_ctx_t *agent_state_ctx(agent_state_t *st, int profile, hc_err_t *err)
 {
     pthread_mutex_lock(&st->lock);
     hc_ctx_t *ctx = st->ctx[profile];
-    if (!ctx && hc_open_embedded(hc_profile_name(profile), st->agent->conf_path,
-                                 &ctx, err) == CKR_OK)
+    if (!ctx &&
+        hc_open_embedded(hc_profile_name(profile), st->agent->conf_path, &ctx, err) == CKR_OK)
         st->ctx[profile] = ctx;
     pthread_mutex_unlock(&st->lock);
     return ctx;

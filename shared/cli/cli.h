@@ -12,9 +12,9 @@
 #include "hsmcache.h"
 
 typedef struct hc_cli {
-    const char *conf;      /* -c PATH, or NULL for the default */
+    const char *conf; /* -c PATH, or NULL for the default */
     int argc;
-    char **argv;           /* the command's name, then its own arguments
+    char **argv; /* the command's name, then its own arguments
                             * (getopt's convention: argv[0] is skipped) */
 } hc_cli_t;
 
@@ -55,7 +55,7 @@ void hc_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void hc_cli_field(char *out, size_t size, const unsigned char *field, size_t n);
 /* pkcs11: URI of an object (token by hsmcache name; the label's bytes,
  * any of them, percent-encoded by p11-kit); malloc'ed. */
-char *hc_cli_uri(const char *token, const char *label, size_t labellen,
-                 const unsigned char *id, size_t idlen, CK_OBJECT_CLASS cls);
+char *hc_cli_uri(const char *token, const char *label, size_t labellen, const unsigned char *id,
+                 size_t idlen, CK_OBJECT_CLASS cls);
 
 #endif

@@ -16,8 +16,8 @@ static const hc_cmdline_t config_keys_cmdline = {
             "as a Markdown table. Reads no config.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  the table could not be written (stdout closed or full)\n"
-             HC_CLI_EXIT_USAGE,
+    .exits = HC_CLI_EXIT_OK
+    "  1  the table could not be written (stdout closed or full)\n" HC_CLI_EXIT_USAGE,
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };

@@ -71,9 +71,10 @@ static void check_pin(struct doctor *d, const hc_config_t *cfg, const char *toke
     }
     struct stat st;
     if (d->user && stat(path, &st) == 0 && !user_can(d, &st, false))
-        verdict(d, 2, "token %s: PIN file %s is not readable by user %s (fix: "
-                "chown %s %s, or use the agent)", token, path, d->user->pw_name,
-                d->user->pw_name, path);
+        verdict(d, 2,
+                "token %s: PIN file %s is not readable by user %s (fix: "
+                "chown %s %s, or use the agent)",
+                token, path, d->user->pw_name, d->user->pw_name, path);
     else
         verdict(d, 0, "token %s: PIN file %s", token, path);
 }
@@ -91,8 +92,8 @@ static void check_registration(struct doctor *d)
             FILE *f = strstr(de->d_name, ".module") ? fopen(path, "re") : NULL;
             bool ours = false;
             while (f && fgets(line, sizeof line, f))
-                ours = ours || (strncmp(line, "module:", 7) == 0 &&
-                                strstr(line, "hsmcache-pkcs11.so"));
+                ours = ours ||
+                       (strncmp(line, "module:", 7) == 0 && strstr(line, "hsmcache-pkcs11.so"));
             if (f)
                 fclose(f);
             if (ours) {
@@ -104,7 +105,8 @@ static void check_registration(struct doctor *d)
         if (dir)
             closedir(dir);
     }
-    verdict(d, 1, "the hsmcache PKCS#11 front is not registered with p11-kit "
+    verdict(d, 1,
+            "the hsmcache PKCS#11 front is not registered with p11-kit "
             "(hosts that load modules by name need it: make install, or a "
             "file /etc/pkcs11/modules/hsmcache.module with 'module: PATH')");
 }
@@ -130,9 +132,10 @@ static void check_softhsm(struct doctor *d)
     else if (stat(dir, &st) != 0)
         verdict(d, 2, "SoftHSM token dir %s (from %s): %s", dir, conf, strerror(errno));
     else if (d->user && (!user_can(d, &st, false) || !user_can(d, &st, true)))
-        verdict(d, 2, "SoftHSM token dir %s is not readable and writable by user "
-                "%s (fix: chown -R %s %s)", dir, d->user->pw_name,
-                d->user->pw_name, dir);
+        verdict(d, 2,
+                "SoftHSM token dir %s is not readable and writable by user "
+                "%s (fix: chown -R %s %s)",
+                dir, d->user->pw_name, d->user->pw_name, dir);
     else
         verdict(d, 0, "SoftHSM config %s, token dir %s", conf, dir);
 }
@@ -141,12 +144,13 @@ static void check_cache_dir(struct doctor *d, const hc_config_t *cfg)
 {
     struct stat st;
     if (stat(cfg->cache_dir, &st) != 0)
-        verdict(d, 1, "cache-dir %s does not exist yet (created on first use; "
+        verdict(d, 1,
+                "cache-dir %s does not exist yet (created on first use; "
                 "the persistent cache and PIN-rejection marks live there)",
                 cfg->cache_dir);
     else if (d->user && !user_can(d, &st, true))
-        verdict(d, 2, "cache-dir %s is not writable by user %s (fix: chown %s %s)",
-                cfg->cache_dir, d->user->pw_name, d->user->pw_name, cfg->cache_dir);
+        verdict(d, 2, "cache-dir %s is not writable by user %s (fix: chown %s %s)", cfg->cache_dir,
+                d->user->pw_name, d->user->pw_name, cfg->cache_dir);
     else
         verdict(d, 0, "cache-dir %s", cfg->cache_dir);
 }
@@ -169,9 +173,10 @@ static const hc_cmdline_t doctor_cmdline = {
             "  --user USER   also judge whether USER (a service's user) can read what it\n"
             "                needs\n"
             "  --help        this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  a check failed (the config cannot be loaded, a PIN file is refused,\n"
-             "     a token is absent, ...)\n"
-             "  2  usage error (an unknown option, an unknown USER)\n",
+    .exits =
+        HC_CLI_EXIT_OK "  1  a check failed (the config cannot be loaded, a PIN file is refused,\n"
+                       "     a token is absent, ...)\n"
+                       "  2  usage error (an unknown option, an unknown USER)\n",
     .shortopts = "",
     .longopts = doctor_longopts,
 };
@@ -229,10 +234,13 @@ int hc_cmd_doctor(hc_cli_t *cli)
         if (hc_token_status(ctx, i, &st, &err) != CKR_OK)
             verdict(&d, 2, "token %s: %s", st.name, err.msg);
         else if (agent && !st.pin_stored)
-            verdict(&d, 2, "token %s: hsmcached has no usable PIN file for it "
-                    "(as the agent's user: hsmcache pin set %s)", st.name, st.name);
+            verdict(&d, 2,
+                    "token %s: hsmcached has no usable PIN file for it "
+                    "(as the agent's user: hsmcache pin set %s)",
+                    st.name, st.name);
         else if (st.pin_rejected)
-            verdict(&d, 2, "token %s: present, but it rejected the current PIN "
+            verdict(&d, 2,
+                    "token %s: present, but it rejected the current PIN "
                     "file; signing is refused until it changes (hsmcache pin set %s)",
                     st.name, st.name);
         else

@@ -22,7 +22,9 @@ struct algo {
     size_t params_len;
 };
 
-static const unsigned char oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+static const unsigned char oid_p256[] = {
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+};
 static const unsigned char oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const unsigned char oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 
@@ -54,10 +56,11 @@ static const hc_cmdline_t keygen_cmdline = {
             "ed25519 (where the token has it). Prints the private key's pkcs11: URI.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  the token cannot make such a key, the label is taken, or generation\n"
-             "     failed\n"
-             "  2  usage or configuration error (an unknown option, token or ALGO, a bad\n"
-             "     LABEL, a bad config)\n",
+    .exits = HC_CLI_EXIT_OK
+    "  1  the token cannot make such a key, the label is taken, or generation\n"
+    "     failed\n"
+    "  2  usage or configuration error (an unknown option, token or ALGO, a bad\n"
+    "     LABEL, a bad config)\n",
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };
@@ -75,7 +78,8 @@ int hc_cmd_keygen(hc_cli_t *cli)
             al = &algos[i];
     if (!al) {
         hc_cli_error("unknown algorithm '%s' (rsa2048, rsa3072, rsa4096, "
-                     "ecdsa-p256, ecdsa-p384, ed25519)", algo);
+                     "ecdsa-p256, ecdsa-p384, ed25519)",
+                     algo);
         return 2;
     }
     if (!label[0] || strlen(label) > 255) {
@@ -94,21 +98,24 @@ int hc_cmd_keygen(hc_cli_t *cli)
     CK_MECHANISM_INFO mi;
     hc_err_t err = { 0 };
     if (hc_mechanism_info(ctx, (size_t)tok, al->mech, &mi, &err) != CKR_OK) {
-        hc_cli_error("token %s cannot generate %s keys%s%s", token,
-                     al->name, err.msg[0] ? ": " : "", err.msg);
+        hc_cli_error("token %s cannot generate %s keys%s%s", token, al->name,
+                     err.msg[0] ? ": " : "", err.msg);
         goto out;
     }
     if (label_taken(ctx, (size_t)tok, label)) {
         hc_cli_error("token %s already has an object labelled '%s'; choose "
-                     "another label", token, label);
+                     "another label",
+                     token, label);
         goto out;
     }
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     CK_ULONG bits = al->rsa_bits;
     unsigned char e65537[] = { 0x01, 0x00, 0x01 };
     CK_ATTRIBUTE pub[8] = {
-        { CKA_TOKEN, &yes, sizeof yes }, { CKA_PRIVATE, &no, sizeof no },
-        { CKA_VERIFY, &yes, sizeof yes }, { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_TOKEN, &yes, sizeof yes },
+        { CKA_PRIVATE, &no, sizeof no },
+        { CKA_VERIFY, &yes, sizeof yes },
+        { CKA_LABEL, (void *)label, strlen(label) },
     };
     CK_ULONG npub = 4;
     if (al->rsa_bits) {
@@ -118,14 +125,14 @@ int hc_cmd_keygen(hc_cli_t *cli)
         pub[npub++] = (CK_ATTRIBUTE){ CKA_EC_PARAMS, (void *)al->params, al->params_len };
     }
     CK_ATTRIBUTE priv[] = {
-        { CKA_TOKEN, &yes, sizeof yes }, { CKA_PRIVATE, &yes, sizeof yes },
+        { CKA_TOKEN, &yes, sizeof yes },     { CKA_PRIVATE, &yes, sizeof yes },
         { CKA_SENSITIVE, &yes, sizeof yes }, { CKA_EXTRACTABLE, &no, sizeof no },
-        { CKA_SIGN, &yes, sizeof yes }, { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_SIGN, &yes, sizeof yes },      { CKA_LABEL, (void *)label, strlen(label) },
     };
     CK_MECHANISM mech = { al->mech, NULL, 0 };
     hc_obj_t p, q;
-    if (hc_generate_key_pair(ctx, (size_t)tok, &mech, pub, npub, priv,
-                             sizeof priv / sizeof priv[0], &p, &q, &err) != CKR_OK) {
+    if (hc_generate_key_pair(ctx, (size_t)tok, &mech, pub, npub, priv, sizeof priv / sizeof priv[0],
+                             &p, &q, &err) != CKR_OK) {
         hc_cli_error("%s", err.msg);
         goto out;
     }
@@ -135,8 +142,7 @@ int hc_cmd_keygen(hc_cli_t *cli)
         hc_cli_error("key made, but reading its id failed: %s", err.msg);
         goto out;
     }
-    char *uri = hc_cli_uri(token, label, strlen(label), id, ida.ulValueLen,
-                           CKO_PRIVATE_KEY);
+    char *uri = hc_cli_uri(token, label, strlen(label), id, ida.ulValueLen, CKO_PRIVATE_KEY);
     printf("%s\n", uri ? uri : "?");
     free(uri);
     status = 0;

@@ -22,42 +22,40 @@ static const hc_cmdline_t tokens_cmdline = {
             "unreadable by this user. Columns stay aligned whatever a module path's length.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  a token is absent, or its state cannot be read\n" HC_CLI_EXIT_USAGE,
+    .exits =
+        HC_CLI_EXIT_OK "  1  a token is absent, or its state cannot be read\n" HC_CLI_EXIT_USAGE,
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };
 
 /* The PIN column: the PIN store's own verdict (in-process), or the
  * agent's (it reads the PIN files as its own user, not ours). */
-static void pin_cell(const hc_config_t *cfg, const hc_token_status_t *st, char *out,
-                     size_t size)
+static void pin_cell(const hc_config_t *cfg, const hc_token_status_t *st, char *out, size_t size)
 {
     const hc_token_cfg_t *t = hc_config_token(cfg, st->name);
     if (t && t->members.n) { /* a token group: its members' PIN files */
-        snprintf(out, size, "members': %s", st->pin_rejected ? "one rejected"
-                 : st->pin_stored ? "stored" : "one missing or refused");
+        snprintf(out, size, "members': %s",
+                 st->pin_rejected ? "one rejected"
+                 : st->pin_stored ? "stored"
+                                  : "one missing or refused");
         return;
     }
     if (cfg->agent.socket[0]) {
-        snprintf(out, size, "%s", !st->pin_stored ? "missing or refused (for hsmcached)"
-                                  : st->pin_rejected ? "rejected" : "stored");
+        snprintf(out, size, "%s",
+                 !st->pin_stored    ? "missing or refused (for hsmcached)"
+                 : st->pin_rejected ? "rejected"
+                                    : "stored");
         return;
     }
     hc_pin_state_t ps;
     hc_pin_inspect(cfg->pin_store, st->name, &ps);
     switch (ps.verdict) {
-    case HC_PIN_ABSENT:
-        snprintf(out, size, "missing");
-        break;
+    case HC_PIN_ABSENT: snprintf(out, size, "missing"); break;
     case HC_PIN_REFUSED:
         snprintf(out, size, "refused: %s %s (%s)", ps.path, ps.what, ps.fix);
         break;
-    case HC_PIN_UNREADABLE:
-        snprintf(out, size, "unreadable: %s: %s", ps.path, ps.what);
-        break;
-    case HC_PIN_USABLE:
-        snprintf(out, size, "%s", st->pin_rejected ? "rejected" : "stored");
-        break;
+    case HC_PIN_UNREADABLE: snprintf(out, size, "unreadable: %s: %s", ps.path, ps.what); break;
+    case HC_PIN_USABLE: snprintf(out, size, "%s", st->pin_rejected ? "rejected" : "stored"); break;
     }
 }
 
@@ -71,8 +69,8 @@ int hc_cmd_tokens(hc_cli_t *cli)
     hc_err_t err = { 0 };
     if (ctx && hc_config_load(hc_config_path(ctx), &cfg, &err) != CKR_OK)
         hc_cli_error("%s", err.msg);
-    static const char *const headers[] = { "TOKEN", "MODULE", "REAL LABEL", "SERIAL",
-                                           "PRESENT", "PIN" };
+    static const char *const headers[] = { "TOKEN",  "MODULE",  "REAL LABEL",
+                                           "SERIAL", "PRESENT", "PIN" };
     hc_table_t *table = cfg ? hc_table_new(6, headers) : NULL;
     if (!table) {
         hc_config_free(cfg);
@@ -87,8 +85,7 @@ int hc_cmd_tokens(hc_cli_t *cli)
         char label[33] = "", serial[17] = "";
         if (st.info_valid) {
             hc_cli_field(label, sizeof label, st.info.label, sizeof st.info.label);
-            hc_cli_field(serial, sizeof serial, st.info.serialNumber,
-                         sizeof st.info.serialNumber);
+            hc_cli_field(serial, sizeof serial, st.info.serialNumber, sizeof st.info.serialNumber);
         }
         /* A module's label and serial are whatever it says: escaped. */
         char module[4 * sizeof st.module + 1], shown_label[4 * sizeof label + 1],
@@ -97,8 +94,12 @@ int hc_cmd_tokens(hc_cli_t *cli)
         hc_text_escape(label, strlen(label), shown_label, sizeof shown_label);
         hc_text_escape(serial, strlen(serial), shown_serial, sizeof shown_serial);
         pin_cell(cfg, &st, pin, sizeof pin);
-        const char *row[] = { st.name, module, label[0] ? shown_label : "-",
-                              serial[0] ? shown_serial : "-", st.present ? "yes" : "no", pin };
+        const char *row[] = { st.name,
+                              module,
+                              label[0] ? shown_label : "-",
+                              serial[0] ? shown_serial : "-",
+                              st.present ? "yes" : "no",
+                              pin };
         if (hc_table_add(table, row) != 0) {
             hc_cli_error("out of memory");
             status = 1;
@@ -116,8 +117,8 @@ int hc_cmd_tokens(hc_cli_t *cli)
 }
 
 /* "EC P-256", "RSA", ... and the size in bits, from the SPKI. */
-static void describe(const unsigned char *spki, size_t len, char *type,
-                     size_t size, int *bits, char *fp, size_t fpsize)
+static void describe(const unsigned char *spki, size_t len, char *type, size_t size, int *bits,
+                     char *fp, size_t fpsize)
 {
     const unsigned char *p = spki;
     EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)len);
@@ -131,8 +132,10 @@ static void describe(const unsigned char *spki, size_t len, char *type,
         case EVP_PKEY_EC: {
             char group[64] = "";
             EVP_PKEY_get_group_name(k, group, sizeof group, NULL);
-            snprintf(type, size, "EC %s", !strcmp(group, "prime256v1") ? "P-256"
-                     : !strcmp(group, "secp384r1") ? "P-384" : group);
+            snprintf(type, size, "EC %s",
+                     !strcmp(group, "prime256v1")  ? "P-256"
+                     : !strcmp(group, "secp384r1") ? "P-384"
+                                                   : group);
             break;
         }
         }
@@ -155,9 +158,9 @@ static const hc_cmdline_t keys_cmdline = {
             "is down are named after the list.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  the keys cannot be listed, a key's label and id cannot be read, or\n"
-             "     (a token group) a key is refused or a member is down\n"
-             HC_CLI_EXIT_USAGE,
+    .exits = HC_CLI_EXIT_OK
+    "  1  the keys cannot be listed, a key's label and id cannot be read, or\n"
+    "     (a token group) a key is refused or a member is down\n" HC_CLI_EXIT_USAGE,
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };
@@ -187,13 +190,11 @@ int hc_cmd_keys(hc_cli_t *cli)
         hc_close(ctx);
         return 1;
     }
-    printf("%-24s %-34s %-9s %-6s %s\n", "LABEL", "ID", "TYPE", "BITS",
-           "PUBLIC KEY FINGERPRINT");
+    printf("%-24s %-34s %-9s %-6s %s\n", "LABEL", "ID", "TYPE", "BITS", "PUBLIC KEY FINGERPRINT");
     for (size_t i = 0; i < n; i++) {
         char label[256] = "";
         unsigned char id[128];
-        CK_ATTRIBUTE a[] = { { CKA_LABEL, label, sizeof label - 1 },
-                             { CKA_ID, id, sizeof id } };
+        CK_ATTRIBUTE a[] = { { CKA_LABEL, label, sizeof label - 1 }, { CKA_ID, id, sizeof id } };
         hc_err_t aerr = { 0 };
         if (hc_get_attrs(ctx, objs[i], a, 2, &aerr) != CKR_OK) {
             hc_cli_error("a key's label and id cannot be read: %s", aerr.msg);
@@ -215,10 +216,9 @@ int hc_cmd_keys(hc_cli_t *cli)
         if (hc_public_key(ctx, objs[i], &spki, &spki_len, NULL) == CKR_OK)
             describe(spki, spki_len, type, sizeof type, &bits, fp, sizeof fp);
         free(spki);
-        printf("%-24s %-34s %-9s %-6d %s\n", shown[0] ? shown : "-",
-               idhex[0] ? idhex : "-", type, bits, fp);
-        char *uri = hc_cli_uri(token, label, labellen, id, idlen,
-                               CKO_PRIVATE_KEY);
+        printf("%-24s %-34s %-9s %-6d %s\n", shown[0] ? shown : "-", idhex[0] ? idhex : "-", type,
+               bits, fp);
+        char *uri = hc_cli_uri(token, label, labellen, id, idlen, CKO_PRIVATE_KEY);
         if (uri)
             printf("  %s\n", uri);
         free(uri);

@@ -127,13 +127,13 @@ static int pin_check(const hc_cli_t *cli, const char *token)
     if (rv == CKR_OK) {
         printf("token %s: PIN ok\n", token);
         if (st.info.flags & (CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY))
-            printf("token %s: warning: the token reports earlier wrong PIN tries%s\n",
-                   token, (st.info.flags & CKF_USER_PIN_FINAL_TRY) ? " (final try left)" : "");
+            printf("token %s: warning: the token reports earlier wrong PIN tries%s\n", token,
+                   (st.info.flags & CKF_USER_PIN_FINAL_TRY) ? " (final try left)" : "");
         status = 0;
     } else if (rv == CKR_PIN_LOCKED || (st.info.flags & CKF_USER_PIN_LOCKED)) {
         printf("token %s: PIN locked: %s\n", token, err.msg);
-    } else if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
-               rv == CKR_PIN_LEN_RANGE || rv == CKR_PIN_EXPIRED) {
+    } else if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
+               rv == CKR_PIN_EXPIRED) {
         printf("token %s: PIN wrong: %s\n", token, err.msg);
     } else {
         printf("token %s: cannot check: %s\n", token, err.msg);
@@ -157,13 +157,14 @@ static int pin_clear(const hc_cli_t *cli, const char *token)
         status = 2;
     } else if (hc_pinmark_clear(cfg->cache_dir, token) == 0) {
         printf("token %s: PIN rejection mark removed from %s/pin-rejected; the "
-               "next login tries the PIN once\n", token, cfg->cache_dir);
+               "next login tries the PIN once\n",
+               token, cfg->cache_dir);
     } else if (errno == ENOENT) {
-        printf("token %s: no PIN rejection mark in %s/pin-rejected\n", token,
-               cfg->cache_dir);
+        printf("token %s: no PIN rejection mark in %s/pin-rejected\n", token, cfg->cache_dir);
     } else {
         hc_cli_error("%s/pin-rejected/%s: %s (run as the user that owns the "
-                     "cache dir)", cfg->cache_dir, token, strerror(errno));
+                     "cache dir)",
+                     cfg->cache_dir, token, strerror(errno));
         status = 1;
     }
     hc_config_free(cfg);
@@ -190,12 +191,13 @@ static const hc_cmdline_t pin_sub_cmdline[] = {
     {
         .prog = "hsmcache pin set",
         .args = "TOKEN",
-        .help = "Reads the PIN of TOKEN from the terminal without echo (asked twice), or one\n"
-                "line of standard input when it is not a terminal, never from the command\n"
-                "line or the environment, and writes it atomically to the PIN store (mode\n"
-                "0600). Run it as the user that reads the PINs (hsmcached's, with an agent).\n"
-                PIN_HELP_OPTIONS,
-        .exits = HC_CLI_EXIT_OK "  1  no PIN read, or the PIN file cannot be written\n" HC_CLI_EXIT_USAGE,
+        .help =
+            "Reads the PIN of TOKEN from the terminal without echo (asked twice), or one\n"
+            "line of standard input when it is not a terminal, never from the command\n"
+            "line or the environment, and writes it atomically to the PIN store (mode\n"
+            "0600). Run it as the user that reads the PINs (hsmcached's, with an agent).\n" PIN_HELP_OPTIONS,
+        .exits = HC_CLI_EXIT_OK
+        "  1  no PIN read, or the PIN file cannot be written\n" HC_CLI_EXIT_USAGE,
         .shortopts = "",
         .longopts = hc_cli_no_options,
     },
@@ -204,8 +206,8 @@ static const hc_cmdline_t pin_sub_cmdline[] = {
         .args = "TOKEN",
         .help = "One login with the stored PIN (unless the token rejected this PIN file\n"
                 "before): ok, wrong or locked, and why.\n" PIN_HELP_OPTIONS,
-        .exits = HC_CLI_EXIT_OK "  1  the PIN is wrong or locked, or cannot be checked\n"
-                 HC_CLI_EXIT_USAGE,
+        .exits = HC_CLI_EXIT_OK
+        "  1  the PIN is wrong or locked, or cannot be checked\n" HC_CLI_EXIT_USAGE,
         .shortopts = "",
         .longopts = hc_cli_no_options,
     },

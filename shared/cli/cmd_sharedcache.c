@@ -30,16 +30,17 @@ static const hc_cmdline_t sharedcache_cmdline = {
             "           and the fleet's leases (who holds each, for how long yet)\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  the database refused or did not answer\n"
-             "  2  usage or configuration error (no [shared-cache] section, a bad config)\n",
+    .exits = HC_CLI_EXIT_OK
+    "  1  the database refused or did not answer\n"
+    "  2  usage or configuration error (no [shared-cache] section, a bad config)\n",
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };
 
 /* Rows in the table at `ep` (where: the endpoint, for messages), or -1
  * with err set. */
-static long long rows_at(const hc_shared_cfg_t *s, const hc_db_endpoint_t *ep,
-                         char *where, size_t size, hc_err_t *err)
+static long long rows_at(const hc_shared_cfg_t *s, const hc_db_endpoint_t *ep, char *where,
+                         size_t size, hc_err_t *err)
 {
     hc_db_t *db = hc_db_connect(s, ep, TIMEOUT_MS, err);
     hc_db_result_t *res = NULL;
@@ -75,8 +76,8 @@ static int leases_of(const hc_shared_cfg_t *s)
     hc_err_t err = { 0 };
     hc_db_t *db = hc_db_connect(s, &s->write, TIMEOUT_MS, &err);
     hc_db_result_t *res = NULL;
-    static const char sql[] = "SELECT name, holder, expires - UNIX_TIMESTAMP() FROM "
-                              HC_LEASE_TABLE " ORDER BY name";
+    static const char sql[] =
+        "SELECT name, holder, expires - UNIX_TIMESTAMP() FROM " HC_LEASE_TABLE " ORDER BY name";
     if (!db || hc_db_query(db, sql, sizeof sql - 1, TIMEOUT_MS, &res, &err) != CKR_OK) {
         hc_cli_error("%s", err.msg);
         hc_db_close(db);
@@ -111,8 +112,7 @@ static int status_of(const hc_shared_cfg_t *s)
             hc_cli_error("%s", err.msg);
             failed = 1;
         } else {
-            printf("%s: answers, %lld rows in %s.%s\n", where, rows, s->database,
-                   HC_SHARED_TABLE);
+            printf("%s: answers, %lld rows in %s.%s\n", where, rows, s->database, HC_SHARED_TABLE);
         }
     }
     return failed ? failed : leases_of(s);
@@ -131,7 +131,8 @@ int hc_sharedcache_doctor(const hc_config_t *cfg, int *warnings)
         long long rows = rows_at(s, ep[i], where, sizeof where, &err);
         if (rows < 0)
             printf("[FAIL] shared cache: %s (fix: the database, [shared-cache], or "
-                   "hsmcache shared-cache init)\n", err.msg);
+                   "hsmcache shared-cache init)\n",
+                   err.msg);
         else
             printf("[ok  ] shared cache: %s answers, %lld rows (%s)\n", where, rows,
                    i ? "lookups" : "primary, writes");
@@ -142,7 +143,8 @@ int hc_sharedcache_doctor(const hc_config_t *cfg, int *warnings)
     if (sum && hc_stats_collect(cfg->cache_dir, sum, &live) >= 0 && sum->shared.skipping) {
         printf("[warn] shared cache: %llu running process(es) skip the tier: their "
                "database failed or was slow; they probe it and resume by themselves "
-               "(see their log)\n", (unsigned long long)sum->shared.skipping);
+               "(see their log)\n",
+               (unsigned long long)sum->shared.skipping);
         (*warnings)++;
     }
     free(sum);

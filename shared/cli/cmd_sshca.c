@@ -86,8 +86,9 @@ static const hc_cmdline_t pubkey_cmdline = {
             "ssh-keygen -s, TrustedUserCAKeys and @cert-authority), each key once.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  a URI of [sshca] keys matches no key\n"
-             "  2  usage or configuration error ([sshca] keys empty, a bad config)\n",
+    .exits =
+        HC_CLI_EXIT_OK "  1  a URI of [sshca] keys matches no key\n"
+                       "  2  usage or configuration error ([sshca] keys empty, a bad config)\n",
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };
@@ -112,8 +113,7 @@ int hc_cmd_sshca(hc_cli_t *cli)
         return 2;
     const hc_cfg_value_t *keys = hc_config_setting(cfg, HC_P_SSHCA, NULL, "keys", HC_CFG_LIST);
     if (!keys || keys->list.n == 0) {
-        hc_cli_error("%s: [sshca] keys is empty; name the CA keys by pkcs11: URI",
-                     cfg->path);
+        hc_cli_error("%s: [sshca] keys is empty; name the CA keys by pkcs11: URI", cfg->path);
         hc_config_free(cfg);
         return 2;
     }

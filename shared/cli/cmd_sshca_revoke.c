@@ -50,10 +50,16 @@ static char *serial_line(const char *arg)
 static char *key_line(const char *path)
 {
     static const char *const types[] = {
-        "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-        "ssh-rsa", "ssh-ed25519-cert-v01@openssh.com",
-        "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ecdsa-sha2-nistp384-cert-v01@openssh.com",
-        "ecdsa-sha2-nistp521-cert-v01@openssh.com", "ssh-rsa-cert-v01@openssh.com",
+        "ssh-ed25519",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "ssh-rsa",
+        "ssh-ed25519-cert-v01@openssh.com",
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+        "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+        "ssh-rsa-cert-v01@openssh.com",
     };
     FILE *f = fopen(path, "re");
     if (!f) {
@@ -67,7 +73,8 @@ static char *key_line(const char *path)
     buf[strcspn(buf, "\n")] = '\0';
     char *sp = strchr(buf, ' ');
     size_t b64 = sp ? strspn(sp + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                     "0123456789+/=") : 0;
+                                     "0123456789+/=")
+                    : 0;
     bool known = false;
     for (size_t i = 0; sp && i < sizeof types / sizeof types[0] && !known; i++)
         known = strlen(types[i]) == (size_t)(sp - buf) && !strncmp(buf, types[i], sp - buf);
@@ -162,8 +169,7 @@ static int do_krl(hc_cli_t *cli, const char *out)
             int null = open("/dev/null", O_RDONLY);
             if (null >= 0)
                 dup2(null, 0);
-            execl(KEYGEN, "ssh-keygen", "-q", "-k", "-f", out, "-s", ca, "--", spec,
-                  (char *)NULL);
+            execl(KEYGEN, "ssh-keygen", "-q", "-k", "-f", out, "-s", ca, "--", spec, (char *)NULL);
             _exit(127);
         }
         int st = 0;
@@ -186,8 +192,9 @@ static const hc_cmdline_t revoke_cmdline = {
             "are only ever added; sshca krl makes the KRL sshd reads.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  the record cannot be appended\n"
-             "  2  usage or configuration error (a bad serial, KEYFILE not a public key)\n",
+    .exits = HC_CLI_EXIT_OK
+    "  1  the record cannot be appended\n"
+    "  2  usage or configuration error (a bad serial, KEYFILE not a public key)\n",
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };
@@ -199,8 +206,9 @@ static const hc_cmdline_t krl_cmdline = {
             "bound to the first key of [sshca] keys), for sshd's RevokedKeys.\n"
             "Options:\n"
             "  --help   this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  nothing revoked yet, the CA key not found, or ssh-keygen failed\n"
-             "  2  usage or configuration error ([sshca] keys empty, a bad config)\n",
+    .exits =
+        HC_CLI_EXIT_OK "  1  nothing revoked yet, the CA key not found, or ssh-keygen failed\n"
+                       "  2  usage or configuration error ([sshca] keys empty, a bad config)\n",
     .shortopts = "",
     .longopts = hc_cli_no_options,
 };

@@ -30,9 +30,10 @@ static const hc_cmdline_t sign_cmdline = {
             "  -h              a host certificate (not help: that is --help)\n"
             "  -O OPTION       a certificate option (repeatable)\n"
             "  --help          this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  hsmcached refused or failed, or the certificate cannot be written\n"
-             "  2  usage or configuration error (an unknown option, PUBKEY unreadable, no\n"
-             "     [core] agent)\n",
+    .exits = HC_CLI_EXIT_OK
+    "  1  hsmcached refused or failed, or the certificate cannot be written\n"
+    "  2  usage or configuration error (an unknown option, PUBKEY unreadable, no\n"
+    "     [core] agent)\n",
     .shortopts = "I:n:V:hO:",
     .longopts = sign_longopts,
     .in_order = true, /* as OpenSSH's getopt reads them */
@@ -64,8 +65,10 @@ static char *read_pubkey(const char *path)
     size_t n = line ? fread(line, 1, HC_ISSUE_MAX_PUBKEY + 1, f) : 0;
     fclose(f);
     if (!line || n == 0 || n > HC_ISSUE_MAX_PUBKEY) {
-        hc_cli_error("%s: %s", path, !line ? "out of memory" : n ? "larger than a public key"
-                                                              : "empty");
+        hc_cli_error("%s: %s", path,
+                     !line ? "out of memory"
+                     : n   ? "larger than a public key"
+                           : "empty");
         free(line);
         return NULL;
     }
@@ -116,16 +119,16 @@ int hc_cmd_sshca_sign(hc_cli_t *cli)
             return o.status;
         host |= c == 'h';
         if (add_opt(opts, &len, (char)c, c == 'h' ? "" : optarg) != 0)
-            return hc_usage_error(&sign_cmdline, "options longer than %d bytes",
-                                  HC_ISSUE_MAX_OPTS);
+            return hc_usage_error(&sign_cmdline, "options longer than %d bytes", HC_ISSUE_MAX_OPTS);
     }
     /* Options end at PUBKEY (ssh-keygen's way): one after it is an
      * argument too many, and the message says why. */
     int nargs = cli->argc - o.first;
     if (nargs != 1)
-        return hc_usage_error(&sign_cmdline, "give exactly one PUBKEY, after the options "
-                              "(%d argument%s given%s%s%s)", nargs, nargs == 1 ? "" : "s",
-                              nargs > 1 ? "; unexpected '" : "",
+        return hc_usage_error(&sign_cmdline,
+                              "give exactly one PUBKEY, after the options "
+                              "(%d argument%s given%s%s%s)",
+                              nargs, nargs == 1 ? "" : "s", nargs > 1 ? "; unexpected '" : "",
                               nargs > 1 ? cli->argv[o.first + 1] : "", nargs > 1 ? "'" : "");
     const char *file = cli->argv[o.first];
     hc_config_t *cfg = hc_cli_config(cli);
@@ -133,7 +136,8 @@ int hc_cmd_sshca_sign(hc_cli_t *cli)
         return 2;
     if (!cfg->agent.socket[0]) {
         hc_cli_error("sshca sign: %s names no hsmcached ([core] agent): only the agent "
-                     "issues certificates", cfg->path);
+                     "issues certificates",
+                     cfg->path);
         hc_config_free(cfg);
         return 2;
     }
@@ -141,8 +145,8 @@ int hc_cmd_sshca_sign(hc_cli_t *cli)
     uint64_t serial = 0;
     int status = line && out ? 0 : 2;
     hc_err_t err = { 0 };
-    if (status == 0 && hc_agent_issue(cfg->path, cfg->agent.socket, cfg->agent.timeout_ms,
-                                      opts, len, line, &cert, &serial, &err) != CKR_OK) {
+    if (status == 0 && hc_agent_issue(cfg->path, cfg->agent.socket, cfg->agent.timeout_ms, opts,
+                                      len, line, &cert, &serial, &err) != CKR_OK) {
         hc_cli_error("sshca sign %s: %s", file, err.msg);
         status = 1;
     }

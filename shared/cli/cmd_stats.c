@@ -26,7 +26,8 @@ static const hc_cmdline_t stats_cmdline = {
             "Options:\n"
             "  --prometheus   in the Prometheus text format\n"
             "  --help         this help\n",
-    .exits = HC_CLI_EXIT_OK "  1  no statistics yet, or the agent did not answer\n" HC_CLI_EXIT_USAGE,
+    .exits =
+        HC_CLI_EXIT_OK "  1  no statistics yet, or the agent did not answer\n" HC_CLI_EXIT_USAGE,
     .shortopts = "",
     .longopts = stats_longopts,
 };
@@ -66,7 +67,8 @@ int hc_cmd_stats(hc_cli_t *cli)
     int status = 0;
     if (files < 0) {
         hc_cli_error("no statistics under %s/stats yet (no process has used "
-                     "hsmcache with this cache-dir)", cfg->cache_dir);
+                     "hsmcache with this cache-dir)",
+                     cfg->cache_dir);
         status = 1;
     } else {
         char *text = hc_stats_render(sum, prometheus, files, live);

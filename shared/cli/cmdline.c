@@ -74,8 +74,7 @@ static int refuse(hc_opts_t *o, int c)
     if (optopt < 256 && !strchr(cl->shortopts, optopt))
         o->status = hc_usage_error(cl, "unknown option '-%c'", optopt);
     else
-        o->status = hc_usage_error(cl, "option '--%s' takes no value",
-                                   lo ? lo->name : "?");
+        o->status = hc_usage_error(cl, "option '--%s' takes no value", lo ? lo->name : "?");
     return HC_OPT_STOP;
 }
 
@@ -139,8 +138,7 @@ int hc_opt_args(const hc_opts_t *o, int min, int max)
     if (n < min && positional_names(o->cl->args, n, min, missing, sizeof missing))
         return hc_usage_error(o->cl, "missing %s", missing);
     if (n < min)
-        return hc_usage_error(o->cl, "%d argument%s given, %d wanted", n, n == 1 ? "" : "s",
-                              min);
+        return hc_usage_error(o->cl, "%d argument%s given, %d wanted", n, n == 1 ? "" : "s", min);
     if (max >= 0 && n > max)
         return hc_usage_error(o->cl, "unexpected argument '%s'", o->argv[o->first + max]);
     return -1;

@@ -40,18 +40,18 @@
 #define HC_OPT_STOP (-2)
 
 typedef struct hc_cmdline {
-    const char *prog;      /* "hsmcache pin set": names the command in every
+    const char *prog;              /* "hsmcache pin set": names the command in every
                             * error and in its usage */
-    const char *args;      /* the usage line after prog: "[--user USER]" */
-    const char *help;      /* the rest of --help (what it does, options,
+    const char *args;              /* the usage line after prog: "[--user USER]" */
+    const char *help;              /* the rest of --help (what it does, options,
                             * commands), lines ending in '\n'; or NULL */
-    const char *exits;     /* its exit statuses, lines "  N  meaning\n" */
-    const char *shortopts; /* getopt's short options ("c:"), or "" */
+    const char *exits;             /* its exit statuses, lines "  N  meaning\n" */
+    const char *shortopts;         /* getopt's short options ("c:"), or "" */
     const struct option *longopts; /* with an entry named "help", ending
                                     * in a zero entry; a long option
                                     * without a short one has a value of
                                     * 256 or more */
-    bool in_order;         /* options end at the first argument (it names
+    bool in_order;                 /* options end at the first argument (it names
                             * a subcommand, whose own options follow) */
 } hc_cmdline_t;
 
@@ -61,9 +61,9 @@ typedef struct hc_cmdline {
 typedef struct hc_opts {
     const hc_cmdline_t *cl;
     int argc;
-    char **argv;           /* argv[0] is the command's name (getopt's) */
-    int first;             /* the first argument, once hc_opt_next gave -1 */
-    int status;           /* the exit status after HC_OPT_STOP */
+    char **argv; /* argv[0] is the command's name (getopt's) */
+    int first;   /* the first argument, once hc_opt_next gave -1 */
+    int status;  /* the exit status after HC_OPT_STOP */
     bool started;
 } hc_opts_t;
 

@@ -42,8 +42,7 @@ static const hc_cmdline_t main_cmdline = {
             "                             /etc/hsmcache/hsmcache.conf\n"
             "  -h, --help                 this help\n",
     .exits = HC_CLI_EXIT_OK
-             "  1  the operation failed or found a problem (each command's --help says which)\n"
-             HC_CLI_EXIT_USAGE,
+    "  1  the operation failed or found a problem (each command's --help says which)\n" HC_CLI_EXIT_USAGE,
     .shortopts = "c:h",
     .longopts = main_longopts,
     .in_order = true,
@@ -110,8 +109,8 @@ void hc_cli_field(char *out, size_t size, const unsigned char *field, size_t n)
     out[n] = '\0';
 }
 
-char *hc_cli_uri(const char *token, const char *label, size_t labellen,
-                 const unsigned char *id, size_t idlen, CK_OBJECT_CLASS cls)
+char *hc_cli_uri(const char *token, const char *label, size_t labellen, const unsigned char *id,
+                 size_t idlen, CK_OBJECT_CLASS cls)
 {
     P11KitUri *u = p11_kit_uri_new();
     char *out = NULL;
@@ -146,11 +145,18 @@ int main(int argc, char **argv)
     }
     if (o.first >= argc)
         return hc_usage_error(&main_cmdline, "no COMMAND given");
-    static const struct { const char *name; int (*fn)(hc_cli_t *); } cmds[] = {
-        { "tokens", hc_cmd_tokens }, { "keys", hc_cmd_keys },
-        { "keygen", hc_cmd_keygen }, { "pin", hc_cmd_pin },
-        { "stats", hc_cmd_stats }, { "doctor", hc_cmd_doctor },
-        { "sshca", hc_cmd_sshca }, { "shared-cache", hc_cmd_sharedcache },
+    static const struct {
+        const char *name;
+        int (*fn)(hc_cli_t *);
+    } cmds[] = {
+        { "tokens", hc_cmd_tokens },
+        { "keys", hc_cmd_keys },
+        { "keygen", hc_cmd_keygen },
+        { "pin", hc_cmd_pin },
+        { "stats", hc_cmd_stats },
+        { "doctor", hc_cmd_doctor },
+        { "sshca", hc_cmd_sshca },
+        { "shared-cache", hc_cmd_sharedcache },
         { "config-keys", hc_cmd_config_keys },
     };
     const char *name = argv[o.first];

@@ -6,8 +6,8 @@
 
 struct hc_table {
     size_t ncols, nrows;
-    char **cells;   /* nrows * ncols, row-major; row 0 the headers */
-    size_t *width;  /* per column */
+    char **cells;  /* nrows * ncols, row-major; row 0 the headers */
+    size_t *width; /* per column */
 };
 
 hc_table_t *hc_table_new(size_t ncols, const char *const *headers)

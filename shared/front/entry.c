@@ -34,9 +34,9 @@ static void after_fork_parent(void)
 static void after_fork_child(void)
 {
     hc_front.initialized = false;
-    hc_front.ctx = NULL;          /* the parent's; left alone */
+    hc_front.ctx = NULL; /* the parent's; left alone */
     hc_front.pstate = NULL;
-    hc_front.sessions = NULL;     /* likewise: a bounded, one-time leak */
+    hc_front.sessions = NULL; /* likewise: a bounded, one-time leak */
     hc_front.nsessions = 0;
     pthread_mutex_init(&hc_front.lock, NULL);
     hc_keyfacts_after_fork();
@@ -148,10 +148,9 @@ CK_RV C_GetInfo(CK_INFO_PTR info)
     return CKR_OK;
 }
 
-static CK_FUNCTION_LIST function_list = {
-    .version = { 2, 40 },
+static CK_FUNCTION_LIST function_list = { .version = { 2, 40 },
 #define F(name) .name = name,
-    HC_FRONT_FUNCTIONS(F)
+                                          HC_FRONT_FUNCTIONS(F)
 #undef F
 };
 

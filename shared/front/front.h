@@ -24,7 +24,7 @@
  * session's last C_Digest when its output is what C_Sign got (PowerDNS
  * hashes an RRSIG's signing input, then signs the hash with CKM_ECDSA). */
 typedef struct hc_front_msg {
-    CK_MECHANISM_TYPE digest;  /* the C_DigestInit mechanism */
+    CK_MECHANISM_TYPE digest; /* the C_DigestInit mechanism */
     const unsigned char *data;
     size_t len;
 } hc_front_msg_t;
@@ -45,10 +45,9 @@ typedef struct hc_front_profile {
     /* Replaces hc_sign for C_Sign/C_SignFinal (policy, audit, recording
      * what is signed). `msg` is NULL unless keep_digest_input is set and
      * `data` is the session's last digest. */
-    CK_RV (*sign)(void *state, hc_ctx_t *ctx, hc_obj_t key,
-                  const CK_MECHANISM *mech, const unsigned char *data,
-                  size_t len, const hc_front_msg_t *msg, unsigned char *sig,
-                  size_t *sig_len, hc_err_t *err);
+    CK_RV (*sign)(void *state, hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                  const unsigned char *data, size_t len, const hc_front_msg_t *msg,
+                  unsigned char *sig, size_t *sig_len, hc_err_t *err);
     bool keep_digest_input;
 } hc_front_profile_t;
 
@@ -60,33 +59,33 @@ extern const hc_front_profile_t hc_front_profile;
 /* One multi-part or size-queried operation in progress. */
 typedef struct hc_front_op {
     bool active;
-    CK_MECHANISM mech;         /* pParameter points into param[] */
+    CK_MECHANISM mech; /* pParameter points into param[] */
     _Alignas(CK_RSA_PKCS_OAEP_PARAMS) unsigned char param[256];
     unsigned char label[HC_FRONT_MAX_LABEL]; /* OAEP's pSourceData copy */
     hc_obj_t key;
-    unsigned char *buf;        /* data collected by *Update */
+    unsigned char *buf; /* data collected by *Update */
     size_t len, cap;
-    unsigned char *result;     /* computed for a size query, kept */
+    unsigned char *result; /* computed for a size query, kept */
     size_t result_len;
 } hc_front_op_t;
 
 typedef struct hc_vsession {
     pthread_mutex_t lock;
-    hc_ctx_t *ctx;             /* the context it was opened in: valid until
+    hc_ctx_t *ctx; /* the context it was opened in: valid until
                                   C_Finalize, which closes sessions first */
-    void *pstate;              /* the profile's state, likewise */
+    void *pstate;  /* the profile's state, likewise */
     CK_SLOT_ID slot;
     CK_FLAGS flags;
-    hc_obj_t *found;           /* C_FindObjects state */
+    hc_obj_t *found; /* C_FindObjects state */
     size_t nfound, pos;
     bool finding;
     hc_front_op_t sign, verify, encrypt, decrypt;
-    EVP_MD_CTX *digest;        /* NULL when no digest is active */
+    EVP_MD_CTX *digest; /* NULL when no digest is active */
     /* With keep_digest_input: the last digest's input and output. */
     CK_MECHANISM_TYPE digest_mech;
     unsigned char *dmsg;
     size_t dmsg_len, dmsg_cap;
-    bool dmsg_overflow;        /* too long to keep: not offered */
+    bool dmsg_overflow; /* too long to keep: not offered */
     unsigned char dout[EVP_MAX_MD_SIZE];
     size_t dout_len;
 } hc_vsession_t;
@@ -95,8 +94,8 @@ typedef struct hc_front {
     pthread_mutex_t lock;
     bool initialized;
     hc_ctx_t *ctx;
-    void *pstate;              /* hc_front_profile's state */
-    hc_vsession_t **sessions;  /* handle = index + 1 */
+    void *pstate;             /* hc_front_profile's state */
+    hc_vsession_t **sessions; /* handle = index + 1 */
     size_t nsessions;
     bool warned_caller_pin;
 } hc_front_t;

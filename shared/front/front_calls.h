@@ -80,7 +80,7 @@ extern hc_logger_t hc_front_log;
     F(C_GenerateRandom) \
     F(C_GetFunctionStatus) \
     F(C_CancelFunction) \
-    F(C_WaitForSlotEvent) \
+    F(C_WaitForSlotEvent)
 
 /* Closes every session (of one slot, or all with CK_UNAVAILABLE_INFORMATION);
  * front.lock held. */

@@ -13,8 +13,8 @@
 #include "util/textsafe.h"
 
 typedef struct slot {
-    hc_obj_t key;          /* 0: free (no reference is 0) */
-    hc_keyfacts_t *f;      /* NULL: not known (forgotten) */
+    hc_obj_t key;     /* 0: free (no reference is 0) */
+    hc_keyfacts_t *f; /* NULL: not known (forgotten) */
 } slot_t;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -110,8 +110,8 @@ static CK_RV read_facts(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f)
     CK_RV rv = hc_get_attrs(ctx, key, a, NA, NULL);
     /* These answer for each attribute; anything else says nothing of the
      * key (the layer below leaves every length unavailable then). */
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
-        rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL)
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
+        rv != CKR_BUFFER_TOO_SMALL)
         return rv;
     if (a[0].ulValueLen != sizeof f->cls || a[1].ulValueLen != sizeof f->type)
         return CKR_DEVICE_ERROR; /* a key without class or type: not judged */
@@ -123,10 +123,10 @@ static CK_RV read_facts(hc_ctx_t *ctx, hc_obj_t key, hc_keyfacts_t *f)
     CK_ULONG n = a[6].ulValueLen;
     /* Unavailable: absent, unless the call says some buffer was too small
      * (then it may be a list longer than ours: not judged). */
-    f->allowed_known = n == CK_UNAVAILABLE_INFORMATION ? rv != CKR_BUFFER_TOO_SMALL
-                                                       : n <= sizeof f->allowed;
-    f->nallowed = f->allowed_known && n != CK_UNAVAILABLE_INFORMATION
-                      ? n / sizeof(CK_MECHANISM_TYPE) : 0;
+    f->allowed_known =
+        n == CK_UNAVAILABLE_INFORMATION ? rv != CKR_BUFFER_TOO_SMALL : n <= sizeof f->allowed;
+    f->nallowed =
+        f->allowed_known && n != CK_UNAVAILABLE_INFORMATION ? n / sizeof(CK_MECHANISM_TYPE) : 0;
     if (a[7].ulValueLen != CK_UNAVAILABLE_INFORMATION && a[7].ulValueLen <= sizeof label)
         hc_text_escape(label, a[7].ulValueLen, f->label, sizeof f->label);
     else

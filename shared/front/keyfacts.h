@@ -29,12 +29,12 @@
 typedef struct hc_keyfacts {
     CK_OBJECT_CLASS cls;
     CK_KEY_TYPE type;
-    CK_FLAGS usage;       /* CKF_SIGN, CKF_VERIFY, CKF_ENCRYPT, CKF_DECRYPT
+    CK_FLAGS usage;     /* CKF_SIGN, CKF_VERIFY, CKF_ENCRYPT, CKF_DECRYPT
                              for each CKA_ that is CK_TRUE (absent: not) */
-    bool allowed_known;   /* false: the list was longer than we keep */
-    CK_ULONG nallowed;    /* 0: no restriction (absent or empty) */
+    bool allowed_known; /* false: the list was longer than we keep */
+    CK_ULONG nallowed;  /* 0: no restriction (absent or empty) */
     CK_MECHANISM_TYPE allowed[HC_KEYFACTS_ALLOWED];
-    char label[128];      /* escaped (textsafe.h), cut to fit, for messages */
+    char label[128]; /* escaped (textsafe.h), cut to fit, for messages */
 } hc_keyfacts_t;
 
 /* The facts of `key` in `ctx` (*cached: true when they were kept from an

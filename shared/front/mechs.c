@@ -26,7 +26,7 @@ static const struct served {
     CK_MECHANISM_TYPE mech;
     CK_KEY_TYPE key;
     CK_FLAGS ops;
-    CK_MECHANISM_TYPE hash;  /* hash-and-sign: the hash it fixes */
+    CK_MECHANISM_TYPE hash; /* hash-and-sign: the hash it fixes */
 } served[] = {
     { CKM_RSA_PKCS, CKK_RSA, S | V | E | D, 0 },
     { CKM_RSA_X_509, CKK_RSA, S | V | E | D, 0 },
@@ -100,8 +100,7 @@ CK_RV hc_front_mech_info(hc_ctx_t *ctx, CK_SLOT_ID slot, CK_MECHANISM_TYPE m,
     return CKR_OK;
 }
 
-CK_RV hc_front_mech_list(hc_ctx_t *ctx, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
-                         CK_ULONG *count)
+CK_RV hc_front_mech_list(hc_ctx_t *ctx, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count)
 {
     CK_ULONG n = 0;
     CK_RV rv = hc_mechanisms(ctx, slot, NULL, &n, NULL);
@@ -168,16 +167,14 @@ static const char *key_type_name(CK_KEY_TYPE t, char *buf, size_t size)
     case CKK_DSA: return "CKK_DSA";
     case CKK_GENERIC_SECRET: return "CKK_GENERIC_SECRET";
     case CKK_AES: return "CKK_AES";
-    default:
-        snprintf(buf, size, "key type 0x%lx", (unsigned long)t);
-        return buf;
+    default: snprintf(buf, size, "key type 0x%lx", (unsigned long)t); return buf;
     }
 }
 
 /* Logs a refusal and returns `rv`. */
-__attribute__((format(printf, 6, 7)))
-static CK_RV refuse(const hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *m,
-                    const char *key, CK_RV rv, const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static CK_RV refuse(const hc_vsession_t *s, CK_FLAGS op,
+                                                          const CK_MECHANISM *m, const char *key,
+                                                          CK_RV rv, const char *fmt, ...)
 {
     char why[256], b[32], mb[32];
     va_list ap;
@@ -197,9 +194,9 @@ static CK_RV refuse(const hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *m,
 
 static bool is_pss(CK_MECHANISM_TYPE m)
 {
-    return m == CKM_RSA_PKCS_PSS || m == CKM_SHA1_RSA_PKCS_PSS ||
-           m == CKM_SHA224_RSA_PKCS_PSS || m == CKM_SHA256_RSA_PKCS_PSS ||
-           m == CKM_SHA384_RSA_PKCS_PSS || m == CKM_SHA512_RSA_PKCS_PSS;
+    return m == CKM_RSA_PKCS_PSS || m == CKM_SHA1_RSA_PKCS_PSS || m == CKM_SHA224_RSA_PKCS_PSS ||
+           m == CKM_SHA256_RSA_PKCS_PSS || m == CKM_SHA384_RSA_PKCS_PSS ||
+           m == CKM_SHA512_RSA_PKCS_PSS;
 }
 
 /* The parameter kind a mechanism's parameter is read as (as proto.c's
@@ -261,8 +258,8 @@ static CK_RV check_param(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *m,
         const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
         if (sv->hash && p->hashAlg != sv->hash)
             return refuse(s, op, m, kname, CKR_MECHANISM_PARAM_INVALID,
-                          "PSS hashAlg 0x%lx is not the mechanism's own hash 0x%lx",
-                          p->hashAlg, sv->hash);
+                          "PSS hashAlg 0x%lx is not the mechanism's own hash 0x%lx", p->hashAlg,
+                          sv->hash);
         if (mgf_hash(p->mgf) != p->hashAlg)
             return refuse(s, op, m, kname, CKR_MECHANISM_PARAM_INVALID,
                           "PSS MGF1 hash differs from hashAlg 0x%lx", p->hashAlg);
@@ -274,7 +271,8 @@ static CK_RV check_param(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *m,
             p->sLen + (size_t)EVP_MD_get_size(md) + 2 > k)
             return refuse(s, op, m, kname, CKR_MECHANISM_PARAM_INVALID,
                           "PSS salt of %lu bytes does not fit a %zu-byte key with "
-                          "a %d-byte hash", p->sLen, k, EVP_MD_get_size(md));
+                          "a %d-byte hash",
+                          p->sLen, k, EVP_MD_get_size(md));
     }
     return CKR_OK;
 }
@@ -309,8 +307,7 @@ static CK_RV judge_key(const hc_keyfacts_t *f, CK_FLAGS op, const CK_MECHANISM *
     return CKR_OK;
 }
 
-CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mech,
-                          hc_obj_t key)
+CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mech, hc_obj_t key)
 {
     if (!mech)
         return CKR_ARGUMENTS_BAD;
@@ -319,14 +316,15 @@ CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mec
                       "a %lu-byte parameter at NULL", mech->ulParameterLen);
     const struct served *sv = find_served(mech->mechanism);
     CK_MECHANISM_INFO info;
-    CK_RV rv = sv && (sv->ops & op)
-                   ? hc_front_mech_info(s->ctx, s->slot, mech->mechanism, &info)
-                   : CKR_MECHANISM_INVALID;
+    CK_RV rv = sv && (sv->ops & op) ? hc_front_mech_info(s->ctx, s->slot, mech->mechanism, &info)
+                                    : CKR_MECHANISM_INVALID;
     if (rv == CKR_OK && !(info.flags & op))
         rv = CKR_MECHANISM_INVALID;
     if (rv == CKR_MECHANISM_INVALID)
-        return refuse(s, op, mech, NULL, rv, "not served for %s by the front and "
-                      "the token", op_call(op));
+        return refuse(s, op, mech, NULL, rv,
+                      "not served for %s by the front and "
+                      "the token",
+                      op_call(op));
     if (rv != CKR_OK)
         return rv; /* the token's own answer (absent...) */
     hc_keyfacts_t f;
@@ -340,8 +338,7 @@ CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mec
         /* Kept facts may be of a key another process has since destroyed
          * and made again under the same identity (the core follows it):
          * a refusal on kept facts is judged again on fresh ones. */
-        if (no != CKR_OK && cached &&
-            (rv = hc_keyfacts_reread(s->ctx, key, &f)) == CKR_OK)
+        if (no != CKR_OK && cached && (rv = hc_keyfacts_reread(s->ctx, key, &f)) == CKR_OK)
             no = judge_key(&f, op, mech, sv, why, sizeof why);
         if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
             return CKR_KEY_HANDLE_INVALID;

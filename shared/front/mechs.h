@@ -49,14 +49,12 @@ CK_RV hc_front_mech_info(hc_ctx_t *ctx, CK_SLOT_ID slot, CK_MECHANISM_TYPE m,
                          CK_MECHANISM_INFO *info);
 
 /* C_GetMechanismList as the front serves it (PKCS#11 size semantics). */
-CK_RV hc_front_mech_list(hc_ctx_t *ctx, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
-                         CK_ULONG *count);
+CK_RV hc_front_mech_list(hc_ctx_t *ctx, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count);
 
 /* The checks above for `op` (CKF_SIGN, CKF_VERIFY, CKF_ENCRYPT or
  * CKF_DECRYPT) with `key` (already known to be the session's). CKR_OK or
  * the CKR_ a module gives; a refusal is logged at warning level naming
  * the call, key, mechanism and reason. Session lock held (uses s->ctx). */
-CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mech,
-                          hc_obj_t key);
+CK_RV hc_front_check_init(hc_vsession_t *s, CK_FLAGS op, const CK_MECHANISM *mech, hc_obj_t key);
 
 #endif

@@ -40,8 +40,7 @@ CK_RV C_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
     return rv;
 }
 
-CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
-                    CK_ULONG_PTR count)
+CK_RV C_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max, CK_ULONG_PTR count)
 {
     if (!out || !count)
         return CKR_ARGUMENTS_BAD;
@@ -79,8 +78,7 @@ CK_RV C_FindObjectsFinal(CK_SESSION_HANDLE h)
 
 /* Slot, context and flags (may be NULL) of a session, without holding
  * its lock during the core call. */
-static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx,
-                          CK_FLAGS *flags)
+static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx, CK_FLAGS *flags)
 {
     hc_vsession_t *s;
     CK_RV rv = hc_front_session(h, &s);
@@ -96,8 +94,7 @@ static CK_RV session_slot(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, hc_ctx_t **ctx,
 
 /* Like session_slot, for a call on `obj`: it must be on the session's
  * token and visible to the profile. */
-static CK_RV session_obj(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, hc_ctx_t **ctx,
-                         CK_FLAGS *flags)
+static CK_RV session_obj(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, hc_ctx_t **ctx, CK_FLAGS *flags)
 {
     hc_vsession_t *s;
     CK_RV rv = hc_front_session(h, &s);
@@ -112,8 +109,8 @@ static CK_RV session_obj(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, hc_ctx_t **c
     return rv;
 }
 
-CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
-                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+                          CK_ULONG n)
 {
     if (!tmpl && n)
         return CKR_ARGUMENTS_BAD;
@@ -144,9 +141,8 @@ static bool token_object(const CK_ATTRIBUTE *t, CK_ULONG n)
     return false;
 }
 
-CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
-                        CK_ATTRIBUTE_PTR pub_tmpl, CK_ULONG npub,
-                        CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG npriv,
+CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR pub_tmpl,
+                        CK_ULONG npub, CK_ATTRIBUTE_PTR priv_tmpl, CK_ULONG npriv,
                         CK_OBJECT_HANDLE_PTR pub, CK_OBJECT_HANDLE_PTR priv)
 {
     if (!mech || !pub || !priv || (npub && !pub_tmpl) || (npriv && !priv_tmpl))
@@ -164,8 +160,7 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
         return CKR_SESSION_READ_ONLY;
     hc_obj_t p, q;
     hc_err_t err = { 0 };
-    rv = hc_generate_key_pair(ctx, slot, mech, pub_tmpl, npub, priv_tmpl, npriv,
-                              &p, &q, &err);
+    rv = hc_generate_key_pair(ctx, slot, mech, pub_tmpl, npub, priv_tmpl, npriv, &p, &q, &err);
     if (rv != CKR_OK) {
         hc_log(&hc_front_log, HC_LOG_WARN, "%s", err.msg);
         return rv;
@@ -186,8 +181,7 @@ static CK_RV random_call(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len, boo
     CK_RV rv = session_slot(h, &slot, &ctx, NULL);
     if (rv != CKR_OK)
         return rv;
-    return seed ? hc_seed_random(ctx, slot, buf, len, NULL)
-                : hc_random(ctx, slot, buf, len, NULL);
+    return seed ? hc_seed_random(ctx, slot, buf, len, NULL) : hc_random(ctx, slot, buf, len, NULL);
 }
 
 CK_RV C_GenerateRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR buf, CK_ULONG len)

@@ -36,8 +36,7 @@ CK_RV hc_front_op_start(hc_front_op_t *op, const CK_MECHANISM *mech, hc_obj_t ke
         return CKR_ARGUMENTS_BAD;
     if (op->active)
         return CKR_OPERATION_ACTIVE;
-    if (mech->ulParameterLen > sizeof op->param ||
-        (mech->ulParameterLen && !mech->pParameter))
+    if (mech->ulParameterLen > sizeof op->param || (mech->ulParameterLen && !mech->pParameter))
         return CKR_MECHANISM_PARAM_INVALID;
     hc_front_op_reset(op);
     op->mech = *mech;
@@ -48,8 +47,7 @@ CK_RV hc_front_op_start(hc_front_op_t *op, const CK_MECHANISM *mech, hc_obj_t ke
     if (mech->mechanism == CKM_RSA_PKCS_OAEP &&
         mech->ulParameterLen == sizeof(CK_RSA_PKCS_OAEP_PARAMS)) {
         CK_RSA_PKCS_OAEP_PARAMS *p = (CK_RSA_PKCS_OAEP_PARAMS *)op->param;
-        if (p->ulSourceDataLen > sizeof op->label ||
-            (p->ulSourceDataLen && !p->pSourceData)) {
+        if (p->ulSourceDataLen > sizeof op->label || (p->ulSourceDataLen && !p->pSourceData)) {
             hc_front_op_reset(op);
             return CKR_MECHANISM_PARAM_INVALID;
         }
@@ -107,40 +105,34 @@ CK_RV hc_front_op_deliver(hc_front_op_t *op, unsigned char *out, CK_ULONG *out_l
  * lets the host see. */
 static CK_RV own_key(const hc_vsession_t *s, CK_OBJECT_HANDLE key)
 {
-    return hc_obj_token(key) == s->slot && hc_front_visible(s, key)
-               ? CKR_OK : CKR_KEY_HANDLE_INVALID;
+    return hc_obj_token(key) == s->slot && hc_front_visible(s, key) ? CKR_OK
+                                                                    : CKR_KEY_HANDLE_INVALID;
 }
 
-typedef CK_RV (*compute_fn)(hc_vsession_t *s, hc_front_op_t *op,
-                            const unsigned char *in, size_t in_len,
-                            unsigned char *out, size_t *out_len, hc_err_t *err);
+typedef CK_RV (*compute_fn)(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
+                            size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err);
 
 static CK_RV compute_sign(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
-                          size_t in_len, unsigned char *out, size_t *out_len,
-                          hc_err_t *err)
+                          size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err)
 {
     if (hc_front_profile.sign) {
         hc_front_msg_t msg = { s->digest_mech, s->dmsg, s->dmsg_len };
-        bool is_digest = hc_front_profile.keep_digest_input && s->dout_len &&
-                         !s->dmsg_overflow && in_len == s->dout_len &&
-                         memcmp(in, s->dout, in_len) == 0;
-        return hc_front_profile.sign(s->pstate, s->ctx, op->key, &op->mech, in,
-                                     in_len, is_digest ? &msg : NULL, out,
-                                     out_len, err);
+        bool is_digest = hc_front_profile.keep_digest_input && s->dout_len && !s->dmsg_overflow &&
+                         in_len == s->dout_len && memcmp(in, s->dout, in_len) == 0;
+        return hc_front_profile.sign(s->pstate, s->ctx, op->key, &op->mech, in, in_len,
+                                     is_digest ? &msg : NULL, out, out_len, err);
     }
     return hc_sign(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
 static CK_RV compute_encrypt(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
-                             size_t in_len, unsigned char *out, size_t *out_len,
-                             hc_err_t *err)
+                             size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err)
 {
     return hc_encrypt(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
 
 static CK_RV compute_decrypt(hc_vsession_t *s, hc_front_op_t *op, const unsigned char *in,
-                             size_t in_len, unsigned char *out, size_t *out_len,
-                             hc_err_t *err)
+                             size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err)
 {
     return hc_decrypt(s->ctx, op->key, &op->mech, in, in_len, out, out_len, err);
 }
@@ -148,9 +140,8 @@ static CK_RV compute_decrypt(hc_vsession_t *s, hc_front_op_t *op, const unsigned
 /* The one-shot call behind C_Sign/C_SignFinal and friends: computes once
  * (into op->result) and delivers with PKCS#11 size semantics. `size_hint`
  * answers a size query without computing when the size is known. */
-static CK_RV finish(hc_vsession_t *s, hc_front_op_t *op, compute_fn fn,
-                    const unsigned char *in, size_t in_len, unsigned char *out,
-                    CK_ULONG_PTR out_len, size_t size_hint)
+static CK_RV finish(hc_vsession_t *s, hc_front_op_t *op, compute_fn fn, const unsigned char *in,
+                    size_t in_len, unsigned char *out, CK_ULONG_PTR out_len, size_t size_hint)
 {
     if (!op->active)
         return CKR_OPERATION_NOT_INITIALIZED;
@@ -202,8 +193,8 @@ static size_t signature_size(hc_vsession_t *s, hc_obj_t key)
             return rv_;                                                       \
     } while (0)
 
-static CK_RV op_init(CK_SESSION_HANDLE h, size_t field, CK_MECHANISM_PTR mech,
-                     CK_OBJECT_HANDLE key, CK_FLAGS flag)
+static CK_RV op_init(CK_SESSION_HANDLE h, size_t field, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key,
+                     CK_FLAGS flag)
 {
     SESSION_OR_RETURN(h, s);
     hc_front_op_t *op = (hc_front_op_t *)((char *)s + field);
@@ -218,8 +209,7 @@ static CK_RV op_init(CK_SESSION_HANDLE h, size_t field, CK_MECHANISM_PTR mech,
     return rv;
 }
 
-static CK_RV op_update(CK_SESSION_HANDLE h, size_t field, CK_BYTE_PTR data,
-                       CK_ULONG len)
+static CK_RV op_update(CK_SESSION_HANDLE h, size_t field, CK_BYTE_PTR data, CK_ULONG len)
 {
     if (!data && len)
         return CKR_ARGUMENTS_BAD;
@@ -233,9 +223,9 @@ static CK_RV op_update(CK_SESSION_HANDLE h, size_t field, CK_BYTE_PTR data,
 }
 
 /* One-shot (data given) or final (collected data) call. */
-static CK_RV op_finish(CK_SESSION_HANDLE h, size_t field, compute_fn fn,
-                       bool one_shot, CK_BYTE_PTR data, CK_ULONG len,
-                       CK_BYTE_PTR out, CK_ULONG_PTR out_len, bool sized)
+static CK_RV op_finish(CK_SESSION_HANDLE h, size_t field, compute_fn fn, bool one_shot,
+                       CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len,
+                       bool sized)
 {
     if (one_shot && !data && len)
         return CKR_ARGUMENTS_BAD;
@@ -254,8 +244,7 @@ CK_RV C_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
     return op_init(h, FIELD(sign), m, k, CKF_SIGN);
 }
-CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
-             CK_ULONG_PTR sl)
+CK_RV C_Sign(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig, CK_ULONG_PTR sl)
 {
     return op_finish(h, FIELD(sign), compute_sign, true, d, dl, sig, sl, true);
 }
@@ -272,13 +261,12 @@ CK_RV C_EncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
     return op_init(h, FIELD(encrypt), m, k, CKF_ENCRYPT);
 }
-CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
-                CK_ULONG_PTR ol)
+CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
     return op_finish(h, FIELD(encrypt), compute_encrypt, true, d, dl, o, ol, false);
 }
-CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl,
-                      CK_BYTE_PTR o, CK_ULONG_PTR ol)
+CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
+                      CK_ULONG_PTR ol)
 {
     if (ol)
         *ol = 0; /* output comes at C_EncryptFinal */
@@ -294,13 +282,12 @@ CK_RV C_DecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
     return op_init(h, FIELD(decrypt), m, k, CKF_DECRYPT);
 }
-CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
-                CK_ULONG_PTR ol)
+CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
     return op_finish(h, FIELD(decrypt), compute_decrypt, true, d, dl, o, ol, false);
 }
-CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl,
-                      CK_BYTE_PTR o, CK_ULONG_PTR ol)
+CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
+                      CK_ULONG_PTR ol)
 {
     if (ol)
         *ol = 0;
@@ -328,8 +315,7 @@ static CK_RV verify_with(hc_vsession_t *s, const unsigned char *data, size_t len
     return rv;
 }
 
-CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
-               CK_ULONG sl)
+CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig, CK_ULONG sl)
 {
     if ((!d && dl) || !sig)
         return CKR_ARGUMENTS_BAD;
@@ -430,8 +416,7 @@ static void digest_abort(hc_vsession_t *s)
     s->digest = NULL;
 }
 
-CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
-               CK_ULONG_PTR ol)
+CK_RV C_Digest(CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 {
     if ((!d && dl) || !ol)
         return CKR_ARGUMENTS_BAD;

@@ -90,8 +90,7 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
     return CKR_OK;
 }
 
-CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
-                         CK_ULONG_PTR count)
+CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
     FRONT_CTX_OR_FAIL(ctx);
     if (!count)
@@ -101,8 +100,7 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list,
     return hc_front_mech_list(ctx, slot, list, count);
 }
 
-CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
-                         CK_MECHANISM_INFO_PTR info)
+CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
 {
     FRONT_CTX_OR_FAIL(ctx);
     if (!info)
@@ -112,8 +110,8 @@ CK_RV C_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
     return hc_front_mech_info(ctx, slot, type, info);
 }
 
-CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
-                    CK_NOTIFY notify, CK_SESSION_HANDLE_PTR out)
+CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                    CK_SESSION_HANDLE_PTR out)
 {
     (void)app;
     (void)notify;
@@ -137,8 +135,8 @@ CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
     while (i < hc_front.nsessions && hc_front.sessions[i])
         i++;
     if (i == hc_front.nsessions) {
-        hc_vsession_t **grown = realloc(hc_front.sessions,
-                                        (hc_front.nsessions + 16) * sizeof *grown);
+        hc_vsession_t **grown =
+            realloc(hc_front.sessions, (hc_front.nsessions + 16) * sizeof *grown);
         if (!grown) {
             pthread_mutex_unlock(&hc_front.lock);
             free(s);
@@ -247,14 +245,12 @@ CK_RV C_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
     info->flags = s->flags;
     info->ulDeviceError = 0;
     /* The pool logs in with the stored PIN: user functions are available. */
-    info->state = (s->flags & CKF_RW_SESSION) ? CKS_RW_USER_FUNCTIONS
-                                              : CKS_RO_USER_FUNCTIONS;
+    info->state = (s->flags & CKF_RW_SESSION) ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
     hc_front_unlock(s);
     return CKR_OK;
 }
 
-CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
-              CK_ULONG len)
+CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
     hc_vsession_t *s;
     CK_RV rv = hc_front_session(h, &s);
@@ -271,7 +267,8 @@ CK_RV C_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     if (st.pin_stored) {
         /* The stored PIN wins; the caller's is ignored, not even compared. */
         if (!__atomic_exchange_n(&hc_front.warned_caller_pin, true, __ATOMIC_RELAXED))
-            hc_log(&hc_front_log, HC_LOG_WARN, "token %s: the caller gave a PIN;"
+            hc_log(&hc_front_log, HC_LOG_WARN,
+                   "token %s: the caller gave a PIN;"
                    " it is ignored because the hsmcache PIN store has one. "
                    "Remove the PIN from the caller's configuration.",
                    hc_token_name(ctx, slot));

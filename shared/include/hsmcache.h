@@ -55,21 +55,20 @@ typedef struct hc_err {
 #define HC_PROFILE_CLI "cli"
 
 typedef struct hc_token_status {
-    char name[64];           /* hsmcache token name (config section) */
-    char module[256];        /* module name or path from the config */
-    bool present;            /* the real token answered just now */
-    bool pin_stored;         /* the PIN store has a usable PIN file */
-    bool pin_rejected;       /* the token refused this PIN file version */
-    bool logged_in;          /* the pool holds a logged-in session */
-    CK_TOKEN_INFO info;      /* real token info; last known if absent */
-    bool info_valid;         /* info was read at least once */
+    char name[64];      /* hsmcache token name (config section) */
+    char module[256];   /* module name or path from the config */
+    bool present;       /* the real token answered just now */
+    bool pin_stored;    /* the PIN store has a usable PIN file */
+    bool pin_rejected;  /* the token refused this PIN file version */
+    bool logged_in;     /* the pool holds a logged-in session */
+    CK_TOKEN_INFO info; /* real token info; last known if absent */
+    bool info_valid;    /* info was read at least once */
 } hc_token_status_t;
 
 /* Opens a context for `profile` reading the config from `conf_path`, or
  * from $HSMCACHE_CONF, or /etc/hsmcache/hsmcache.conf when NULL. Modules are
  * loaded lazily, on the first call that needs a token. */
-CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out,
-              hc_err_t *err);
+CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out, hc_err_t *err);
 void hc_close(hc_ctx_t *ctx);
 
 /* Path of the config file the context was opened with. */
@@ -81,17 +80,16 @@ const char *hc_token_name(const hc_ctx_t *ctx, size_t tok);
 /* Index of the token named `name` (config name), or -1. */
 long hc_token_index(const hc_ctx_t *ctx, const char *name);
 
-CK_RV hc_token_status(hc_ctx_t *ctx, size_t tok, hc_token_status_t *st,
-                      hc_err_t *err);
-CK_RV hc_mechanisms(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE *list,
-                    CK_ULONG *count, hc_err_t *err);
-CK_RV hc_mechanism_info(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE type,
-                        CK_MECHANISM_INFO *info, hc_err_t *err);
+CK_RV hc_token_status(hc_ctx_t *ctx, size_t tok, hc_token_status_t *st, hc_err_t *err);
+CK_RV hc_mechanisms(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE *list, CK_ULONG *count,
+                    hc_err_t *err);
+CK_RV hc_mechanism_info(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
+                        hc_err_t *err);
 
 /* Logs the pool in with a PIN the caller supplies; used only when the PIN
  * store has no PIN for the token (a stored PIN always wins). */
-CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
-                    size_t pin_len, hc_err_t *err);
+CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, size_t pin_len,
+                    hc_err_t *err);
 
 /* Logs the pool in now with the stored PIN (at most one C_Login per PIN
  * file version, as always): CKR_OK, CKR_PIN_INCORRECT, CKR_PIN_LOCKED,
@@ -99,93 +97,80 @@ CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
 CK_RV hc_login_check(hc_ctx_t *ctx, size_t tok, hc_err_t *err);
 
 /* Objects matching a PKCS#11 template; *objs is malloc'ed. */
-CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl,
-              CK_ULONG n, hc_obj_t **objs, size_t *count, hc_err_t *err);
+CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+              size_t *count, hc_err_t *err);
 /* Objects named by an RFC 7512 URI; its token= may be the hsmcache token
  * name, the real label; serial=, object=, id= and type= narrow it. */
-CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
-                  size_t *count, hc_err_t *err);
+CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs, size_t *count, hc_err_t *err);
 /* Where a URI points for creating an object: the first configured token
  * it selects (as hc_find_uri would), and the object= label and id= it
  * gives ("" and 0 bytes when absent). */
-CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label,
-                    size_t label_size, unsigned char *id, size_t *id_len,
-                    hc_err_t *err);
+CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label, size_t label_size,
+                    unsigned char *id, size_t *id_len, hc_err_t *err);
 /* The token index an object lives on. */
 size_t hc_obj_token(hc_obj_t obj);
 
 /* C_GetAttributeValue semantics (sizes, CK_UNAVAILABLE_INFORMATION). */
-CK_RV hc_get_attrs(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE *tmpl,
-                   CK_ULONG n, hc_err_t *err);
+CK_RV hc_get_attrs(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
 
 /* The key's public key as DER SubjectPublicKeyInfo (cached). */
-CK_RV hc_public_key(hc_ctx_t *ctx, hc_obj_t obj, unsigned char **spki,
-                    size_t *len, hc_err_t *err);
+CK_RV hc_public_key(hc_ctx_t *ctx, hc_obj_t obj, unsigned char **spki, size_t *len, hc_err_t *err);
 /* Size in bytes of a signature made with this key. */
-CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len,
-                          hc_err_t *err);
+CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len, hc_err_t *err);
 
 /* Signs with a private key: from the signature cache when the profile
  * caches, else hashes locally and sends the raw mechanism when the token
  * has it, through a pooled session, recovering lost sessions once.
  * *sig_len is the buffer size on input, the signature size on output. */
-CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-              const unsigned char *data, size_t len, unsigned char *sig,
-              size_t *sig_len, hc_err_t *err);
+CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data,
+              size_t len, unsigned char *sig, size_t *sig_len, hc_err_t *err);
 /* How one signature is asked for and was answered (hc_sign_ex). */
 typedef struct hc_sign_opts {
-    bool background;   /* in: yields to live requests */
-    int64_t expires;   /* in: Unix time after which the signature is
+    bool background; /* in: yields to live requests */
+    int64_t expires; /* in: Unix time after which the signature is
                           useless (an RRSIG's expiration); 0 = never.
                           A persistent cache entry is dropped after it. */
-    bool from_cache;   /* out: answered without the HSM */
+    bool from_cache; /* out: answered without the HSM */
 } hc_sign_opts_t;
-CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                 const unsigned char *data, size_t len, hc_sign_opts_t *opts,
-                 unsigned char *sig, size_t *sig_len, hc_err_t *err);
+CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data,
+                 size_t len, hc_sign_opts_t *opts, unsigned char *sig, size_t *sig_len,
+                 hc_err_t *err);
 /* Drops persistent cache entries whose expiration has passed; *dropped
  * (may be NULL) counts them. */
 CK_RV hc_cache_purge(hc_ctx_t *ctx, size_t *dropped, hc_err_t *err);
 /* Same as hc_sign, for background work: yields to live requests. */
-CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key,
-                         const CK_MECHANISM *mech, const unsigned char *data,
-                         size_t len, unsigned char *sig, size_t *sig_len,
+CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
+                         const unsigned char *data, size_t len, unsigned char *sig, size_t *sig_len,
                          hc_err_t *err);
 /* Verifies in software with the key's public key when the mechanism is
  * one libcrypto implements, else on the token. CKR_SIGNATURE_INVALID on a
  * bad signature. */
-CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                const unsigned char *data, size_t len,
-                const unsigned char *sig, size_t sig_len, hc_err_t *err);
+CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data,
+                size_t len, const unsigned char *sig, size_t sig_len, hc_err_t *err);
 /* Single-part encrypt/decrypt on the token; *out_len as for hc_sign
  * (out may be NULL to query the size). */
-CK_RV hc_encrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                 const unsigned char *in, size_t in_len, unsigned char *out,
-                 size_t *out_len, hc_err_t *err);
-CK_RV hc_decrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                 const unsigned char *in, size_t in_len, unsigned char *out,
-                 size_t *out_len, hc_err_t *err);
+CK_RV hc_encrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in,
+                 size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err);
+CK_RV hc_decrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in,
+                 size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err);
 
 /* Generates a key pair on the token. A missing CKA_ID, or PowerDNS's
  * constant 01020304, is replaced by a fresh random 16-byte id shared by
  * both halves. */
-CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok,
-                           const CK_MECHANISM *mech,
+CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok, const CK_MECHANISM *mech,
                            const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
-                           const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
-                           hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err);
+                           const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub,
+                           hc_obj_t *priv, hc_err_t *err);
 CK_RV hc_destroy(hc_ctx_t *ctx, hc_obj_t obj, hc_err_t *err);
-CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
-                hc_err_t *err);
+CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len, hc_err_t *err);
 /* Mixes `seed` into the token's generator (C_SeedRandom); through the
  * agent, CKR_RANDOM_SEED_NOT_SUPPORTED (clients do not seed its tokens). */
-CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed,
-                     size_t len, hc_err_t *err);
+CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed, size_t len,
+                     hc_err_t *err);
 
 /* Writes the context's counters as text ("prometheus" = exposition
  * format) to a malloc'ed string. */
-CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out,
-                    hc_err_t *err);
+CK_RV hc_stats_text(hc_ctx_t *ctx, bool prometheus, char **out, hc_err_t *err);
 
 /* true when the context is served by hsmcached ([core] agent), false
  * when by the embedded core. */
@@ -200,8 +185,7 @@ bool hc_via_agent(const hc_ctx_t *ctx);
  * adds the caller's verified uid and pid, and appends it to the log its
  * own config names (a client does not choose where the agent writes).
  * Thread-safe. */
-CK_RV hc_audit(hc_ctx_t *ctx, const char *path, const char *record,
-               hc_err_t *err);
+CK_RV hc_audit(hc_ctx_t *ctx, const char *path, const char *record, hc_err_t *err);
 
 /* true when the context's profile caches signatures. */
 bool hc_signature_cache_enabled(const hc_ctx_t *ctx);
@@ -231,14 +215,11 @@ void hc_ctx_log(const hc_ctx_t *ctx, int level, const char *fmt, ...)
  * comma or space separated list (n 0 when empty). Strings and lists
  * belong to the context (valid until hc_close). Thread-safe (the values
  * are immutable until hc_close). */
-CK_RV hc_setting_bool(const hc_ctx_t *ctx, const char *key, bool *out,
+CK_RV hc_setting_bool(const hc_ctx_t *ctx, const char *key, bool *out, hc_err_t *err);
+CK_RV hc_setting_number(const hc_ctx_t *ctx, const char *key, long long *out, hc_err_t *err);
+CK_RV hc_setting_text(const hc_ctx_t *ctx, const char *key, const char **out, hc_err_t *err);
+CK_RV hc_setting_list(const hc_ctx_t *ctx, const char *key, const char *const **items, size_t *n,
                       hc_err_t *err);
-CK_RV hc_setting_number(const hc_ctx_t *ctx, const char *key, long long *out,
-                        hc_err_t *err);
-CK_RV hc_setting_text(const hc_ctx_t *ctx, const char *key, const char **out,
-                      hc_err_t *err);
-CK_RV hc_setting_list(const hc_ctx_t *ctx, const char *key,
-                      const char *const **items, size_t *n, hc_err_t *err);
 
 /* The directory where a plugin may keep its own persistent files (the
  * config's [core] cache-dir; the plugin names its files after itself),
@@ -263,8 +244,7 @@ typedef struct hc_stat_def {
     const char *unit;
 } hc_stat_def_t;
 typedef struct hc_plugin_stats hc_plugin_stats_t;
-CK_RV hc_stats_register(hc_ctx_t *ctx, const char *group,
-                        const hc_stat_def_t *defs, size_t n,
+CK_RV hc_stats_register(hc_ctx_t *ctx, const char *group, const hc_stat_def_t *defs, size_t n,
                         hc_plugin_stats_t **out, hc_err_t *err);
 void hc_stat_set(hc_plugin_stats_t *s, size_t i, uint64_t value);
 void hc_stat_add(hc_plugin_stats_t *s, size_t i, uint64_t n);
@@ -272,8 +252,7 @@ void hc_stats_show(hc_plugin_stats_t *s, bool shown);
 
 /* Fills err (when not NULL) with rv and a message, and returns rv:
  * `return hc_err(err, CKR_..., "key %s: ...", label);`. Thread-safe. */
-CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The name of a PKCS#11 return value ("CKR_PIN_INCORRECT"), or its hex;
  * points to static storage or to buf (at least 32 bytes). Thread-safe. */
 const char *hc_rv_name(CK_RV rv, char *buf);
@@ -291,8 +270,7 @@ bool hc_module_registered_path(const char *name, char *out, size_t size);
 /* The PIN store's file for token `tok` (the config's [core] pin-store,
  * STORE/NAME), where hc_token_pin_store writes, into out (CKR_BUFFER_TOO_SMALL
  * when it does not fit). */
-CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out,
-                        size_t size, hc_err_t *err);
+CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out, size_t size, hc_err_t *err);
 /* Stores `pin` as token `tok`'s PIN in this host's PIN store (atomic
  * write, fsync, mode 0600), whichever transport serves the context,
  * unless that PIN is stored already: CKR_OK, *written (may be NULL) says
@@ -303,24 +281,24 @@ CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out,
  * ever created, never replaced: of callers at once (any processes) one
  * writes, the others compare with what it wrote. The caller cleanses
  * `pin`; the core keeps no copy. Thread-safe. */
-CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
-                         size_t len, bool *written, hc_err_t *err);
+CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, size_t len,
+                         bool *written, hc_err_t *err);
 
 /* RSA PKCS#1 v1.5's DER DigestInfo (RFC 8017) of `hash`, made with the
  * digest mechanism `digest` (CKM_MD5, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384,
  * CKM_SHA512), into out; its length, or 0 when the mechanism has none,
  * hash_len is not its digest's size, or out_size is too small. Pure,
  * thread-safe. */
-size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash,
-                      size_t hash_len, unsigned char *out, size_t out_size);
+size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash, size_t hash_len,
+                      unsigned char *out, size_t out_size);
 
 /* A digest computed in software (CKM_MD5, CKM_SHA_1, CKM_SHA224,
  * CKM_SHA256, CKM_SHA384, CKM_SHA512): *out_len is out's size on input,
  * the digest's on output (out NULL: only the size, CKR_OK).
  * CKR_MECHANISM_INVALID for another mechanism, CKR_BUFFER_TOO_SMALL (with
  * the size needed in *out_len). Pure, thread-safe; needs no context. */
-CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data,
-                size_t len, unsigned char *out, size_t *out_len);
+CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data, size_t len, unsigned char *out,
+                size_t *out_len);
 
 /* A lease over the fleet of servers sharing [shared-cache]'s database,
  * for work one of them should do at a time (the presigner: one node per
@@ -335,8 +313,7 @@ CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data,
  * holds every lease: a fleet of one. On a database error err says which
  * and *held is false. May wait on the database (a few seconds at most):
  * never on a query path. Thread-safe. */
-CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds,
-                     bool *held, hc_err_t *err);
+CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds, bool *held, hc_err_t *err);
 
 #ifdef __cplusplus
 }

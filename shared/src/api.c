@@ -10,8 +10,8 @@
 #include "ctx.h"
 #include "util/err.h"
 
-static CK_RV open_ctx(const char *profile, const char *conf_path,
-                      bool embedded_only, hc_ctx_t **out, hc_err_t *err)
+static CK_RV open_ctx(const char *profile, const char *conf_path, bool embedded_only,
+                      hc_ctx_t **out, hc_err_t *err)
 {
     *out = NULL;
     conf_path = hc_config_resolve(conf_path);
@@ -37,8 +37,8 @@ static CK_RV open_ctx(const char *profile, const char *conf_path,
     snprintf(ctx->state_dir, sizeof ctx->state_dir, "%s", cfg->cache_dir);
     snprintf(ctx->pin_store, sizeof ctx->pin_store, "%s", cfg->pin_store);
     if (ctx->agent) {
-        rv = hc_agent_open(profile, conf_path, cfg->agent.socket,
-                           cfg->agent.timeout_ms, &ctx->impl, &ctx->tp, err);
+        rv = hc_agent_open(profile, conf_path, cfg->agent.socket, cfg->agent.timeout_ms, &ctx->impl,
+                           &ctx->tp, err);
         hc_config_free(cfg);
     } else {
         rv = hc_embedded_open(profile, cfg, &ctx->impl, &ctx->tp, err); /* takes cfg */
@@ -52,14 +52,12 @@ static CK_RV open_ctx(const char *profile, const char *conf_path,
     return CKR_OK;
 }
 
-CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out,
-              hc_err_t *err)
+CK_RV hc_open(const char *profile, const char *conf_path, hc_ctx_t **out, hc_err_t *err)
 {
     return open_ctx(profile, conf_path, false, out, err);
 }
 
-CK_RV hc_open_embedded(const char *profile, const char *conf_path,
-                       hc_ctx_t **out, hc_err_t *err)
+CK_RV hc_open_embedded(const char *profile, const char *conf_path, hc_ctx_t **out, hc_err_t *err)
 {
     return open_ctx(profile, conf_path, true, out, err);
 }
@@ -69,8 +67,7 @@ bool hc_via_agent(const hc_ctx_t *ctx)
     return ctx->agent;
 }
 
-CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id,
-                  hc_err_t *err)
+CK_RV hc_describe(hc_ctx_t *ctx, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err)
 {
     return ctx->tp->describe(ctx->impl, obj, id, err);
 }
@@ -124,29 +121,28 @@ bool hc_signature_cache_enabled(const hc_ctx_t *ctx)
     return ctx->tp->signature_cache_enabled(ctx->impl);
 }
 
-CK_RV hc_token_status(hc_ctx_t *ctx, size_t tok, hc_token_status_t *st,
-                      hc_err_t *err)
+CK_RV hc_token_status(hc_ctx_t *ctx, size_t tok, hc_token_status_t *st, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     return ctx->tp->token_status(ctx->impl, tok, st, err);
 }
 
-CK_RV hc_mechanisms(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE *list,
-                    CK_ULONG *count, hc_err_t *err)
+CK_RV hc_mechanisms(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE *list, CK_ULONG *count,
+                    hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     return ctx->tp->mechanisms(ctx->impl, tok, list, count, err);
 }
 
-CK_RV hc_mechanism_info(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE type,
-                        CK_MECHANISM_INFO *info, hc_err_t *err)
+CK_RV hc_mechanism_info(hc_ctx_t *ctx, size_t tok, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
+                        hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     return ctx->tp->mechanism_info(ctx->impl, tok, type, info, err);
 }
 
-CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin,
-                    size_t pin_len, hc_err_t *err)
+CK_RV hc_login_with(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, size_t pin_len,
+                    hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     return ctx->tp->login_with(ctx->impl, tok, pin, pin_len, err);
@@ -158,8 +154,8 @@ CK_RV hc_login_check(hc_ctx_t *ctx, size_t tok, hc_err_t *err)
     return ctx->tp->login_check(ctx->impl, tok, err);
 }
 
-CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-              hc_obj_t **objs, size_t *count, hc_err_t *err)
+CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+              size_t *count, hc_err_t *err)
 {
     *objs = NULL;
     *count = 0;
@@ -167,41 +163,36 @@ CK_RV hc_find(hc_ctx_t *ctx, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
     return ctx->tp->find(ctx->impl, tok, tmpl, n, objs, count, err);
 }
 
-CK_RV hc_get_attrs(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                   hc_err_t *err)
+CK_RV hc_get_attrs(hc_ctx_t *ctx, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
 {
     return ctx->tp->get_attrs(ctx->impl, obj, tmpl, n, err);
 }
 
-CK_RV hc_public_key(hc_ctx_t *ctx, hc_obj_t obj, unsigned char **spki,
-                    size_t *len, hc_err_t *err)
+CK_RV hc_public_key(hc_ctx_t *ctx, hc_obj_t obj, unsigned char **spki, size_t *len, hc_err_t *err)
 {
     return ctx->tp->public_key(ctx->impl, obj, spki, len, err);
 }
 
-CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len,
-                          hc_err_t *err)
+CK_RV hc_signature_length(hc_ctx_t *ctx, hc_obj_t obj, size_t *len, hc_err_t *err)
 {
     return ctx->tp->signature_length(ctx->impl, obj, len, err);
 }
 
-CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-              const unsigned char *data, size_t len, unsigned char *sig,
-              size_t *sig_len, hc_err_t *err)
+CK_RV hc_sign(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data,
+              size_t len, unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
     hc_sign_opts_t o = { 0 };
     return ctx->tp->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
 }
 
-CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                 const unsigned char *data, size_t len, hc_sign_opts_t *opts,
-                 unsigned char *sig, size_t *sig_len, hc_err_t *err)
+CK_RV hc_sign_ex(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data,
+                 size_t len, hc_sign_opts_t *opts, unsigned char *sig, size_t *sig_len,
+                 hc_err_t *err)
 {
     return ctx->tp->sign(ctx->impl, key, mech, data, len, opts, sig, sig_len, err);
 }
 
-CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds, bool *held,
-                     hc_err_t *err)
+CK_RV hc_fleet_lease(hc_ctx_t *ctx, const char *name, unsigned seconds, bool *held, hc_err_t *err)
 {
     if (!ctx->tp->fleet_lease) {
         *held = seconds > 0;
@@ -220,42 +211,39 @@ CK_RV hc_cache_purge(hc_ctx_t *ctx, size_t *dropped, hc_err_t *err)
 }
 
 CK_RV hc_sign_background(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                         const unsigned char *data, size_t len,
-                         unsigned char *sig, size_t *sig_len, hc_err_t *err)
+                         const unsigned char *data, size_t len, unsigned char *sig, size_t *sig_len,
+                         hc_err_t *err)
 {
     hc_sign_opts_t o = { .background = true };
     return ctx->tp->sign(ctx->impl, key, mech, data, len, &o, sig, sig_len, err);
 }
 
-CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                const unsigned char *data, size_t len,
-                const unsigned char *sig, size_t sig_len, hc_err_t *err)
+CK_RV hc_verify(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *data,
+                size_t len, const unsigned char *sig, size_t sig_len, hc_err_t *err)
 {
     return ctx->tp->verify(ctx->impl, key, mech, data, len, sig, sig_len, err);
 }
 
-CK_RV hc_encrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                 const unsigned char *in, size_t in_len, unsigned char *out,
-                 size_t *out_len, hc_err_t *err)
+CK_RV hc_encrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in,
+                 size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err)
 {
     return ctx->tp->crypt(ctx->impl, true, key, mech, in, in_len, out, out_len, err);
 }
 
-CK_RV hc_decrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech,
-                 const unsigned char *in, size_t in_len, unsigned char *out,
-                 size_t *out_len, hc_err_t *err)
+CK_RV hc_decrypt(hc_ctx_t *ctx, hc_obj_t key, const CK_MECHANISM *mech, const unsigned char *in,
+                 size_t in_len, unsigned char *out, size_t *out_len, hc_err_t *err)
 {
     return ctx->tp->crypt(ctx->impl, false, key, mech, in, in_len, out, out_len, err);
 }
 
 CK_RV hc_generate_key_pair(hc_ctx_t *ctx, size_t tok, const CK_MECHANISM *mech,
                            const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
-                           const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
-                           hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
+                           const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub,
+                           hc_obj_t *priv, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
-    return ctx->tp->generate_key_pair(ctx->impl, tok, mech, pub_tmpl, npub,
-                                       priv_tmpl, npriv, pub, priv, err);
+    return ctx->tp->generate_key_pair(ctx->impl, tok, mech, pub_tmpl, npub, priv_tmpl, npriv, pub,
+                                      priv, err);
 }
 
 CK_RV hc_destroy(hc_ctx_t *ctx, hc_obj_t obj, hc_err_t *err)
@@ -263,20 +251,21 @@ CK_RV hc_destroy(hc_ctx_t *ctx, hc_obj_t obj, hc_err_t *err)
     return ctx->tp->destroy(ctx->impl, obj, err);
 }
 
-CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len,
-                hc_err_t *err)
+CK_RV hc_random(hc_ctx_t *ctx, size_t tok, unsigned char *buf, size_t len, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     return ctx->tp->random(ctx->impl, tok, buf, len, err);
 }
 
-CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed,
-                     size_t len, hc_err_t *err)
+CK_RV hc_seed_random(hc_ctx_t *ctx, size_t tok, const unsigned char *seed, size_t len,
+                     hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     if (!ctx->tp->seed_random)
-        return hc_err(err, CKR_RANDOM_SEED_NOT_SUPPORTED, "token %s: seeds are "
-                      "not passed to hsmcached", hc_token_name(ctx, tok));
+        return hc_err(err, CKR_RANDOM_SEED_NOT_SUPPORTED,
+                      "token %s: seeds are "
+                      "not passed to hsmcached",
+                      hc_token_name(ctx, tok));
     return ctx->tp->seed_random(ctx->impl, tok, seed, len, err);
 }
 

@@ -16,9 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const profile_names[HC_P_COUNT] = {
-    "pkcs11", "pdns", "bind", "sshca", "cli"
-};
+static const char *const profile_names[HC_P_COUNT] = { "pkcs11", "pdns", "bind", "sshca", "cli" };
 
 int hc_profile_id(const char *name)
 {
@@ -98,11 +96,11 @@ bool hc_cfg_fail(struct hc_cfg_parse *p, const char *key, const char *fmt, ...)
         vsnprintf(what, sizeof what, fmt, ap);
         va_end(ap);
         if (key)
-            hc_err(p->err, CKR_GENERAL_ERROR, "%s:%d: [%s] %s: %s", p->name,
-                   p->rd.line, p->section, key, what);
+            hc_err(p->err, CKR_GENERAL_ERROR, "%s:%d: [%s] %s: %s", p->name, p->rd.line, p->section,
+                   key, what);
         else
-            hc_err(p->err, CKR_GENERAL_ERROR, "%s:%d: [%s]: %s", p->name,
-                   p->rd.line, p->section, what);
+            hc_err(p->err, CKR_GENERAL_ERROR, "%s:%d: [%s]: %s", p->name, p->rd.line, p->section,
+                   what);
         p->failed = true;
     }
     return false;
@@ -136,13 +134,14 @@ static bool enter_section(struct hc_cfg_parse *p, const char *section)
         while (*name == ' ')
             name++;
         if (!hc_valid_token_name(name))
-            return hc_cfg_fail(p, NULL, "'%s' is not a valid client name (letters, "
-                               "digits, '.', '_', '-')", name);
+            return hc_cfg_fail(p, NULL,
+                               "'%s' is not a valid client name (letters, "
+                               "digits, '.', '_', '-')",
+                               name);
         for (size_t i = 0; i < p->cfg->nclients; i++)
             if (!strcmp(p->cfg->clients[i].name, name))
                 return hc_cfg_fail(p, NULL, "client '%s' is defined twice", name);
-        hc_client_cfg_t *grown = realloc(p->cfg->clients,
-                                         (p->cfg->nclients + 1) * sizeof *grown);
+        hc_client_cfg_t *grown = realloc(p->cfg->clients, (p->cfg->nclients + 1) * sizeof *grown);
         if (!grown)
             return hc_cfg_fail(p, NULL, "out of memory");
         p->cfg->clients = grown;
@@ -161,12 +160,13 @@ static bool enter_section(struct hc_cfg_parse *p, const char *section)
         while (*name == ' ')
             name++;
         if (!hc_valid_token_name(name))
-            return hc_cfg_fail(p, NULL, "'%s' is not a valid token name (letters, "
-                               "digits, '.', '_', '-'; it names a PIN file)", name);
+            return hc_cfg_fail(p, NULL,
+                               "'%s' is not a valid token name (letters, "
+                               "digits, '.', '_', '-'; it names a PIN file)",
+                               name);
         if (hc_config_token(p->cfg, name))
             return hc_cfg_fail(p, NULL, "token '%s' is defined twice", name);
-        hc_token_cfg_t *grown = realloc(p->cfg->tokens,
-                                        (p->cfg->ntokens + 1) * sizeof *grown);
+        hc_token_cfg_t *grown = realloc(p->cfg->tokens, (p->cfg->ntokens + 1) * sizeof *grown);
         if (!grown)
             return hc_cfg_fail(p, NULL, "out of memory");
         p->cfg->tokens = grown;
@@ -184,12 +184,12 @@ static bool enter_section(struct hc_cfg_parse *p, const char *section)
         p->sec = hc_cfg_profile_sections(id);
         return true;
     }
-    return hc_cfg_fail(p, NULL, "unknown section (known: core, token NAME, pkcs11, "
+    return hc_cfg_fail(p, NULL,
+                       "unknown section (known: core, token NAME, pkcs11, "
                        "pdns, bind, sshca, cli, agent, client NAME, shared-cache)");
 }
 
-static int handler(void *user, const char *section, const char *key,
-                   const char *value)
+static int handler(void *user, const char *section, const char *key, const char *value)
 {
     struct hc_cfg_parse *p = user;
     (void)section; /* tracked by read_line, which also sees empty sections */
@@ -219,51 +219,61 @@ static CK_RV check_whole(const char *name, hc_config_t *c, hc_err_t *err)
         if (t->members.n)
             continue; /* a token group: config_group.c */
         if (!t->module[0])
-            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s]: missing "
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "%s:%d: [token %s]: missing "
                           "key 'module' (a p11-kit module name or an absolute "
-                          "path)", name, t->line, t->name);
+                          "path)",
+                          name, t->line, t->name);
         if (!t->label[0] && !t->serial[0])
-            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s]: missing "
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "%s:%d: [token %s]: missing "
                           "key 'label' or 'serial' (the real token is found by "
-                          "them, never by slot number)", name, t->line, t->name);
+                          "them, never by slot number)",
+                          name, t->line, t->name);
         if (strcmp(t->module, "hsmcache") == 0)
-            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [token %s] module: "
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "%s:%d: [token %s] module: "
                           "'hsmcache' is this module itself; name the real "
-                          "module (e.g. softhsm2)", name, t->line, t->name);
+                          "module (e.g. softhsm2)",
+                          name, t->line, t->name);
     }
     for (int id = 0; id < HC_P_COUNT; id++) {
         hc_profile_cfg_t *pr = &c->profiles[id];
         for (size_t i = 0; i < pr->ntokens; i++)
             if (!hc_config_token(c, pr->tokens[i]))
-                return hc_err(err, CKR_GENERAL_ERROR, "%s: [%s] tokens: no "
-                              "[token %s] section is defined", name,
-                              profile_names[id], pr->tokens[i]);
+                return hc_err(err, CKR_GENERAL_ERROR,
+                              "%s: [%s] tokens: no "
+                              "[token %s] section is defined",
+                              name, profile_names[id], pr->tokens[i]);
     }
     for (size_t i = 0; i < c->nclients; i++) {
         hc_client_cfg_t *cl = &c->clients[i];
         if (!cl->has_uid && !cl->has_group)
-            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
-                          "key 'uid' or 'group' (who the client is)", name,
-                          cl->line, cl->name);
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "%s:%d: [client %s]: missing "
+                          "key 'uid' or 'group' (who the client is)",
+                          name, cl->line, cl->name);
         if (cl->keys.n == 0)
-            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: missing "
-                          "key 'keys' (the pkcs11: URIs it may use)", name,
-                          cl->line, cl->name);
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "%s:%d: [client %s]: missing "
+                          "key 'keys' (the pkcs11: URIs it may use)",
+                          name, cl->line, cl->name);
         if (hc_cfg_client_sets_issue(cl) && !(cl->ops & HC_PERM_ISSUE))
-            return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [client %s]: allowed-principals, "
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "%s:%d: [client %s]: allowed-principals, "
                           "max-validity, host-certs, allowed-options and force-options "
-                          "apply to operations = issue, which it lacks", name, cl->line,
-                          cl->name);
+                          "apply to operations = issue, which it lacks",
+                          name, cl->line, cl->name);
     }
     char why[400];
     if (c->shared.enabled && !hc_shared_cfg_check(&c->shared, why, sizeof why))
-        return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [shared-cache]: %s", name,
-                      c->shared.line, why);
+        return hc_err(err, CKR_GENERAL_ERROR, "%s:%d: [shared-cache]: %s", name, c->shared.line,
+                      why);
     return CKR_OK;
 }
 
-CK_RV hc_config_parse(const char *name, const char *text, size_t len,
-                      hc_config_t **out, hc_err_t *err)
+CK_RV hc_config_parse(const char *name, const char *text, size_t len, hc_config_t **out,
+                      hc_err_t *err)
 {
     *out = NULL;
     hc_config_t *cfg = calloc(1, sizeof *cfg);
@@ -290,11 +300,15 @@ CK_RV hc_config_parse(const char *name, const char *text, size_t len,
     if (p.failed) {
         rv = CKR_GENERAL_ERROR;
     } else if (p.rd.too_long) {
-        rv = hc_err(err, CKR_GENERAL_ERROR, "%s:%d: line longer than %d "
-                    "characters", name, p.rd.too_long_line, INI_MAX_LINE - 2);
+        rv = hc_err(err, CKR_GENERAL_ERROR,
+                    "%s:%d: line longer than %d "
+                    "characters",
+                    name, p.rd.too_long_line, INI_MAX_LINE - 2);
     } else if (rc > 0) {
-        rv = hc_err(err, CKR_GENERAL_ERROR, "%s:%d: syntax error (expected "
-                    "'[section]', 'key = value' or a comment)", name, rc);
+        rv = hc_err(err, CKR_GENERAL_ERROR,
+                    "%s:%d: syntax error (expected "
+                    "'[section]', 'key = value' or a comment)",
+                    name, rc);
     } else if (rc < 0) {
         rv = hc_err(err, CKR_HOST_MEMORY, "%s: parser out of memory", name);
     } else {
@@ -324,8 +338,10 @@ CK_RV hc_config_load(const char *path, hc_config_t **out, hc_err_t *err)
     *out = NULL;
     FILE *f = fopen(path, "re");
     if (!f)
-        return hc_err(err, CKR_GENERAL_ERROR, "%s: cannot open config: %s "
-                      "(set HSMCACHE_CONF or create it)", path, strerror(errno));
+        return hc_err(err, CKR_GENERAL_ERROR,
+                      "%s: cannot open config: %s "
+                      "(set HSMCACHE_CONF or create it)",
+                      path, strerror(errno));
     char *text = NULL;
     size_t len = 0, cap = 0;
     for (;;) {
@@ -333,8 +349,7 @@ CK_RV hc_config_load(const char *path, hc_config_t **out, hc_err_t *err)
             if (cap > (16u << 20)) {
                 free(text);
                 fclose(f);
-                return hc_err(err, CKR_GENERAL_ERROR, "%s: larger than 16 MiB",
-                              path);
+                return hc_err(err, CKR_GENERAL_ERROR, "%s: larger than 16 MiB", path);
             }
             char *grown = realloc(text, cap + 65536);
             if (!grown) {

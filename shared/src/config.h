@@ -42,13 +42,13 @@ typedef struct hc_strlist {
 
 typedef struct hc_token_cfg {
     char name[HC_NAME_MAX + 1];
-    char module[PATH_MAX];   /* p11-kit module name or absolute path */
-    char label[33];          /* real token label, or "" */
-    char serial[17];         /* real token serial, or "" */
+    char module[PATH_MAX]; /* p11-kit module name or absolute path */
+    char label[33];        /* real token label, or "" */
+    char serial[17];       /* real token serial, or "" */
     unsigned max_sessions;
-    long long timeout_ms;    /* a module call's limit (core/watchdog.h) */
-    int line;                /* line of the [token] header */
-    hc_strlist_t members;    /* a token group's (core/group.h); n 0: a token */
+    long long timeout_ms; /* a module call's limit (core/watchdog.h) */
+    int line;             /* line of the [token] header */
+    hc_strlist_t members; /* a token group's (core/group.h); n 0: a token */
     int members_line;
 } hc_token_cfg_t;
 
@@ -60,10 +60,10 @@ typedef struct hc_token_cfg {
  * and the CLI by hc_config_setting. */
 enum hc_cfg_kind { HC_CFG_NONE, HC_CFG_FLAG, HC_CFG_NUMBER, HC_CFG_TEXT, HC_CFG_LIST };
 typedef struct hc_cfg_value {
-    bool set;                   /* given in the file, not a default */
+    bool set; /* given in the file, not a default */
     bool flag;
-    long long number;           /* whole numbers; durations in seconds */
-    char *text;                 /* NULL when unset without a default */
+    long long number; /* whole numbers; durations in seconds */
+    char *text;       /* NULL when unset without a default */
     hc_strlist_t list;
 } hc_cfg_value_t;
 
@@ -77,8 +77,8 @@ enum {
     HC_PERM_GENERATE = 1u << 3,
     HC_PERM_DESTROY = 1u << 4,
     HC_PERM_RANDOM = 1u << 5,
-    HC_PERM_LOGIN = 1u << 6,     /* log in with a PIN the client sends */
-    HC_PERM_ISSUE = 1u << 7,     /* SSH certificates issued by the agent under
+    HC_PERM_LOGIN = 1u << 6, /* log in with a PIN the client sends */
+    HC_PERM_ISSUE = 1u << 7, /* SSH certificates issued by the agent under
                                    its policy ([sshca] keys); no raw signature */
     HC_PERM_ALL = (1u << 8) - 1,
 };
@@ -90,8 +90,8 @@ typedef struct hc_client_cfg {
     char name[HC_NAME_MAX + 1];
     bool has_uid, has_group;
     unsigned uid, gid;
-    hc_strlist_t keys;          /* pkcs11: URIs */
-    unsigned ops;               /* HC_PERM_* */
+    hc_strlist_t keys; /* pkcs11: URIs */
+    unsigned ops;      /* HC_PERM_* */
     /* mechanisms = (proto_check.h names): the only ones it may sign,
      * verify, encrypt or decrypt with. Unset (nmechs 0): the signature
      * mechanisms but raw RSA, for sign and verify only. */
@@ -106,8 +106,8 @@ typedef struct hc_client_cfg {
 
 /* [core] agent and [agent]: where hsmcached listens and how. */
 typedef struct hc_agent_cfg {
-    char socket[108];           /* sun_path; "" = embedded core */
-    long long timeout_ms;       /* client: connect and per request */
+    char socket[108];     /* sun_path; "" = embedded core */
+    long long timeout_ms; /* client: connect and per request */
     unsigned socket_mode;
     bool has_group;
     unsigned socket_gid;
@@ -117,26 +117,26 @@ typedef struct hc_agent_cfg {
 /* [shared-cache]: the fleet's signature tier on MariaDB (sharedtier.h).
  * Parsed and checked by config_shared.c. */
 enum hc_shared_tls {
-    HC_TLS_NO,      /* plain (a unix socket, or a trusted network) */
-    HC_TLS_VERIFY,  /* TLS required, certificate checked against tls-ca
+    HC_TLS_NO,     /* plain (a unix socket, or a trusted network) */
+    HC_TLS_VERIFY, /* TLS required, certificate checked against tls-ca
                        (or the system's CAs) and the host name. There is
                        no "TLS without checking": libmariadb 3.3 then
                        logs in in plain text to a server without TLS */
 };
 typedef struct hc_db_endpoint {
-    char host[256];             /* "" when socket is used */
-    unsigned port;              /* 0: MariaDB's default, 3306 */
+    char host[256]; /* "" when socket is used */
+    unsigned port;  /* 0: MariaDB's default, 3306 */
     char socket[108];
 } hc_db_endpoint_t;
 typedef struct hc_shared_cfg {
-    bool enabled;               /* the section is present */
-    hc_db_endpoint_t write;     /* the primary (or any Galera node) */
-    hc_db_endpoint_t read;      /* a replica next to this node; unset
+    bool enabled;           /* the section is present */
+    hc_db_endpoint_t write; /* the primary (or any Galera node) */
+    hc_db_endpoint_t read;  /* a replica next to this node; unset
                                    (no host, no socket): reads go to write */
     char database[65];
     char user[81];
     char password_file[PATH_MAX]; /* "": no password (unix_socket auth) */
-    int tls;                    /* enum hc_shared_tls */
+    int tls;                      /* enum hc_shared_tls */
     char tls_ca[PATH_MAX];
     unsigned read_timeout_ms;   /* a lookup on the query path, at most */
     char node[HC_NAME_MAX + 1]; /* this server's name in the rows it writes */
@@ -147,12 +147,11 @@ typedef struct hc_shared_cfg {
 
 typedef struct hc_profile_cfg {
     bool signature_cache;
-    char **tokens;           /* tokens the profile may use; NULL = all */
+    char **tokens; /* tokens the profile may use; NULL = all */
     size_t ntokens;
 } hc_profile_cfg_t;
 
-enum hc_profile_id { HC_P_PKCS11, HC_P_PDNS, HC_P_BIND, HC_P_SSHCA, HC_P_CLI,
-                     HC_P_COUNT };
+enum hc_profile_id { HC_P_PKCS11, HC_P_PDNS, HC_P_BIND, HC_P_SSHCA, HC_P_CLI, HC_P_COUNT };
 
 typedef struct hc_config {
     char path[PATH_MAX];
@@ -165,7 +164,7 @@ typedef struct hc_config {
     hc_token_cfg_t *tokens;
     size_t ntokens;
     hc_profile_cfg_t profiles[HC_P_COUNT];
-    hc_cfg_value_t *values;  /* [pdns] and [sshca]: one per row of the table */
+    hc_cfg_value_t *values; /* [pdns] and [sshca]: one per row of the table */
     hc_shared_cfg_t shared;
     hc_agent_cfg_t agent;
     hc_client_cfg_t *clients;
@@ -185,8 +184,8 @@ const hc_strlist_t *hc_config_token_limit(const hc_config_t *cfg, int profile);
  * the call). Thread-safe (reads cfg only). */
 typedef bool hc_cfg_walk_fn(void *arg, const char *key, enum hc_cfg_kind kind,
                             const hc_cfg_value_t *value);
-bool hc_config_section_walk(const hc_config_t *cfg, int profile,
-                            const hc_client_cfg_t *client, hc_cfg_walk_fn *fn, void *arg);
+bool hc_config_section_walk(const hc_config_t *cfg, int profile, const hc_client_cfg_t *client,
+                            hc_cfg_walk_fn *fn, void *arg);
 /* One key of that walk: its value when the section has `key` of `kind`,
  * else NULL (a caller's typo shows as a missing key, not a default).
  * signature-cache is not found here (hc_profile_cfg_t has it). */
@@ -199,8 +198,8 @@ const hc_cfg_value_t *hc_config_setting(const hc_config_t *cfg, int profile,
  * refused; the whole section's checks, false with `why` set (config.c
  * adds file and line). */
 void hc_shared_cfg_defaults(hc_shared_cfg_t *s);
-bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *key, const char *value,
-                       char *why, size_t size);
+bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *key, const char *value, char *why,
+                       size_t size);
 bool hc_shared_cfg_check(const hc_shared_cfg_t *s, char *why, size_t size);
 
 /* config_group.c: every group's members (defined, each once, none a
@@ -213,15 +212,14 @@ const char *hc_config_resolve(const char *given);
 /* Loads `path`; on failure *out is NULL and err names file:line. */
 CK_RV hc_config_load(const char *path, hc_config_t **out, hc_err_t *err);
 /* Same, from a memory buffer (fuzzing and tests); `name` is used in errors. */
-CK_RV hc_config_parse(const char *name, const char *text, size_t len,
-                      hc_config_t **out, hc_err_t *err);
+CK_RV hc_config_parse(const char *name, const char *text, size_t len, hc_config_t **out,
+                      hc_err_t *err);
 void hc_config_free(hc_config_t *cfg);
 
 /* Profile id for a name ("pdns"), or -1. */
 int hc_profile_id(const char *name);
 const char *hc_profile_name(int id);
-const hc_token_cfg_t *hc_config_token(const hc_config_t *cfg,
-                                      const char *name);
+const hc_token_cfg_t *hc_config_token(const hc_config_t *cfg, const char *name);
 /* true when `name` is a usable token name: [A-Za-z0-9._-], 1-63 chars,
  * not starting with '.' (it names a file in the PIN store). */
 bool hc_valid_token_name(const char *name);

@@ -17,7 +17,7 @@ enum {
     HC_S_AGENT = 1u << 1,
     HC_S_TOKEN = 1u << 2,
     HC_S_CLIENT = 1u << 3,
-    HC_S_PROFILE = 1u << 4,     /* any of [pkcs11] [pdns] [bind] [sshca] [cli] */
+    HC_S_PROFILE = 1u << 4, /* any of [pkcs11] [pdns] [bind] [sshca] [cli] */
     HC_S_PDNS = 1u << 5,
     HC_S_SSHCA = 1u << 6,
     HC_S_SHARED = 1u << 7,
@@ -35,13 +35,13 @@ struct hc_cfg_reader {
 
 /* One parse: where the reader is and what the current section fills. */
 struct hc_cfg_parse {
-    const char *name;           /* the file, in messages */
+    const char *name; /* the file, in messages */
     struct hc_cfg_reader rd;
     hc_config_t *cfg;
     hc_err_t *err;
-    bool failed;                /* the first error is kept, the rest ignored */
+    bool failed; /* the first error is kept, the rest ignored */
     char section[128];
-    unsigned sec;               /* HC_S_* bits of the current section; 0: none */
+    unsigned sec; /* HC_S_* bits of the current section; 0: none */
     hc_token_cfg_t *cur_token;
     hc_profile_cfg_t *cur_profile;
     hc_client_cfg_t *cur_client;

@@ -42,20 +42,20 @@ enum where { W_CONFIG, W_TOKEN, W_CLIENT, W_PROFILE, W_VALUE };
 #define TYPE_W_VALUE hc_cfg_value_t
 
 struct key {
-    unsigned sec;               /* HC_S_* sections it may appear in */
+    unsigned sec; /* HC_S_* sections it may appear in */
     const char *name;
     parse_fn *parse;
     enum where where;
-    size_t off, size;           /* the field: offset in `where`, size */
-    long long min, max;         /* whole numbers */
+    size_t off, size;            /* the field: offset in `where`, size */
+    long long min, max;          /* whole numbers */
     bool (*valid)(const char *); /* list items must pass it... */
-    const char *what;           /* ...or be refused as "not a valid WHAT" */
-    enum hc_cfg_kind kind;      /* as a plugin reads it; NONE: it does not */
-    bool issue;                 /* an [sshca] key a [client] may set for itself */
-    bool limits_tokens;         /* a list of URIs: the profile's tokens are
+    const char *what;            /* ...or be refused as "not a valid WHAT" */
+    enum hc_cfg_kind kind;       /* as a plugin reads it; NONE: it does not */
+    bool issue;                  /* an [sshca] key a [client] may set for itself */
+    bool limits_tokens;          /* a list of URIs: the profile's tokens are
                                    those they may select (hc_config_token_limit) */
-    const char *def;            /* the default, as a value; NULL: none */
-    const char *shown;          /* the default in words, when def is NULL */
+    const char *def;             /* the default, as a value; NULL: none */
+    const char *shown;           /* the default in words, when def is NULL */
     const char *doc;
 };
 
@@ -146,8 +146,8 @@ static bool whole_number(parse_t *p, const struct key *k, const char *v, size_t 
     unsigned long long n = strtoull(v, &end, 10);
     if (errno || end == v || *end || v[0] == '-' || n < (unsigned long long)k->min ||
         n > (unsigned long long)k->max)
-        return hc_cfg_fail(p, k->name, "'%s' is not a whole number from %lld to %lld", v,
-                           k->min, k->max);
+        return hc_cfg_fail(p, k->name, "'%s' is not a whole number from %lld to %lld", v, k->min,
+                           k->max);
     *out = (size_t)n;
     return true;
 }
@@ -182,7 +182,10 @@ long long hc_parse_duration(const char *text)
     long long n = strtoll(text, &end, 10);
     if (errno || end == text || n < 0)
         return -1;
-    static const struct { char unit; long long s; } units[] = {
+    static const struct {
+        char unit;
+        long long s;
+    } units[] = {
         { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 },
     };
     if (*end == '\0')
@@ -219,8 +222,7 @@ static bool p_call_timeout(parse_t *p, const struct key *k, const char *v, void 
 {
     if (!p_ms(p, k, v, dst))
         return false;
-    return *(long long *)dst <= 3600000 ? true
-           : hc_cfg_fail(p, k->name, "'%s' is over an hour", v);
+    return *(long long *)dst <= 3600000 ? true : hc_cfg_fail(p, k->name, "'%s' is over an hour", v);
 }
 
 /* Appends the comma/space separated items of `v` to the list; each must
@@ -300,8 +302,10 @@ static bool p_mode(parse_t *p, const struct key *k, const char *v, void *dst)
     char *end;
     unsigned long m = strtoul(v, &end, 8);
     if (end == v || *end || m > 0777 || (m & 0600) != 0600)
-        return hc_cfg_fail(p, k->name, "'%s' is not an octal mode with owner read and "
-                           "write (e.g. 0660)", v);
+        return hc_cfg_fail(p, k->name,
+                           "'%s' is not an octal mode with owner read and "
+                           "write (e.g. 0660)",
+                           v);
     *(unsigned *)dst = (unsigned)m;
     return true;
 }
@@ -367,11 +371,15 @@ static bool p_socket_group(parse_t *p, const struct key *k, const char *v, void 
 
 static bool p_ops(parse_t *p, const struct key *k, const char *v, void *dst)
 {
-    static const struct { const char *name; unsigned bit; } names[] = {
-        { "sign", HC_PERM_SIGN }, { "decrypt", HC_PERM_DECRYPT },
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        { "sign", HC_PERM_SIGN },       { "decrypt", HC_PERM_DECRYPT },
         { "encrypt", HC_PERM_ENCRYPT }, { "generate", HC_PERM_GENERATE },
         { "destroy", HC_PERM_DESTROY }, { "random", HC_PERM_RANDOM },
-        { "login", HC_PERM_LOGIN }, { "issue", HC_PERM_ISSUE }, { "all", HC_PERM_ALL },
+        { "login", HC_PERM_LOGIN },     { "issue", HC_PERM_ISSUE },
+        { "all", HC_PERM_ALL },
     };
     unsigned *ops = dst;
     hc_strlist_t list = { 0 };
@@ -382,8 +390,10 @@ static bool p_ops(parse_t *p, const struct key *k, const char *v, void *dst)
         while (j < sizeof names / sizeof names[0] && strcmp(names[j].name, list.items[i]))
             j++;
         if (j == sizeof names / sizeof names[0])
-            ok = hc_cfg_fail(p, k->name, "'%s' is not an operation (known: sign, decrypt, "
-                             "encrypt, generate, destroy, random, login, all)", list.items[i]);
+            ok = hc_cfg_fail(p, k->name,
+                             "'%s' is not an operation (known: sign, decrypt, "
+                             "encrypt, generate, destroy, random, login, all)",
+                             list.items[i]);
         else
             *ops |= names[j].bit;
     }
@@ -403,9 +413,11 @@ static bool p_mechs(parse_t *p, const struct key *k, const char *v, void *dst)
     for (size_t i = 0; ok && i < list.n; i++) {
         CK_MECHANISM_TYPE t;
         if (!hc_mech_by_name(list.items[i], &t))
-            ok = hc_cfg_fail(p, k->name, "'%s' is not a mechanism the agent passes on (e.g. "
+            ok = hc_cfg_fail(p, k->name,
+                             "'%s' is not a mechanism the agent passes on (e.g. "
                              "CKM_ECDSA, CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS_PSS, "
-                             "CKM_RSA_PKCS_OAEP, CKM_RSA_X_509, CKM_EDDSA)", list.items[i]);
+                             "CKM_RSA_PKCS_OAEP, CKM_RSA_X_509, CKM_EDDSA)",
+                             list.items[i]);
         else if (c->nmechs == sizeof c->mechs / sizeof c->mechs[0])
             ok = hc_cfg_fail(p, k->name, "more than %zu mechanisms",
                              sizeof c->mechs / sizeof c->mechs[0]);
@@ -434,10 +446,23 @@ static bool uri_like(const char *v)
 
 /* The -O option names ssh-keygen knows (certopts.c), lower case. */
 static const char *const certopt_names[] = {
-    "clear", "force-command", "source-address", "verify-required", "no-verify-required",
-    "permit-x11-forwarding", "no-x11-forwarding", "permit-agent-forwarding",
-    "no-agent-forwarding", "permit-port-forwarding", "no-port-forwarding", "permit-pty",
-    "no-pty", "permit-user-rc", "no-user-rc", "no-touch-required", "touch-required",
+    "clear",
+    "force-command",
+    "source-address",
+    "verify-required",
+    "no-verify-required",
+    "permit-x11-forwarding",
+    "no-x11-forwarding",
+    "permit-agent-forwarding",
+    "no-agent-forwarding",
+    "permit-port-forwarding",
+    "no-port-forwarding",
+    "permit-pty",
+    "no-pty",
+    "permit-user-rc",
+    "no-user-rc",
+    "no-touch-required",
+    "touch-required",
 };
 
 /* Whether the first `n` bytes of v name an -O option, and whether it
@@ -482,9 +507,10 @@ static const struct key keys[] = {
     { HC_S_CORE, "persistent-cache", BOOL(W_CONFIG, persistent_cache), .def = "yes",
       .doc = "the LMDB tier" },
     { HC_S_CORE, "persistent-cache-mb", SIZE(W_CONFIG, persistent_cache_mb, 1, 1024 * 1024),
-      .def = "1024", .doc = "its map size; when full, new signatures stay in memory (logged once)" },
-    { HC_S_CORE, "log-level", .parse = p_log_level, AT(W_CONFIG, log_level, int),
-      .def = "warning", .doc = "error, warning, info, debug (to stderr)" },
+      .def = "1024",
+      .doc = "its map size; when full, new signatures stay in memory (logged once)" },
+    { HC_S_CORE, "log-level", .parse = p_log_level, AT(W_CONFIG, log_level, int), .def = "warning",
+      .doc = "error, warning, info, debug (to stderr)" },
     { HC_S_CORE, "agent", STR(p_socket, W_CONFIG, agent.socket),
       .shown = "none: the core runs in each process",
       .doc = "`hsmcached`'s socket: every core call goes to the agent" },
@@ -493,11 +519,11 @@ static const struct key keys[] = {
 
     { HC_S_AGENT, "socket-mode", .parse = p_mode, AT(W_CONFIG, agent.socket_mode, unsigned),
       .def = "0660", .doc = "octal mode of the agent's socket, with owner read and write" },
-    { HC_S_AGENT, "socket-group", .parse = p_socket_group,
-      AT(W_CONFIG, agent.socket_gid, unsigned), .shown = "the agent's group",
+    { HC_S_AGENT, "socket-group", .parse = p_socket_group, AT(W_CONFIG, agent.socket_gid, unsigned),
+      .shown = "the agent's group",
       .doc = "the socket's group: the users allowed to connect at all" },
-    { HC_S_AGENT, "max-connections", SIZE(W_CONFIG, agent.max_connections, 1, 65536),
-      .def = "256", .doc = "authorized connections at once" },
+    { HC_S_AGENT, "max-connections", SIZE(W_CONFIG, agent.max_connections, 1, 65536), .def = "256",
+      .doc = "authorized connections at once" },
     { HC_S_AGENT, "max-connections-per-client", SIZE(W_CONFIG, agent.max_per_client, 1, 65536),
       .def = "64", .doc = "per uid: one client cannot starve the others" },
 
@@ -510,10 +536,13 @@ static const struct key keys[] = {
     { HC_S_TOKEN, "max-sessions", UINT(W_TOKEN, max_sessions, 1, 1024), .def = "4",
       .doc = "real sessions in the pool" },
     { HC_S_TOKEN, "timeout", .parse = p_call_timeout, AT(W_TOKEN, timeout_ms, long long),
-      .def = "5s", .doc = "a call into the module (connecting, logging in; every call of a group member) that has not answered by then fails, and the token counts as hung until it answers again" },
+      .def = "5s",
+      .doc =
+          "a call into the module (connecting, logging in; every call of a group member) that has not answered by then fails, and the token counts as hung until it answers again" },
     { HC_S_TOKEN, "members", .parse = p_members, AT(W_TOKEN, members, hc_strlist_t),
       .valid = hc_valid_token_name, .what = "token name", .shown = "none: a token",
-      .doc = "a token group: these tokens, which hold the same keys, behind one slot (README, Token groups)" },
+      .doc =
+          "a token group: these tokens, which hold the same keys, behind one slot (README, Token groups)" },
 
     { HC_S_CLIENT, "uid", .parse = p_client_uid, AT(W_CLIENT, uid, unsigned),
       .shown = "uid or group required",
@@ -524,7 +553,8 @@ static const struct key keys[] = {
     { HC_S_CLIENT, "keys", LIST(W_CLIENT, keys, uri_like, "pkcs11: URI"), .shown = "required",
       .doc = "`pkcs11:` URIs of the objects the client may see and use" },
     { HC_S_CLIENT, "operations", .parse = p_ops, AT(W_CLIENT, ops, unsigned), .def = "sign",
-      .doc = "beyond reading: sign, decrypt, encrypt, generate, destroy, random, login, issue, all" },
+      .doc =
+          "beyond reading: sign, decrypt, encrypt, generate, destroy, random, login, issue, all" },
     { HC_S_CLIENT, "mechanisms", .parse = p_mechs, AT(W_CLIENT, nmechs, size_t),
       .shown = "the signature mechanisms but raw RSA",
       .doc = "the only mechanisms (PKCS#11 names) it may sign, verify, encrypt or decrypt with" },
@@ -541,23 +571,21 @@ static const struct key keys[] = {
       .doc = "how long before the week's boundary it starts" },
     { HC_S_PDNS, "presign-rate", V_NUMBER(1, 100000), .def = "10",
       .doc = "HSM signatures per second at most" },
-    { HC_S_PDNS, "presign-interval", V_DURATION,
-      .def = "60s", .doc = "how often it looks for new inputs" },
+    { HC_S_PDNS, "presign-interval", V_DURATION, .def = "60s",
+      .doc = "how often it looks for new inputs" },
 
-    { HC_S_SSHCA, "keys", V_LIST(uri_like, "pkcs11: URI"), .limits_tokens = true,
-      .shown = "none",
+    { HC_S_SSHCA, "keys", V_LIST(uri_like, "pkcs11: URI"), .limits_tokens = true, .shown = "none",
       .doc = "`pkcs11:` URIs of the CA keys (sshca-plugin/README.md)" },
-    { HC_S_SSHCA, "audit-log", V_PATH,
-      .def = "/var/log/hsmcache/sshca.log",
+    { HC_S_SSHCA, "audit-log", V_PATH, .def = "/var/log/hsmcache/sshca.log",
       .doc = "one line per certificate; if it cannot be written, nothing is signed" },
     { HC_S_SSHCA, "require-validity", V_BOOL, .def = "yes",
       .doc = "refuse a certificate without `-V`" },
-    { HC_S_SSHCA, "require-principals", V_BOOL,
-      .def = "yes", .doc = "refuse a certificate without `-n`" },
-    { HC_S_SSHCA, "allowed-users", V_LIST(NULL, NULL),
-      .shown = "anyone", .doc = "the calling users who may sign" },
-    { HC_S_SSHCA, "allowed-groups", V_LIST(NULL, NULL),
-      .shown = "anyone", .doc = "groups whose members may sign" },
+    { HC_S_SSHCA, "require-principals", V_BOOL, .def = "yes",
+      .doc = "refuse a certificate without `-n`" },
+    { HC_S_SSHCA, "allowed-users", V_LIST(NULL, NULL), .shown = "anyone",
+      .doc = "the calling users who may sign" },
+    { HC_S_SSHCA, "allowed-groups", V_LIST(NULL, NULL), .shown = "anyone",
+      .doc = "groups whose members may sign" },
     { HC_S_SSHCA, "allow-agent", V_BOOL, .def = "no",
       .doc = "signing from ssh-agent's `ssh-pkcs11-helper`, whose requests carry no "
              "ssh-keygen arguments to check" },
@@ -565,16 +593,14 @@ static const struct key keys[] = {
       .doc = "each principal must be one of these (`%u`: the caller's user name)" OR_CLIENTS },
     { ISSUE_SECS, "max-validity", V_DURATION, ISSUE, .shown = "none",
       .doc = "the longest `-V` (`8h`, `30d`, `2w`)" OR_CLIENTS },
-    { ISSUE_SECS, "host-certs", V_BOOL, ISSUE,
-      .def = "yes", .doc = "host certificates (`-h`) allowed" OR_CLIENTS },
+    { ISSUE_SECS, "host-certs", V_BOOL, ISSUE, .def = "yes",
+      .doc = "host certificates (`-h`) allowed" OR_CLIENTS },
     { ISSUE_SECS, "allowed-options",
       V_LIST(allowed_option_like, "ssh-keygen -O option name (e.g. permit-pty, force-command)"),
-      ISSUE, .shown = "any",
-      .doc = "the `-O` option names a caller may give" OR_CLIENTS },
+      ISSUE, .shown = "any", .doc = "the `-O` option names a caller may give" OR_CLIENTS },
     { ISSUE_SECS, "force-options",
-      V_LIST(force_option_like,
-             "ssh-keygen -O option (e.g. no-port-forwarding, "
-             "source-address=10.0.0.0/8, force-command=/usr/bin/true)"),
+      V_LIST(force_option_like, "ssh-keygen -O option (e.g. no-port-forwarding, "
+                                "source-address=10.0.0.0/8, force-command=/usr/bin/true)"),
       ISSUE, .shown = "none",
       .doc = "`-O` options every certificate gets, after the caller's" OR_CLIENTS },
 
@@ -620,16 +646,11 @@ static const struct key *find_key(unsigned sec, const char *name)
 static void *row_base(parse_t *p, const struct key *k)
 {
     switch (k->where) {
-    case W_TOKEN:
-        return p->cur_token;
-    case W_CLIENT:
-        return p->cur_client;
-    case W_PROFILE:
-        return p->cur_profile;
-    case W_VALUE:
-        return (p->cur_client ? p->cur_client->values : p->cfg->values) + (k - keys);
-    case W_CONFIG:
-        break;
+    case W_TOKEN: return p->cur_token;
+    case W_CLIENT: return p->cur_client;
+    case W_PROFILE: return p->cur_profile;
+    case W_VALUE: return (p->cur_client ? p->cur_client->values : p->cfg->values) + (k - keys);
+    case W_CONFIG: break;
     }
     return p->cfg;
 }
@@ -646,8 +667,9 @@ static bool unknown_key(parse_t *p, const char *name)
             bool is_issue = (p->sec & HC_S_CLIENT) && keys[i].issue;
             if (!(keys[i].sec & p->sec) || is_issue != (issue == 1))
                 continue;
-            const char *pre = n == 0 ? "" : first && issue ? ", and with operations = issue: "
-                                                           : ", ";
+            const char *pre = n == 0           ? ""
+                              : first && issue ? ", and with operations = issue: "
+                                               : ", ";
             int w = snprintf(known + n, sizeof known - n, "%s%s", pre, keys[i].name);
             if (w > 0)
                 n = n + (size_t)w < sizeof known ? n + (size_t)w : sizeof known - 1;
@@ -672,8 +694,10 @@ bool hc_cfg_value(parse_t *p, const char *name, const char *value)
         if (v->set && p->cur_client)
             return hc_cfg_fail(p, name, "given twice in [client %s]", p->cur_client->name);
         if (v->set)
-            return hc_cfg_fail(p, name, "given twice in [%s] (remove one; a repeat "
-                               "would silently replace or widen the first)", p->section);
+            return hc_cfg_fail(p, name,
+                               "given twice in [%s] (remove one; a repeat "
+                               "would silently replace or widen the first)",
+                               p->section);
         v->set = true;
     }
     return k->parse(p, k, value, base + k->off);
@@ -716,28 +740,25 @@ bool hc_cfg_client_sets_issue(const hc_client_cfg_t *c)
 
 unsigned hc_cfg_profile_sections(int id)
 {
-    return HC_S_PROFILE | (id == HC_P_PDNS ? HC_S_PDNS : 0) |
-           (id == HC_P_SSHCA ? HC_S_SSHCA : 0);
+    return HC_S_PROFILE | (id == HC_P_PDNS ? HC_S_PDNS : 0) | (id == HC_P_SSHCA ? HC_S_SSHCA : 0);
 }
 
 /* Row i's value for profile `id` (whose section has the row): the
  * client's own when it set it, else the section's; a profile field
  * (signature-cache) is copied into `tmp`. */
 static const hc_cfg_value_t *row_value(const hc_config_t *cfg, int id,
-                                       const hc_client_cfg_t *client, size_t i,
-                                       hc_cfg_value_t *tmp)
+                                       const hc_client_cfg_t *client, size_t i, hc_cfg_value_t *tmp)
 {
     const struct key *k = &keys[i];
     if (k->where == W_VALUE)
         return client && client->values && client->values[i].set ? &client->values[i]
-                                                                  : &cfg->values[i];
-    *tmp = (hc_cfg_value_t){ .flag = *(const bool *)((const char *)&cfg->profiles[id] +
-                                                     k->off) };
+                                                                 : &cfg->values[i];
+    *tmp = (hc_cfg_value_t){ .flag = *(const bool *)((const char *)&cfg->profiles[id] + k->off) };
     return tmp; /* W_PROFILE: only its flags have a kind */
 }
 
-bool hc_config_section_walk(const hc_config_t *cfg, int profile,
-                            const hc_client_cfg_t *client, hc_cfg_walk_fn *fn, void *arg)
+bool hc_config_section_walk(const hc_config_t *cfg, int profile, const hc_client_cfg_t *client,
+                            hc_cfg_walk_fn *fn, void *arg)
 {
     if (profile < 0 || profile >= HC_P_COUNT)
         return true;
@@ -778,11 +799,14 @@ const hc_cfg_value_t *hc_config_setting(const hc_config_t *cfg, int profile,
 
 void hc_config_doc(FILE *out)
 {
-    static const struct { unsigned sec; const char *name; } labels[] = {
-        { HC_S_CORE, "[core]" }, { HC_S_AGENT, "[agent]" }, { HC_S_TOKEN, "[token NAME]" },
-        { HC_S_PROFILE, "[pkcs11] [pdns] [bind] [sshca] [cli]" }, { HC_S_PDNS, "[pdns]" },
-        { HC_S_SSHCA, "[sshca]" }, { HC_S_CLIENT, "[client NAME]" },
-        { HC_S_SHARED, "[shared-cache]" },
+    static const struct {
+        unsigned sec;
+        const char *name;
+    } labels[] = {
+        { HC_S_CORE, "[core]" },          { HC_S_AGENT, "[agent]" },
+        { HC_S_TOKEN, "[token NAME]" },   { HC_S_PROFILE, "[pkcs11] [pdns] [bind] [sshca] [cli]" },
+        { HC_S_PDNS, "[pdns]" },          { HC_S_SSHCA, "[sshca]" },
+        { HC_S_CLIENT, "[client NAME]" }, { HC_S_SHARED, "[shared-cache]" },
     };
     fputs("| section / key | default | meaning |\n| --- | --- | --- |\n", out);
     for (size_t i = 0; i < NKEYS; i++) {

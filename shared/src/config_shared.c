@@ -32,18 +32,20 @@ static bool refuse(char *why, size_t size, const char *fmt, ...)
 static bool only_chars(const char *v, const char *extra)
 {
     for (const char *c = v; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-              (*c >= '0' && *c <= '9') || strchr(extra, *c)))
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr(extra, *c)))
             return false;
     return true;
 }
 
-static bool text(const char *v, const char *extra, const char *what, char *dst,
-                 size_t dsize, char *why, size_t size)
+static bool text(const char *v, const char *extra, const char *what, char *dst, size_t dsize,
+                 char *why, size_t size)
 {
     if (!v[0] || strlen(v) >= dsize || !only_chars(v, extra))
-        return refuse(why, size, "'%s' is not %s (1 to %zu of letters, digits "
-                      "and '%s')", v, what, dsize - 1, extra);
+        return refuse(why, size,
+                      "'%s' is not %s (1 to %zu of letters, digits "
+                      "and '%s')",
+                      v, what, dsize - 1, extra);
     strcpy(dst, v);
     return true;
 }
@@ -58,15 +60,14 @@ static bool path(const char *v, char *dst, size_t dsize, char *why, size_t size)
     return true;
 }
 
-static bool number(const char *v, unsigned long min, unsigned long max,
-                   unsigned *out, char *why, size_t size)
+static bool number(const char *v, unsigned long min, unsigned long max, unsigned *out, char *why,
+                   size_t size)
 {
     char *end;
     errno = 0;
     unsigned long n = strtoul(v, &end, 10);
     if (errno || end == v || *end || v[0] == '-' || v[0] == '+' || n < min || n > max)
-        return refuse(why, size, "'%s' is not a whole number from %lu to %lu", v,
-                      min, max);
+        return refuse(why, size, "'%s' is not a whole number from %lu to %lu", v, min, max);
     *out = (unsigned)n;
     return true;
 }
@@ -90,8 +91,7 @@ static bool password_file(hc_shared_cfg_t *s, const char *v, char *why, size_t s
     return true;
 }
 
-static bool endpoint_key(hc_db_endpoint_t *e, const char *k, const char *v,
-                         char *why, size_t size)
+static bool endpoint_key(hc_db_endpoint_t *e, const char *k, const char *v, char *why, size_t size)
 {
     if (!strcmp(k, "host"))
         return text(v, ".-:", "a host name or address", e->host, sizeof e->host, why, size);
@@ -107,8 +107,7 @@ void hc_shared_cfg_defaults(hc_shared_cfg_t *s)
         snprintf(s->node, sizeof s->node, "%s", host);
 }
 
-bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
-                       char *why, size_t size)
+bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v, char *why, size_t size)
 {
     if (!strcmp(k, "host") || !strcmp(k, "port") || !strcmp(k, "socket"))
         return endpoint_key(&s->write, k, v, why, size);
@@ -124,11 +123,14 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
         if (!strcmp(v, "no") || !strcmp(v, "verify"))
             return s->tls = strcmp(v, "no") ? HC_TLS_VERIFY : HC_TLS_NO, true;
         if (!strcmp(v, "yes"))
-            return refuse(why, size, "'yes' (TLS without checking the server) is not "
+            return refuse(why, size,
+                          "'yes' (TLS without checking the server) is not "
                           "offered: libmariadb would log in in plain text to a server "
                           "without TLS; use verify (with tls-ca for a private CA)");
-        return refuse(why, size, "'%s' is not no or verify (TLS required, the server's "
-                      "certificate checked)", v);
+        return refuse(why, size,
+                      "'%s' is not no or verify (TLS required, the server's "
+                      "certificate checked)",
+                      v);
     }
     if (!strcmp(k, "tls-ca"))
         return path(v, s->tls_ca, sizeof s->tls_ca, why, size);
@@ -143,8 +145,10 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
     }
     if (!strcmp(k, "node")) {
         if (!hc_valid_token_name(v))
-            return refuse(why, size, "'%s' is not a node name (1 to %d of letters, "
-                          "digits, '.', '_', '-')", v, HC_NAME_MAX);
+            return refuse(why, size,
+                          "'%s' is not a node name (1 to %d of letters, "
+                          "digits, '.', '_', '-')",
+                          v, HC_NAME_MAX);
         snprintf(s->node, sizeof s->node, "%s", v);
         return true;
     }
@@ -152,17 +156,18 @@ bool hc_shared_cfg_key(hc_shared_cfg_t *s, const char *k, const char *v,
                                                                  for each of the above */
 }
 
-static bool endpoint_check(const hc_db_endpoint_t *e, const char *pre, bool required,
-                           char *why, size_t size)
+static bool endpoint_check(const hc_db_endpoint_t *e, const char *pre, bool required, char *why,
+                           size_t size)
 {
     if (e->host[0] && e->socket[0])
-        return refuse(why, size, "'%shost' and '%ssocket' both given: one of them",
-                      pre, pre);
+        return refuse(why, size, "'%shost' and '%ssocket' both given: one of them", pre, pre);
     if (e->port && !e->host[0])
         return refuse(why, size, "'%sport' without '%shost'", pre, pre);
     if (required && !e->host[0] && !e->socket[0])
-        return refuse(why, size, "missing key '%shost' or '%ssocket' (where the "
-                      "primary is)", pre, pre);
+        return refuse(why, size,
+                      "missing key '%shost' or '%ssocket' (where the "
+                      "primary is)",
+                      pre, pre);
     return true;
 }
 
@@ -176,7 +181,8 @@ bool hc_shared_cfg_check(const hc_shared_cfg_t *s, char *why, size_t size)
     if (!s->user[0])
         return refuse(why, size, "missing key 'user'");
     if (!s->node[0])
-        return refuse(why, size, "missing key 'node': the host name is not "
+        return refuse(why, size,
+                      "missing key 'node': the host name is not "
                       "usable as one (letters, digits, '.', '_', '-')");
     if (s->tls_ca[0] && s->tls != HC_TLS_VERIFY)
         return refuse(why, size, "'tls-ca' given without tls = verify");

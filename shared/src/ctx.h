@@ -47,13 +47,13 @@ struct hc_ctx {
     void *impl;
     bool agent;
     hc_logger_t log;
-    char section[16];            /* the profile's section name */
-    setting_t *settings;         /* the section's rows (settings.c) */
+    char section[16];    /* the profile's section name */
+    setting_t *settings; /* the section's rows (settings.c) */
     size_t nsettings, settings_cap;
     bool has_state_dir;
     char state_dir[PATH_MAX];
-    char pin_store[PATH_MAX];    /* [core] pin-store */
-    bool stats_taken;            /* hc_stats_register ran (once per context) */
+    char pin_store[PATH_MAX]; /* [core] pin-store */
+    bool stats_taken;         /* hc_stats_register ran (once per context) */
     hc_plugin_stats_t stats;
     hc_plugin_area_t stats_sink; /* when the transport keeps no area */
 };

@@ -33,33 +33,39 @@ static bool stat_word(const char *w, size_t size)
     return strspn(w, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
 }
 
-CK_RV hc_stats_register(hc_ctx_t *ctx, const char *group, const hc_stat_def_t *defs,
-                        size_t n, hc_plugin_stats_t **out, hc_err_t *err)
+CK_RV hc_stats_register(hc_ctx_t *ctx, const char *group, const hc_stat_def_t *defs, size_t n,
+                        hc_plugin_stats_t **out, hc_err_t *err)
 {
     *out = NULL;
     hc_plugin_area_t *a = ctx->tp->plugin_stats ? ctx->tp->plugin_stats(ctx->impl) : NULL;
     if (!a)
         a = &ctx->stats_sink;
     if (!stat_word(group, sizeof a->group))
-        return hc_err(err, CKR_ARGUMENTS_BAD, "stats group \"%.40s\": [a-z0-9_], 1 to %zu "
-                      "characters", group ? group : "", sizeof a->group - 1);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "stats group \"%.40s\": [a-z0-9_], 1 to %zu "
+                      "characters",
+                      group ? group : "", sizeof a->group - 1);
     if (n == 0 || n > HC_PLUGIN_STATS)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "stats group %s: %zu values (1 to %d)", group,
-                      n, HC_PLUGIN_STATS);
+        return hc_err(err, CKR_ARGUMENTS_BAD, "stats group %s: %zu values (1 to %d)", group, n,
+                      HC_PLUGIN_STATS);
     for (size_t i = 0; i < n; i++) {
         if (!stat_word(defs[i].name, sizeof a->v[i].name))
-            return hc_err(err, CKR_ARGUMENTS_BAD, "stats group %s: value #%zu \"%.40s\": "
-                          "[a-z0-9_], 1 to %zu characters", group, i,
-                          defs[i].name ? defs[i].name : "", sizeof a->v[i].name - 1);
+            return hc_err(err, CKR_ARGUMENTS_BAD,
+                          "stats group %s: value #%zu \"%.40s\": "
+                          "[a-z0-9_], 1 to %zu characters",
+                          group, i, defs[i].name ? defs[i].name : "", sizeof a->v[i].name - 1);
         const char *u = defs[i].unit ? defs[i].unit : "";
         if (strnlen(u, sizeof a->v[i].unit) == sizeof a->v[i].unit || strpbrk(u, ", \n"))
-            return hc_err(err, CKR_ARGUMENTS_BAD, "stats group %s: %s's unit \"%.40s\": up "
-                          "to %zu characters, no comma or space", group, defs[i].name, u,
-                          sizeof a->v[i].unit - 1);
+            return hc_err(err, CKR_ARGUMENTS_BAD,
+                          "stats group %s: %s's unit \"%.40s\": up "
+                          "to %zu characters, no comma or space",
+                          group, defs[i].name, u, sizeof a->v[i].unit - 1);
     }
     if (__atomic_exchange_n(&ctx->stats_taken, true, __ATOMIC_ACQ_REL))
-        return hc_err(err, CKR_ARGUMENTS_BAD, "stats group %s: this context has its group "
-                      "already (one per context)", group);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "stats group %s: this context has its group "
+                      "already (one per context)",
+                      group);
     __atomic_store_n(&a->shown, 0, __ATOMIC_RELEASE);
     memset(a->v, 0, sizeof a->v);
     for (size_t i = 0; i < n; i++) {
@@ -91,14 +97,15 @@ void hc_stats_show(hc_plugin_stats_t *s, bool shown)
         __atomic_store_n(&s->area->shown, shown ? 1 : 0, __ATOMIC_RELEASE);
 }
 
-CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out, size_t size,
-                        hc_err_t *err)
+CK_RV hc_token_pin_file(const hc_ctx_t *ctx, size_t tok, char *out, size_t size, hc_err_t *err)
 {
     TOKEN_CHECK(ctx, tok, err);
     int n = snprintf(out, size, "%s/%s", ctx->pin_store, hc_token_name(ctx, tok));
     if (n < 0 || (size_t)n >= size)
-        return hc_err(err, CKR_BUFFER_TOO_SMALL, "token %s: the PIN file's path does "
-                      "not fit in %zu bytes", hc_token_name(ctx, tok), size);
+        return hc_err(err, CKR_BUFFER_TOO_SMALL,
+                      "token %s: the PIN file's path does "
+                      "not fit in %zu bytes",
+                      hc_token_name(ctx, tok), size);
     return CKR_OK;
 }
 
@@ -113,9 +120,11 @@ static CK_RV same_stored(const hc_ctx_t *ctx, const char *name, const unsigned c
         return rv;
     bool same = have.len == len && CRYPTO_memcmp(have.bytes, pin, len) == 0;
     hc_pin_wipe(&have);
-    return same ? CKR_OK : hc_err(err, CKR_PIN_INVALID, "token %s: the PIN store "
-                                  "already holds a different PIN (%s/%s)", name,
-                                  ctx->pin_store, name);
+    return same ? CKR_OK
+                : hc_err(err, CKR_PIN_INVALID,
+                         "token %s: the PIN store "
+                         "already holds a different PIN (%s/%s)",
+                         name, ctx->pin_store, name);
 }
 
 CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, size_t len,
@@ -151,7 +160,8 @@ size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash, size_
     const EVP_MD *md = hc_sw_digest_md(digest);
     unsigned char buf[128]; /* hc_digestinfo writes up to 128 bytes */
     size_t n = md && out_size >= 128 ? hc_digestinfo(md, hash, hash_len, out)
-               : md ? hc_digestinfo(md, hash, hash_len, buf) : 0;
+               : md                  ? hc_digestinfo(md, hash, hash_len, buf)
+                                     : 0;
     if (n && out_size < 128) {
         if (n > out_size)
             return 0;
@@ -160,8 +170,8 @@ size_t hc_digest_info(CK_MECHANISM_TYPE digest, const unsigned char *hash, size_
     return n;
 }
 
-CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data, size_t len,
-                unsigned char *out, size_t *out_len)
+CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data, size_t len, unsigned char *out,
+                size_t *out_len)
 {
     const EVP_MD *md = hc_sw_digest_md(mech);
     if (!md)
@@ -177,4 +187,3 @@ CK_RV hc_digest(CK_MECHANISM_TYPE mech, const unsigned char *data, size_t len,
     *out_len = n;
     return CKR_OK;
 }
-

@@ -66,8 +66,7 @@ static bool add_row(void *arg, const char *key, enum hc_cfg_kind kind, const hc_
             if (!(s->list[s->n] = strdup(v->list.items[s->n])))
                 return false;
         return true;
-    case HC_CFG_NONE:
-        break;
+    case HC_CFG_NONE: break;
     }
     return true;
 }
@@ -92,13 +91,13 @@ static CK_RV setting(const hc_ctx_t *ctx, const char *key, enum setting_kind kin
     for (size_t i = 0; key && i < ctx->nsettings; i++)
         if (strcmp(ctx->settings[i].key, key) == 0) {
             if (ctx->settings[i].kind != kind)
-                return hc_err(err, CKR_ARGUMENTS_BAD, "[%s] %s is %s, not %s", ctx->section,
-                              key, kind_names[ctx->settings[i].kind], kind_names[kind]);
+                return hc_err(err, CKR_ARGUMENTS_BAD, "[%s] %s is %s, not %s", ctx->section, key,
+                              kind_names[ctx->settings[i].kind], kind_names[kind]);
             *out = &ctx->settings[i];
             return CKR_OK;
         }
-    return hc_err(err, CKR_ARGUMENTS_BAD, "[%s] has no key %s%s", ctx->section[0] ?
-                  ctx->section : "?", key ? key : "(null)",
+    return hc_err(err, CKR_ARGUMENTS_BAD, "[%s] has no key %s%s",
+                  ctx->section[0] ? ctx->section : "?", key ? key : "(null)",
                   ctx->section[0] ? "" : " (the profile has no section)");
 }
 
@@ -129,8 +128,8 @@ CK_RV hc_setting_text(const hc_ctx_t *ctx, const char *key, const char **out, hc
     return rv;
 }
 
-CK_RV hc_setting_list(const hc_ctx_t *ctx, const char *key, const char *const **items,
-                      size_t *n, hc_err_t *err)
+CK_RV hc_setting_list(const hc_ctx_t *ctx, const char *key, const char *const **items, size_t *n,
+                      hc_err_t *err)
 {
     const setting_t *s;
     CK_RV rv = setting(ctx, key, S_LIST, &s, err);

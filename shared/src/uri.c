@@ -23,8 +23,7 @@ static size_t field_len(const unsigned char *f, size_t n)
     return n;
 }
 
-static bool token_selected(P11KitUri *u, const char *name,
-                           const hc_token_status_t *st)
+static bool token_selected(P11KitUri *u, const char *name, const hc_token_status_t *st)
 {
     CK_TOKEN_INFO *want = p11_kit_uri_get_token_info(u);
     CK_TOKEN_INFO real = st->info;
@@ -47,10 +46,11 @@ static P11KitUri *parse(const char *uri, hc_err_t *err)
     }
     int rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u);
     if (rc != P11_KIT_URI_OK) {
-        hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid pkcs11: URI: %s",
-               uri, p11_kit_uri_message(rc));
+        hc_err(err, CKR_ARGUMENTS_BAD, "'%s' is not a valid pkcs11: URI: %s", uri,
+               p11_kit_uri_message(rc));
     } else if (p11_kit_uri_get_pin_value(u) || p11_kit_uri_get_pin_source(u)) {
-        hc_err(err, CKR_ARGUMENTS_BAD, "pkcs11: URI carries a PIN "
+        hc_err(err, CKR_ARGUMENTS_BAD,
+               "pkcs11: URI carries a PIN "
                "(pin-value/pin-source); remove it: hsmcache reads PINs "
                "from its PIN store only");
     } else {
@@ -60,15 +60,16 @@ static P11KitUri *parse(const char *uri, hc_err_t *err)
     return NULL;
 }
 
-CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label,
-                    size_t label_size, unsigned char *id, size_t *id_len,
-                    hc_err_t *err)
+CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label, size_t label_size,
+                    unsigned char *id, size_t *id_len, hc_err_t *err)
 {
     P11KitUri *u = parse(uri, err);
     if (!u)
         return err ? err->rv : CKR_ARGUMENTS_BAD;
-    CK_RV rv = hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s: no configured, present "
-                      "token matches (see 'hsmcache tokens')", uri);
+    CK_RV rv = hc_err(err, CKR_TOKEN_NOT_PRESENT,
+                      "%s: no configured, present "
+                      "token matches (see 'hsmcache tokens')",
+                      uri);
     for (size_t i = 0; i < hc_token_count(ctx); i++) {
         hc_token_status_t st;
         if (!hc_uri_may_select(u, hc_token_name(ctx, i), hc_token_configured_label(ctx, i)))
@@ -94,8 +95,7 @@ CK_RV hc_uri_target(hc_ctx_t *ctx, const char *uri, size_t *tok, char *label,
     return rv;
 }
 
-CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
-                  size_t *count, hc_err_t *err)
+CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs, size_t *count, hc_err_t *err)
 {
     *objs = NULL;
     *count = 0;
@@ -132,8 +132,10 @@ CK_RV hc_find_uri(hc_ctx_t *ctx, const char *uri, hc_obj_t **objs,
         free(found);
     }
     if (rv == CKR_OK && !any_token)
-        rv = hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s: no configured, present "
-                    "token matches (see 'hsmcache tokens')", uri);
+        rv = hc_err(err, CKR_TOKEN_NOT_PRESENT,
+                    "%s: no configured, present "
+                    "token matches (see 'hsmcache tokens')",
+                    uri);
     if (rv != CKR_OK) {
         free(*objs);
         *objs = NULL;

@@ -98,8 +98,8 @@ static void as_reply(const uint8_t *data, size_t size, unsigned op, CK_ULONG n)
         return;
     for (uint32_t i = 0; i < r.nobjs; i++)
         check(r.objs[i].idlen <= 128 && r.objs[i].labellen <= 255 &&
-              (!r.objs[i].idlen || (r.objs[i].id >= data && r.objs[i].id + r.objs[i].idlen
-                                                               <= data + size)));
+              (!r.objs[i].idlen ||
+               (r.objs[i].id >= data && r.objs[i].id + r.objs[i].idlen <= data + size)));
     check(!r.len || (r.data >= data && r.data + r.len <= data + size));
     hc_wbuf_t w = { 0 };
     check(hc_rep_encode(&w, &q, r.rv, r.msg, &r));

@@ -38,9 +38,8 @@ static bool has(const CK_ATTRIBUTE *t, CK_ULONG n, CK_ATTRIBUTE_TYPE type)
     return false;
 }
 
-static CK_RV old_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
-                                 CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
-                                 CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+static CK_RV old_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub,
+                                 CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
                                  CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
 {
     if (has(pub, npub, CKA_DESTROYABLE) || has(priv, npriv, CKA_DESTROYABLE))

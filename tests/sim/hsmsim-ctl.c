@@ -65,8 +65,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hsmsim-ctl: cannot map %s (no simulator state there)\n", argv[1]);
         return 1;
     }
-    bool report = !strcmp(cmd, "counts") || !strcmp(cmd, "get") ||
-                  !strcmp(cmd, "pin-status") || !strcmp(cmd, "hits");
+    bool report = !strcmp(cmd, "counts") || !strcmp(cmd, "get") || !strcmp(cmd, "pin-status") ||
+                  !strcmp(cmd, "hits");
     if (report && __atomic_load_n(&s->loads, __ATOMIC_RELAXED) == 0) {
         fprintf(stderr, "hsmsim-ctl: no simulator has loaded %s: nothing to report\n", argv[1]);
         return 1;

@@ -91,7 +91,7 @@ static struct {
     char module[PATH_MAX];
     char state[PATH_MAX];
     double latency_default;
-    double latency[SIM_NFUNCS];   /* < 0: use the default */
+    double latency[SIM_NFUNCS]; /* < 0: use the default */
     unsigned concurrency;
     unsigned pin_tries;
     uint64_t absent_after_ops;
@@ -105,7 +105,7 @@ static pthread_mutex_t epoch_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t seen_removal, seen_invalidate;
 static __thread int slot_fd = -1;
 static int idx_sign = -1;
-static bool we_initialized;     /* false: the real module was already up */
+static bool we_initialized; /* false: the real module was already up */
 
 static void sim_error(const char *fmt, const char *arg)
 {
@@ -144,8 +144,7 @@ static int set_option(const char *key, const char *val)
             return -1;
         }
         cfg.hostile = (enum sim_hostile)h;
-    }
-    else {
+    } else {
         sim_error("unknown key '%s'", key);
         return -1;
     }
@@ -167,9 +166,9 @@ static int parse_item(char *item)
         key++;
     while (*val == ' ' || *val == '\t')
         val++;
-    for (char *e = key + strlen(key); e > key && (e[-1] == ' ' || e[-1] == '\t'); )
+    for (char *e = key + strlen(key); e > key && (e[-1] == ' ' || e[-1] == '\t');)
         *--e = '\0';
-    for (char *e = val + strlen(val); e > val && strchr(" \t\r\n", e[-1]); )
+    for (char *e = val + strlen(val); e > val && strchr(" \t\r\n", e[-1]);)
         *--e = '\0';
     return key[0] ? set_option(key, val) : 0;
 }
@@ -191,8 +190,9 @@ static bool own_conf_var(char *out, size_t size)
     memcpy(out, "HSMSIM_CONF_", 12);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)base[i];
-        out[12 + i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') ? (char)c : '_';
+        out[12 + i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                          ? (char)c
+                          : '_';
     }
     out[12 + len] = '\0';
     return true;
@@ -239,7 +239,8 @@ static void sleep_ms(double ms)
 {
     if (ms <= 0)
         return;
-    struct timespec ts = { (time_t)(ms / 1000), (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6) };
+    struct timespec ts = { (time_t)(ms / 1000),
+                           (long)((ms - (double)(time_t)(ms / 1000) * 1000) * 1e6) };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -457,15 +458,15 @@ CK_RV C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
         if (__atomic_load_n(&sh->locked, __ATOMIC_RELAXED))
             info->flags |= CKF_USER_PIN_LOCKED;
         else if (wrong > 0)
-            info->flags |= CKF_USER_PIN_COUNT_LOW |
-                           (cfg.pin_tries && wrong + 1 == cfg.pin_tries ? CKF_USER_PIN_FINAL_TRY : 0);
+            info->flags |=
+                CKF_USER_PIN_COUNT_LOW |
+                (cfg.pin_tries && wrong + 1 == cfg.pin_tries ? CKF_USER_PIN_FINAL_TRY : 0);
     }
     give_slot();
     return rv;
 }
 
-CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
-              CK_ULONG len)
+CK_RV C_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
     CK_RV rv = sim_enter(sim_index("C_Login"), SIM_SESSION);
     if (rv != CKR_OK)
@@ -504,8 +505,8 @@ CK_RV C_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_P
     return rv;
 }
 
-CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
-                    CK_NOTIFY notify, CK_SESSION_HANDLE_PTR session)
+CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                    CK_SESSION_HANDLE_PTR session)
 {
     int idx = sim_index("C_OpenSession");
     CK_RV rv = sim_enter(idx, SIM_SLOT);
@@ -520,8 +521,8 @@ CK_RV C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app,
     return rv;
 }
 
-CK_RV C_FindObjects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR found,
-                    CK_ULONG max, CK_ULONG_PTR count)
+CK_RV C_FindObjects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR found, CK_ULONG max,
+                    CK_ULONG_PTR count)
 {
     int idx = sim_index("C_FindObjects");
     CK_RV rv = sim_enter(idx, SIM_SESSION);
@@ -542,8 +543,8 @@ CK_RV C_FindObjects(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE_PTR found,
     return rv;
 }
 
-CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
-             CK_BYTE_PTR sig, CK_ULONG_PTR sig_len)
+CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+             CK_ULONG_PTR sig_len)
 {
     int idx = sim_index("C_Sign");
     CK_RV rv = sim_enter(idx, SIM_SESSION);
@@ -580,10 +581,18 @@ CK_RV C_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len,
 static bool is_ulong_attr(CK_ATTRIBUTE_TYPE t)
 {
     static const CK_ATTRIBUTE_TYPE ulongs[] = {
-        CKA_CLASS, CKA_KEY_TYPE, CKA_CERTIFICATE_TYPE, CKA_MODULUS_BITS,
-        CKA_VALUE_LEN, CKA_KEY_GEN_MECHANISM, CKA_CERTIFICATE_CATEGORY,
-        CKA_HW_FEATURE_TYPE, CKA_NAME_HASH_ALGORITHM, CKA_PRIME_BITS,
-        CKA_SUB_PRIME_BITS, CKA_MECHANISM_TYPE,
+        CKA_CLASS,
+        CKA_KEY_TYPE,
+        CKA_CERTIFICATE_TYPE,
+        CKA_MODULUS_BITS,
+        CKA_VALUE_LEN,
+        CKA_KEY_GEN_MECHANISM,
+        CKA_CERTIFICATE_CATEGORY,
+        CKA_HW_FEATURE_TYPE,
+        CKA_NAME_HASH_ALGORITHM,
+        CKA_PRIME_BITS,
+        CKA_SUB_PRIME_BITS,
+        CKA_MECHANISM_TYPE,
     };
     for (size_t i = 0; i < sizeof ulongs / sizeof *ulongs; i++)
         if (ulongs[i] == t)
@@ -594,12 +603,28 @@ static bool is_ulong_attr(CK_ATTRIBUTE_TYPE t)
 static bool is_bool_attr(CK_ATTRIBUTE_TYPE t)
 {
     static const CK_ATTRIBUTE_TYPE bools[] = {
-        CKA_TOKEN, CKA_PRIVATE, CKA_TRUSTED, CKA_SENSITIVE, CKA_ENCRYPT,
-        CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN, CKA_SIGN_RECOVER,
-        CKA_VERIFY, CKA_VERIFY_RECOVER, CKA_DERIVE, CKA_EXTRACTABLE,
-        CKA_LOCAL, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE,
-        CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE,
-        CKA_ALWAYS_AUTHENTICATE, CKA_WRAP_WITH_TRUSTED,
+        CKA_TOKEN,
+        CKA_PRIVATE,
+        CKA_TRUSTED,
+        CKA_SENSITIVE,
+        CKA_ENCRYPT,
+        CKA_DECRYPT,
+        CKA_WRAP,
+        CKA_UNWRAP,
+        CKA_SIGN,
+        CKA_SIGN_RECOVER,
+        CKA_VERIFY,
+        CKA_VERIFY_RECOVER,
+        CKA_DERIVE,
+        CKA_EXTRACTABLE,
+        CKA_LOCAL,
+        CKA_NEVER_EXTRACTABLE,
+        CKA_ALWAYS_SENSITIVE,
+        CKA_MODIFIABLE,
+        CKA_COPYABLE,
+        CKA_DESTROYABLE,
+        CKA_ALWAYS_AUTHENTICATE,
+        CKA_WRAP_WITH_TRUSTED,
     };
     for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
         if (bools[i] == t)
@@ -609,8 +634,8 @@ static bool is_bool_attr(CK_ATTRIBUTE_TYPE t)
 
 /* The real answer in a (the caller's buffer sizes in cap), falsified by
  * fault h; returns the rv to report and whether it changed anything. */
-static CK_RV attr_hostile(enum sim_hostile h, CK_ATTRIBUTE_PTR a, const CK_ULONG *cap,
-                          CK_ULONG n, CK_RV rv, bool *changed)
+static CK_RV attr_hostile(enum sim_hostile h, CK_ATTRIBUTE_PTR a, const CK_ULONG *cap, CK_ULONG n,
+                          CK_RV rv, bool *changed)
 {
     /* Control bytes first, so a printer that stops at the NUL still
      * meets them; a forged line after the CR LF. */
@@ -621,12 +646,11 @@ static CK_RV attr_hostile(enum sim_hostile h, CK_ATTRIBUTE_PTR a, const CK_ULONG
         CK_ATTRIBUTE *x = &a[i];
         bool exists = x->ulValueLen != CK_UNAVAILABLE_INFORMATION;
         bool scalar = is_ulong_attr(x->type) || is_bool_attr(x->type);
-        if (h == SIM_ATTR_HUGE && (x->type == CKA_LABEL || x->type == CKA_ID ||
-                                   x->type == CKA_VALUE)) {
+        if (h == SIM_ATTR_HUGE &&
+            (x->type == CKA_LABEL || x->type == CKA_ID || x->type == CKA_VALUE)) {
             x->ulValueLen = 1ul << 30;
             rv = CKR_BUFFER_TOO_SMALL;
-        } else if (h == SIM_ATTR_OVERSIZE && !oversized && exists && x->pValue &&
-                   !scalar) {
+        } else if (h == SIM_ATTR_OVERSIZE && !oversized && exists && x->pValue && !scalar) {
             x->ulValueLen = cap[i] + 64;
             oversized = true;
         } else if (h == SIM_ATTR_SCALAR_LEN && exists && scalar) {
@@ -650,8 +674,8 @@ static CK_RV attr_hostile(enum sim_hostile h, CK_ATTRIBUTE_PTR a, const CK_ULONG
     return rv;
 }
 
-CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
-                          CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_PTR tmpl,
+                          CK_ULONG n)
 {
     int idx = sim_index("C_GetAttributeValue");
     CK_RV rv = sim_enter(idx, SIM_SESSION);
@@ -665,8 +689,8 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
         cap[i] = tmpl[i].ulValueLen;
     rv = sim_real->C_GetAttributeValue(session, object, tmpl, n);
     bool changed = false;
-    if (cap && (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE ||
-                rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_BUFFER_TOO_SMALL)) {
+    if (cap && (rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+                rv == CKR_BUFFER_TOO_SMALL)) {
         CK_RV hrv = attr_hostile(h, tmpl, cap, n, rv, &changed);
         if (changed && hostile_is(h, idx))
             rv = hrv;

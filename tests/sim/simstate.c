@@ -28,8 +28,8 @@ sim_shared_t *sim_map(const char *path, bool create)
     sim_shared_t *s = p;
     uint32_t expected = 0;
     /* First user initializes; a zero-filled new file has magic 0. */
-    __atomic_compare_exchange_n(&s->magic, &expected, SIM_MAGIC, false,
-                                __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    __atomic_compare_exchange_n(&s->magic, &expected, SIM_MAGIC, false, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
     return s;
 }
 

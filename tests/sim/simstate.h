@@ -35,25 +35,25 @@ enum sim_hostile {
 
 typedef struct sim_shared {
     uint32_t magic, version;
-    uint64_t calls[SIM_NFUNCS];     /* per function, every process */
-    int64_t absent_until_ms;        /* wall clock; token absent until then */
-    uint64_t removal_epoch;         /* bumps on every removal */
-    uint64_t invalidate_epoch;      /* bumps on "invalidate all sessions" */
-    uint32_t wrong_pins;            /* consecutive wrong user PINs */
-    uint32_t locked;                /* user PIN locked */
-    uint64_t sign_ops;              /* C_Sign calls, for absent-after-ops */
-    uint64_t loads;                 /* C_Initialize of the simulator, ever;
+    uint64_t calls[SIM_NFUNCS]; /* per function, every process */
+    int64_t absent_until_ms;    /* wall clock; token absent until then */
+    uint64_t removal_epoch;     /* bumps on every removal */
+    uint64_t invalidate_epoch;  /* bumps on "invalidate all sessions" */
+    uint32_t wrong_pins;        /* consecutive wrong user PINs */
+    uint32_t locked;            /* user PIN locked */
+    uint64_t sign_ops;          /* C_Sign calls, for absent-after-ops */
+    uint64_t loads;             /* C_Initialize of the simulator, ever;
                                        not cleared by reset: proves a
                                        simulator used this file */
-    uint32_t hostile;               /* set by hsmsim-ctl: 0 = never (the
+    uint32_t hostile;           /* set by hsmsim-ctl: 0 = never (the
                                        config's `hostile` holds), else
                                        1 + enum sim_hostile (1 = off) */
-    uint64_t hits[SIM_NFUNCS];      /* answers a hostile fault falsified,
+    uint64_t hits[SIM_NFUNCS];  /* answers a hostile fault falsified,
                                        per function, since reset */
-    uint32_t hang;                  /* set by hsmsim-ctl hang on: every call
+    uint32_t hang;              /* set by hsmsim-ctl hang on: every call
                                        blocks until it is off again */
-    uint32_t hanging;               /* calls blocked by it right now */
-    uint64_t sign_rv;               /* set by hsmsim-ctl sign-error: every
+    uint32_t hanging;           /* calls blocked by it right now */
+    uint64_t sign_rv;           /* set by hsmsim-ctl sign-error: every
                                        C_Sign answers it (0 = off) */
 } sim_shared_t;
 

@@ -50,8 +50,8 @@ static long long tree_bytes(const char *path)
         return -1;
     if (mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY, 0600) == 0 &&
         mdb_env_stat(env, &st) == 0)
-        used = (long long)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
-               st.ms_psize;
+        used =
+            (long long)(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) * st.ms_psize;
     mdb_env_close(env);
     return used;
 }
@@ -96,8 +96,8 @@ int main(int argc, char **argv)
         size_t len = sizeof got;
         int64_t exp;
         key_of(i, key);
-        if (hc_sigcache_get_disk(c, key, got, &len, &exp) != HC_DISK_HIT ||
-            len != sizeof sig || memcmp(got, key, len) != 0) {
+        if (hc_sigcache_get_disk(c, key, got, &len, &exp) != HC_DISK_HIT || len != sizeof sig ||
+            memcmp(got, key, len) != 0) {
             fprintf(stderr, "cachegrow: entry %ld not read back\n", i);
             return 1;
         }
@@ -117,7 +117,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("entries %ld put_us %.2f get_us %.2f purge_s %.2f fill_b %lld per_entry_b %.0f "
-           "tree_b %lld\n", entries, put / (double)entries * 1e6,
-           get / (double)gets * 1e6, purge, fill, (double)fill / (double)entries, tree);
+           "tree_b %lld\n",
+           entries, put / (double)entries * 1e6, get / (double)gets * 1e6, purge, fill,
+           (double)fill / (double)entries, tree);
     return 0;
 }

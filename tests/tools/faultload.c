@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     }
     printf("while absent: %s (%d failures, %d successes, %d other errors, last 0x%lx), "
            "slowest failure %.0f ms\n",
-           failures > 0 && successes == 0 && others == 0 ? "fast failure" : "UNEXPECTED",
-           failures, successes, others, other_rv, slowest);
+           failures > 0 && successes == 0 && others == 0 ? "fast failure" : "UNEXPECTED", failures,
+           successes, others, other_rv, slowest);
     status |= failures == 0 || successes != 0 || others != 0;
     usleep(2500 * 1000); /* the token is back; the pool's probe backoff is at most 2 s */
     rv = sign(s, key);

@@ -56,8 +56,7 @@ static int cmp_double(const void *a, const void *b)
 
 /* Looks PREFIX-i up, by URI or (`by_uri` false) by template on token 0;
  * returns its time in us, or -1 (message printed). */
-static double lookup(hc_ctx_t *ctx, const char *tok, const char *prefix, long i,
-                     bool by_uri)
+static double lookup(hc_ctx_t *ctx, const char *tok, const char *prefix, long i, bool by_uri)
 {
     char uri[512], label[300];
     int len = snprintf(label, sizeof label, "%s-%ld", prefix, i);
@@ -68,8 +67,8 @@ static double lookup(hc_ctx_t *ctx, const char *tok, const char *prefix, long i,
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
     CK_ATTRIBUTE tmpl[] = { { CKA_CLASS, &cls, sizeof cls }, { CKA_LABEL, label, (CK_ULONG)len } };
     double t0 = now_us();
-    CK_RV rv = by_uri ? hc_find_uri(ctx, uri, &objs, &n, &err)
-                      : hc_find(ctx, 0, tmpl, 2, &objs, &n, &err);
+    CK_RV rv =
+        by_uri ? hc_find_uri(ctx, uri, &objs, &n, &err) : hc_find(ctx, 0, tmpl, 2, &objs, &n, &err);
     double took = now_us() - t0;
     if (rv != CKR_OK || n != 1) {
         fprintf(stderr, "keyscale: %s: %zu objects (%s)\n", uri, n,
@@ -126,9 +125,9 @@ int main(int argc, char **argv)
     qsort(later, (size_t)lookups, sizeof *later, cmp_double);
     qsort(find, (size_t)lookups, sizeof *find, cmp_double);
     printf("open_ms %.2f first_ms %.2f later_us %.1f later_p90_us %.1f rss_kb %ld "
-           "find_us %.1f max_ms %.2f\n", open_us / 1e3, first / 1e3, later[lookups / 2],
-           later[(size_t)((double)lookups * 0.9)], rss_kb() - rss0, find[lookups / 2],
-           slowest / 1e3);
+           "find_us %.1f max_ms %.2f\n",
+           open_us / 1e3, first / 1e3, later[lookups / 2], later[(size_t)((double)lookups * 0.9)],
+           rss_kb() - rss0, find[lookups / 2], slowest / 1e3);
     free(later);
     free(find);
     hc_close(ctx);

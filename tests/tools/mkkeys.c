@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     long count = argc == 5 ? strtol(argv[4], &end, 10) : 0;
     if (argc != 5 || !end || *end || count < 1 || count > 1000000 || first < 1) {
         fprintf(stderr, "usage: printf 'PIN\\n' | mkkeys [--not-copyable] [--first N] "
-                "MODULE TOKEN PREFIX COUNT (1..1000000)\n");
+                        "MODULE TOKEN PREFIX COUNT (1..1000000)\n");
         return 2;
     }
     char pin[256];
@@ -91,15 +91,16 @@ int main(int argc, char **argv)
     CK_RV rv = find_slot(f, argv[2], &slot);
     if (rv != CKR_OK)
         return fail(argv[2], rv);
-    if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL,
-                               NULL, &s)) != CKR_OK)
+    if ((rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s)) !=
+        CKR_OK)
         return fail("C_OpenSession", rv);
     rv = f->C_Login(s, CKU_USER, (CK_UTF8CHAR *)pin, pin_len);
     OPENSSL_cleanse(pin, sizeof pin);
     if (rv != CKR_OK)
         return fail("C_Login", rv);
-    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-                                          0x3d, 0x03, 0x01, 0x07 };
+    static const unsigned char p256[] = {
+        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+    };
     CK_BBOOL yes = CK_TRUE, cp = copyable ? CK_TRUE : CK_FALSE;
     CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
     struct timespec t0, t1;
@@ -107,18 +108,23 @@ int main(int argc, char **argv)
     for (long i = first; i < first + count; i++) {
         char label[300];
         int n = count == 1 && !numbered ? snprintf(label, sizeof label, "%s", argv[3])
-                           : snprintf(label, sizeof label, "%s-%ld", argv[3], i);
+                                        : snprintf(label, sizeof label, "%s-%ld", argv[3], i);
         if (n < 0 || (size_t)n >= sizeof label)
             return fail("label too long", CKR_ARGUMENTS_BAD);
         CK_ATTRIBUTE pub[] = {
-            { CKA_EC_PARAMS, (void *)p256, sizeof p256 }, { CKA_TOKEN, &yes, 1 },
-            { CKA_VERIFY, &yes, 1 }, { CKA_LABEL, label, (CK_ULONG)n },
+            { CKA_EC_PARAMS, (void *)p256, sizeof p256 },
+            { CKA_TOKEN, &yes, 1 },
+            { CKA_VERIFY, &yes, 1 },
+            { CKA_LABEL, label, (CK_ULONG)n },
             { CKA_ID, label, (CK_ULONG)n },
         };
         CK_ATTRIBUTE priv[] = {
-            { CKA_TOKEN, &yes, 1 }, { CKA_PRIVATE, &yes, 1 },
-            { CKA_SENSITIVE, &yes, 1 }, { CKA_SIGN, &yes, 1 },
-            { CKA_LABEL, label, (CK_ULONG)n }, { CKA_ID, label, (CK_ULONG)n },
+            { CKA_TOKEN, &yes, 1 },
+            { CKA_PRIVATE, &yes, 1 },
+            { CKA_SENSITIVE, &yes, 1 },
+            { CKA_SIGN, &yes, 1 },
+            { CKA_LABEL, label, (CK_ULONG)n },
+            { CKA_ID, label, (CK_ULONG)n },
             { CKA_COPYABLE, &cp, 1 },
         };
         CK_OBJECT_HANDLE hp, hs;

@@ -46,22 +46,50 @@ static CK_FUNCTION_LIST *f;
 static CK_SESSION_HANDLE sess;
 
 #define N(x) { x, #x }
-static const struct named { unsigned long v; const char *name; } mechs[] = {
-    N(CKM_RSA_PKCS), N(CKM_RSA_X_509), N(CKM_RSA_PKCS_OAEP), N(CKM_RSA_PKCS_PSS),
-    N(CKM_MD5_RSA_PKCS), N(CKM_SHA1_RSA_PKCS), N(CKM_SHA224_RSA_PKCS),
-    N(CKM_SHA256_RSA_PKCS), N(CKM_SHA384_RSA_PKCS), N(CKM_SHA512_RSA_PKCS),
-    N(CKM_SHA1_RSA_PKCS_PSS), N(CKM_SHA224_RSA_PKCS_PSS), N(CKM_SHA256_RSA_PKCS_PSS),
-    N(CKM_SHA384_RSA_PKCS_PSS), N(CKM_SHA512_RSA_PKCS_PSS), N(CKM_ECDSA),
-    N(CKM_ECDSA_SHA1), N(CKM_ECDSA_SHA224), N(CKM_ECDSA_SHA256), N(CKM_ECDSA_SHA384),
-    N(CKM_ECDSA_SHA512), N(CKM_EDDSA), N(CKM_RSA_PKCS_KEY_PAIR_GEN),
-    N(CKM_EC_KEY_PAIR_GEN), N(CKM_EC_EDWARDS_KEY_PAIR_GEN), N(CKM_MD5), N(CKM_SHA_1),
-    N(CKM_SHA224), N(CKM_SHA256), N(CKM_SHA384), N(CKM_SHA512), N(CKM_AES_CBC),
-    N(CKM_AES_KEY_GEN), N(CKM_ECDH1_DERIVE), N(CKM_DSA), N(CKM_SHA256_HMAC),
+static const struct named {
+    unsigned long v;
+    const char *name;
+} mechs[] = {
+    N(CKM_RSA_PKCS),
+    N(CKM_RSA_X_509),
+    N(CKM_RSA_PKCS_OAEP),
+    N(CKM_RSA_PKCS_PSS),
+    N(CKM_MD5_RSA_PKCS),
+    N(CKM_SHA1_RSA_PKCS),
+    N(CKM_SHA224_RSA_PKCS),
+    N(CKM_SHA256_RSA_PKCS),
+    N(CKM_SHA384_RSA_PKCS),
+    N(CKM_SHA512_RSA_PKCS),
+    N(CKM_SHA1_RSA_PKCS_PSS),
+    N(CKM_SHA224_RSA_PKCS_PSS),
+    N(CKM_SHA256_RSA_PKCS_PSS),
+    N(CKM_SHA384_RSA_PKCS_PSS),
+    N(CKM_SHA512_RSA_PKCS_PSS),
+    N(CKM_ECDSA),
+    N(CKM_ECDSA_SHA1),
+    N(CKM_ECDSA_SHA224),
+    N(CKM_ECDSA_SHA256),
+    N(CKM_ECDSA_SHA384),
+    N(CKM_ECDSA_SHA512),
+    N(CKM_EDDSA),
+    N(CKM_RSA_PKCS_KEY_PAIR_GEN),
+    N(CKM_EC_KEY_PAIR_GEN),
+    N(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+    N(CKM_MD5),
+    N(CKM_SHA_1),
+    N(CKM_SHA224),
+    N(CKM_SHA256),
+    N(CKM_SHA384),
+    N(CKM_SHA512),
+    N(CKM_AES_CBC),
+    N(CKM_AES_KEY_GEN),
+    N(CKM_ECDH1_DERIVE),
+    N(CKM_DSA),
+    N(CKM_SHA256_HMAC),
 };
 #undef N
 
-static const char *name_of(const struct named *t, size_t n, unsigned long v,
-                           char *buf, size_t size)
+static const char *name_of(const struct named *t, size_t n, unsigned long v, char *buf, size_t size)
 {
     for (size_t i = 0; i < n; i++)
         if (t[i].v == v)
@@ -89,32 +117,50 @@ static int mech_by_name(const char *s, CK_MECHANISM_TYPE *m)
 static CK_MECHANISM_TYPE hash_of(CK_MECHANISM_TYPE m)
 {
     switch (m) {
-    case CKM_SHA1_RSA_PKCS: case CKM_SHA1_RSA_PKCS_PSS: case CKM_ECDSA_SHA1: return CKM_SHA_1;
-    case CKM_SHA224_RSA_PKCS: case CKM_SHA224_RSA_PKCS_PSS: case CKM_ECDSA_SHA224: return CKM_SHA224;
-    case CKM_SHA256_RSA_PKCS: case CKM_SHA256_RSA_PKCS_PSS: case CKM_ECDSA_SHA256: return CKM_SHA256;
-    case CKM_SHA384_RSA_PKCS: case CKM_SHA384_RSA_PKCS_PSS: case CKM_ECDSA_SHA384: return CKM_SHA384;
-    case CKM_SHA512_RSA_PKCS: case CKM_SHA512_RSA_PKCS_PSS: case CKM_ECDSA_SHA512: return CKM_SHA512;
+    case CKM_SHA1_RSA_PKCS:
+    case CKM_SHA1_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA1: return CKM_SHA_1;
+    case CKM_SHA224_RSA_PKCS:
+    case CKM_SHA224_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA224: return CKM_SHA224;
+    case CKM_SHA256_RSA_PKCS:
+    case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA256: return CKM_SHA256;
+    case CKM_SHA384_RSA_PKCS:
+    case CKM_SHA384_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA384: return CKM_SHA384;
+    case CKM_SHA512_RSA_PKCS:
+    case CKM_SHA512_RSA_PKCS_PSS:
+    case CKM_ECDSA_SHA512: return CKM_SHA512;
     default: return 0;
     }
 }
 
 static CK_ULONG hash_len(CK_MECHANISM_TYPE h)
 {
-    return h == CKM_SHA_1 ? 20 : h == CKM_SHA224 ? 28 : h == CKM_SHA384 ? 48
-         : h == CKM_SHA512 ? 64 : 32;
+    return h == CKM_SHA_1    ? 20
+           : h == CKM_SHA224 ? 28
+           : h == CKM_SHA384 ? 48
+           : h == CKM_SHA512 ? 64
+                             : 32;
 }
 
 static CK_RSA_PKCS_MGF_TYPE mgf_of(CK_MECHANISM_TYPE h)
 {
-    return h == CKM_SHA_1 ? CKG_MGF1_SHA1 : h == CKM_SHA224 ? CKG_MGF1_SHA224
-         : h == CKM_SHA384 ? CKG_MGF1_SHA384 : h == CKM_SHA512 ? CKG_MGF1_SHA512
-         : CKG_MGF1_SHA256;
+    return h == CKM_SHA_1    ? CKG_MGF1_SHA1
+           : h == CKM_SHA224 ? CKG_MGF1_SHA224
+           : h == CKM_SHA384 ? CKG_MGF1_SHA384
+           : h == CKM_SHA512 ? CKG_MGF1_SHA512
+                             : CKG_MGF1_SHA256;
 }
 
 static int hash_by_name(const char *s, CK_MECHANISM_TYPE *h)
 {
-    static const struct named hs[] = { { CKM_SHA_1, "sha1" }, { CKM_SHA224, "sha224" },
-        { CKM_SHA256, "sha256" }, { CKM_SHA384, "sha384" }, { CKM_SHA512, "sha512" } };
+    static const struct named hs[] = { { CKM_SHA_1, "sha1" },
+                                       { CKM_SHA224, "sha224" },
+                                       { CKM_SHA256, "sha256" },
+                                       { CKM_SHA384, "sha384" },
+                                       { CKM_SHA512, "sha512" } };
     for (size_t i = 0; i < 5; i++)
         if (!strcmp(hs[i].name, s)) {
             *h = hs[i].v;
@@ -146,16 +192,15 @@ static void default_mech(mech_t *x, CK_MECHANISM_TYPE m)
         x->m.pParameter = &x->p.pss;
         x->m.ulParameterLen = sizeof x->p.pss;
     } else if (m == CKM_RSA_PKCS_OAEP) {
-        x->p.oaep = (CK_RSA_PKCS_OAEP_PARAMS){ CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED,
-                                               NULL, 0 };
+        x->p.oaep =
+            (CK_RSA_PKCS_OAEP_PARAMS){ CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, NULL, 0 };
         x->m.pParameter = &x->p.oaep;
         x->m.ulParameterLen = sizeof x->p.oaep;
     }
 }
 
 /* Keys of a class, at most `max`. */
-static CK_ULONG keys(CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *out,
-                     CK_ULONG max)
+static CK_ULONG keys(CK_OBJECT_CLASS cls, const char *label, CK_OBJECT_HANDLE *out, CK_ULONG max)
 {
     CK_ATTRIBUTE t[] = { { CKA_CLASS, &cls, sizeof cls },
                          { CKA_LABEL, (void *)label, label ? strlen(label) : 0 } };
@@ -271,15 +316,17 @@ static CK_RV generate(CK_MECHANISM_TYPE m)
     CK_BBOOL yes = CK_TRUE;
     char label[] = "p11probe-generated";
     CK_ATTRIBUTE pub[4] = { { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, label, sizeof label - 1 } };
-    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, label, sizeof label - 1 },
+    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 },
+                            { CKA_LABEL, label, sizeof label - 1 },
                             { CKA_SIGN, &yes, 1 } };
     CK_ULONG np = 2;
     if (m == CKM_RSA_PKCS_KEY_PAIR_GEN) {
         pub[np++] = (CK_ATTRIBUTE){ CKA_MODULUS_BITS, &bits, sizeof bits };
         pub[np++] = (CK_ATTRIBUTE){ CKA_PUBLIC_EXPONENT, e, sizeof e };
     } else {
-        pub[np++] = m == CKM_EC_KEY_PAIR_GEN ? (CK_ATTRIBUTE){ CKA_EC_PARAMS, p256, sizeof p256 }
-                                             : (CK_ATTRIBUTE){ CKA_EC_PARAMS, ed25519, sizeof ed25519 };
+        pub[np++] = m == CKM_EC_KEY_PAIR_GEN
+                        ? (CK_ATTRIBUTE){ CKA_EC_PARAMS, p256, sizeof p256 }
+                        : (CK_ATTRIBUTE){ CKA_EC_PARAMS, ed25519, sizeof ed25519 };
     }
     CK_MECHANISM x = { m, NULL, 0 };
     CK_OBJECT_HANDLE hp, hq;
@@ -300,13 +347,16 @@ static int cmd_mechs(CK_SLOT_ID slot)
         printf("C_GetMechanismList %s\n", RV(rv));
         return 1;
     }
-    static const struct { CK_FLAGS flag; const char *op; } ops[] = {
-        { CKF_SIGN, "sign" }, { CKF_VERIFY, "verify" }, { CKF_ENCRYPT, "encrypt" },
-        { CKF_DECRYPT, "decrypt" }, { CKF_DIGEST, "digest" },
-        { CKF_GENERATE_KEY_PAIR, "generate_key_pair" },
+    static const struct {
+        CK_FLAGS flag;
+        const char *op;
+    } ops[] = {
+        { CKF_SIGN, "sign" },       { CKF_VERIFY, "verify" },
+        { CKF_ENCRYPT, "encrypt" }, { CKF_DECRYPT, "decrypt" },
+        { CKF_DIGEST, "digest" },   { CKF_GENERATE_KEY_PAIR, "generate_key_pair" },
     };
-    const CK_FLAGS others = CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | CKF_GENERATE |
-                            CKF_WRAP | CKF_UNWRAP | CKF_DERIVE;
+    const CK_FLAGS others =
+        CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | CKF_GENERATE | CKF_WRAP | CKF_UNWRAP | CKF_DERIVE;
     for (CK_ULONG i = 0; i < n; i++) {
         CK_MECHANISM_INFO info;
         if ((rv = f->C_GetMechanismInfo(slot, list[i], &info)) != CKR_OK) {
@@ -321,7 +371,8 @@ static int cmd_mechs(CK_SLOT_ID slot)
             switch (ops[k].flag) {
             case CKF_SIGN: rv = sign_verify(list[i], 0); break;
             case CKF_VERIFY: rv = sign_verify(list[i], 1); break;
-            case CKF_ENCRYPT: case CKF_DECRYPT: rv = crypt_round(list[i]); break;
+            case CKF_ENCRYPT:
+            case CKF_DECRYPT: rv = crypt_round(list[i]); break;
             case CKF_DIGEST: rv = digest(list[i]); break;
             default: rv = generate(list[i]); break;
             }
@@ -346,13 +397,13 @@ static int cmd_init(int argc, char **argv)
         char h1[16], h2[16];
         unsigned long v = 0;
         CK_MECHANISM_TYPE a, b;
-        if (sscanf(argv[3], "pss:%15[^:]:%15[^:]:%lu", h1, h2, &v) == 3 &&
-            hash_by_name(h1, &a) && hash_by_name(h2, &b)) {
+        if (sscanf(argv[3], "pss:%15[^:]:%15[^:]:%lu", h1, h2, &v) == 3 && hash_by_name(h1, &a) &&
+            hash_by_name(h2, &b)) {
             x.p.pss = (CK_RSA_PKCS_PSS_PARAMS){ a, mgf_of(b), v };
             x.m.pParameter = &x.p.pss;
             x.m.ulParameterLen = sizeof x.p.pss;
-        } else if (sscanf(argv[3], "oaep:%15[^:]:%15s", h1, h2) == 2 &&
-                   hash_by_name(h1, &a) && hash_by_name(h2, &b)) {
+        } else if (sscanf(argv[3], "oaep:%15[^:]:%15s", h1, h2) == 2 && hash_by_name(h1, &a) &&
+                   hash_by_name(h2, &b)) {
             x.p.oaep = (CK_RSA_PKCS_OAEP_PARAMS){ a, mgf_of(b), CKZ_DATA_SPECIFIED, NULL, 0 };
             x.m.pParameter = &x.p.oaep;
             x.m.ulParameterLen = sizeof x.p.oaep;
@@ -366,8 +417,8 @@ static int cmd_init(int argc, char **argv)
     }
     CK_OBJECT_HANDLE k;
     if (keys(priv_op ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, argv[2], &k, 1) != 1)
-        return fprintf(stderr, "no %s key labelled %s\n", priv_op ? "private" : "public",
-                       argv[2]), 1;
+        return fprintf(stderr, "no %s key labelled %s\n", priv_op ? "private" : "public", argv[2]),
+               1;
     unsigned char data[64] = { 1, 2, 3 }, out[1024];
     CK_ULONG len = sizeof out, dl = data_len(m);
     CK_RV rv, drv;
@@ -444,9 +495,11 @@ static int cmd_keypair(int argc, char **argv)
         else if (strncmp(argv[i], "allow=", 6) || !mech_by_name(argv[i] + 6, &allowed))
             return fprintf(stderr, "bad option %s\n", argv[i]), 1;
     }
-    CK_ATTRIBUTE pub[] = { { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, argv[0], strlen(argv[0]) },
+    CK_ATTRIBUTE pub[] = { { CKA_TOKEN, &yes, 1 },
+                           { CKA_LABEL, argv[0], strlen(argv[0]) },
                            { CKA_EC_PARAMS, p256, sizeof p256 } };
-    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, argv[0], strlen(argv[0]) },
+    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 },
+                            { CKA_LABEL, argv[0], strlen(argv[0]) },
                             { CKA_SIGN, &sign, 1 },
                             { CKA_ALLOWED_MECHANISMS, &allowed, sizeof allowed } };
     CK_MECHANISM x = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
@@ -464,7 +517,8 @@ int main(int argc, char **argv)
     CK_C_GetFunctionList gfl = lib ? (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList") : NULL;
     if (!gfl || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
         return fprintf(stderr, "p11probe: cannot use %s: %s\n", argv[1],
-                       lib ? "initialization failed" : dlerror()), 1;
+                       lib ? "initialization failed" : dlerror()),
+               1;
     CK_SLOT_ID slot;
     CK_ULONG n = 1;
     CK_RV rv = f->C_GetSlotList(CK_TRUE, &slot, &n);

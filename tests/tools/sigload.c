@@ -66,8 +66,8 @@ static EVP_PKEY *public_key(CK_SESSION_HANDLE s)
     EVP_PKEY *k = NULL;
     CK_OBJECT_HANDLE h = find(s, CKO_PUBLIC_KEY);
     if (h == CK_INVALID_HANDLE || f->C_GetAttributeValue(s, h, a, 2) != CKR_OK ||
-        hc_spki_build(CKK_EC, NULL, 0, NULL, 0, params, a[0].ulValueLen, point,
-                      a[1].ulValueLen, &spki, &len, &k) != CKR_OK)
+        hc_spki_build(CKK_EC, NULL, 0, NULL, 0, params, a[0].ulValueLen, point, a[1].ulValueLen,
+                      &spki, &len, &k) != CKR_OK)
         return NULL;
     free(spki);
     return k;
@@ -76,13 +76,14 @@ static EVP_PKEY *public_key(CK_SESSION_HANDLE s)
 static bool verify(const unsigned char *hash, const unsigned char *sig, size_t len)
 {
     ECDSA_SIG *es = ECDSA_SIG_new();
-    ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)len / 2, NULL), BN_bin2bn(sig + len / 2, (int)len / 2, NULL));
+    ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)len / 2, NULL),
+                   BN_bin2bn(sig + len / 2, (int)len / 2, NULL));
     unsigned char der[160], *d = der;
     int dl = i2d_ECDSA_SIG(es, &d);
     ECDSA_SIG_free(es);
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pub, NULL);
-    bool ok = c && EVP_PKEY_verify_init(c) == 1 &&
-              EVP_PKEY_verify(c, der, (size_t)dl, hash, 32) == 1;
+    bool ok =
+        c && EVP_PKEY_verify_init(c) == 1 && EVP_PKEY_verify(c, der, (size_t)dl, hash, 32) == 1;
     EVP_PKEY_CTX_free(c);
     return ok;
 }
@@ -177,7 +178,7 @@ int main(int argc, char **argv)
 {
     if (argc < 5) {
         fprintf(stderr, "usage: sigload MODULE LABEL THREADS SECONDS [--pin-file F] "
-                "[--same-data] [--fork] [--token T]\n");
+                        "[--same-data] [--fork] [--token T]\n");
         return 2;
     }
     label = argv[2];

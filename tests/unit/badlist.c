@@ -19,8 +19,8 @@ static CK_FUNCTION_LIST list;
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST **out)
 {
     void (*const any)(void) = (void (*)(void))never;
-    for (size_t off = offsetof(CK_FUNCTION_LIST, C_Initialize);
-         off + sizeof any <= sizeof list; off += sizeof any)
+    for (size_t off = offsetof(CK_FUNCTION_LIST, C_Initialize); off + sizeof any <= sizeof list;
+         off += sizeof any)
         memcpy((char *)&list + off, &any, sizeof any);
     list.version.major = 2;
     list.version.minor = 40;

@@ -121,8 +121,8 @@ static void invalid_token_names(void **state)
 static void module_hsmcache_refused(void **state)
 {
     (void)state;
-    assert_non_null(strstr(parse_err("[token a]\nmodule = hsmcache\nlabel = l\n"),
-                           "this module itself"));
+    assert_non_null(
+        strstr(parse_err("[token a]\nmodule = hsmcache\nlabel = l\n"), "this module itself"));
 }
 
 static void long_line_and_syntax_errors(void **state)
@@ -165,9 +165,11 @@ static const char *shared_password(int mode)
 static const char *shared_text(const char *extra, int mode)
 {
     static char text[1024];
-    snprintf(text, sizeof text, "[core]\npin-store = /p\n[shared-cache]\n"
+    snprintf(text, sizeof text,
+             "[core]\npin-store = /p\n[shared-cache]\n"
              "socket = /run/mysqld/mysqld.sock\ndatabase = pdns\nuser = hsmcache\n"
-             "password-file = %s\n%s", shared_password(mode), extra);
+             "password-file = %s\n%s",
+             shared_password(mode), extra);
     return text;
 }
 
@@ -176,7 +178,8 @@ static void shared_cache_section(void **state)
     (void)state;
     hc_config_t *c = parse_ok(shared_text("read-host = 10.0.0.2\nread-port = 3307\n"
                                           "node = ns1.example\ntls = no\n"
-                                          "purge-interval = 10m\n", 0600));
+                                          "purge-interval = 10m\n",
+                                          0600));
     assert_true(c->shared.enabled);
     assert_int_equal(c->shared.line, 3);
     assert_string_equal(c->shared.write.socket, "/run/mysqld/mysqld.sock");
@@ -184,13 +187,13 @@ static void shared_cache_section(void **state)
     assert_int_equal(c->shared.read.port, 3307);
     assert_string_equal(c->shared.database, "pdns");
     assert_string_equal(c->shared.user, "hsmcache");
-    assert_int_equal(c->shared.read_timeout_ms, 50);   /* the default */
+    assert_int_equal(c->shared.read_timeout_ms, 50); /* the default */
     assert_string_equal(c->shared.node, "ns1.example");
     assert_int_equal(c->shared.purge_interval_s, 600);
     hc_config_free(c);
     c = parse_ok("[pdns]\n");
     assert_false(c->shared.enabled);
-    assert_true(c->shared.node[0] != '\0');             /* the host name */
+    assert_true(c->shared.node[0] != '\0'); /* the host name */
     assert_int_equal(c->shared.purge_interval_s, 3600);
     hc_config_free(c);
 }
@@ -199,7 +202,9 @@ static void shared_cache_section(void **state)
 static void shared_cache_refusals(void **state)
 {
     (void)state;
-    static const struct { const char *extra, *want[3]; } bad[] = {
+    static const struct {
+        const char *extra, *want[3];
+    } bad[] = {
         { "port = 0\n", { "t.conf:8:", "[shared-cache] port", "from 1 to 65535" } },
         { "read-port = 70000\n", { "t.conf:8:", "read-port", "from 1 to 65535" } },
         { "read-socket = relative\n", { "t.conf:8:", "read-socket", "absolute" } },
@@ -215,9 +220,12 @@ static void shared_cache_refusals(void **state)
         { "host = db'1\n", { "t.conf:8:", "host", "not a host name" } },
         { "passwd = x\n", { "t.conf:8:", "passwd", "unknown key" } },
         { "host = db1\n", { "t.conf:3:", "[shared-cache]", "'host' and 'socket' both" } },
-        { "read-host = a\nread-socket = /s\n", { "t.conf:3:", "[shared-cache]", "'read-host' and 'read-socket'" } },
-        { "read-port = 3306\n", { "t.conf:3:", "[shared-cache]", "'read-port' without 'read-host'" } },
-        { "tls-ca = /ca.pem\n", { "t.conf:3:", "[shared-cache]", "'tls-ca' given without tls = verify" } },
+        { "read-host = a\nread-socket = /s\n",
+          { "t.conf:3:", "[shared-cache]", "'read-host' and 'read-socket'" } },
+        { "read-port = 3306\n",
+          { "t.conf:3:", "[shared-cache]", "'read-port' without 'read-host'" } },
+        { "tls-ca = /ca.pem\n",
+          { "t.conf:3:", "[shared-cache]", "'tls-ca' given without tls = verify" } },
         { "[shared-cache]\n", { "t.conf:8:", "[shared-cache]", "given twice" } },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -254,17 +262,23 @@ static void shared_cache_password_file(void **state)
     unlink(link);
     assert_int_equal(symlink(shared_password(0600), link), 0);
     char text[512];
-    snprintf(text, sizeof text, "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
-             "password-file = %s\n", link);
+    snprintf(text, sizeof text,
+             "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
+             "password-file = %s\n",
+             link);
     assert_non_null(strstr(parse_err(text), "t.conf:5: [shared-cache] password-file: "
                                             "password file"));
     assert_non_null(strstr(parse_err(text), "is a symlink"));
-    snprintf(text, sizeof text, "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
-             "password-file = %s/absent\n", shared_dir);
+    snprintf(text, sizeof text,
+             "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
+             "password-file = %s/absent\n",
+             shared_dir);
     assert_non_null(strstr(parse_err(text), "t.conf:5: [shared-cache] password-file: "));
     assert_non_null(strstr(parse_err(text), "No such file"));
-    snprintf(text, sizeof text, "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
-             "password-file = %s\n", shared_dir);
+    snprintf(text, sizeof text,
+             "[shared-cache]\nsocket = /s\ndatabase = d\nuser = u\n"
+             "password-file = %s\n",
+             shared_dir);
     assert_non_null(strstr(parse_err(text), "not a regular file"));
     unlink(link);
     snprintf(link, sizeof link, "%s/password", shared_dir);
@@ -288,8 +302,7 @@ static bool flag(const hc_config_t *c, int id, const hc_client_cfg_t *cl, const 
     return setting(c, id, cl, key, HC_CFG_FLAG)->flag;
 }
 
-static long long number(const hc_config_t *c, int id, const hc_client_cfg_t *cl,
-                        const char *key)
+static long long number(const hc_config_t *c, int id, const hc_client_cfg_t *cl, const char *key)
 {
     return setting(c, id, cl, key, HC_CFG_NUMBER)->number;
 }
@@ -322,8 +335,7 @@ static void defaults_of_an_empty_config(void **state)
     assert_int_equal(c->tokens[0].max_sessions, 4);
     assert_int_equal(c->clients[0].ops, HC_PERM_SIGN);
     assert_int_equal(c->clients[0].nmechs, 0);
-    assert_false(hc_config_setting(c, HC_P_SSHCA, &c->clients[0], "host-certs",
-                                   HC_CFG_FLAG)->set);
+    assert_false(hc_config_setting(c, HC_P_SSHCA, &c->clients[0], "host-certs", HC_CFG_FLAG)->set);
     for (int id = 0; id < HC_P_COUNT; id++) {
         assert_int_equal(c->profiles[id].signature_cache, id == HC_P_PDNS);
         assert_int_equal(c->profiles[id].ntokens, 0);
@@ -364,8 +376,8 @@ static void unknown_key_lists_the_section(void **state)
     assert_non_null(strstr(parse_err("[pdns]\nkeys = x\n"),
                            "[pdns] keys: unknown key (known: signature-cache, tokens, presign, "
                            "presign-lead, presign-rate, presign-interval)"));
-    assert_non_null(strstr(parse_err("[bind]\npresign = yes\n"),
-                           "(known: signature-cache, tokens)"));
+    assert_non_null(
+        strstr(parse_err("[bind]\npresign = yes\n"), "(known: signature-cache, tokens)"));
     assert_non_null(strstr(parse_err("[shared-cache]\npasswd = x\n"),
                            "(known: host, port, socket, read-host, read-port, read-socket, "
                            "database, user, password-file, tls, tls-ca, read-timeout-ms, node, "
@@ -437,8 +449,7 @@ static void profile_sections_by_row(void **state)
     assert_int_equal(number(c, HC_P_PDNS, NULL, "presign-rate"), 7);
     assert_true(setting(c, HC_P_PDNS, NULL, "presign-rate", HC_CFG_NUMBER)->set);
     assert_string_equal(list(c, HC_P_SSHCA, NULL, "keys")->items[0], "pkcs11:token=t;object=ca");
-    assert_string_equal(setting(c, HC_P_SSHCA, NULL, "audit-log", HC_CFG_TEXT)->text,
-                        "/tmp/x.log");
+    assert_string_equal(setting(c, HC_P_SSHCA, NULL, "audit-log", HC_CFG_TEXT)->text, "/tmp/x.log");
     const hc_client_cfg_t *cl = &c->clients[0];
     assert_int_equal(number(c, HC_P_SSHCA, NULL, "max-validity"), 86400);
     assert_int_equal(number(c, HC_P_SSHCA, cl, "max-validity"), 8 * 3600);

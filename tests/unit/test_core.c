@@ -100,8 +100,8 @@ static void uris_find_keys_by_name_label_and_refuse_pins(void **state)
     hc_obj_t *objs;
     size_t n;
     hc_err_t err = { 0 };
-    assert_int_not_equal(hc_find_uri(ctx, "pkcs11:token=dns;object=ec-key?pin-value=1234",
-                                     &objs, &n, &err), CKR_OK);
+    assert_int_not_equal(
+        hc_find_uri(ctx, "pkcs11:token=dns;object=ec-key?pin-value=1234", &objs, &n, &err), CKR_OK);
     assert_non_null(strstr(err.msg, "PIN"));
     assert_int_not_equal(hc_find_uri(ctx, "http://nope", &objs, &n, &err), CKR_OK);
     assert_non_null(strstr(err.msg, "not a valid pkcs11: URI"));
@@ -237,8 +237,8 @@ static void tampered_disk_entry_is_never_served(void **state)
     size_t m = sign_ec(ctx, again);
     assert_int_equal(m, n);
     assert_memory_not_equal(good, again, n); /* tampered entry refused ... */
-    openssl_verifies(ctx, one_key(ctx, "pkcs11:token=dns;object=ec-key;type=private"),
-                     EVP_sha256(), again, m);  /* ... and a fresh one made */
+    openssl_verifies(ctx, one_key(ctx, "pkcs11:token=dns;object=ec-key;type=private"), EVP_sha256(),
+                     again, m); /* ... and a fresh one made */
     hc_close(ctx);
 }
 
@@ -246,7 +246,9 @@ static void keygen_replaces_missing_or_pdns_constant_id(void **state)
 {
     (void)state;
     hc_ctx_t *ctx = open_ctx(HC_PROFILE_CLI);
-    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    static const unsigned char p256[] = {
+        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+    };
     static const unsigned char pdns_id[] = { 1, 2, 3, 4 };
     CK_BBOOL yes = CK_TRUE;
     unsigned char ids[2][128];
@@ -255,9 +257,11 @@ static void keygen_replaces_missing_or_pdns_constant_id(void **state)
         char label[32];
         snprintf(label, sizeof label, "pdns-style-%d", i);
         CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof p256 },
-                               { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, label, strlen(label) },
+                               { CKA_TOKEN, &yes, 1 },
+                               { CKA_LABEL, label, strlen(label) },
                                { CKA_ID, (void *)pdns_id, sizeof pdns_id } };
-        CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 }, { CKA_SIGN, &yes, 1 },
+        CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 },
+                                { CKA_SIGN, &yes, 1 },
                                 { CKA_LABEL, label, strlen(label) },
                                 { CKA_ID, (void *)pdns_id, sizeof pdns_id } };
         CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
@@ -286,8 +290,7 @@ static void keygen_replaces_missing_or_pdns_constant_id(void **state)
  * API does not show: the session objects it made. */
 static CK_FUNCTION_LIST *loaded_softhsm(void)
 {
-    void *h = dlopen("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                     RTLD_NOW | RTLD_NOLOAD);
+    void *h = dlopen("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", RTLD_NOW | RTLD_NOLOAD);
     assert_non_null(h);
     CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
     CK_FUNCTION_LIST *f = NULL;
@@ -372,18 +375,24 @@ static void signing_uses_one_session_copy_per_key(void **state)
 
 /* An EC P-256 pair labelled `label` with CKA_ID `id`; `copyable` false
  * sets CKA_COPYABLE false on the private half. */
-static void make_pair(hc_ctx_t *ctx, const char *label, const unsigned char *id,
-                      size_t idlen, bool copyable, hc_obj_t *pk, hc_obj_t *sk)
+static void make_pair(hc_ctx_t *ctx, const char *label, const unsigned char *id, size_t idlen,
+                      bool copyable, hc_obj_t *pk, hc_obj_t *sk)
 {
-    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    static const unsigned char p256[] = {
+        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+    };
     CK_BBOOL yes = CK_TRUE, cp = copyable ? CK_TRUE : CK_FALSE;
     CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof p256 },
-                           { CKA_TOKEN, &yes, 1 }, { CKA_LABEL, (void *)label, strlen(label) },
+                           { CKA_TOKEN, &yes, 1 },
+                           { CKA_LABEL, (void *)label, strlen(label) },
                            { CKA_ID, (void *)id, idlen } };
-    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 }, { CKA_SIGN, &yes, 1 },
-                            { CKA_PRIVATE, &yes, 1 }, { CKA_SENSITIVE, &yes, 1 },
+    CK_ATTRIBUTE priv[] = { { CKA_TOKEN, &yes, 1 },
+                            { CKA_SIGN, &yes, 1 },
+                            { CKA_PRIVATE, &yes, 1 },
+                            { CKA_SENSITIVE, &yes, 1 },
                             { CKA_LABEL, (void *)label, strlen(label) },
-                            { CKA_ID, (void *)id, idlen }, { CKA_COPYABLE, &cp, 1 } };
+                            { CKA_ID, (void *)id, idlen },
+                            { CKA_COPYABLE, &cp, 1 } };
     CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
     hc_err_t err = { 0 };
     if (hc_generate_key_pair(ctx, 0, &m, pub, 4, priv, 7, pk, sk, &err) != CKR_OK)
@@ -403,7 +412,7 @@ static void copy_never_outlives_a_recreated_key(void **state)
     make_pair(a, "recreated", id, sizeof id, true, &pk, &sk);
     int before = session_private_keys();
     sign_key(a, sk, a, pk);
-    sign_key(a, sk, a, pk); /* the second use makes the copy */
+    sign_key(a, sk, a, pk);                               /* the second use makes the copy */
     assert_int_equal(session_private_keys(), before + 1); /* a copy */
     hc_obj_t old_pk = one_key(b, "pkcs11:token=dns;object=recreated;type=public");
     hc_obj_t old_sk = one_key(b, "pkcs11:token=dns;object=recreated;type=private");
@@ -437,8 +446,8 @@ static void key_the_token_will_not_copy_still_signs(void **state)
  * layer (p11call.h) answers HC_P11_FAULT and hands out no handle, so the
  * core never signs with, or destroys with its session, the original. */
 static int copy_mode; /* 0: the original's handle, 1: none, 2: a new one */
-static CK_RV lying_copy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
-                        CK_ULONG n, CK_OBJECT_HANDLE_PTR copy)
+static CK_RV lying_copy(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                        CK_OBJECT_HANDLE_PTR copy)
 {
     (void)s, (void)t, (void)n;
     *copy = copy_mode == 0 ? o : copy_mode == 1 ? CK_INVALID_HANDLE : o + 1;

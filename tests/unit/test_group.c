@@ -62,20 +62,27 @@ static int setup(void **state)
     snprintf(build, sizeof build, "%s", exe);
     sh("mkdir -p %s", T);
     for (const char *const *l = (const char *const[]){ "ga", "gb", "gc", NULL }; *l; l++)
-        sh("printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s %s >/dev/null", PINV,
-           build, SOFTHSM, *l);
-    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k1.pem 2>/dev/null", T);
-    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k2.pem 2>/dev/null", T);
-    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k3.pem 2>/dev/null", T);
+        sh("printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s %s >/dev/null", PINV, build, SOFTHSM,
+           *l);
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k1.pem 2>/dev/null",
+       T);
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k2.pem 2>/dev/null",
+       T);
+    sh("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out %s/k3.pem 2>/dev/null",
+       T);
     sh("openssl pkey -in %s/k1.pem -pubout -out %s/k1.pub", T, T);
     sh("openssl pkey -in %s/k3.pem -pubout -out %s/k3.pub", T, T);
-    sh("softhsm2-util --import %s/k1.pem --token ga --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
-    sh("softhsm2-util --import %s/k1.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
-    sh("softhsm2-util --import %s/k2.pem --token gc --label gkey --id 0a0b --pin %s >/dev/null", T, PINV);
+    sh("softhsm2-util --import %s/k1.pem --token ga --label gkey --id 0a0b --pin %s >/dev/null", T,
+       PINV);
+    sh("softhsm2-util --import %s/k1.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null", T,
+       PINV);
+    sh("softhsm2-util --import %s/k2.pem --token gc --label gkey --id 0a0b --pin %s >/dev/null", T,
+       PINV);
     /* gb behind its own simulator copy over its own SoftHSM instance. */
     sh("cp %s/tests/hsmsim.so %s/hsmsim-b.so && cp %s %s/softhsm-b.so", build, T, SOFTHSM, T);
     sh("printf 'module = %s/softhsm-b.so\\nstate = %s/sim-b.state\\nlatency-ms = 0\\n"
-       "latency.C_Sign = 20\\nconcurrency = 0\\n' > %s/sim-b.conf", T, T, T);
+       "latency.C_Sign = 20\\nconcurrency = 0\\n' > %s/sim-b.conf",
+       T, T, T);
     char conf[PATH_MAX];
     snprintf(conf, sizeof conf, "%s/sim-b.conf", T);
     setenv("HSMSIM_CONF_hsmsim_b", conf, 1);
@@ -85,7 +92,8 @@ static int setup(void **state)
        "[token gc]\\nmodule = softhsm2\\nlabel = gc\\n"
        "[token ha]\\nmembers = ga, gb\\n"
        "[token bad]\\nmembers = ga, gc\\n"
-       "[pkcs11]\\nsignature-cache = no\\n' > %s/hsmcache.conf", T, T, T, T);
+       "[pkcs11]\\nsignature-cache = no\\n' > %s/hsmcache.conf",
+       T, T, T, T);
     snprintf(conf, sizeof conf, "%s/hsmcache.conf", T);
     setenv("HSMCACHE_CONF", conf, 1);
     for (const char *const *l = (const char *const[]){ "ga", "gb", "gc", NULL }; *l; l++)
@@ -120,8 +128,7 @@ static hc_obj_t group_key(hc_ctx_t *ctx, const char *token, size_t want)
 }
 
 /* Signs rrset with SHA256-RSA: the module's answer, the error in `err`. */
-static CK_RV sign_rrset(hc_ctx_t *ctx, hc_obj_t key, unsigned char *sig, size_t *len,
-                        hc_err_t *err)
+static CK_RV sign_rrset(hc_ctx_t *ctx, hc_obj_t key, unsigned char *sig, size_t *len, hc_err_t *err)
 {
     CK_MECHANISM m = { CKM_SHA256_RSA_PKCS, NULL, 0 };
     return hc_sign(ctx, key, &m, rrset, sizeof rrset, sig, len, err);
@@ -179,8 +186,8 @@ static void signs_and_verifies(hc_ctx_t *ctx, hc_obj_t key)
 /* A counter from the stats text line starting with `head`; `field` is
  * the word(s) before the number; *state (when not NULL) what follows the
  * head up to the first comma. */
-static unsigned long long line_stat(hc_ctx_t *ctx, const char *head, const char *field,
-                                    char *state, size_t size)
+static unsigned long long line_stat(hc_ctx_t *ctx, const char *head, const char *field, char *state,
+                                    size_t size)
 {
     char *text = NULL;
     hc_err_t err = { 0 };
@@ -207,8 +214,8 @@ static unsigned long long line_stat(hc_ctx_t *ctx, const char *head, const char 
 
 /* A member's counter ("member gb of group ha: up, in flight 0, signs 3,
  * errors 0, failovers 0 (operations routed 3, answered 3)"). */
-static unsigned long long member_stat(hc_ctx_t *ctx, const char *member,
-                                      const char *field, char *state, size_t size)
+static unsigned long long member_stat(hc_ctx_t *ctx, const char *member, const char *field,
+                                      char *state, size_t size)
 {
     char head[128];
     snprintf(head, sizeof head, "member %s of group ha: ", member);
@@ -321,13 +328,15 @@ static void data_error_marks_no_member(void **state)
     assert_int_equal(member_stat(ctx, "gb", "routed", sb, sizeof sb), 1);
     assert_string_equal(sa, "up");
     assert_string_equal(sb, "up");
-    assert_int_equal(member_stat(ctx, "ga", "errors", NULL, 0) +
-                     member_stat(ctx, "gb", "errors", NULL, 0), 0);
+    assert_int_equal(
+        member_stat(ctx, "ga", "errors", NULL, 0) + member_stat(ctx, "gb", "errors", NULL, 0), 0);
     assert_int_equal(member_stat(ctx, "ga", "failovers", NULL, 0) +
-                     member_stat(ctx, "gb", "failovers", NULL, 0), 0);
+                         member_stat(ctx, "gb", "failovers", NULL, 0),
+                     0);
     /* Served: the same answer from both. */
     assert_int_equal(member_stat(ctx, "ga", "answered", NULL, 0) +
-                     member_stat(ctx, "gb", "answered", NULL, 0), 2);
+                         member_stat(ctx, "gb", "answered", NULL, 0),
+                     2);
     hc_close(ctx);
 }
 
@@ -443,8 +452,8 @@ static void member_signing_bad_signatures_is_marked_down(void **state)
     sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile off", build, T);
     if (bad || failed)
         fail_msg("gb flipping its signatures (%llu flipped): %d of 12 delivered signatures "
-                 "do not verify with the group's key, %d failed (%s)", flipped, bad,
-                 failed, err.msg);
+                 "do not verify with the group's key, %d failed (%s)",
+                 flipped, bad, failed, err.msg);
     if (flipped == 0)
         fail_msg("gb never signed with the fault on: nothing was checked");
     assert_string_equal(st, "down");
@@ -471,11 +480,10 @@ static void lone_token_bad_signature_is_an_error(void **state)
     (void)state;
     char conf[PATH_MAX], alt[PATH_MAX];
     snprintf(conf, sizeof conf, "%s/hsmcache.conf", T);
-    for (const char *const *cache = (const char *const[]){ "no", "yes", NULL }; *cache;
-         cache++) {
+    for (const char *const *cache = (const char *const[]){ "no", "yes", NULL }; *cache; cache++) {
         snprintf(alt, sizeof alt, "%s/lone-%s.conf", T, *cache);
-        sh("sed 's/^signature-cache = no$/signature-cache = %s\\ntokens = gb/' %s > %s",
-           *cache, conf, alt);
+        sh("sed 's/^signature-cache = no$/signature-cache = %s\\ntokens = gb/' %s > %s", *cache,
+           conf, alt);
         setenv("HSMCACHE_CONF", alt, 1);
         hc_ctx_t *ctx = open_ctx();
         setenv("HSMCACHE_CONF", conf, 1);
@@ -490,8 +498,7 @@ static void lone_token_bad_signature_is_an_error(void **state)
         if (rv == CKR_OK)
             fail_msg("cache %s: a signature delivered with gb flipping bits (%s)", *cache,
                      good_sig("k1.pub", sig, len) ? "it verifies" : "it does NOT verify");
-        if (rv != CKR_DEVICE_ERROR || !strstr(err.msg, "token gb") ||
-            !strstr(err.msg, "'gkey'"))
+        if (rv != CKR_DEVICE_ERROR || !strstr(err.msg, "token gb") || !strstr(err.msg, "'gkey'"))
             fail_msg("cache %s: 0x%lx %s", *cache, rv, err.msg);
         assert_int_equal(line_stat(ctx, "token gb: ", "HSM errors", NULL, 0), errs + 1);
         len = sizeof sig;
@@ -538,8 +545,8 @@ static void vague_error_gives_way_to_a_precise_one(void **state)
         fail_msg("no request named ga's vague answer: %s | %s", msgs[0], msgs[1]);
     assert_string_equal(sa, "up");
     assert_string_equal(sb, "up");
-    assert_int_equal(member_stat(ctx, "ga", "errors", NULL, 0) +
-                     member_stat(ctx, "gb", "errors", NULL, 0), 0);
+    assert_int_equal(
+        member_stat(ctx, "ga", "errors", NULL, 0) + member_stat(ctx, "gb", "errors", NULL, 0), 0);
     hc_close(ctx);
 }
 
@@ -583,8 +590,7 @@ static void mismatching_key_is_refused(void **state)
     hc_err_t err = { 0 };
     assert_int_not_equal(hc_token_status(ctx, 1, &st, &err), CKR_OK);
     const char *m = err.msg;
-    if (!strstr(m, "key 'gkey' refused") || !strstr(m, "ga (sha256:") ||
-        !strstr(m, "gc (sha256:"))
+    if (!strstr(m, "key 'gkey' refused") || !strstr(m, "ga (sha256:") || !strstr(m, "gc (sha256:"))
         fail_msg("status: %s", m);
     hc_close(ctx);
 }
@@ -594,7 +600,9 @@ static void keygen_on_a_group_is_refused(void **state)
     (void)state;
     hc_ctx_t *ctx = open_ctx();
     CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
-    static const unsigned char p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
+    static const unsigned char p256[] = {
+        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07
+    };
     CK_ATTRIBUTE pub[] = { { CKA_EC_PARAMS, (void *)p256, sizeof p256 } };
     hc_obj_t a, b;
     hc_err_t err = { 0 };
@@ -631,7 +639,8 @@ static void hanging_member_delays_by_the_timeout_at_most(void **state)
     /* The call left behind is out of the device before the next test:
      * its counts and states start clean. */
     sh("for i in $(seq 50); do [ \"$(%s/tests/hsmsim-ctl %s/sim-b.state hanging)\" = 0 ] "
-       "&& break; sleep 0.1; done; sleep 0.3", build, T);
+       "&& break; sleep 0.1; done; sleep 0.3",
+       build, T);
     if (worst > 1.5)
         fail_msg("a request took %.2f s with gb hanging (timeout 1 s)", worst);
     assert_true(member_stat(ctx, "gb", "failovers", NULL, 0) >= 1);
@@ -642,12 +651,13 @@ static void hanging_member_delays_by_the_timeout_at_most(void **state)
  * (same label and id): a rotation, made outside hsmcache. */
 static void rotate(const char *label, const char *pem)
 {
-    for (const char *const *type = (const char *const[]){ "privkey", "pubkey", NULL };
-         *type; type++)
+    for (const char *const *type = (const char *const[]){ "privkey", "pubkey", NULL }; *type;
+         type++)
         sh("pkcs11-tool --module %s --token-label %s --login --pin %s --delete-object "
-           "--type %s --label gkey >/dev/null 2>&1", SOFTHSM, label, PINV, *type);
-    sh("softhsm2-util --import %s/%s --token %s --label gkey --id 0a0b --pin %s >/dev/null",
-       T, pem, label, PINV);
+           "--type %s --label gkey >/dev/null 2>&1",
+           SOFTHSM, label, PINV, *type);
+    sh("softhsm2-util --import %s/%s --token %s --label gkey --id 0a0b --pin %s >/dev/null", T, pem,
+       label, PINV);
 }
 
 /* Signs twice (once per member, one at a time) and checks both with PUB;
@@ -816,8 +826,8 @@ static void member_key_replaced_while_signing(void **state)
                  while_differ, once_fixed);
     if (r.bad || r.other)
         fail_msg("%d signatures not made with the group's key delivered, %d other "
-                 "errors (last 0x%lx); %d good, %d refused", r.bad, r.other,
-                 r.other_rv, r.good, r.refused);
+                 "errors (last 0x%lx); %d good, %d refused",
+                 r.bad, r.other, r.other_rv, r.good, r.refused);
     if (refused_then == 0)
         fail_msg("never refused while the members differed (%d good)", r.good);
     if (r.good <= good_before)
@@ -853,8 +863,8 @@ static void member_key_destroyed_here_is_compared_again(void **state)
         if (hc_destroy(ctx, objs[i], &err) != CKR_OK)
             fail_msg("destroy on gb: %s", err.msg);
     free(objs);
-    sh("softhsm2-util --import %s/k3.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null",
-       T, PINV);
+    sh("softhsm2-util --import %s/k3.pem --token gb --label gkey --id 0a0b --pin %s >/dev/null", T,
+       PINV);
     for (int i = 0; i < 2; i++) {
         unsigned char sig[512];
         size_t len = sizeof sig;
@@ -953,7 +963,9 @@ static void wrong_pin_marks_one_member(void **state)
 static void config_errors_name_file_and_line(void **state)
 {
     (void)state;
-    static const struct { const char *text, *want; } cases[] = {
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
         { "[token a]\nmodule = m\nlabel = a\n[token g]\nmembers = a\n",
           "t.conf:5: [token g] members: a group needs at least 2 members" },
         { "[token a]\nmodule = m\nlabel = a\n[token g]\nmembers = a, a\n",
@@ -970,8 +982,8 @@ static void config_errors_name_file_and_line(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hc_config_t *cfg = NULL;
         hc_err_t err = { 0 };
-        assert_int_not_equal(hc_config_parse("t.conf", cases[i].text,
-                                             strlen(cases[i].text), &cfg, &err), CKR_OK);
+        assert_int_not_equal(
+            hc_config_parse("t.conf", cases[i].text, strlen(cases[i].text), &cfg, &err), CKR_OK);
         if (!strstr(err.msg, cases[i].want))
             fail_msg("case %zu: got '%s', want '%s'", i, err.msg, cases[i].want);
     }

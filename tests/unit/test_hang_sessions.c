@@ -36,7 +36,8 @@ static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
     char cmd[8192];
-    int n = snprintf(cmd, sizeof cmd, "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}"
+    int n = snprintf(cmd, sizeof cmd,
+                     "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}"
                      "detect_leaks=0; ");
     va_list ap;
     va_start(ap, fmt);
@@ -72,17 +73,19 @@ static int setup(void **state)
         *strrchr(exe, '/') = '\0';
     snprintf(build, sizeof build, "%s", exe);
     snprintf(T, sizeof T, "%s/hang", dir);
-    sh("mkdir -p %s && printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s hs >/dev/null",
-       T, PINV, build, SOFTHSM);
+    sh("mkdir -p %s && printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s hs >/dev/null", T, PINV,
+       build, SOFTHSM);
     sh("cp %s/tests/hsmsim.so %s/hsmsim-hs.so && cp %s %s/softhsm-hs.so", build, T, SOFTHSM, T);
     sh("printf 'module = %s/softhsm-hs.so\\nstate = %s/sim-hs.state\\nlatency-ms = 0\\n"
-       "concurrency = 0\\n' > %s/sim-hs.conf", T, T, T);
+       "concurrency = 0\\n' > %s/sim-hs.conf",
+       T, T, T);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/sim-hs.conf", T);
     setenv("HSMSIM_CONF_hsmsim_hs", path, 1);
     sh("printf '[core]\\npin-store = %s/pins\\ncache-dir = %s/cache\\n"
        "[token hs]\\nmodule = %s/hsmsim-hs.so\\nlabel = hs\\ntimeout = 1\\n"
-       "[pkcs11]\\nsignature-cache = no\\n' > %s/hsmcache.conf", T, T, T, T);
+       "[pkcs11]\\nsignature-cache = no\\n' > %s/hsmcache.conf",
+       T, T, T, T);
     snprintf(path, sizeof path, "%s/hsmcache.conf", T);
     setenv("HSMCACHE_CONF", path, 1);
     sh("printf '%%s\\n' '%s' | %s/hsmcache pin set hs >/dev/null", PINV, build);
@@ -161,17 +164,20 @@ static void a_hang_leaks_no_session(void **state)
         assert_int_not_equal(hc_token_status(ctx, 0, &st, &err), CKR_OK);
         sh("%s/tests/hsmsim-ctl %s/sim-hs.state hang off", build, T);
         sh("for i in $(seq 50); do [ \"$(%s/tests/hsmsim-ctl %s/sim-hs.state hanging)\" = 0 ] "
-           "&& break; sleep 0.1; done; sleep 0.2", build, T);
+           "&& break; sleep 0.1; done; sleep 0.2",
+           build, T);
         signs_again(ctx, round);
         int now = module_sessions();
         if (now != before)
             fail_msg("round %d: %d session(s) open in the module after hang, answer "
-                     "and recovery (%d before the first hang)", round, now, before);
+                     "and recovery (%d before the first hang)",
+                     round, now, before);
         /* The pool's sessions of before the hang, each closed once. */
         long closed = sim_count("C_CloseSession") - closes;
         if (closed != before)
             fail_msg("round %d: %ld C_CloseSession call(s) reached the device, for "
-                     "%d session(s) kept open by the hang", round, closed, before);
+                     "%d session(s) kept open by the hang",
+                     round, closed, before);
     }
     hc_close(ctx);
 }

@@ -28,21 +28,20 @@
 
 #define MAX_ANSWERS 8
 static struct {
-    CK_RV rv;                  /* every function's return value */
-    CK_ULONG len;              /* the output length or count it reports */
-    CK_ULONG write;            /* bytes or entries it really writes (within
+    CK_RV rv;                             /* every function's return value */
+    CK_ULONG len;                         /* the output length or count it reports */
+    CK_ULONG write;                       /* bytes or entries it really writes (within
                                   the caller's buffer, so the test's own
                                   memory stays sound) */
     CK_OBJECT_HANDLE handle[MAX_ANSWERS]; /* handles it hands out */
-    struct {                   /* C_GetAttributeValue, per attribute */
-        CK_ULONG len;          /* reported */
-        unsigned char fill;    /* written, min(given, len) bytes */
+    struct {                              /* C_GetAttributeValue, per attribute */
+        CK_ULONG len;                     /* reported */
+        unsigned char fill;               /* written, min(given, len) bytes */
     } attr[MAX_ANSWERS];
     unsigned calls;
 } mock;
 
-static CK_RV m_sign(CK_SESSION_HANDLE s, CK_BYTE *d, CK_ULONG n, CK_BYTE *sig,
-                    CK_ULONG *len)
+static CK_RV m_sign(CK_SESSION_HANDLE s, CK_BYTE *d, CK_ULONG n, CK_BYTE *sig, CK_ULONG *len)
 {
     (void)s, (void)d, (void)n;
     mock.calls++;
@@ -52,29 +51,25 @@ static CK_RV m_sign(CK_SESSION_HANDLE s, CK_BYTE *d, CK_ULONG n, CK_BYTE *sig,
     return mock.rv;
 }
 
-static CK_RV m_crypt(CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG n, CK_BYTE *out,
-                     CK_ULONG *len)
+static CK_RV m_crypt(CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG n, CK_BYTE *out, CK_ULONG *len)
 {
     return m_sign(s, in, n, out, len);
 }
 
-static CK_RV m_get_attrs(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                         CK_ATTRIBUTE *t, CK_ULONG n)
+static CK_RV m_get_attrs(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_ATTRIBUTE *t, CK_ULONG n)
 {
     (void)s, (void)h;
     mock.calls++;
     for (CK_ULONG i = 0; i < n && i < MAX_ANSWERS; i++) {
         CK_ULONG len = mock.attr[i].len;
         if (t[i].pValue && len != CK_UNAVAILABLE_INFORMATION)
-            memset(t[i].pValue, mock.attr[i].fill,
-                   len < t[i].ulValueLen ? len : t[i].ulValueLen);
+            memset(t[i].pValue, mock.attr[i].fill, len < t[i].ulValueLen ? len : t[i].ulValueLen);
         t[i].ulValueLen = len;
     }
     return mock.rv;
 }
 
-static CK_RV m_find(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h, CK_ULONG max,
-                    CK_ULONG *got)
+static CK_RV m_find(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h, CK_ULONG max, CK_ULONG *got)
 {
     (void)s;
     mock.calls++;
@@ -105,8 +100,7 @@ static CK_RV m_mechs(CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *n)
     return m_list(list, n);
 }
 
-static CK_RV m_open(CK_SLOT_ID slot, CK_FLAGS f, void *app, CK_NOTIFY notify,
-                    CK_SESSION_HANDLE *s)
+static CK_RV m_open(CK_SLOT_ID slot, CK_FLAGS f, void *app, CK_NOTIFY notify, CK_SESSION_HANDLE *s)
 {
     (void)slot, (void)f, (void)app, (void)notify;
     mock.calls++;
@@ -114,9 +108,8 @@ static CK_RV m_open(CK_SLOT_ID slot, CK_FLAGS f, void *app, CK_NOTIFY notify,
     return mock.rv;
 }
 
-static CK_RV m_keygen(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_ATTRIBUTE *p,
-                      CK_ULONG np, CK_ATTRIBUTE *q, CK_ULONG nq,
-                      CK_OBJECT_HANDLE *hp, CK_OBJECT_HANDLE *hq)
+static CK_RV m_keygen(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_ATTRIBUTE *p, CK_ULONG np,
+                      CK_ATTRIBUTE *q, CK_ULONG nq, CK_OBJECT_HANDLE *hp, CK_OBJECT_HANDLE *hq)
 {
     (void)s, (void)m, (void)p, (void)np, (void)q, (void)nq;
     mock.calls++;
@@ -201,7 +194,8 @@ static void one_fault_logged(const hc_err_t *err, const char *what)
     if (lines != 1 || !strstr(log, "test: error: token tok: module /opt/hostile.so: ") ||
         !strstr(log, what))
         fail_msg("want one error line naming the token, the module and '%s'; "
-                 "logged %d: %s", what, lines, log);
+                 "logged %d: %s",
+                 what, lines, log);
     assert_int_equal(err->rv, HC_P11_FAULT);
     if (!strstr(err->msg, what) || !strstr(err->msg, "token tok: module /opt/hostile.so"))
         fail_msg("err does not name it: %s", err->msg);
@@ -277,8 +271,7 @@ static void sign_sound_and_failures(void **state)
     hc_err_t err = { 0 };
     int lines;
     capture();
-    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"x", 1, sig.buf, &n, &err),
-                     CKR_OK);
+    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"x", 1, sig.buf, &n, &err), CKR_OK);
     logged(&lines);
     assert_int_equal(lines, 0);
     assert_int_equal(n, 256);
@@ -317,8 +310,8 @@ static void decrypt_oversized_length(void **state)
     /* Control: an empty plaintext is a legitimate answer. */
     mock.len = 0;
     n = sizeof out.buf;
-    assert_int_equal(hc_p11_crypt(&P, true, 1, (const unsigned char *)"x", 1, out.buf,
-                                  &n, &err), CKR_OK);
+    assert_int_equal(hc_p11_crypt(&P, true, 1, (const unsigned char *)"x", 1, out.buf, &n, &err),
+                     CKR_OK);
     assert_int_equal(n, 0);
 }
 
@@ -504,7 +497,10 @@ static void attrs_long_template(void **state)
 static void find_more_than_asked(void **state)
 {
     (void)state;
-    struct { CK_OBJECT_HANDLE h[4]; unsigned char canary[32]; } b;
+    struct {
+        CK_OBJECT_HANDLE h[4];
+        unsigned char canary[32];
+    } b;
     memset(&b, CANARY, sizeof b);
     mock.rv = CKR_OK;
     mock.len = 5;
@@ -541,7 +537,10 @@ static void find_invalid_handle(void **state)
 static void slot_and_mechanism_counts(void **state)
 {
     (void)state;
-    struct { CK_ULONG v[8]; unsigned char canary[32]; } b;
+    struct {
+        CK_ULONG v[8];
+        unsigned char canary[32];
+    } b;
     memset(&b, CANARY, sizeof b);
     mock.rv = CKR_OK;
     mock.len = 9;
@@ -583,8 +582,7 @@ static void session_and_key_handles(void **state)
     CK_SESSION_HANDLE s = 99;
     hc_err_t err = { 0 };
     capture();
-    assert_int_equal(hc_p11_open_session(&P, 0, CKF_SERIAL_SESSION, &s, &err),
-                     HC_P11_FAULT);
+    assert_int_equal(hc_p11_open_session(&P, 0, CKF_SERIAL_SESSION, &s, &err), HC_P11_FAULT);
     one_fault_logged(&err, "C_OpenSession returned CKR_OK with no session");
 
     CK_MECHANISM m = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
@@ -606,8 +604,7 @@ static void session_and_key_handles(void **state)
 
     /* Controls. */
     mock.handle[1] = 6;
-    assert_int_equal(hc_p11_generate_key_pair(&P, 1, &m, NULL, 0, NULL, 0, &hp, &hq, &err),
-                     CKR_OK);
+    assert_int_equal(hc_p11_generate_key_pair(&P, 1, &m, NULL, 0, NULL, 0, &hp, &hq, &err), CKR_OK);
     assert_int_equal(hp, 5);
     assert_int_equal(hq, 6);
     mock.handle[0] = 77;
@@ -622,9 +619,9 @@ static void session_and_key_handles(void **state)
 static void errors_counted_answers_not(void **state)
 {
     (void)state;
-    static const CK_RV answers[] = { CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL,
-                                     CKR_ATTRIBUTE_SENSITIVE, CKR_SIGNATURE_INVALID,
-                                     CKR_KEY_HANDLE_INVALID, CKR_DATA_LEN_RANGE,
+    static const CK_RV answers[] = { CKR_ATTRIBUTE_TYPE_INVALID,  CKR_BUFFER_TOO_SMALL,
+                                     CKR_ATTRIBUTE_SENSITIVE,     CKR_SIGNATURE_INVALID,
+                                     CKR_KEY_HANDLE_INVALID,      CKR_DATA_LEN_RANGE,
                                      CKR_MECHANISM_PARAM_INVALID, CKR_FUNCTION_NOT_SUPPORTED };
     unsigned char buf[64];
     CK_ULONG n;
@@ -724,7 +721,8 @@ static void keyindex_survives_lies(void **state)
     t.ents[0]->labellen = 12;
     assert_string_equal(hc_keyent_name(t.ents[0], name, sizeof name),
                         "'ev\\x00il\\xff\\x1b[2J\\x27\\x5c'");
-    assert_string_equal(hc_keyent_name(t.ents[0], name, 12), "'ev\\x00il'"); /* cut at a whole escape */
+    assert_string_equal(hc_keyent_name(t.ents[0], name, 12),
+                        "'ev\\x00il'"); /* cut at a whole escape */
     hc_keyindex_free(&t);
     pthread_mutex_destroy(&t.idx_lock);
 }
@@ -742,8 +740,8 @@ static void function_list_check(void **state)
     CK_FUNCTION_LIST full;
     full.version = hostile.version;
     void (*const any)(void) = (void (*)(void))m_list;
-    for (size_t off = offsetof(CK_FUNCTION_LIST, C_Initialize);
-         off + sizeof any <= sizeof full; off += sizeof any)
+    for (size_t off = offsetof(CK_FUNCTION_LIST, C_Initialize); off + sizeof any <= sizeof full;
+         off += sizeof any)
         memcpy((char *)&full + off, &any, sizeof any);
     assert_int_equal(hc_p11_check_list(&full, "/opt/m.so", &err), CKR_OK);
     /* A function the core never calls may be missing... */
@@ -777,7 +775,9 @@ static void function_list_check(void **state)
 static void bad_modules_refused_at_load(void **state)
 {
     (void)state;
-    static const struct { const char *fault, *says; } bad[] = {
+    static const struct {
+        const char *fault, *says;
+    } bad[] = {
         { "null", "refused: C_GetFunctionList returned no function list" },
         { "version", "refused: its function list is for PKCS#11 9.1 (2.x or 3.x expected)" },
         { "nosign", "refused: its function list has no C_Sign" },

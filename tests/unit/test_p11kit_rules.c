@@ -38,7 +38,7 @@ static void enable_in_names_the_programs(void **state)
     assert_true(on(f, "pdnsutil"));
     assert_false(on(f, "p11-kit"));
     assert_false(on(f, "p11tool"));
-    assert_false(on(f, "pdns"));        /* whole names only */
+    assert_false(on(f, "pdns")); /* whole names only */
     assert_false(on(f, "pdnsutil2"));
     assert_false(on(f, "lt-pdnsutil")); /* no libtool stripping */
     assert_false(on(f, "PDNSUTIL"));    /* case-sensitive */

@@ -119,8 +119,7 @@ static void missing_pin_says_how_to_set_it(void **state)
     (void)state;
     hc_pin_t pin;
     hc_err_t err = { 0 };
-    assert_int_equal(hc_pin_read(dir, "nothere", &pin, NULL, &err),
-                     CKR_USER_PIN_NOT_INITIALIZED);
+    assert_int_equal(hc_pin_read(dir, "nothere", &pin, NULL, &err), CKR_USER_PIN_NOT_INITIALIZED);
     assert_non_null(strstr(err.msg, "hsmcache pin set nothere"));
     put("empty", "", 0600);
     assert_non_null(strstr(refusal("empty"), "1 to 255 bytes"));
@@ -176,7 +175,8 @@ static void write_is_atomic_and_private(void **state)
     hc_pin_wipe(&pin);
     /* Refused input leaves the old file and no temp file behind. */
     hc_err_t err = { 0 };
-    assert_int_not_equal(hc_pin_write(store, "dns", (const unsigned char *)"a\nb", 3, &err), CKR_OK);
+    assert_int_not_equal(hc_pin_write(store, "dns", (const unsigned char *)"a\nb", 3, &err),
+                         CKR_OK);
     assert_int_equal(hc_pin_read(store, "dns", &pin, NULL, NULL), CKR_OK);
     assert_memory_equal(pin.bytes, "2222", 4);
     hc_pin_wipe(&pin);

@@ -76,7 +76,7 @@ static pthread_barrier_t start;
 
 struct writer {
     int id;
-    hc_ctx_t *ctx;     /* hc_token_pin_store's, else hc_pin_create */
+    hc_ctx_t *ctx; /* hc_token_pin_store's, else hc_pin_create */
     size_t tok;
     CK_RV rv;
     bool created;
@@ -89,11 +89,11 @@ static void *create_one(void *arg)
     hc_err_t err = { 0 };
     pthread_barrier_wait(&start);
     if (w->ctx)
-        w->rv = hc_token_pin_store(w->ctx, w->tok, (const unsigned char *)w->pin,
-                                   strlen(w->pin), &w->created, &err);
+        w->rv = hc_token_pin_store(w->ctx, w->tok, (const unsigned char *)w->pin, strlen(w->pin),
+                                   &w->created, &err);
     else
-        w->rv = hc_pin_create(store, "dns", (const unsigned char *)w->pin,
-                              strlen(w->pin), &w->created, &err);
+        w->rv = hc_pin_create(store, "dns", (const unsigned char *)w->pin, strlen(w->pin),
+                              &w->created, &err);
     return NULL;
 }
 
@@ -120,8 +120,7 @@ static void race_creators(hc_ctx_t *ctx, size_t tok, const char *path)
         }
         pthread_barrier_destroy(&start);
         if (winners != 1)
-            fail_msg("round %d: %d writers say they created %s (want 1)", round,
-                     winners, path);
+            fail_msg("round %d: %d writers say they created %s (want 1)", round, winners, path);
         /* The others: told the store holds another PIN (the library
          * call), or that a file was there (create only); none failed. */
         for (int i = 0; i < WRITERS; i++)
@@ -148,16 +147,17 @@ static void create_only_has_one_winner(void **state)
     race_creators(NULL, 0, path);
     /* A file present is never replaced: created false, bytes unchanged. */
     bool created = true;
-    assert_int_equal(hc_pin_create(store, "dns", (const unsigned char *)"later", 5,
-                                   &created, NULL), CKR_OK);
+    assert_int_equal(hc_pin_create(store, "dns", (const unsigned char *)"later", 5, &created, NULL),
+                     CKR_OK);
     assert_false(created);
     char got[64];
     assert_true(slurp(path, got, sizeof got) > 0);
     assert_string_not_equal(got, "later");
     /* A PIN ending in '\r' would be read back without it: refused. */
     unlink(path);
-    assert_int_equal(hc_pin_create(store, "dns", (const unsigned char *)"1234\r", 5,
-                                   &created, NULL), CKR_PIN_INVALID);
+    assert_int_equal(
+        hc_pin_create(store, "dns", (const unsigned char *)"1234\r", 5, &created, NULL),
+        CKR_PIN_INVALID);
     assert_false(created);
     assert_int_equal(access(path, F_OK), -1);
 }
@@ -169,7 +169,8 @@ static void *replace_loop(void *arg)
     int id = (int)(intptr_t)arg;
     char pin[64];
     /* Lengths differ per writer: a torn file would show. */
-    snprintf(pin, sizeof pin, "replacer-%d-%.*s", id, 8 * id + 1, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
+    snprintf(pin, sizeof pin, "replacer-%d-%.*s", id, 8 * id + 1,
+             "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz");
     for (int i = 0; i < 200; i++)
         if (hc_pin_write(store, "dns", (const unsigned char *)pin, strlen(pin), NULL) != CKR_OK)
             __atomic_fetch_add(&replace_failures, 1, __ATOMIC_RELAXED);
@@ -181,8 +182,7 @@ static void replacing_writers_leave_whole_files(void **state)
 {
     (void)state;
     fresh_store("replace");
-    assert_int_equal(hc_pin_write(store, "dns", (const unsigned char *)"first", 5,
-                                  NULL), CKR_OK);
+    assert_int_equal(hc_pin_write(store, "dns", (const unsigned char *)"first", 5, NULL), CKR_OK);
     char path[4200];
     snprintf(path, sizeof path, "%s/dns", store);
     pthread_t th[4];
@@ -231,7 +231,8 @@ static hc_ctx_t *open_group_config(char *pins, size_t size)
         sscanf(line, "label = %4199s", label);
     }
     fclose(in);
-    fprintf(out, "[token dns2]\nmodule = %s\nlabel = %s\n[token both]\nmembers = dns, dns2\n"
+    fprintf(out,
+            "[token dns2]\nmodule = %s\nlabel = %s\n[token both]\nmembers = dns, dns2\n"
             "[cli]\ntokens = both, dns2\n",
             module, label);
     fclose(out);
@@ -257,8 +258,9 @@ static void library_store_one_winner_and_no_group(void **state)
     /* The group: refused, naming its members' commands; nothing written. */
     hc_err_t err = { 0 };
     bool written = true;
-    assert_int_equal(hc_token_pin_store(ctx, (size_t)grp, (const unsigned char *)"1234",
-                                        4, &written, &err), CKR_ARGUMENTS_BAD);
+    assert_int_equal(
+        hc_token_pin_store(ctx, (size_t)grp, (const unsigned char *)"1234", 4, &written, &err),
+        CKR_ARGUMENTS_BAD);
     assert_false(written);
     assert_non_null(strstr(err.msg, "token both is a token group"));
     assert_non_null(strstr(err.msg, "'hsmcache pin set dns', 'hsmcache pin set dns2'"));

@@ -131,14 +131,20 @@ static void digests_as_openssl(void **state)
 {
     (void)state;
     static const unsigned char msg[] = "www.example.com. 3600 IN A 192.0.2.80";
-    const struct { CK_MECHANISM_TYPE m; const char *name; } ds[] = {
-        { CKM_SHA_1, "SHA1" }, { CKM_SHA256, "SHA256" }, { CKM_SHA384, "SHA384" },
+    const struct {
+        CK_MECHANISM_TYPE m;
+        const char *name;
+    } ds[] = {
+        { CKM_SHA_1, "SHA1" },
+        { CKM_SHA256, "SHA256" },
+        { CKM_SHA384, "SHA384" },
         { CKM_SHA512, "SHA512" },
     };
     for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++) {
         unsigned char want[EVP_MAX_MD_SIZE], got[64];
         unsigned int wl = 0;
-        assert_true(EVP_Digest(msg, sizeof msg - 1, want, &wl, EVP_get_digestbyname(ds[i].name), NULL));
+        assert_true(
+            EVP_Digest(msg, sizeof msg - 1, want, &wl, EVP_get_digestbyname(ds[i].name), NULL));
         size_t gl = sizeof got;
         assert_int_equal(hc_digest(ds[i].m, msg, sizeof msg - 1, got, &gl), CKR_OK);
         assert_int_equal(gl, wl);
@@ -182,11 +188,13 @@ static void pin_store_keeps_its_pin(void **state)
     assert_non_null(fgets(pin, sizeof pin, f));
     fclose(f);
     pin[strcspn(pin, "\n")] = '\0';
-    assert_int_equal(hc_token_pin_store(ctx, (size_t)tok, (const unsigned char *)pin,
-                                        strlen(pin), &written, &err), CKR_OK);
+    assert_int_equal(hc_token_pin_store(ctx, (size_t)tok, (const unsigned char *)pin, strlen(pin),
+                                        &written, &err),
+                     CKR_OK);
     assert_false(written);
-    assert_int_equal(hc_token_pin_store(ctx, (size_t)tok, (const unsigned char *)"other",
-                                        5, &written, &err), CKR_PIN_INVALID);
+    assert_int_equal(
+        hc_token_pin_store(ctx, (size_t)tok, (const unsigned char *)"other", 5, &written, &err),
+        CKR_PIN_INVALID);
     assert_false(written);
     assert_non_null(strstr(err.msg, want));
     assert_int_equal(hc_token_pin_store(ctx, 99, (const unsigned char *)"x", 1, &written, &err),
@@ -197,10 +205,8 @@ static void pin_store_keeps_its_pin(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(settings_by_key_and_kind),
-        cmocka_unit_test(stats_group_shown_while_on),
-        cmocka_unit_test(stats_names_checked),
-        cmocka_unit_test(digests_as_openssl),
+        cmocka_unit_test(settings_by_key_and_kind), cmocka_unit_test(stats_group_shown_while_on),
+        cmocka_unit_test(stats_names_checked),      cmocka_unit_test(digests_as_openssl),
         cmocka_unit_test(pin_store_keeps_its_pin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

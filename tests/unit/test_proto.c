@@ -69,9 +69,18 @@ static void every_op_round_trips(void **state)
         const hc_op_def_t *d = hc_op_def(op);
         assert_non_null(d);
         assert_string_not_equal(hc_op_name(op), "?");
-        hc_req_t in = { .op = (uint8_t)op, .obj = 42, .data = pin, .len = 6,
-                        .data2 = sig, .len2 = 64, .flags = 1, .expires = 1234,
-                        .want = true, .cap = 100, .tmpl2 = t, .n2 = 3 };
+        hc_req_t in = { .op = (uint8_t)op,
+                        .obj = 42,
+                        .data = pin,
+                        .len = 6,
+                        .data2 = sig,
+                        .len2 = 64,
+                        .flags = 1,
+                        .expires = 1234,
+                        .want = true,
+                        .cap = 100,
+                        .tmpl2 = t,
+                        .n2 = 3 };
         strcpy(in.text, "{\"x\":1}");
         strcpy(in.token, "dns");
         in.mech.m = (CK_MECHANISM){ CKM_ECDSA, NULL, 0 };
@@ -127,10 +136,10 @@ static void every_reply_round_trips(void **state)
     static const char *const names[2] = { "dns", "ssh" };
     unsigned char info[sizeof(CK_TOKEN_INFO)];
     memset(info, 'i', sizeof info);
-    hc_proto_obj_t objs[2] = { { 7, CKO_PUBLIC_KEY, (const unsigned char *)"\1", 1,
-                                 (const unsigned char *)"k1", 2 },
-                               { 8, CKO_PRIVATE_KEY, (const unsigned char *)"\1", 1,
-                                 (const unsigned char *)"k1", 2 } };
+    hc_proto_obj_t objs[2] = {
+        { 7, CKO_PUBLIC_KEY, (const unsigned char *)"\1", 1, (const unsigned char *)"k1", 2 },
+        { 8, CKO_PRIVATE_KEY, (const unsigned char *)"\1", 1, (const unsigned char *)"k1", 2 }
+    };
     hc_wbuf_t w = { 0 };
     for (unsigned op = HC_OP_HELLO; op < HC_OP_COUNT; op++) {
         const hc_op_def_t *d = hc_op_def(op);
@@ -301,7 +310,7 @@ static void get_attrs_blocks_unlisted_types(void **state)
     hc_req_t q;
     assert_true(decode(&w, &q));
     assert_int_equal(q.refuse, CKR_OK);
-    assert_int_equal(q.blocked, 2);  /* the second only */
+    assert_int_equal(q.blocked, 2); /* the second only */
     hc_req_free(&q);
     hc_w_free(&w);
 }
@@ -345,8 +354,7 @@ static void parameters_rebuilt_field_by_field(void **state)
     hc_req_free(&q);
 
     unsigned char label[] = "label";
-    CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED,
-                                     label, 5 };
+    CK_RSA_PKCS_OAEP_PARAMS oaep = { CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, label, 5 };
     CK_MECHANISM mo = { CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep };
     sign_with(&mo, &q, &w);
     assert_int_equal(q.refuse, CKR_OK);
@@ -360,7 +368,7 @@ static void parameters_rebuilt_field_by_field(void **state)
     assert_memory_equal(o->pSourceData, "label", 5);
     hc_req_free(&q);
 
-    hc_eddsa_params_t ed = { CK_FALSE, 3, (CK_BYTE_PTR)"ctx" };
+    hc_eddsa_params_t ed = { CK_FALSE, 3, (CK_BYTE_PTR) "ctx" };
     CK_MECHANISM me = { CKM_EDDSA_, &ed, sizeof ed };
     sign_with(&me, &q, &w);
     assert_int_equal(q.refuse, CKR_OK);
@@ -382,7 +390,12 @@ static void raw_parameters_never_pass(void **state)
      * not match what hc_w_mech writes field by field. */
     unsigned char raw[48];
     memset(raw, 0x41, sizeof raw);
-    struct { CK_MECHANISM_TYPE t; const void *p; size_t n; CK_RV want; } cases[] = {
+    struct {
+        CK_MECHANISM_TYPE t;
+        const void *p;
+        size_t n;
+        CK_RV want;
+    } cases[] = {
         { CKM_RSA_PKCS_OAEP, raw, sizeof raw, CKR_MECHANISM_PARAM_INVALID },
         { CKM_SHA256_RSA_PKCS_PSS, raw, 16, CKR_MECHANISM_PARAM_INVALID },
         { CKM_ECDSA, raw, 8, CKR_MECHANISM_PARAM_INVALID },

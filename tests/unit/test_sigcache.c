@@ -118,7 +118,10 @@ static void altered_entries_are_rejected(void **state)
 {
     (void)state;
     size_t (*edits[])(unsigned char *, size_t) = {
-        flip_last_byte, extend_expiry, cut_to_tag, cut_by_one,
+        flip_last_byte,
+        extend_expiry,
+        cut_to_tag,
+        cut_by_one,
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
         char dir[] = "/tmp/hc-sigcache.XXXXXX";
@@ -255,7 +258,8 @@ static void keys_differ_by_every_input(void **state)
     assert_memory_not_equal(k1, k3, HC_CACHE_KEY_LEN);
     CK_RSA_PKCS_PSS_PARAMS p1 = { CKM_SHA256, CKG_MGF1_SHA256, 32 }, p2 = p1;
     p2.sLen = 0;
-    CK_MECHANISM m1 = { CKM_RSA_PKCS_PSS, &p1, sizeof p1 }, m2 = { CKM_RSA_PKCS_PSS, &p2, sizeof p2 };
+    CK_MECHANISM m1 = { CKM_RSA_PKCS_PSS, &p1, sizeof p1 },
+                 m2 = { CKM_RSA_PKCS_PSS, &p2, sizeof p2 };
     hc_sigcache_key(spki_hash, &m1, (const unsigned char *)"x", 1, k1);
     hc_sigcache_key(spki_hash, &m2, (const unsigned char *)"x", 1, k2);
     assert_memory_not_equal(k1, k2, HC_CACHE_KEY_LEN);

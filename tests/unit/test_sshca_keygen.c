@@ -26,7 +26,7 @@ static int parse(const char *release, sshca_request_t *r, ...)
     int argc = 1;
     va_list ap;
     va_start(ap, r);
-    for (const char *a; (a = va_arg(ap, const char *)); )
+    for (const char *a; (a = va_arg(ap, const char *));)
         argv[argc++] = a;
     va_end(ap);
     const sshca_keygen_version_t *v = sshca_keygen_version(release);
@@ -60,7 +60,8 @@ static void convtime_by_release(void **state)
     assert_int_equal(r.valid_after, (uint64_t)NOW);
     assert_int_equal(r.valid_before, (uint64_t)NOW + 3600);
     sshca_request_free(&r);
-    assert_int_equal(parse("10.0p2", &r, "-s", "ca", "-I", "x", "-V", "-0:+ 1h", "k.pub", NULL), -1);
+    assert_int_equal(parse("10.0p2", &r, "-s", "ca", "-I", "x", "-V", "-0:+ 1h", "k.pub", NULL),
+                     -1);
     assert_non_null(strstr(why, "the end '+ 1h'"));
 }
 
@@ -74,20 +75,31 @@ static void validity_values(void **state)
     assert_int_equal(sshca_validity(v, "+8h", NOW, &a, &b, &back, why, sizeof why), 0);
     assert_int_equal(a, (uint64_t)(NOW - 59) / 60 * 60);
     assert_int_equal(b, (uint64_t)NOW + 8 * 3600);
-    assert_int_equal(sshca_validity(v, "0x10:0xffffffffffffffff", NOW, &a, &b, &back, why,
-                                    sizeof why), 0);
+    assert_int_equal(
+        sshca_validity(v, "0x10:0xffffffffffffffff", NOW, &a, &b, &back, why, sizeof why), 0);
     assert_true(a == 16 && b == UINT64_MAX && !back);
-    assert_int_equal(sshca_validity(v, "20270101Z:20270102UTC", NOW, &a, &b, &back, why,
-                                    sizeof why), 0);
+    assert_int_equal(
+        sshca_validity(v, "20270101Z:20270102UTC", NOW, &a, &b, &back, why, sizeof why), 0);
     assert_true(a == 1798761600 && b == 1798761600 + 86400);
     char text[48];
     sshca_validity_format(a, b, text, sizeof text);
     assert_string_equal(text, "20270101000000Z:20270102000000Z");
     sshca_validity_format(0, UINT64_MAX, text, sizeof text);
     assert_string_equal(text, "always:forever");
-    const char *bad[] = { "20270101", "0x10", "-1h", "forever:+1h", "+1h:always", "+2h:+1h",
-                          ":+1h", "+1h:", "0X10:0X20", "0x:0x20", "0x10000000000000000:forever",
-                          "+2147483648", "+1x", "-1h:+1h:+2h" };
+    const char *bad[] = { "20270101",
+                          "0x10",
+                          "-1h",
+                          "forever:+1h",
+                          "+1h:always",
+                          "+2h:+1h",
+                          ":+1h",
+                          "+1h:",
+                          "0X10:0X20",
+                          "0x:0x20",
+                          "0x10000000000000000:forever",
+                          "+2147483648",
+                          "+1x",
+                          "-1h:+1h:+2h" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (sshca_validity(v, bad[i], NOW, &a, &b, &back, why, sizeof why) == 0)
             fail_msg("-V %s was accepted", bad[i]);
@@ -112,8 +124,9 @@ static void argv_shapes(void **state)
     assert_true(!r.host && r.nprincipals == 0 && r.nfiles == 4 && r.valid_before == UINT64_MAX);
     sshca_request_free(&r);
     /* grouped flags and attached values; the last -n; -z +N sticks */
-    assert_int_equal(parse("9.2p1", &r, "-qhIweb", "-sca", "-n", "a", "-nb,c", "-z", "+5",
-                           "-z", "9", "--", "-k.pub", "k2.pub", NULL), 0);
+    assert_int_equal(parse("9.2p1", &r, "-qhIweb", "-sca", "-n", "a", "-nb,c", "-z", "+5", "-z",
+                           "9", "--", "-k.pub", "k2.pub", NULL),
+                     0);
     assert_true(r.certify && r.host && !strcmp(r.key_id, "web"));
     assert_true(r.nprincipals == 2 && !strcmp(r.principals[1], "c"));
     assert_true(sshca_request_serial(&r, 1) == 10 && !strcmp(r.files[0], "-k.pub"));
@@ -128,9 +141,9 @@ static void certificate_options(void **state)
 {
     (void)state;
     sshca_request_t r;
-    assert_int_equal(parse("10.0p1", &r, "-s", "ca", "-I", "x", "-O", "clear", "-O",
-                           "PERMIT-PTY", "-O", "extension:z@x=1", "-O",
-                           "force-command=/bin/true", "k.pub", NULL), 0);
+    assert_int_equal(parse("10.0p1", &r, "-s", "ca", "-I", "x", "-O", "clear", "-O", "PERMIT-PTY",
+                           "-O", "extension:z@x=1", "-O", "force-command=/bin/true", "k.pub", NULL),
+                     0);
     const char *want[] = { "force-command=/bin/true", "permit-pty", "extension:z@x=1" };
     assert_int_equal(r.noptions, 3);
     for (size_t i = 0; i < 3; i++) {

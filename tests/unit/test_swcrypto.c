@@ -28,8 +28,8 @@ static unsigned char *der_pub(EVP_PKEY *k, size_t *len)
 }
 
 /* Raw private-key operation, as the token would do it for a raw mech. */
-static size_t raw_sign(EVP_PKEY *k, int padding, const unsigned char *in,
-                       size_t in_len, unsigned char *sig)
+static size_t raw_sign(EVP_PKEY *k, int padding, const unsigned char *in, size_t in_len,
+                       unsigned char *sig)
 {
     EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
     size_t n = HC_MAX_SIG;
@@ -53,8 +53,9 @@ static void rsa_spki_and_offload(void **state)
     unsigned char *spki;
     size_t spki_len, want_len;
     EVP_PKEY *built = NULL;
-    assert_int_equal(hc_spki_build(CKK_RSA, nb, (size_t)nl, eb, (size_t)el, NULL, 0,
-                                   NULL, 0, &spki, &spki_len, &built), CKR_OK);
+    assert_int_equal(hc_spki_build(CKK_RSA, nb, (size_t)nl, eb, (size_t)el, NULL, 0, NULL, 0, &spki,
+                                   &spki_len, &built),
+                     CKR_OK);
     unsigned char *want = der_pub(k, &want_len);
     assert_int_equal(spki_len, want_len);
     assert_memory_equal(spki, want, want_len);
@@ -108,8 +109,9 @@ static void ecdsa_offload(const char *curve, CK_MECHANISM_TYPE mech, size_t hash
     unsigned char *spki;
     size_t spki_len, want_len;
     EVP_PKEY *built = NULL;
-    assert_int_equal(hc_spki_build(CKK_EC, NULL, 0, NULL, 0, der_params, params_len,
-                                   wrapped, pl + 2, &spki, &spki_len, &built), CKR_OK);
+    assert_int_equal(hc_spki_build(CKK_EC, NULL, 0, NULL, 0, der_params, params_len, wrapped,
+                                   pl + 2, &spki, &spki_len, &built),
+                     CKR_OK);
     unsigned char *want = der_pub(k, &want_len);
     assert_memory_equal(spki, want, want_len);
     assert_int_equal(hc_spki_sig_len(spki, spki_len), sig_len);
@@ -169,8 +171,9 @@ static void ed25519_spki_and_verify(void **state)
     static const unsigned char oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
     unsigned char *spki;
     size_t spki_len;
-    assert_int_equal(hc_spki_build(CKK_EC_EDWARDS, NULL, 0, NULL, 0, oid, sizeof oid,
-                                   wrapped, sizeof wrapped, &spki, &spki_len, NULL), CKR_OK);
+    assert_int_equal(hc_spki_build(CKK_EC_EDWARDS, NULL, 0, NULL, 0, oid, sizeof oid, wrapped,
+                                   sizeof wrapped, &spki, &spki_len, NULL),
+                     CKR_OK);
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     unsigned char sig[64];
     size_t sl = sizeof sig;

@@ -33,9 +33,9 @@
 #include "core/p11call.h"
 #include "core/watchdog.h"
 
-static int blocked;            /* the device hangs while set (atomic) */
-static int calls;              /* calls that reached the module (atomic) */
-static pthread_t sign_thread;  /* the thread C_Sign last ran on */
+static int blocked;           /* the device hangs while set (atomic) */
+static int calls;             /* calls that reached the module (atomic) */
+static pthread_t sign_thread; /* the thread C_Sign last ran on */
 
 static void hang_here(void)
 {
@@ -65,8 +65,7 @@ static CK_RV m_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 
 /* A signature of 8 bytes 0x5a, reported 64 bytes longer when asked. */
 static CK_ULONG sign_extra;
-static CK_RV m_sign(CK_SESSION_HANDLE s, CK_BYTE *d, CK_ULONG n, CK_BYTE *sig,
-                    CK_ULONG *len)
+static CK_RV m_sign(CK_SESSION_HANDLE s, CK_BYTE *d, CK_ULONG n, CK_BYTE *sig, CK_ULONG *len)
 {
     (void)s, (void)d, (void)n;
     hang_here();
@@ -78,8 +77,7 @@ static CK_RV m_sign(CK_SESSION_HANDLE s, CK_BYTE *d, CK_ULONG n, CK_BYTE *sig,
 }
 
 /* CKA_LABEL "abc", CKA_ID unknown to it. */
-static CK_RV m_attrs(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *t,
-                     CK_ULONG n)
+static CK_RV m_attrs(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE *t, CK_ULONG n)
 {
     (void)s, (void)o;
     hang_here();
@@ -144,8 +142,7 @@ static int setup(void **state)
     blocked = calls = 0;
     errors = 0;
     sign_extra = 0;
-    P = (hc_p11_t){ &fl, "tok", "/opt/slow.so", &quiet, &errors,
-                    hc_watch_new("tok", 100, &quiet) };
+    P = (hc_p11_t){ &fl, "tok", "/opt/slow.so", &quiet, &errors, hc_watch_new("tok", 100, &quiet) };
     assert_non_null(P.watch);
     return 0;
 }
@@ -167,8 +164,7 @@ static void timeout_marks_hung_and_refuses_at_once(void **state)
     hc_err_t err = { 0 };
     __atomic_store_n(&blocked, 1, __ATOMIC_RELEASE);
     uint64_t t0 = ms_now();
-    assert_int_equal(hc_p11_get_slot_list(&P, CK_TRUE, slots, &n, &err),
-                     CKR_DEVICE_REMOVED);
+    assert_int_equal(hc_p11_get_slot_list(&P, CK_TRUE, slots, &n, &err), CKR_DEVICE_REMOVED);
     uint64_t took = ms_now() - t0;
     assert_true(took >= 100 && took < 1000);
     assert_non_null(strstr(err.msg, "token tok: C_GetSlotList did not answer "
@@ -250,26 +246,24 @@ static void timed_sign_copies_within_buffers(void **state)
     memset(buf, 0xee, sizeof buf);
     CK_ULONG len = 16;
     hc_err_t err;
-    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"d", 1, buf, &len,
-                                 &err), CKR_OK);
+    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"d", 1, buf, &len, &err), CKR_OK);
     assert_int_equal(len, 8);
     assert_false(pthread_equal(sign_thread, pthread_self())); /* on a runner */
     for (int i = 0; i < 8; i++)
         assert_int_equal(buf[i], 0x5a);
     assert_int_equal(buf[8], 0xee); /* not written past the signature */
-    sign_extra = 64; /* reports 72 bytes for a 16-byte buffer */
+    sign_extra = 64;                /* reports 72 bytes for a 16-byte buffer */
     memset(buf, 0xee, sizeof buf);
     len = 16;
-    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"d", 1, buf, &len,
-                                 &err), CKR_DEVICE_ERROR);
+    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"d", 1, buf, &len, &err),
+                     CKR_DEVICE_ERROR);
     assert_int_equal(len, 0);
     for (size_t i = 16; i < sizeof buf; i++)
         assert_int_equal(buf[i], 0xee); /* the canary after the buffer */
 
     char label[8] = "zzzzzzz";
     CK_ATTRIBUTE t[] = { { CKA_LABEL, label, sizeof label }, { CKA_ID, NULL, 0 } };
-    assert_int_equal(hc_p11_get_attrs(&P, 1, 2, t, 2, &err),
-                     CKR_ATTRIBUTE_TYPE_INVALID);
+    assert_int_equal(hc_p11_get_attrs(&P, 1, 2, t, 2, &err), CKR_ATTRIBUTE_TYPE_INVALID);
     assert_int_equal(t[0].ulValueLen, 3);
     assert_memory_equal(label, "abczzzz", 8);
     assert_int_equal(t[1].ulValueLen, CK_UNAVAILABLE_INFORMATION);
@@ -281,8 +275,7 @@ static void untimed_sign_on_the_callers_thread(void **state)
     unsigned char buf[16];
     CK_ULONG len = sizeof buf;
     hc_err_t err;
-    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"d", 1, buf, &len,
-                                 &err), CKR_OK);
+    assert_int_equal(hc_p11_sign(&P, 1, (const unsigned char *)"d", 1, buf, &len, &err), CKR_OK);
     assert_true(pthread_equal(sign_thread, pthread_self()));
 }
 
@@ -312,8 +305,7 @@ static void late_login_answer_reported(void **state)
     answered = dropped = answered_hung = 0;
     hc_watch_report_t r = { late, drop, P.watch };
     hc_watch_report_login(P.watch, &r);
-    assert_int_equal(hc_p11_login(&P, 1, CKU_USER, (const unsigned char *)"1234", 4, &err),
-                     CKR_OK);
+    assert_int_equal(hc_p11_login(&P, 1, CKU_USER, (const unsigned char *)"1234", 4, &err), CKR_OK);
     assert_int_equal(answered, 0);
     assert_int_equal(dropped, 1); /* answered in time: the caller judges */
 

@@ -83,14 +83,15 @@ static hc_req_t token_req(const hc_agent_t *a, uint8_t op, size_t tok)
 /* A (u64 len, bytes) result into a caller's buffer (sign, crypt, random),
  * with PKCS#11 size semantics: the length with CKR_OK or
  * CKR_BUFFER_TOO_SMALL, the bytes with CKR_OK when a buffer was given. */
-static CK_RV copy_out(const hc_rep_t *rep, CK_RV rv, unsigned char *buf, size_t cap,
-                      size_t *len, hc_err_t *err)
+static CK_RV copy_out(const hc_rep_t *rep, CK_RV rv, unsigned char *buf, size_t cap, size_t *len,
+                      hc_err_t *err)
 {
     if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
         *len = (size_t)rep->num[0];
     if (rv == CKR_OK && buf) {
         if (rep->len > cap || rep->len != rep->num[0])
-            return hc_err(err, CKR_DEVICE_ERROR, "hsmcached: reply larger than "
+            return hc_err(err, CKR_DEVICE_ERROR,
+                          "hsmcached: reply larger than "
                           "the buffer");
         memcpy(buf, rep->data, rep->len);
     }
@@ -106,8 +107,7 @@ static CK_RV plain_call(hc_agent_t *a, hc_req_t *q, hc_obj_t obj, hc_err_t *err)
     return rv;
 }
 
-static CK_RV agent_token_status(void *impl, size_t tok, hc_token_status_t *st,
-                                hc_err_t *err)
+static CK_RV agent_token_status(void *impl, size_t tok, hc_token_status_t *st, hc_err_t *err)
 {
     hc_agent_t *a = impl;
     memset(st, 0, sizeof *st);
@@ -126,8 +126,8 @@ static CK_RV agent_token_status(void *impl, size_t tok, hc_token_status_t *st,
     return rv;
 }
 
-static CK_RV agent_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
-                              CK_ULONG *count, hc_err_t *err)
+static CK_RV agent_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list, CK_ULONG *count,
+                              hc_err_t *err)
 {
     hc_agent_t *a = impl;
     hc_req_t q = token_req(a, HC_OP_MECHANISMS, tok);
@@ -189,8 +189,8 @@ static CK_RV agent_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type
     return CKR_OK;
 }
 
-static CK_RV agent_login_with(void *impl, size_t tok, const unsigned char *pin,
-                              size_t len, hc_err_t *err)
+static CK_RV agent_login_with(void *impl, size_t tok, const unsigned char *pin, size_t len,
+                              hc_err_t *err)
 {
     hc_agent_t *a = impl;
     hc_req_t q = token_req(a, HC_OP_LOGIN_WITH, tok);
@@ -206,8 +206,8 @@ static CK_RV agent_login_check(void *impl, size_t tok, hc_err_t *err)
     return plain_call(a, &q, 0, err);
 }
 
-static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl,
-                        CK_ULONG n, hc_obj_t **objs, size_t *count, hc_err_t *err)
+static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                        hc_obj_t **objs, size_t *count, hc_err_t *err)
 {
     hc_agent_t *a = impl;
     char why[200];
@@ -237,20 +237,22 @@ static CK_RV agent_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl,
     }
 }
 
-static CK_RV agent_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl,
-                             CK_ULONG n, hc_err_t *err)
+static CK_RV agent_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                             hc_err_t *err)
 {
     if (n > HC_PROTO_MAX_ATTRS)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "more than %d attributes in one "
-                      "request", HC_PROTO_MAX_ATTRS);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "more than %d attributes in one "
+                      "request",
+                      HC_PROTO_MAX_ATTRS);
     /* The query: each type, with the caller's buffer size (at most what
      * one value may be) or none. */
     CK_ATTRIBUTE ask[HC_PROTO_MAX_ATTRS];
     for (CK_ULONG i = 0; i < n; i++) {
-        CK_ULONG cap = tmpl[i].ulValueLen > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE
-                                                               : tmpl[i].ulValueLen;
-        ask[i] = (CK_ATTRIBUTE){ tmpl[i].type, NULL,
-                                 tmpl[i].pValue ? cap : CK_UNAVAILABLE_INFORMATION };
+        CK_ULONG cap =
+            tmpl[i].ulValueLen > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : tmpl[i].ulValueLen;
+        ask[i] =
+            (CK_ATTRIBUTE){ tmpl[i].type, NULL, tmpl[i].pValue ? cap : CK_UNAVAILABLE_INFORMATION };
     }
     hc_req_t q = { .op = HC_OP_GET_ATTRS, .tmpl = ask, .n = n };
     hc_rep_t rep;
@@ -259,21 +261,21 @@ static CK_RV agent_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl,
         const hc_rep_attr_t *v = &rep.attrs[i];
         if (tmpl[i].pValue && v->vlen) {
             if (v->vlen > ask[i].ulValueLen || v->vlen != v->len) {
-                rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: malformed "
+                rv = hc_err(err, CKR_DEVICE_ERROR,
+                            "hsmcached: malformed "
                             "get-attributes reply");
                 break;
             }
             memcpy(tmpl[i].pValue, v->val, v->vlen);
         }
-        tmpl[i].ulValueLen = v->len == UINT64_MAX ? CK_UNAVAILABLE_INFORMATION
-                                                  : (CK_ULONG)v->len;
+        tmpl[i].ulValueLen = v->len == UINT64_MAX ? CK_UNAVAILABLE_INFORMATION : (CK_ULONG)v->len;
     }
     hc_rep_free(&rep);
     return rv;
 }
 
-static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
-                              size_t *len, hc_err_t *err)
+static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki, size_t *len,
+                              hc_err_t *err)
 {
     hc_agent_t *a = impl;
     struct ref *ref = hc_link_ref_get(a, obj);
@@ -314,8 +316,7 @@ static CK_RV agent_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
     return rv;
 }
 
-static CK_RV agent_signature_length(void *impl, hc_obj_t obj, size_t *len,
-                                    hc_err_t *err)
+static CK_RV agent_signature_length(void *impl, hc_obj_t obj, size_t *len, hc_err_t *err)
 {
     hc_agent_t *a = impl;
     struct ref *ref = hc_link_ref_get(a, obj);
@@ -338,13 +339,16 @@ static CK_RV agent_signature_length(void *impl, hc_obj_t obj, size_t *len,
 }
 
 static CK_RV agent_sign(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
-                        const unsigned char *data, size_t len,
-                        hc_sign_opts_t *opts, unsigned char *sig,
-                        size_t *sig_len, hc_err_t *err)
+                        const unsigned char *data, size_t len, hc_sign_opts_t *opts,
+                        unsigned char *sig, size_t *sig_len, hc_err_t *err)
 {
-    hc_req_t q = { .op = HC_OP_SIGN, .mech.m = *mech, .data = data, .len = len,
+    hc_req_t q = { .op = HC_OP_SIGN,
+                   .mech.m = *mech,
+                   .data = data,
+                   .len = len,
                    .flags = opts->background ? HC_SIGN_BACKGROUND : 0,
-                   .expires = opts->expires, .want = sig != NULL,
+                   .expires = opts->expires,
+                   .want = sig != NULL,
                    .cap = *sig_len > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : *sig_len };
     hc_rep_t rep;
     CK_RV rv = hc_link_call(impl, &q, key, &rep, err);
@@ -365,21 +369,25 @@ static CK_RV agent_cache_purge(void *impl, size_t *dropped, hc_err_t *err)
 }
 
 static CK_RV agent_verify(void *impl, hc_obj_t key, const CK_MECHANISM *mech,
-                          const unsigned char *data, size_t len,
-                          const unsigned char *sig, size_t sig_len, hc_err_t *err)
+                          const unsigned char *data, size_t len, const unsigned char *sig,
+                          size_t sig_len, hc_err_t *err)
 {
-    hc_req_t q = { .op = HC_OP_VERIFY, .mech.m = *mech, .data = data, .len = len,
-                   .data2 = sig, .len2 = sig_len };
+    hc_req_t q = {
+        .op = HC_OP_VERIFY, .mech.m = *mech, .data = data, .len = len, .data2 = sig, .len2 = sig_len
+    };
     return plain_call(impl, &q, key, err);
 }
 
-static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
-                         const CK_MECHANISM *mech, const unsigned char *in,
-                         size_t in_len, unsigned char *out, size_t *out_len,
-                         hc_err_t *err)
+static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key, const CK_MECHANISM *mech,
+                         const unsigned char *in, size_t in_len, unsigned char *out,
+                         size_t *out_len, hc_err_t *err)
 {
-    hc_req_t q = { .op = HC_OP_CRYPT, .flags = encrypt, .mech.m = *mech, .data = in,
-                   .len = in_len, .want = out != NULL,
+    hc_req_t q = { .op = HC_OP_CRYPT,
+                   .flags = encrypt,
+                   .mech.m = *mech,
+                   .data = in,
+                   .len = in_len,
+                   .want = out != NULL,
                    .cap = *out_len > HC_PROTO_MAX_VALUE ? HC_PROTO_MAX_VALUE : *out_len };
     hc_rep_t rep;
     CK_RV rv = hc_link_call(impl, &q, key, &rep, err);
@@ -390,8 +398,8 @@ static CK_RV agent_crypt(void *impl, bool encrypt, hc_obj_t key,
 
 static CK_RV agent_generate(void *impl, size_t tok, const CK_MECHANISM *mech,
                             const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
-                            const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
-                            hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
+                            const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub,
+                            hc_obj_t *priv, hc_err_t *err)
 {
     hc_agent_t *a = impl;
     hc_req_t q = token_req(a, HC_OP_GENERATE, tok);
@@ -418,13 +426,14 @@ static CK_RV agent_destroy(void *impl, hc_obj_t obj, hc_err_t *err)
     return plain_call(impl, &q, obj, err);
 }
 
-static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len,
-                          hc_err_t *err)
+static CK_RV agent_random(void *impl, size_t tok, unsigned char *buf, size_t len, hc_err_t *err)
 {
     hc_agent_t *a = impl;
     if (len > HC_PROTO_MAX_VALUE)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "more than %d random bytes in "
-                      "one request", HC_PROTO_MAX_VALUE);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "more than %d random bytes in "
+                      "one request",
+                      HC_PROTO_MAX_VALUE);
     hc_req_t q = token_req(a, HC_OP_RANDOM, tok);
     q.cap = len;
     hc_rep_t rep;
@@ -448,8 +457,7 @@ static CK_RV reply_text(const hc_rep_t *rep, CK_RV rv, char **out, hc_err_t *err
     return CKR_OK;
 }
 
-static CK_RV agent_stats_text(void *impl, bool prometheus, char **out,
-                              hc_err_t *err)
+static CK_RV agent_stats_text(void *impl, bool prometheus, char **out, hc_err_t *err)
 {
     hc_req_t q = { .op = HC_OP_STATS, .flags = prometheus };
     hc_rep_t rep;
@@ -460,14 +468,15 @@ static CK_RV agent_stats_text(void *impl, bool prometheus, char **out,
     return rv;
 }
 
-static CK_RV agent_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
-                            hc_err_t *err)
+static CK_RV agent_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err)
 {
     hc_agent_t *a = impl;
     struct ref *r = hc_link_ref_get(a, obj);
     if (!r)
-        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "no object with "
-                      "reference 0x%llx", (unsigned long long)obj);
+        return hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                      "no object with "
+                      "reference 0x%llx",
+                      (unsigned long long)obj);
     *id = r->id; /* identity fields never change after interning */
     return CKR_OK;
 }
@@ -488,13 +497,16 @@ static CK_RV agent_audit(void *impl, const char *path, const char *record, hc_er
 static CK_RV agent_issue(hc_agent_t *a, const unsigned char *opts, size_t opts_len,
                          const char *pubkey, char **cert, uint64_t *serial, hc_err_t *err)
 {
-    hc_req_t q = { .op = HC_OP_ISSUE, .data = opts, .len = opts_len,
-                   .data2 = (const unsigned char *)pubkey, .len2 = strlen(pubkey) };
+    hc_req_t q = { .op = HC_OP_ISSUE,
+                   .data = opts,
+                   .len = opts_len,
+                   .data2 = (const unsigned char *)pubkey,
+                   .len2 = strlen(pubkey) };
     hc_rep_t rep;
     CK_RV rv = hc_link_call(a, &q, 0, &rep, err);
     /* the certificate is one line of base64 text: nothing else accepted */
-    if (rv == CKR_OK && (rep.len == 0 || memchr(rep.data, '\0', rep.len) ||
-                         memchr(rep.data, '\n', rep.len)))
+    if (rv == CKR_OK &&
+        (rep.len == 0 || memchr(rep.data, '\0', rep.len) || memchr(rep.data, '\n', rep.len)))
         rv = hc_err(err, CKR_DEVICE_ERROR, "hsmcached: issue: malformed certificate in the reply");
     rv = reply_text(&rep, rv, cert, err);
     if (rv == CKR_OK)
@@ -531,9 +543,8 @@ static const hc_transport_t agent_transport = {
     .audit = agent_audit,
 };
 
-CK_RV hc_agent_open(const char *profile, const char *conf_path,
-                    const char *socket, long long timeout_ms, void **impl,
-                    const hc_transport_t **tp, hc_err_t *err)
+CK_RV hc_agent_open(const char *profile, const char *conf_path, const char *socket,
+                    long long timeout_ms, void **impl, const hc_transport_t **tp, hc_err_t *err)
 {
     hc_agent_t *a = calloc(1, sizeof *a);
     if (!a)
@@ -555,15 +566,17 @@ CK_RV hc_agent_open(const char *profile, const char *conf_path,
 }
 
 CK_RV hc_agent_issue(const char *conf_path, const char *socket, long long timeout_ms,
-                     const unsigned char *opts, size_t opts_len, const char *pubkey,
-                     char **cert, uint64_t *serial, hc_err_t *err)
+                     const unsigned char *opts, size_t opts_len, const char *pubkey, char **cert,
+                     uint64_t *serial, hc_err_t *err)
 {
     void *impl;
     const hc_transport_t *tp;
     *cert = NULL;
     if (opts_len > HC_ISSUE_MAX_OPTS || strlen(pubkey) > HC_ISSUE_MAX_PUBKEY)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "issue: options or public key too long "
-                      "(at most %u and %u bytes)", HC_ISSUE_MAX_OPTS, HC_ISSUE_MAX_PUBKEY);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "issue: options or public key too long "
+                      "(at most %u and %u bytes)",
+                      HC_ISSUE_MAX_OPTS, HC_ISSUE_MAX_PUBKEY);
     CK_RV rv = hc_agent_open("cli", conf_path, socket, timeout_ms, &impl, &tp, err);
     if (rv != CKR_OK)
         return rv;

@@ -58,8 +58,7 @@ int hc_send_all(int fd, const void *buf, size_t len, uint64_t deadline_ms)
 }
 
 /* Reads exactly len bytes; returns bytes read before an error/EOF. */
-static size_t read_full(int fd, unsigned char *p, size_t len,
-                        uint64_t deadline_ms, int *err)
+static size_t read_full(int fd, unsigned char *p, size_t len, uint64_t deadline_ms, int *err)
 {
     size_t got = 0;
     *err = 0;
@@ -85,15 +84,16 @@ static size_t read_full(int fd, unsigned char *p, size_t len,
     return got;
 }
 
-enum hc_recv_result hc_recv_frame(int fd, unsigned char **body, size_t *len,
-                                  int first_ms, int rest_ms, int stop_fd)
+enum hc_recv_result hc_recv_frame(int fd, unsigned char **body, size_t *len, int first_ms,
+                                  int rest_ms, int stop_fd)
 {
     *body = NULL;
     *len = 0;
     uint64_t first_deadline = first_ms > 0 ? hc_now_ms() + (uint64_t)first_ms : 0;
     if (wait_for(fd, POLLIN, first_deadline, stop_fd) != 0)
-        return errno == ETIMEDOUT ? HC_RECV_TIMEOUT
-             : errno == ECANCELED ? HC_RECV_EOF : HC_RECV_ERROR;
+        return errno == ETIMEDOUT   ? HC_RECV_TIMEOUT
+               : errno == ECANCELED ? HC_RECV_EOF
+                                    : HC_RECV_ERROR;
     uint64_t deadline = hc_now_ms() + (uint64_t)(rest_ms > 0 ? rest_ms : 1);
     unsigned char hdr[4];
     int e;
@@ -104,8 +104,7 @@ enum hc_recv_result hc_recv_frame(int fd, unsigned char **body, size_t *len,
         errno = e;
         return e == ETIMEDOUT ? HC_RECV_TIMEOUT : HC_RECV_ERROR;
     }
-    uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-                 (uint32_t)hdr[2] << 8 | hdr[3];
+    uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
     if (n > HC_PROTO_MAX_BODY)
         return HC_RECV_TOO_BIG;
     unsigned char *b = malloc(n ? n : 1);

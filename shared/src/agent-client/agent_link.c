@@ -26,13 +26,16 @@
 static CK_RV dial_error(hc_agent_t *a, int e, hc_err_t *err)
 {
     if (e == ENOENT || e == ECONNREFUSED)
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached is not running: %s %s "
+        return hc_err(err, CKR_DEVICE_ERROR,
+                      "hsmcached is not running: %s %s "
                       "(start hsmcached, or remove 'agent' from [core] in %s)",
                       a->socket, e == ENOENT ? "does not exist" : "refuses connections",
                       a->conf_path);
     if (e == EACCES)
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached socket %s: permission "
-                      "denied (see [agent] socket-group and socket-mode)", a->socket);
+        return hc_err(err, CKR_DEVICE_ERROR,
+                      "hsmcached socket %s: permission "
+                      "denied (see [agent] socket-group and socket-mode)",
+                      a->socket);
     return hc_err(err, CKR_DEVICE_ERROR, "hsmcached socket %s: %s", a->socket,
                   e == ETIMEDOUT ? "no answer (timed out)" : strerror(e));
 }
@@ -53,7 +56,9 @@ static int dial(hc_agent_t *a, hc_err_t *err)
             struct pollfd p = { fd, POLLOUT, 0 };
             socklen_t sl = sizeof e;
             e = poll(&p, 1, a->timeout_ms) == 1 &&
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == 0 ? e : ETIMEDOUT;
+                        getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == 0
+                    ? e
+                    : ETIMEDOUT;
         }
         if (e) {
             close(fd);
@@ -68,8 +73,8 @@ static int dial(hc_agent_t *a, hc_err_t *err)
  * rep->body). *lost: failed before any reply byte (safe to resend on a
  * new connection for calls that change nothing). CKR_OK when a well-formed
  * reply came, whatever its rv (rep->rv; its message in err). */
-static CK_RV round_trip(hc_agent_t *a, struct conn *c, const hc_req_t *q,
-                        hc_rep_t *rep, bool *lost, hc_err_t *err)
+static CK_RV round_trip(hc_agent_t *a, struct conn *c, const hc_req_t *q, hc_rep_t *rep, bool *lost,
+                        hc_err_t *err)
 {
     *lost = false;
     memset(rep, 0, sizeof *rep);
@@ -80,7 +85,8 @@ static CK_RV round_trip(hc_agent_t *a, struct conn *c, const hc_req_t *q,
     int e = errno;
     hc_w_free(&w); /* wiped: a login request carries a PIN */
     if (!encoded)
-        return hc_err(err, CKR_ARGUMENTS_BAD, "%s request for hsmcached too "
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "%s request for hsmcached too "
                       "large (or a value above the protocol's limits)",
                       hc_op_name(q->op));
     if (sent != 0) {
@@ -90,28 +96,27 @@ static CK_RV round_trip(hc_agent_t *a, struct conn *c, const hc_req_t *q,
     unsigned char *body = NULL;
     size_t len = 0;
     switch (hc_recv_frame(c->fd, &body, &len, a->timeout_ms, a->timeout_ms, -1)) {
-    case HC_RECV_OK:
-        break;
+    case HC_RECV_OK: break;
     case HC_RECV_EOF:
         *lost = true;
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s closed the "
-                      "connection", a->socket);
-    case HC_RECV_TIMEOUT:
-        return dial_error(a, ETIMEDOUT, err);
-    default:
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: broken reply",
+        return hc_err(err, CKR_DEVICE_ERROR,
+                      "hsmcached at %s closed the "
+                      "connection",
                       a->socket);
+    case HC_RECV_TIMEOUT: return dial_error(a, ETIMEDOUT, err);
+    default: return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: broken reply", a->socket);
     }
     bool other_version = len > 0 && body[0] != HC_PROTO_VERSION;
     if (!hc_rep_decode(body, len, q, rep)) {
         OPENSSL_cleanse(body, len);
         free(body);
         if (other_version)
-            return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s speaks another "
-                          "protocol version (this client: %d)", a->socket,
-                          HC_PROTO_VERSION);
-        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: malformed %s reply",
-                      a->socket, hc_op_name(q->op));
+            return hc_err(err, CKR_DEVICE_ERROR,
+                          "hsmcached at %s speaks another "
+                          "protocol version (this client: %d)",
+                          a->socket, HC_PROTO_VERSION);
+        return hc_err(err, CKR_DEVICE_ERROR, "hsmcached at %s: malformed %s reply", a->socket,
+                      hc_op_name(q->op));
     }
     rep->body = body;
     rep->body_len = len;
@@ -232,15 +237,13 @@ struct ref *hc_link_ref_get(hc_agent_t *a, hc_obj_t obj)
 static bool same_identity(const hc_obj_identity_t *x, const hc_proto_obj_t *o)
 {
     return x->cls == o->cls && x->idlen == o->idlen && x->labellen == o->labellen &&
-           memcmp(x->id, o->id, o->idlen) == 0 &&
-           memcmp(x->label, o->label, o->labellen) == 0;
+           memcmp(x->id, o->id, o->idlen) == 0 && memcmp(x->label, o->label, o->labellen) == 0;
 }
 
 /* Our reference for an object the agent named in a reply: the one we
  * gave for the same agent reference, else one from before an agent
  * restart with the same identity (rebound), else a new one. */
-hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
-                           const hc_proto_obj_t *o)
+hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance, const hc_proto_obj_t *o)
 {
     hc_obj_t id = 0;
     pthread_mutex_lock(&a->lock);
@@ -248,8 +251,8 @@ hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
         for (size_t i = 0; i < a->nrefs && !id; i++) {
             struct ref *r = a->refs[i];
             bool match = pass == 0
-                ? r->tok == tok && r->instance == instance && r->agent_ref == o->ref
-                : r->tok == tok && r->instance != instance && same_identity(&r->id, o);
+                             ? r->tok == tok && r->instance == instance && r->agent_ref == o->ref
+                             : r->tok == tok && r->instance != instance && same_identity(&r->id, o);
             if (match) {
                 r->agent_ref = o->ref;
                 r->instance = instance;
@@ -281,9 +284,8 @@ hc_obj_t hc_link_ref_intern(hc_agent_t *a, size_t tok, uint64_t instance,
 }
 
 /* FIND on connection c; objects interned into *objs (malloc'ed). */
-CK_RV hc_link_find_on(hc_agent_t *a, struct conn *c, size_t tok,
-                     const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
-                     size_t *count, bool *lost, hc_err_t *err)
+CK_RV hc_link_find_on(hc_agent_t *a, struct conn *c, size_t tok, const CK_ATTRIBUTE *tmpl,
+                      CK_ULONG n, hc_obj_t **objs, size_t *count, bool *lost, hc_err_t *err)
 {
     *objs = NULL;
     *count = 0;
@@ -311,13 +313,15 @@ CK_RV hc_link_find_on(hc_agent_t *a, struct conn *c, size_t tok,
 
 /* The agent's reference for `obj` on connection c's instance: found again
  * by identity when the agent restarted since. */
-static CK_RV agent_ref(hc_agent_t *a, struct conn *c, hc_obj_t obj,
-                       uint64_t *out, bool *lost, hc_err_t *err)
+static CK_RV agent_ref(hc_agent_t *a, struct conn *c, hc_obj_t obj, uint64_t *out, bool *lost,
+                       hc_err_t *err)
 {
     struct ref *r = hc_link_ref_get(a, obj);
     if (!r)
-        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "no object with "
-                      "reference 0x%llx", (unsigned long long)obj);
+        return hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                      "no object with "
+                      "reference 0x%llx",
+                      (unsigned long long)obj);
     pthread_mutex_lock(&a->lock);
     bool current = r->instance == c->instance;
     *out = r->agent_ref;
@@ -342,15 +346,15 @@ static CK_RV agent_ref(hc_agent_t *a, struct conn *c, hc_obj_t obj,
     *out = r->agent_ref;
     pthread_mutex_unlock(&a->lock);
     return current ? CKR_OK
-                   : hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: object "
+                   : hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                            "token %s: object "
                             "'%s' is gone since hsmcached restarted",
                             a->tokens[r->tok], id.label);
 }
 
 /* ---- calls ---- */
 
-CK_RV hc_link_call(hc_agent_t *a, hc_req_t *q, hc_obj_t obj, hc_rep_t *rep,
-                   hc_err_t *err)
+CK_RV hc_link_call(hc_agent_t *a, hc_req_t *q, hc_obj_t obj, hc_rep_t *rep, hc_err_t *err)
 {
     memset(rep, 0, sizeof *rep);
     /* What the agent would refuse is refused here with the same code,

@@ -26,8 +26,7 @@ static bool profile_names(const hc_profile_cfg_t *p, const char *token)
 
 /* A group's member is a slot of its own only where the profile's
  * `tokens =` names it (group.h). */
-static bool profile_uses(const hc_config_t *cfg, const hc_profile_cfg_t *p,
-                         const hc_token_cfg_t *t)
+static bool profile_uses(const hc_config_t *cfg, const hc_profile_cfg_t *p, const hc_token_cfg_t *t)
 {
     if (p->tokens)
         return profile_names(p, t->name);
@@ -102,15 +101,14 @@ static bool core_cache_enabled(const void *impl)
     return ((const hc_core_t *)impl)->cache != NULL;
 }
 
-static CK_RV core_token_status(void *impl, size_t tok, hc_token_status_t *st,
-                               hc_err_t *err)
+static CK_RV core_token_status(void *impl, size_t tok, hc_token_status_t *st, hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
     return t->group ? hc_group_status(t, st, err) : hc_pool_status(t, st, err);
 }
 
-static CK_RV core_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list,
-                             CK_ULONG *count, hc_err_t *err)
+static CK_RV core_mechanisms(void *impl, size_t tok, CK_MECHANISM_TYPE *list, CK_ULONG *count,
+                             hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
     if (t->group)
@@ -144,15 +142,14 @@ static CK_RV core_mechanism_info(void *impl, size_t tok, CK_MECHANISM_TYPE type,
     return rv == CKR_OK ? hc_token_mech_info(t, type, info) : rv;
 }
 
-static CK_RV nop_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                    hc_err_t *err)
+static CK_RV nop_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     (void)t, (void)s, (void)arg, (void)err;
     return CKR_OK;
 }
 
-static CK_RV core_login_with(void *impl, size_t tok, const unsigned char *pin,
-                             size_t len, hc_err_t *err)
+static CK_RV core_login_with(void *impl, size_t tok, const unsigned char *pin, size_t len,
+                             hc_err_t *err)
 {
     hc_token_t *t = &((hc_core_t *)impl)->tokens[tok];
     if (t->group)
@@ -171,8 +168,7 @@ static CK_RV core_login_check(void *impl, size_t tok, hc_err_t *err)
 }
 
 /* hc_pool_run on a token, or on a member of a group (group.h). */
-static CK_RV token_run(hc_token_t *t, bool need_login, hc_pool_fn fn, void *arg,
-                       hc_err_t *err)
+static CK_RV token_run(hc_token_t *t, bool need_login, hc_pool_fn fn, void *arg, hc_err_t *err)
 {
     return t->group ? hc_group_pool_run(t, true, need_login, fn, arg, err)
                     : hc_pool_run(t, true, need_login, fn, arg, err);
@@ -183,37 +179,33 @@ struct random_arg {
     size_t len;
 };
 
-static CK_RV random_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                       hc_err_t *err)
+static CK_RV random_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     struct random_arg *a = arg;
     return hc_p11_generate_random(&t->p11, s->h, a->buf, a->len, err);
 }
 
-static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len,
-                         hc_err_t *err)
+static CK_RV core_random(void *impl, size_t tok, unsigned char *buf, size_t len, hc_err_t *err)
 {
     struct random_arg a = { buf, len };
     return token_run(&((hc_core_t *)impl)->tokens[tok], false, random_op, &a, err);
 }
 
-static CK_RV seed_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                     hc_err_t *err)
+static CK_RV seed_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     struct random_arg *a = arg;
     return hc_p11_seed_random(&t->p11, s->h, a->buf, a->len, err);
 }
 
 /* The token's generator is shared by every session: one seeds it. */
-static CK_RV core_seed_random(void *impl, size_t tok, const unsigned char *seed,
-                              size_t len, hc_err_t *err)
+static CK_RV core_seed_random(void *impl, size_t tok, const unsigned char *seed, size_t len,
+                              hc_err_t *err)
 {
     struct random_arg a = { (unsigned char *)seed, len };
     return token_run(&((hc_core_t *)impl)->tokens[tok], false, seed_op, &a, err);
 }
 
-static CK_RV core_stats_text(void *impl, bool prometheus, char **out,
-                             hc_err_t *err)
+static CK_RV core_stats_text(void *impl, bool prometheus, char **out, hc_err_t *err)
 {
     hc_core_t *c = impl;
     if (!c->stats.f)
@@ -306,8 +298,8 @@ static CK_RV open_groups(hc_core_t *c)
     return CKR_OK;
 }
 
-CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
-                       void **impl, const hc_transport_t **tp, hc_err_t *err)
+CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg, void **impl,
+                       const hc_transport_t **tp, hc_err_t *err)
 {
     int pid = hc_profile_id(profile);
     hc_core_t *c = pid >= 0 ? calloc(1, sizeof *c) : NULL;
@@ -332,8 +324,7 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
         if (!profile_uses(c->cfg, pc, &c->cfg->tokens[i]) ||
             !keys_may_use(c->cfg, pid, &c->cfg->tokens[i]))
             continue;
-        if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i],
-                          c->ntokens) != CKR_OK) {
+        if (hc_token_init(&c->tokens[c->ntokens], c, &c->cfg->tokens[i], c->ntokens) != CKR_OK) {
             core_close(c);
             return hc_err(err, CKR_HOST_MEMORY, "out of memory");
         }
@@ -352,8 +343,8 @@ CK_RV hc_embedded_open(const char *profile, hc_config_t *cfg,
             return hc_err(err, CKR_HOST_MEMORY, "out of memory");
         }
         if (c->cfg->shared.enabled && c->stats.f) /* [shared-cache]: sharedtier.h */
-            hc_sigcache_set_shared(c->cache, hc_sharedtier_new(&c->cfg->shared, &c->log,
-                                                               &c->stats.f->shared));
+            hc_sigcache_set_shared(
+                c->cache, hc_sharedtier_new(&c->cfg->shared, &c->log, &c->stats.f->shared));
     }
     *impl = c;
     *tp = &embedded_transport;

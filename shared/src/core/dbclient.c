@@ -52,8 +52,10 @@ static void load(void)
 {
     void *h = dlopen(HC_LIBMARIADB, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
-        snprintf(load_error, sizeof load_error, "cannot load %s (package "
-                 "libmariadb3): %s", HC_LIBMARIADB, dlerror());
+        snprintf(load_error, sizeof load_error,
+                 "cannot load %s (package "
+                 "libmariadb3): %s",
+                 HC_LIBMARIADB, dlerror());
         return;
     }
 #define RESOLVE(f)                                                              \
@@ -63,8 +65,7 @@ static void load(void)
 #undef RESOLVE
     /* mysql_library_init, before any thread calls mysql_init. */
     if (!load_error[0] && api.mysql_server_init(0, NULL, NULL) != 0)
-        snprintf(load_error, sizeof load_error, "%s: mysql_library_init failed",
-                 HC_LIBMARIADB);
+        snprintf(load_error, sizeof load_error, "%s: mysql_library_init failed", HC_LIBMARIADB);
     if (load_error[0])
         memset(&api, 0, sizeof api); /* never half loaded */
 }
@@ -145,8 +146,8 @@ static bool set_options(MYSQL *m, const hc_shared_cfg_t *cfg)
     return ok;
 }
 
-hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep,
-                       unsigned timeout_ms, hc_err_t *err)
+hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep, unsigned timeout_ms,
+                       hc_err_t *err)
 {
     if (hc_db_load(err) != CKR_OK)
         return NULL;
@@ -158,26 +159,27 @@ hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep,
     }
     where_of(ep, db->where, sizeof db->where);
     if (!(db->m = api.mysql_init(NULL)) || !set_options(db->m, cfg)) {
-        hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: cannot set up a MariaDB "
-               "connection", db->where);
+        hc_err(err, CKR_GENERAL_ERROR,
+               "shared cache %s: cannot set up a MariaDB "
+               "connection",
+               db->where);
         hc_db_close(db);
         return NULL;
     }
     unsigned char pw[PASSWORD_MAX];
     size_t pwlen = 0;
-    if (cfg->password_file[0] &&
-        hc_secret_read("password file", cfg->password_file, pw, sizeof pw - 1, &pwlen,
-                       err) != CKR_OK) {
+    if (cfg->password_file[0] && hc_secret_read("password file", cfg->password_file, pw,
+                                                sizeof pw - 1, &pwlen, err) != CKR_OK) {
         hc_err_append(err, CKR_GENERAL_ERROR, " ([shared-cache] password-file)");
         hc_db_close(db);
         return NULL;
     }
     pw[pwlen] = '\0';
     MYSQL *ret = NULL;
-    int st = api.mysql_real_connect_start(&ret, db->m, ep->socket[0] ? "localhost" : ep->host,
-                                          cfg->user, cfg->password_file[0] ? (char *)pw : NULL,
-                                          cfg->database, ep->port, ep->socket[0] ? ep->socket : NULL,
-                                          0);
+    int st =
+        api.mysql_real_connect_start(&ret, db->m, ep->socket[0] ? "localhost" : ep->host, cfg->user,
+                                     cfg->password_file[0] ? (char *)pw : NULL, cfg->database,
+                                     ep->port, ep->socket[0] ? ep->socket : NULL, 0);
     while (st) {
         int ev = wait_io(db->m, st, deadline);
         if (ev < 0)
@@ -190,15 +192,19 @@ hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep,
     if (ret && cfg->tls == HC_TLS_VERIFY && !api.mysql_get_ssl_cipher(db->m)) {
         /* The library promised to refuse; a connection without TLS is not
          * used even if it did not. */
-        hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: tls = verify, but the "
-               "connection is not encrypted; refused", db->where);
+        hc_err(err, CKR_GENERAL_ERROR,
+               "shared cache %s: tls = verify, but the "
+               "connection is not encrypted; refused",
+               db->where);
         hc_db_close(db);
         return NULL;
     }
     if (!ret) {
         if (st)
-            hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: no connection within "
-                   "%u ms", db->where, timeout_ms);
+            hc_err(err, CKR_GENERAL_ERROR,
+                   "shared cache %s: no connection within "
+                   "%u ms",
+                   db->where, timeout_ms);
         else
             hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: %s", db->where,
                    api.mysql_error(db->m));
@@ -233,25 +239,29 @@ CK_RV hc_db_query(hc_db_t *db, const char *sql, size_t len, unsigned timeout_ms,
     while (st) {
         int ev = wait_io(db->m, st, deadline);
         if (ev < 0)
-            return hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: no answer within "
-                          "%u ms", db->where, timeout_ms);
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "shared cache %s: no answer within "
+                          "%u ms",
+                          db->where, timeout_ms);
         st = api.mysql_real_query_cont(&failed, db->m, ev);
     }
     if (failed)
-        return hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: %s (error %u)",
-                      db->where, api.mysql_error(db->m), api.mysql_errno(db->m));
+        return hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: %s (error %u)", db->where,
+                      api.mysql_error(db->m), api.mysql_errno(db->m));
     MYSQL_RES *r = NULL;
     st = api.mysql_store_result_start(&r, db->m);
     while (st) {
         int ev = wait_io(db->m, st, deadline);
         if (ev < 0)
-            return hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: result not read "
-                          "within %u ms", db->where, timeout_ms);
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "shared cache %s: result not read "
+                          "within %u ms",
+                          db->where, timeout_ms);
         st = api.mysql_store_result_cont(&r, db->m, ev);
     }
     if (!r && api.mysql_errno(db->m))
-        return hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: %s (error %u)",
-                      db->where, api.mysql_error(db->m), api.mysql_errno(db->m));
+        return hc_err(err, CKR_GENERAL_ERROR, "shared cache %s: %s (error %u)", db->where,
+                      api.mysql_error(db->m), api.mysql_errno(db->m));
     if (r && !res) {
         api.mysql_free_result(r);
         return CKR_OK;

@@ -44,8 +44,8 @@ CK_RV hc_db_load(hc_err_t *err);
 /* Connects to `ep` with cfg's database, user, password and TLS settings,
  * within timeout_ms. NULL on failure, err naming the endpoint and the
  * server's or library's message. */
-hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep,
-                       unsigned timeout_ms, hc_err_t *err);
+hc_db_t *hc_db_connect(const hc_shared_cfg_t *cfg, const hc_db_endpoint_t *ep, unsigned timeout_ms,
+                       hc_err_t *err);
 void hc_db_close(hc_db_t *db);
 /* "socket /run/mysqld/mysqld.sock" or "host db1 port 3306", for messages. */
 const char *hc_db_where(const hc_db_t *db);

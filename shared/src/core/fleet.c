@@ -6,12 +6,11 @@
 #include "core/core.h"
 #include "core/sigcache.h"
 
-CK_RV hc_core_fleet_lease(void *impl, const char *name, unsigned seconds, bool *held,
-                          hc_err_t *err)
+CK_RV hc_core_fleet_lease(void *impl, const char *name, unsigned seconds, bool *held, hc_err_t *err)
 {
     hc_core_t *c = impl;
     hc_sharedtier_t *t = c->cache ? hc_sigcache_shared(c->cache) : NULL;
-    if (!t) {                   /* no shared tier: nobody else to share with */
+    if (!t) { /* no shared tier: nobody else to share with */
         *held = seconds > 0;
         return CKR_OK;
     }

@@ -60,8 +60,7 @@ CK_RV hc_group_init(hc_token_t *gt, hc_token_t **members, size_t n)
     g->n = n;
     for (size_t i = 0; i < n; i++) {
         g->m[i].t = members[i];
-        g->m[i].stats = hc_stats_member(&gt->core->stats, gt->cfg->name,
-                                        members[i]->cfg->name);
+        g->m[i].stats = hc_stats_member(&gt->core->stats, gt->cfg->name, members[i]->cfg->name);
         if (g->m[i].stats)
             __atomic_store_n(&g->m[i].stats->up, 1, __ATOMIC_RELAXED);
     }
@@ -88,7 +87,7 @@ void hc_group_free(hc_token_t *gt)
 bool hc_group_moves_on(CK_RV rv)
 {
     switch (rv) {
-    case CKR_DEVICE_ERROR:         /* also HC_P11_FAULT, a module's violation */
+    case CKR_DEVICE_ERROR: /* also HC_P11_FAULT, a module's violation */
     case CKR_DEVICE_REMOVED:
     case CKR_DEVICE_MEMORY:
     case CKR_TOKEN_NOT_PRESENT:
@@ -98,19 +97,17 @@ bool hc_group_moves_on(CK_RV rv)
     case CKR_SESSION_CLOSED:
     case CKR_SESSION_COUNT:
     case CKR_CRYPTOKI_NOT_INITIALIZED:
-    case CKR_FUNCTION_CANCELED:    /* the call timeout (p11call.h) */
-    case CKR_PIN_INCORRECT:        /* this member's PIN: its mark stops it */
+    case CKR_FUNCTION_CANCELED: /* the call timeout (p11call.h) */
+    case CKR_PIN_INCORRECT:     /* this member's PIN: its mark stops it */
     case CKR_PIN_LOCKED:
     case CKR_PIN_EXPIRED:
     case CKR_PIN_INVALID:
     case CKR_PIN_LEN_RANGE:
-    case CKR_USER_NOT_LOGGED_IN:   /* no usable PIN file for this member */
+    case CKR_USER_NOT_LOGGED_IN: /* no usable PIN file for this member */
     case CKR_USER_PIN_NOT_INITIALIZED:
     case CKR_OBJECT_HANDLE_INVALID: /* the key is gone from this member */
-    case CKR_KEY_HANDLE_INVALID:
-        return true;
-    default:
-        return false;
+    case CKR_KEY_HANDLE_INVALID: return true;
+    default: return false;
     }
 }
 
@@ -140,14 +137,14 @@ static bool fail_locked(hc_member_t *m)
     return true;
 }
 
-static void log_down(hc_token_t *gt, hc_member_t *m, CK_RV rv, const hc_err_t *e,
-                     const char *why)
+static void log_down(hc_token_t *gt, hc_member_t *m, CK_RV rv, const hc_err_t *e, const char *why)
 {
     char b[32];
-    hc_log(&gt->core->log, HC_LOG_WARN, "token group %s: member %s is down "
+    hc_log(&gt->core->log, HC_LOG_WARN,
+           "token group %s: member %s is down "
            "(%s: %s%s); its operations go to the other members, and it is "
-           "tried again in %u ms", gt->cfg->name, m->t->cfg->name,
-           hc_rv_name(rv, b), e->msg, why, RETRY_FIRST_MS);
+           "tried again in %u ms",
+           gt->cfg->name, m->t->cfg->name, hc_rv_name(rv, b), e->msg, why, RETRY_FIRST_MS);
 }
 
 /* Under g->lock: the member for the next operation among those not in
@@ -207,8 +204,7 @@ static int pick(hc_group_t *g, uint32_t tried)
 /* The operation on member i ended with rv; `counted`: pick() counted it
  * in flight. An ambiguous answer (hc_group_ambiguous) is counted by its
  * verdict (judged()), once another member answered the same operation. */
-static void done(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e,
-                 bool counted)
+static void done(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e, bool counted)
 {
     hc_group_t *g = gt->group;
     hc_member_t *m = &g->m[i];
@@ -239,15 +235,16 @@ static void done(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e,
     if (newly)
         log_down(gt, m, rv, e, "");
     else if (was_down && rv == CKR_OK)
-        hc_log(&gt->core->log, HC_LOG_INFO, "token group %s: member %s is up "
-               "again", gt->cfg->name, m->t->cfg->name);
+        hc_log(&gt->core->log, HC_LOG_INFO,
+               "token group %s: member %s is up "
+               "again",
+               gt->cfg->name, m->t->cfg->name);
 }
 
 /* The verdict on member i's ambiguous answer rv: `by` (another member)
  * did the same operation, so i is at fault (down, an error, a failover);
  * or by is NULL: the answer was the data's, served. */
-static void judged(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e,
-                   const char *by)
+static void judged(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e, const char *by)
 {
     hc_group_t *g = gt->group;
     hc_member_t *m = &g->m[i];
@@ -289,8 +286,7 @@ typedef CK_RV (*attempt_fn)(hc_token_t *gt, size_t i, void *arg, hc_err_t *err);
  * (not ambiguous itself), else the first. A member that fails the check
  * with a device error moves it on to the next; the returned message names
  * the vague answer and those of the members that moved on. */
-static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
-                   hc_err_t *err)
+static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg, hc_err_t *err)
 {
     hc_group_t *g = gt->group;
     uint32_t tried = 0;
@@ -322,11 +318,11 @@ static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
              * CKR_MECHANISM_PARAM_INVALID, ...): the host's, with the
              * vague one and those of members that moved on named. */
             char b[32];
-            return hc_err(err, rv, "token group %s, member %s: %s (member %s "
-                          "answered %s first: %s%s%s)", gt->cfg->name,
-                          g->m[i].t->cfg->name, e.msg, g->m[doubt].t->cfg->name,
-                          hc_rv_name(doubt_rv, b), doubt_err.msg, msgs[0] ? "; " : "",
-                          msgs);
+            return hc_err(err, rv,
+                          "token group %s, member %s: %s (member %s "
+                          "answered %s first: %s%s%s)",
+                          gt->cfg->name, g->m[i].t->cfg->name, e.msg, g->m[doubt].t->cfg->name,
+                          hc_rv_name(doubt_rv, b), doubt_err.msg, msgs[0] ? "; " : "", msgs);
         }
         if (doubt < 0 && hc_group_ambiguous(rv)) {
             doubt = i;
@@ -351,15 +347,19 @@ static CK_RV route(hc_token_t *gt, const char *what, attempt_fn fn, void *arg,
     if (doubt >= 0) {
         if (i < 0) /* no other member could check it: the answer stands */
             judged(gt, (size_t)doubt, doubt_rv, &doubt_err, NULL);
-        return hc_err(err, doubt_rv, "token group %s, member %s: %s%s%s%s",
-                      gt->cfg->name, g->m[doubt].t->cfg->name, doubt_err.msg,
-                      msgs[0] ? " (moved on: " : "", msgs, msgs[0] ? ")" : "");
+        return hc_err(err, doubt_rv, "token group %s, member %s: %s%s%s%s", gt->cfg->name,
+                      g->m[doubt].t->cfg->name, doubt_err.msg, msgs[0] ? " (moved on: " : "", msgs,
+                      msgs[0] ? ")" : "");
     }
     if (prev >= 0 && tried != (1u << prev))
-        hc_log(&gt->core->log, HC_LOG_ERROR, "token group %s: %s failed on every "
-               "member: %s", gt->cfg->name, what, msgs);
-    return hc_err(err, first ? first : CKR_TOKEN_NOT_PRESENT, "token group %s: "
-                  "%s failed on every member: %s", gt->cfg->name, what, msgs);
+        hc_log(&gt->core->log, HC_LOG_ERROR,
+               "token group %s: %s failed on every "
+               "member: %s",
+               gt->cfg->name, what, msgs);
+    return hc_err(err, first ? first : CKR_TOKEN_NOT_PRESENT,
+                  "token group %s: "
+                  "%s failed on every member: %s",
+                  gt->cfg->name, what, msgs);
 }
 
 struct key_attempt {
@@ -385,7 +385,8 @@ static CK_RV key_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
          * found again under its identity: the answer may be another key
          * pair's. Not used; the next use compares that member again. */
         char name[300];
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "token %s: key %s was destroyed "
+        return hc_err(err, CKR_KEY_HANDLE_INVALID,
+                      "token %s: key %s was destroyed "
                       "or replaced during the operation; its answer is not used",
                       mt->cfg->name, hc_keyent_name(me, name, sizeof name));
     }
@@ -395,7 +396,8 @@ static CK_RV key_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
         /* Never delivered (sign_op): the member's failure, so the
          * operation moves on; its key is found and compared again. */
         hc_group_member_renew(gt, k->ge, i, me);
-        return hc_err_append(err, CKR_DEVICE_ERROR, "; its key is compared with "
+        return hc_err_append(err, CKR_DEVICE_ERROR,
+                             "; its key is compared with "
                              "the group's again before its next use");
     }
     hc_member_stats_t *ms = gt->group->m[i].stats;
@@ -404,9 +406,8 @@ static CK_RV key_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
     return rv;
 }
 
-CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live,
-                       bool need_login, bool signing, hc_key_op_fn fn,
-                       void *arg, hc_err_t *err)
+CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live, bool need_login, bool signing,
+                       hc_key_op_fn fn, void *arg, hc_err_t *err)
 {
     /* The public keys first: a refused or replaced key is used on no
      * member (a key no member gave a public key for yet is tried). */
@@ -433,22 +434,20 @@ static CK_RV pool_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
     return hc_pool_run(gt->group->m[i].t, p->live, p->need_login, p->fn, p->arg, err);
 }
 
-CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login,
-                        hc_pool_fn fn, void *arg, hc_err_t *err)
+CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login, hc_pool_fn fn, void *arg,
+                        hc_err_t *err)
 {
     struct pool_attempt p = { live, need_login, fn, arg };
     return route(gt, "the operation", pool_attempt, &p, err);
 }
 
-static CK_RV nop_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                    hc_err_t *err)
+static CK_RV nop_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     (void)t, (void)s, (void)arg, (void)err;
     return CKR_OK;
 }
 
-CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len,
-                     hc_err_t *err)
+CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len, hc_err_t *err)
 {
     hc_group_t *g = gt->group;
     CK_RV first = CKR_OK;
@@ -469,18 +468,17 @@ CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len,
     }
     if (one)
         return CKR_OK;
-    return hc_err(err, first, "token group %s: no member logged in (first: %s)",
-                  gt->cfg->name, firsterr.msg);
+    return hc_err(err, first, "token group %s: no member logged in (first: %s)", gt->cfg->name,
+                  firsterr.msg);
 }
 
 /* "a: why; b: why" for the members that are not usable now. */
-static void member_problems(hc_token_t *gt, hc_token_status_t *st, char *buf,
-                            size_t size, size_t *usable)
+static void member_problems(hc_token_t *gt, hc_token_status_t *st, char *buf, size_t size,
+                            size_t *usable)
 {
     hc_group_t *g = gt->group;
     *usable = 0;
-    bool login_required = false, all_stored = true, any_rejected = false,
-         any_logged = false;
+    bool login_required = false, all_stored = true, any_rejected = false, any_logged = false;
     for (size_t i = 0; i < g->n; i++) {
         hc_token_t *mt = g->m[i].t;
         hc_token_status_t ms;
@@ -494,12 +492,15 @@ static void member_problems(hc_token_t *gt, hc_token_status_t *st, char *buf,
         if (rv != CKR_OK)
             snprintf(buf + used, size - used, "%smember %s: %s", sep, mt->cfg->name, e.msg);
         else if (ms.pin_rejected)
-            snprintf(buf + used, size - used, "%smember %s rejected its PIN file "
-                     "(hsmcache pin set %s)", sep, mt->cfg->name, mt->cfg->name);
+            snprintf(buf + used, size - used,
+                     "%smember %s rejected its PIN file "
+                     "(hsmcache pin set %s)",
+                     sep, mt->cfg->name, mt->cfg->name);
         else if (down)
-            snprintf(buf + used, size - used, "%smember %s is down (its last "
-                     "operation failed; it is tried again by itself)", sep,
-                     mt->cfg->name);
+            snprintf(buf + used, size - used,
+                     "%smember %s is down (its last "
+                     "operation failed; it is tried again by itself)",
+                     sep, mt->cfg->name);
         else
             (*usable)++;
         if (ms.info_valid) {
@@ -535,8 +536,8 @@ CK_RV hc_group_status(hc_token_t *gt, hc_token_status_t *st, hc_err_t *err)
     hc_group_t *g = gt->group;
     size_t used = (size_t)snprintf(st->module, sizeof st->module, "group of");
     for (size_t i = 0; i < g->n && used < sizeof st->module; i++)
-        used += (size_t)snprintf(st->module + used, sizeof st->module - used, "%s %s",
-                                 i ? "," : "", g->m[i].t->cfg->name);
+        used += (size_t)snprintf(st->module + used, sizeof st->module - used, "%s %s", i ? "," : "",
+                                 g->m[i].t->cfg->name);
     char problems[sizeof err->msg] = "", refused[sizeof err->msg] = "";
     size_t usable;
     member_problems(gt, st, problems, sizeof problems, &usable);
@@ -553,11 +554,10 @@ CK_RV hc_group_status(hc_token_t *gt, hc_token_status_t *st, hc_err_t *err)
     if (!problems[0] && !refused[0])
         return CKR_OK;
     if (!problems[0])
-        return hc_err(err, CKR_GENERAL_ERROR, "token group %s: %s", gt->cfg->name,
-                      refused);
+        return hc_err(err, CKR_GENERAL_ERROR, "token group %s: %s", gt->cfg->name, refused);
     return hc_err(err, usable ? CKR_GENERAL_ERROR : CKR_TOKEN_NOT_PRESENT,
-                  "token group %s: %zu of %zu members usable: %s%s%s", gt->cfg->name,
-                  usable, g->n, problems, refused[0] ? "; " : "", refused);
+                  "token group %s: %zu of %zu members usable: %s%s%s", gt->cfg->name, usable, g->n,
+                  problems, refused[0] ? "; " : "", refused);
 }
 
 /* Under nothing: member i's mechanism list (connecting if it must), or
@@ -574,8 +574,7 @@ static bool member_mechs(hc_token_t *mt, CK_MECHANISM_TYPE **list, CK_ULONG *n)
     return *list != NULL;
 }
 
-CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list,
-                          CK_ULONG *count, hc_err_t *err)
+CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list, CK_ULONG *count, hc_err_t *err)
 {
     hc_group_t *g = gt->group;
     CK_MECHANISM_TYPE *common = NULL;
@@ -603,8 +602,10 @@ CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list,
         free(ml);
     }
     if (!any)
-        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token group %s: no member "
-                      "answered (their mechanisms are not known yet)", gt->cfg->name);
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT,
+                      "token group %s: no member "
+                      "answered (their mechanisms are not known yet)",
+                      gt->cfg->name);
     CK_RV rv = CKR_OK;
     if (list && *count < ncommon)
         rv = CKR_BUFFER_TOO_SMALL;
@@ -615,8 +616,8 @@ CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list,
     return rv;
 }
 
-CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type,
-                              CK_MECHANISM_INFO *info, hc_err_t *err)
+CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
+                              hc_err_t *err)
 {
     hc_group_t *g = gt->group;
     bool any = false;
@@ -625,8 +626,8 @@ CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type,
         hc_token_t *mt = g->m[i].t;
         CK_MECHANISM_INFO mi;
         CK_RV rv = hc_token_mech_info_known(mt, type, &mi) ? CKR_OK
-                 : hc_pool_connect(mt, NULL) == CKR_OK ? hc_token_mech_info(mt, type, &mi)
-                 : CKR_TOKEN_NOT_PRESENT;
+                   : hc_pool_connect(mt, NULL) == CKR_OK   ? hc_token_mech_info(mt, type, &mi)
+                                                           : CKR_TOKEN_NOT_PRESENT;
         if (rv == CKR_MECHANISM_INVALID)
             missing = rv; /* a member lacks it: so does the group */
         if (rv != CKR_OK)
@@ -645,8 +646,10 @@ CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type,
     if (missing != CKR_OK)
         return missing;
     if (!any)
-        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token group %s: no member "
-                      "answered", gt->cfg->name);
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT,
+                      "token group %s: no member "
+                      "answered",
+                      gt->cfg->name);
     return CKR_OK;
 }
 
@@ -656,13 +659,14 @@ CK_RV hc_group_refuse_keys(hc_token_t *gt, const char *what, hc_err_t *err)
     char names[HC_GROUP_MAX_MEMBERS * 66] = "";
     for (size_t i = 0; i < g->n; i++) {
         size_t used = strlen(names);
-        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                 g->m[i].t->cfg->name);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", g->m[i].t->cfg->name);
     }
-    return hc_err(err, CKR_FUNCTION_NOT_SUPPORTED, "token %s is a group of %s: "
+    return hc_err(err, CKR_FUNCTION_NOT_SUPPORTED,
+                  "token %s is a group of %s: "
                   "keys are not %s on a group; %s the key on each member with "
                   "the vendor's tools (an HSM cluster replicates it; for two "
                   "cards or SoftHSM, import the same key pair into each: see "
-                  "the README, \"Token groups\")", gt->cfg->name, names, what,
+                  "the README, \"Token groups\")",
+                  gt->cfg->name, names, what,
                   strcmp(what, "generated") == 0 ? "create or import" : "remove");
 }

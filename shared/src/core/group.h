@@ -81,9 +81,9 @@ typedef struct hc_group_link {
 } hc_group_link_t;
 
 typedef struct hc_member {
-    hc_token_t *t;              /* an ordinary token of the core */
-    unsigned inflight;          /* group operations on it now */
-    bool down;                  /* failed; probed after retry_ms */
+    hc_token_t *t;     /* an ordinary token of the core */
+    unsigned inflight; /* group operations on it now */
+    bool down;         /* failed; probed after retry_ms */
     unsigned backoff_ms;
     uint64_t retry_ms;
     hc_member_stats_t *stats;
@@ -125,18 +125,16 @@ bool hc_group_ambiguous(CK_RV rv);
 
 /* hc_key_run / hc_key_run_signing for a group entry: routed and failed
  * over as above; `err` names the group, the member and the key. */
-CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live,
-                       bool need_login, bool signing, hc_key_op_fn fn,
-                       void *arg, hc_err_t *err);
+CK_RV hc_group_key_run(hc_token_t *gt, hc_keyent_t *ge, bool live, bool need_login, bool signing,
+                       hc_key_op_fn fn, void *arg, hc_err_t *err);
 /* hc_pool_run on one member, routed and failed over the same way
  * (random, seeding). */
-CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login,
-                        hc_pool_fn fn, void *arg, hc_err_t *err);
+CK_RV hc_group_pool_run(hc_token_t *gt, bool live, bool need_login, hc_pool_fn fn, void *arg,
+                        hc_err_t *err);
 /* Logs in every member (a caller's PIN, when not NULL, is offered to the
  * members whose PIN store has none, each once): CKR_OK when one member is
  * logged in, else the first member's error. */
-CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len,
-                     hc_err_t *err);
+CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len, hc_err_t *err);
 /* The group's status: present while one member is; the token info is the
  * group's own (label = its name, model "token group"), flags from the
  * members. An error (info_valid still true) names every member that is
@@ -144,10 +142,9 @@ CK_RV hc_group_login(hc_token_t *gt, const unsigned char *pin, size_t len,
 CK_RV hc_group_status(hc_token_t *gt, hc_token_status_t *st, hc_err_t *err);
 /* The mechanisms every member that answers has (info: flags and key
  * sizes all of them allow). */
-CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list,
-                          CK_ULONG *count, hc_err_t *err);
-CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type,
-                              CK_MECHANISM_INFO *info, hc_err_t *err);
+CK_RV hc_group_mechanisms(hc_token_t *gt, CK_MECHANISM_TYPE *list, CK_ULONG *count, hc_err_t *err);
+CK_RV hc_group_mechanism_info(hc_token_t *gt, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
+                              hc_err_t *err);
 /* Member i answered a call the group made outside routing (a search)
  * with rv: marked down or up as a routed operation would. */
 void hc_group_note(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e);
@@ -156,8 +153,8 @@ CK_RV hc_group_refuse_keys(hc_token_t *gt, const char *what, hc_err_t *err);
 
 /* groupkeys.c */
 /* The group's objects matching `tmpl` (see above); *objs malloc'ed. */
-CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                    hc_obj_t **objs, size_t *count, hc_err_t *err);
+CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+                    size_t *count, hc_err_t *err);
 /* hc_keyindex_public for a group entry: the members' public keys compared;
  * CKR_KEY_TYPE_INCONSISTENT naming both members and fingerprints when
  * they differ, CKR_OBJECT_HANDLE_INVALID when the key was replaced on the
@@ -168,8 +165,8 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err);
  * CKR_OBJECT_HANDLE_INVALID when the member lacks it or the key was
  * replaced, the member's error, or CKR_KEY_TYPE_INCONSISTENT for a
  * mismatch (the key is then refused on every member). */
-CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
-                          hc_keyent_t **me, hc_err_t *err);
+CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t **me,
+                          hc_err_t *err);
 /* The epoch of member entry `me` on member token `mt` (core.h), which
  * moves when the object behind it was destroyed: an operation across
  * which it moved may have used another object (key_attempt). */

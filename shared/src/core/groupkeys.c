@@ -107,8 +107,7 @@ static bool forgotten(const hc_keyent_t *e)
 /* Under gt->idx_lock: ge's standing, from the members' current links;
  * *a and *b: two members that differ (DIFFER). A member's key is read
  * here only once its bit is set, after hc_keyindex_public succeeded. */
-static enum standing standing_locked(hc_token_t *gt, const hc_keyent_t *ge,
-                                     size_t *a, size_t *b)
+static enum standing standing_locked(hc_token_t *gt, const hc_keyent_t *ge, size_t *a, size_t *b)
 {
     hc_group_t *g = gt->group;
     const unsigned char *first = NULL;
@@ -165,10 +164,11 @@ static void compare(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
         char fa[72], fb[72], name[300];
         fingerprint(ge->member[x].e->spki_hash, fa);
         fingerprint(ge->member[y].e->spki_hash, fb);
-        snprintf(log, sizeof log, "token group %s: key %s refused: its public "
+        snprintf(log, sizeof log,
+                 "token group %s: key %s refused: its public "
                  "key differs between members %s (%s) and %s (%s); re-import "
-                 "the same key pair into both", gt->cfg->name,
-                 hc_keyent_name(ge, name, sizeof name), g->m[x].t->cfg->name, fa,
+                 "the same key pair into both",
+                 gt->cfg->name, hc_keyent_name(ge, name, sizeof name), g->m[x].t->cfg->name, fa,
                  g->m[y].t->cfg->name, fb);
     }
     ge->mismatch = differ;
@@ -202,9 +202,10 @@ static CK_RV refusal(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
                  g->m[i].t->cfg->name, fp);
     }
     pthread_mutex_unlock(&gt->idx_lock);
-    return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: key %s refused: "
-                  "its public key differs between members: %s", gt->cfg->name,
-                  hc_keyent_name(ge, name, sizeof name), list);
+    return hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                  "token group %s: key %s refused: "
+                  "its public key differs between members: %s",
+                  gt->cfg->name, hc_keyent_name(ge, name, sizeof name), list);
 }
 
 /* ge's standing as the caller's answer: CKR_OK, the refusal, or
@@ -219,10 +220,11 @@ static CK_RV verdict(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
     if (st == DIFFER)
         return refusal(gt, ge, err);
     if (st == REPLACED)
-        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token group %s: key %s "
+        return hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                      "token group %s: key %s "
                       "was replaced on the members (another key pair under its "
-                      "label and id): find it again", gt->cfg->name,
-                      hc_keyent_name(ge, name, sizeof name));
+                      "label and id): find it again",
+                      gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
     return CKR_OK;
 }
 
@@ -232,8 +234,10 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
     char name[300];
     if (!is_key(ge))
         return forgotten(ge) ? verdict(gt, ge, err)
-               : hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: object %s "
-                        "is not a key", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
+                             : hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                                      "token group %s: object %s "
+                                      "is not a key",
+                                      gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
     for (size_t i = 0; i < g->n; i++) {
         bool checked;
         hc_keyent_t *me = current(gt, ge, i, &checked);
@@ -252,14 +256,15 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err)
     bool have = ge->spki != NULL;
     pthread_mutex_unlock(&gt->idx_lock);
     if (rv == CKR_OK && !have)
-        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token group %s: no member "
-                      "gave a public key for key %s", gt->cfg->name,
-                      hc_keyent_name(ge, name, sizeof name));
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                      "token group %s: no member "
+                      "gave a public key for key %s",
+                      gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
     return rv;
 }
 
-CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
-                          hc_keyent_t **out, hc_err_t *err)
+CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t **out,
+                          hc_err_t *err)
 {
     hc_token_t *mt = gt->group->m[i].t;
     pthread_mutex_lock(&gt->idx_lock);
@@ -279,10 +284,11 @@ CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i,
     char name[300];
     CK_RV rv = hc_keyindex_public(mt, me, err);
     if (rv == CKR_KEY_TYPE_INCONSISTENT) /* no public key there to compare */
-        return hc_err(err, CKR_KEY_HANDLE_INVALID, "token %s: key %s has no "
+        return hc_err(err, CKR_KEY_HANDLE_INVALID,
+                      "token %s: key %s has no "
                       "public key to compare with the other members'; not used "
-                      "on this member", mt->cfg->name,
-                      hc_keyent_name(ge, name, sizeof name));
+                      "on this member",
+                      mt->cfg->name, hc_keyent_name(ge, name, sizeof name));
     if (rv != CKR_OK)
         return rv;
     compare(gt, ge, i, me);
@@ -310,8 +316,8 @@ static int cmp_identity(const void *pa, const void *pb)
 
 /* The entries of the objects `found` (n of them), sorted by identity, in
  * *out (malloc'ed, *nout of them); false when out of memory. */
-static bool by_identity(hc_core_t *c, const hc_obj_t *found, size_t n,
-                        hc_keyent_t ***out, size_t *nout)
+static bool by_identity(hc_core_t *c, const hc_obj_t *found, size_t n, hc_keyent_t ***out,
+                        size_t *nout)
 {
     *nout = 0;
     *out = malloc((n ? n : 1) * sizeof **out);
@@ -335,8 +341,7 @@ static hc_keyent_t *among(hc_keyent_t *const *ents, size_t n, const hc_keyent_t 
 
 /* Links ge to the member entries `on` of the members that `answered`; a
  * member whose entry is another object now is compared again. */
-static bool relink(hc_token_t *gt, hc_keyent_t *ge, const bool *answered,
-                   hc_keyent_t *const *on)
+static bool relink(hc_token_t *gt, hc_keyent_t *ge, const bool *answered, hc_keyent_t *const *on)
 {
     pthread_mutex_lock(&gt->idx_lock);
     hc_group_link_t *l = links(gt, ge);
@@ -352,8 +357,8 @@ static bool relink(hc_token_t *gt, hc_keyent_t *ge, const bool *answered,
  * (REPLACED) retires the old entry, whose references are refused from
  * then on, and gets a new one with the new public key. NULL when refused
  * (logged when found) or out of memory. */
-static hc_keyent_t *group_entry(hc_token_t *gt, const hc_keyent_t *e0,
-                                const bool *answered, hc_keyent_t *const *on)
+static hc_keyent_t *group_entry(hc_token_t *gt, const hc_keyent_t *e0, const bool *answered,
+                                hc_keyent_t *const *on)
 {
     for (int round = 0; round < 2; round++) {
         hc_keyent_t *ge = hc_keyindex_intern(gt, e0);
@@ -366,10 +371,12 @@ static hc_keyent_t *group_entry(hc_token_t *gt, const hc_keyent_t *e0,
         if (rv != CKR_OBJECT_HANDLE_INVALID)
             return hc_group_key_refused(gt, ge) ? NULL : ge;
         char name[300];
-        hc_log(&gt->core->log, HC_LOG_INFO, "token group %s: key %s was replaced "
+        hc_log(&gt->core->log, HC_LOG_INFO,
+               "token group %s: key %s was replaced "
                "on the members (another key pair under its label and id): "
                "references to the old one are refused, a new search finds the "
-               "new one", gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
+               "new one",
+               gt->cfg->name, hc_keyent_name(ge, name, sizeof name));
         hc_keyindex_forget(gt, ge);
     }
     return NULL;
@@ -387,8 +394,8 @@ static bool logged_in(hc_token_t *mt)
 /* Searches every member (those up, or all when none is) and keeps the
  * objects every one that answered has; CKR_OK with none found is an
  * answer, the first member's error when none answered. */
-static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                   hc_obj_t **objs, size_t *count, hc_err_t *err)
+static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+                   size_t *count, hc_err_t *err)
 {
     hc_core_t *c = gt->core;
     hc_group_t *g = gt->group;
@@ -414,8 +421,10 @@ static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
             /* Its private keys are hidden: it would hide the group's. */
             free(found[i]);
             found[i] = NULL;
-            rv = hc_err(&e, CKR_USER_NOT_LOGGED_IN, "token %s: not logged in "
-                        "(see hsmcache tokens)", g->m[i].t->cfg->name);
+            rv = hc_err(&e, CKR_USER_NOT_LOGGED_IN,
+                        "token %s: not logged in "
+                        "(see hsmcache tokens)",
+                        g->m[i].t->cfg->name);
         }
         hc_group_note(gt, i, rv, &e);
         if (rv != CKR_OK) {
@@ -441,8 +450,8 @@ static CK_RV match(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
     *objs = NULL;
     *count = 0;
     if (base < 0) {
-        rv = hc_err(err, first, "token group %s: no member answered (first: %s)",
-                    gt->cfg->name, firsterr.msg);
+        rv = hc_err(err, first, "token group %s: no member answered (first: %s)", gt->cfg->name,
+                    firsterr.msg);
         goto out;
     }
     for (size_t k = 0; k < nents[base]; k++) {
@@ -496,8 +505,8 @@ void hc_group_check_all(hc_token_t *gt)
     pthread_mutex_unlock(&g->check_lock);
 }
 
-CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                    hc_obj_t **objs, size_t *count, hc_err_t *err)
+CK_RV hc_group_find(hc_token_t *gt, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+                    size_t *count, hc_err_t *err)
 {
     hc_group_check_all(gt);
     return match(gt, tmpl, n, objs, count, err);

@@ -81,9 +81,8 @@ static hc_copy_t *free_slot(hc_token_t *t, const hc_session_t *s)
  * template (CKA_TOKEN false, the marking label and id), widened access or
  * copied a key marked not copyable gave something we do not keep. NULL
  * when sound, else why. */
-static const char *unsound_copy(hc_token_t *t, const hc_session_t *s,
-                                hc_keyent_t *e, CK_OBJECT_HANDLE orig,
-                                CK_OBJECT_HANDLE copy)
+static const char *unsound_copy(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
+                                CK_OBJECT_HANDLE orig, CK_OBJECT_HANDLE copy)
 {
     CK_BBOOL o[3] = { 0 }, c[4] = { 0 };
     CK_BBOOL on_token = CK_TRUE;
@@ -91,13 +90,14 @@ static const char *unsound_copy(hc_token_t *t, const hc_session_t *s,
     CK_KEY_TYPE kt = (CK_KEY_TYPE)-1;
     char label[sizeof HC_COPY_LABEL], id[sizeof HC_COPY_ID];
     CK_ATTRIBUTE oa[] = {
-        { CKA_PRIVATE, &o[0], 1 }, { CKA_SENSITIVE, &o[1], 1 },
+        { CKA_PRIVATE, &o[0], 1 },
+        { CKA_SENSITIVE, &o[1], 1 },
         { CKA_EXTRACTABLE, &o[2], 1 },
     };
     CK_ATTRIBUTE ca[] = {
-        { CKA_PRIVATE, &c[0], 1 }, { CKA_SENSITIVE, &c[1], 1 },
-        { CKA_EXTRACTABLE, &c[2], 1 }, { CKA_TOKEN, &on_token, 1 },
-        { CKA_CLASS, &cls, sizeof cls }, { CKA_KEY_TYPE, &kt, sizeof kt },
+        { CKA_PRIVATE, &c[0], 1 },          { CKA_SENSITIVE, &c[1], 1 },
+        { CKA_EXTRACTABLE, &c[2], 1 },      { CKA_TOKEN, &on_token, 1 },
+        { CKA_CLASS, &cls, sizeof cls },    { CKA_KEY_TYPE, &kt, sizeof kt },
         { CKA_LABEL, label, sizeof label }, { CKA_ID, id, sizeof id },
         { CKA_COPYABLE, &c[3], 1 }, /* last: a 2.20 module may not know it */
     };
@@ -117,8 +117,7 @@ static const char *unsound_copy(hc_token_t *t, const hc_session_t *s,
         return "the copy's class or key type differs from the original's";
     if (ca[6].ulValueLen != sizeof HC_COPY_LABEL - 1 ||
         memcmp(label, HC_COPY_LABEL, sizeof HC_COPY_LABEL - 1) ||
-        ca[7].ulValueLen != sizeof HC_COPY_ID - 1 ||
-        memcmp(id, HC_COPY_ID, sizeof HC_COPY_ID - 1))
+        ca[7].ulValueLen != sizeof HC_COPY_ID - 1 || memcmp(id, HC_COPY_ID, sizeof HC_COPY_ID - 1))
         return "the copy does not carry the label and id asked for";
     if (c[0] < o[0] || c[1] < o[1] || c[2] > o[2])
         return "the copy is less protected than the original (CKA_PRIVATE, "
@@ -132,9 +131,8 @@ static const char *unsound_copy(hc_token_t *t, const hc_session_t *s,
 /* Makes e's copy into `slot`: CKR_OK with *out the copy or, where the
  * token will not copy, `orig`; an error only for a lost session or a
  * refused original (returned for the caller's recovery). */
-static CK_RV make_copy(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
-                       CK_OBJECT_HANDLE orig, uint64_t epoch, hc_copy_t *slot,
-                       CK_OBJECT_HANDLE *out, hc_err_t *err)
+static CK_RV make_copy(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e, CK_OBJECT_HANDLE orig,
+                       uint64_t epoch, hc_copy_t *slot, CK_OBJECT_HANDLE *out, hc_err_t *err)
 {
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE tmpl[] = {
@@ -156,10 +154,11 @@ static CK_RV make_copy(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
         }
         destroy_copy(t, s, slot);
         remember_no_copy(t, e);
-        hc_log(&t->core->log, HC_LOG_ERROR, "token %s: module %s: key %s: its "
+        hc_log(&t->core->log, HC_LOG_ERROR,
+               "token %s: module %s: key %s: its "
                "session copy was not kept: %s; it was destroyed, and the key "
-               "is signed with as a token object", t->cfg->name, t->cfg->module,
-               hc_keyent_name(e, name, sizeof name), why);
+               "is signed with as a token object",
+               t->cfg->name, t->cfg->module, hc_keyent_name(e, name, sizeof name), why);
         return CKR_OK;
     }
     if (hc_rv_lost(rv) || rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
@@ -169,15 +168,16 @@ static CK_RV make_copy(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
         s->own->full = true;
     else
         remember_no_copy(t, e);
-    hc_log(&t->core->log, HC_LOG_INFO, "%s: key %s is signed with as a token "
-           "object%s", cerr.msg, hc_keyent_name(e, name, sizeof name),
+    hc_log(&t->core->log, HC_LOG_INFO,
+           "%s: key %s is signed with as a token "
+           "object%s",
+           cerr.msg, hc_keyent_name(e, name, sizeof name),
            s->own->full ? " (no room for more session copies in this session)" : "");
     return CKR_OK;
 }
 
-CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
-                        CK_OBJECT_HANDLE orig, CK_OBJECT_HANDLE *out,
-                        hc_err_t *err)
+CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e, CK_OBJECT_HANDLE orig,
+                        CK_OBJECT_HANDLE *out, hc_err_t *err)
 {
     *out = orig;
     hc_pooled_t *p = s->own;
@@ -212,9 +212,10 @@ CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
         destroy_copy(t, s, c);
         char name[300];
         if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID)
-            return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: key %s: "
-                          "its token object is gone (%s)", t->cfg->name,
-                          hc_keyent_name(e, name, sizeof name),
+            return hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                          "token %s: key %s: "
+                          "its token object is gone (%s)",
+                          t->cfg->name, hc_keyent_name(e, name, sizeof name),
                           rv == CKR_OK ? "another object has its handle" : aerr.msg);
         if (hc_rv_lost(rv))
             return hc_err(err, rv, "%s", aerr.msg);

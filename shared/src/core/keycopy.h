@@ -58,16 +58,16 @@
 #define HC_COPY_ID "\x00hsmcache-copy"
 
 typedef struct hc_copy {
-    hc_keyent_t *e;            /* NULL: free slot */
-    CK_OBJECT_HANDLE h;        /* the copy in the owning session;
+    hc_keyent_t *e;      /* NULL: free slot */
+    CK_OBJECT_HANDLE h;  /* the copy in the owning session;
                                   CK_INVALID_HANDLE: e used once, not copied */
-    uint64_t epoch;            /* e->epoch when made */
-    uint64_t checked_ms;       /* when the original was last seen */
+    uint64_t epoch;      /* e->epoch when made */
+    uint64_t checked_ms; /* when the original was last seen */
 } hc_copy_t;
 
 typedef struct hc_pooled {
     CK_SESSION_HANDLE h;
-    bool full;                 /* the token ran out of memory for copies */
+    bool full; /* the token ran out of memory for copies */
     hc_copy_t copies[HC_COPIES_PER_SESSION];
 } hc_pooled_t;
 
@@ -85,9 +85,8 @@ bool hc_keycopy_is_copy(const hc_keyent_t *probe);
  * `orig`, e's token-object handle in `s`. An error only when the original is gone or the session lost (the
  * module's value: CKR_OBJECT_HANDLE_INVALID or CKR_KEY_HANDLE_INVALID,
  * a lost-session value), with `err` set. */
-CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
-                        CK_OBJECT_HANDLE orig, CK_OBJECT_HANDLE *out,
-                        hc_err_t *err);
+CK_RV hc_keycopy_handle(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e, CK_OBJECT_HANDLE orig,
+                        CK_OBJECT_HANDLE *out, hc_err_t *err);
 /* The module refused copy `h` in `s`: forgotten, and the key is not copied
  * again (a module that refuses its own copies is not trusted with them). */
 void hc_keycopy_refused(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h);
@@ -95,7 +94,7 @@ void hc_keycopy_refused(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h
 /* hc_key_run for signing with `e`: `fn` gets e's session copy where there
  * is one (hc_keycopy_handle), else its token-object handle; a refused
  * copy falls back to the token object in the same call. */
-CK_RV hc_key_run_signing(hc_token_t *t, hc_keyent_t *e, bool live,
-                         hc_key_op_fn fn, void *arg, hc_err_t *err);
+CK_RV hc_key_run_signing(hc_token_t *t, hc_keyent_t *e, bool live, hc_key_op_fn fn, void *arg,
+                         hc_err_t *err);
 
 #endif

@@ -96,8 +96,7 @@ void hc_keyhash_unbind(hc_token_t *t, hc_keyent_t *e)
     e->gen = 0;
 }
 
-void hc_keyhash_bind(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
-                     uint64_t gen)
+void hc_keyhash_bind(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h, uint64_t gen)
 {
     hc_keyhash_unbind(t, e);
     e->handle = h;
@@ -108,7 +107,7 @@ void hc_keyhash_bind(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
     if (was && was != e)
         was->gen = 0; /* the module gave its handle to e: it is stale */
     else if (!was && OPENSSL_LH_error(t->by_handle))
-        e->gen = 0;   /* out of memory: re-found by identity when used */
+        e->gen = 0; /* out of memory: re-found by identity when used */
 }
 
 /* Adds `e` to the chain of its key in `lh`. */

@@ -22,8 +22,7 @@
 hc_keyent_t *hc_keyhash_handle(hc_token_t *t, uint64_t gen, CK_OBJECT_HANDLE h);
 /* Binds `e` to (h, gen), setting e->handle and e->gen; an entry bound to
  * the same pair before is unbound (the module gave its handle to e). */
-void hc_keyhash_bind(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
-                     uint64_t gen);
+void hc_keyhash_bind(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h, uint64_t gen);
 /* e->gen = 0: no handle until found again. */
 void hc_keyhash_unbind(hc_token_t *t, hc_keyent_t *e);
 /* Into the label and id chains (a new entry, its identity set). */

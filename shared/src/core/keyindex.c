@@ -57,8 +57,8 @@ const char *hc_keyent_name(const hc_keyent_t *e, char *buf, size_t size)
 /* Reads the identity attributes of `h` into `e`. The layer leaves every
  * length either CK_UNAVAILABLE_INFORMATION or within its buffer: a label
  * or CKA_ID too long for the entry reads as absent. */
-static CK_RV read_identity(hc_token_t *t, CK_SESSION_HANDLE s,
-                           CK_OBJECT_HANDLE h, hc_keyent_t *e, hc_err_t *err)
+static CK_RV read_identity(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, hc_keyent_t *e,
+                           hc_err_t *err)
 {
     CK_ATTRIBUTE a[] = {
         { CKA_CLASS, &e->cls, sizeof e->cls },
@@ -68,8 +68,8 @@ static CK_RV read_identity(hc_token_t *t, CK_SESSION_HANDLE s,
         { CKA_KEY_TYPE, &e->ktype, sizeof e->ktype },
     };
     CK_RV rv = hc_p11_get_attrs(&t->p11, s, h, a, 5, err);
-    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
-        rv != CKR_ATTRIBUTE_SENSITIVE && rv != CKR_BUFFER_TOO_SMALL)
+    if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_SENSITIVE &&
+        rv != CKR_BUFFER_TOO_SMALL)
         return rv;
     if (a[0].ulValueLen == CK_UNAVAILABLE_INFORMATION)
         e->cls = (CK_OBJECT_CLASS)-1;
@@ -116,8 +116,7 @@ static hc_keyent_t *new_entry(hc_token_t *t, const hc_keyent_t *probe)
 static hc_keyent_t *by_identity(hc_token_t *t, const hc_keyent_t *probe)
 {
     bool label;
-    for (hc_keyent_t *c = hc_keyhash_first(t, probe, &label); c;
-         c = hc_keyhash_next(c, label))
+    for (hc_keyent_t *c = hc_keyhash_first(t, probe, &label); c; c = hc_keyhash_next(c, label))
         if (same_identity(c, probe))
             return c;
     return NULL;
@@ -155,8 +154,8 @@ hc_keyent_t *hc_keyindex_intern(hc_token_t *t, const hc_keyent_t *probe)
 /* Under idx_lock: the id of the object behind `h` in session `s`, its
  * entry made or rebound as needed; 0 (with CKR_OK) for one of the core's
  * session copies when `skip_copies`. */
-static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                     bool skip_copies, hc_obj_t *out, hc_err_t *err)
+static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, bool skip_copies,
+                     hc_obj_t *out, hc_err_t *err)
 {
     hc_keyent_t *found = hc_keyhash_handle(t, s->gen, h);
     if (!found) {
@@ -183,9 +182,8 @@ static CK_RV map_one(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     return CKR_OK;
 }
 
-CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
-                      const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
-                      hc_err_t *err)
+CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s, const CK_OBJECT_HANDLE *h, size_t n,
+                      hc_obj_t *out, hc_err_t *err)
 {
     CK_RV rv = CKR_OK;
     pthread_mutex_lock(&t->idx_lock);
@@ -195,9 +193,8 @@ CK_RV hc_keyindex_map(hc_token_t *t, const hc_session_t *s,
     return rv;
 }
 
-CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s,
-                            const CK_OBJECT_HANDLE *h, size_t n, hc_obj_t *out,
-                            size_t *mapped, hc_err_t *err)
+CK_RV hc_keyindex_map_found(hc_token_t *t, const hc_session_t *s, const CK_OBJECT_HANDLE *h,
+                            size_t n, hc_obj_t *out, size_t *mapped, hc_err_t *err)
 {
     CK_RV rv = CKR_OK;
     size_t k = 0;
@@ -214,8 +211,7 @@ enum { Q_CLASS = 1, Q_LABEL = 2, Q_ID = 4, Q_TOKEN = 8, Q_KTYPE = 16 };
 
 /* A template the index can answer: identity attributes only, each of its
  * type's size, with a label or an id to look up by. Fills `key`. */
-static bool index_query(const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_keyent_t *key,
-                        unsigned *want)
+static bool index_query(const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_keyent_t *key, unsigned *want)
 {
     *want = 0;
     for (CK_ULONG i = 0; i < n; i++) {
@@ -228,8 +224,7 @@ static bool index_query(const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_keyent_t *key,
         case CKA_KEY_TYPE:
             if (len != sizeof(CK_ULONG))
                 return false;
-            memcpy(a->type == CKA_CLASS ? (void *)&key->cls : (void *)&key->ktype,
-                   a->pValue, len);
+            memcpy(a->type == CKA_CLASS ? (void *)&key->cls : (void *)&key->ktype, a->pValue, len);
             *want |= a->type == CKA_CLASS ? Q_CLASS : Q_KTYPE;
             break;
         case CKA_LABEL:
@@ -252,8 +247,7 @@ static bool index_query(const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_keyent_t *key,
             key->on_token = *(const CK_BBOOL *)a->pValue ? CK_TRUE : CK_FALSE;
             *want |= Q_TOKEN;
             break;
-        default:
-            return false;
+        default: return false;
         }
     }
     return *want & (Q_LABEL | Q_ID);
@@ -261,17 +255,15 @@ static bool index_query(const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_keyent_t *key,
 
 static bool query_matches(const hc_keyent_t *e, const hc_keyent_t *k, unsigned want)
 {
-    return (!(want & Q_CLASS) || e->cls == k->cls) &&
-           (!(want & Q_KTYPE) || e->ktype == k->ktype) &&
+    return (!(want & Q_CLASS) || e->cls == k->cls) && (!(want & Q_KTYPE) || e->ktype == k->ktype) &&
            (!(want & Q_TOKEN) || !e->on_token == !k->on_token) &&
-           (!(want & Q_LABEL) || (e->labellen == k->labellen &&
-                                  memcmp(e->label, k->label, k->labellen) == 0)) &&
-           (!(want & Q_ID) || (e->idlen == k->idlen &&
-                               memcmp(e->ckaid, k->ckaid, k->idlen) == 0));
+           (!(want & Q_LABEL) ||
+            (e->labellen == k->labellen && memcmp(e->label, k->label, k->labellen) == 0)) &&
+           (!(want & Q_ID) || (e->idlen == k->idlen && memcmp(e->ckaid, k->ckaid, k->idlen) == 0));
 }
 
-bool hc_keyindex_lookup(hc_token_t *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                        hc_obj_t **objs, size_t *count)
+bool hc_keyindex_lookup(hc_token_t *t, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+                        size_t *count)
 {
     hc_keyent_t key = { 0 };
     unsigned want;
@@ -319,8 +311,8 @@ hc_keyent_t *hc_keyindex_get(hc_core_t *core, hc_obj_t id, hc_token_t **tok)
     return e;
 }
 
-CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
-                          hc_keyent_t *e, CK_OBJECT_HANDLE *out, hc_err_t *err)
+CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
+                          CK_OBJECT_HANDLE *out, hc_err_t *err)
 {
     pthread_mutex_lock(&t->idx_lock);
     if (e->gen == s->gen) {
@@ -351,26 +343,24 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s,
         return hc_err_append(err, rv, " (finding key %s again)",
                              hc_keyent_name(e, name, sizeof name));
     if (n != 1)
-        return hc_err(err, CKR_OBJECT_HANDLE_INVALID, "token %s: key %s is no "
-                      "longer on the token", t->cfg->name,
-                      hc_keyent_name(e, name, sizeof name));
+        return hc_err(err, CKR_OBJECT_HANDLE_INVALID,
+                      "token %s: key %s is no "
+                      "longer on the token",
+                      t->cfg->name, hc_keyent_name(e, name, sizeof name));
     return CKR_OK;
 }
 
-hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok,
-                           CK_RV *rv, hc_err_t *err)
+hc_keyent_t *hc_key_lookup(hc_core_t *core, hc_obj_t id, hc_token_t **tok, CK_RV *rv, hc_err_t *err)
 {
     /* A member's entry is the core's own: a host never holds one. */
-    hc_keyent_t *e = hc_obj_token(id) < core->ntokens ? hc_keyindex_get(core, id, tok)
-                                                       : NULL;
-    *rv = e ? CKR_OK : hc_err(err, CKR_OBJECT_HANDLE_INVALID,
-                              "no object with reference 0x%llx",
-                              (unsigned long long)id);
+    hc_keyent_t *e = hc_obj_token(id) < core->ntokens ? hc_keyindex_get(core, id, tok) : NULL;
+    *rv = e ? CKR_OK
+            : hc_err(err, CKR_OBJECT_HANDLE_INVALID, "no object with reference 0x%llx",
+                     (unsigned long long)id);
     return e;
 }
 
-CK_RV hc_core_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id,
-                       hc_err_t *err)
+CK_RV hc_core_describe(void *impl, hc_obj_t obj, hc_obj_identity_t *id, hc_err_t *err)
 {
     CK_RV rv;
     hc_keyent_t *e = hc_key_lookup(impl, obj, NULL, &rv, err);
@@ -390,7 +380,7 @@ struct key_run {
     hc_keyent_t *e;
     hc_key_op_fn fn;
     void *arg;
-    bool copy;                  /* sign with e's session copy (keycopy.h) */
+    bool copy; /* sign with e's session copy (keycopy.h) */
 };
 
 /* The module refused a handle it gave: the object was deleted (perhaps
@@ -409,8 +399,7 @@ static bool transient(CK_RV rv)
 /* Forgets `h` as e's handle in generation `gen` (unless another thread
  * found it again meanwhile), so that it is found again by identity; the
  * object may have changed, so session copies made before are stale. */
-static void drop_handle(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
-                        uint64_t gen)
+static void drop_handle(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h, uint64_t gen)
 {
     pthread_mutex_lock(&t->idx_lock);
     if (e->gen == gen && e->handle == h) {
@@ -420,8 +409,7 @@ static void drop_handle(hc_token_t *t, hc_keyent_t *e, CK_OBJECT_HANDLE h,
     pthread_mutex_unlock(&t->idx_lock);
 }
 
-static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                        hc_err_t *err)
+static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     struct key_run *k = arg;
     CK_RV rv = CKR_OK;
@@ -439,7 +427,7 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
             rv = k->fn(t, s, use, k->arg, err);
         if (!handle_refused(rv))
             break;
-        if (use != h && !copy_refused) { /* the token object, at once */
+        if (use != h && !copy_refused) {   /* the token object, at once */
             hc_keycopy_refused(t, s, use); /* and the key not copied again */
             copy_refused = true;
             attempt--;
@@ -450,8 +438,8 @@ static CK_RV key_run_op(hc_token_t *t, const hc_session_t *s, void *arg,
     return rv;
 }
 
-CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
-                 hc_key_op_fn fn, void *arg, hc_err_t *err)
+CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login, hc_key_op_fn fn,
+                 void *arg, hc_err_t *err)
 {
     if (t->group)
         return hc_group_key_run(t, e, live, need_login, false, fn, arg, err);
@@ -459,8 +447,8 @@ CK_RV hc_key_run(hc_token_t *t, hc_keyent_t *e, bool live, bool need_login,
     return hc_pool_run(t, live, need_login, key_run_op, &k, err);
 }
 
-CK_RV hc_key_run_signing(hc_token_t *t, hc_keyent_t *e, bool live,
-                         hc_key_op_fn fn, void *arg, hc_err_t *err)
+CK_RV hc_key_run_signing(hc_token_t *t, hc_keyent_t *e, bool live, hc_key_op_fn fn, void *arg,
+                         hc_err_t *err)
 {
     if (t->group)
         return hc_group_key_run(t, e, live, true, true, fn, arg, err);
@@ -476,8 +464,8 @@ struct pub_arg {
 };
 
 /* Reads public attributes from `h` and builds the SPKI. */
-static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
-                     CK_KEY_TYPE type, struct pub_arg *a, hc_err_t *err)
+static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_KEY_TYPE type,
+                     struct pub_arg *a, hc_err_t *err)
 {
     unsigned char mod[1100], exp[16], params[64], point[200];
     CK_ATTRIBUTE at[] = {
@@ -490,13 +478,13 @@ static CK_RV spki_of(hc_token_t *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
     CK_RV rv = hc_p11_get_attrs(&t->p11, s, h, rsa ? at : at + 2, 2, err);
     if (rv != CKR_OK)
         return rv;
-    return hc_spki_build(type, mod, at[0].ulValueLen, exp, at[1].ulValueLen,
-                         params, at[2].ulValueLen, point, at[3].ulValueLen,
-                         &a->spki, &a->spki_len, &a->pkey);
+    return hc_spki_build(type, mod, at[0].ulValueLen, exp, at[1].ulValueLen, params,
+                         at[2].ulValueLen, point, at[3].ulValueLen, &a->spki, &a->spki_len,
+                         &a->pkey);
 }
 
-static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                       void *arg, hc_err_t *err)
+static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                       hc_err_t *err)
 {
     struct pub_arg *a = arg;
     hc_keyent_t *e = a->e;
@@ -519,8 +507,7 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     }
     if (rv != CKR_OK)
         return rv;
-    if (n == 1 && ((rv = spki_of(t, s->h, ph, e->ktype, a, err)) == CKR_OK ||
-                   transient(rv)))
+    if (n == 1 && ((rv = spki_of(t, s->h, ph, e->ktype, a, err)) == CKR_OK || transient(rv)))
         return rv;
     /* No public object: an RSA private key carries its public parts. */
     if (e->ktype == CKK_RSA)
@@ -538,12 +525,16 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
     pthread_mutex_unlock(&t->idx_lock);
     char name[300];
     if (done)
-        return have ? CKR_OK : hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s:"
-                                      " no public key found for key %s",
-                                      t->cfg->name, hc_keyent_name(e, name, sizeof name));
+        return have ? CKR_OK
+                    : hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                             "token %s:"
+                             " no public key found for key %s",
+                             t->cfg->name, hc_keyent_name(e, name, sizeof name));
     if (e->cls != CKO_PUBLIC_KEY && e->cls != CKO_PRIVATE_KEY)
-        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s: object %s is "
-                      "not a key", t->cfg->name, hc_keyent_name(e, name, sizeof name));
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                      "token %s: object %s is "
+                      "not a key",
+                      t->cfg->name, hc_keyent_name(e, name, sizeof name));
     struct pub_arg a = { .e = e };
     CK_RV rv = hc_key_run(t, e, true, false, public_op, &a, err);
     if (rv != CKR_OK && transient(rv))
@@ -566,9 +557,10 @@ CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
     free(a.spki);
     EVP_PKEY_free(a.pkey);
     if (!have)
-        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT, "token %s: no public key "
-                      "found for key %s", t->cfg->name,
-                      hc_keyent_name(e, name, sizeof name));
+        return hc_err(err, CKR_KEY_TYPE_INCONSISTENT,
+                      "token %s: no public key "
+                      "found for key %s",
+                      t->cfg->name, hc_keyent_name(e, name, sizeof name));
     return CKR_OK;
 }
 

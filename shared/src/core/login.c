@@ -19,34 +19,35 @@
  * mark); any other failure of C_Login says nothing about the PIN. */
 static bool pin_rejection(CK_RV rv)
 {
-    return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ||
-           rv == CKR_PIN_EXPIRED || rv == CKR_PIN_INVALID ||
-           rv == CKR_PIN_LEN_RANGE;
+    return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_EXPIRED ||
+           rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE;
 }
 
-static CK_RV rejected_error(hc_token_t *t, const char *path, bool caller,
-                            CK_RV rv, hc_err_t *err)
+static CK_RV rejected_error(hc_token_t *t, const char *path, bool caller, CK_RV rv, hc_err_t *err)
 {
     char b[32];
     const char *name = t->cfg->name;
     if (rv == HC_P11_TIMEOUT)
-        return hc_err(err, rv, "token %s did not answer C_Login in time with the "
+        return hc_err(err, rv,
+                      "token %s did not answer C_Login in time with the "
                       "%s; whether it took the PIN is unknown, so it is not tried "
                       "again (a wrong PIN tried twice could lock the token) until "
                       "the answer comes: if the token takes the PIN, the login "
                       "is used and the mark cleared by itself; if it never "
-                      "answers, check the PIN and run hsmcache pin clear %s", name,
-                      caller ? "caller's PIN" : path, name);
+                      "answers, check the PIN and run hsmcache pin clear %s",
+                      name, caller ? "caller's PIN" : path, name);
     if (caller)
-        return hc_err(err, rv, "token %s rejected a caller's PIN (%s); no further "
+        return hc_err(err, rv,
+                      "token %s rejected a caller's PIN (%s); no further "
                       "PIN is tried on it, so the token cannot lock, until a PIN "
                       "is stored in %s (hsmcache pin set %s) or an operator "
-                      "clears the mark (hsmcache pin clear %s)", name,
-                      hc_rv_name(rv, b), path, name, name);
-    return hc_err(err, rv, "token %s rejected the PIN in %s (%s); it is not "
+                      "clears the mark (hsmcache pin clear %s)",
+                      name, hc_rv_name(rv, b), path, name, name);
+    return hc_err(err, rv,
+                  "token %s rejected the PIN in %s (%s); it is not "
                   "tried again until that file changes, so the token cannot "
-                  "lock (fix: hsmcache pin set %s)", name, path,
-                  hc_rv_name(rv, b), name);
+                  "lock (fix: hsmcache pin set %s)",
+                  name, path, hc_rv_name(rv, b), name);
 }
 
 /* The mark cannot be kept: no login is tried (fail closed). */
@@ -54,13 +55,16 @@ static CK_RV mark_unusable(hc_token_t *t, const char *why, bool need, hc_err_t *
 {
     const char *dir = t->core->cfg->cache_dir;
     hc_err_t e;
-    hc_err(&e, CKR_FUNCTION_FAILED, "token %s: no login tried: the PIN "
-           "rejection mark cannot be kept (%s), and without it a wrong PIN "
-           "could be tried until the token locks (fix: make %s/pin-rejected a "
-           "directory uid %u can write, e.g. as root 'install -d -m 700 -o %u %s %s/pin-rejected', or set "
-           "[core] cache-dir in %s; for several users on one token see the "
-           "README, \"Several users on one token\")", t->cfg->name, why, dir,
-           (unsigned)geteuid(), (unsigned)geteuid(), dir, dir, t->core->cfg->path);
+    hc_err(
+        &e, CKR_FUNCTION_FAILED,
+        "token %s: no login tried: the PIN "
+        "rejection mark cannot be kept (%s), and without it a wrong PIN "
+        "could be tried until the token locks (fix: make %s/pin-rejected a "
+        "directory uid %u can write, e.g. as root 'install -d -m 700 -o %u %s %s/pin-rejected', or set "
+        "[core] cache-dir in %s; for several users on one token see the "
+        "README, \"Several users on one token\")",
+        t->cfg->name, why, dir, (unsigned)geteuid(), (unsigned)geteuid(), dir, dir,
+        t->core->cfg->path);
     if (!t->warned_mark) {
         hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
         t->warned_mark = true;
@@ -104,27 +108,33 @@ static void late_answered(void *arg, CK_RV rv)
      * unanswered mark stops); given up, the mark stays: nothing is tried. */
     int lock = hc_pinmark_lock_within(l->dir, l->token, LATE_LOCK_WAIT_MS, why, sizeof why);
     uint64_t id = 0;
-    int mark = lock < 0 ? -1
-             : hc_pinmark_read_id(l->dir, l->token, &l->ver, NULL, NULL, &id, why,
-                                  sizeof why);
+    int mark =
+        lock < 0 ? -1
+                 : hc_pinmark_read_id(l->dir, l->token, &l->ver, NULL, NULL, &id, why, sizeof why);
     if (mark != 1 || id != l->id) {
-        hc_log(&l->log, HC_LOG_WARN, "token %s: the C_Login left behind answered %s "
-               "after %llu ms; its mark %s, so it is left as it is", l->token,
-               hc_rv_name(rv, b), after, mark < 0 ? why : "was changed or removed since");
+        hc_log(&l->log, HC_LOG_WARN,
+               "token %s: the C_Login left behind answered %s "
+               "after %llu ms; its mark %s, so it is left as it is",
+               l->token, hc_rv_name(rv, b), after, mark < 0 ? why : "was changed or removed since");
     } else if (pin_rejection(rv)) {
         bool saved = hc_pinmark_set(l->dir, l->token, &l->ver, rv);
-        hc_log(&l->log, HC_LOG_ERROR, "token %s: the C_Login left behind answered %s "
+        hc_log(&l->log, HC_LOG_ERROR,
+               "token %s: the C_Login left behind answered %s "
                "after %llu ms: the PIN is rejected%s; it is not tried again until its "
-               "file changes (fix: hsmcache pin set %s)", l->token, hc_rv_name(rv, b),
-               after, saved ? "" : " (the mark could not be rewritten: it stays "
-               "'unanswered', which also tries nothing)", l->token);
+               "file changes (fix: hsmcache pin set %s)",
+               l->token, hc_rv_name(rv, b), after,
+               saved ? ""
+                     : " (the mark could not be rewritten: it stays "
+                       "'unanswered', which also tries nothing)",
+               l->token);
     } else {
         bool ok = rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN;
         hc_pinmark_clear(l->dir, l->token);
-        hc_log(&l->log, ok ? HC_LOG_INFO : HC_LOG_WARN, "token %s: the C_Login left "
-               "behind answered %s after %llu ms: %s; its mark is cleared", l->token,
-               hc_rv_name(rv, b), after, ok ? "the PIN is right and the token logged in"
-               : "that says nothing of the PIN");
+        hc_log(&l->log, ok ? HC_LOG_INFO : HC_LOG_WARN,
+               "token %s: the C_Login left "
+               "behind answered %s after %llu ms: %s; its mark is cleared",
+               l->token, hc_rv_name(rv, b), after,
+               ok ? "the PIN is right and the token logged in" : "that says nothing of the PIN");
     }
     hc_pinmark_unlock(lock);
 }
@@ -159,8 +169,7 @@ static CK_RV module_logged_in(hc_token_t *t, CK_SESSION_HANDLE s, bool *yes, hc_
     CK_SESSION_INFO si;
     hc_err_t e;
     CK_RV rv = hc_p11_get_session_info(&t->p11, s, &si, &e);
-    *yes = rv == CKR_OK &&
-           (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
+    *yes = rv == CKR_OK && (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS);
     if (rv != CKR_OK && hc_p11_hung(&t->p11))
         return hc_err(err, rv, "%s", e.msg);
     return CKR_OK;
@@ -224,8 +233,9 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     char why[PATH_MAX + 128];
     CK_RV mark_rv = 0;
     int lock = hc_pinmark_lock(cfg->cache_dir, name, why, sizeof why);
-    int mark = lock < 0 ? -1
-             : hc_pinmark_read(cfg->cache_dir, name, &ver, &mark_rv, NULL, why, sizeof why);
+    int mark = lock < 0
+                   ? -1
+                   : hc_pinmark_read(cfg->cache_dir, name, &ver, &mark_rv, NULL, why, sizeof why);
     if (mark != 0) {
         hc_pinmark_unlock(lock);
         if (!caller)
@@ -233,8 +243,8 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
         hc_login_drop_caller_pin(t);
         if (mark < 0)
             return mark_unusable(t, why, need, err);
-        return need ? rejected_error(t, path, caller, mark_rv ? mark_rv : CKR_PIN_INCORRECT,
-                                     err) : CKR_OK;
+        return need ? rejected_error(t, path, caller, mark_rv ? mark_rv : CKR_PIN_INCORRECT, err)
+                    : CKR_OK;
     }
     t->warned_mark = false;
     hc_err_t lerr;
@@ -242,8 +252,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     hc_watch_counts_t before, after;
     hc_watch_counts(t->p11.watch, &before);
     if (caller) {
-        rv = hc_p11_login(&t->p11, s, CKU_USER, t->caller_pin, t->caller_pin_len,
-                          &lerr);
+        rv = hc_p11_login(&t->p11, s, CKU_USER, t->caller_pin, t->caller_pin_len, &lerr);
         hc_login_drop_caller_pin(t);
     } else {
         rv = hc_p11_login(&t->p11, s, CKU_USER, pin.bytes, pin.len, &lerr);
@@ -269,8 +278,7 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
      * refused because the token was hung already never reached it: not
      * marked (another thread's call timing out meanwhile makes it look
      * left behind: marked, fail closed). */
-    bool unanswered = rv == HC_P11_TIMEOUT && after.hung &&
-                      after.timeouts > before.timeouts;
+    bool unanswered = rv == HC_P11_TIMEOUT && after.hung && after.timeouts > before.timeouts;
     if (!pin_rejection(rv) && !unanswered) {
         hc_pinmark_unlock(lock);
         return hc_err(err, rv, "%s%s", lerr.msg, caller ? " (the caller's PIN)" : "");
@@ -283,9 +291,11 @@ CK_RV hc_login_locked(hc_token_t *t, CK_SESSION_HANDLE s, bool need, hc_err_t *e
     hc_err_t e;
     rejected_error(t, path, caller, rv, &e);
     if (!saved)
-        hc_log(&t->core->log, HC_LOG_ERROR, "token %s: the PIN rejection mark "
+        hc_log(&t->core->log, HC_LOG_ERROR,
+               "token %s: the PIN rejection mark "
                "could not be written under %s/pin-rejected; it holds in this "
-               "process only", name, cfg->cache_dir);
+               "process only",
+               name, cfg->cache_dir);
     hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
     return need || caller ? hc_err(err, rv, "%s", e.msg) : CKR_OK;
 }
@@ -296,8 +306,7 @@ bool hc_login_rejected_locked(hc_token_t *t, const hc_pin_version_t *ver)
            hc_pinmark_matches(t->core->cfg->cache_dir, t->cfg->name, ver, NULL, NULL);
 }
 
-CK_RV hc_pool_set_caller_pin(hc_token_t *t, const unsigned char *pin,
-                             size_t len, hc_err_t *err)
+CK_RV hc_pool_set_caller_pin(hc_token_t *t, const unsigned char *pin, size_t len, hc_err_t *err)
 {
     unsigned char *copy = malloc(len ? len : 1);
     if (!copy)

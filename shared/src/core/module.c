@@ -17,9 +17,9 @@
 #include "core/watchdog.h"
 
 struct loaded {
-    char *key;               /* name or path as configured */
+    char *key; /* name or path as configured */
     CK_FUNCTION_LIST *fl;
-    bool from_registry;      /* part of `registry`, released with it */
+    bool from_registry; /* part of `registry`, released with it */
 };
 
 struct hc_modules {
@@ -121,33 +121,35 @@ bool hc_module_registered_path(const char *name, char *out, size_t size)
  * version through. `who` names the module in messages. *handle: ours,
  * to dlclose once p11-kit holds its own (NULL on failure to open).
  * `flags` RTLD_NOLOAD: a module p11-kit has already loaded. */
-static CK_RV check_own_list(const char *file, const char *who, int flags,
-                            void **handle, hc_err_t *err)
+static CK_RV check_own_list(const char *file, const char *who, int flags, void **handle,
+                            hc_err_t *err)
 {
     *handle = dlopen(file, RTLD_NOW | RTLD_LOCAL | flags);
     if (!*handle) {
         const char *e = dlerror();
-        return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s", who,
-                      e ? e : "?");
+        return hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s", who, e ? e : "?");
     }
     void *sym = dlsym(*handle, "C_GetFunctionList");
     if (!sym)
-        return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: it has no "
-                      "C_GetFunctionList", who);
+        return hc_err(err, CKR_GENERAL_ERROR,
+                      "module %s: refused: it has no "
+                      "C_GetFunctionList",
+                      who);
     CK_C_GetFunctionList get;
     memcpy(&get, &sym, sizeof get);
     CK_FUNCTION_LIST *fl = NULL;
     CK_RV rv = get(&fl);
     if (rv != CKR_OK) {
         char b[32];
-        return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: "
-                      "C_GetFunctionList: %s", who, hc_rv_name(rv, b));
+        return hc_err(err, CKR_GENERAL_ERROR,
+                      "module %s: refused: "
+                      "C_GetFunctionList: %s",
+                      who, hc_rv_name(rv, b));
     }
     return hc_p11_check_list(fl, who, err);
 }
 
-static CK_RV load_locked(hc_modules_t *m, const char *key,
-                         CK_FUNCTION_LIST **out, hc_err_t *err)
+static CK_RV load_locked(hc_modules_t *m, const char *key, CK_FUNCTION_LIST **out, hc_err_t *err)
 {
     for (size_t i = 0; i < m->n; i++)
         if (strcmp(m->mods[i].key, key) == 0) {
@@ -167,8 +169,8 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
             snprintf(who, sizeof who, "'%s' (%s)", key, path);
         if ((rv = check_own_list(file, who, 0, &own, err)) == CKR_OK &&
             !(fl = p11_kit_module_load(file, 0)))
-            rv = hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s",
-                        who, p11_kit_message() ? p11_kit_message() : "?");
+            rv = hc_err(err, CKR_GENERAL_ERROR, "module %s: cannot load: %s", who,
+                        p11_kit_message() ? p11_kit_message() : "?");
         if (own)
             dlclose(own);
         if (rv != CKR_OK)
@@ -179,11 +181,12 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
         if (m->registry)
             fl = p11_kit_module_for_name(m->registry, key);
         if (!fl)
-            return hc_err(err, CKR_GENERAL_ERROR, "module '%s' is not registered"
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "module '%s' is not registered"
                           " with p11-kit for program '%s' (see 'p11-kit "
                           "list-modules' and the module file's enable-in/"
-                          "disable-in; or give an absolute path)", key,
-                          hc_p11kit_progname());
+                          "disable-in; or give an absolute path)",
+                          key, hc_p11kit_progname());
         from_registry = true;
         char *file = p11_kit_module_get_filename(fl);
         snprintf(who, sizeof who, "'%s' (%s)", key, file ? file : "no file");
@@ -198,8 +201,7 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
     if ((rv = hc_p11_check_list(fl, who, err)) == CKR_OK &&
         (rv = p11_kit_module_initialize(fl)) != CKR_OK) {
         char b[32];
-        hc_err(err, rv, "module %s: C_Initialize failed: %s", who,
-               hc_rv_name(rv, b));
+        hc_err(err, rv, "module %s: C_Initialize failed: %s", who, hc_rv_name(rv, b));
     }
     if (rv != CKR_OK) {
         if (!from_registry)
@@ -223,8 +225,7 @@ static CK_RV load_locked(hc_modules_t *m, const char *key,
     return CKR_OK;
 }
 
-CK_RV hc_modules_get(hc_modules_t *m, const char *key, CK_FUNCTION_LIST **out,
-                     hc_err_t *err)
+CK_RV hc_modules_get(hc_modules_t *m, const char *key, CK_FUNCTION_LIST **out, hc_err_t *err)
 {
     pthread_mutex_lock(&m->lock);
     CK_RV rv = load_locked(m, key, out, err);

@@ -20,8 +20,8 @@ typedef struct hc_modules hc_modules_t;
 hc_modules_t *hc_modules_new(void);
 void hc_modules_free(hc_modules_t *m);
 /* The initialized function list for `name_or_path`. */
-CK_RV hc_modules_get(hc_modules_t *m, const char *name_or_path,
-                     CK_FUNCTION_LIST **out, hc_err_t *err);
+CK_RV hc_modules_get(hc_modules_t *m, const char *name_or_path, CK_FUNCTION_LIST **out,
+                     hc_err_t *err);
 
 /* The library a p11-kit module name stands for, from its p11-kit module
  * file (the directories p11-kit reads); false when there is no file. */

@@ -22,8 +22,7 @@ struct find_arg {
     size_t count;
 };
 
-static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                     hc_err_t *err)
+static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     struct find_arg *a = arg;
     a->count = 0;
@@ -44,8 +43,7 @@ static CK_RV find_op(hc_token_t *t, const hc_session_t *s, void *arg,
         }
         a->objs = grown;
         size_t mapped; /* the core's own session copies are left out */
-        if ((rv = hc_keyindex_map_found(t, s, h, got, a->objs + a->count,
-                                        &mapped, err)) != CKR_OK)
+        if ((rv = hc_keyindex_map_found(t, s, h, got, a->objs + a->count, &mapped, err)) != CKR_OK)
             break;
         a->count += mapped;
     }
@@ -92,8 +90,8 @@ static bool by_label_or_id(const CK_ATTRIBUTE *tmpl, CK_ULONG n)
     return false;
 }
 
-static CK_RV class_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                      void *arg, hc_err_t *err)
+static CK_RV class_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                      hc_err_t *err)
 {
     CK_ATTRIBUTE a = { CKA_CLASS, arg, sizeof(CK_OBJECT_CLASS) };
     return hc_p11_get_attrs(&t->p11, s->h, h, &a, 1, err);
@@ -109,8 +107,8 @@ static CK_RV still_there(hc_core_t *c, hc_token_t *t, hc_obj_t *objs, size_t *co
     for (size_t i = 0; i < *count; i++) {
         hc_keyent_t *e = hc_keyindex_get(c, objs[i], NULL);
         CK_OBJECT_CLASS cls;
-        CK_RV rv = e ? hc_key_run(t, e, true, false, class_op, &cls, NULL)
-                     : CKR_OBJECT_HANDLE_INVALID;
+        CK_RV rv =
+            e ? hc_key_run(t, e, true, false, class_op, &cls, NULL) : CKR_OBJECT_HANDLE_INVALID;
         if (rv == CKR_OK)
             objs[kept++] = objs[i];
         else if (rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID) {
@@ -124,8 +122,8 @@ static CK_RV still_there(hc_core_t *c, hc_token_t *t, hc_obj_t *objs, size_t *co
     return CKR_OK;
 }
 
-CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                   hc_obj_t **objs, size_t *count, hc_err_t *err)
+CK_RV hc_core_find(void *impl, size_t tok, const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_obj_t **objs,
+                   size_t *count, hc_err_t *err)
 {
     hc_core_t *c = impl;
     hc_token_t *t = &c->tokens[tok];
@@ -157,15 +155,14 @@ struct attrs_arg {
     CK_ULONG n;
 };
 
-static CK_RV attrs_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                      void *arg, hc_err_t *err)
+static CK_RV attrs_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                      hc_err_t *err)
 {
     struct attrs_arg *a = arg;
     return hc_p11_get_attrs(&t->p11, s->h, h, a->tmpl, a->n, err);
 }
 
-CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                        hc_err_t *err)
+CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
 {
     hc_token_t *t;
     CK_RV rv;
@@ -176,8 +173,7 @@ CK_RV hc_core_get_attrs(void *impl, hc_obj_t obj, CK_ATTRIBUTE *tmpl, CK_ULONG n
     return hc_key_run(t, e, true, false, attrs_op, &a, err);
 }
 
-CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
-                         size_t *len, hc_err_t *err)
+CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki, size_t *len, hc_err_t *err)
 {
     hc_token_t *t;
     CK_RV rv;
@@ -191,8 +187,7 @@ CK_RV hc_core_public_key(void *impl, hc_obj_t obj, unsigned char **spki,
     return CKR_OK;
 }
 
-CK_RV hc_core_signature_length(void *impl, hc_obj_t obj, size_t *len,
-                               hc_err_t *err)
+CK_RV hc_core_signature_length(void *impl, hc_obj_t obj, size_t *len, hc_err_t *err)
 {
     hc_token_t *t;
     CK_RV rv;
@@ -207,8 +202,8 @@ CK_RV hc_core_signature_length(void *impl, hc_obj_t obj, size_t *len,
 static const unsigned char pdns_constant_id[] = { 0x01, 0x02, 0x03, 0x04 };
 
 /* Copies `in` into `out` (room for n + 1) with CKA_ID set to `id`. */
-static CK_ULONG with_id(const CK_ATTRIBUTE *in, CK_ULONG n, CK_ATTRIBUTE *out,
-                        unsigned char *id, size_t idlen)
+static CK_ULONG with_id(const CK_ATTRIBUTE *in, CK_ULONG n, CK_ATTRIBUTE *out, unsigned char *id,
+                        size_t idlen)
 {
     CK_ULONG k = 0;
     for (CK_ULONG i = 0; i < n; i++)
@@ -246,20 +241,19 @@ struct keygen_arg {
     hc_obj_t ids[2];
 };
 
-static CK_RV keygen_op(hc_token_t *t, const hc_session_t *s, void *arg,
-                       hc_err_t *err)
+static CK_RV keygen_op(hc_token_t *t, const hc_session_t *s, void *arg, hc_err_t *err)
 {
     struct keygen_arg *a = arg;
     CK_OBJECT_HANDLE h[2];
-    CK_RV rv = hc_p11_generate_key_pair(&t->p11, s->h, a->mech, a->pub, a->npub,
-                                        a->priv, a->npriv, &h[0], &h[1], err);
+    CK_RV rv = hc_p11_generate_key_pair(&t->p11, s->h, a->mech, a->pub, a->npub, a->priv, a->npriv,
+                                        &h[0], &h[1], err);
     return rv == CKR_OK ? hc_keyindex_map(t, s, h, 2, a->ids, err) : rv;
 }
 
 CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech,
                                 const CK_ATTRIBUTE *pub_tmpl, CK_ULONG npub,
-                                const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv,
-                                hc_obj_t *pub, hc_obj_t *priv, hc_err_t *err)
+                                const CK_ATTRIBUTE *priv_tmpl, CK_ULONG npriv, hc_obj_t *pub,
+                                hc_obj_t *priv, hc_err_t *err)
 {
     hc_core_t *c = impl;
     if (c->tokens[tok].group)
@@ -293,8 +287,8 @@ CK_RV hc_core_generate_key_pair(void *impl, size_t tok, const CK_MECHANISM *mech
     return rv;
 }
 
-static CK_RV destroy_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                        void *arg, hc_err_t *err)
+static CK_RV destroy_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                        hc_err_t *err)
 {
     CK_RV rv = hc_p11_destroy_object(&t->p11, s->h, h, err);
     if (rv == CKR_OK)

@@ -24,34 +24,40 @@
 /* Attribute lengths saved on the stack up to this many, else malloc. */
 #define STACK_ATTRS 16
 
-CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
-                        hc_err_t *err)
+CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module, hc_err_t *err)
 {
 #define F(f) { offsetof(CK_FUNCTION_LIST, f), #f }
-    static const struct { size_t off; const char *name; } needed[] = {
-        F(C_Initialize), F(C_Finalize), F(C_GetInfo), F(C_GetSlotList),
-        F(C_GetTokenInfo),
-        F(C_GetMechanismList), F(C_GetMechanismInfo), F(C_OpenSession),
-        F(C_CloseAllSessions), F(C_CloseSession), F(C_GetSessionInfo), F(C_Login), F(C_FindObjectsInit),
-        F(C_FindObjects), F(C_FindObjectsFinal), F(C_GetAttributeValue),
-        F(C_GenerateKeyPair), F(C_DestroyObject), F(C_SignInit), F(C_Sign),
-        F(C_VerifyInit), F(C_Verify), F(C_EncryptInit), F(C_Encrypt),
-        F(C_DecryptInit), F(C_Decrypt), F(C_GenerateRandom),
+    static const struct {
+        size_t off;
+        const char *name;
+    } needed[] = {
+        F(C_Initialize),       F(C_Finalize),         F(C_GetInfo),          F(C_GetSlotList),
+        F(C_GetTokenInfo),     F(C_GetMechanismList), F(C_GetMechanismInfo), F(C_OpenSession),
+        F(C_CloseAllSessions), F(C_CloseSession),     F(C_GetSessionInfo),   F(C_Login),
+        F(C_FindObjectsInit),  F(C_FindObjects),      F(C_FindObjectsFinal), F(C_GetAttributeValue),
+        F(C_GenerateKeyPair),  F(C_DestroyObject),    F(C_SignInit),         F(C_Sign),
+        F(C_VerifyInit),       F(C_Verify),           F(C_EncryptInit),      F(C_Encrypt),
+        F(C_DecryptInit),      F(C_Decrypt),          F(C_GenerateRandom),
     };
 #undef F
     if (!fl)
-        return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: "
-                      "C_GetFunctionList returned no function list", module);
+        return hc_err(err, CKR_GENERAL_ERROR,
+                      "module %s: refused: "
+                      "C_GetFunctionList returned no function list",
+                      module);
     if (fl->version.major != 2 && fl->version.major != 3)
-        return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: its function "
-                      "list is for PKCS#11 %u.%u (2.x or 3.x expected)", module,
-                      fl->version.major, fl->version.minor);
+        return hc_err(err, CKR_GENERAL_ERROR,
+                      "module %s: refused: its function "
+                      "list is for PKCS#11 %u.%u (2.x or 3.x expected)",
+                      module, fl->version.major, fl->version.minor);
     for (size_t i = 0; i < sizeof needed / sizeof *needed; i++) {
         void (*f)(void);
         memcpy(&f, (const char *)fl + needed[i].off, sizeof f);
         if (!f)
-            return hc_err(err, CKR_GENERAL_ERROR, "module %s: refused: its "
-                          "function list has no %s", module, needed[i].name);
+            return hc_err(err, CKR_GENERAL_ERROR,
+                          "module %s: refused: its "
+                          "function list has no %s",
+                          module, needed[i].name);
     }
     return CKR_OK;
 }
@@ -63,8 +69,8 @@ static void count_error(const hc_p11_t *p)
 }
 
 /* The module broke its contract: logged once, answered as HC_P11_FAULT. */
-__attribute__((format(printf, 3, 4)))
-static CK_RV fault(const hc_p11_t *p, hc_err_t *err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static CK_RV fault(const hc_p11_t *p, hc_err_t *err,
+                                                         const char *fmt, ...)
 {
     count_error(p);
     char what[320], tok[80] = "";
@@ -115,10 +121,8 @@ bool hc_p11_is_failure(CK_RV rv)
     /* An optional function or action the token does not offer (e.g.
      * C_CopyObject for the core's session copies, remembered per key). */
     case CKR_FUNCTION_NOT_SUPPORTED:
-    case CKR_ACTION_PROHIBITED:
-        return false;
-    default:
-        return true;
+    case CKR_ACTION_PROHIBITED: return false;
+    default: return true;
     }
 }
 
@@ -140,8 +144,7 @@ static CK_RV failed(const hc_p11_t *p, const char *fn, CK_RV rv, hc_err_t *err)
     bool failure = hc_p11_is_failure(rv);
     if (failure)
         count_error(p);
-    hc_log(p->log, failure ? HC_LOG_WARN : HC_LOG_DEBUG, "%s %s: %s: %s",
-           kind, who, fn, name);
+    hc_log(p->log, failure ? HC_LOG_WARN : HC_LOG_DEBUG, "%s %s: %s: %s", kind, who, fn, name);
     return hc_err(err, rv, "%s %s: %s: %s", kind, who, fn, name);
 }
 
@@ -152,25 +155,23 @@ static CK_RV plain(const hc_p11_t *p, const char *fn, CK_RV rv, hc_err_t *err)
 }
 
 /* A count answered for an array of `cap` (or for a size query). */
-static CK_RV counted(const hc_p11_t *p, const char *fn, const char *what,
-                     bool query, CK_ULONG cap, CK_ULONG *n, hc_err_t *err)
+static CK_RV counted(const hc_p11_t *p, const char *fn, const char *what, bool query, CK_ULONG cap,
+                     CK_ULONG *n, hc_err_t *err)
 {
     CK_ULONG got = *n;
     if (query ? got <= MAX_COUNT : got <= cap)
         return CKR_OK;
     *n = 0;
     if (query)
-        return fault(p, err, "%s reported %lu %s (more than %lu)", fn, got,
-                     what, MAX_COUNT);
+        return fault(p, err, "%s reported %lu %s (more than %lu)", fn, got, what, MAX_COUNT);
     return fault(p, err, "%s returned %lu %s for room for %lu", fn, got, what, cap);
 }
 
 /* What `fn` returned into `buf` (room for `cap`; NULL: a size query),
  * its length in *len: it must fit, and be more than 0 when `noun` names
  * what an empty answer would wrongly be. */
-static CK_RV output(const hc_p11_t *p, const char *fn, CK_RV rv,
-                    const unsigned char *buf, CK_ULONG cap, CK_ULONG *len,
-                    const char *noun, hc_err_t *err)
+static CK_RV output(const hc_p11_t *p, const char *fn, CK_RV rv, const unsigned char *buf,
+                    CK_ULONG cap, CK_ULONG *len, const char *noun, hc_err_t *err)
 {
     if (rv != CKR_OK) {
         if (rv != CKR_BUFFER_TOO_SMALL)
@@ -191,8 +192,8 @@ CK_RV hc_p11_get_info(const hc_p11_t *p, CK_INFO *info, hc_err_t *err)
     return plain(p, "C_GetInfo", p->fl->C_GetInfo(info), err);
 }
 
-CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
-                           CK_SLOT_ID *slots, CK_ULONG *n, hc_err_t *err)
+CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present, CK_SLOT_ID *slots, CK_ULONG *n,
+                           hc_err_t *err)
 {
     CK_ULONG cap = *n;
     CK_RV rv = hc_run_get_slot_list(p, present, slots, n, err);
@@ -201,15 +202,13 @@ CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
     return counted(p, "C_GetSlotList", "slots", !slots, cap, n, err);
 }
 
-CK_RV hc_p11_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                            CK_TOKEN_INFO *info, hc_err_t *err)
+CK_RV hc_p11_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_TOKEN_INFO *info, hc_err_t *err)
 {
     return plain(p, "C_GetTokenInfo", hc_run_get_token_info(p, slot, info, err), err);
 }
 
-CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE *list, CK_ULONG *n,
-                                hc_err_t *err)
+CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
+                                CK_ULONG *n, hc_err_t *err)
 {
     CK_ULONG cap = *n;
     CK_RV rv = hc_run_get_mechanism_list(p, slot, list, n, err);
@@ -218,23 +217,22 @@ CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
     return counted(p, "C_GetMechanismList", "mechanisms", !list, cap, n, err);
 }
 
-CK_RV hc_p11_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
-                                hc_err_t *err)
+CK_RV hc_p11_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                                CK_MECHANISM_INFO *info, hc_err_t *err)
 {
-    return plain(p, "C_GetMechanismInfo",
-                 hc_run_get_mechanism_info(p, slot, type, info, err), err);
+    return plain(p, "C_GetMechanismInfo", hc_run_get_mechanism_info(p, slot, type, info, err), err);
 }
 
-CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
-                          CK_SESSION_HANDLE *s, hc_err_t *err)
+CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *s,
+                          hc_err_t *err)
 {
     *s = CK_INVALID_HANDLE;
     CK_RV rv = hc_run_open_session(p, slot, flags, s, err);
     if (rv != CKR_OK)
         return failed(p, "C_OpenSession", rv, err);
     if (*s == CK_INVALID_HANDLE)
-        return fault(p, err, "C_OpenSession returned CKR_OK with no session "
+        return fault(p, err,
+                     "C_OpenSession returned CKR_OK with no session "
                      "(CK_INVALID_HANDLE)");
     return CKR_OK;
 }
@@ -249,8 +247,8 @@ CK_RV hc_p11_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err
     return plain(p, "C_CloseSession", hc_run_close_session(p, s, err), err);
 }
 
-CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                              CK_SESSION_INFO *info, hc_err_t *err)
+CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_SESSION_INFO *info,
+                              hc_err_t *err)
 {
     return plain(p, "C_GetSessionInfo", hc_run_get_session_info(p, s, info, err), err);
 }
@@ -258,19 +256,17 @@ CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
 CK_RV hc_p11_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
                    const unsigned char *pin, size_t len, hc_err_t *err)
 {
-    return plain(p, "C_Login",
-                 hc_run_login(p, s, user, pin, (CK_ULONG)len, err), err);
+    return plain(p, "C_Login", hc_run_login(p, s, user, pin, (CK_ULONG)len, err), err);
 }
 
-CK_RV hc_p11_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
+CK_RV hc_p11_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                       hc_err_t *err)
 {
-    return plain(p, "C_FindObjectsInit",
-                 hc_run_find_init(p, s, tmpl, n, err), err);
+    return plain(p, "C_FindObjectsInit", hc_run_find_init(p, s, tmpl, n, err), err);
 }
 
-CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
-                  CK_ULONG max, CK_ULONG *got, hc_err_t *err)
+CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h, CK_ULONG max,
+                  CK_ULONG *got, hc_err_t *err)
 {
     *got = 0;
     CK_RV rv = hc_run_find(p, s, h, max, got, err);
@@ -283,8 +279,10 @@ CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
     for (CK_ULONG i = 0, n = *got; i < n; i++)
         if (h[i] == CK_INVALID_HANDLE) {
             *got = 0;
-            return fault(p, err, "C_FindObjects returned CK_INVALID_HANDLE as "
-                         "object %lu of %lu", i + 1, n);
+            return fault(p, err,
+                         "C_FindObjects returned CK_INVALID_HANDLE as "
+                         "object %lu of %lu",
+                         i + 1, n);
         }
     return CKR_OK;
 }
@@ -307,8 +305,7 @@ static const char *attr_name(CK_ATTRIBUTE_TYPE type, char *buf, size_t size)
 /* One attribute as the module returned it (`given`: the length asked
  * for); false with `why` (starting after "C_GetAttributeValue") when the
  * module broke the contract for it. */
-static bool attr_sound(CK_RV rv, const CK_ATTRIBUTE *a, CK_ULONG given,
-                       char *why, size_t size)
+static bool attr_sound(CK_RV rv, const CK_ATTRIBUTE *a, CK_ULONG given, char *why, size_t size)
 {
     CK_ULONG len = a->ulValueLen;
     char b[32];
@@ -320,8 +317,10 @@ static bool attr_sound(CK_RV rv, const CK_ATTRIBUTE *a, CK_ULONG given,
         return false;
     }
     if (a->pValue && len > given) {
-        snprintf(why, size, "returned %lu bytes of attribute %s for a %lu-byte "
-                 "buffer", len, name, given);
+        snprintf(why, size,
+                 "returned %lu bytes of attribute %s for a %lu-byte "
+                 "buffer",
+                 len, name, given);
         return false;
     }
     size_t want = 0; /* the one length the attribute's shape allows */
@@ -329,38 +328,37 @@ static bool attr_sound(CK_RV rv, const CK_ATTRIBUTE *a, CK_ULONG given,
     case HC_SHAPE_BOOL:
         want = sizeof(CK_BBOOL);
         if (len == want && a->pValue && *(const CK_BBOOL *)a->pValue > 1) {
-            snprintf(why, size, "returned attribute %s as 0x%02x (a CK_BBOOL "
-                     "is 0 or 1)", name, *(const CK_BBOOL *)a->pValue);
+            snprintf(why, size,
+                     "returned attribute %s as 0x%02x (a CK_BBOOL "
+                     "is 0 or 1)",
+                     name, *(const CK_BBOOL *)a->pValue);
             return false;
         }
         break;
-    case HC_SHAPE_ULONG:
-        want = sizeof(CK_ULONG);
-        break;
+    case HC_SHAPE_ULONG: want = sizeof(CK_ULONG); break;
     case HC_SHAPE_ULONGS:
         if (len % sizeof(CK_ULONG) == 0)
             return true;
-        snprintf(why, size, "returned attribute %s as %lu bytes (not a whole "
-                 "number of %zu-byte CK_ULONGs)", name, len, sizeof(CK_ULONG));
+        snprintf(why, size,
+                 "returned attribute %s as %lu bytes (not a whole "
+                 "number of %zu-byte CK_ULONGs)",
+                 name, len, sizeof(CK_ULONG));
         return false;
     case HC_SHAPE_DATE:
         if (len == 0) /* an empty date is allowed */
             return true;
         want = sizeof(CK_DATE);
         break;
-    default:
-        return true;
+    default: return true;
     }
     if (len == want)
         return true;
-    snprintf(why, size, "returned attribute %s as %lu bytes (its type has %zu)",
-             name, len, want);
+    snprintf(why, size, "returned attribute %s as %lu bytes (its type has %zu)", name, len, want);
     return false;
 }
 
-CK_RV hc_p11_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                       hc_err_t *err)
+CK_RV hc_p11_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                       CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
 {
     CK_ULONG small[STACK_ATTRS], *given = small;
     if (n > STACK_ATTRS && !(given = malloc(n * sizeof *given)))
@@ -387,36 +385,35 @@ CK_RV hc_p11_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
     return fault(p, err, "C_GetAttributeValue %s", why);
 }
 
-CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                               const CK_MECHANISM *mech,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
+CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                               const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
                                hc_err_t *err)
 {
     *hpub = *hpriv = CK_INVALID_HANDLE;
-    CK_RV rv = hc_run_generate_key_pair(p, s, mech, pub, npub, priv, npriv,
-                                        hpub, hpriv, err);
+    CK_RV rv = hc_run_generate_key_pair(p, s, mech, pub, npub, priv, npriv, hpub, hpriv, err);
     if (rv != CKR_OK)
         return failed(p, "C_GenerateKeyPair", rv, err);
     if (*hpub != CK_INVALID_HANDLE && *hpriv != CK_INVALID_HANDLE && *hpub != *hpriv)
         return CKR_OK;
     CK_OBJECT_HANDLE a = *hpub, b = *hpriv;
     *hpub = *hpriv = CK_INVALID_HANDLE;
-    return fault(p, err, "C_GenerateKeyPair returned CKR_OK with handles %lu "
+    return fault(p, err,
+                 "C_GenerateKeyPair returned CKR_OK with handles %lu "
                  "and %lu (two distinct handles, neither CK_INVALID_HANDLE, "
-                 "expected)", a, b);
+                 "expected)",
+                 a, b);
 }
 
-CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                            CK_OBJECT_HANDLE obj, hc_err_t *err)
+CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                            hc_err_t *err)
 {
     return plain(p, "C_DestroyObject", hc_run_destroy_object(p, s, obj, err), err);
 }
 
-CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, CK_OBJECT_HANDLE *copy, hc_err_t *err)
+CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                         const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *copy,
+                         hc_err_t *err)
 {
     *copy = CK_INVALID_HANDLE;
     if (!p->fl->C_CopyObject)
@@ -430,77 +427,66 @@ CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
         return CKR_OK;
     CK_OBJECT_HANDLE got = *copy;
     *copy = CK_INVALID_HANDLE;
-    return fault(p, err, "C_CopyObject returned CKR_OK with handle %lu for a "
-                 "copy of object %lu (a new handle expected)", got, obj);
+    return fault(p, err,
+                 "C_CopyObject returned CKR_OK with handle %lu for a "
+                 "copy of object %lu (a new handle expected)",
+                 got, obj);
 }
 
-CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                       hc_err_t *err)
+CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                       CK_OBJECT_HANDLE key, hc_err_t *err)
 {
-    return plain(p, "C_SignInit",
-                 hc_run_op_init(p, HC_RUN_SIGN, s, mech, key, err), err);
+    return plain(p, "C_SignInit", hc_run_op_init(p, HC_RUN_SIGN, s, mech, key, err), err);
 }
 
-CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                  const unsigned char *data, CK_ULONG len, unsigned char *sig,
-                  CK_ULONG *siglen, hc_err_t *err)
+CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *data, CK_ULONG len,
+                  unsigned char *sig, CK_ULONG *siglen, hc_err_t *err)
 {
     CK_ULONG cap = *siglen;
-    return output(p, "C_Sign",
-                  hc_run_output(p, HC_RUN_SIGN, s, data, len, sig, siglen, err),
-                  sig, cap, siglen, "signature", err);
+    return output(p, "C_Sign", hc_run_output(p, HC_RUN_SIGN, s, data, len, sig, siglen, err), sig,
+                  cap, siglen, "signature", err);
 }
 
-CK_RV hc_p11_verify_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                         hc_err_t *err)
+CK_RV hc_p11_verify_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                         CK_OBJECT_HANDLE key, hc_err_t *err)
 {
-    return plain(p, "C_VerifyInit",
-                 hc_run_op_init(p, HC_RUN_VERIFY, s, mech, key, err), err);
+    return plain(p, "C_VerifyInit", hc_run_op_init(p, HC_RUN_VERIFY, s, mech, key, err), err);
 }
 
-CK_RV hc_p11_verify(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                    const unsigned char *data, CK_ULONG len,
+CK_RV hc_p11_verify(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *data, CK_ULONG len,
                     const unsigned char *sig, CK_ULONG siglen, hc_err_t *err)
 {
-    return plain(p, "C_Verify", hc_run_verify(p, s, data, len, sig, siglen, err),
-                 err);
+    return plain(p, "C_Verify", hc_run_verify(p, s, data, len, sig, siglen, err), err);
 }
 
 CK_RV hc_p11_crypt_init(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
-                        const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                        hc_err_t *err)
+                        const CK_MECHANISM *mech, CK_OBJECT_HANDLE key, hc_err_t *err)
 {
     if (encrypt)
-        return plain(p, "C_EncryptInit",
-                     hc_run_op_init(p, HC_RUN_ENCRYPT, s, mech, key, err), err);
-    return plain(p, "C_DecryptInit",
-                 hc_run_op_init(p, HC_RUN_DECRYPT, s, mech, key, err), err);
+        return plain(p, "C_EncryptInit", hc_run_op_init(p, HC_RUN_ENCRYPT, s, mech, key, err), err);
+    return plain(p, "C_DecryptInit", hc_run_op_init(p, HC_RUN_DECRYPT, s, mech, key, err), err);
 }
 
-CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
-                   const unsigned char *in, CK_ULONG inlen, unsigned char *out,
-                   CK_ULONG *outlen, hc_err_t *err)
+CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s, const unsigned char *in,
+                   CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen, hc_err_t *err)
 {
     CK_ULONG cap = *outlen;
     if (encrypt)
         return output(p, "C_Encrypt",
-                      hc_run_output(p, HC_RUN_ENCRYPT, s, in, inlen, out, outlen, err),
-                      out, cap, outlen, NULL, err);
-    return output(p, "C_Decrypt",
-                  hc_run_output(p, HC_RUN_DECRYPT, s, in, inlen, out, outlen, err),
+                      hc_run_output(p, HC_RUN_ENCRYPT, s, in, inlen, out, outlen, err), out, cap,
+                      outlen, NULL, err);
+    return output(p, "C_Decrypt", hc_run_output(p, HC_RUN_DECRYPT, s, in, inlen, out, outlen, err),
                   out, cap, outlen, NULL, err);
 }
 
-CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                             unsigned char *buf, CK_ULONG len, hc_err_t *err)
+CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s, unsigned char *buf,
+                             CK_ULONG len, hc_err_t *err)
 {
     return plain(p, "C_GenerateRandom", hc_run_generate_random(p, s, buf, len, err), err);
 }
 
-CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         const unsigned char *seed, CK_ULONG len, hc_err_t *err)
+CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *seed,
+                         CK_ULONG len, hc_err_t *err)
 {
     return plain(p, "C_SeedRandom", hc_run_seed_random(p, s, seed, len, err), err);
 }

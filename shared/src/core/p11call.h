@@ -75,14 +75,14 @@
 #define HC_P11_FAULT CKR_DEVICE_ERROR
 
 typedef struct hc_p11 {
-    CK_FUNCTION_LIST *fl;     /* the initialized module; NULL until loaded */
-    const char *token;        /* configured token name, for messages; NULL
+    CK_FUNCTION_LIST *fl; /* the initialized module; NULL until loaded */
+    const char *token;    /* configured token name, for messages; NULL
                                  for a module-level call (C_GetInfo): the
                                  messages then start "module M: " */
-    const char *module;       /* module name or path as configured */
+    const char *module;   /* module name or path as configured */
     const hc_logger_t *log;
-    uint64_t *errors;         /* counts failures (see above); NULL: none */
-    hc_watch_t *watch;        /* the time limit; NULL: none (calls on the
+    uint64_t *errors;  /* counts failures (see above); NULL: none */
+    hc_watch_t *watch; /* the time limit; NULL: none (calls on the
                                  caller's thread, never refused) */
 } hc_p11_t;
 
@@ -98,96 +98,83 @@ bool hc_p11_is_failure(CK_RV rv);
  * major 2 or 3 (a 3.0 module's C_GetFunctionList list keeps the 2.x
  * layout): CKR_OK, or CKR_GENERAL_ERROR with `err` naming `module` and the
  * first missing function. Used by module.c at load. */
-CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module,
-                        hc_err_t *err);
+CK_RV hc_p11_check_list(const CK_FUNCTION_LIST *fl, const char *module, hc_err_t *err);
 
 /* ---- the module, slots, tokens, mechanisms ---- */
 CK_RV hc_p11_get_info(const hc_p11_t *p, CK_INFO *info, hc_err_t *err);
 /* *n: capacity of `slots` in (ignored when NULL), count out. */
-CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
-                           CK_SLOT_ID *slots, CK_ULONG *n, hc_err_t *err);
-CK_RV hc_p11_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                            CK_TOKEN_INFO *info, hc_err_t *err);
+CK_RV hc_p11_get_slot_list(const hc_p11_t *p, CK_BBOOL present, CK_SLOT_ID *slots, CK_ULONG *n,
+                           hc_err_t *err);
+CK_RV hc_p11_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_TOKEN_INFO *info, hc_err_t *err);
 /* *n: capacity of `list` in (ignored when NULL), count out. */
-CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE *list, CK_ULONG *n,
-                                hc_err_t *err);
-CK_RV hc_p11_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
-                                hc_err_t *err);
+CK_RV hc_p11_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
+                                CK_ULONG *n, hc_err_t *err);
+CK_RV hc_p11_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                                CK_MECHANISM_INFO *info, hc_err_t *err);
 
 /* ---- sessions ---- */
-CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
-                          CK_SESSION_HANDLE *s, hc_err_t *err);
+CK_RV hc_p11_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *s,
+                          hc_err_t *err);
 CK_RV hc_p11_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot);
 /* One session (the pool's recovery after a hang closes the sessions left
  * open one by one, after opening a new one: the login state stays). */
 CK_RV hc_p11_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err);
-CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                              CK_SESSION_INFO *info, hc_err_t *err);
+CK_RV hc_p11_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_SESSION_INFO *info,
+                              hc_err_t *err);
 CK_RV hc_p11_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
                    const unsigned char *pin, size_t len, hc_err_t *err);
 
 /* ---- objects ---- */
-CK_RV hc_p11_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
+CK_RV hc_p11_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                       hc_err_t *err);
 /* Up to `max` handles into `h`; *got <= max, none CK_INVALID_HANDLE. */
-CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
-                  CK_ULONG max, CK_ULONG *got, hc_err_t *err);
+CK_RV hc_p11_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h, CK_ULONG max,
+                  CK_ULONG *got, hc_err_t *err);
 CK_RV hc_p11_find_final(const hc_p11_t *p, CK_SESSION_HANDLE s);
 /* The caller's template, checked attribute by attribute as above. With
  * CKR_OK, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID or
  * CKR_BUFFER_TOO_SMALL every length is either CK_UNAVAILABLE_INFORMATION
  * or a length that fits its buffer (any length for a NULL pValue); with
  * any other value every length is CK_UNAVAILABLE_INFORMATION. */
-CK_RV hc_p11_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                       hc_err_t *err);
-CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                               const CK_MECHANISM *mech,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
+CK_RV hc_p11_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                       CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
+CK_RV hc_p11_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                               const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
                                hc_err_t *err);
-CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                            CK_OBJECT_HANDLE obj, hc_err_t *err);
+CK_RV hc_p11_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                            hc_err_t *err);
 /* C_CopyObject. A module without it answers CKR_FUNCTION_NOT_SUPPORTED
  * (the function is optional: hc_p11_check_list does not require it). With
  * CKR_OK *copy is a handle other than CK_INVALID_HANDLE and other than
  * `obj` (a copy that is the original would be destroyed with the session
  * holding it); else HC_P11_FAULT and *copy CK_INVALID_HANDLE. */
-CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, CK_OBJECT_HANDLE *copy, hc_err_t *err);
+CK_RV hc_p11_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                         const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *copy,
+                         hc_err_t *err);
 
 /* ---- cryptography ---- */
-CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                       hc_err_t *err);
+CK_RV hc_p11_sign_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                       CK_OBJECT_HANDLE key, hc_err_t *err);
 /* *len: size of `sig` in, signature length out (1..size with CKR_OK). */
-CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                  const unsigned char *data, CK_ULONG len, unsigned char *sig,
-                  CK_ULONG *siglen, hc_err_t *err);
-CK_RV hc_p11_verify_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                         hc_err_t *err);
-CK_RV hc_p11_verify(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                    const unsigned char *data, CK_ULONG len,
+CK_RV hc_p11_sign(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *data, CK_ULONG len,
+                  unsigned char *sig, CK_ULONG *siglen, hc_err_t *err);
+CK_RV hc_p11_verify_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                         CK_OBJECT_HANDLE key, hc_err_t *err);
+CK_RV hc_p11_verify(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *data, CK_ULONG len,
                     const unsigned char *sig, CK_ULONG siglen, hc_err_t *err);
 /* C_EncryptInit or C_DecryptInit. */
 CK_RV hc_p11_crypt_init(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
-                        const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                        hc_err_t *err);
+                        const CK_MECHANISM *mech, CK_OBJECT_HANDLE key, hc_err_t *err);
 /* C_Encrypt or C_Decrypt; *outlen: size of `out` in (ignored when NULL),
  * length out (0..size with CKR_OK: an empty plaintext is legitimate). */
-CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s,
-                   const unsigned char *in, CK_ULONG inlen, unsigned char *out,
-                   CK_ULONG *outlen, hc_err_t *err);
-CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                             unsigned char *buf, CK_ULONG len, hc_err_t *err);
+CK_RV hc_p11_crypt(const hc_p11_t *p, bool encrypt, CK_SESSION_HANDLE s, const unsigned char *in,
+                   CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen, hc_err_t *err);
+CK_RV hc_p11_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s, unsigned char *buf,
+                             CK_ULONG len, hc_err_t *err);
 /* C_SeedRandom; CKR_RANDOM_SEED_NOT_SUPPORTED (an answer) when the module
  * has no such function. */
-CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         const unsigned char *seed, CK_ULONG len, hc_err_t *err);
+CK_RV hc_p11_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *seed,
+                         CK_ULONG len, hc_err_t *err);
 
 #endif

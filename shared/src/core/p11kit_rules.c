@@ -99,5 +99,6 @@ bool hc_p11kit_file_enabled(FILE *f, const char *progname)
 const char *hc_p11kit_progname(void)
 {
     return program_invocation_short_name && program_invocation_short_name[0]
-               ? program_invocation_short_name : NULL;
+               ? program_invocation_short_name
+               : NULL;
 }

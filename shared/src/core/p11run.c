@@ -18,14 +18,14 @@
 #define MAX_COPY (1UL << 20)
 
 struct job {
-    hc_watch_job_t hdr;       /* first: the watch hands this back */
+    hc_watch_job_t hdr; /* first: the watch hands this back */
     CK_FUNCTION_LIST *fl;
     CK_RV rv;
-    CK_ULONG s, a, b;         /* session or slot; handles, flags, types */
+    CK_ULONG s, a, b; /* session or slot; handles, flags, types */
     unsigned char *in, *in2, *out;
     CK_ULONG inlen, in2len, outlen;
     CK_ATTRIBUTE *tmpl;
-    unsigned char **vals;     /* where each value's room is (the module may
+    unsigned char **vals; /* where each value's room is (the module may
                                  rewrite tmpl's pointers) */
     CK_ULONG n;
     CK_MECHANISM mech;
@@ -60,8 +60,7 @@ static void job_free(hc_watch_job_t *hj)
     free(j);
 }
 
-static struct job *job_new(const hc_p11_t *p, void (*run)(hc_watch_job_t *),
-                           size_t arena)
+static struct job *job_new(const hc_p11_t *p, void (*run)(hc_watch_job_t *), size_t arena)
 {
     struct job *j = calloc(1, sizeof *j + arena);
     if (!j)
@@ -122,8 +121,7 @@ static void tmpl_put(struct job *j, const CK_ATTRIBUTE *t, CK_ULONG n, bool valu
     j->vals = (unsigned char **)room(j, NULL, n * sizeof(unsigned char *));
     j->n = n;
     for (CK_ULONG i = 0; i < n; i++) {
-        j->vals[i] = t[i].pValue ? room(j, values ? t[i].pValue : NULL,
-                                        t[i].ulValueLen) : NULL;
+        j->vals[i] = t[i].pValue ? room(j, values ? t[i].pValue : NULL, t[i].ulValueLen) : NULL;
         j->tmpl[i].pValue = j->vals[i];
     }
 }
@@ -133,12 +131,13 @@ static bool mech_copyable(const CK_MECHANISM *m)
     if (!m->pParameter)
         return true;
     switch (m->mechanism) { /* CK_RSA_PKCS_PSS_PARAMS: no pointers */
-    case CKM_RSA_PKCS_PSS: case CKM_SHA1_RSA_PKCS_PSS:
-    case CKM_SHA224_RSA_PKCS_PSS: case CKM_SHA256_RSA_PKCS_PSS:
-    case CKM_SHA384_RSA_PKCS_PSS: case CKM_SHA512_RSA_PKCS_PSS:
-        return m->ulParameterLen <= 256;
-    default:
-        return false;
+    case CKM_RSA_PKCS_PSS:
+    case CKM_SHA1_RSA_PKCS_PSS:
+    case CKM_SHA224_RSA_PKCS_PSS:
+    case CKM_SHA256_RSA_PKCS_PSS:
+    case CKM_SHA384_RSA_PKCS_PSS:
+    case CKM_SHA512_RSA_PKCS_PSS: return m->ulParameterLen <= 256;
+    default: return false;
     }
 }
 
@@ -152,12 +151,12 @@ static void run_slots(hc_watch_job_t *hj)
     j->rv = j->fl->C_GetSlotList((CK_BBOOL)j->a, (CK_SLOT_ID *)j->out, &j->outlen);
 }
 
-CK_RV hc_run_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
-                           CK_SLOT_ID *slots, CK_ULONG *n, hc_err_t *err)
+CK_RV hc_run_get_slot_list(const hc_p11_t *p, CK_BBOOL present, CK_SLOT_ID *slots, CK_ULONG *n,
+                           hc_err_t *err)
 {
     if (!timed(p, true))
         return refused(p, "C_GetSlotList", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GetSlotList(present, slots, n));
+                                                : own(p->fl->C_GetSlotList(present, slots, n));
     size_t cap = slots ? *n : 0;
     struct job *j = job_new(p, run_slots, ALIGN(cap * sizeof *slots + 1));
     if (!j)
@@ -181,12 +180,11 @@ static void run_token_info(hc_watch_job_t *hj)
     j->rv = j->fl->C_GetTokenInfo(j->s, (CK_TOKEN_INFO *)j->out);
 }
 
-CK_RV hc_run_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                            CK_TOKEN_INFO *info, hc_err_t *err)
+CK_RV hc_run_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_TOKEN_INFO *info, hc_err_t *err)
 {
     if (!timed(p, true))
         return refused(p, "C_GetTokenInfo", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GetTokenInfo(slot, info));
+                                                 : own(p->fl->C_GetTokenInfo(slot, info));
     struct job *j = job_new(p, run_token_info, ALIGN(sizeof *info));
     if (!j)
         return no_memory(err);
@@ -206,13 +204,13 @@ static void run_mechs(hc_watch_job_t *hj)
     j->rv = j->fl->C_GetMechanismList(j->s, (CK_MECHANISM_TYPE *)j->out, &j->outlen);
 }
 
-CK_RV hc_run_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE *list, CK_ULONG *n,
-                                hc_err_t *err)
+CK_RV hc_run_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
+                                CK_ULONG *n, hc_err_t *err)
 {
     if (!timed(p, true))
-        return refused(p, "C_GetMechanismList", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GetMechanismList(slot, list, n));
+        return refused(p, "C_GetMechanismList", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_GetMechanismList(slot, list, n));
     size_t cap = list ? *n : 0;
     struct job *j = job_new(p, run_mechs, ALIGN(cap * sizeof *list + 1));
     if (!j)
@@ -236,13 +234,13 @@ static void run_mech_info(hc_watch_job_t *hj)
     j->rv = j->fl->C_GetMechanismInfo(j->s, j->a, (CK_MECHANISM_INFO *)j->out);
 }
 
-CK_RV hc_run_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
-                                hc_err_t *err)
+CK_RV hc_run_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                                CK_MECHANISM_INFO *info, hc_err_t *err)
 {
     if (!timed(p, true))
-        return refused(p, "C_GetMechanismInfo", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GetMechanismInfo(slot, type, info));
+        return refused(p, "C_GetMechanismInfo", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_GetMechanismInfo(slot, type, info));
     struct job *j = job_new(p, run_mech_info, ALIGN(sizeof *info));
     if (!j)
         return no_memory(err);
@@ -265,12 +263,13 @@ static void run_open(hc_watch_job_t *hj)
     j->rv = j->fl->C_OpenSession(j->s, j->a, NULL, NULL, &j->h);
 }
 
-CK_RV hc_run_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
-                          CK_SESSION_HANDLE *s, hc_err_t *err)
+CK_RV hc_run_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *s,
+                          hc_err_t *err)
 {
     if (!timed(p, true))
-        return refused(p, "C_OpenSession", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_OpenSession(slot, flags, NULL, NULL, s));
+        return refused(p, "C_OpenSession", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_OpenSession(slot, flags, NULL, NULL, s));
     struct job *j = job_new(p, run_open, 0);
     if (!j)
         return no_memory(err);
@@ -295,7 +294,7 @@ CK_RV hc_run_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot, hc_err_t *er
 {
     if (!timed(p, true))
         return refused(p, "C_CloseAllSessions", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_CloseAllSessions(slot));
+                                                     : own(p->fl->C_CloseAllSessions(slot));
     struct job *j = job_new(p, run_close_all, 0);
     if (!j)
         return no_memory(err);
@@ -316,8 +315,7 @@ static void run_close(hc_watch_job_t *hj)
 CK_RV hc_run_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err)
 {
     if (!timed(p, true))
-        return refused(p, "C_CloseSession", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_CloseSession(s));
+        return refused(p, "C_CloseSession", err) ? HC_RUN_REFUSED : own(p->fl->C_CloseSession(s));
     struct job *j = job_new(p, run_close, 0);
     if (!j)
         return no_memory(err);
@@ -335,12 +333,12 @@ static void run_session_info(hc_watch_job_t *hj)
     j->rv = j->fl->C_GetSessionInfo(j->s, (CK_SESSION_INFO *)j->out);
 }
 
-CK_RV hc_run_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                              CK_SESSION_INFO *info, hc_err_t *err)
+CK_RV hc_run_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_SESSION_INFO *info,
+                              hc_err_t *err)
 {
     if (!timed(p, true))
         return refused(p, "C_GetSessionInfo", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GetSessionInfo(s, info));
+                                                   : own(p->fl->C_GetSessionInfo(s, info));
     struct job *j = job_new(p, run_session_info, ALIGN(sizeof *info));
     if (!j)
         return no_memory(err);
@@ -366,7 +364,7 @@ CK_RV hc_run_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
 {
     if (!timed(p, true))
         return refused(p, "C_Login", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_Login(s, user, (CK_UTF8CHAR *)pin, len));
+                                          : own(p->fl->C_Login(s, user, (CK_UTF8CHAR *)pin, len));
     if (len > MAX_COPY)
         return hc_err(err, CKR_PIN_LEN_RANGE, "a PIN of %lu bytes", len);
     struct job *j = job_new(p, run_login, ALIGN(len + 1));
@@ -392,13 +390,14 @@ static void run_find_init(hc_watch_job_t *hj)
     j->rv = j->fl->C_FindObjectsInit(j->s, j->tmpl, j->n);
 }
 
-CK_RV hc_run_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
+CK_RV hc_run_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+                       hc_err_t *err)
 {
     size_t size;
     if (!timed(p, false) || n > MAX_COPY || !tmpl_size(tmpl, n, &size))
-        return refused(p, "C_FindObjectsInit", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_FindObjectsInit(s, (CK_ATTRIBUTE *)tmpl, n));
+        return refused(p, "C_FindObjectsInit", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_FindObjectsInit(s, (CK_ATTRIBUTE *)tmpl, n));
     struct job *j = job_new(p, run_find_init, size);
     if (!j)
         return no_memory(err);
@@ -417,12 +416,12 @@ static void run_find(hc_watch_job_t *hj)
     j->rv = j->fl->C_FindObjects(j->s, (CK_OBJECT_HANDLE *)j->out, j->a, &j->outlen);
 }
 
-CK_RV hc_run_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
-                  CK_ULONG max, CK_ULONG *got, hc_err_t *err)
+CK_RV hc_run_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h, CK_ULONG max,
+                  CK_ULONG *got, hc_err_t *err)
 {
     if (!timed(p, false) || max > MAX_COPY / sizeof *h)
         return refused(p, "C_FindObjects", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_FindObjects(s, h, max, got));
+                                                : own(p->fl->C_FindObjects(s, h, max, got));
     struct job *j = job_new(p, run_find, ALIGN(max * sizeof *h + 1));
     if (!j)
         return no_memory(err);
@@ -449,7 +448,7 @@ CK_RV hc_run_find_final(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err)
 {
     if (!timed(p, false))
         return refused(p, "C_FindObjectsFinal", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_FindObjectsFinal(s));
+                                                     : own(p->fl->C_FindObjectsFinal(s));
     struct job *j = job_new(p, run_find_final, 0);
     if (!j)
         return no_memory(err);
@@ -467,14 +466,14 @@ static void run_attrs(hc_watch_job_t *hj)
     j->rv = j->fl->C_GetAttributeValue(j->s, j->a, j->tmpl, j->n);
 }
 
-CK_RV hc_run_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                       hc_err_t *err)
+CK_RV hc_run_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                       CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err)
 {
     size_t size;
     if (!timed(p, false) || n > MAX_COPY || !tmpl_size(tmpl, n, &size))
-        return refused(p, "C_GetAttributeValue", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GetAttributeValue(s, obj, tmpl, n));
+        return refused(p, "C_GetAttributeValue", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_GetAttributeValue(s, obj, tmpl, n));
     struct job *j = job_new(p, run_attrs, size);
     if (!j)
         return no_memory(err);
@@ -496,17 +495,14 @@ CK_RV hc_run_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
     return rv;
 }
 
-CK_RV hc_run_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                               const CK_MECHANISM *mech,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
+CK_RV hc_run_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                               const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
                                hc_err_t *err)
 {
     if (refused(p, "C_GenerateKeyPair", err))
         return HC_RUN_REFUSED;
-    return own(p->fl->C_GenerateKeyPair(s, (CK_MECHANISM *)mech,
-                                        (CK_ATTRIBUTE *)pub, npub,
+    return own(p->fl->C_GenerateKeyPair(s, (CK_MECHANISM *)mech, (CK_ATTRIBUTE *)pub, npub,
                                         (CK_ATTRIBUTE *)priv, npriv, hpub, hpriv));
 }
 
@@ -516,12 +512,12 @@ static void run_destroy(hc_watch_job_t *hj)
     j->rv = j->fl->C_DestroyObject(j->s, j->a);
 }
 
-CK_RV hc_run_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                            CK_OBJECT_HANDLE obj, hc_err_t *err)
+CK_RV hc_run_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                            hc_err_t *err)
 {
     if (!timed(p, false))
         return refused(p, "C_DestroyObject", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_DestroyObject(s, obj));
+                                                  : own(p->fl->C_DestroyObject(s, obj));
     struct job *j = job_new(p, run_destroy, 0);
     if (!j)
         return no_memory(err);
@@ -540,14 +536,15 @@ static void run_copy(hc_watch_job_t *hj)
     j->rv = j->fl->C_CopyObject(j->s, j->a, j->tmpl, j->n, &j->h);
 }
 
-CK_RV hc_run_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, CK_OBJECT_HANDLE *copy, hc_err_t *err)
+CK_RV hc_run_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                         const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *copy,
+                         hc_err_t *err)
 {
     size_t size;
     if (!timed(p, false) || n > MAX_COPY || !tmpl_size(tmpl, n, &size))
-        return refused(p, "C_CopyObject", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_CopyObject(s, obj, (CK_ATTRIBUTE *)tmpl, n, copy));
+        return refused(p, "C_CopyObject", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_CopyObject(s, obj, (CK_ATTRIBUTE *)tmpl, n, copy));
     struct job *j = job_new(p, run_copy, size);
     if (!j)
         return no_memory(err);
@@ -566,12 +563,14 @@ CK_RV hc_run_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
 /* ---- cryptography ---- */
 
 static const char *const init_name[] = {
-    [HC_RUN_SIGN] = "C_SignInit", [HC_RUN_VERIFY] = "C_VerifyInit",
-    [HC_RUN_ENCRYPT] = "C_EncryptInit", [HC_RUN_DECRYPT] = "C_DecryptInit",
+    [HC_RUN_SIGN] = "C_SignInit",
+    [HC_RUN_VERIFY] = "C_VerifyInit",
+    [HC_RUN_ENCRYPT] = "C_EncryptInit",
+    [HC_RUN_DECRYPT] = "C_DecryptInit",
 };
 
-static CK_RV init_call(CK_FUNCTION_LIST *fl, enum hc_run_init op,
-                       CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE key)
+static CK_RV init_call(CK_FUNCTION_LIST *fl, enum hc_run_init op, CK_SESSION_HANDLE s,
+                       CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 {
     switch (op) {
     case HC_RUN_SIGN: return fl->C_SignInit(s, m, key);
@@ -588,12 +587,12 @@ static void run_init(hc_watch_job_t *hj)
 }
 
 CK_RV hc_run_op_init(const hc_p11_t *p, enum hc_run_init op, CK_SESSION_HANDLE s,
-                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                     hc_err_t *err)
+                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key, hc_err_t *err)
 {
     if (!timed(p, false) || !mech_copyable(mech))
-        return refused(p, init_name[op], err) ? HC_RUN_REFUSED
-               : own(init_call(p->fl, op, s, (CK_MECHANISM *)mech, key));
+        return refused(p, init_name[op], err)
+                   ? HC_RUN_REFUSED
+                   : own(init_call(p->fl, op, s, (CK_MECHANISM *)mech, key));
     struct job *j = job_new(p, run_init, ALIGN(mech->ulParameterLen + 1));
     if (!j)
         return no_memory(err);
@@ -611,13 +610,14 @@ CK_RV hc_run_op_init(const hc_p11_t *p, enum hc_run_init op, CK_SESSION_HANDLE s
 }
 
 static const char *const output_name[] = {
-    [HC_RUN_SIGN] = "C_Sign", [HC_RUN_VERIFY] = "C_Verify",
-    [HC_RUN_ENCRYPT] = "C_Encrypt", [HC_RUN_DECRYPT] = "C_Decrypt",
+    [HC_RUN_SIGN] = "C_Sign",
+    [HC_RUN_VERIFY] = "C_Verify",
+    [HC_RUN_ENCRYPT] = "C_Encrypt",
+    [HC_RUN_DECRYPT] = "C_Decrypt",
 };
 
-static CK_RV output_call(CK_FUNCTION_LIST *fl, enum hc_run_init op,
-                         CK_SESSION_HANDLE s, CK_BYTE *in, CK_ULONG inlen,
-                         CK_BYTE *out, CK_ULONG *outlen)
+static CK_RV output_call(CK_FUNCTION_LIST *fl, enum hc_run_init op, CK_SESSION_HANDLE s,
+                         CK_BYTE *in, CK_ULONG inlen, CK_BYTE *out, CK_ULONG *outlen)
 {
     switch (op) {
     case HC_RUN_SIGN: return fl->C_Sign(s, in, inlen, out, outlen);
@@ -633,13 +633,14 @@ static void run_output(hc_watch_job_t *hj)
 }
 
 CK_RV hc_run_output(const hc_p11_t *p, enum hc_run_init op, CK_SESSION_HANDLE s,
-                    const unsigned char *in, CK_ULONG inlen, unsigned char *out,
-                    CK_ULONG *outlen, hc_err_t *err)
+                    const unsigned char *in, CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen,
+                    hc_err_t *err)
 {
     CK_ULONG cap = out ? *outlen : 0;
     if (!timed(p, false) || inlen > MAX_COPY || cap > MAX_COPY)
-        return refused(p, output_name[op], err) ? HC_RUN_REFUSED
-               : own(output_call(p->fl, op, s, (CK_BYTE *)in, inlen, out, outlen));
+        return refused(p, output_name[op], err)
+                   ? HC_RUN_REFUSED
+                   : own(output_call(p->fl, op, s, (CK_BYTE *)in, inlen, out, outlen));
     struct job *j = job_new(p, run_output, ALIGN(inlen + 1) + ALIGN(cap + 1));
     if (!j)
         return no_memory(err);
@@ -665,13 +666,13 @@ static void run_verify(hc_watch_job_t *hj)
     j->rv = j->fl->C_Verify(j->s, j->in, j->inlen, j->in2, j->in2len);
 }
 
-CK_RV hc_run_verify(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                    const unsigned char *data, CK_ULONG len,
+CK_RV hc_run_verify(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *data, CK_ULONG len,
                     const unsigned char *sig, CK_ULONG siglen, hc_err_t *err)
 {
     if (!timed(p, false) || len > MAX_COPY || siglen > MAX_COPY)
-        return refused(p, "C_Verify", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_Verify(s, (CK_BYTE *)data, len, (CK_BYTE *)sig, siglen));
+        return refused(p, "C_Verify", err)
+                   ? HC_RUN_REFUSED
+                   : own(p->fl->C_Verify(s, (CK_BYTE *)data, len, (CK_BYTE *)sig, siglen));
     struct job *j = job_new(p, run_verify, ALIGN(len + 1) + ALIGN(siglen + 1));
     if (!j)
         return no_memory(err);
@@ -693,12 +694,12 @@ static void run_random(hc_watch_job_t *hj)
     j->rv = j->fl->C_GenerateRandom(j->s, j->out, j->outlen);
 }
 
-CK_RV hc_run_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                             unsigned char *buf, CK_ULONG len, hc_err_t *err)
+CK_RV hc_run_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s, unsigned char *buf,
+                             CK_ULONG len, hc_err_t *err)
 {
     if (!timed(p, false) || len > MAX_COPY)
         return refused(p, "C_GenerateRandom", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_GenerateRandom(s, buf, len));
+                                                   : own(p->fl->C_GenerateRandom(s, buf, len));
     struct job *j = job_new(p, run_random, ALIGN(len + 1));
     if (!j)
         return no_memory(err);
@@ -719,14 +720,14 @@ static void run_seed(hc_watch_job_t *hj)
     j->rv = j->fl->C_SeedRandom(j->s, j->in, j->inlen);
 }
 
-CK_RV hc_run_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         const unsigned char *seed, CK_ULONG len, hc_err_t *err)
+CK_RV hc_run_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *seed,
+                         CK_ULONG len, hc_err_t *err)
 {
     if (!p->fl->C_SeedRandom)
         return CKR_RANDOM_SEED_NOT_SUPPORTED;
     if (!timed(p, false) || len > MAX_COPY)
         return refused(p, "C_SeedRandom", err) ? HC_RUN_REFUSED
-               : own(p->fl->C_SeedRandom(s, (CK_BYTE *)seed, len));
+                                               : own(p->fl->C_SeedRandom(s, (CK_BYTE *)seed, len));
     struct job *j = job_new(p, run_seed, ALIGN(len + 1));
     if (!j)
         return no_memory(err);

@@ -37,61 +37,52 @@
 #define HC_RUN_TIMEOUT (CKR_VENDOR_DEFINED | 0x48435701UL)
 #define HC_RUN_REFUSED (CKR_VENDOR_DEFINED | 0x48435702UL)
 
-CK_RV hc_run_get_slot_list(const hc_p11_t *p, CK_BBOOL present,
-                           CK_SLOT_ID *slots, CK_ULONG *n, hc_err_t *err);
-CK_RV hc_run_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                            CK_TOKEN_INFO *info, hc_err_t *err);
-CK_RV hc_run_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE *list, CK_ULONG *n,
-                                hc_err_t *err);
-CK_RV hc_run_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot,
-                                CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info,
-                                hc_err_t *err);
-CK_RV hc_run_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags,
-                          CK_SESSION_HANDLE *s, hc_err_t *err);
-CK_RV hc_run_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot,
-                                hc_err_t *err);
+CK_RV hc_run_get_slot_list(const hc_p11_t *p, CK_BBOOL present, CK_SLOT_ID *slots, CK_ULONG *n,
+                           hc_err_t *err);
+CK_RV hc_run_get_token_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_TOKEN_INFO *info, hc_err_t *err);
+CK_RV hc_run_get_mechanism_list(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
+                                CK_ULONG *n, hc_err_t *err);
+CK_RV hc_run_get_mechanism_info(const hc_p11_t *p, CK_SLOT_ID slot, CK_MECHANISM_TYPE type,
+                                CK_MECHANISM_INFO *info, hc_err_t *err);
+CK_RV hc_run_open_session(const hc_p11_t *p, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *s,
+                          hc_err_t *err);
+CK_RV hc_run_close_all_sessions(const hc_p11_t *p, CK_SLOT_ID slot, hc_err_t *err);
 CK_RV hc_run_close_session(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err);
-CK_RV hc_run_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                              CK_SESSION_INFO *info, hc_err_t *err);
+CK_RV hc_run_get_session_info(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_SESSION_INFO *info,
+                              hc_err_t *err);
 CK_RV hc_run_login(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_USER_TYPE user,
                    const unsigned char *pin, CK_ULONG len, hc_err_t *err);
-CK_RV hc_run_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       const CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
-CK_RV hc_run_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h,
-                  CK_ULONG max, CK_ULONG *got, hc_err_t *err);
-CK_RV hc_run_find_final(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err);
-CK_RV hc_run_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                       CK_OBJECT_HANDLE obj, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+CK_RV hc_run_find_init(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
                        hc_err_t *err);
-CK_RV hc_run_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                               const CK_MECHANISM *mech,
-                               const CK_ATTRIBUTE *pub, CK_ULONG npub,
-                               const CK_ATTRIBUTE *priv, CK_ULONG npriv,
-                               CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
+CK_RV hc_run_find(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *h, CK_ULONG max,
+                  CK_ULONG *got, hc_err_t *err);
+CK_RV hc_run_find_final(const hc_p11_t *p, CK_SESSION_HANDLE s, hc_err_t *err);
+CK_RV hc_run_get_attrs(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                       CK_ATTRIBUTE *tmpl, CK_ULONG n, hc_err_t *err);
+CK_RV hc_run_generate_key_pair(const hc_p11_t *p, CK_SESSION_HANDLE s, const CK_MECHANISM *mech,
+                               const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
+                               CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv,
                                hc_err_t *err);
-CK_RV hc_run_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                            CK_OBJECT_HANDLE obj, hc_err_t *err);
-CK_RV hc_run_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         CK_OBJECT_HANDLE obj, const CK_ATTRIBUTE *tmpl,
-                         CK_ULONG n, CK_OBJECT_HANDLE *copy, hc_err_t *err);
+CK_RV hc_run_destroy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                            hc_err_t *err);
+CK_RV hc_run_copy_object(const hc_p11_t *p, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                         const CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *copy,
+                         hc_err_t *err);
 /* C_SignInit, C_VerifyInit, C_EncryptInit or C_DecryptInit. */
 enum hc_run_init { HC_RUN_SIGN, HC_RUN_VERIFY, HC_RUN_ENCRYPT, HC_RUN_DECRYPT };
 CK_RV hc_run_op_init(const hc_p11_t *p, enum hc_run_init op, CK_SESSION_HANDLE s,
-                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                     hc_err_t *err);
+                     const CK_MECHANISM *mech, CK_OBJECT_HANDLE key, hc_err_t *err);
 /* C_Sign, C_Encrypt or C_Decrypt (op HC_RUN_SIGN/ENCRYPT/DECRYPT): `in`
  * read, `out` (NULL: a size query) written up to *outlen. */
 CK_RV hc_run_output(const hc_p11_t *p, enum hc_run_init op, CK_SESSION_HANDLE s,
-                    const unsigned char *in, CK_ULONG inlen, unsigned char *out,
-                    CK_ULONG *outlen, hc_err_t *err);
-CK_RV hc_run_verify(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                    const unsigned char *data, CK_ULONG len,
+                    const unsigned char *in, CK_ULONG inlen, unsigned char *out, CK_ULONG *outlen,
+                    hc_err_t *err);
+CK_RV hc_run_verify(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *data, CK_ULONG len,
                     const unsigned char *sig, CK_ULONG siglen, hc_err_t *err);
-CK_RV hc_run_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                             unsigned char *buf, CK_ULONG len, hc_err_t *err);
+CK_RV hc_run_generate_random(const hc_p11_t *p, CK_SESSION_HANDLE s, unsigned char *buf,
+                             CK_ULONG len, hc_err_t *err);
 /* CKR_RANDOM_SEED_NOT_SUPPORTED when the module has no C_SeedRandom. */
-CK_RV hc_run_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s,
-                         const unsigned char *seed, CK_ULONG len, hc_err_t *err);
+CK_RV hc_run_seed_random(const hc_p11_t *p, CK_SESSION_HANDLE s, const unsigned char *seed,
+                         CK_ULONG len, hc_err_t *err);
 
 #endif

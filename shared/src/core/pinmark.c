@@ -28,8 +28,7 @@ static bool shared_dir(const char *dir)
 }
 
 /* DIR/pin-rejected into `out`, created if missing; false with `why`. */
-static bool mark_dir(const char *dir, char *out, size_t size, char *why,
-                     size_t whysize)
+static bool mark_dir(const char *dir, char *out, size_t size, char *why, size_t whysize)
 {
     if (!dir || !dir[0]) {
         say(why, whysize, "(empty)", "no cache-dir configured");
@@ -63,8 +62,7 @@ static bool mark_dir(const char *dir, char *out, size_t size, char *why,
 }
 
 /* Takes the lock, waiting forever (wait_ms < 0) or at most wait_ms. */
-static int lock_mark(const char *dir, const char *token, long wait_ms, char *why,
-                     size_t whysize)
+static int lock_mark(const char *dir, const char *token, long wait_ms, char *why, size_t whysize)
 {
     char d[PATH_MAX], path[PATH_MAX + 80];
     if (!mark_dir(dir, d, sizeof d, why, whysize))
@@ -84,8 +82,8 @@ static int lock_mark(const char *dir, const char *token, long wait_ms, char *why
             continue;
         }
         if (errno != EINTR) {
-            say(why, whysize, path, errno == EWOULDBLOCK ? "still locked by another login"
-                                                         : strerror(errno));
+            say(why, whysize, path,
+                errno == EWOULDBLOCK ? "still locked by another login" : strerror(errno));
             close(fd);
             return -1;
         }
@@ -112,19 +110,19 @@ void hc_pinmark_unlock(int fd)
 
 static void format_version(const hc_pin_version_t *v, char *out, size_t size)
 {
-    snprintf(out, size, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 ".%"
-             PRId64 " %" PRId64 ".%" PRId64, v->dev, v->ino, v->size,
-             v->mtime_s, v->mtime_ns, v->ctime_s, v->ctime_ns);
+    snprintf(out, size,
+             "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 ".%" PRId64 " %" PRId64 ".%" PRId64,
+             v->dev, v->ino, v->size, v->mtime_s, v->mtime_ns, v->ctime_s, v->ctime_ns);
 }
 
-int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *ver,
-                    CK_RV *rv, time_t *when, char *why, size_t whysize)
+int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV *rv,
+                    time_t *when, char *why, size_t whysize)
 {
     return hc_pinmark_read_id(dir, token, ver, rv, when, NULL, why, whysize);
 }
 
-int hc_pinmark_read_id(const char *dir, const char *token, const hc_pin_version_t *ver,
-                       CK_RV *rv, time_t *when, uint64_t *id, char *why, size_t whysize)
+int hc_pinmark_read_id(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV *rv,
+                       time_t *when, uint64_t *id, char *why, size_t whysize)
 {
     char path[PATH_MAX + 100];
     if (!dir || !dir[0]) {
@@ -169,20 +167,19 @@ int hc_pinmark_read_id(const char *dir, const char *token, const hc_pin_version_
     return match ? 1 : 0;
 }
 
-bool hc_pinmark_matches(const char *dir, const char *token,
-                        const hc_pin_version_t *ver, CK_RV *rv, time_t *when)
+bool hc_pinmark_matches(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV *rv,
+                        time_t *when)
 {
     return hc_pinmark_read(dir, token, ver, rv, when, NULL, 0) == 1;
 }
 
-bool hc_pinmark_set(const char *dir, const char *token,
-                    const hc_pin_version_t *ver, CK_RV rv)
+bool hc_pinmark_set(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV rv)
 {
     return hc_pinmark_set_id(dir, token, ver, rv, 0);
 }
 
-bool hc_pinmark_set_id(const char *dir, const char *token,
-                       const hc_pin_version_t *ver, CK_RV rv, uint64_t id)
+bool hc_pinmark_set_id(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV rv,
+                       uint64_t id)
 {
     char d[PATH_MAX], path[PATH_MAX + 80], tmp[PATH_MAX + 90], v[256];
     if (!mark_dir(dir, d, sizeof d, NULL, 0))

@@ -47,24 +47,23 @@ void hc_pinmark_unlock(int fd);
  * what the token answered and when), 0 when there is no mark or it names
  * another version, -1 when a mark exists but cannot be read (`why` set).
  * rv, when, why may be NULL. */
-int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *ver,
-                    CK_RV *rv, time_t *when, char *why, size_t whysize);
+int hc_pinmark_read(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV *rv,
+                    time_t *when, char *why, size_t whysize);
 /* The same, and *id (may be NULL): which login wrote it (hc_pinmark_set_id). */
-int hc_pinmark_read_id(const char *dir, const char *token, const hc_pin_version_t *ver,
-                       CK_RV *rv, time_t *when, uint64_t *id, char *why, size_t whysize);
+int hc_pinmark_read_id(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV *rv,
+                       time_t *when, uint64_t *id, char *why, size_t whysize);
 /* hc_pinmark_read() == 1 (an unreadable mark counts as no match). */
-bool hc_pinmark_matches(const char *dir, const char *token,
-                        const hc_pin_version_t *ver, CK_RV *rv, time_t *when);
+bool hc_pinmark_matches(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV *rv,
+                        time_t *when);
 /* Records the rejection (atomic write); false if it could not be saved. */
-bool hc_pinmark_set(const char *dir, const char *token,
-                    const hc_pin_version_t *ver, CK_RV rv);
+bool hc_pinmark_set(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV rv);
 /* The same with `id` (0: none), which tells one mark from another of the
  * same version: the mark of a C_Login whose answer did not come in time
  * carries one, so that its late answer (login.c) changes that mark only,
  * never one another process or login wrote since (processes share the
  * marks). */
-bool hc_pinmark_set_id(const char *dir, const char *token,
-                       const hc_pin_version_t *ver, CK_RV rv, uint64_t id);
+bool hc_pinmark_set_id(const char *dir, const char *token, const hc_pin_version_t *ver, CK_RV rv,
+                       uint64_t id);
 /* Removes the mark: 0, or -1 with errno (ENOENT: there was none). */
 int hc_pinmark_clear(const char *dir, const char *token);
 

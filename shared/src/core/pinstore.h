@@ -40,11 +40,10 @@ void hc_pin_path(const char *store, const char *token, char *out, size_t size);
 
 /* CKR_OK and the PIN; CKR_USER_PIN_NOT_INITIALIZED when no file exists;
  * CKR_GENERAL_ERROR when the file is refused (err says why and the fix). */
-CK_RV hc_pin_read(const char *store, const char *token, hc_pin_t *pin,
-                  hc_pin_version_t *ver, hc_err_t *err);
+CK_RV hc_pin_read(const char *store, const char *token, hc_pin_t *pin, hc_pin_version_t *ver,
+                  hc_err_t *err);
 /* Same checks, without reading the PIN. */
-CK_RV hc_pin_check(const char *store, const char *token,
-                   hc_pin_version_t *ver, hc_err_t *err);
+CK_RV hc_pin_check(const char *store, const char *token, hc_pin_version_t *ver, hc_err_t *err);
 void hc_pin_wipe(hc_pin_t *pin);
 
 /* Why a token's PIN file is or is not used, in parts an operator's table
@@ -73,17 +72,16 @@ void hc_pin_inspect(const char *store, const char *token, hc_pin_state_t *ps);
  * fsync, rename, fsync of the directory. Creates STORE (0700) if needed.
  * On failure the old file is untouched and no temp file is left. Two
  * writers at once each put a whole file in place; the later one stays. */
-CK_RV hc_pin_write(const char *store, const char *token,
-                   const unsigned char *pin, size_t len, hc_err_t *err);
+CK_RV hc_pin_write(const char *store, const char *token, const unsigned char *pin, size_t len,
+                   hc_err_t *err);
 /* The same, but only where STORE/token does not exist: the file is put in
  * place with link(2), which fails on an existing name, so of writers at
  * once exactly one creates it and a file stored meanwhile (another
  * writer's, an operator's `hsmcache pin set`) is never replaced. CKR_OK
  * and *created false when a file was there (nothing written: the caller
  * reads it to compare). */
-CK_RV hc_pin_create(const char *store, const char *token,
-                    const unsigned char *pin, size_t len, bool *created,
-                    hc_err_t *err);
+CK_RV hc_pin_create(const char *store, const char *token, const unsigned char *pin, size_t len,
+                    bool *created, hc_err_t *err);
 
 /* A token group has no PIN of its own (each member has its PIN file and
  * rejection mark): CKR_ARGUMENTS_BAD with `err` naming the group, the

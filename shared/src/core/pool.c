@@ -38,8 +38,7 @@ bool hc_rv_lost(CK_RV rv)
            rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
-CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg,
-                    size_t index)
+CK_RV hc_token_init(hc_token_t *t, hc_core_t *core, const hc_token_cfg_t *cfg, size_t index)
 {
     memset(t, 0, sizeof *t);
     t->cfg = cfg;
@@ -107,8 +106,7 @@ static bool token_matches(const hc_token_cfg_t *cfg, const CK_TOKEN_INFO *ti)
 {
     if (cfg->label[0] && !padded_eq(ti->label, sizeof ti->label, cfg->label))
         return false;
-    if (cfg->serial[0] &&
-        !padded_eq(ti->serialNumber, sizeof ti->serialNumber, cfg->serial))
+    if (cfg->serial[0] && !padded_eq(ti->serialNumber, sizeof ti->serialNumber, cfg->serial))
         return false;
     return true;
 }
@@ -142,7 +140,8 @@ static void close_sessions_locked(hc_token_t *t)
             t->owed = o;
             t->nowed += t->nopened;
         } else {
-            hc_log(&t->core->log, HC_LOG_ERROR, "token %s: out of memory: %zu "
+            hc_log(&t->core->log, HC_LOG_ERROR,
+                   "token %s: out of memory: %zu "
                    "session(s) the hang kept from being closed stay open",
                    t->cfg->name, t->nopened);
         }
@@ -186,8 +185,10 @@ static void close_owed_locked(hc_token_t *t)
         t->nowed--;
         closed++;
     }
-    hc_log(&t->core->log, HC_LOG_INFO, "token %s: closed %zu session(s) a hang had "
-           "kept open (%zu left)", t->cfg->name, closed, t->nowed);
+    hc_log(&t->core->log, HC_LOG_INFO,
+           "token %s: closed %zu session(s) a hang had "
+           "kept open (%zu left)",
+           t->cfg->name, closed, t->nowed);
 }
 
 /* Closes every session: now when none is in use, else when the last one
@@ -223,8 +224,7 @@ static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
     if (t->backoff_ms > BACKOFF_MAX_MS)
         t->backoff_ms = BACKOFF_MAX_MS;
     t->next_probe_ms = now + t->backoff_ms;
-    hc_log(&t->core->log, HC_LOG_INFO, "%s (next check in %u ms)", why,
-           t->backoff_ms);
+    hc_log(&t->core->log, HC_LOG_INFO, "%s (next check in %u ms)", why, t->backoff_ms);
     return hc_err(err, CKR_TOKEN_NOT_PRESENT, "%s", why);
 }
 
@@ -232,15 +232,23 @@ static CK_RV absent(hc_token_t *t, hc_err_t *err, const char *why)
  * raw one (it hashes locally and sends CKM_ECDSA / CKM_RSA_PKCS /
  * CKM_RSA_PKCS_PSS): offered even when the token lacks them, as SoftHSM
  * 2.6 lacks CKM_ECDSA_SHA256. Signing and verifying only. */
-static const struct { CK_MECHANISM_TYPE hashed, raw; } emulated[] = {
-    { CKM_ECDSA_SHA1, CKM_ECDSA }, { CKM_ECDSA_SHA224, CKM_ECDSA },
-    { CKM_ECDSA_SHA256, CKM_ECDSA }, { CKM_ECDSA_SHA384, CKM_ECDSA },
+static const struct {
+    CK_MECHANISM_TYPE hashed, raw;
+} emulated[] = {
+    { CKM_ECDSA_SHA1, CKM_ECDSA },
+    { CKM_ECDSA_SHA224, CKM_ECDSA },
+    { CKM_ECDSA_SHA256, CKM_ECDSA },
+    { CKM_ECDSA_SHA384, CKM_ECDSA },
     { CKM_ECDSA_SHA512, CKM_ECDSA },
-    { CKM_SHA1_RSA_PKCS, CKM_RSA_PKCS }, { CKM_SHA224_RSA_PKCS, CKM_RSA_PKCS },
-    { CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS }, { CKM_SHA384_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA1_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA224_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS },
+    { CKM_SHA384_RSA_PKCS, CKM_RSA_PKCS },
     { CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS },
-    { CKM_SHA1_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS }, { CKM_SHA224_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
-    { CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS }, { CKM_SHA384_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA1_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA224_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
+    { CKM_SHA384_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
     { CKM_SHA512_RSA_PKCS_PSS, CKM_RSA_PKCS_PSS },
 };
 #define NEMULATED (sizeof emulated / sizeof emulated[0])
@@ -277,8 +285,7 @@ static CK_RV read_mechanisms(hc_token_t *t, hc_err_t *err)
     for (size_t i = 0; i < NEMULATED; i++) {
         CK_MECHANISM_INFO raw;
         if (in_list(list, n, emulated[i].hashed) || !in_list(list, real, emulated[i].raw) ||
-            hc_p11_get_mechanism_info(&t->p11, t->slot, emulated[i].raw, &raw,
-                                      NULL) != CKR_OK ||
+            hc_p11_get_mechanism_info(&t->p11, t->slot, emulated[i].raw, &raw, NULL) != CKR_OK ||
             !(raw.flags & CKF_SIGN))
             continue;
         info[n] = raw;
@@ -338,12 +345,15 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
         return CKR_OK;
     const hc_token_cfg_t *c = t->cfg;
     if (t->close_pending) /* the old sessions are not closed yet */
-        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s: reconnecting (calls "
-                      "on the lost sessions are finishing)", c->name);
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT,
+                      "token %s: reconnecting (calls "
+                      "on the lost sessions are finishing)",
+                      c->name);
     if (t->next_probe_ms && hc_now_ms() < t->next_probe_ms)
-        return hc_err(err, CKR_TOKEN_NOT_PRESENT, "token %s is absent (module "
-                      "%s, label '%s'); next check in %llu ms", c->name,
-                      c->module, c->label[0] ? c->label : c->serial,
+        return hc_err(err, CKR_TOKEN_NOT_PRESENT,
+                      "token %s is absent (module "
+                      "%s, label '%s'); next check in %llu ms",
+                      c->name, c->module, c->label[0] ? c->label : c->serial,
                       (unsigned long long)(t->next_probe_ms - hc_now_ms()));
     /* Under the token's cross-process lock, which logins also take: a
      * SoftHSM file store is unreadable while another process's login
@@ -361,15 +371,15 @@ static CK_RV connect_locked(hc_token_t *t, hc_err_t *err)
     if (rv != CKR_TOKEN_NOT_PRESENT)
         return absent(t, err, e.msg);
     char why[512];
-    snprintf(why, sizeof why, "token %s: no token with %s '%s' in module %s (is "
-             "it present? see 'hsmcache tokens')", c->name,
-             c->label[0] ? "label" : "serial", c->label[0] ? c->label : c->serial,
+    snprintf(why, sizeof why,
+             "token %s: no token with %s '%s' in module %s (is "
+             "it present? see 'hsmcache tokens')",
+             c->name, c->label[0] ? "label" : "serial", c->label[0] ? c->label : c->serial,
              c->module);
     return absent(t, err, why);
 }
 
-static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
-                     hc_session_t *out, hc_err_t *err)
+static CK_RV acquire(hc_token_t *t, bool live, bool need_login, hc_session_t *out, hc_err_t *err)
 {
     CK_RV rv;
     pthread_mutex_lock(&t->lock);
@@ -391,12 +401,11 @@ static CK_RV acquire(hc_token_t *t, bool live, bool need_login,
             p = t->idle[--t->nidle];
         } else if (t->nopen < t->cfg->max_sessions) {
             if (!(p = hc_pooled_new(CK_INVALID_HANDLE))) {
-                rv = hc_err(err, CKR_HOST_MEMORY, "token %s: out of memory",
-                            t->cfg->name);
+                rv = hc_err(err, CKR_HOST_MEMORY, "token %s: out of memory", t->cfg->name);
                 break;
             }
-            rv = hc_p11_open_session(&t->p11, t->slot,
-                                     CKF_SERIAL_SESSION | CKF_RW_SESSION, &p->h, err);
+            rv = hc_p11_open_session(&t->p11, t->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, &p->h,
+                                     err);
             if (rv != CKR_OK) {
                 hc_pooled_free(p);
                 if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {
@@ -464,8 +473,8 @@ static void release(hc_token_t *t, const hc_session_t *s, CK_RV rv)
     pthread_mutex_unlock(&t->lock);
 }
 
-CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_pool_fn fn,
-                  void *arg, hc_err_t *err)
+CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_pool_fn fn, void *arg,
+                  hc_err_t *err)
 {
     CK_RV rv;
     for (int attempt = 0;; attempt++) {
@@ -477,8 +486,10 @@ CK_RV hc_pool_run(hc_token_t *t, bool live, bool need_login, hc_pool_fn fn,
         if (!hc_rv_lost(rv) || attempt == 1)
             break;
         char b[32];
-        hc_log(&t->core->log, HC_LOG_INFO, "token %s: session lost (%s); "
-               "reconnecting and retrying once", t->cfg->name, hc_rv_name(rv, b));
+        hc_log(&t->core->log, HC_LOG_INFO,
+               "token %s: session lost (%s); "
+               "reconnecting and retrying once",
+               t->cfg->name, hc_rv_name(rv, b));
     }
     return rv;
 }
@@ -523,8 +534,7 @@ CK_RV hc_pool_connect(hc_token_t *t, hc_err_t *err)
     return rv;
 }
 
-bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m,
-                              CK_MECHANISM_INFO *info)
+bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m, CK_MECHANISM_INFO *info)
 {
     bool known = false;
     pthread_mutex_lock(&t->lock);
@@ -537,8 +547,7 @@ bool hc_token_mech_info_known(hc_token_t *t, CK_MECHANISM_TYPE m,
     return known;
 }
 
-CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
-                         CK_MECHANISM_INFO *info)
+CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m, CK_MECHANISM_INFO *info)
 {
     CK_RV rv = CKR_MECHANISM_INVALID;
     pthread_mutex_lock(&t->lock);
@@ -549,8 +558,7 @@ CK_RV hc_token_mech_info(hc_token_t *t, CK_MECHANISM_TYPE m,
          * failed read is returned, not cached: the token may be gone. */
         rv = CKR_OK;
         if (t->mech_info[i].flags == 0) {
-            rv = hc_p11_get_mechanism_info(&t->p11, t->slot, m, &t->mech_info[i],
-                                           NULL);
+            rv = hc_p11_get_mechanism_info(&t->p11, t->slot, m, &t->mech_info[i], NULL);
             if (rv != CKR_OK)
                 memset(&t->mech_info[i], 0, sizeof t->mech_info[i]);
             if (hc_rv_lost(rv) || rv == CKR_SLOT_ID_INVALID) {

@@ -52,26 +52,29 @@ static void note(hc_sharedtier_t *t, const char *name, bool held)
         memmove(t->leases[i], t->leases[i + 1], (--t->nleases - i) * sizeof t->leases[0]);
 }
 
-CK_RV hc_sharedtier_lease(hc_sharedtier_t *t, const char *name, unsigned seconds,
-                          bool *held, hc_err_t *err)
+CK_RV hc_sharedtier_lease(hc_sharedtier_t *t, const char *name, unsigned seconds, bool *held,
+                          hc_err_t *err)
 {
     *held = false;
     if (!hc_valid_lease_name(name))
-        return hc_err(err, CKR_ARGUMENTS_BAD, "shared cache: lease name '%s' has a "
-                      "character outside [A-Za-z0-9._:-] or is too long", name);
+        return hc_err(err, CKR_ARGUMENTS_BAD,
+                      "shared cache: lease name '%s' has a "
+                      "character outside [A-Za-z0-9._:-] or is too long",
+                      name);
     pthread_mutex_lock(&t->lease_lock);
     /* A lease the caller does not hold yet counts against the limit: a
      * lease taken that could not be given back at the end would stay
      * taken until it expires. */
     if (seconds && held_slot(t, name) == t->nleases && t->nleases == HC_SHARED_LEASES) {
         pthread_mutex_unlock(&t->lease_lock);
-        return hc_err(err, CKR_GENERAL_ERROR, "shared cache: lease %s: this process holds "
-                      "%d leases already", name, HC_SHARED_LEASES);
+        return hc_err(err, CKR_GENERAL_ERROR,
+                      "shared cache: lease %s: this process holds "
+                      "%d leases already",
+                      name, HC_SHARED_LEASES);
     }
     hc_sharedtier_sync(t, SYNC_MS);
     CK_RV rv = CKR_OK;
-    if (!t->lease_db &&
-        !(t->lease_db = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, err)))
+    if (!t->lease_db && !(t->lease_db = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, err)))
         rv = CKR_DEVICE_ERROR;
     if (rv == CKR_OK)
         rv = seconds ? hc_lease_take(t->lease_db, name, t->holder, seconds, held, err)
@@ -92,8 +95,10 @@ void hc_sharedfleet_free(hc_sharedtier_t *t)
     for (size_t i = 0; t->lease_db && i < t->nleases; i++) {
         hc_err_t err = { 0 };
         if (hc_lease_release(t->lease_db, t->leases[i], t->holder, &err) != CKR_OK)
-            hc_log(t->log, HC_LOG_WARN, "shared cache: lease %s not given back (it "
-                   "expires by itself): %s", t->leases[i], err.msg);
+            hc_log(t->log, HC_LOG_WARN,
+                   "shared cache: lease %s not given back (it "
+                   "expires by itself): %s",
+                   t->leases[i], err.msg);
     }
     t->nleases = 0;
     hc_db_close(t->lease_db);

@@ -40,8 +40,8 @@ bool hc_valid_lease_name(const char *name);
 /* Takes or renews lease `name` for `holder` for lease_s seconds on `db`
  * (a connection to the primary); *held: whether `holder` has it now. On a
  * database error err says which (close the connection). */
-CK_RV hc_lease_take(hc_db_t *db, const char *name, const char *holder, unsigned lease_s,
-                    bool *held, hc_err_t *err);
+CK_RV hc_lease_take(hc_db_t *db, const char *name, const char *holder, unsigned lease_s, bool *held,
+                    hc_err_t *err);
 
 /* Gives lease `name` up if `holder` has it (its expiry set to 0), so that
  * another process may take it at once rather than when it expires. */

@@ -27,7 +27,7 @@
  * when held, deletes expired rows until none is left or max_ms have
  * passed. *held: whether this round held the lease; *purged: rows
  * deleted. On a database error err says which (close the connection). */
-CK_RV hc_sharedpurge_run(hc_db_t *db, const char *holder, unsigned lease_s,
-                         unsigned max_ms, bool *held, uint64_t *purged, hc_err_t *err);
+CK_RV hc_sharedpurge_run(hc_db_t *db, const char *holder, unsigned lease_s, unsigned max_ms,
+                         bool *held, uint64_t *purged, hc_err_t *err);
 
 #endif

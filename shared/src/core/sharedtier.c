@@ -16,16 +16,15 @@
 #include "util/clock.h"
 #include "core/swcrypto.h"
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS " HC_SHARED_TABLE " (\n"
-    "  cache_key BINARY(72) NOT NULL PRIMARY KEY,\n"
-    "  signature VARBINARY(1024) NOT NULL,\n"
-    "  expires BIGINT NOT NULL,\n"
-    "  node VARCHAR(63) CHARACTER SET ascii NOT NULL,\n"
-    "  written TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n"
-    "    ON UPDATE CURRENT_TIMESTAMP,\n"
-    "  KEY by_expiry (expires)\n"
-    ") ENGINE=InnoDB";
+static const char schema[] = "CREATE TABLE IF NOT EXISTS " HC_SHARED_TABLE " (\n"
+                             "  cache_key BINARY(72) NOT NULL PRIMARY KEY,\n"
+                             "  signature VARBINARY(1024) NOT NULL,\n"
+                             "  expires BIGINT NOT NULL,\n"
+                             "  node VARCHAR(63) CHARACTER SET ascii NOT NULL,\n"
+                             "  written TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP\n"
+                             "    ON UPDATE CURRENT_TIMESTAMP,\n"
+                             "  KEY by_expiry (expires)\n"
+                             ") ENGINE=InnoDB";
 
 const char *hc_sharedtier_schema(void)
 {
@@ -64,8 +63,10 @@ static void trip_locked(hc_sharedtier_t *t, const char *why)
         t->tripped = true;
         t->backoff = BACKOFF_MIN_MS;
         t->next_probe = hc_now_ms() + t->backoff;
-        hc_log(t->log, HC_LOG_WARN, "shared cache: %s; lookups skip the shared tier "
-               "until it answers again (signing and the local tiers go on)", why);
+        hc_log(t->log, HC_LOG_WARN,
+               "shared cache: %s; lookups skip the shared tier "
+               "until it answers again (signing and the local tiers go on)",
+               why);
     }
     hc_shared_gauge(&t->st->reading, false);
     hc_shared_gauge(&t->st->skipping, true);
@@ -90,7 +91,7 @@ static hc_db_t *take_reader(hc_sharedtier_t *t)
 static void give_reader(hc_sharedtier_t *t, hc_db_t *db, const char *failure)
 {
     pthread_mutex_lock(&t->lock);
-    if (failure || t->open) {   /* open: the pool starts afresh after the probe */
+    if (failure || t->open) { /* open: the pool starts afresh after the probe */
         t->dead[t->ndead++] = db;
         t->nreaders--;
     } else {
@@ -154,8 +155,9 @@ bool hc_sharedtier_get(hc_sharedtier_t *t, const unsigned char *key, size_t key_
         return false;
     }
     char sql[256];
-    int n = snprintf(sql, sizeof sql, "SELECT signature, expires, node FROM "
-                     HC_SHARED_TABLE " WHERE cache_key = X'");
+    int n =
+        snprintf(sql, sizeof sql,
+                 "SELECT signature, expires, node FROM " HC_SHARED_TABLE " WHERE cache_key = X'");
     hc_shared_hex(sql + n, key, key_len);
     n += 2 * (int)key_len;
     n += snprintf(sql + n, sizeof sql - (size_t)n, "'");
@@ -196,9 +198,11 @@ void hc_sharedtier_verified(hc_sharedtier_t *t, bool good, const char *node)
         return;
     }
     HC_INC(t->st->forged);
-    hc_log(t->log, HC_LOG_WARN, "shared cache: a row written as node '%s' does not "
+    hc_log(t->log, HC_LOG_WARN,
+           "shared cache: a row written as node '%s' does not "
            "verify with the key's public key: not served (forged or corrupt); the HSM "
-           "signs anew and this node's signature replaces the row", node);
+           "signs anew and this node's signature replaces the row",
+           node);
 }
 
 /* ---- the keeper thread ---- */
@@ -254,8 +258,8 @@ static bool keep_reader(hc_sharedtier_t *t)
     } else if (open) {
         t->backoff = hc_shared_backoff(t->backoff);
         t->next_probe = hc_now_ms() + t->backoff;
-        hc_log(t->log, HC_LOG_DEBUG, "shared cache: probe failed: %s; next in %u ms",
-               err.msg, t->backoff);
+        hc_log(t->log, HC_LOG_DEBUG, "shared cache: probe failed: %s; next in %u ms", err.msg,
+               t->backoff);
     } else {
         trip_locked(t, err.msg);
     }
@@ -302,8 +306,7 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
 {
     hc_err_t err = { 0 };
     if (hc_db_load(&err) != CKR_OK) {
-        hc_log(log, HC_LOG_ERROR, "shared cache: %s; running without the shared tier",
-               err.msg);
+        hc_log(log, HC_LOG_ERROR, "shared cache: %s; running without the shared tier", err.msg);
         return NULL;
     }
     hc_sharedtier_t *t = calloc(1, sizeof *t);
@@ -312,15 +315,17 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     t->cfg = *cfg;
     t->log = log;
     t->st = stats;
-    t->open = true;             /* until the first connection answers */
-    t->next_purge = hc_now_ms() + 1000ull * (cfg->purge_interval_s < 60 ? cfg->purge_interval_s : 60);
+    t->open = true; /* until the first connection answers */
+    t->next_purge =
+        hc_now_ms() + 1000ull * (cfg->purge_interval_s < 60 ? cfg->purge_interval_s : 60);
     /* node:pid alone is not unique: two nodes given one config's `node`
      * (copied configs) may run the presigner under the same pid (one per
      * container). 64 random bits make the holder this process's own. */
     unsigned char nonce[8];
     if (RAND_bytes(nonce, sizeof nonce) != 1) {
         free(t);
-        hc_log(log, HC_LOG_ERROR, "shared cache: no random bytes for the lease "
+        hc_log(log, HC_LOG_ERROR,
+               "shared cache: no random bytes for the lease "
                "holder's name; running without the shared tier");
         return NULL;
     }
@@ -339,7 +344,8 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     hc_shared_gauge(&stats->enabled, true);
     hc_shared_gauge(&stats->skipping, true);
     if (pthread_create(&t->thread, NULL, keeper, t) != 0) {
-        hc_log(log, HC_LOG_ERROR, "shared cache: cannot start its thread; running "
+        hc_log(log, HC_LOG_ERROR,
+               "shared cache: cannot start its thread; running "
                "without the shared tier");
         hc_shared_gauge(&stats->skipping, false);
         pthread_mutex_destroy(&t->lock);
@@ -355,8 +361,7 @@ hc_sharedtier_t *hc_sharedtier_new(const hc_shared_cfg_t *cfg, const hc_logger_t
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_sec += (CONNECT_MS + PROBE_MS) / 1000 + 1;
     pthread_mutex_lock(&t->lock);
-    while (!t->first_done &&
-           pthread_cond_timedwait(&t->started, &t->lock, &ts) == 0)
+    while (!t->first_done && pthread_cond_timedwait(&t->started, &t->lock, &ts) == 0)
         ;
     pthread_mutex_unlock(&t->lock);
     return t;

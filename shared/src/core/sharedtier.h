@@ -92,8 +92,8 @@ bool hc_sharedtier_sync(hc_sharedtier_t *t, unsigned timeout_ms);
  * lease now (false after giving it back). Leases still held are given
  * back by hc_sharedtier_free. Thread-safe; callers of the lease wait for
  * each other, lookups never do. */
-CK_RV hc_sharedtier_lease(hc_sharedtier_t *t, const char *name, unsigned seconds,
-                          bool *held, hc_err_t *err);
+CK_RV hc_sharedtier_lease(hc_sharedtier_t *t, const char *name, unsigned seconds, bool *held,
+                          hc_err_t *err);
 
 /* The CREATE TABLE statement (IF NOT EXISTS), for hsmcache shared-cache
  * init and the README. */

@@ -43,27 +43,27 @@ struct hc_sharedtier {
     const hc_logger_t *log;
     hc_shared_stats_t *st;
     pthread_mutex_t lock;
-    pthread_cond_t wake;        /* the keeper: work or stop */
-    pthread_cond_t started;     /* new(): the first probe is done */
-    pthread_cond_t flushed;     /* sync: a batch was written or dropped */
+    pthread_cond_t wake;    /* the keeper: work or stop */
+    pthread_cond_t started; /* new(): the first probe is done */
+    pthread_cond_t flushed; /* sync: a batch was written or dropped */
     bool first_done;
     hc_db_t *idle[HC_SHARED_READERS];
-    size_t nidle, nreaders;     /* idle ones, and all open (idle or in use) */
+    size_t nidle, nreaders; /* idle ones, and all open (idle or in use) */
     /* Failed ones, for the keeper to close; nreaders + ndead never exceeds
      * HC_SHARED_READERS. */
     hc_db_t *dead[HC_SHARED_READERS];
     size_t ndead;
-    bool open;                  /* breaker: lookups skip the tier */
-    bool tripped;               /* open after a failure, not only at start */
+    bool open;    /* breaker: lookups skip the tier */
+    bool tripped; /* open after a failure, not only at start */
     uint64_t next_probe;
     unsigned backoff;
     struct wentry *qhead, *qtail;
     size_t qlen;
-    uint64_t oldest;            /* when the queue's first entry came */
-    uint64_t queued, settled;   /* entries ever queued, and ever written or
+    uint64_t oldest;          /* when the queue's first entry came */
+    uint64_t queued, settled; /* entries ever queued, and ever written or
                                    dropped by a batch (FIFO: sync waits for
                                    settled to reach its call's queued) */
-    unsigned syncing;           /* sync callers waiting: flush at once */
+    unsigned syncing;         /* sync callers waiting: flush at once */
     hc_db_t *writer;
     uint64_t writer_retry;
     unsigned writer_backoff;

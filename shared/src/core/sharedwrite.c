@@ -53,15 +53,14 @@ void hc_sharedtier_put(hc_sharedtier_t *t, const unsigned char *key, size_t key_
 
 /* One multi-row INSERT ... ON DUPLICATE KEY UPDATE for `n` entries: the
  * newest signature for a key wins, including over a forged row. */
-static char *batch_sql(const hc_sharedtier_t *t, const struct wentry *e, size_t n,
-                       size_t *len)
+static char *batch_sql(const hc_sharedtier_t *t, const struct wentry *e, size_t n, size_t *len)
 {
     size_t cap = 256 + n * (2 * 72 + 2 * HC_MAX_SIG + 64 + HC_NAME_MAX);
     char *sql = malloc(cap);
     if (!sql)
         return NULL;
-    size_t at = (size_t)snprintf(sql, cap, "INSERT INTO " HC_SHARED_TABLE
-                                 " (cache_key, signature, expires, node) VALUES ");
+    size_t at = (size_t)snprintf(
+        sql, cap, "INSERT INTO " HC_SHARED_TABLE " (cache_key, signature, expires, node) VALUES ");
     for (size_t i = 0; i < n; i++, e = e->next) {
         at += (size_t)snprintf(sql + at, cap - at, "%s(X'", i ? "," : "");
         hc_shared_hex(sql + at, e->key, 72);
@@ -73,7 +72,8 @@ static char *batch_sql(const hc_sharedtier_t *t, const struct wentry *e, size_t 
         at += (size_t)snprintf(sql + at, cap - at, "',%lld,'%s')", (long long)e->expires,
                                t->cfg.node);
     }
-    at += (size_t)snprintf(sql + at, cap - at, " ON DUPLICATE KEY UPDATE signature = "
+    at += (size_t)snprintf(sql + at, cap - at,
+                           " ON DUPLICATE KEY UPDATE signature = "
                            "VALUES(signature), expires = VALUES(expires), node = VALUES(node)");
     *len = at;
     return sql;
@@ -82,8 +82,7 @@ static char *batch_sql(const hc_sharedtier_t *t, const struct wentry *e, size_t 
 /* Returns the primary's connection after a statement: kept when it
  * worked; closed when it failed (`failed` says what was lost), and the
  * next attempt put off with backoff. */
-static void give_writer(hc_sharedtier_t *t, hc_db_t *w, const char *failed,
-                        const char *why)
+static void give_writer(hc_sharedtier_t *t, hc_db_t *w, const char *failed, const char *why)
 {
     if (failed) {
         hc_db_close(w);
@@ -129,8 +128,8 @@ void hc_sharedwrite_purge(hc_sharedtier_t *t)
     if (!w && !(w = hc_db_connect(&t->cfg, &t->cfg.write, CONNECT_MS, &err)))
         rv = CKR_GENERAL_ERROR;
     if (rv == CKR_OK)
-        rv = hc_sharedpurge_run(w, t->holder, 3 * t->cfg.purge_interval_s, PURGE_MS,
-                                &held, &n, &err);
+        rv = hc_sharedpurge_run(w, t->holder, 3 * t->cfg.purge_interval_s, PURGE_MS, &held, &n,
+                                &err);
     HC_ADD(t->st->purged, n);
     hc_shared_gauge(&t->st->purging, rv == CKR_OK && held);
     give_writer(t, w, rv == CKR_OK ? NULL : "expired rows not purged", err.msg);
@@ -152,9 +151,10 @@ bool hc_sharedwrite_flush(hc_sharedtier_t *t, bool force)
 {
     pthread_mutex_lock(&t->lock);
     uint64_t now = hc_now_ms();
-    bool due = t->qlen && (force || t->syncing || t->qlen >= HC_SHARED_BATCH ||
-                           now - t->oldest >= FLUSH_AGE_MS) &&
-               (t->writer || now >= t->writer_retry);
+    bool due =
+        t->qlen &&
+        (force || t->syncing || t->qlen >= HC_SHARED_BATCH || now - t->oldest >= FLUSH_AGE_MS) &&
+        (t->writer || now >= t->writer_retry);
     if (!due) {
         pthread_mutex_unlock(&t->lock);
         return false;

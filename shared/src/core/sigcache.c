@@ -47,8 +47,8 @@ struct pending {
 
 struct lru_ent {
     unsigned char key[HC_CACHE_KEY_LEN];
-    struct lru_ent *prev, *next;   /* recency list, most recent first */
-    struct lru_ent *chain;         /* hash bucket */
+    struct lru_ent *prev, *next; /* recency list, most recent first */
+    struct lru_ent *chain;       /* hash bucket */
     size_t len;
     unsigned char sig[];
 };
@@ -61,15 +61,14 @@ struct hc_sigcache {
     struct lru_ent *head, *tail;
     MDB_env *env;
     MDB_dbi dbi;
-    hc_sigmac_t *mac;              /* set whenever env is */
+    hc_sigmac_t *mac; /* set whenever env is */
     bool disk_full_warned;
-    hc_sharedtier_t *shared;       /* NULL: no shared tier */
-    struct pending *pending;       /* PENDING_SLOTS, with shared; under lock */
+    hc_sharedtier_t *shared; /* NULL: no shared tier */
+    struct pending *pending; /* PENDING_SLOTS, with shared; under lock */
 };
 
-void hc_sigcache_key(const unsigned char spki_hash[32],
-                     const CK_MECHANISM *mech, const unsigned char *data,
-                     size_t len, unsigned char key[HC_CACHE_KEY_LEN])
+void hc_sigcache_key(const unsigned char spki_hash[32], const CK_MECHANISM *mech,
+                     const unsigned char *data, size_t len, unsigned char key[HC_CACHE_KEY_LEN])
 {
     memcpy(key, spki_hash, 32);
     uint64_t m = mech->mechanism;
@@ -171,8 +170,10 @@ static bool open_disk_locked(hc_sigcache_t *c, const char *dir, size_t mb)
 {
     char path[PATH_MAX];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        hc_log(c->log, HC_LOG_WARN, "signature cache: cannot create %s: %s; "
-               "running memory-only", dir, strerror(errno));
+        hc_log(c->log, HC_LOG_WARN,
+               "signature cache: cannot create %s: %s; "
+               "running memory-only",
+               dir, strerror(errno));
         return false;
     }
     snprintf(path, sizeof path, "%s/signatures.mdb", dir);
@@ -202,14 +203,18 @@ static bool open_disk_locked(hc_sigcache_t *c, const char *dir, size_t mb)
         mdb_env_close(c->env);
         c->env = NULL;
         if (rc != MDB_INVALID && rc != MDB_CORRUPTED && rc != MDB_VERSION_MISMATCH) {
-            hc_log(c->log, HC_LOG_WARN, "signature cache %s: %s; running "
-                   "memory-only", path, mdb_strerror(rc));
+            hc_log(c->log, HC_LOG_WARN,
+                   "signature cache %s: %s; running "
+                   "memory-only",
+                   path, mdb_strerror(rc));
             return false;
         }
         char aside[PATH_MAX + 32];
         snprintf(aside, sizeof aside, "%s.bad-%lld", path, (long long)time(NULL));
-        hc_log(c->log, HC_LOG_WARN, "signature cache %s: %s; moved aside to "
-               "%s, starting a new one", path, mdb_strerror(rc), aside);
+        hc_log(c->log, HC_LOG_WARN,
+               "signature cache %s: %s; moved aside to "
+               "%s, starting a new one",
+               path, mdb_strerror(rc), aside);
         rename(path, aside);
         snprintf(aside, sizeof aside, "%s-lock", path);
         unlink(aside);
@@ -217,8 +222,8 @@ static bool open_disk_locked(hc_sigcache_t *c, const char *dir, size_t mb)
     return false;
 }
 
-hc_sigcache_t *hc_sigcache_new(size_t mem_entries, const char *dir,
-                               size_t disk_mb, const hc_logger_t *log)
+hc_sigcache_t *hc_sigcache_new(size_t mem_entries, const char *dir, size_t disk_mb,
+                               const hc_logger_t *log)
 {
     hc_sigcache_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -310,8 +315,8 @@ static void push_front(hc_sigcache_t *c, struct lru_ent *e)
         c->tail = e;
 }
 
-bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key,
-                         unsigned char *sig, size_t *len)
+bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                         size_t *len)
 {
     if (!c->cap)
         return false;
@@ -329,8 +334,8 @@ bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key,
     return hit;
 }
 
-void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
-                         const unsigned char *sig, size_t len)
+void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key, const unsigned char *sig,
+                         size_t len)
 {
     if (!c->cap)
         return;
@@ -369,8 +374,8 @@ static struct pending *pending_slot(hc_sigcache_t *c, const unsigned char *key)
 }
 
 /* A shared row for `key`, remembered as handed out unverified. */
-static bool shared_get(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
-                       size_t *len, int64_t *expires)
+static bool shared_get(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig, size_t *len,
+                       int64_t *expires)
 {
     char node[HC_NAME_MAX + 1];
     if (!hc_sharedtier_get(c->shared, key, HC_CACHE_KEY_LEN, sig, len, expires, node))
@@ -388,8 +393,8 @@ static bool shared_get(hc_sigcache_t *c, const unsigned char *key, unsigned char
 
 /* Whether `key` was handed out from the shared tier (and, when sig is
  * given, with that signature); forgets it. *node: who wrote the row. */
-static bool pending_take(hc_sigcache_t *c, const unsigned char *key,
-                         const unsigned char *sig, size_t len, char *node)
+static bool pending_take(hc_sigcache_t *c, const unsigned char *key, const unsigned char *sig,
+                         size_t len, char *node)
 {
     pthread_mutex_lock(&c->lock);
     struct pending *p = pending_slot(c, key);
@@ -403,11 +408,11 @@ static bool pending_take(hc_sigcache_t *c, const unsigned char *key,
     return match;
 }
 
-static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key,
-                               unsigned char *sig, size_t *len, int64_t *expires);
+static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                               size_t *len, int64_t *expires);
 
-hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
-                                   unsigned char *sig, size_t *len, int64_t *expires)
+hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                                   size_t *len, int64_t *expires)
 {
     hc_disk_get_t got = local_get(c, key, sig, len, expires);
     if (got == HC_DISK_MISS && c->shared && shared_get(c, key, sig, len, expires))
@@ -415,8 +420,8 @@ hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
     return got;
 }
 
-static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key,
-                               unsigned char *sig, size_t *len, int64_t *expires)
+static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                               size_t *len, int64_t *expires)
 {
     if (!c->env)
         return HC_DISK_MISS;
@@ -443,8 +448,8 @@ static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key,
             memcpy(sig, p + head, n);
             if (version == LEGACY_VERSION)
                 got = HC_DISK_LEGACY;
-            else if (hc_sigmac_check(c->mac, version, key, HC_CACHE_KEY_LEN, exp,
-                                     sig, n, p + HEAD_LEN))
+            else if (hc_sigmac_check(c->mac, version, key, HC_CACHE_KEY_LEN, exp, sig, n,
+                                     p + HEAD_LEN))
                 got = HC_DISK_HIT;
             else
                 got = HC_DISK_REJECTED;
@@ -458,8 +463,8 @@ static hc_disk_get_t local_get(hc_sigcache_t *c, const unsigned char *key,
     return got;
 }
 
-static void disk_write(hc_sigcache_t *c, const unsigned char *key,
-                       const unsigned char *sig, size_t len, int64_t expires, bool del)
+static void disk_write(hc_sigcache_t *c, const unsigned char *key, const unsigned char *sig,
+                       size_t len, int64_t expires, bool del)
 {
     if (!c->env)
         return;
@@ -491,15 +496,15 @@ static void disk_write(hc_sigcache_t *c, const unsigned char *key,
     } else {
         mdb_txn_abort(txn);
     }
-    if (rc == MDB_MAP_FULL &&
-        !__atomic_exchange_n(&c->disk_full_warned, true, __ATOMIC_RELAXED)) {
-        hc_log(c->log, HC_LOG_WARN, "signature cache is full "
+    if (rc == MDB_MAP_FULL && !__atomic_exchange_n(&c->disk_full_warned, true, __ATOMIC_RELAXED)) {
+        hc_log(c->log, HC_LOG_WARN,
+               "signature cache is full "
                "(persistent-cache-mb); new signatures are kept in memory only");
     }
 }
 
-void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key,
-                          const unsigned char *sig, size_t len, int64_t expires)
+void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key, const unsigned char *sig,
+                          size_t len, int64_t expires)
 {
     disk_write(c, key, sig, len, expires, false);
     char node[HC_NAME_MAX + 1];

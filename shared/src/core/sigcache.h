@@ -44,8 +44,8 @@ typedef struct hc_sigcache hc_sigcache_t;
 
 /* dir NULL: memory only. Failing to open the disk tier is not fatal: it
  * is logged and the cache runs memory-only. */
-hc_sigcache_t *hc_sigcache_new(size_t mem_entries, const char *dir,
-                               size_t disk_mb, const hc_logger_t *log);
+hc_sigcache_t *hc_sigcache_new(size_t mem_entries, const char *dir, size_t disk_mb,
+                               const hc_logger_t *log);
 void hc_sigcache_free(hc_sigcache_t *c);
 /* Adds the shared tier below the disk tier; the cache owns it from then on
  * (freed with it). Call once, before the cache is used by other threads;
@@ -55,13 +55,12 @@ void hc_sigcache_set_shared(hc_sigcache_t *c, hc_sharedtier_t *t);
 hc_sharedtier_t *hc_sigcache_shared(const hc_sigcache_t *c);
 bool hc_sigcache_has_disk(const hc_sigcache_t *c);
 
-void hc_sigcache_key(const unsigned char spki_hash[32],
-                     const CK_MECHANISM *mech, const unsigned char *data,
-                     size_t len, unsigned char key[HC_CACHE_KEY_LEN]);
+void hc_sigcache_key(const unsigned char spki_hash[32], const CK_MECHANISM *mech,
+                     const unsigned char *data, size_t len, unsigned char key[HC_CACHE_KEY_LEN]);
 
 /* *len: buffer size in, signature size out. */
-bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key,
-                         unsigned char *sig, size_t *len);
+bool hc_sigcache_get_mem(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                         size_t *len);
 typedef enum {
     HC_DISK_MISS,     /* no live entry (or no disk tier, or *len too small) */
     HC_DISK_HIT,      /* tag checked: serve it */
@@ -75,13 +74,13 @@ typedef enum {
 } hc_disk_get_t;
 
 /* *len: buffer size in, signature size out; *expires set on HIT/LEGACY. */
-hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key,
-                                   unsigned char *sig, size_t *len, int64_t *expires);
-void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key,
-                         const unsigned char *sig, size_t len);
+hc_disk_get_t hc_sigcache_get_disk(hc_sigcache_t *c, const unsigned char *key, unsigned char *sig,
+                                   size_t *len, int64_t *expires);
+void hc_sigcache_put_mem(hc_sigcache_t *c, const unsigned char *key, const unsigned char *sig,
+                         size_t len);
 /* expires: Unix time after which the entry is dropped (0 = never). */
-void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key,
-                          const unsigned char *sig, size_t len, int64_t expires);
+void hc_sigcache_put_disk(hc_sigcache_t *c, const unsigned char *key, const unsigned char *sig,
+                          size_t len, int64_t expires);
 void hc_sigcache_del_disk(hc_sigcache_t *c, const unsigned char *key);
 /* Deletes disk entries that expired before `now`; returns how many. */
 size_t hc_sigcache_purge(hc_sigcache_t *c, int64_t now);

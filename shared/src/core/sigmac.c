@@ -18,7 +18,7 @@
 struct hc_sigmac {
     pthread_mutex_t lock;
     EVP_MAC *mac;
-    EVP_MAC_CTX *ctx;   /* keyed once; re-initialized per tag, same key */
+    EVP_MAC_CTX *ctx; /* keyed once; re-initialized per tag, same key */
 };
 
 /* Creates the secret file whole, or leaves the one a racing process made. */
@@ -32,8 +32,8 @@ static void create_secret(const char *path, const hc_logger_t *log)
         return;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, secret, sizeof secret) == (ssize_t)sizeof secret &&
-              fsync(fd) == 0;
+    bool ok =
+        fd >= 0 && write(fd, secret, sizeof secret) == (ssize_t)sizeof secret && fsync(fd) == 0;
     OPENSSL_cleanse(secret, sizeof secret);
     if (fd >= 0)
         close(fd);
@@ -41,14 +41,12 @@ static void create_secret(const char *path, const hc_logger_t *log)
     if (ok && link(tmp, path) != 0 && errno != EEXIST)
         ok = false;
     if (!ok)
-        hc_log(log, HC_LOG_WARN, "signature cache: cannot create %s: %s",
-               path, strerror(errno));
+        hc_log(log, HC_LOG_WARN, "signature cache: cannot create %s: %s", path, strerror(errno));
     unlink(tmp);
 }
 
 /* Reads the secret after checking the file is ours alone; false logged. */
-static bool read_secret(const char *path, unsigned char *secret,
-                        const hc_logger_t *log)
+static bool read_secret(const char *path, unsigned char *secret, const hc_logger_t *log)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
@@ -56,9 +54,10 @@ static bool read_secret(const char *path, unsigned char *secret,
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (fd < 0) {
-        hc_log(log, HC_LOG_WARN, "signature cache: cannot open %s: %s%s; "
-               "running memory-only", path, strerror(errno),
-               errno == ELOOP ? " (a symlink; remove it)" : "");
+        hc_log(log, HC_LOG_WARN,
+               "signature cache: cannot open %s: %s%s; "
+               "running memory-only",
+               path, strerror(errno), errno == ELOOP ? " (a symlink; remove it)" : "");
         return false;
     }
     struct stat st;
@@ -78,8 +77,10 @@ static bool read_secret(const char *path, unsigned char *secret,
         wrong = "short read";
     close(fd);
     if (wrong) {
-        hc_log(log, HC_LOG_WARN, "signature cache: refusing secret %s: %s; "
-               "running memory-only", path, wrong);
+        hc_log(log, HC_LOG_WARN,
+               "signature cache: refusing secret %s: %s; "
+               "running memory-only",
+               path, wrong);
         OPENSSL_cleanse(secret, HC_SIGMAC_SECRET_LEN);
     }
     return !wrong;
@@ -97,15 +98,15 @@ hc_sigmac_t *hc_sigmac_open(const char *dir, const hc_logger_t *log)
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
         OSSL_PARAM_construct_end(),
     };
-    if (m && (m->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) &&
-        (m->ctx = EVP_MAC_CTX_new(m->mac)) &&
+    if (m && (m->mac = EVP_MAC_fetch(NULL, "HMAC", NULL)) && (m->ctx = EVP_MAC_CTX_new(m->mac)) &&
         EVP_MAC_init(m->ctx, secret, sizeof secret, params)) {
         OPENSSL_cleanse(secret, sizeof secret);
         pthread_mutex_init(&m->lock, NULL);
         return m;
     }
     OPENSSL_cleanse(secret, sizeof secret);
-    hc_log(log, HC_LOG_WARN, "signature cache: HMAC-SHA256 unavailable; "
+    hc_log(log, HC_LOG_WARN,
+           "signature cache: HMAC-SHA256 unavailable; "
            "running memory-only");
     if (m) {
         EVP_MAC_CTX_free(m->ctx);
@@ -125,9 +126,8 @@ void hc_sigmac_free(hc_sigmac_t *m)
     free(m);
 }
 
-bool hc_sigmac_tag(hc_sigmac_t *m, uint32_t version,
-                   const unsigned char *key, size_t key_len, int64_t expires,
-                   const unsigned char *sig, size_t sig_len,
+bool hc_sigmac_tag(hc_sigmac_t *m, uint32_t version, const unsigned char *key, size_t key_len,
+                   int64_t expires, const unsigned char *sig, size_t sig_len,
                    unsigned char tag[HC_SIGMAC_LEN])
 {
     unsigned char full[32];
@@ -147,9 +147,8 @@ bool hc_sigmac_tag(hc_sigmac_t *m, uint32_t version,
     return ok;
 }
 
-bool hc_sigmac_check(hc_sigmac_t *m, uint32_t version,
-                     const unsigned char *key, size_t key_len, int64_t expires,
-                     const unsigned char *sig, size_t sig_len,
+bool hc_sigmac_check(hc_sigmac_t *m, uint32_t version, const unsigned char *key, size_t key_len,
+                     int64_t expires, const unsigned char *sig, size_t sig_len,
                      const unsigned char tag[HC_SIGMAC_LEN])
 {
     unsigned char want[HC_SIGMAC_LEN];

@@ -40,15 +40,13 @@ void hc_sigmac_free(hc_sigmac_t *m);
 /* Writes the tag of one entry. False only if OpenSSL fails (the entry
  * must then be neither written nor served). Thread-safe: one internal
  * lock held for the few hundred nanoseconds of the computation. */
-bool hc_sigmac_tag(hc_sigmac_t *m, uint32_t version,
-                   const unsigned char *key, size_t key_len, int64_t expires,
-                   const unsigned char *sig, size_t sig_len,
+bool hc_sigmac_tag(hc_sigmac_t *m, uint32_t version, const unsigned char *key, size_t key_len,
+                   int64_t expires, const unsigned char *sig, size_t sig_len,
                    unsigned char tag[HC_SIGMAC_LEN]);
 
 /* True if `tag` is the entry's tag (constant-time comparison). */
-bool hc_sigmac_check(hc_sigmac_t *m, uint32_t version,
-                     const unsigned char *key, size_t key_len, int64_t expires,
-                     const unsigned char *sig, size_t sig_len,
+bool hc_sigmac_check(hc_sigmac_t *m, uint32_t version, const unsigned char *key, size_t key_len,
+                     int64_t expires, const unsigned char *sig, size_t sig_len,
                      const unsigned char tag[HC_SIGMAC_LEN]);
 
 #endif

@@ -21,20 +21,19 @@
 #include "core/swcrypto.h"
 
 struct sign_arg {
-    hc_token_t *host;           /* the token the host named (a group) */
-    hc_keyent_t *e;             /* its entry: messages, stats, public key */
-    const CK_MECHANISM *mech;   /* the caller's */
+    hc_token_t *host;         /* the token the host named (a group) */
+    hc_keyent_t *e;           /* its entry: messages, stats, public key */
+    const CK_MECHANISM *mech; /* the caller's */
     const unsigned char *data;
     size_t len;
     unsigned char sig[HC_MAX_SIG];
     size_t sig_len;
-    bool verified;              /* sig checked with e's public key */
+    bool verified; /* sig checked with e's public key */
 };
 
 /* Verifies with the key's parsed public key (the SPKI as a fallback). */
-static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech,
-                        const unsigned char *data, size_t len,
-                        const unsigned char *sig, size_t sig_len)
+static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech, const unsigned char *data,
+                        size_t len, const unsigned char *sig, size_t sig_len)
 {
     return e->pkey ? hc_sw_verify_pkey(e->pkey, mech, data, len, sig, sig_len)
                    : hc_sw_verify(e->spki, e->spki_len, mech, data, len, sig, sig_len);
@@ -73,10 +72,11 @@ static CK_RV check_sig(hc_token_t *t, struct sign_arg *a, hc_err_t *err)
     else
         snprintf(whose, sizeof whose, "token group %s's public key", a->host->cfg->name);
     hc_err_t e;
-    hc_err(&e, HC_SIGN_MISMATCH, "token %s: C_Sign with key %s answered a "
+    hc_err(&e, HC_SIGN_MISMATCH,
+           "token %s: C_Sign with key %s answered a "
            "signature that does not verify with %s (a faulty device, or another "
-           "key pair under the key's handle); not delivered", t->cfg->name,
-           hc_keyent_name(a->e, name, sizeof name), whose);
+           "key pair under the key's handle); not delivered",
+           t->cfg->name, hc_keyent_name(a->e, name, sizeof name), whose);
     hc_log(&t->core->log, HC_LOG_ERROR, "%s", e.msg);
     if (err)
         *err = e;
@@ -85,8 +85,8 @@ static CK_RV check_sig(hc_token_t *t, struct sign_arg *a, hc_err_t *err)
 
 /* `t` is the token that signs: a group's member (group.h) may have other
  * raw mechanisms than another member, so the offload is chosen here. */
-static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                     void *arg, hc_err_t *err)
+static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                     hc_err_t *err)
 {
     struct sign_arg *a = arg;
     /* Hash here and send only the hash or DigestInfo when the token can. */
@@ -98,8 +98,7 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     size_t len = a->len;
     bool rsa, pss, ecdsa;
     hc_token_raw_mechs(t, &rsa, &pss, &ecdsa);
-    if (hc_offload(a->mech, rsa, pss, ecdsa, a->data, a->len, &raw, prepared,
-                   &prepared_len)) {
+    if (hc_offload(a->mech, rsa, pss, ecdsa, a->data, a->len, &raw, prepared, &prepared_len)) {
         mech = &raw;
         data = prepared;
         len = prepared_len;
@@ -126,8 +125,8 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     return check_sig(t, a, err);
 }
 
-static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
-                     size_t *out_len, hc_err_t *err)
+static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out, size_t *out_len,
+                     hc_err_t *err)
 {
     if (out && *out_len < len) {
         *out_len = len;
@@ -141,9 +140,8 @@ static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out,
 
 /* A cache answer proven ours (memory, a tagged disk entry, or an older
  * untagged one verified with the public key and tagged now), or false. */
-static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
-                       const unsigned char *key, const CK_MECHANISM *mech,
-                       const unsigned char *data, size_t len,
+static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e, const unsigned char *key,
+                       const CK_MECHANISM *mech, const unsigned char *data, size_t len,
                        unsigned char *sig, size_t *sig_len)
 {
     if (hc_sigcache_get_mem(c->cache, key, sig, sig_len)) {
@@ -153,36 +151,36 @@ static bool from_cache(hc_core_t *c, hc_token_t *t, hc_keyent_t *e,
     int64_t expires = 0;
     char name[300];
     switch (hc_sigcache_get_disk(c->cache, key, sig, sig_len, &expires)) {
-    case HC_DISK_MISS:
-        return false;
+    case HC_DISK_MISS: return false;
     case HC_DISK_REJECTED:
         HC_INC(t->stats->cache_rejected);
-        hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key %s "
+        hc_log(&c->log, HC_LOG_WARN,
+               "token %s: a cached signature for key %s "
                "failed its integrity tag (altered, cut short, or written with "
                "another signatures.key); dropped it and signing anew",
                t->cfg->name, hc_keyent_name(e, name, sizeof name));
         return false;
     case HC_DISK_LEGACY:
         if (key_verify(e, mech, data, len, sig, *sig_len) != CKR_OK) {
-            hc_log(&c->log, HC_LOG_WARN, "token %s: a cached signature for key "
-                   "%s does not verify; dropped it and signing anew", t->cfg->name,
-                   hc_keyent_name(e, name, sizeof name));
+            hc_log(&c->log, HC_LOG_WARN,
+                   "token %s: a cached signature for key "
+                   "%s does not verify; dropped it and signing anew",
+                   t->cfg->name, hc_keyent_name(e, name, sizeof name));
             hc_sigcache_del_disk(c->cache, key);
             return false;
         }
         hc_sigcache_put_disk(c->cache, key, sig, *sig_len, expires);
         break;
-    case HC_DISK_HIT:
-        break;
+    case HC_DISK_HIT: break;
     }
     hc_sigcache_put_mem(c->cache, key, sig, *sig_len);
     HC_INC(t->stats->cache_hits_disk);
     return true;
 }
 
-CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
-                   const unsigned char *data, size_t len, hc_sign_opts_t *opts,
-                   unsigned char *sig, size_t *sig_len, hc_err_t *err)
+CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech, const unsigned char *data,
+                   size_t len, hc_sign_opts_t *opts, unsigned char *sig, size_t *sig_len,
+                   hc_err_t *err)
 {
     hc_core_t *c = impl;
     hc_token_t *t;
@@ -194,9 +192,8 @@ CK_RV hc_core_sign(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
     /* Set once, by whichever thread signs with the key first. */
     if (!__atomic_load_n(&e->stats, __ATOMIC_RELAXED)) {
         char name[300];
-        hc_key_stats_t *ks = hc_stats_key(&c->stats, t->cfg->name,
-                                          e->labellen ? e->label
-                                          : hc_keyent_name(e, name, sizeof name));
+        hc_key_stats_t *ks = hc_stats_key(
+            &c->stats, t->cfg->name, e->labellen ? e->label : hc_keyent_name(e, name, sizeof name));
         __atomic_store_n(&e->stats, ks, __ATOMIC_RELAXED);
     }
     hc_key_stats_t *ks = __atomic_load_n(&e->stats, __ATOMIC_RELAXED);
@@ -257,8 +254,8 @@ struct token_verify_arg {
     size_t len, sig_len;
 };
 
-static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s,
-                             CK_OBJECT_HANDLE h, void *arg, hc_err_t *err)
+static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                             hc_err_t *err)
 {
     struct token_verify_arg *a = arg;
     CK_RV rv;
@@ -267,9 +264,8 @@ static CK_RV token_verify_op(hc_token_t *t, const hc_session_t *s,
     return hc_p11_verify(&t->p11, s->h, a->data, a->len, a->sig, a->sig_len, err);
 }
 
-CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech,
-                     const unsigned char *data, size_t len,
-                     const unsigned char *sig, size_t sig_len, hc_err_t *err)
+CK_RV hc_core_verify(void *impl, hc_obj_t obj, const CK_MECHANISM *mech, const unsigned char *data,
+                     size_t len, const unsigned char *sig, size_t sig_len, hc_err_t *err)
 {
     hc_token_t *t;
     CK_RV rv;
@@ -295,20 +291,18 @@ struct crypt_arg {
     CK_ULONG out_len;
 };
 
-static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
-                      void *arg, hc_err_t *err)
+static CK_RV crypt_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, void *arg,
+                      hc_err_t *err)
 {
     struct crypt_arg *a = arg;
     CK_RV rv = hc_p11_crypt_init(&t->p11, a->encrypt, s->h, a->mech, h, err);
     if (rv != CKR_OK)
         return rv;
-    return hc_p11_crypt(&t->p11, a->encrypt, s->h, a->in, a->in_len, a->out,
-                        &a->out_len, err);
+    return hc_p11_crypt(&t->p11, a->encrypt, s->h, a->in, a->in_len, a->out, &a->out_len, err);
 }
 
-CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t obj,
-                    const CK_MECHANISM *mech, const unsigned char *in,
-                    size_t in_len, unsigned char *out, size_t *out_len,
+CK_RV hc_core_crypt(void *impl, bool encrypt, hc_obj_t obj, const CK_MECHANISM *mech,
+                    const unsigned char *in, size_t in_len, unsigned char *out, size_t *out_len,
                     hc_err_t *err)
 {
     hc_token_t *t;

@@ -17,9 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-const unsigned hc_stats_bucket_ms[HC_STATS_BUCKETS - 1] = {
-    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000
-};
+const unsigned hc_stats_bucket_ms[HC_STATS_BUCKETS - 1] = { 1,   2,   5,   10,   20,  50,
+                                                            100, 200, 500, 1000, 2000 };
 
 static hc_stats_file_t *map_file(const char *path)
 {
@@ -28,8 +27,7 @@ static hc_stats_file_t *map_file(const char *path)
         return NULL;
     void *p = MAP_FAILED;
     if (ftruncate(fd, sizeof(hc_stats_file_t)) == 0)
-        p = mmap(NULL, sizeof(hc_stats_file_t), PROT_READ | PROT_WRITE,
-                 MAP_SHARED, fd, 0);
+        p = mmap(NULL, sizeof(hc_stats_file_t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     return p == MAP_FAILED ? NULL : p;
 }
@@ -71,8 +69,8 @@ static void fold_exited(const char *dir)
         hc_stats_file_t *f = map_existing(path, PROT_READ);
         if (!f)
             continue;
-        bool exited = f->magic == HC_STATS_MAGIC && f->pid > 0 &&
-                      kill(f->pid, 0) != 0 && errno == ESRCH;
+        bool exited =
+            f->magic == HC_STATS_MAGIC && f->pid > 0 && kill(f->pid, 0) != 0 && errno == ESRCH;
         if (exited) {
             for (uint32_t i = 0; i < f->ntokens && i < HC_STATS_TOKENS; i++)
                 add_token(retired, &f->tokens[i]);
@@ -104,8 +102,7 @@ void hc_stats_open(hc_stats_t *s, const char *cache_dir, const char *profile)
         (mkdir(cache_dir, 0700) == 0 || errno == EEXIST) &&
         (mkdir(dir, 0700) == 0 || errno == EEXIST)) {
         fold_exited(dir);
-        snprintf(s->path, sizeof s->path, "%s/%s-%d.stats", dir, profile,
-                 (int)getpid());
+        snprintf(s->path, sizeof s->path, "%s/%s-%d.stats", dir, profile, (int)getpid());
         s->f = map_file(s->path);
         s->mapped = s->f != NULL;
     }
@@ -178,8 +175,7 @@ hc_token_stats_t *hc_stats_token(hc_stats_t *s, const char *name)
     return t;
 }
 
-hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token,
-                             const char *label)
+hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token, const char *label)
 {
     if (!s->f)
         return NULL;
@@ -201,8 +197,7 @@ hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token,
     return k;
 }
 
-hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group,
-                                   const char *member)
+hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group, const char *member)
 {
     if (!s->f)
         return NULL;
@@ -289,8 +284,7 @@ static void add_member(hc_stats_file_t *sum, const hc_member_stats_t *m, bool li
         return;
     hc_member_stats_t *d = NULL;
     for (uint32_t i = 0; i < sum->nmembers && !d; i++)
-        if (!strcmp(sum->members[i].group, m->group) &&
-            !strcmp(sum->members[i].member, m->member))
+        if (!strcmp(sum->members[i].group, m->group) && !strcmp(sum->members[i].member, m->member))
             d = &sum->members[i];
     if (!d) {
         if (sum->nmembers == HC_STATS_MEMBERS)
@@ -425,11 +419,11 @@ static void plugin_prometheus(hc_sbuf_t *b, const hc_plugin_area_t *a)
 {
     uint32_t n = plugin_count(a);
     for (uint32_t i = 0; i < n; i++)
-        hc_sb_printf(b, "# HELP hsmcache_%s_%s The %s plugin's %s%s%s.\n"
+        hc_sb_printf(b,
+                     "# HELP hsmcache_%s_%s The %s plugin's %s%s%s.\n"
                      "# TYPE hsmcache_%s_%s gauge\nhsmcache_%s_%s %llu\n",
-                     a->group, a->v[i].name, a->group, a->v[i].name,
-                     a->v[i].unit[0] ? ", in " : "", a->v[i].unit,
-                     a->group, a->v[i].name, a->group, a->v[i].name,
+                     a->group, a->v[i].name, a->group, a->v[i].name, a->v[i].unit[0] ? ", in " : "",
+                     a->v[i].unit, a->group, a->v[i].name, a->group, a->v[i].name,
                      (unsigned long long)HC_GET(a->v[i].value));
 }
 
@@ -442,8 +436,8 @@ static const char *member_state(const hc_member_stats_t *m, char *buf, size_t si
         return "down";
     if (!m->up && !m->down)
         return "not in use by a running process";
-    snprintf(buf, size, "up in %llu processes, down in %llu",
-             (unsigned long long)m->up, (unsigned long long)m->down);
+    snprintf(buf, size, "up in %llu processes, down in %llu", (unsigned long long)m->up,
+             (unsigned long long)m->down);
     return buf;
 }
 
@@ -452,10 +446,11 @@ static void members_text(hc_sbuf_t *b, const hc_stats_file_t *f)
     for (uint32_t i = 0; i < f->nmembers; i++) {
         const hc_member_stats_t *m = &f->members[i];
         char state[80];
-        hc_sb_printf(b, "member %s of group %s: %s, in flight %llu, signs %llu, "
+        hc_sb_printf(b,
+                     "member %s of group %s: %s, in flight %llu, signs %llu, "
                      "errors %llu, failovers %llu (operations routed %llu, "
-                     "answered %llu)\n", m->member, m->group,
-                     member_state(m, state, sizeof state),
+                     "answered %llu)\n",
+                     m->member, m->group, member_state(m, state, sizeof state),
                      (unsigned long long)m->inflight, (unsigned long long)m->signs,
                      (unsigned long long)m->errors, (unsigned long long)m->failovers,
                      (unsigned long long)m->routed, (unsigned long long)m->served);
@@ -466,13 +461,18 @@ static void members_prometheus(hc_sbuf_t *b, const hc_stats_file_t *f)
 {
     if (!f->nmembers)
         return;
-    static const struct { const char *name, *type, *help; size_t off; } m[] = {
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } m[] = {
 #define M(n, t, h) { #n, t, h, offsetof(hc_member_stats_t, n) }
         M(routed, "counter", "Token group operations sent to the member"),
         M(served, "counter", "Token group operations the member answered"),
         M(signs, "counter", "Token group signatures the member made"),
-        M(errors, "counter", "Token group operations that failed on the member with a device, session, timeout or PIN error"),
-        M(failovers, "counter", "Token group operations that failed on the member and ran again on another"),
+        M(errors, "counter",
+          "Token group operations that failed on the member with a device, session, timeout or PIN error"),
+        M(failovers, "counter",
+          "Token group operations that failed on the member and ran again on another"),
         M(inflight, "gauge", "Token group operations on the member now"),
         M(up, "gauge", "Running processes that route to the member"),
         M(down, "gauge", "Running processes for which the member is down"),
@@ -485,78 +485,82 @@ static void members_prometheus(hc_sbuf_t *b, const hc_stats_file_t *f)
                      counter ? "_total" : "", m[k].type);
         for (uint32_t i = 0; i < f->nmembers; i++) {
             const uint64_t *v = (const uint64_t *)((const char *)&f->members[i] + m[k].off);
-            hc_sb_printf(b, "hsmcache_member_%s%s{group=\"%s\",member=\"%s\"} %llu\n",
-                         m[k].name, counter ? "_total" : "", f->members[i].group,
-                         f->members[i].member, (unsigned long long)*v);
+            hc_sb_printf(b, "hsmcache_member_%s%s{group=\"%s\",member=\"%s\"} %llu\n", m[k].name,
+                         counter ? "_total" : "", f->members[i].group, f->members[i].member,
+                         (unsigned long long)*v);
         }
     }
 }
 
-char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
-                      int live)
+char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files, int live)
 {
     hc_sbuf_t b = { 0 };
     if (!prometheus) {
         hc_sb_printf(&b, "processes: %d recorded, %d running\n", files, live);
         for (uint32_t i = 0; i < f->ntokens; i++) {
             const hc_token_stats_t *t = &f->tokens[i];
-            double avg = t->hsm_signs ? (double)t->hsm_latency_us / (double)t->hsm_signs / 1000.0 : 0;
-            hc_sb_printf(&b, "token %s: sign requests %llu, cache hits %llu "
-                      "(memory %llu, disk %llu), misses %llu, HSM signs %llu "
-                      "(avg %.2f ms), HSM errors %llu, recoveries %llu, logins "
-                      "%llu (failed %llu), cache entries rejected %llu\n", t->name,
-                      (unsigned long long)t->sign_requests,
-                      (unsigned long long)(t->cache_hits_mem + t->cache_hits_disk),
-                      (unsigned long long)t->cache_hits_mem,
-                      (unsigned long long)t->cache_hits_disk,
-                      (unsigned long long)t->cache_misses,
-                      (unsigned long long)t->hsm_signs, avg,
-                      (unsigned long long)t->hsm_errors,
-                      (unsigned long long)t->recoveries,
-                      (unsigned long long)t->logins,
-                      (unsigned long long)t->login_failures,
-                      (unsigned long long)t->cache_rejected);
+            double avg =
+                t->hsm_signs ? (double)t->hsm_latency_us / (double)t->hsm_signs / 1000.0 : 0;
+            hc_sb_printf(&b,
+                         "token %s: sign requests %llu, cache hits %llu "
+                         "(memory %llu, disk %llu), misses %llu, HSM signs %llu "
+                         "(avg %.2f ms), HSM errors %llu, recoveries %llu, logins "
+                         "%llu (failed %llu), cache entries rejected %llu\n",
+                         t->name, (unsigned long long)t->sign_requests,
+                         (unsigned long long)(t->cache_hits_mem + t->cache_hits_disk),
+                         (unsigned long long)t->cache_hits_mem,
+                         (unsigned long long)t->cache_hits_disk,
+                         (unsigned long long)t->cache_misses, (unsigned long long)t->hsm_signs, avg,
+                         (unsigned long long)t->hsm_errors, (unsigned long long)t->recoveries,
+                         (unsigned long long)t->logins, (unsigned long long)t->login_failures,
+                         (unsigned long long)t->cache_rejected);
             hc_sb_printf(&b, "  HSM latency:");
             for (unsigned k = 0; k < HC_STATS_BUCKETS; k++) {
                 if (k < HC_STATS_BUCKETS - 1)
                     hc_sb_printf(&b, " <=%ums:%llu", hc_stats_bucket_ms[k],
-                              (unsigned long long)t->latency[k]);
+                                 (unsigned long long)t->latency[k]);
                 else
                     hc_sb_printf(&b, " more:%llu\n", (unsigned long long)t->latency[k]);
             }
         }
         for (uint32_t i = 0; i < f->nkeys; i++)
-            hc_sb_printf(&b, "key %s/%s: sign requests %llu, cache hits %llu, HSM "
-                      "signs %llu\n", f->keys[i].token, f->keys[i].label,
-                      (unsigned long long)f->keys[i].sign_requests,
-                      (unsigned long long)f->keys[i].cache_hits,
-                      (unsigned long long)f->keys[i].hsm_signs);
+            hc_sb_printf(&b,
+                         "key %s/%s: sign requests %llu, cache hits %llu, HSM "
+                         "signs %llu\n",
+                         f->keys[i].token, f->keys[i].label,
+                         (unsigned long long)f->keys[i].sign_requests,
+                         (unsigned long long)f->keys[i].cache_hits,
+                         (unsigned long long)f->keys[i].hsm_signs);
         members_text(&b, f);
         plugin_text(&b, &f->plugin);
         const hc_shared_stats_t *sh = &f->shared;
         if (sh->enabled)
-            hc_sb_printf(&b, "shared-cache: processes reading %llu, skipping %llu, "
+            hc_sb_printf(&b,
+                         "shared-cache: processes reading %llu, skipping %llu, "
                          "writing %llu, purging %llu; hits %llu, misses %llu, forged %llu, "
                          "skipped %llu, written %llu, write errors %llu, dropped %llu, "
                          "purged %llu\n",
                          (unsigned long long)sh->reading, (unsigned long long)sh->skipping,
                          (unsigned long long)sh->writing, (unsigned long long)sh->purging,
-                         (unsigned long long)sh->hits,
-                         (unsigned long long)sh->misses, (unsigned long long)sh->forged,
-                         (unsigned long long)sh->skipped, (unsigned long long)sh->written,
-                         (unsigned long long)sh->write_errors,
+                         (unsigned long long)sh->hits, (unsigned long long)sh->misses,
+                         (unsigned long long)sh->forged, (unsigned long long)sh->skipped,
+                         (unsigned long long)sh->written, (unsigned long long)sh->write_errors,
                          (unsigned long long)sh->dropped, (unsigned long long)sh->purged);
 
         return hc_sb_take(&b);
     }
-    static const struct { const char *name, *help; size_t off; } m[] = {
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } m[] = {
 #define M(n, h) { #n, h, offsetof(hc_token_stats_t, n) }
         M(sign_requests, "Signature requests"),
         M(cache_hits_mem, "Signatures served from the in-memory cache"),
         M(cache_hits_disk, "Signatures served from the persistent cache"),
         M(cache_misses, "Signature requests that went to the HSM"),
         M(hsm_signs, "C_Sign calls made to the HSM"),
-        M(hsm_errors, "PKCS#11 module calls that failed (an answer such as an absent attribute or a size query is not counted)"),
+        M(hsm_errors,
+          "PKCS#11 module calls that failed (an answer such as an absent attribute or a size query is not counted)"),
         M(recoveries, "Session pool resets after lost sessions or tokens"),
         M(logins, "C_Login calls made"),
         M(login_failures, "C_Login calls that failed"),
@@ -564,52 +568,61 @@ char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files,
 #undef M
     };
     for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
-        hc_sb_printf(&b, "# HELP hsmcache_%s_total %s.\n# TYPE hsmcache_%s_total "
-                  "counter\n", m[k].name, m[k].help, m[k].name);
+        hc_sb_printf(&b,
+                     "# HELP hsmcache_%s_total %s.\n# TYPE hsmcache_%s_total "
+                     "counter\n",
+                     m[k].name, m[k].help, m[k].name);
         for (uint32_t i = 0; i < f->ntokens; i++) {
             const uint64_t *v = (const uint64_t *)((const char *)&f->tokens[i] + m[k].off);
-            hc_sb_printf(&b, "hsmcache_%s_total{token=\"%s\"} %llu\n", m[k].name,
-                      f->tokens[i].name, (unsigned long long)*v);
+            hc_sb_printf(&b, "hsmcache_%s_total{token=\"%s\"} %llu\n", m[k].name, f->tokens[i].name,
+                         (unsigned long long)*v);
         }
     }
     hc_sb_printf(&b, "# HELP hsmcache_hsm_sign_seconds HSM signature latency.\n"
-              "# TYPE hsmcache_hsm_sign_seconds histogram\n");
+                     "# TYPE hsmcache_hsm_sign_seconds histogram\n");
     for (uint32_t i = 0; i < f->ntokens; i++) {
         const hc_token_stats_t *t = &f->tokens[i];
         unsigned long long cum = 0;
         for (unsigned k = 0; k < HC_STATS_BUCKETS; k++) {
             cum += t->latency[k];
             if (k < HC_STATS_BUCKETS - 1)
-                hc_sb_printf(&b, "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
-                          "le=\"%g\"} %llu\n", t->name,
-                          hc_stats_bucket_ms[k] / 1000.0, cum);
+                hc_sb_printf(&b,
+                             "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
+                             "le=\"%g\"} %llu\n",
+                             t->name, hc_stats_bucket_ms[k] / 1000.0, cum);
             else
-                hc_sb_printf(&b, "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
-                          "le=\"+Inf\"} %llu\n", t->name, cum);
+                hc_sb_printf(&b,
+                             "hsmcache_hsm_sign_seconds_bucket{token=\"%s\","
+                             "le=\"+Inf\"} %llu\n",
+                             t->name, cum);
         }
-        hc_sb_printf(&b, "hsmcache_hsm_sign_seconds_sum{token=\"%s\"} %g\n"
-                  "hsmcache_hsm_sign_seconds_count{token=\"%s\"} %llu\n",
-                  t->name, (double)t->hsm_latency_us / 1e6, t->name,
-                  (unsigned long long)t->hsm_signs);
+        hc_sb_printf(&b,
+                     "hsmcache_hsm_sign_seconds_sum{token=\"%s\"} %g\n"
+                     "hsmcache_hsm_sign_seconds_count{token=\"%s\"} %llu\n",
+                     t->name, (double)t->hsm_latency_us / 1e6, t->name,
+                     (unsigned long long)t->hsm_signs);
     }
-    hc_sb_printf(&b, "# HELP hsmcache_processes Processes with a stats file.\n"
-              "# TYPE hsmcache_processes gauge\nhsmcache_processes{state="
-              "\"recorded\"} %d\nhsmcache_processes{state=\"running\"} %d\n",
-              files, live);
+    hc_sb_printf(&b,
+                 "# HELP hsmcache_processes Processes with a stats file.\n"
+                 "# TYPE hsmcache_processes gauge\nhsmcache_processes{state="
+                 "\"recorded\"} %d\nhsmcache_processes{state=\"running\"} %d\n",
+                 files, live);
     members_prometheus(&b, f);
     const hc_shared_stats_t *sh = &f->shared;
     if (sh->enabled) {
         hc_sb_printf(&b, "# HELP hsmcache_shared_total Shared signature tier events "
-                     "(sharedtier.h).\n# TYPE hsmcache_shared_total counter\n");
-        static const char *const ev[] = { "hits", "misses", "forged", "skipped", "written",
-                                          "write_errors", "dropped", "purged" };
-        _Static_assert(sizeof *sh == offsetof(hc_shared_stats_t, hits) + sizeof ev /
-                       sizeof ev[0] * sizeof(uint64_t), "one name per shared counter");
+                         "(sharedtier.h).\n# TYPE hsmcache_shared_total counter\n");
+        static const char *const ev[] = { "hits",    "misses",       "forged",  "skipped",
+                                          "written", "write_errors", "dropped", "purged" };
+        _Static_assert(sizeof *sh == offsetof(hc_shared_stats_t, hits) +
+                                         sizeof ev / sizeof ev[0] * sizeof(uint64_t),
+                       "one name per shared counter");
         const uint64_t *v = &sh->hits;
         for (size_t k = 0; k < sizeof ev / sizeof ev[0]; k++)
             hc_sb_printf(&b, "hsmcache_shared_total{event=\"%s\"} %llu\n", ev[k],
                          (unsigned long long)v[k]);
-        hc_sb_printf(&b, "# HELP hsmcache_shared_processes Running processes by the "
+        hc_sb_printf(&b,
+                     "# HELP hsmcache_shared_processes Running processes by the "
                      "shared tier's state.\n# TYPE hsmcache_shared_processes gauge\n"
                      "hsmcache_shared_processes{state=\"reading\"} %llu\n"
                      "hsmcache_shared_processes{state=\"skipping\"} %llu\n"

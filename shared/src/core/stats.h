@@ -36,9 +36,9 @@ typedef struct hc_token_stats {
     uint64_t recoveries;      /* pool resets after a lost session/token */
     uint64_t logins;          /* C_Login calls made */
     uint64_t login_failures;
-    uint64_t hsm_latency_us;  /* sum over hsm_signs */
+    uint64_t hsm_latency_us; /* sum over hsm_signs */
     uint64_t latency[HC_STATS_BUCKETS];
-    uint64_t cache_rejected;  /* persistent entries whose tag failed: dropped */
+    uint64_t cache_rejected; /* persistent entries whose tag failed: dropped */
 } hc_token_stats_t;
 
 typedef struct hc_key_stats {
@@ -53,12 +53,12 @@ typedef struct hc_key_stats {
  * only the presigner has one). Names are checked at registration and
  * again when rendered (another process wrote the file). */
 typedef struct hc_plugin_stat {
-    char name[24];            /* [a-z0-9_] */
-    char unit[8];             /* printed after the value in text; "" */
+    char name[24]; /* [a-z0-9_] */
+    char unit[8];  /* printed after the value in text; "" */
     uint64_t value;
 } hc_plugin_stat_t;
 typedef struct hc_plugin_area {
-    char group[16];           /* [a-z0-9_]; "" = none registered */
+    char group[16]; /* [a-z0-9_]; "" = none registered */
     uint64_t shown;
     uint32_t n;
     hc_plugin_stat_t v[HC_PLUGIN_STATS];
@@ -71,35 +71,35 @@ typedef struct hc_plugin_area {
 typedef struct hc_member_stats {
     char group[64];
     char member[64];
-    uint64_t routed;          /* group operations sent to it */
-    uint64_t served;          /* ... it answered (an answer, not a failure) */
-    uint64_t signs;           /* ... of those, signatures it made */
-    uint64_t errors;          /* ... that failed on it with a device,
+    uint64_t routed;    /* group operations sent to it */
+    uint64_t served;    /* ... it answered (an answer, not a failure) */
+    uint64_t signs;     /* ... of those, signatures it made */
+    uint64_t errors;    /* ... that failed on it with a device,
                                  session, timeout or PIN error, or with
                                  an error another member did not give */
-    uint64_t failovers;       /* ... of those, run again on another member */
-    uint64_t inflight;        /* gauge: group operations on it now */
-    uint64_t up;              /* gauge: 1 while this process routes to it */
-    uint64_t down;            /* gauge: 1 while it is down for this process */
+    uint64_t failovers; /* ... of those, run again on another member */
+    uint64_t inflight;  /* gauge: group operations on it now */
+    uint64_t up;        /* gauge: 1 while this process routes to it */
+    uint64_t down;      /* gauge: 1 while it is down for this process */
 } hc_member_stats_t;
 
 /* The shared signature tier (sharedtier.h): counters, summed over all
  * files, and gauges (1 or 0 per process), summed over live processes. */
 typedef struct hc_shared_stats {
-    uint64_t enabled;         /* 1: this process has the tier */
-    uint64_t reading;         /* gauge: lookups use the tier */
-    uint64_t skipping;        /* gauge: the breaker is open, lookups skip it */
-    uint64_t writing;         /* gauge: the writer's connection is up */
-    uint64_t purging;         /* gauge: holds the purge lease (sharedpurge.h) */
-    uint64_t hits;            /* rows verified with the public key, served */
-    uint64_t misses;          /* lookups the tier had no live row for */
-    uint64_t forged;          /* rows that failed verification: never served */
-    uint64_t skipped;         /* lookups not made: breaker open, no idle
+    uint64_t enabled;      /* 1: this process has the tier */
+    uint64_t reading;      /* gauge: lookups use the tier */
+    uint64_t skipping;     /* gauge: the breaker is open, lookups skip it */
+    uint64_t writing;      /* gauge: the writer's connection is up */
+    uint64_t purging;      /* gauge: holds the purge lease (sharedpurge.h) */
+    uint64_t hits;         /* rows verified with the public key, served */
+    uint64_t misses;       /* lookups the tier had no live row for */
+    uint64_t forged;       /* rows that failed verification: never served */
+    uint64_t skipped;      /* lookups not made: breaker open, no idle
                                  connection, or the read failed */
-    uint64_t written;         /* signatures written by the writer */
-    uint64_t write_errors;    /* batches the database refused or lost */
-    uint64_t dropped;         /* signatures given up (queue full, failed batch) */
-    uint64_t purged;          /* expired rows deleted as the lease holder */
+    uint64_t written;      /* signatures written by the writer */
+    uint64_t write_errors; /* batches the database refused or lost */
+    uint64_t dropped;      /* signatures given up (queue full, failed batch) */
+    uint64_t purged;       /* expired rows deleted as the lease holder */
 } hc_shared_stats_t;
 
 typedef struct hc_stats_file {
@@ -107,18 +107,18 @@ typedef struct hc_stats_file {
     int32_t pid;
     char profile[16];
     int64_t started;
-    uint32_t ntokens, nkeys;  /* slots claimed */
+    uint32_t ntokens, nkeys; /* slots claimed */
     hc_token_stats_t tokens[HC_STATS_TOKENS];
     hc_key_stats_t keys[HC_STATS_KEYS];
     hc_plugin_area_t plugin;
     hc_shared_stats_t shared;
-    uint32_t nmembers;        /* slots claimed */
+    uint32_t nmembers; /* slots claimed */
     hc_member_stats_t members[HC_STATS_MEMBERS];
 } hc_stats_file_t;
 
 typedef struct hc_stats {
     hc_stats_file_t *f;
-    hc_token_stats_t sink;  /* counts nobody reads, when the table is full */
+    hc_token_stats_t sink; /* counts nobody reads, when the table is full */
     bool mapped;
     char path[4096];
     void *key_lock; /* pthread_mutex_t*, guards claiming key slots */
@@ -133,13 +133,11 @@ void hc_stats_open(hc_stats_t *s, const char *cache_dir, const char *profile);
 void hc_stats_close(hc_stats_t *s);
 hc_token_stats_t *hc_stats_token(hc_stats_t *s, const char *name);
 /* The slot for (token, label); NULL when the table is full. */
-hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token,
-                             const char *label);
+hc_key_stats_t *hc_stats_key(hc_stats_t *s, const char *token, const char *label);
 void hc_stats_latency(hc_token_stats_t *t, uint64_t us);
 /* The slot for member `member` of group `group`; NULL when the table is
  * full. Thread-safe. */
-hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group,
-                                   const char *member);
+hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group, const char *member);
 
 #define HC_INC(field) __atomic_fetch_add(&(field), 1, __ATOMIC_RELAXED)
 #define HC_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
@@ -150,7 +148,6 @@ hc_member_stats_t *hc_stats_member(hc_stats_t *s, const char *group,
  * process still runs. */
 int hc_stats_collect(const char *cache_dir, hc_stats_file_t *sum, int *live);
 /* Renders `f` as text or Prometheus exposition into a malloc'ed string. */
-char *hc_stats_render(const hc_stats_file_t *f, bool prometheus,
-                      int files, int live);
+char *hc_stats_render(const hc_stats_file_t *f, bool prometheus, int files, int live);
 
 #endif

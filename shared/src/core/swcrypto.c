@@ -54,14 +54,12 @@ static EVP_PKEY *from_params(const char *type, OSSL_PARAM_BLD *bld)
     return pkey;
 }
 
-static EVP_PKEY *rsa_key(const unsigned char *n, size_t nl,
-                         const unsigned char *e, size_t el)
+static EVP_PKEY *rsa_key(const unsigned char *n, size_t nl, const unsigned char *e, size_t el)
 {
     BIGNUM *bn_n = BN_bin2bn(n, (int)nl, NULL), *bn_e = BN_bin2bn(e, (int)el, NULL);
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     EVP_PKEY *pkey = NULL;
-    if (bn_n && bn_e && bld &&
-        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
+    if (bn_n && bn_e && bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e))
         pkey = from_params("RSA", bld);
     OSSL_PARAM_BLD_free(bld);
@@ -84,14 +82,13 @@ static int params_nid(const unsigned char *params, size_t len)
     return nid;
 }
 
-static EVP_PKEY *ec_key(const unsigned char *params, size_t pl,
-                        const unsigned char *point, size_t ptl)
+static EVP_PKEY *ec_key(const unsigned char *params, size_t pl, const unsigned char *point,
+                        size_t ptl)
 {
     int nid = params_nid(params, pl);
     unwrap_point(&point, &ptl);
     if (nid == NID_ED25519 || nid == NID_ED448)
-        return EVP_PKEY_new_raw_public_key(nid == NID_ED25519 ? EVP_PKEY_ED25519
-                                                              : EVP_PKEY_ED448,
+        return EVP_PKEY_new_raw_public_key(nid == NID_ED25519 ? EVP_PKEY_ED25519 : EVP_PKEY_ED448,
                                            NULL, point, ptl);
     const char *group = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -104,12 +101,11 @@ static EVP_PKEY *ec_key(const unsigned char *params, size_t pl,
     return pkey;
 }
 
-CK_RV hc_spki_build(CK_KEY_TYPE type, const unsigned char *modulus,
-                    size_t modulus_len, const unsigned char *exponent,
-                    size_t exponent_len, const unsigned char *ec_params,
-                    size_t ec_params_len, const unsigned char *ec_point,
-                    size_t ec_point_len, unsigned char **spki, size_t *len,
-                    EVP_PKEY **pkey_out)
+CK_RV hc_spki_build(CK_KEY_TYPE type, const unsigned char *modulus, size_t modulus_len,
+                    const unsigned char *exponent, size_t exponent_len,
+                    const unsigned char *ec_params, size_t ec_params_len,
+                    const unsigned char *ec_point, size_t ec_point_len, unsigned char **spki,
+                    size_t *len, EVP_PKEY **pkey_out)
 {
     EVP_PKEY *pkey = NULL;
     if (type == CKK_RSA && modulus && exponent)
@@ -212,10 +208,10 @@ static const EVP_MD *md_of_mgf(CK_RSA_PKCS_MGF_TYPE g)
 /* DER DigestInfo prefixes (RFC 8017 section 9.2, note 1). */
 static const unsigned char *digestinfo_prefix(const EVP_MD *md, size_t *len)
 {
-    static const unsigned char md5[] = { 0x30, 0x20, 0x30, 0x0c, 0x06, 0x08,
-        0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10 };
-    static const unsigned char sha1[] = { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05,
-        0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14 };
+    static const unsigned char md5[] = { 0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48,
+                                         0x86, 0xf7, 0x0d, 0x02, 0x05, 0x05, 0x00, 0x04, 0x10 };
+    static const unsigned char sha1[] = { 0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                          0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14 };
 #define SHA2(last, total, hlen) { 0x30, total, 0x30, 0x0d, 0x06, 0x09, 0x60, \
         0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, last, 0x05, 0x00, 0x04, hlen }
     static const unsigned char sha224[] = SHA2(0x04, 0x2d, 0x1c);
@@ -234,8 +230,7 @@ static const unsigned char *digestinfo_prefix(const EVP_MD *md, size_t *len)
     }
 }
 
-size_t hc_digestinfo(const EVP_MD *md, const unsigned char *hash, size_t hlen,
-                     unsigned char *out)
+size_t hc_digestinfo(const EVP_MD *md, const unsigned char *hash, size_t hlen, unsigned char *out)
 {
     size_t pl;
     const unsigned char *prefix = digestinfo_prefix(md, &pl);
@@ -246,9 +241,9 @@ size_t hc_digestinfo(const EVP_MD *md, const unsigned char *hash, size_t hlen,
     return pl + hlen;
 }
 
-bool hc_offload(const CK_MECHANISM *mech, bool has_raw_rsa, bool has_raw_pss,
-                bool has_raw_ecdsa, const unsigned char *data, size_t len,
-                CK_MECHANISM *raw, unsigned char *out, size_t *out_len)
+bool hc_offload(const CK_MECHANISM *mech, bool has_raw_rsa, bool has_raw_pss, bool has_raw_ecdsa,
+                const unsigned char *data, size_t len, CK_MECHANISM *raw, unsigned char *out,
+                size_t *out_len)
 {
     enum family f;
     const EVP_MD *md = hashed_md(mech->mechanism, &f);
@@ -307,9 +302,8 @@ static bool set_pss(EVP_PKEY_CTX *pctx, const CK_MECHANISM *mech, const EVP_MD *
 }
 
 /* Verifies with a one-shot message digest (hash-then-sign and EdDSA). */
-static CK_RV verify_message(EVP_PKEY *pkey, const CK_MECHANISM *mech,
-                            const EVP_MD *md, enum family f,
-                            const unsigned char *data, size_t len,
+static CK_RV verify_message(EVP_PKEY *pkey, const CK_MECHANISM *mech, const EVP_MD *md,
+                            enum family f, const unsigned char *data, size_t len,
                             const unsigned char *sig, size_t sig_len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -344,9 +338,8 @@ out:
 }
 
 /* Verifies a raw mechanism: the data is already a hash or DigestInfo. */
-static CK_RV verify_raw(EVP_PKEY *pkey, const CK_MECHANISM *mech,
-                        const unsigned char *data, size_t len,
-                        const unsigned char *sig, size_t sig_len)
+static CK_RV verify_raw(EVP_PKEY *pkey, const CK_MECHANISM *mech, const unsigned char *data,
+                        size_t len, const unsigned char *sig, size_t sig_len)
 {
     EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     CK_RV rv = CKR_SIGNATURE_INVALID;
@@ -397,8 +390,7 @@ static CK_RV verify_raw(EVP_PKEY *pkey, const CK_MECHANISM *mech,
             EVP_PKEY_verify(pctx, der, (size_t)der_len, data, len) == 1)
             rv = CKR_OK;
         break;
-    default:
-        rv = CKR_MECHANISM_INVALID;
+    default: rv = CKR_MECHANISM_INVALID;
     }
 out:
     free(rec);
@@ -407,9 +399,8 @@ out:
     return rv;
 }
 
-CK_RV hc_sw_verify_pkey(EVP_PKEY *pkey, const CK_MECHANISM *mech,
-                        const unsigned char *data, size_t len,
-                        const unsigned char *sig, size_t sig_len)
+CK_RV hc_sw_verify_pkey(EVP_PKEY *pkey, const CK_MECHANISM *mech, const unsigned char *data,
+                        size_t len, const unsigned char *sig, size_t sig_len)
 {
     enum family f;
     const EVP_MD *md = hashed_md(mech->mechanism, &f);
@@ -424,9 +415,8 @@ CK_RV hc_sw_verify_pkey(EVP_PKEY *pkey, const CK_MECHANISM *mech,
                : verify_message(pkey, mech, md, f, data, len, sig, sig_len);
 }
 
-CK_RV hc_sw_verify(const unsigned char *spki, size_t spki_len,
-                   const CK_MECHANISM *mech, const unsigned char *data,
-                   size_t len, const unsigned char *sig, size_t sig_len)
+CK_RV hc_sw_verify(const unsigned char *spki, size_t spki_len, const CK_MECHANISM *mech,
+                   const unsigned char *data, size_t len, const unsigned char *sig, size_t sig_len)
 {
     const unsigned char *p = spki;
     EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)spki_len);

@@ -29,24 +29,24 @@ enum { RUNNING, DONE, ABANDONED };
 struct runner {
     sem_t go, done;
     hc_watch_job_t *job;
-    int state;                /* RUNNING, DONE, ABANDONED (atomic) */
-    struct runner *next;      /* in the idle list */
+    int state;           /* RUNNING, DONE, ABANDONED (atomic) */
+    struct runner *next; /* in the idle list */
 };
 
 struct hc_watch {
     char token[64];
     unsigned timeout_ms;
-    const hc_logger_t *log;   /* NULL once released */
-    bool every;               /* atomic */
-    bool hung;                /* atomic reads; written under lock */
+    const hc_logger_t *log; /* NULL once released */
+    bool every;             /* atomic */
+    bool hung;              /* atomic reads; written under lock */
     pthread_mutex_t lock;
     unsigned held, held_logins;
     bool released;
-    char what[32];            /* the call that did not answer */
+    char what[32]; /* the call that did not answer */
     uint64_t hung_at_ms, next_probe_ms;
     unsigned backoff_ms;
     uint64_t timeouts, refused;
-    hc_watch_report_t armed;  /* for the next login job (answered NULL: none) */
+    hc_watch_report_t armed; /* for the next login job (answered NULL: none) */
 };
 
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -57,7 +57,10 @@ static struct runner *idle;
  * beyond the first MAX_MODULES count for every module. */
 #define MAX_MODULES 64
 static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { const CK_FUNCTION_LIST *fl; unsigned held; } held_by[MAX_MODULES];
+static struct {
+    const CK_FUNCTION_LIST *fl;
+    unsigned held;
+} held_by[MAX_MODULES];
 static unsigned held_other;
 
 static void module_held(const CK_FUNCTION_LIST *fl, int delta)
@@ -148,8 +151,7 @@ static void watch_free(hc_watch_t *w)
 }
 
 /* A held call returned: the device answers again. */
-static void held_returned(hc_watch_t *w, const CK_FUNCTION_LIST *fl, bool login,
-                          const char *fn)
+static void held_returned(hc_watch_t *w, const CK_FUNCTION_LIST *fl, bool login, const char *fn)
 {
     module_held(fl, -1);
     pthread_mutex_lock(&w->lock);
@@ -161,10 +163,11 @@ static void held_returned(hc_watch_t *w, const CK_FUNCTION_LIST *fl, bool login,
     w->backoff_ms = 0;
     bool gone = w->released && w->held == 0;
     if (!w->released && w->log)
-        hc_log(w->log, was ? HC_LOG_INFO : HC_LOG_DEBUG, "token %s: a %s left "
+        hc_log(w->log, was ? HC_LOG_INFO : HC_LOG_DEBUG,
+               "token %s: a %s left "
                "behind returned after %llu ms: the token answers again (%u "
-               "call(s) still held)", w->token, fn,
-               (unsigned long long)(hc_now_ms() - w->hung_at_ms), w->held);
+               "call(s) still held)",
+               w->token, fn, (unsigned long long)(hc_now_ms() - w->hung_at_ms), w->held);
     pthread_mutex_unlock(&w->lock);
     if (gone)
         watch_free(w);
@@ -179,8 +182,8 @@ static void *runner_main(void *arg)
         hc_watch_job_t *job = r->job;
         job->run(job);
         int expect = RUNNING;
-        if (__atomic_compare_exchange_n(&r->state, &expect, DONE, false,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (__atomic_compare_exchange_n(&r->state, &expect, DONE, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
             sem_post(&r->done); /* the caller gives the runner back */
             continue;
         }
@@ -236,8 +239,7 @@ static struct runner *take_runner(void)
     return r;
 }
 
-hc_watch_t *hc_watch_new(const char *token, unsigned timeout_ms,
-                         const hc_logger_t *log)
+hc_watch_t *hc_watch_new(const char *token, unsigned timeout_ms, const hc_logger_t *log)
 {
     hc_watch_t *w = calloc(1, sizeof *w);
     if (!w)
@@ -301,10 +303,12 @@ static CK_RV refuse_locked(hc_watch_t *w, const char *fn, hc_err_t *err)
     if (w->held < HC_WATCH_MAX_HELD && w->held_logins == 0)
         snprintf(next, sizeof next, "next probe in %llu ms",
                  (unsigned long long)(w->next_probe_ms > now ? w->next_probe_ms - now : 0));
-    hc_err(err, HC_P11_HUNG, "token %s: %s not called: the token is "
-                  "hung (%s did not answer within %u ms, %llu ms ago; %u call(s) "
-                  "held); %s", w->token, fn, w->what, w->timeout_ms,
-                  (unsigned long long)(now - w->hung_at_ms), w->held, next);
+    hc_err(err, HC_P11_HUNG,
+           "token %s: %s not called: the token is "
+           "hung (%s did not answer within %u ms, %llu ms ago; %u call(s) "
+           "held); %s",
+           w->token, fn, w->what, w->timeout_ms, (unsigned long long)(now - w->hung_at_ms), w->held,
+           next);
     return HC_WATCH_REFUSED;
 }
 
@@ -331,8 +335,7 @@ static void probe_free(hc_watch_job_t *job)
 static void probe_locked(hc_watch_t *w, CK_FUNCTION_LIST *fl)
 {
     uint64_t now = hc_now_ms();
-    if (!fl || now < w->next_probe_ms || w->held >= HC_WATCH_MAX_HELD ||
-        w->held_logins > 0)
+    if (!fl || now < w->next_probe_ms || w->held >= HC_WATCH_MAX_HELD || w->held_logins > 0)
         return;
     w->backoff_ms = w->backoff_ms * 2 > PROBE_MAX_MS ? PROBE_MAX_MS : w->backoff_ms * 2;
     w->next_probe_ms = now + w->backoff_ms;
@@ -342,8 +345,11 @@ static void probe_locked(hc_watch_t *w, CK_FUNCTION_LIST *fl)
         free(pr);
         return;
     }
-    *pr = (struct probe){ .hdr = { .run = probe_run, .free = probe_free, .w = w,
-                                   .fn = "probe (C_GetSlotList)", .fl = fl },
+    *pr = (struct probe){ .hdr = { .run = probe_run,
+                                   .free = probe_free,
+                                   .w = w,
+                                   .fn = "probe (C_GetSlotList)",
+                                   .fl = fl },
                           .fl = fl };
     w->held++;
     module_held(fl, +1);
@@ -353,8 +359,7 @@ static void probe_locked(hc_watch_t *w, CK_FUNCTION_LIST *fl)
 }
 
 /* Refused (HC_WATCH_REFUSED) while hung, a probe launched when due. */
-static CK_RV admit(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
-                   hc_err_t *err)
+static CK_RV admit(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn, hc_err_t *err)
 {
     if (!hc_watch_hung(w))
         return CKR_OK;
@@ -368,15 +373,14 @@ static CK_RV admit(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
     return rv;
 }
 
-CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
-                     hc_err_t *err)
+CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn, hc_err_t *err)
 {
     return admit(w, fl, fn, err);
 }
 
 /* Under w->lock: `fn` did not answer in time and is held now. */
-static CK_RV timed_out_locked(hc_watch_t *w, const CK_FUNCTION_LIST *fl,
-                              const char *fn, bool login, hc_err_t *err)
+static CK_RV timed_out_locked(hc_watch_t *w, const CK_FUNCTION_LIST *fl, const char *fn, bool login,
+                              hc_err_t *err)
 {
     w->timeouts++;
     w->held++;
@@ -394,11 +398,12 @@ static CK_RV timed_out_locked(hc_watch_t *w, const CK_FUNCTION_LIST *fl,
     }
     __atomic_store_n(&w->hung, true, __ATOMIC_RELEASE);
     hc_err_t e;
-    hc_err(&e, HC_P11_TIMEOUT, "token %s: %s did not answer within %u ms "
+    hc_err(&e, HC_P11_TIMEOUT,
+           "token %s: %s did not answer within %u ms "
            "([token] timeout); the call is left behind (%u held) and the token "
            "is marked hung: its calls fail at once until it answers again "
-           "(next probe in %llu ms)", w->token, fn, w->timeout_ms, w->held,
-           (unsigned long long)(w->next_probe_ms - now));
+           "(next probe in %llu ms)",
+           w->token, fn, w->timeout_ms, w->held, (unsigned long long)(w->next_probe_ms - now));
     if (w->log)
         hc_log(w->log, HC_LOG_ERROR, "%s", e.msg);
     if (err)
@@ -418,8 +423,8 @@ void hc_watch_report_login(hc_watch_t *w, const hc_watch_report_t *r)
     report_drop(&old);
 }
 
-CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
-                   const char *fn, hc_err_t *err)
+CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job, const char *fn,
+                   hc_err_t *err)
 {
     job->w = w;
     job->fn = fn;
@@ -461,8 +466,8 @@ CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
          * (held_returned) finds the call counted as held. */
         pthread_mutex_lock(&w->lock);
         int expect = RUNNING;
-        if (__atomic_compare_exchange_n(&r->state, &expect, ABANDONED, false,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (__atomic_compare_exchange_n(&r->state, &expect, ABANDONED, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
             rv = timed_out_locked(w, fl, fn, login, err);
             pthread_mutex_unlock(&w->lock);
             return rv;

@@ -80,13 +80,13 @@ typedef struct hc_watch_report {
 typedef struct hc_watch_job {
     void (*run)(struct hc_watch_job *job);
     void (*free)(struct hc_watch_job *job);
-    bool login;               /* a C_Login (see above) */
-    CK_RV answer;             /* a login job's run sets it: the module's
+    bool login;                 /* a C_Login (see above) */
+    CK_RV answer;               /* a login job's run sets it: the module's
                                  answer, for the report */
-    hc_watch_t *w;            /* set by hc_watch_run */
-    const char *fn;           /* set by hc_watch_run: "C_Sign" */
+    hc_watch_t *w;              /* set by hc_watch_run */
+    const char *fn;             /* set by hc_watch_run: "C_Sign" */
     const CK_FUNCTION_LIST *fl; /* set by hc_watch_run: the module */
-    hc_watch_report_t report; /* set by hc_watch_run: the armed report */
+    hc_watch_report_t report;   /* set by hc_watch_run: the armed report */
 } hc_watch_job_t;
 
 /* Arms `r` (copied) for the next login job hc_watch_run gets on `w`: if
@@ -102,8 +102,7 @@ void hc_watch_report_login(hc_watch_t *w, const hc_watch_report_t *r);
  * limit: hc_watch_run runs every job on the caller's thread). `log` must
  * outlive the watch's release (messages after it are dropped). NULL when
  * out of memory. */
-hc_watch_t *hc_watch_new(const char *token, unsigned timeout_ms,
-                         const hc_logger_t *log);
+hc_watch_t *hc_watch_new(const char *token, unsigned timeout_ms, const hc_logger_t *log);
 /* The owner is done with the watch: freed now, or by the last held call
  * when it returns. NULL is ignored. */
 void hc_watch_release(hc_watch_t *w);
@@ -119,9 +118,9 @@ unsigned hc_watch_timeout_ms(const hc_watch_t *w);
 bool hc_watch_hung(const hc_watch_t *w);
 
 typedef struct hc_watch_counts {
-    uint64_t timeouts;        /* calls that did not answer in time, ever */
-    uint64_t refused;         /* calls refused at once while hung */
-    unsigned held;            /* calls held right now */
+    uint64_t timeouts; /* calls that did not answer in time, ever */
+    uint64_t refused;  /* calls refused at once while hung */
+    unsigned held;     /* calls held right now */
     bool hung;
 } hc_watch_counts_t;
 void hc_watch_counts(hc_watch_t *w, hc_watch_counts_t *out);
@@ -130,8 +129,7 @@ void hc_watch_counts(hc_watch_t *w, hc_watch_counts_t *out);
  * refused at once (HC_WATCH_REFUSED, `err` naming the token, `fn` and the
  * call that did not answer) while the token is hung, else CKR_OK; `fl`:
  * the module, for probes. */
-CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
-                     hc_err_t *err);
+CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn, hc_err_t *err);
 
 /* Runs job->run(job) under the limit. CKR_OK: it ran and the job is the
  * caller's again (to read and free). HC_WATCH_TIMED_OUT with `err` set: it did
@@ -139,8 +137,8 @@ CK_RV hc_watch_enter(hc_watch_t *w, CK_FUNCTION_LIST *fl, const char *fn,
  * job now belongs to its runner). HC_WATCH_REFUSED with `err` set: the token is
  * hung and this call is no probe (the job was freed unrun). With either
  * the caller no longer owns the job. `fl`: the module, for probes. */
-CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job,
-                   const char *fn, hc_err_t *err);
+CK_RV hc_watch_run(hc_watch_t *w, CK_FUNCTION_LIST *fl, hc_watch_job_t *job, const char *fn,
+                   hc_err_t *err);
 
 /* Calls held in module `fl` now, by any watch (released ones too): a
  * module with one is neither finalized nor unloaded (module.c), as a

@@ -203,8 +203,7 @@ uint8_t hc_r_u8(hc_rbuf_t *r)
 uint32_t hc_r_u32(hc_rbuf_t *r)
 {
     const unsigned char *p = take(r, 4);
-    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-                   (uint32_t)p[2] << 8 | p[3] : 0;
+    return p ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3] : 0;
 }
 
 uint64_t hc_r_u64(hc_rbuf_t *r)
@@ -287,8 +286,7 @@ void hc_r_mech(hc_rbuf_t *r, hc_proto_mech_t *m)
         hc_r_bytes(r, &n, HC_PROTO_MAX_PARAM);
         m->raw_len = n;
         break;
-    default:
-        r->bad = true;
+    default: r->bad = true;
     }
 }
 
@@ -314,7 +312,7 @@ void hc_r_template(hc_rbuf_t *r, CK_ATTRIBUTE **out, CK_ULONG *n)
 
 void hc_req_free(hc_req_t *q)
 {
-    free((void *)q->tmpl);   /* the decoder's own arrays */
+    free((void *)q->tmpl); /* the decoder's own arrays */
     free((void *)q->tmpl2);
     q->tmpl = q->tmpl2 = NULL;
     q->n = q->n2 = 0;

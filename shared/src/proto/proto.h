@@ -56,16 +56,16 @@ enum hc_proto_op {
     HC_OP_GET_ATTRS,    /* u64 obj, attr query -> n x (u64 len, bytes value) */
     HC_OP_PUBLIC_KEY,   /* u64 obj -> bytes spki */
     HC_OP_SIG_LEN,      /* u64 obj -> u64 len */
-    HC_OP_SIGN,         /* u64 obj, mech, bytes data, u8 flags, u64 expires, u8 want, u64 cap -> u8 from_cache, u64 len, bytes sig */
-    HC_OP_CACHE_PURGE,  /* -> u64 dropped */
-    HC_OP_VERIFY,       /* u64 obj, mech, bytes data, bytes sig */
-    HC_OP_CRYPT,        /* u8 encrypt, u64 obj, mech, bytes in, u8 want, u64 cap -> u64 len, bytes out */
-    HC_OP_GENERATE,     /* str token, mech, template pub, template priv -> object pub, object priv */
-    HC_OP_DESTROY,      /* u64 obj */
-    HC_OP_RANDOM,       /* str token, u64 len -> bytes */
-    HC_OP_STATS,        /* u8 prometheus -> str text */
-    HC_OP_AUDIT,        /* str record (one JSON line from the SSH CA module) */
-    HC_OP_ISSUE,        /* bytes options, bytes public key line -> u64 serial, bytes certificate line
+    HC_OP_SIGN, /* u64 obj, mech, bytes data, u8 flags, u64 expires, u8 want, u64 cap -> u8 from_cache, u64 len, bytes sig */
+    HC_OP_CACHE_PURGE, /* -> u64 dropped */
+    HC_OP_VERIFY,      /* u64 obj, mech, bytes data, bytes sig */
+    HC_OP_CRYPT, /* u8 encrypt, u64 obj, mech, bytes in, u8 want, u64 cap -> u64 len, bytes out */
+    HC_OP_GENERATE, /* str token, mech, template pub, template priv -> object pub, object priv */
+    HC_OP_DESTROY,  /* u64 obj */
+    HC_OP_RANDOM,   /* str token, u64 len -> bytes */
+    HC_OP_STATS,    /* u8 prometheus -> str text */
+    HC_OP_AUDIT,    /* str record (one JSON line from the SSH CA module) */
+    HC_OP_ISSUE,    /* bytes options, bytes public key line -> u64 serial, bytes certificate line
                            (an SSH certificate built, checked and signed by the agent) */
     HC_OP_COUNT
 };
@@ -88,7 +88,7 @@ typedef struct hc_proto_obj {
 typedef struct hc_wbuf {
     unsigned char *p;
     size_t len, cap;
-    bool failed;  /* out of memory, or a value above its limit */
+    bool failed; /* out of memory, or a value above its limit */
 } hc_wbuf_t;
 
 /* Starts a frame: reserves the length, writes version and op. */
@@ -167,15 +167,15 @@ void hc_r_template(hc_rbuf_t *r, CK_ATTRIBUTE **out, CK_ULONG *n);
 typedef struct hc_req {
     uint8_t op;
     char token[64];
-    char text[HC_PROTO_MAX_STR];   /* profile (HELLO), record (AUDIT) */
+    char text[HC_PROTO_MAX_STR]; /* profile (HELLO), record (AUDIT) */
     uint64_t obj;
-    hc_proto_mech_t mech;          /* the client sets mech.m only */
-    const unsigned char *data, *data2;  /* data/sig, in; pin */
+    hc_proto_mech_t mech;              /* the client sets mech.m only */
+    const unsigned char *data, *data2; /* data/sig, in; pin */
     size_t len, len2;
-    uint8_t flags;                 /* sign flags; crypt: encrypt; stats: prometheus */
+    uint8_t flags; /* sign flags; crypt: encrypt; stats: prometheus */
     int64_t expires;
-    bool want;                     /* the caller gave an output buffer */
-    uint64_t cap;                  /* its size, or a count, or a mechanism */
+    bool want;    /* the caller gave an output buffer */
+    uint64_t cap; /* its size, or a count, or a mechanism */
     /* Templates (FIND, GENERATE); GET_ATTRS's query: type, and in
      * ulValueLen the buffer size, CK_UNAVAILABLE_INFORMATION for none. */
     const CK_ATTRIBUTE *tmpl, *tmpl2;
@@ -205,25 +205,25 @@ typedef struct hc_rep_attr {
 typedef struct hc_rep {
     CK_RV rv;
     char msg[512];
-    uint8_t flags;           /* status: present 1, PIN stored 2, rejected 4,
+    uint8_t flags;             /* status: present 1, PIN stored 2, rejected 4,
                                 logged in 8, info valid 16; sign: from the
                                 cache; hello: signature cache on */
-    uint64_t num[3];         /* counts and lengths; hello: instance; mech
+    uint64_t num[3];           /* counts and lengths; hello: instance; mech
                                 info: min, max, flags */
-    char name[64];           /* status: token; hello: client */
-    char module[256];        /* status: module */
-    const unsigned char *data;  /* bytes: token info, spki, signature, out, text */
+    char name[64];             /* status: token; hello: client */
+    char module[256];          /* status: module */
+    const unsigned char *data; /* bytes: token info, spki, signature, out, text */
     size_t len;
-    const CK_ULONG *list;    /* mechanisms */
+    const CK_ULONG *list; /* mechanisms */
     uint32_t nlist;
-    const hc_proto_obj_t *objs;  /* find; generate: public, private */
+    const hc_proto_obj_t *objs; /* find; generate: public, private */
     uint32_t nobjs;
-    const char *const *names;    /* hello: the client's tokens */
+    const char *const *names; /* hello: the client's tokens */
     uint32_t nnames;
-    hc_rep_attr_t attrs[HC_PROTO_MAX_ATTRS];  /* get-attributes: one per
+    hc_rep_attr_t attrs[HC_PROTO_MAX_ATTRS]; /* get-attributes: one per
                                                  attribute asked */
-    void *owned[2];          /* what hc_rep_free frees (decoded) */
-    unsigned char *body;     /* the client's: the reply's bytes, which the
+    void *owned[2];                          /* what hc_rep_free frees (decoded) */
+    unsigned char *body;                     /* the client's: the reply's bytes, which the
                                 fields point into; wiped and freed by
                                 hc_rep_free */
     size_t body_len;
@@ -236,11 +236,11 @@ typedef struct hc_rep {
  * which one encoder and one decoder each serve every op (client and
  * agent alike). Adding an op is one table entry (and its handler). */
 typedef enum hc_op_scope {
-    HC_SCOPE_NONE,   /* the client as a whole; stats and audit scope
+    HC_SCOPE_NONE,  /* the client as a whole; stats and audit scope
                         themselves (report.c, audit_record.c) */
-    HC_SCOPE_TOKEN,  /* the token named (req.token): one the client's keys
+    HC_SCOPE_TOKEN, /* the token named (req.token): one the client's keys
                         select, else "no such token" */
-    HC_SCOPE_OBJ,    /* the object referenced (req.obj): in the client's
+    HC_SCOPE_OBJ,   /* the object referenced (req.obj): in the client's
                         keys, else refused naming only the reference */
 } hc_op_scope_t;
 
@@ -248,25 +248,45 @@ typedef enum hc_op_scope {
 typedef enum hc_field {
     HC_F_END = 0,
     /* request: hc_req_t's member */
-    HC_F_TEXT, HC_F_TOKEN, HC_F_OBJ, HC_F_MECH, HC_F_DATA, HC_F_DATA2,
-    HC_F_FLAGS, HC_F_EXPIRES, HC_F_WANT, HC_F_CAP, HC_F_TMPL, HC_F_TMPL2,
+    HC_F_TEXT,
+    HC_F_TOKEN,
+    HC_F_OBJ,
+    HC_F_MECH,
+    HC_F_DATA,
+    HC_F_DATA2,
+    HC_F_FLAGS,
+    HC_F_EXPIRES,
+    HC_F_WANT,
+    HC_F_CAP,
+    HC_F_TMPL,
+    HC_F_TMPL2,
     HC_F_QUERY,
     /* reply: hc_rep_t's member */
-    HC_R_FLAGS, HC_R_NUM0, HC_R_NUM1, HC_R_NUM2, HC_R_NAME, HC_R_MODULE,
-    HC_R_DATA, HC_R_LIST, HC_R_OBJS, HC_R_PAIR, HC_R_NAMES, HC_R_ATTRS,
+    HC_R_FLAGS,
+    HC_R_NUM0,
+    HC_R_NUM1,
+    HC_R_NUM2,
+    HC_R_NAME,
+    HC_R_MODULE,
+    HC_R_DATA,
+    HC_R_LIST,
+    HC_R_OBJS,
+    HC_R_PAIR,
+    HC_R_NAMES,
+    HC_R_ATTRS,
 } hc_field_t;
 
 typedef struct hc_field_def {
     hc_field_t f;
-    uint32_t max;    /* DATA, DATA2, CAP, R_DATA: the largest value */
+    uint32_t max; /* DATA, DATA2, CAP, R_DATA: the largest value */
 } hc_field_def_t;
 
 typedef struct hc_op_def {
     const char *name;
-    unsigned perm;   /* HC_PERM_* needed; 0: any listed client (CRYPT: by
+    unsigned perm; /* HC_PERM_* needed; 0: any listed client (CRYPT: by
                         its flag, see hc_req_perm) */
     hc_op_scope_t scope;
-    bool retry;      /* changes nothing: resent once on a new connection
+    bool retry; /* changes nothing: resent once on a new connection
                         when the first was lost before the reply */
     hc_field_def_t req[8], rep[5];
 } hc_op_def_t;
@@ -293,12 +313,10 @@ CK_RV hc_req_check(const hc_req_t *q, char *why, size_t whysize);
 
 /* Writes the reply to q as a whole frame: header (rv, msg: only when rv
  * is not CKR_OK) and r's fields (a zeroed r: the refused results). */
-bool hc_rep_encode(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const char *msg,
-                   const hc_rep_t *r);
+bool hc_rep_encode(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const char *msg, const hc_rep_t *r);
 /* Decodes the reply to q (its op; GET_ATTRS: one value per attribute
  * asked); false when malformed. Free with hc_rep_free. */
-bool hc_rep_decode(const unsigned char *body, size_t len, const hc_req_t *q,
-                   hc_rep_t *r);
+bool hc_rep_decode(const unsigned char *body, size_t len, const hc_req_t *q, hc_rep_t *r);
 void hc_rep_free(hc_rep_t *r);
 
 /* agent_client.c: asks the agent at `socket` (hello as profile "cli")
@@ -308,7 +326,7 @@ void hc_rep_free(hc_rep_t *r);
  * "TYPE-cert-v01@openssh.com BASE64" line, malloc'ed) and *serial; or
  * the agent's refusal in err. Thread-safe (its own connection). */
 CK_RV hc_agent_issue(const char *conf_path, const char *socket, long long timeout_ms,
-                     const unsigned char *opts, size_t opts_len, const char *pubkey,
-                     char **cert, uint64_t *serial, hc_err_t *err);
+                     const unsigned char *opts, size_t opts_len, const char *pubkey, char **cert,
+                     uint64_t *serial, hc_err_t *err);
 
 #endif

@@ -126,8 +126,7 @@ const char *hc_attr_name(CK_ATTRIBUTE_TYPE type)
     return a ? a->name : NULL;
 }
 
-static void say(char *why, size_t size, const char *fmt, CK_ATTRIBUTE_TYPE type,
-                const char *what)
+static void say(char *why, size_t size, const char *fmt, CK_ATTRIBUTE_TYPE type, const char *what)
 {
     if (!why || !size)
         return;
@@ -176,7 +175,7 @@ CK_RV hc_attr_check(const CK_ATTRIBUTE *a, char *why, size_t whysize)
     default:
         say(why, whysize, "attribute %s %s", a->type,
             a->type & CKF_ARRAY_ATTRIBUTE ? "(an array of attributes: its "
-            "values are pointers) may not cross the agent socket"
+                                            "values are pointers) may not cross the agent socket"
                                           : "is not one the agent passes on");
         return CKR_ATTRIBUTE_TYPE_INVALID;
     }
@@ -197,8 +196,8 @@ CK_RV hc_template_check(const CK_ATTRIBUTE *t, CK_ULONG n, char *why, size_t why
 
 static bool hash_ok(CK_MECHANISM_TYPE h)
 {
-    return h == CKM_SHA_1 || h == CKM_SHA224 || h == CKM_SHA256 ||
-           h == CKM_SHA384 || h == CKM_SHA512;
+    return h == CKM_SHA_1 || h == CKM_SHA224 || h == CKM_SHA256 || h == CKM_SHA384 ||
+           h == CKM_SHA512;
 }
 
 static bool mgf_ok(CK_RSA_PKCS_MGF_TYPE g)
@@ -230,21 +229,16 @@ static enum want wants(CK_MECHANISM_TYPE t)
     case CKM_ECDSA_SHA512:
     case CKM_RSA_PKCS_KEY_PAIR_GEN:
     case CKM_EC_KEY_PAIR_GEN:
-    case CKM_EC_EDWARDS_KEY_PAIR_GEN:
-        return W_NONE;
-    case CKM_EDDSA:
-        return W_EDDSA;
+    case CKM_EC_EDWARDS_KEY_PAIR_GEN: return W_NONE;
+    case CKM_EDDSA: return W_EDDSA;
     case CKM_RSA_PKCS_PSS:
     case CKM_SHA1_RSA_PKCS_PSS:
     case CKM_SHA224_RSA_PKCS_PSS:
     case CKM_SHA256_RSA_PKCS_PSS:
     case CKM_SHA384_RSA_PKCS_PSS:
-    case CKM_SHA512_RSA_PKCS_PSS:
-        return W_PSS;
-    case CKM_RSA_PKCS_OAEP:
-        return W_OAEP;
-    default:
-        return W_UNKNOWN;
+    case CKM_SHA512_RSA_PKCS_PSS: return W_PSS;
+    case CKM_RSA_PKCS_OAEP: return W_OAEP;
+    default: return W_UNKNOWN;
     }
 }
 
@@ -255,13 +249,14 @@ static CK_RV param_bad(char *why, size_t size, CK_MECHANISM_TYPE t, const char *
     return CKR_MECHANISM_PARAM_INVALID;
 }
 
-CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
-                    char *why, size_t whysize)
+CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len, char *why,
+                    size_t whysize)
 {
     CK_MECHANISM_TYPE t = m->mechanism;
     enum want w = wants(t);
     if (w == W_UNKNOWN && (kind != HC_PARAM_NONE || raw_len))
-        return param_bad(why, whysize, t, "a parameter for a mechanism the agent "
+        return param_bad(why, whysize, t,
+                         "a parameter for a mechanism the agent "
                          "does not pass on");
     if (w == W_UNKNOWN) {
         if (why && whysize)
@@ -270,7 +265,8 @@ CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
         return CKR_MECHANISM_INVALID;
     }
     if (kind == HC_PARAM_NONE && raw_len)
-        return param_bad(why, whysize, t, "a parameter as raw bytes (it may hold "
+        return param_bad(why, whysize, t,
+                         "a parameter as raw bytes (it may hold "
                          "pointers) may not cross the agent socket");
     switch (w) {
     case W_NONE:
@@ -289,7 +285,8 @@ CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
             return param_bad(why, whysize, t, "needs CK_RSA_PKCS_PSS_PARAMS");
         const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
         if (!hash_ok(p->hashAlg) || !mgf_ok(p->mgf) || p->sLen > 1024)
-            return param_bad(why, whysize, t, "PSS hash, MGF or salt length "
+            return param_bad(why, whysize, t,
+                             "PSS hash, MGF or salt length "
                              "outside SHA-1/SHA-2, MGF1, 0..1024");
         return CKR_OK;
     }
@@ -299,21 +296,20 @@ CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
         const CK_RSA_PKCS_OAEP_PARAMS *p = m->pParameter;
         if (!hash_ok(p->hashAlg) || !mgf_ok(p->mgf) ||
             (p->source != 0 && p->source != CKZ_DATA_SPECIFIED) ||
-            p->ulSourceDataLen > HC_PROTO_MAX_PARAM ||
-            (p->ulSourceDataLen && !p->pSourceData))
-            return param_bad(why, whysize, t, "OAEP hash, MGF or label source "
+            p->ulSourceDataLen > HC_PROTO_MAX_PARAM || (p->ulSourceDataLen && !p->pSourceData))
+            return param_bad(why, whysize, t,
+                             "OAEP hash, MGF or label source "
                              "outside SHA-1/SHA-2, MGF1, data");
         return CKR_OK;
     }
-    default:
-        return CKR_MECHANISM_INVALID;
+    default: return CKR_MECHANISM_INVALID;
     }
 }
 
 static const struct mech_name {
     CK_MECHANISM_TYPE t;
     const char *name;
-    bool sign;              /* a default signature mechanism */
+    bool sign; /* a default signature mechanism */
 } mech_names[] = {
 #define M(t, sign) { t, #t, sign }
     M(CKM_RSA_PKCS, true),

@@ -35,12 +35,12 @@
 
 /* The shape of a known attribute's value. */
 typedef enum hc_attr_shape {
-    HC_SHAPE_NONE = 0,   /* unknown type: refused */
+    HC_SHAPE_NONE = 0, /* unknown type: refused */
     HC_SHAPE_BOOL,
     HC_SHAPE_ULONG,
     HC_SHAPE_BYTES,
     HC_SHAPE_DATE,
-    HC_SHAPE_ULONGS,     /* an array of CK_ULONG (no pointers) */
+    HC_SHAPE_ULONGS, /* an array of CK_ULONG (no pointers) */
 } hc_attr_shape_t;
 
 hc_attr_shape_t hc_attr_shape(CK_ATTRIBUTE_TYPE type);
@@ -56,10 +56,10 @@ CK_RV hc_template_check(const CK_ATTRIBUTE *t, CK_ULONG n, char *why, size_t why
 
 /* How a mechanism's parameter crosses the wire. */
 typedef enum hc_param_kind {
-    HC_PARAM_NONE = 0,   /* no parameter (the wire's "bytes", empty) */
-    HC_PARAM_OAEP = 1,   /* CK_RSA_PKCS_OAEP_PARAMS */
-    HC_PARAM_EDDSA = 2,  /* CK_EDDSA_PARAMS (optional) */
-    HC_PARAM_PSS = 3,    /* CK_RSA_PKCS_PSS_PARAMS */
+    HC_PARAM_NONE = 0,  /* no parameter (the wire's "bytes", empty) */
+    HC_PARAM_OAEP = 1,  /* CK_RSA_PKCS_OAEP_PARAMS */
+    HC_PARAM_EDDSA = 2, /* CK_EDDSA_PARAMS (optional) */
+    HC_PARAM_PSS = 3,   /* CK_RSA_PKCS_PSS_PARAMS */
 } hc_param_kind_t;
 
 /* Checks a mechanism as the agent rebuilt it: `kind` is what the wire
@@ -75,8 +75,8 @@ typedef enum hc_param_kind {
  * CKZ_DATA_SPECIFIED, label at most HC_PROTO_MAX_PARAM bytes). A
  * mechanism not on the list: CKR_MECHANISM_PARAM_INVALID when it comes
  * with a parameter, else CKR_MECHANISM_INVALID. */
-CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len,
-                    char *why, size_t whysize);
+CK_RV hc_mech_check(const CK_MECHANISM *m, hc_param_kind_t kind, size_t raw_len, char *why,
+                    size_t whysize);
 
 /* ---- mechanisms by name (the [client] mechanisms = list) ---- */
 

@@ -31,8 +31,7 @@ static const hc_op_def_t ops[HC_OP_COUNT] = {
     [HC_OP_HELLO] = { "hello", 0, HC_SCOPE_NONE, true, REQ(F(TEXT)),
                       REP(R(NUM0), R(FLAGS), R(NAMES), R(NAME)) },
     [HC_OP_TOKEN_STATUS] = { "token-status", 0, HC_SCOPE_TOKEN, true, REQ(F(TOKEN)),
-                             REP(R(NAME), R(MODULE), R(FLAGS),
-                                 RM(DATA, sizeof(CK_TOKEN_INFO))) },
+                             REP(R(NAME), R(MODULE), R(FLAGS), RM(DATA, sizeof(CK_TOKEN_INFO))) },
     [HC_OP_MECHANISMS] = { "mechanisms", 0, HC_SCOPE_TOKEN, true,
                            REQ(F(TOKEN), F(WANT), FM(CAP, MAX_MECHS)),
                            REP(R(NUM0), RM(LIST, MAX_MECHS)) },
@@ -52,11 +51,11 @@ static const hc_op_def_t ops[HC_OP_COUNT] = {
                      REQ(F(OBJ), F(MECH), FM(DATA, HC_PROTO_MAX_BODY), F(FLAGS), F(EXPIRES),
                          F(WANT), FM(CAP, HC_PROTO_MAX_VALUE)),
                      REP(R(FLAGS), R(NUM0), RM(DATA, HC_PROTO_MAX_VALUE)) },
-    [HC_OP_CACHE_PURGE] = { "cache-purge", HC_PERM_SIGN, HC_SCOPE_NONE, true, NONE,
-                            REP(R(NUM0)) },
+    [HC_OP_CACHE_PURGE] = { "cache-purge", HC_PERM_SIGN, HC_SCOPE_NONE, true, NONE, REP(R(NUM0)) },
     [HC_OP_VERIFY] = { "verify", 0, HC_SCOPE_OBJ, true,
                        REQ(F(OBJ), F(MECH), FM(DATA, HC_PROTO_MAX_BODY),
-                           FM(DATA2, HC_PROTO_MAX_VALUE)), NONE },
+                           FM(DATA2, HC_PROTO_MAX_VALUE)),
+                       NONE },
     [HC_OP_CRYPT] = { "encrypt/decrypt", HC_PERM_ENCRYPT | HC_PERM_DECRYPT, HC_SCOPE_OBJ, true,
                       REQ(F(FLAGS), F(OBJ), F(MECH), FM(DATA, HC_PROTO_MAX_VALUE), F(WANT),
                           FM(CAP, HC_PROTO_MAX_VALUE)),
@@ -282,8 +281,7 @@ static void put_rep_field(hc_wbuf_t *w, const hc_req_t *q, const hc_rep_t *r,
     }
 }
 
-bool hc_rep_encode(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const char *msg,
-                   const hc_rep_t *r)
+bool hc_rep_encode(hc_wbuf_t *w, const hc_req_t *q, CK_RV rv, const char *msg, const hc_rep_t *r)
 {
     const hc_op_def_t *d = hc_op_def(q->op);
     hc_w_begin(w, q->op);
@@ -341,8 +339,7 @@ static void get_names(hc_rbuf_t *rb, hc_rep_t *r)
     r->nnames = n;
 }
 
-static void get_rep_field(hc_rbuf_t *rb, const hc_req_t *q, hc_rep_t *r,
-                          const hc_field_def_t *f)
+static void get_rep_field(hc_rbuf_t *rb, const hc_req_t *q, hc_rep_t *r, const hc_field_def_t *f)
 {
     uint32_t n;
     switch (f->f) {
@@ -386,8 +383,7 @@ static void get_rep_field(hc_rbuf_t *rb, const hc_req_t *q, hc_rep_t *r,
     }
 }
 
-bool hc_rep_decode(const unsigned char *body, size_t len, const hc_req_t *q,
-                   hc_rep_t *r)
+bool hc_rep_decode(const unsigned char *body, size_t len, const hc_req_t *q, hc_rep_t *r)
 {
     memset(r, 0, sizeof *r);
     const hc_op_def_t *d = hc_op_def(q->op);
@@ -436,8 +432,8 @@ static void vet(hc_req_t *q)
     const hc_op_def_t *d = hc_op_def(q->op);
     CK_RV rv = CKR_OK;
     if (has_field(d->req, HC_F_MECH))
-        rv = hc_mech_check(&q->mech.m, (hc_param_kind_t)q->mech.kind, q->mech.raw_len,
-                           q->why, sizeof q->why);
+        rv = hc_mech_check(&q->mech.m, (hc_param_kind_t)q->mech.kind, q->mech.raw_len, q->why,
+                           sizeof q->why);
     if (rv == CKR_OK)
         rv = hc_req_check(q, q->why, sizeof q->why);
     if (has_field(d->req, HC_F_QUERY))

@@ -15,8 +15,8 @@ int hc_append_line(const char *path, const char *line, size_t len)
     struct iovec v[2] = { { (void *)line, len }, { "\n", 1 } };
     /* One write under flock: concurrent writers never interleave, and
      * fsync makes the record durable before the signature is released. */
-    if (fd >= 0 && flock(fd, LOCK_EX) == 0 &&
-        writev(fd, v, 2) == (ssize_t)len + 1 && fsync(fd) == 0)
+    if (fd >= 0 && flock(fd, LOCK_EX) == 0 && writev(fd, v, 2) == (ssize_t)len + 1 &&
+        fsync(fd) == 0)
         rc = 0;
     int saved = errno;
     if (fd >= 0)

@@ -6,8 +6,7 @@
 
 /* Sets err (if not NULL) and returns rv, so callers can write
  * `return hc_err(err, CKR_..., "token %s: ...", name);` */
-CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+CK_RV hc_err(hc_err_t *err, CK_RV rv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Appends to err's message (if err is not NULL; cut at its size) and
  * returns rv: the context a caller adds to a message built elsewhere,

@@ -10,8 +10,8 @@
 #include "hsmcache.h"
 
 typedef struct hc_logger {
-    char prefix[48];  /* "hsmcache[pdns]" */
-    int level;        /* messages above it are dropped */
+    char prefix[48]; /* "hsmcache[pdns]" */
+    int level;       /* messages above it are dropped */
 } hc_logger_t;
 
 void hc_log(const hc_logger_t *lg, int level, const char *fmt, ...)

@@ -10,8 +10,7 @@ typedef struct hc_sbuf {
     size_t len, cap;
 } hc_sbuf_t;
 
-void hc_sb_printf(hc_sbuf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void hc_sb_printf(hc_sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text, malloc'ed (the caller frees it; "" when nothing was
  * written); NULL only when out of memory. */
 char *hc_sb_take(hc_sbuf_t *b);

@@ -22,14 +22,13 @@
 /* The ownership and mode rules on `st` (from lstat or fstat of `path`):
  * CKR_OK, or CKR_GENERAL_ERROR with err naming `what` (e.g. "password
  * file"), the path and the fix. */
-CK_RV hc_secret_check(const char *what, const char *path, const struct stat *st,
-                      hc_err_t *err);
+CK_RV hc_secret_check(const char *what, const char *path, const struct stat *st, hc_err_t *err);
 
 /* Reads the file (checked before opening and again on the open file, so a
  * swapped path is caught) into buf; one trailing newline (and CR) is not
  * part of the secret. Refuses an empty file and one of `size` bytes or
  * more. On failure buf holds nothing of the secret. */
-CK_RV hc_secret_read(const char *what, const char *path, unsigned char *buf,
-                     size_t size, size_t *len, hc_err_t *err);
+CK_RV hc_secret_read(const char *what, const char *path, unsigned char *buf, size_t size,
+                     size_t *len, hc_err_t *err);
 
 #endif
