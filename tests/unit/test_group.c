@@ -384,42 +384,6 @@ static void member_answering_general_error_is_marked_down(void **state)
     hc_close(ctx);
 }
 
-/* gb answers CKR_KEY_HANDLE_INVALID (its key deleted there, or a module
- * refusing handles): the host sees no error, and gb is down rather than
- * the member with the fewest in flight that every request tries first
- * (each paying gb's call, a search there and the retry on ga, and one
- * more key entry for gb: reviewer F3). */
-static void member_missing_the_key_is_not_tried_first(void **state)
-{
-    (void)state;
-    hc_ctx_t *ctx = open_ctx();
-    hc_obj_t key = group_key(ctx, "ha", 1);
-    signs_and_verifies(ctx, key);
-    signs_and_verifies(ctx, key);
-    unsigned long long routed0 = member_stat(ctx, "gb", "routed", NULL, 0);
-    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0x60", build, T);
-    int failed = 0;
-    hc_err_t err = { 0 };
-    for (int i = 0; i < 200; i++) {
-        unsigned char sig[512];
-        size_t len = sizeof sig;
-        if (sign_rrset(ctx, key, sig, &len, &err) == CKR_OK)
-            verifies(sig, len);
-        else
-            failed++;
-    }
-    char st[64];
-    unsigned long long routed = member_stat(ctx, "gb", "routed", st, sizeof st) - routed0;
-    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0", build, T);
-    if (failed)
-        fail_msg("%d of 200 signatures failed with gb missing the key: %s", failed, err.msg);
-    assert_string_equal(st, "down");
-    /* One failed request, then a probe every 0.5, 1, 2... s at most. */
-    if (routed > 10)
-        fail_msg("gb, missing the key, was still routed %llu of 200 requests", routed);
-    hc_close(ctx);
-}
-
 /* gb's signatures do not verify with the group's public key (hsmsim's
  * sign-bitflip: a faulty device, or another key pair under the key's
  * handle): none is delivered, ga signs each request instead, gb is down
@@ -997,7 +961,6 @@ int main(void)
         cmocka_unit_test(both_members_sign_with_one_key_round_robin),
         cmocka_unit_test(data_error_marks_no_member),
         cmocka_unit_test(member_answering_general_error_is_marked_down),
-        cmocka_unit_test(member_missing_the_key_is_not_tried_first),
         cmocka_unit_test(member_signing_bad_signatures_is_marked_down),
         cmocka_unit_test(lone_token_bad_signature_is_an_error),
         cmocka_unit_test(vague_error_gives_way_to_a_precise_one),

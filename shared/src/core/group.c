@@ -111,6 +111,13 @@ bool hc_group_moves_on(CK_RV rv)
     }
 }
 
+/* A failure that says nothing of the member's health: the key is missing
+ * there. The member stays up. */
+static bool key_gone(CK_RV rv)
+{
+    return rv == CKR_OBJECT_HANDLE_INVALID || rv == CKR_KEY_HANDLE_INVALID;
+}
+
 bool hc_group_ambiguous(CK_RV rv)
 {
     return rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED;
@@ -208,12 +215,7 @@ static void done(hc_token_t *gt, size_t i, CK_RV rv, const hc_err_t *e, bool cou
 {
     hc_group_t *g = gt->group;
     hc_member_t *m = &g->m[i];
-    /* A member whose key is missing (CKR_*_HANDLE_INVALID: deleted there,
-     * or a module refusing handles) is down like one that failed: up, it
-     * answered fast, had the fewest in flight and drew every request (each
-     * paying its call, a search and the retry elsewhere); down, it gets a
-     * probe with backoff and its key is found again then. */
-    bool failed = hc_group_moves_on(rv), newly = false;
+    bool failed = hc_group_moves_on(rv) && !key_gone(rv), newly = false;
     pthread_mutex_lock(&g->lock);
     if (counted)
         m->inflight--;
