@@ -473,6 +473,45 @@ static void lone_token_bad_signature_is_an_error(void **state)
     }
 }
 
+/* The check stays on for a lone token's key found again after a refused
+ * handle (its epoch moved): a faulty signature is checked with the
+ * object's public key read then, and refused (reviewer F16: one
+ * CKR_OBJECT_HANDLE_INVALID used to turn the check off for the key). */
+static void lone_token_key_found_again_is_still_checked(void **state)
+{
+    (void)state;
+    char conf[PATH_MAX + 32];
+    snprintf(conf, sizeof conf, "%s/lone-again.conf", T);
+    sh("sed 's/^\\[pkcs11\\]$/[pkcs11]\\ntokens = gb/' %s/hsmcache.conf > %s", T, conf);
+    hc_ctx_t *ctx = NULL;
+    hc_err_t err = { 0 };
+    if (hc_open(HC_PROFILE_PKCS11, conf, &ctx, &err) != CKR_OK)
+        fail_msg("hc_open: %s", err.msg);
+    hc_obj_t key = group_key(ctx, "gb", 1);
+    signs_and_verifies(ctx, key);
+    unsigned char sig[512];
+    size_t len = sizeof sig;
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0x82", build, T);
+    sign_rrset(ctx, key, sig, &len, &err); /* one refused handle */
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state sign-error 0", build, T);
+    signs_and_verifies(ctx, key); /* found again, signing */
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile sign-bitflip", build, T);
+    int bad = 0, refused = 0;
+    for (int i = 0; i < 10; i++) {
+        len = sizeof sig;
+        if (sign_rrset(ctx, key, sig, &len, &err) != CKR_OK)
+            refused++;
+        else if (!good_sig("k1.pub", sig, len))
+            bad++;
+    }
+    sh("%s/tests/hsmsim-ctl %s/sim-b.state hostile off", build, T);
+    if (bad || refused != 10)
+        fail_msg("after one refused handle, gb flipping bits: %d bad delivered, %d of 10 refused",
+                 bad, refused);
+    signs_and_verifies(ctx, key);
+    hc_close(ctx);
+}
+
 /* Raw RSA data longer than the key: SoftHSM (ga) answers the vague
  * CKR_GENERAL_ERROR (the data's or a broken member's), gb (hsmsim's
  * sign-error) the precise CKR_DATA_LEN_RANGE, as another vendor's device
@@ -963,6 +1002,7 @@ int main(void)
         cmocka_unit_test(member_answering_general_error_is_marked_down),
         cmocka_unit_test(member_signing_bad_signatures_is_marked_down),
         cmocka_unit_test(lone_token_bad_signature_is_an_error),
+        cmocka_unit_test(lone_token_key_found_again_is_still_checked),
         cmocka_unit_test(vague_error_gives_way_to_a_precise_one),
         cmocka_unit_test(busy_member_gets_fewer),
         cmocka_unit_test(mismatching_key_is_refused),

@@ -201,6 +201,12 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
  * has no public key. A failure that says nothing of the key (a lost
  * session, a refused handle, a module fault) is returned, not kept. */
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err);
+/* The public key of e's object as the token holds it now, read in session
+ * s (h: the private key's handle there), not kept: for a key found again
+ * after a refused handle, whose kept public key may be the old object's.
+ * *pkey is the caller's. Thread-safe (reads only e's identity). */
+CK_RV hc_keyindex_public_now(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                             hc_keyent_t *e, EVP_PKEY **pkey, hc_err_t *err);
 void hc_keyindex_forget(hc_token_t *t, hc_keyent_t *e);
 /* hc_keyindex_get for a reference a host gave: unknown (an error naming
  * it) unless on a host-visible token. */

@@ -515,6 +515,20 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     return CKR_KEY_TYPE_INCONSISTENT;
 }
 
+CK_RV hc_keyindex_public_now(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
+                             hc_keyent_t *e, EVP_PKEY **pkey, hc_err_t *err)
+{
+    struct pub_arg a = { .e = e };
+    CK_RV rv = public_op(t, s, h, &a, err);
+    free(a.spki);
+    if (rv == CKR_OK && a.pkey) {
+        *pkey = a.pkey;
+        return CKR_OK;
+    }
+    EVP_PKEY_free(a.pkey);
+    return rv == CKR_OK ? CKR_KEY_TYPE_INCONSISTENT : rv;
+}
+
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err)
 {
     if (t->group)

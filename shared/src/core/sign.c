@@ -43,26 +43,36 @@ static CK_RV key_verify(const hc_keyent_t *e, const CK_MECHANISM *mech, const un
  * (a group's: the adopted key, so a member signing with another key pair
  * under the key's handle, or a faulty one, is caught: a wrong RSA-CRT
  * signature even gives the key away). Not checked, and delivered as the
- * token made it: a key no public key was found for (or re-found, below), and a mechanism
+ * token made it: a key no public key was found for, and a mechanism
  * libcrypto does not verify here (hc_sw_verify's CKR_MECHANISM_INVALID,
  * a PSS parameter it cannot read). Only signatures: decryption has no
  * such check. A rejected one is HC_SIGN_MISMATCH (group.h), logged and
  * counted as one of the token's HSM errors. */
-static CK_RV check_sig(hc_token_t *t, struct sign_arg *a, hc_err_t *err)
+static CK_RV check_sig(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, struct sign_arg *a,
+                       hc_err_t *err)
 {
     pthread_mutex_lock(&a->host->idx_lock); /* written once, under it */
     bool have = a->e->spki != NULL;
     pthread_mutex_unlock(&a->host->idx_lock);
-    /* A token's own key found again after a refused handle (its epoch
-     * moved: destroyed and imported again, perhaps as another key pair)
-     * signs with the object found now, while its public key was read
-     * once, maybe from the old one: not checked (a host's old reference
-     * keeps signing after a rotation, test_core's recreated key). A
-     * group's key is checked always: its adopted key is the group's. */
-    if (!have || (t == a->host && hc_group_epoch(t, a->e) != 0))
+    if (!have)
         return CKR_OK;
     CK_RV v = key_verify(a->e, a->mech, a->data, a->len, a->sig, a->sig_len);
     a->verified = v == CKR_OK;
+    /* A token's own key found again after a refused handle (its epoch
+     * moved: destroyed and imported again, perhaps as another key pair)
+     * signs with the object found now, while its kept public key was read
+     * once, maybe from the old one (a host's old reference keeps signing
+     * after a rotation, test_core's recreated key): a signature the kept
+     * key rejects is checked with the object's public key read now, and
+     * delivered if that accepts it (not cached: the cache's key is the
+     * kept one). A group's key is checked with its adopted key only. */
+    if ((v == CKR_SIGNATURE_INVALID || v == CKR_SIGNATURE_LEN_RANGE) && t == a->host &&
+        hc_group_epoch(t, a->e) != 0) {
+        EVP_PKEY *now = NULL;
+        if (hc_keyindex_public_now(t, s, h, a->e, &now, NULL) == CKR_OK)
+            v = hc_sw_verify_pkey(now, a->mech, a->data, a->len, a->sig, a->sig_len);
+        EVP_PKEY_free(now);
+    }
     if (v != CKR_SIGNATURE_INVALID && v != CKR_SIGNATURE_LEN_RANGE)
         return CKR_OK;
     HC_INC(t->stats->hsm_errors);
@@ -122,7 +132,7 @@ static CK_RV sign_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h, v
         return hc_err_append(err, rv, " (key %s)", hc_keyent_name(a->e, name, sizeof name));
     /* sign_op, the caller's operation, runs again after a lost session:
      * a verdict is the last signature's. */
-    return check_sig(t, a, err);
+    return check_sig(t, s, h, a, err);
 }
 
 static CK_RV deliver(const unsigned char *sig, size_t len, unsigned char *out, size_t *out_len,
