@@ -518,7 +518,18 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
 CK_RV hc_keyindex_public_now(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                              hc_keyent_t *e, EVP_PKEY **pkey, hc_err_t *err)
 {
-    struct pub_arg a = { .e = e };
+    /* e's identity, with the key type the object has now: another key
+     * pair under e's label and id may be of another type (EC then RSA). */
+    hc_keyent_t now = {
+        .cls = e->cls, .ktype = e->ktype, .idlen = e->idlen, .labellen = e->labellen
+    };
+    memcpy(now.ckaid, e->ckaid, sizeof now.ckaid);
+    memcpy(now.label, e->label, sizeof now.label);
+    CK_KEY_TYPE kt;
+    CK_ATTRIBUTE at = { CKA_KEY_TYPE, &kt, sizeof kt };
+    if (hc_p11_get_attrs(&t->p11, s->h, h, &at, 1, NULL) == CKR_OK)
+        now.ktype = kt;
+    struct pub_arg a = { .e = &now };
     CK_RV rv = public_op(t, s, h, &a, err);
     free(a.spki);
     if (rv == CKR_OK && a.pkey) {
