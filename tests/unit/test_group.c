@@ -25,21 +25,10 @@
 
 #include "config.h"
 #include "hsmcache.h"
+#include "unit_shell.h"
 
 static const unsigned char rrset[] = "www.example.com. 3600 IN A 192.0.2.80";
 static char T[PATH_MAX], build[PATH_MAX];
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    if (system(cmd) != 0)
-        fail_msg("setup command failed: %s", cmd);
-}
 
 #define PINV "Zq7-pin-4711-Xy"
 #define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
@@ -48,18 +37,9 @@ static int setup(void **state)
 {
     (void)state;
     const char *dir = getenv("HC_TEST_DIR");
-    if (!dir)
+    if (!dir || !unit_build_dir(build, sizeof build))
         return -1;
     snprintf(T, sizeof T, "%s/group", dir);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0)
-        return -1;
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0'; /* build/tests/unit */
-    *strrchr(exe, '/') = '\0'; /* build/tests */
-    *strrchr(exe, '/') = '\0'; /* build */
-    snprintf(build, sizeof build, "%s", exe);
     sh("mkdir -p %s", T);
     for (const char *const *l = (const char *const[]){ "ga", "gb", "gc", NULL }; *l; l++)
         sh("printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s %s >/dev/null", PINV, build, SOFTHSM,

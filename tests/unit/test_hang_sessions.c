@@ -22,30 +22,13 @@
 #include <unistd.h>
 
 #include "hsmcache.h"
+#include "unit_shell.h"
 
 #define PINV "Zq7-pin-4711-Xy"
 #define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
 #define ROUNDS 3
 
 static char T[PATH_MAX], build[PATH_MAX];
-
-/* A shell command that must succeed. Under ASan the commands' own leak
- * check is off (LeakSanitizer cannot stop the world in the sanitizer
- * runs' namespace); this program's stays on. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    int n = snprintf(cmd, sizeof cmd,
-                     "export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}"
-                     "detect_leaks=0; ");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-    va_end(ap);
-    if (system(cmd) != 0)
-        fail_msg("command failed: %s", cmd);
-}
 
 /* The simulator's count of one function. */
 static long sim_count(const char *fn)
@@ -64,14 +47,8 @@ static int setup(void **state)
 {
     (void)state;
     const char *dir = getenv("HC_TEST_DIR");
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (!dir || n <= 0)
+    if (!dir || !unit_build_dir(build, sizeof build))
         return -1;
-    exe[n] = '\0';
-    for (int i = 0; i < 3; i++) /* build/tests/unit/NAME -> build */
-        *strrchr(exe, '/') = '\0';
-    snprintf(build, sizeof build, "%s", exe);
     snprintf(T, sizeof T, "%s/hang", dir);
     sh("mkdir -p %s && printf 'so-pin-0815\\n%s\\n' | %s/tests/mktoken %s hs >/dev/null", T, PINV,
        build, SOFTHSM);
