@@ -201,6 +201,10 @@ CK_RV hc_keyindex_resolve(hc_token_t *t, const hc_session_t *s, hc_keyent_t *e,
  * has no public key. A failure that says nothing of the key (a lost
  * session, a refused handle, a module fault) is returned, not kept. */
 CK_RV hc_keyindex_public(hc_token_t *t, hc_keyent_t *e, hc_err_t *err);
+/* e's epoch (read under t's idx_lock): it moves when the object behind e
+ * may have changed, so an operation across which it moved may have used
+ * another object. */
+uint64_t hc_keyindex_epoch(hc_token_t *t, hc_keyent_t *e);
 /* The public key of e's object as the token holds it now, read in session
  * s (h: the private key's handle there), not kept: for a key found again
  * after a refused handle, whose kept public key may be the old object's.

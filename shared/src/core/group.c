@@ -379,10 +379,10 @@ static CK_RV key_attempt(hc_token_t *gt, size_t i, void *arg, hc_err_t *err)
     CK_RV rv = hc_group_member_key(gt, k->ge, i, &me, err);
     if (rv != CKR_OK)
         return rv;
-    uint64_t epoch = hc_group_epoch(mt, me);
+    uint64_t epoch = hc_keyindex_epoch(mt, me);
     rv = k->signing ? hc_key_run_signing(mt, me, k->live, k->fn, k->arg, err)
                     : hc_key_run(mt, me, k->live, k->need_login, k->fn, k->arg, err);
-    if (hc_group_epoch(mt, me) != epoch) {
+    if (hc_keyindex_epoch(mt, me) != epoch) {
         /* The member's object was destroyed during the call and perhaps
          * found again under its identity: the answer may be another key
          * pair's. Not used; the next use compares that member again. */

@@ -167,10 +167,6 @@ CK_RV hc_group_public(hc_token_t *gt, hc_keyent_t *ge, hc_err_t *err);
  * mismatch (the key is then refused on every member). */
 CK_RV hc_group_member_key(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t **me,
                           hc_err_t *err);
-/* The epoch of member entry `me` on member token `mt` (core.h), which
- * moves when the object behind it was destroyed: an operation across
- * which it moved may have used another object (key_attempt). */
-uint64_t hc_group_epoch(hc_token_t *mt, hc_keyent_t *me);
 /* Member i's entry `me` of ge is retired and a fresh one linked, found by
  * identity and its public key read and compared again before member i's
  * next use (its signature did not verify with the group's key: the

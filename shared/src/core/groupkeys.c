@@ -37,20 +37,12 @@ static hc_group_link_t *links(hc_token_t *gt, hc_keyent_t *ge)
     return ge->member;
 }
 
-uint64_t hc_group_epoch(hc_token_t *mt, hc_keyent_t *me)
-{
-    pthread_mutex_lock(&mt->idx_lock);
-    uint64_t ep = me->epoch;
-    pthread_mutex_unlock(&mt->idx_lock);
-    return ep;
-}
-
 /* Under gt->idx_lock: member i's link of ge is now `me` (NULL: none),
  * not compared yet. */
 static void link_to(hc_token_t *gt, hc_keyent_t *ge, size_t i, hc_keyent_t *me)
 {
     ge->member[i].e = me;
-    ge->member[i].epoch = me ? hc_group_epoch(gt->group->m[i].t, me) : 0;
+    ge->member[i].epoch = me ? hc_keyindex_epoch(gt->group->m[i].t, me) : 0;
     ge->member_checked &= ~(1u << i);
 }
 
@@ -73,7 +65,7 @@ static hc_keyent_t *current(hc_token_t *gt, hc_keyent_t *ge, size_t i, bool *che
     hc_token_t *mt = gt->group->m[i].t;
     pthread_mutex_lock(&gt->idx_lock);
     hc_keyent_t *me = ge->member ? ge->member[i].e : NULL;
-    if (me && hc_group_epoch(mt, me) != ge->member[i].epoch) {
+    if (me && hc_keyindex_epoch(mt, me) != ge->member[i].epoch) {
         renew_locked(gt, ge, i, me);
         me = ge->member[i].e;
     }

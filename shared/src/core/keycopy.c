@@ -40,14 +40,13 @@ static void destroy_copy(hc_token_t *t, const hc_session_t *s, hc_copy_t *c)
     c->h = CK_INVALID_HANDLE;
 }
 
-/* e's epoch; with `copyable`, whether a copy is to be tried at all (a
- * private key on the token that the token has not refused to copy). */
+/* e's epoch, and whether a copy is to be tried at all (a private key on
+ * the token that the token has not refused to copy), read together. */
 static uint64_t epoch_of(hc_token_t *t, hc_keyent_t *e, bool *copyable)
 {
     pthread_mutex_lock(&t->idx_lock);
     uint64_t ep = e->epoch;
-    if (copyable)
-        *copyable = !e->no_copy && e->cls == CKO_PRIVATE_KEY && e->on_token;
+    *copyable = !e->no_copy && e->cls == CKO_PRIVATE_KEY && e->on_token;
     pthread_mutex_unlock(&t->idx_lock);
     return ep;
 }
@@ -69,7 +68,7 @@ static hc_copy_t *free_slot(hc_token_t *t, const hc_session_t *s)
     hc_copy_t *slot = NULL;
     for (size_t i = 0; i < HC_COPIES_PER_SESSION; i++) {
         hc_copy_t *c = &p->copies[i];
-        if (epoch_of(t, c->e, NULL) != c->epoch) {
+        if (hc_keyindex_epoch(t, c->e) != c->epoch) {
             destroy_copy(t, s, c);
             slot = c;
         }

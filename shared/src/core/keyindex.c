@@ -515,6 +515,14 @@ static CK_RV public_op(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
     return CKR_KEY_TYPE_INCONSISTENT;
 }
 
+uint64_t hc_keyindex_epoch(hc_token_t *t, hc_keyent_t *e)
+{
+    pthread_mutex_lock(&t->idx_lock);
+    uint64_t ep = e->epoch;
+    pthread_mutex_unlock(&t->idx_lock);
+    return ep;
+}
+
 CK_RV hc_keyindex_public_now(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
                              hc_keyent_t *e, EVP_PKEY **pkey, hc_err_t *err)
 {

@@ -67,7 +67,7 @@ static CK_RV check_sig(hc_token_t *t, const hc_session_t *s, CK_OBJECT_HANDLE h,
      * delivered if that accepts it (not cached: the cache's key is the
      * kept one). A group's key is checked with its adopted key only. */
     if ((v == CKR_SIGNATURE_INVALID || v == CKR_SIGNATURE_LEN_RANGE) && t == a->host &&
-        hc_group_epoch(t, a->e) != 0) {
+        hc_keyindex_epoch(t, a->e) != 0) {
         EVP_PKEY *now = NULL;
         if (hc_keyindex_public_now(t, s, h, a->e, &now, NULL) == CKR_OK)
             v = hc_sw_verify_pkey(now, a->mech, a->data, a->len, a->sig, a->sig_len);
