@@ -10,6 +10,14 @@
 #include "ctx.h"
 #include "util/err.h"
 
+/* A context's own parts (its transport closed or never opened). */
+static void ctx_free(hc_ctx_t *ctx)
+{
+    hc_ctx_settings_free(ctx);
+    hc_ctx_pin_groups_free(ctx);
+    free(ctx);
+}
+
 static CK_RV open_ctx(const char *profile, const char *conf_path, bool embedded_only,
                       hc_ctx_t **out, hc_err_t *err)
 {
@@ -27,9 +35,8 @@ static CK_RV open_ctx(const char *profile, const char *conf_path, bool embedded_
     ctx->agent = !embedded_only && cfg->agent.socket[0];
     snprintf(ctx->log.prefix, sizeof ctx->log.prefix, "hsmcache[%s]", profile);
     ctx->log.level = cfg->log_level;
-    if (!hc_ctx_settings_load(ctx, cfg, profile)) {
-        hc_ctx_settings_free(ctx);
-        free(ctx);
+    if (!hc_ctx_settings_load(ctx, cfg, profile) || !hc_ctx_pin_groups_load(ctx, cfg)) {
+        ctx_free(ctx);
         hc_config_free(cfg);
         return hc_err(err, CKR_HOST_MEMORY, "out of memory");
     }
@@ -44,8 +51,7 @@ static CK_RV open_ctx(const char *profile, const char *conf_path, bool embedded_
         rv = hc_embedded_open(profile, cfg, &ctx->impl, &ctx->tp, err); /* takes cfg */
     }
     if (rv != CKR_OK) {
-        hc_ctx_settings_free(ctx);
-        free(ctx);
+        ctx_free(ctx);
         return rv;
     }
     *out = ctx;
@@ -82,8 +88,7 @@ void hc_close(hc_ctx_t *ctx)
     if (!ctx)
         return;
     ctx->tp->close(ctx->impl);
-    hc_ctx_settings_free(ctx);
-    free(ctx);
+    ctx_free(ctx);
 }
 
 const char *hc_config_path(const hc_ctx_t *ctx)

@@ -53,7 +53,14 @@ struct hc_ctx {
     bool has_state_dir;
     char state_dir[PATH_MAX];
     char pin_store[PATH_MAX]; /* [core] pin-store */
-    bool stats_taken;         /* hc_stats_register ran (once per context) */
+    /* Each token group's refusal of a PIN of its own, made at hc_open from
+     * the config (services.c), so hc_token_pin_store reads no file. */
+    struct hc_ctx_pin_group {
+        char name[HC_NAME_MAX + 1];
+        hc_err_t refusal;
+    } *pin_groups;
+    size_t npin_groups;
+    bool stats_taken; /* hc_stats_register ran (once per context) */
     hc_plugin_stats_t stats;
     hc_plugin_area_t stats_sink; /* when the transport keeps no area */
 };
@@ -62,6 +69,10 @@ struct hc_ctx {
  * context (false when out of memory; then hc_ctx_settings_free cleans
  * up), and freed. */
 bool hc_ctx_settings_load(hc_ctx_t *ctx, const hc_config_t *cfg, const char *profile);
+/* services.c: ctx->pin_groups from `cfg` (false when out of memory), and
+ * freed. */
+bool hc_ctx_pin_groups_load(hc_ctx_t *ctx, const hc_config_t *cfg);
+void hc_ctx_pin_groups_free(hc_ctx_t *ctx);
 void hc_ctx_settings_free(hc_ctx_t *ctx);
 
 #endif

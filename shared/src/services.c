@@ -127,6 +127,32 @@ static CK_RV same_stored(const hc_ctx_t *ctx, const char *name, const unsigned c
                          name, ctx->pin_store, name);
 }
 
+bool hc_ctx_pin_groups_load(hc_ctx_t *ctx, const hc_config_t *cfg)
+{
+    for (size_t i = 0; i < cfg->ntokens; i++) {
+        const hc_token_cfg_t *tc = &cfg->tokens[i];
+        if (tc->members.n == 0)
+            continue;
+        struct hc_ctx_pin_group *grown =
+            realloc(ctx->pin_groups, (ctx->npin_groups + 1) * sizeof *grown);
+        if (!grown)
+            return false;
+        ctx->pin_groups = grown;
+        struct hc_ctx_pin_group *g = &grown[ctx->npin_groups++];
+        snprintf(g->name, sizeof g->name, "%s", tc->name);
+        g->refusal = (hc_err_t){ 0 };
+        hc_pin_not_group(cfg, tc->name, "set", &g->refusal);
+    }
+    return true;
+}
+
+void hc_ctx_pin_groups_free(hc_ctx_t *ctx)
+{
+    free(ctx->pin_groups);
+    ctx->pin_groups = NULL;
+    ctx->npin_groups = 0;
+}
+
 CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, size_t len,
                          bool *written, hc_err_t *err)
 {
@@ -134,14 +160,13 @@ CK_RV hc_token_pin_store(hc_ctx_t *ctx, size_t tok, const unsigned char *pin, si
         *written = false;
     TOKEN_CHECK(ctx, tok, err);
     const char *name = hc_token_name(ctx, tok);
-    hc_config_t *cfg = NULL;
-    CK_RV rv = hc_config_load(hc_config_path(ctx), &cfg, err);
-    if (rv == CKR_OK)
-        rv = hc_pin_not_group(cfg, name, "set", err);
-    hc_config_free(cfg);
-    if (rv != CKR_OK)
-        return rv;
-    rv = same_stored(ctx, name, pin, len, err);
+    for (size_t i = 0; i < ctx->npin_groups; i++)
+        if (!strcmp(ctx->pin_groups[i].name, name)) {
+            if (err)
+                *err = ctx->pin_groups[i].refusal;
+            return ctx->pin_groups[i].refusal.rv;
+        }
+    CK_RV rv = same_stored(ctx, name, pin, len, err);
     if (rv != CKR_USER_PIN_NOT_INITIALIZED)
         return rv;
     /* Create only: a file stored since the check (another writer's, an
